@@ -1,0 +1,12 @@
+//! The pure heart of lambda-sink.
+//!
+//! Everything here is deterministic logic with no Kafka, AWS or network
+//! dependency, so it can be unit- and property-tested quickly:
+//!
+//! * [`config`] — the property table, the three config file shapes, secret
+//!   references, and validation of a raw property map into a typed [`config::Config`].
+//!
+//! The adapters (librdkafka, the AWS SDK, HTTP) live in the `lambda-sink` crate
+//! and depend on this one, never the other way round.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! lambda-sink: adapters (Kafka, AWS Lambda), orchestration and the CLI's commands.

@@ -1,0 +1,2 @@
+//! The `lambda-sink` binary.
+fn main() {}

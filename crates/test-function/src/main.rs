@@ -1,0 +1,2 @@
+//! Test function.
+fn main() {}
