@@ -1,1 +1,232 @@
-//! Test support.
+//! Test support for lambda-sink's integration tests and tools.
+//!
+//! * [`registry`]: a minimal Confluent-compatible Schema Registry (also the
+//!   `test-registry` binary the scripts start).
+//! * [`Services`]: where the real broker, Lambda emulator and registry are,
+//!   read from environment variables with localhost defaults.
+//! * Helpers every test uses to choose its own world: [`unique`] names,
+//!   topic creation, deploying the test function under a fresh name, reading
+//!   what the function logged, and [`wait_until`] (polling, never sleeping).
+
+pub mod registry;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use aws_sdk_lambda::types::{FunctionCode, Runtime, State};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use serde_json::Value;
+
+/// Addresses of the real services the scripts start.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// Kafka bootstrap servers (`LAMBDA_SINK_TEST_BOOTSTRAP`).
+    pub bootstrap: String,
+    /// Lambda API endpoint (`LAMBDA_SINK_TEST_LAMBDA_ENDPOINT`).
+    pub lambda_endpoint: String,
+    /// Schema Registry URL (`LAMBDA_SINK_TEST_REGISTRY_URL`).
+    pub registry_url: String,
+    /// Zip of the test function (`LAMBDA_SINK_TEST_FUNCTION_ZIP`).
+    pub function_zip: PathBuf,
+}
+
+/// The region tests use against the emulator.
+pub const REGION: &str = "us-east-1";
+
+impl Services {
+    /// Reads the addresses from the environment, with the scripts' defaults.
+    pub fn from_env() -> Self {
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+        let default_zip = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/test-function/function.zip");
+        Self {
+            bootstrap: var("LAMBDA_SINK_TEST_BOOTSTRAP", "127.0.0.1:9092"),
+            lambda_endpoint: var("LAMBDA_SINK_TEST_LAMBDA_ENDPOINT", "http://127.0.0.1:4566"),
+            registry_url: var("LAMBDA_SINK_TEST_REGISTRY_URL", "http://127.0.0.1:8081"),
+            function_zip: std::env::var_os("LAMBDA_SINK_TEST_FUNCTION_ZIP")
+                .map_or(default_zip, PathBuf::from),
+        }
+    }
+
+    /// An `aws-sdk-lambda` client for the emulator.
+    pub async fn lambda(&self) -> aws_sdk_lambda::Client {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.lambda_endpoint)
+            .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "lambda-sink-tests",
+            ))
+            .load()
+            .await;
+        aws_sdk_lambda::Client::new(&config)
+    }
+
+    /// A librdkafka config pointing at the broker, with Tansu-friendly
+    /// fetch settings (see TESTING.md).
+    pub fn kafka_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.bootstrap)
+            .set("fetch.wait.max.ms", "20")
+            .set("socket.timeout.ms", "10000");
+        c
+    }
+
+    /// Creates a topic with `partitions` partitions (replication factor 1).
+    ///
+    /// # Errors
+    /// When the broker refuses.
+    pub async fn create_topic(&self, name: &str, partitions: i32) -> anyhow::Result<()> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .context("creating admin client")?;
+        let results = admin
+            .create_topics(
+                &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await
+            .context("create_topics")?;
+        for r in results {
+            if let Err((topic, code)) = r {
+                bail!("creating topic {topic}: {code}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Deploys the test function as `name` and waits until it is Active.
+    /// `env` sets environment variables (e.g. `RESPONSE_SHAPE`).
+    ///
+    /// # Errors
+    /// When the zip is missing or the emulator refuses.
+    pub async fn deploy_test_function(
+        &self,
+        name: &str,
+        timeout_secs: i32,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        let zip = std::fs::read(&self.function_zip).with_context(|| {
+            format!(
+                "reading {} (built by scripts/install.sh)",
+                self.function_zip.display()
+            )
+        })?;
+        let client = self.lambda().await;
+        let mut environment = aws_sdk_lambda::types::Environment::builder();
+        for (k, v) in env {
+            environment = environment.variables(*k, *v);
+        }
+        client
+            .create_function()
+            .function_name(name)
+            .runtime(Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role("arn:aws:iam::000000000000:role/lambda-sink-test")
+            .timeout(timeout_secs)
+            .environment(environment.build())
+            .code(FunctionCode::builder().zip_file(zip.into()).build())
+            .send()
+            .await
+            .with_context(|| format!("creating function {name}"))?;
+        wait_until(
+            Duration::from_secs(30),
+            &format!("function {name} Active"),
+            || async {
+                let f = client
+                    .get_function()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .ok()?;
+                (f.configuration()?.state() == Some(&State::Active)).then_some(())
+            },
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Every record the test function logged, in log order: the JSON lines
+    /// `{"lambda_sink_test":"record",...}` (see the test-function crate).
+    ///
+    /// # Errors
+    /// When the emulator's CloudWatch Logs API fails.
+    pub async fn function_records(&self, function: &str) -> anyhow::Result<Vec<Value>> {
+        let http = reqwest::Client::new();
+        let mut records = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = serde_json::json!({ "logGroupName": format!("/aws/lambda/{function}") });
+            if let Some(t) = &token {
+                body["nextToken"] = Value::String(t.clone());
+            }
+            let response: Value = http
+                .post(&self.lambda_endpoint)
+                .header("X-Amz-Target", "Logs_20140328.FilterLogEvents")
+                .header("Content-Type", "application/x-amz-json-1.1")
+                .body(body.to_string())
+                .send()
+                .await
+                .context("FilterLogEvents")?
+                .json()
+                .await
+                .context("FilterLogEvents response")?;
+            if response.get("__type").is_some() {
+                // No log group yet: the function has not logged anything.
+                return Ok(records);
+            }
+            for event in response["events"].as_array().into_iter().flatten() {
+                let Some(message) = event["message"].as_str() else {
+                    continue;
+                };
+                if let Ok(line) = serde_json::from_str::<Value>(message)
+                    && line["lambda_sink_test"] == "record"
+                {
+                    records.push(line);
+                }
+            }
+            token = response["nextToken"].as_str().map(str::to_string);
+            if token.is_none() {
+                return Ok(records);
+            }
+        }
+    }
+}
+
+/// A name no other test uses: `prefix-<16 hex digits>`.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", rand::random::<u64>())
+}
+
+/// Polls `probe` until it returns `Some`, backing off from 10 ms to 500 ms.
+///
+/// # Panics
+/// When `timeout` passes first, naming `what` was awaited — a test failure.
+pub async fn wait_until<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(10);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
