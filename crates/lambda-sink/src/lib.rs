@@ -1,1 +1,29 @@
-//! lambda-sink: adapters (Kafka, AWS Lambda), orchestration and the CLI's commands.
+//! lambda-sink: a standalone, Confluent-compatible AWS Lambda Sink.
+//!
+//! This crate holds the adapters and the commands; the pure logic
+//! (configuration rules, rendering, batching, offsets) is in
+//! `lambda_sink_core`.
+//!
+//! * [`cli`] — the command line (clap);
+//! * [`commands`] — one module per subcommand;
+//! * [`config_file`] — loading a config file and reporting its problems;
+//! * [`kafka`] — librdkafka clients built from the validated config;
+//! * [`lambda`] — the AWS SDK client and region resolution;
+//! * [`telemetry`] — logging.
+
+pub mod cli;
+pub mod commands;
+pub mod config_file;
+pub mod kafka;
+pub mod lambda;
+pub mod telemetry;
+
+/// Process exit codes (SPEC §1).
+pub mod exit {
+    /// Clean stop, or a valid configuration.
+    pub const OK: u8 = 0;
+    /// Runtime failure (e.g. `behavior.on.error=fail` tripped, the broker refused).
+    pub const RUNTIME: u8 = 1;
+    /// Bad configuration.
+    pub const CONFIG: u8 = 2;
+}

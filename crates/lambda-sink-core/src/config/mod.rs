@@ -10,6 +10,7 @@
 //! checked without the network. Secrets are held in [`Secret`] and never
 //! printed.
 
+mod client;
 mod enums;
 mod names;
 mod problem;
@@ -24,6 +25,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use client::ClientRole;
 pub use enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
     DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, RecordConverter,

@@ -701,9 +701,11 @@ fn schema_registry(
         }
         return None;
     }
-    let all_ok = urls.iter().fold(true, |ok, u| {
-        check_url("schema.registry.url", u, report) && ok
-    });
+    // Check every URL (no short-circuit): each bad one is reported.
+    let mut all_ok = true;
+    for u in &urls {
+        all_ok &= check_url("schema.registry.url", u, report);
+    }
     if needed.is_empty() {
         report.warn(
             "schema.registry.url",

@@ -1,0 +1,28 @@
+//! One module per subcommand; [`dispatch`] runs the chosen one and returns
+//! the process exit code.
+
+mod describe;
+mod run;
+mod validate;
+
+use crate::cli::{Command, PluginCommand};
+
+/// Runs `command`. `Ok(code)` is the exit code; `Err` means a runtime
+/// failure (exit code 1) and carries the reason.
+///
+/// # Errors
+/// Any failure the command could not turn into an exit code itself.
+pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Run { config } => run::run(&config).await,
+        Command::Validate { config, offline } => validate::validate(&config, offline).await,
+        Command::Plugin {
+            command: PluginCommand::Describe { output },
+        } => describe::describe(output),
+        Command::Completions { shell } => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "lambda-sink", &mut std::io::stdout());
+            Ok(crate::exit::OK)
+        }
+    }
+}

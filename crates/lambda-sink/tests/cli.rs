@@ -1,0 +1,274 @@
+//! The `lambda-sink` binary's commands, run as a user runs them: exit codes,
+//! every problem listed, secrets never printed, live checks against the real
+//! broker and Lambda emulator.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use lambda_sink_testkit::{Services, unique};
+
+fn lambda_sink(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lambda-sink"))
+        .args(args)
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .expect("run lambda-sink")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, content: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("write config");
+    path.display().to_string()
+}
+
+const EXAMPLE: &str = include_str!("../../../../shared/examples/confluent-cloud-example.json");
+
+#[test]
+fn confluent_example_with_bootstrap_and_region_validates_offline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extended = EXAMPLE.trim_end().trim_end_matches('}').to_string()
+        + ",\n  \"kafka.bootstrap.servers\": \"pkc-1.us-east-1.aws.confluent.cloud:9092\",\n  \"aws.lambda.region\": \"us-east-1\"\n}\n";
+    let path = write(dir.path(), "example.json", &extended);
+    let out = lambda_sink(&["validate", "--offline", "--config", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 warning: the configuration is valid"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn typo_long_name_and_bad_enum_exit_2_listing_all_three() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = "n".repeat(65);
+    let path = write(
+        dir.path(),
+        "bad.properties",
+        &format!(
+            "name={name}\ntopics=users\nkafka.bootstrap.servers=127.0.0.1:9092\n\
+             aws.lambda.function.name=f\naws.lambda.region=us-east-1\n\
+             aws.lambda.batchsize=10\naws.lambda.invocation.type=sometimes\n"
+        ),
+    );
+    let out = lambda_sink(&["validate", "--offline", "--config", &path]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "error: aws.lambda.batchsize: unknown property; did you mean \"aws.lambda.batch.size\"?\n\
+             error: aws.lambda.invocation.type: \"sometimes\" is not a valid value; valid values: sync, async\n\
+             error: name: \"{name}\" has 65 characters; a name has 1 to 64 characters\n\
+             3 errors: the configuration is not valid\n"
+        )
+    );
+}
+
+#[test]
+fn unreadable_and_malformed_files_exit_2() {
+    let out = lambda_sink(&["validate", "--offline", "--config", "/nonexistent/c.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("error: cannot read /nonexistent/c.json: "),
+        "{}",
+        text(&out)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(dir.path(), "c.json", "{\"name\": ");
+    let out = lambda_sink(&["run", "--config", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("is not valid JSON"), "{}", text(&out));
+}
+
+#[test]
+fn no_region_anywhere_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        dir.path(),
+        "c.json",
+        r#"{"name": "s", "topics": "t", "kafka.bootstrap.servers": "127.0.0.1:9092", "aws.lambda.function.name": "f"}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_lambda-sink"))
+        .args(["validate", "--offline", "--config", &path])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_CONFIG_FILE", dir.path().join("no-such-aws-config"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("error: aws.lambda.region: no AWS region found"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn secrets_never_appear_in_validate_or_describe_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = [
+        "kafka-secret-4f1c",
+        "aws-secret-9a2b",
+        "aws-session-77de",
+        "registry-pass-31aa",
+        "proxy-pass-c0fe",
+        "sasl-pass-be11",
+    ];
+    // Every secret twice with different values (an error that quotes values),
+    // plus an invalid pass-through secret librdkafka rejects.
+    let mut props = String::from(
+        "name=s\ntopics=t\nkafka.bootstrap.servers=127.0.0.1:9092\naws.lambda.function.name=f\n\
+         aws.lambda.region=us-east-1\nkafka.api.key=K\naws.access.key.id=AKIA\n\
+         input.data.format=AVRO\nschema.registry.url=http://r:8081\naws.lambda.proxy.url=http://p:3128\n",
+    );
+    for (key, secret) in [
+        ("kafka.api.secret", secrets[0]),
+        ("aws.secret.access.key", secrets[1]),
+        ("aws.session.token", secrets[2]),
+        ("schema.registry.basic.auth.user.info", secrets[3]),
+        ("aws.lambda.proxy.password", secrets[4]),
+        ("kafka.sasl.oauthbearer.client.secret", secrets[5]),
+    ] {
+        props.push_str(&format!("{key}={secret}\n{key}={secret}-other\n"));
+    }
+    let path = write(dir.path(), "secrets.properties", &props);
+    let validate = lambda_sink(&["validate", "--offline", "--config", &path]);
+    assert_eq!(validate.status.code(), Some(2), "{}", text(&validate));
+    let run = lambda_sink(&["run", "--config", &path]);
+    let describe = lambda_sink(&["plugin", "describe"]);
+    let describe_json = lambda_sink(&["plugin", "describe", "--output", "json"]);
+    for out in [&validate, &run, &describe, &describe_json] {
+        let all = text(out);
+        for s in secrets {
+            assert!(!all.contains(s), "secret {s} printed:\n{all}");
+        }
+    }
+    assert!(text(&validate).contains(
+        "kafka.api.secret: set more than once with different values: ******** and ********"
+    ));
+}
+
+#[test]
+fn plugin_describe_lists_required_then_all_properties() {
+    let out = lambda_sink(&["plugin", "describe"]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = text(&out);
+    let required = t.find("Required configs:").expect("required section");
+    assert!(
+        t[required..].starts_with("Required configs:\n  name "),
+        "{t}"
+    );
+    assert!(t.contains("\nkafka.bootstrap.servers (ext)\n"));
+    assert!(t.contains("Confluent's connector also requires the following; lambda-sink does not:"));
+}
+
+#[test]
+fn version_and_help() {
+    let out = lambda_sink(&["--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("lambda-sink {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["validate", "--help"],
+        &["plugin", "describe", "--help"],
+    ] {
+        let out = lambda_sink(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(text(&out).contains("Usage: lambda-sink"), "{args:?}");
+    }
+    assert_eq!(
+        lambda_sink(&["frobnicate"]).status.code(),
+        Some(2),
+        "usage errors exit 2"
+    );
+}
+
+/// A config for the live services, with `extra` lines appended.
+fn live_config(dir: &Path, s: &Services, topic: &str, function: &str, extra: &str) -> String {
+    write(
+        dir,
+        "live.properties",
+        &format!(
+            "name={}\ntopics={topic}\nkafka.bootstrap.servers={}\naws.lambda.function.name={function}\n\
+             aws.lambda.region=us-east-1\naws.lambda.endpoint={}\naws.access.key.id=test\n\
+             aws.secret.access.key=test\n{extra}",
+            unique("validate"),
+            s.bootstrap,
+            s.lambda_endpoint
+        ),
+    )
+}
+
+#[tokio::test]
+async fn live_validate_passes_on_a_correct_config() {
+    let s = Services::from_env();
+    let (topic, function) = (unique("live"), unique("live-fn"));
+    s.create_topic(&topic, 2).await.expect("topic");
+    s.deploy_test_function(&function, 10, &[])
+        .await
+        .expect("function");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = live_config(dir.path(), &s, &topic, &function, "");
+    let out = lambda_sink(&["validate", "--config", &path]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains(&format!("ok: topic \"{topic}\" exists (2 partitions)")),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("ok: function \"{function}\" found in us-east-1")),
+        "{t}"
+    );
+}
+
+#[tokio::test]
+async fn live_validate_reports_missing_topic_and_function() {
+    let s = Services::from_env();
+    let (topic, function) = (unique("absent"), unique("absent-fn"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = live_config(dir.path(), &s, &topic, &function, "");
+    let out = lambda_sink(&["validate", "--config", &path]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains(&format!(
+        "error: topics: topic \"{topic}\" does not exist on the cluster at {}; create it or fix the name",
+        s.bootstrap
+    )), "{t}");
+    assert!(t.contains(&format!("error: aws.lambda.function.name: function \"{function}\" was not found in us-east-1 (ResourceNotFoundException")), "{t}");
+}
+
+#[test]
+fn live_validate_reports_an_unreachable_broker() {
+    let s = Services::from_env();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Port 1 on loopback: nothing listens there.
+    let path = write(
+        dir.path(),
+        "c.properties",
+        &format!(
+            "name=s\ntopics=t\nkafka.bootstrap.servers=127.0.0.1:1\naws.lambda.function.name=f\n\
+             aws.lambda.region=us-east-1\naws.lambda.endpoint={}\naws.access.key.id=test\naws.secret.access.key=test\n",
+            s.lambda_endpoint
+        ),
+    );
+    let out = lambda_sink(&["validate", "--config", &path]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("error: kafka.bootstrap.servers: cannot reach Kafka at 127.0.0.1:1: "),
+        "{t}"
+    );
+}

@@ -1,0 +1,161 @@
+//! Smoke tests: each real service the scripts start answers as the other
+//! tests assume. Run `scripts/services.sh start` first (scripts/test.sh does).
+
+use std::time::Duration;
+
+use aws_sdk_lambda::primitives::Blob;
+use lambda_sink_testkit::{Services, unique, wait_until};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn broker_answers_metadata_for_a_new_topic() {
+    let s = Services::from_env();
+    let topic = unique("smoke");
+    s.create_topic(&topic, 3).await.expect("create topic");
+    let raw = lambda_sink_core::config::RawConfig::from_pairs([
+        ("name", "smoke"),
+        ("topics", topic.as_str()),
+        ("kafka.bootstrap.servers", s.bootstrap.as_str()),
+        ("aws.lambda.function.name", "f"),
+    ]);
+    let config = lambda_sink_core::config::validate(&raw, &|_| None)
+        .config
+        .expect("valid");
+    // Through lambda-sink's own adapter, against the real broker.
+    let cluster = lambda_sink::kafka::fetch_cluster(&config.kafka, Duration::from_secs(10))
+        .await
+        .expect("metadata");
+    assert!(cluster.brokers >= 1);
+    assert_eq!(cluster.topics.get(&topic), Some(&3));
+}
+
+#[tokio::test]
+async fn lambda_emulator_runs_the_test_function() {
+    let s = Services::from_env();
+    let function = unique("smoke-fn");
+    s.deploy_test_function(&function, 10, &[])
+        .await
+        .expect("deploy");
+    let client = s.lambda().await;
+    let batch = json!([
+        {"payload": {"timestamp": 1, "topic": "t", "partition": 0, "offset": 7, "key": null, "value": {"a": 1, "b": 1}}},
+        {"payload": {"timestamp": 2, "topic": "t", "partition": 0, "offset": 8, "key": null, "value": "hello"}}
+    ]);
+    let out = client
+        .invoke()
+        .function_name(&function)
+        .payload(Blob::new(batch.to_string()))
+        .send()
+        .await
+        .expect("invoke");
+    assert_eq!(out.status_code(), 200);
+    assert_eq!(out.function_error(), None);
+    let body: Value =
+        serde_json::from_slice(out.payload().expect("payload").as_ref()).expect("json");
+    assert_eq!(
+        body,
+        json!([
+            {"payload": {"timestamp": 1, "offset": 7, "partition": 0, "topic": "t", "result": {"sum": 2}}},
+            {"payload": {"timestamp": 2, "offset": 8, "partition": 0, "topic": "t", "result": {"echo": "hello"}}}
+        ])
+    );
+
+    let failed = client
+        .invoke()
+        .function_name(&function)
+        .payload(Blob::new(
+            json!([{"payload": {"offset": 9, "value": {"fail": true}}}]).to_string(),
+        ))
+        .send()
+        .await
+        .expect("invoke");
+    assert_eq!(failed.status_code(), 200);
+    assert_eq!(failed.function_error(), Some("Unhandled"));
+
+    // The function logged one line per record, readable through CloudWatch Logs.
+    let records = wait_until(Duration::from_secs(10), "3 logged records", || async {
+        let r = s.function_records(&function).await.ok()?;
+        (r.len() == 3).then_some(r)
+    })
+    .await;
+    let offsets: Vec<i64> = records
+        .iter()
+        .filter_map(|r| r["offset"].as_i64())
+        .collect();
+    assert_eq!(offsets, [7, 8, 9]);
+}
+
+#[tokio::test]
+async fn registry_serves_what_confluents_serializer_registered() {
+    let s = Services::from_env();
+    let subject_topic = unique("smoke-avro");
+    // Confluent's own Avro serializer registers the schema and writes the
+    // wire format; the registry must satisfy it.
+    let python = std::env::var("LAMBDA_SINK_PYTHON")
+        .expect("LAMBDA_SINK_PYTHON (set by scripts/services.sh env) names the venv's python");
+    let script = r#"
+import sys
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import SerializationContext, MessageField
+url, topic = sys.argv[1], sys.argv[2]
+schema = '{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}'
+ser = AvroSerializer(SchemaRegistryClient({"url": url}), schema)
+data = ser({"name": "Kimberley Human"}, SerializationContext(topic, MessageField.VALUE))
+sys.stdout.write(data.hex())
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &s.registry_url, &subject_topic])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = hex(&String::from_utf8(out.stdout).expect("utf8"));
+    assert_eq!(bytes[0], 0, "magic byte");
+    let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+
+    let http = reqwest::Client::new();
+    let by_id: Value = http
+        .get(format!("{}/schemas/ids/{id}", s.registry_url))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        by_id["schema"]
+            .as_str()
+            .expect("schema")
+            .contains("\"User\"")
+    );
+    let latest: Value = http
+        .get(format!(
+            "{}/subjects/{subject_topic}-value/versions/latest",
+            s.registry_url
+        ))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(latest["id"], id);
+    assert_eq!(latest["version"], 1);
+    let missing = http
+        .get(format!("{}/schemas/ids/999999", s.registry_url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(missing.status(), 404);
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
