@@ -1,0 +1,127 @@
+"""A small, independent Kafka client (confluent-kafka) for the demo and for
+checking what lambda-sink wrote, so tests do not only agree with themselves.
+
+  kafka_tool.py create-topic TOPIC PARTITIONS
+  kafka_tool.py produce TOPIC < lines       each line: JSON {"key":..,"value":..,"partition":..}
+                                             (value/key: any JSON, sent as its JSON text)
+  kafka_tool.py consume TOPIC [--max N] [--idle-ms MS]
+                                             prints one JSON line per record:
+                                             {"partition","offset","key","value","headers"}
+  kafka_tool.py committed GROUP TOPIC        prints {"partition": committed offset, ...}
+
+The broker is $KAFKA_BOOTSTRAP (default 127.0.0.1:9092).
+"""
+import json
+import os
+import sys
+import time
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+# Tansu does not answer long-poll fetches early (see shared TESTING.md).
+COMMON = {"bootstrap.servers": BOOTSTRAP, "fetch.wait.max.ms": 20}
+
+
+def create_topic(topic, partitions):
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    if topic in admin.list_topics(timeout=10).topics:
+        return
+    for _, future in admin.create_topics([NewTopic(topic, int(partitions), 1)]).items():
+        future.result(30)
+
+
+def produce(topic):
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, "acks": "all", "enable.idempotence": True})
+    failures = []
+
+    def report(err, _msg):
+        if err is not None:
+            failures.append(str(err))
+
+    count = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        kwargs = {"on_delivery": report}
+        if "partition" in record:
+            kwargs["partition"] = record["partition"]
+        key = record.get("key")
+        value = record.get("value")
+        producer.produce(
+            topic,
+            key=None if key is None else (key if isinstance(key, str) else json.dumps(key)),
+            value=None if value is None else (value if isinstance(value, str) else json.dumps(value)),
+            **kwargs,
+        )
+        producer.poll(0)
+        count += 1
+    if producer.flush(30) != 0 or failures:
+        sys.exit(f"produce failed: {failures[:3]}")
+    print(f"produced {count} records to {topic}", file=sys.stderr)
+
+
+def text(data):
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.hex()
+
+
+def consume(topic, max_records=None, idle_ms=3000):
+    consumer = Consumer({**COMMON, "group.id": f"kafka-tool-{time.time_ns()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    seen, last = 0, time.monotonic()
+    try:
+        while max_records is None or seen < max_records:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                if (time.monotonic() - last) * 1000 > idle_ms:
+                    break
+                continue
+            if msg.error():
+                raise KafkaException(msg.error())
+            last = time.monotonic()
+            seen += 1
+            print(json.dumps({
+                "partition": msg.partition(), "offset": msg.offset(),
+                "key": text(msg.key()), "value": text(msg.value()),
+                "headers": {k: text(v) for k, v in (msg.headers() or [])},
+            }), flush=True)
+    finally:
+        consumer.close()
+
+
+def committed(group, topic):
+    consumer = Consumer({**COMMON, "group.id": group})
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    parts = [TopicPartition(topic, p) for p in meta.partitions]
+    result = {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
+    consumer.close()
+    print(json.dumps(result))
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.exit(__doc__)
+    cmd, args = argv[1], argv[2:]
+    if cmd == "create-topic" and len(args) == 2:
+        create_topic(*args)
+    elif cmd == "produce" and len(args) == 1:
+        produce(args[0])
+    elif cmd == "consume" and args:
+        opts = dict(zip(args[1::2], args[2::2]))
+        consume(args[0], int(opts["--max"]) if "--max" in opts else None, int(opts.get("--idle-ms", 3000)))
+    elif cmd == "committed" and len(args) == 2:
+        committed(*args)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
