@@ -30,7 +30,7 @@ fn write(dir: &Path, name: &str, content: &str) -> String {
     path.display().to_string()
 }
 
-const EXAMPLE: &str = include_str!("../../../../shared/examples/confluent-cloud-example.json");
+const EXAMPLE: &str = include_str!("../../../examples/confluent-cloud-example.json");
 
 #[test]
 fn confluent_example_with_bootstrap_and_region_validates_offline() {

@@ -139,7 +139,7 @@ fn every_table_property_is_read_by_the_builder() {
 
 #[test]
 fn confluent_documented_example_validates_with_bootstrap_and_region() {
-    let text = include_str!("../../../../../../shared/examples/confluent-cloud-example.json");
+    let text = include_str!("../../../../../examples/confluent-cloud-example.json");
     let mut raw = parse(text, "example.json").unwrap();
     raw.entries.extend(
         RawConfig::from_pairs([
