@@ -9,4 +9,11 @@
 //! The adapters (librdkafka, the AWS SDK, HTTP) live in the `lambda-sink` crate
 //! and depend on this one, never the other way round.
 
+pub mod batch;
+pub mod codec;
 pub mod config;
+pub mod offsets;
+pub mod outcome;
+pub mod payload;
+pub mod record;
+pub mod retry;

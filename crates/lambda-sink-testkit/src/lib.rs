@@ -8,6 +8,8 @@
 //!   topic creation, deploying the test function under a fresh name, reading
 //!   what the function logged, and [`wait_until`] (polling, never sleeping).
 
+pub mod connector;
+pub mod kafka;
 pub mod registry;
 
 use std::future::Future;
@@ -200,6 +202,39 @@ impl Services {
             }
         }
     }
+
+    /// Sets the function's reserved concurrency (`None` removes the limit);
+    /// 0 makes every invocation fail with 429 `TooManyRequestsException`.
+    ///
+    /// # Errors
+    /// When the emulator refuses.
+    pub async fn set_concurrency(
+        &self,
+        function: &str,
+        reserved: Option<i32>,
+    ) -> anyhow::Result<()> {
+        let client = self.lambda().await;
+        match reserved {
+            Some(n) => {
+                client
+                    .put_function_concurrency()
+                    .function_name(function)
+                    .reserved_concurrent_executions(n)
+                    .send()
+                    .await
+                    .context("put_function_concurrency")?;
+            }
+            None => {
+                client
+                    .delete_function_concurrency()
+                    .function_name(function)
+                    .send()
+                    .await
+                    .context("delete_function_concurrency")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A name no other test uses: `prefix-<16 hex digits>`.
@@ -211,7 +246,20 @@ pub fn unique(prefix: &str) -> String {
 ///
 /// # Panics
 /// When `timeout` passes first, naming `what` was awaited — a test failure.
-pub async fn wait_until<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
+pub async fn wait_until<T, F, Fut>(timeout: Duration, what: &str, probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    match try_wait_until(timeout, probe).await {
+        Some(v) => v,
+        None => panic!("timed out after {timeout:?} waiting for {what}"),
+    }
+}
+
+/// Polls `probe` until it returns `Some` (backing off from 10 ms to 500 ms),
+/// or returns `None` once `timeout` has passed.
+pub async fn try_wait_until<T, F, Fut>(timeout: Duration, mut probe: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -220,12 +268,11 @@ where
     let mut delay = Duration::from_millis(10);
     loop {
         if let Some(v) = probe().await {
-            return v;
+            return Some(v);
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if Instant::now() >= deadline {
+            return None;
+        }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(500));
     }

@@ -8,7 +8,8 @@
 //! * [`commands`] — one module per subcommand;
 //! * [`config_file`] — loading a config file and reporting its problems;
 //! * [`kafka`] — librdkafka clients built from the validated config;
-//! * [`lambda`] — the AWS SDK client and region resolution;
+//! * [`lambda`] — the AWS SDK client, region resolution, invocation;
+//! * [`pipeline`] — the connector at run time;
 //! * [`telemetry`] — logging.
 
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod commands;
 pub mod config_file;
 pub mod kafka;
 pub mod lambda;
+pub mod pipeline;
 pub mod telemetry;
 
 /// Process exit codes (SPEC §1).

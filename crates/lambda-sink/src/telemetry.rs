@@ -1,5 +1,7 @@
 //! Logging: `tracing` to stderr, human-readable or JSON, level from `RUST_LOG`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
@@ -14,6 +16,7 @@ pub fn init(format: LogFormat) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // A second init (tests calling commands in-process) keeps the first.
     let _ = match format {

@@ -2,6 +2,11 @@
 //! every problem listed, secrets never printed, live checks against the real
 //! broker and Lambda emulator.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

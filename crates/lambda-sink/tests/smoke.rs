@@ -1,6 +1,11 @@
 //! Smoke tests: each real service the scripts start answers as the other
 //! tests assume. Run `scripts/services.sh start` first (scripts/test.sh does).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;

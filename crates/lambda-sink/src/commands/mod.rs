@@ -5,16 +5,19 @@ mod describe;
 mod run;
 mod validate;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::cli::{Command, PluginCommand};
 
 /// Runs `command`. `Ok(code)` is the exit code; `Err` means a runtime
-/// failure (exit code 1) and carries the reason.
+/// failure (exit code 1) and carries the reason. `shutdown` is cancelled by
+/// the caller (the binary's signal handler) to stop `run`.
 ///
 /// # Errors
 /// Any failure the command could not turn into an exit code itself.
-pub async fn dispatch(command: Command) -> anyhow::Result<u8> {
+pub async fn dispatch(command: Command, shutdown: CancellationToken) -> anyhow::Result<u8> {
     match command {
-        Command::Run { config } => run::run(&config).await,
+        Command::Run { config } => run::run(&config, shutdown).await,
         Command::Validate { config, offline } => validate::validate(&config, offline).await,
         Command::Plugin {
             command: PluginCommand::Describe { output },

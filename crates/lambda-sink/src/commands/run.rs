@@ -1,15 +1,23 @@
-//! `lambda-sink run`: validate the configuration, then run the connector.
+//! `lambda-sink run`: validate the configuration, then run the connector
+//! until `shutdown` is cancelled (SIGINT/SIGTERM) or it fails.
 
 use std::path::Path;
 
-use crate::config_file;
-use crate::exit;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::lambda::{self, RegionSources};
+use crate::{config_file, exit, kafka, pipeline};
 
 /// Runs the connector described by the file at `path`.
 ///
+/// Exit code 0: stopped on request with everything in flight resolved and
+/// committed. 1: it failed, or the shutdown timeout abandoned work. 2: the
+/// configuration is not valid.
+///
 /// # Errors
-/// Runtime failures.
-pub(super) async fn run(path: &Path) -> anyhow::Result<u8> {
+/// Start-up failures (credentials, Kafka client creation, topic creation).
+pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Result<u8> {
     let validation = match config_file::load(path) {
         Ok(v) => v,
         Err(e) => {
@@ -17,21 +25,41 @@ pub(super) async fn run(path: &Path) -> anyhow::Result<u8> {
             return Ok(exit::CONFIG);
         }
     };
-    config_file::print_problems(
-        &mut std::io::stderr(),
-        &validation.errors,
-        &validation.warnings,
-    )?;
-    let Some(_config) = validation.config else {
+    let mut stderr = std::io::stderr();
+    config_file::print_problems(&mut stderr, &validation.errors, &validation.warnings)?;
+    let Some(config) = validation.config else {
         eprintln!(
             "{}: the configuration is not valid",
             config_file::counts(validation.errors.len(), validation.warnings.len())
         );
         return Ok(exit::CONFIG);
     };
-    eprintln!(
-        "error: the configuration is valid, but the pipeline is not implemented yet in this build; \
-         nothing was consumed"
-    );
-    Ok(exit::RUNTIME)
+    let mut problems = kafka::check_pass_through(&config.kafka);
+    if lambda::resolve_region(&config.aws, RegionSources::All)
+        .await
+        .is_none()
+    {
+        problems.push(lambda_sink_core::config::Problem::new(
+            "aws.lambda.region",
+            lambda::NO_REGION,
+        ));
+    }
+    if !problems.is_empty() {
+        config_file::print_problems(&mut stderr, &problems, &[])?;
+        return Ok(exit::CONFIG);
+    }
+    let outcome = pipeline::run(config, shutdown).await?;
+    if let Some(reason) = &outcome.failure {
+        error!("lambda-sink stopped: {reason}");
+        eprintln!("error: {reason}");
+        return Ok(exit::RUNTIME);
+    }
+    if outcome.abandoned {
+        error!(
+            "lambda-sink stopped with work abandoned at the shutdown timeout; it will be redone after a restart"
+        );
+        return Ok(exit::RUNTIME);
+    }
+    info!("lambda-sink stopped cleanly: everything in flight was resolved and committed");
+    Ok(exit::OK)
 }

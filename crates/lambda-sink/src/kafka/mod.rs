@@ -1,14 +1,24 @@
 //! Kafka adapters: librdkafka clients built from the validated configuration.
 //!
 //! librdkafka types stop here; the rest of the crate sees our own types.
+//!
+//! * [`consumer`]: a task's consumer, poll thread, pause/resume, rebalances;
+//! * [`producer`]: outcome records, sent until acknowledged;
+//! * here: client configs, property checks, metadata and topic creation.
+
+pub mod consumer;
+pub mod producer;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lambda_sink_core::config::{ClientProperties, ClientRole, KafkaConfig, Problem};
-use rdkafka::admin::AdminClient;
+use anyhow::Context;
+use lambda_sink_core::config::{ClientProperties, ClientRole, Config, KafkaConfig, Problem};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::types::RDKafkaErrorCode;
+use tracing::{info, warn};
 
 /// A librdkafka config holding exactly `props`.
 pub fn client_config(props: &ClientProperties) -> ClientConfig {
@@ -76,6 +86,67 @@ pub async fn fetch_cluster(kafka: &KafkaConfig, timeout: Duration) -> anyhow::Re
         })
     })
     .await?
+}
+
+/// Creates the result, error and DLQ topics that do not exist yet, with
+/// their configured partitions and replication factor (default min(3,
+/// brokers)). Existing topics are used as they are. While the cluster cannot
+/// be reached it keeps trying (a broker outage is survived, not fatal).
+///
+/// # Errors
+/// When the cluster refuses to create a topic (e.g. not authorized).
+pub async fn create_output_topics(config: &Config) -> anyhow::Result<()> {
+    let wanted = config.output_topics();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut delay = Duration::from_millis(200);
+    let cluster = loop {
+        match fetch_cluster(&config.kafka, Duration::from_secs(10)).await {
+            Ok(c) => break c,
+            Err(e) => {
+                warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis(), "cannot reach Kafka yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    };
+    let missing: Vec<NewTopic<'_>> = wanted
+        .iter()
+        .filter(|(_, t)| !cluster.topics.contains_key(t.name.as_str()))
+        .map(|(_, t)| {
+            let rf = t
+                .replication_factor
+                .map_or_else(|| cluster.brokers.clamp(1, 3) as i32, i32::from);
+            NewTopic::new(t.name.as_str(), t.partitions, TopicReplication::Fixed(rf))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> =
+        client_config(&config.kafka.client_properties(ClientRole::Admin))
+            .create()
+            .context("creating the Kafka admin client")?;
+    let results = admin
+        .create_topics(
+            &missing,
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .context("creating output topics")?;
+    for result in results {
+        match result {
+            Ok(topic) => info!(topic = %topic, "created output topic"),
+            Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                info!(topic = %topic, "output topic already exists");
+            }
+            Err((topic, code)) => anyhow::bail!(
+                "cannot create output topic {topic}: {code}; create it yourself or allow this principal to create topics"
+            ),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! SDK types stop here. The SDK's own retries are switched off: lambda-sink
 //! has exactly one retry layer, so throttling is never hidden behind N×M calls.
 
+pub mod invoke;
+
 use std::time::Duration;
 
 use anyhow::Context;

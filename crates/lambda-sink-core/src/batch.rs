@@ -1,0 +1,179 @@
+//! Cutting a partition's rendered records into Lambda requests.
+//!
+//! A request body is `[` + the records' payload elements joined by `,` + `]`,
+//! so its size is known exactly before it is built: no serialize-and-halve.
+//! A batch is the longest prefix of the queue within both limits; order is
+//! kept and nothing is dropped.
+
+use std::collections::VecDeque;
+
+/// The limits of one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Most records (`aws.lambda.batch.size`).
+    pub max_records: usize,
+    /// Most request bytes (`aws.lambda.max.payload.bytes`).
+    pub max_bytes: usize,
+}
+
+impl BatchLimits {
+    /// Whether a single element of `len` bytes fits in a request at all.
+    pub fn fits_alone(&self, len: usize) -> bool {
+        request_len(1, len) <= self.max_bytes
+    }
+}
+
+/// Bytes of a request holding `count` elements of `element_bytes` in total.
+pub fn request_len(count: usize, element_bytes: usize) -> usize {
+    2 + element_bytes + count.saturating_sub(1)
+}
+
+/// Something queued for a batch.
+pub trait Element {
+    /// The rendered element's length in bytes; `None` for an item that is
+    /// not sent to Lambda (it ends the batch before it, keeping order).
+    fn element_len(&self) -> Option<usize>;
+}
+
+/// Takes the next batch from the front of `queue`: as many items as fit both
+/// limits, up to the first item that is not batchable. At least one item if
+/// the first is batchable and fits alone; items that do not fit alone must be
+/// kept out of the queue ([`BatchLimits::fits_alone`]).
+pub fn take_batch<T: Element>(queue: &mut VecDeque<T>, limits: BatchLimits) -> Vec<T> {
+    let (count, _) = prefix(queue, limits);
+    queue.drain(..count).collect()
+}
+
+/// The batchable prefix within limits: (count, element bytes).
+fn prefix<T: Element>(queue: &VecDeque<T>, limits: BatchLimits) -> (usize, usize) {
+    let mut count = 0;
+    let mut bytes = 0;
+    for item in queue {
+        let Some(len) = item.element_len() else { break };
+        if count == limits.max_records || request_len(count + 1, bytes + len) > limits.max_bytes {
+            break;
+        }
+        count += 1;
+        bytes += len;
+    }
+    (count, bytes)
+}
+
+/// Whether the next batch of `queue` can grow no more (no point lingering):
+/// it hits a limit, or a non-batchable item follows it.
+pub fn is_full<T: Element>(queue: &VecDeque<T>, limits: BatchLimits) -> bool {
+    let (count, bytes) = prefix(queue, limits);
+    count < queue.len()
+        || count >= limits.max_records
+        // Nothing more of even the smallest size (1 byte) would fit.
+        || request_len(count + 1, bytes + 1) > limits.max_bytes
+}
+
+/// Joins rendered elements into a request body.
+pub fn request_body<'a>(elements: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.push(b'[');
+    for (i, e) in elements.enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(e);
+    }
+    body.push(b']');
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Item(usize, Vec<u8>);
+    impl Element for Item {
+        fn element_len(&self) -> Option<usize> {
+            // An empty element stands for a non-batchable item.
+            (!self.1.is_empty()).then_some(self.1.len())
+        }
+    }
+
+    fn items(lens: &[usize]) -> VecDeque<Item> {
+        lens.iter()
+            .enumerate()
+            .map(|(i, l)| Item(i, vec![b'x'; *l]))
+            .collect()
+    }
+
+    #[test]
+    fn exact_byte_limit() {
+        // [aaaa,bbbb] = 2 + 8 + 1 = 11 bytes.
+        let limits = BatchLimits {
+            max_records: 10,
+            max_bytes: 11,
+        };
+        let mut q = items(&[4, 4, 4]);
+        assert_eq!(take_batch(&mut q, limits).len(), 2);
+        assert_eq!(take_batch(&mut q, limits).len(), 1);
+        assert!(take_batch(&mut q, limits).is_empty());
+        let body = request_body([&b"aaaa"[..], b"bbbb"].into_iter());
+        assert_eq!(body, b"[aaaa,bbbb]");
+        assert_eq!(body.len(), request_len(2, 8));
+    }
+
+    #[test]
+    fn record_limit_and_fits_alone() {
+        let limits = BatchLimits {
+            max_records: 2,
+            max_bytes: 1000,
+        };
+        let mut q = items(&[1, 1, 1]);
+        assert_eq!(take_batch(&mut q, limits).len(), 2);
+        assert!(is_full(&items(&[1, 1]), limits));
+        assert!(!is_full(&items(&[1]), limits));
+        let mut stop = items(&[1, 0, 1]);
+        assert!(
+            is_full(&stop, limits),
+            "a non-batchable item ends the batch"
+        );
+        assert_eq!(take_batch(&mut stop, limits).len(), 1);
+        assert!(
+            take_batch(&mut stop, limits).is_empty(),
+            "the caller removes it first"
+        );
+        let tight = BatchLimits {
+            max_records: 9,
+            max_bytes: 12,
+        };
+        assert!(tight.fits_alone(10));
+        assert!(!tight.fits_alone(11));
+    }
+
+    proptest! {
+        /// Batches keep order, lose nothing, and respect both limits.
+        #[test]
+        fn batches_respect_limits_and_order(
+            lens in prop::collection::vec(1usize..50, 0..200),
+            max_records in 1usize..30,
+            max_bytes in 60usize..400,
+        ) {
+            let limits = BatchLimits { max_records, max_bytes };
+            let mut q: VecDeque<Item> = items(&lens).into_iter().filter(|i| limits.fits_alone(i.1.len())).collect();
+            let expected: Vec<usize> = q.iter().map(|i| i.0).collect();
+            let mut seen = Vec::new();
+            while !q.is_empty() {
+                let batch = take_batch(&mut q, limits);
+                prop_assert!(!batch.is_empty(), "progress");
+                prop_assert!(batch.len() <= max_records);
+                let body = request_body(batch.iter().map(|i| i.1.as_slice()));
+                prop_assert!(body.len() <= max_bytes, "{} > {}", body.len(), max_bytes);
+                // Maximal: the next item would not have fitted.
+                if let Some(next) = q.front() {
+                    let with_next = request_len(batch.len() + 1, body.len() - 2 - (batch.len() - 1) + next.1.len());
+                    prop_assert!(batch.len() == max_records || with_next > max_bytes);
+                }
+                seen.extend(batch.into_iter().map(|i| i.0));
+            }
+            prop_assert_eq!(seen, expected);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The Lambda request element of one record (SPEC §3):
+//! `{"payload": {"timestamp", "topic", "partition", "offset", "key", "value"[, "headers"]}}`.
+//!
+//! Elements are rendered once, straight to bytes, so a batch's request size
+//! is known exactly before the request is built.
+
+use base64::Engine;
+
+use crate::codec::schemaless::json_string;
+use crate::record::SourceRecord;
+
+/// Renders the element of `record`, whose key and value have already been
+/// decoded to JSON text (`None` = null).
+pub fn render_element(
+    record: &SourceRecord,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    include_headers: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        96 + record.topic.len() + key.map_or(4, <[u8]>::len) + value.map_or(4, <[u8]>::len),
+    );
+    out.extend_from_slice(b"{\"payload\":{\"timestamp\":");
+    match record.timestamp {
+        Some(ts) => out.extend_from_slice(ts.to_string().as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"topic\":");
+    out.extend_from_slice(&json_string(&record.topic));
+    out.extend_from_slice(b",\"partition\":");
+    out.extend_from_slice(record.partition.to_string().as_bytes());
+    out.extend_from_slice(b",\"offset\":");
+    out.extend_from_slice(record.offset.to_string().as_bytes());
+    out.extend_from_slice(b",\"key\":");
+    out.extend_from_slice(key.unwrap_or(b"null"));
+    out.extend_from_slice(b",\"value\":");
+    out.extend_from_slice(value.unwrap_or(b"null"));
+    if include_headers {
+        out.extend_from_slice(b",\"headers\":[");
+        for (i, (k, v)) in record.headers.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"key\":");
+            out.extend_from_slice(&json_string(k));
+            out.extend_from_slice(b",\"value\":");
+            match v {
+                None => out.extend_from_slice(b"null"),
+                Some(bytes) => match std::str::from_utf8(bytes) {
+                    Ok(text) => out.extend_from_slice(&json_string(text)),
+                    Err(_) => out.extend_from_slice(&json_string(
+                        &base64::engine::general_purpose::STANDARD.encode(bytes),
+                    )),
+                },
+            }
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(b"}}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::sync::Arc;
+
+    fn record() -> SourceRecord {
+        SourceRecord {
+            topic: Arc::from("my\"topic"),
+            partition: 1,
+            offset: 43822,
+            timestamp: Some(1_562_844_607_000),
+            key: Some(b"mykey".to_vec()),
+            value: Some(b"{}".to_vec()),
+            headers: vec![
+                ("trace".into(), Some(b"abc".to_vec())),
+                ("bin".into(), Some(vec![0xff, 0x00])),
+                ("none".into(), None),
+            ],
+        }
+    }
+
+    #[test]
+    fn confluent_shape() {
+        let e = render_element(
+            &record(),
+            Some(br#""bXlrZXk=""#),
+            Some(br#"{"a":1,"b":1}"#),
+            false,
+        );
+        let v: Value = serde_json::from_slice(&e).unwrap();
+        assert_eq!(
+            v,
+            json!({"payload": {"timestamp": 1_562_844_607_000_i64, "topic": "my\"topic", "partition": 1,
+                               "offset": 43822, "key": "bXlrZXk=", "value": {"a": 1, "b": 1}}})
+        );
+    }
+
+    #[test]
+    fn nulls_and_headers() {
+        let mut r = record();
+        r.timestamp = None;
+        let e = render_element(&r, None, None, true);
+        let v: Value = serde_json::from_slice(&e).unwrap();
+        assert_eq!(v["payload"]["timestamp"], Value::Null);
+        assert_eq!(v["payload"]["key"], Value::Null);
+        assert_eq!(v["payload"]["value"], Value::Null);
+        assert_eq!(
+            v["payload"]["headers"],
+            json!([{"key": "trace", "value": "abc"}, {"key": "bin", "value": "/wA="}, {"key": "none", "value": null}])
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! A lambda-sink process under test: started from a JSON config, stopped by
+//! SIGTERM or killed with SIGKILL, its log kept in a file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::{Services, try_wait_until};
+
+/// A running `lambda-sink run`.
+pub struct Connector {
+    child: Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Connector {
+    /// Starts `binary run --config <config>`; `env` adds environment variables.
+    ///
+    /// # Errors
+    /// When the process cannot start.
+    pub fn start(binary: &Path, config: &Value, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let config_path = dir.path().join("connector.json");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(config)?)?;
+        let log = dir.path().join("lambda-sink.log");
+        let out = std::fs::File::create(&log)?;
+        let mut cmd = Command::new(binary);
+        cmd.args(["run", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", "info,lambda_sink=debug")
+            .stdout(Stdio::from(out.try_clone()?))
+            .stderr(Stdio::from(out));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        Ok(Self {
+            child,
+            log,
+            _dir: dir,
+        })
+    }
+
+    /// Everything the process has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM (graceful stop).
+    ///
+    /// # Errors
+    /// When `kill` cannot be run.
+    pub fn terminate(&self) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        Ok(())
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit; its exit code (`None`: killed by a
+    /// signal, or still running after `timeout`, which also kills it).
+    pub async fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let exited = try_wait_until(timeout, || {
+            let status = self.child.try_wait().ok().flatten();
+            async move { status }
+        })
+        .await;
+        match exited {
+            Some(status) => status.code(),
+            None => {
+                self.kill9();
+                None
+            }
+        }
+    }
+
+    /// Waits until the log contains `needle`.
+    ///
+    /// # Panics
+    /// After `timeout`, showing the log.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let found = try_wait_until(timeout, || {
+            let hit = self.log().contains(needle).then_some(());
+            async move { hit }
+        })
+        .await;
+        assert!(
+            found.is_some(),
+            "log never contained {needle:?} within {timeout:?}:\n{}",
+            self.log()
+        );
+    }
+}
+
+impl Drop for Connector {
+    fn drop(&mut self) {
+        // A test that fails midway must not leave the process running.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.kill9();
+        }
+    }
+}
+
+impl Services {
+    /// The base config of a connector under test: this test's topic,
+    /// function and name (= group), the local services, and the settings
+    /// Tansu needs. `extra` entries are added or replace base ones.
+    pub fn connector_config(
+        &self,
+        name: &str,
+        topics: &str,
+        function: &str,
+        extra: &[(&str, &str)],
+    ) -> Value {
+        let mut config = serde_json::json!({
+            "name": name,
+            "topics": topics,
+            "kafka.bootstrap.servers": self.bootstrap,
+            "consumer.override.fetch.wait.max.ms": "20",
+            "aws.lambda.function.name": function,
+            "aws.lambda.region": crate::REGION,
+            "aws.lambda.endpoint": self.lambda_endpoint,
+            "aws.access.key.id": "test",
+            "aws.secret.access.key": "test",
+            "record.converter.class": "NativeJsonKeyValueConverter",
+            "input.key.format": "STRING",
+            "http.listener": "none",
+            "shutdown.timeout.ms": "20000",
+        });
+        for (k, v) in extra {
+            config[*k] = Value::String((*v).to_string());
+        }
+        config
+    }
+}

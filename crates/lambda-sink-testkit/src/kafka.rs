@@ -1,0 +1,300 @@
+//! Kafka helpers for tests: produce, read a topic from the start, offsets.
+//! An independent rdkafka client, separate from lambda-sink's adapters.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::Services;
+
+/// A record read back from a topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key bytes.
+    pub key: Option<Vec<u8>>,
+    /// Value bytes.
+    pub value: Option<Vec<u8>>,
+    /// Headers (UTF-8 values; the last value of a repeated key).
+    pub headers: BTreeMap<String, String>,
+    /// Timestamp (ms).
+    pub timestamp: Option<i64>,
+}
+
+impl Record {
+    /// The value as UTF-8 text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(self.value.as_deref().unwrap_or_default()).into_owned()
+    }
+
+    /// A header, or "" when absent.
+    pub fn header(&self, key: &str) -> &str {
+        self.headers.get(key).map_or("", String::as_str)
+    }
+}
+
+/// A record to produce.
+#[derive(Clone, Debug, Default)]
+pub struct Produce {
+    /// Partition (required: tests choose their distribution).
+    pub partition: i32,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value (`None` = tombstone).
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Produce {
+    /// A record with a text key and value on `partition`.
+    pub fn text(partition: i32, key: &str, value: &str) -> Self {
+        Self {
+            partition,
+            key: Some(key.as_bytes().to_vec()),
+            value: Some(value.as_bytes().to_vec()),
+            headers: Vec::new(),
+        }
+    }
+}
+
+impl Services {
+    /// Produces `records` to `topic` with acks=all, in order; returns
+    /// (partition, offset) of each.
+    ///
+    /// # Errors
+    /// When a record is not acknowledged.
+    pub async fn produce(
+        &self,
+        topic: &str,
+        records: &[Produce],
+    ) -> anyhow::Result<Vec<(i32, i64)>> {
+        let producer: FutureProducer = self
+            .kafka_config()
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .create()
+            .context("creating producer")?;
+        let mut deliveries = Vec::with_capacity(records.len());
+        for r in records {
+            let mut headers = OwnedHeaders::new();
+            for (k, v) in &r.headers {
+                headers = headers.insert(Header {
+                    key: k,
+                    value: Some(v),
+                });
+            }
+            let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+                .partition(r.partition)
+                .headers(headers);
+            if let Some(k) = &r.key {
+                fr = fr.key(k.as_slice());
+            }
+            if let Some(v) = &r.value {
+                fr = fr.payload(v.as_slice());
+            }
+            let delivery = producer
+                .send_result(fr)
+                .map_err(|(e, _)| anyhow::anyhow!("enqueue: {e}"))?;
+            deliveries.push(delivery);
+        }
+        let mut positions = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            match d.await {
+                Ok(Ok(delivery)) => positions.push((delivery.partition, delivery.offset)),
+                Ok(Err((e, _))) => bail!("delivery failed: {e}"),
+                Err(_) => bail!("delivery canceled"),
+            }
+        }
+        Ok(positions)
+    }
+
+    /// Reads `topic` from the beginning until `expected` records arrived or
+    /// `timeout` passed, and returns what it read (a caller asserting the
+    /// count sees a shortfall, never a hang). A topic that does not exist
+    /// within the timeout reads as empty.
+    ///
+    /// # Errors
+    /// When the consumer cannot be created.
+    pub async fn read_topic(
+        &self,
+        topic: &str,
+        expected: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Record>> {
+        let config = self.kafka_config();
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config
+                .clone()
+                .set("group.id", crate::unique("test-reader"))
+                .set("enable.auto.commit", "false")
+                .create()
+                .context("creating consumer")?;
+            let deadline = Instant::now() + timeout;
+            // The topic may not exist yet (lambda-sink creates outcome topics
+            // at start): wait for it within the same timeout.
+            let partitions = loop {
+                let metadata = consumer
+                    .fetch_metadata(None, Duration::from_secs(10))
+                    .context("metadata")?;
+                let found = metadata
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == topic && t.error().is_none())
+                    .map_or(0, |t| t.partitions().len());
+                if found > 0 || Instant::now() >= deadline {
+                    break found;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            let mut records = Vec::new();
+            if partitions == 0 {
+                return Ok(records);
+            }
+            let mut tpl = TopicPartitionList::new();
+            for p in 0..partitions {
+                tpl.add_partition_offset(&topic, i32::try_from(p)?, Offset::Beginning)?;
+            }
+            consumer.assign(&tpl).context("assign")?;
+            while records.len() < expected && Instant::now() < deadline {
+                match consumer.poll(Duration::from_millis(100)) {
+                    Some(Ok(m)) => records.push(Record {
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        value: m.payload().map(<[u8]>::to_vec),
+                        headers: m
+                            .headers()
+                            .map(|hs| {
+                                hs.iter()
+                                    .map(|h| {
+                                        (
+                                            h.key.to_string(),
+                                            String::from_utf8_lossy(h.value.unwrap_or_default())
+                                                .into_owned(),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        timestamp: m.timestamp().to_millis(),
+                    }),
+                    Some(Err(e)) => bail!("reading {topic}: {e}"),
+                    None => {}
+                }
+            }
+            Ok(records)
+        })
+        .await?
+    }
+
+    /// Whether `topic` exists.
+    ///
+    /// # Errors
+    /// When metadata cannot be fetched.
+    pub async fn topic_exists(&self, topic: &str) -> anyhow::Result<bool> {
+        let config = self.kafka_config();
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create()?;
+            let metadata = consumer.fetch_metadata(None, Duration::from_secs(10))?;
+            Ok(metadata.topics().iter().any(|t| t.name() == topic))
+        })
+        .await?
+    }
+
+    /// Committed offsets of `group` on `topic`'s `partitions` (-1 = none).
+    ///
+    /// # Errors
+    /// When the broker cannot answer.
+    pub async fn committed(
+        &self,
+        group: &str,
+        topic: &str,
+        partitions: i32,
+    ) -> anyhow::Result<Vec<i64>> {
+        let config = self.kafka_config();
+        let (group, topic) = (group.to_string(), topic.to_string());
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.clone().set("group.id", &group).create()?;
+            let mut tpl = TopicPartitionList::new();
+            for p in 0..partitions {
+                tpl.add_partition(&topic, p);
+            }
+            let committed = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
+            Ok((0..partitions)
+                .map(|p| {
+                    committed
+                        .find_partition(&topic, p)
+                        .and_then(|e| e.offset().to_raw())
+                        .unwrap_or(-1)
+                })
+                .collect())
+        })
+        .await?
+    }
+
+    /// End offsets (high watermarks) of `topic`'s `partitions`.
+    ///
+    /// # Errors
+    /// When the broker cannot answer.
+    pub async fn end_offsets(&self, topic: &str, partitions: i32) -> anyhow::Result<Vec<i64>> {
+        let config = self.kafka_config();
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create()?;
+            (0..partitions)
+                .map(|p| {
+                    consumer
+                        .fetch_watermarks(&topic, p, Duration::from_secs(10))
+                        .map(|(_, high)| high)
+                        .map_err(Into::into)
+                })
+                .collect()
+        })
+        .await?
+    }
+
+    /// Waits until `group`'s committed offsets equal the end offsets of
+    /// `topic`, and returns them.
+    ///
+    /// # Panics
+    /// After `timeout` (a test failure naming the offsets seen).
+    pub async fn wait_committed_to_end(
+        &self,
+        group: &str,
+        topic: &str,
+        partitions: i32,
+        timeout: Duration,
+    ) -> Vec<i64> {
+        let end = self
+            .end_offsets(topic, partitions)
+            .await
+            .expect("end offsets");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let committed = self
+                .committed(group, topic, partitions)
+                .await
+                .unwrap_or_default();
+            if committed == end {
+                return committed;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "committed offsets {committed:?} never reached end offsets {end:?} within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Producing outcome records (results, errors, dead letters) until Kafka
+//! acknowledges them.
+//!
+//! An outcome is never dropped: a failed delivery is sent again with backoff
+//! until it is acknowledged, and only a failure that cannot heal (unknown
+//! topic, record too large, authorization, a fatal producer error) ends the
+//! attempt, which stops the connector without committing the record.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_sink_core::config::ClientProperties;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use tracing::warn;
+
+use super::client_config;
+
+/// A record to write to an outcome topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutcomeRecord {
+    /// Target topic.
+    pub topic: Arc<str>,
+    /// Key (null for results and errors; the original key for dead letters).
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Timestamp (dead letters keep the original's).
+    pub timestamp: Option<i64>,
+}
+
+/// A delivery that will never succeed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to topic {topic}: {reason}")]
+pub struct ProduceError {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// Why, and what to do.
+    pub reason: String,
+}
+
+/// The producer of outcome records (shared by every partition).
+#[derive(Clone)]
+pub struct OutcomeProducer {
+    inner: FutureProducer,
+}
+
+impl OutcomeProducer {
+    /// Creates the producer.
+    ///
+    /// # Errors
+    /// When librdkafka refuses the configuration.
+    pub fn new(props: &ClientProperties) -> Result<Self, KafkaError> {
+        Ok(Self {
+            inner: client_config(props).create()?,
+        })
+    }
+
+    /// Sends `record`; the future resolves once Kafka has acknowledged it.
+    /// The record is enqueued before this returns, so records sent in order
+    /// are written in order.
+    pub fn send(
+        &self,
+        record: OutcomeRecord,
+    ) -> impl Future<Output = Result<(), ProduceError>> + Send + 'static {
+        let producer = self.inner.clone();
+        let first = enqueue(&producer, &record);
+        async move {
+            let mut delivery = first;
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let error = match delivery {
+                    Ok(future) => match future.await {
+                        Ok(Ok(_)) => return Ok(()),
+                        Ok(Err((e, _))) => e,
+                        Err(_canceled) => KafkaError::Canceled,
+                    },
+                    Err(e) => e,
+                };
+                if let Some(reason) = permanent(&producer, &error) {
+                    return Err(ProduceError {
+                        topic: record.topic.clone(),
+                        reason,
+                    });
+                }
+                warn!(topic = %record.topic, error = %error, retry_in_ms = backoff.as_millis(), "outcome record not acknowledged; sending it again");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                delivery = enqueue(&producer, &record);
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for every enqueued record to be delivered.
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(e) = self.inner.flush(timeout) {
+            warn!(error = %e, "outcome producer flush incomplete");
+        }
+    }
+}
+
+type Delivery = rdkafka::producer::DeliveryFuture;
+
+fn enqueue(producer: &FutureProducer, r: &OutcomeRecord) -> Result<Delivery, KafkaError> {
+    let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+    for (key, value) in &r.headers {
+        headers = headers.insert(Header {
+            key,
+            value: value.as_deref(),
+        });
+    }
+    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic).headers(headers);
+    if let Some(k) = &r.key {
+        fr = fr.key(k.as_slice());
+    }
+    if let Some(v) = &r.value {
+        fr = fr.payload(v.as_slice());
+    }
+    if let Some(ts) = r.timestamp {
+        fr = fr.timestamp(ts);
+    }
+    producer.send_result(fr).map_err(|(e, _)| e)
+}
+
+/// Why `error` will not heal by sending again, if it will not.
+fn permanent(producer: &FutureProducer, error: &KafkaError) -> Option<String> {
+    if let Some((code, reason)) = producer.client().fatal_error() {
+        return Some(format!("the producer failed fatally ({code:?}): {reason}"));
+    }
+    let code = error.rdkafka_error_code()?;
+    let advice = match code {
+        RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize => {
+            "the record is larger than the topic or broker allows; raise the topic's max.message.bytes \
+             (and producer.override.message.max.bytes)"
+        }
+        RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic => {
+            "the topic does not exist (it was deleted?); create it and restart"
+        }
+        RDKafkaErrorCode::TopicAuthorizationFailed
+        | RDKafkaErrorCode::ClusterAuthorizationFailed => {
+            "not authorized to write to the topic; grant WRITE on it"
+        }
+        RDKafkaErrorCode::Fatal => "the producer failed fatally",
+        _ => return None,
+    };
+    Some(format!("{error}: {advice}"))
+}

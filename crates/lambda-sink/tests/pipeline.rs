@@ -1,0 +1,485 @@
+//! The pipeline end to end, against the real broker (Tansu, SQLite) and the
+//! real Lambda emulator (ministack) running the test function. Each test has
+//! its own topic, consumer group (connector name) and function.
+//!
+//! The function logs one line per record it receives, so "the function saw
+//! every record exactly once, in order" is read from its CloudWatch logs,
+//! and outcome topics and committed offsets are read back with an
+//! independent Kafka client.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use lambda_sink_testkit::connector::Connector;
+use lambda_sink_testkit::kafka::{Produce, Record};
+use lambda_sink_testkit::{Services, unique, wait_until};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A test's own world: topic, connector name (= group suffix), function.
+struct World {
+    s: Services,
+    topic: String,
+    name: String,
+    function: String,
+    partitions: i32,
+}
+
+impl World {
+    async fn new(
+        prefix: &str,
+        partitions: i32,
+        function_timeout: i32,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let s = Services::from_env();
+        let topic = unique(prefix);
+        let name = unique(&format!("{prefix}-sink"));
+        let function = unique(&format!("{prefix}-fn"));
+        s.create_topic(&topic, partitions).await.expect("topic");
+        s.deploy_test_function(&function, function_timeout, env)
+            .await
+            .expect("function");
+        Self {
+            s,
+            topic,
+            name,
+            function,
+            partitions,
+        }
+    }
+
+    fn group(&self) -> String {
+        format!("connect-{}", self.name)
+    }
+
+    fn config(&self, extra: &[(&str, &str)]) -> Value {
+        self.s
+            .connector_config(&self.name, &self.topic, &self.function, extra)
+    }
+
+    fn start(&self, extra: &[(&str, &str)]) -> Connector {
+        Connector::start(Path::new(BIN), &self.config(extra), &[]).expect("start lambda-sink")
+    }
+
+    /// Produces `count` JSON values `value(i)` round-robin over partitions,
+    /// key `k<i>`; returns (partition, offset, value) per record.
+    async fn produce(
+        &self,
+        count: usize,
+        value: impl Fn(usize) -> Value,
+    ) -> Vec<(i32, i64, Value)> {
+        let records: Vec<Produce> = (0..count)
+            .map(|i| {
+                let p = i32::try_from(i).unwrap() % self.partitions;
+                Produce::text(p, &format!("k{i}"), &value(i).to_string())
+            })
+            .collect();
+        let positions = self
+            .s
+            .produce(&self.topic, &records)
+            .await
+            .expect("produce");
+        positions
+            .into_iter()
+            .zip((0..count).map(value))
+            .map(|((p, o), v)| (p, o, v))
+            .collect()
+    }
+
+    /// Every record of an outcome topic (1 partition), up to its end offset.
+    async fn whole_outcome_topic(&self, kind: &str) -> Vec<Record> {
+        let topic = format!("{kind}-{}", self.name);
+        let end = self.s.end_offsets(&topic, 1).await.expect("end offsets")[0];
+        let records = self
+            .outcome_topic(kind, usize::try_from(end).unwrap())
+            .await;
+        assert_eq!(
+            records.len(),
+            usize::try_from(end).unwrap(),
+            "read all of {topic}"
+        );
+        records
+    }
+
+    async fn outcome_topic(&self, kind: &str, expected: usize) -> Vec<Record> {
+        self.s
+            .read_topic(&format!("{kind}-{}", self.name), expected, MINUTE)
+            .await
+            .expect("read outcome topic")
+    }
+
+    /// What the function logged, as (partition, offset) per record, in order.
+    async fn seen(&self) -> Vec<(i64, i64)> {
+        self.s
+            .function_records(&self.function)
+            .await
+            .expect("function logs")
+            .iter()
+            .map(|r| {
+                (
+                    r["partition"].as_i64().unwrap(),
+                    r["offset"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until the function has logged at least `n` records.
+    async fn wait_seen(&self, n: usize) -> Vec<(i64, i64)> {
+        wait_until(
+            MINUTE,
+            &format!("{n} records logged by the function"),
+            || async {
+                let seen = self.seen().await;
+                (seen.len() >= n).then_some(seen)
+            },
+        )
+        .await
+    }
+
+    async fn committed_to_end(&self) -> Vec<i64> {
+        self.s
+            .wait_committed_to_end(&self.group(), &self.topic, self.partitions, MINUTE)
+            .await
+    }
+}
+
+/// Per partition, the offsets in the order they were seen.
+fn by_partition(seen: &[(i64, i64)]) -> BTreeMap<i64, Vec<i64>> {
+    let mut map: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (p, o) in seen {
+        map.entry(*p).or_default().push(*o);
+    }
+    map
+}
+
+/// The (partition, offset) an outcome record refers to.
+fn input_of(r: &Record) -> (i64, i64) {
+    (
+        r.header("input_record_partition").parse().unwrap(),
+        r.header("input_record_offset").parse().unwrap(),
+    )
+}
+
+/// A `string`-format outcome value: a JSON string literal holding JSON text.
+fn string_format(r: &Record) -> Value {
+    let text: String =
+        serde_json::from_slice(r.value.as_deref().unwrap()).expect("a JSON string literal");
+    serde_json::from_str(&text).expect("JSON text inside")
+}
+
+async fn stop(mut c: Connector) -> Option<i32> {
+    c.terminate().expect("SIGTERM");
+    let code = c.wait(MINUTE).await;
+    assert_eq!(code, Some(0), "graceful stop must exit 0:\n{}", c.log());
+    code
+}
+
+#[tokio::test]
+async fn sync_happy_path_every_record_once_in_order_with_results_and_offsets() {
+    let w = World::new("happy", 4, 10, &[]).await;
+    let produced = w.produce(200, |i| json!({ "i": i })).await;
+    let c = w.start(&[("aws.lambda.batch.size", "7")]);
+
+    let results = w.outcome_topic("success", 200).await;
+    assert_eq!(results.len(), 200, "success records:\n{}", c.log());
+    let committed = w.committed_to_end().await;
+    assert_eq!(committed, vec![50, 50, 50, 50]);
+    stop(c).await;
+
+    // The function saw every record exactly once, in offset order per partition.
+    let seen = w.seen().await;
+    assert_eq!(seen.len(), 200, "no record twice");
+    for (p, offsets) in by_partition(&seen) {
+        assert_eq!(
+            offsets,
+            (0..50).collect::<Vec<i64>>(),
+            "partition {p} in order"
+        );
+    }
+    // One result per input record, with input_record_* headers and the echo.
+    let expected: BTreeMap<(i64, i64), Value> = produced
+        .into_iter()
+        .map(|(p, o, v)| ((i64::from(p), o), v))
+        .collect();
+    let mut covered = BTreeSet::new();
+    for r in &results {
+        let input = input_of(r);
+        assert_eq!(r.header("input_record_topic"), w.topic);
+        assert!(!r.header("input_record_timestamp").is_empty());
+        assert_eq!(r.key, None);
+        let result = string_format(r);
+        assert_eq!(result["result"]["echo"], expected[&input], "{input:?}");
+        assert_eq!(result["offset"], input.1);
+        covered.insert(input);
+    }
+    assert_eq!(covered.len(), 200);
+}
+
+#[tokio::test]
+async fn confluent_reference_add_function_results() {
+    let w = World::new("add", 1, 10, &[]).await;
+    w.produce(10, |i| json!({ "a": i, "b": 1 })).await;
+    let c = w.start(&[]);
+    let results = w.outcome_topic("success", 10).await;
+    assert_eq!(results.len(), 10, "{}", c.log());
+    w.committed_to_end().await;
+    stop(c).await;
+    for r in &results {
+        // The success topic holds the JSON text of each element's payload,
+        // written as a JSON string literal (Confluent's bytes).
+        let payload = string_format(r);
+        let offset = payload["offset"].as_i64().unwrap();
+        assert_eq!(payload["result"], json!({ "sum": offset + 1 }));
+        assert_eq!(payload["topic"], w.topic.as_str());
+        assert_eq!(payload["partition"], 0);
+        assert_eq!(offset.to_string(), r.header("input_record_offset"));
+        assert!(payload.get("timestamp").is_some());
+    }
+}
+
+#[tokio::test]
+async fn function_errors_are_logged_to_the_error_topic() {
+    let w = World::new("errlog", 2, 10, &[]).await;
+    // Every 4th record asks the function to fail; batch size 1 makes each
+    // invocation one record.
+    w.produce(40, |i| json!({ "i": i, "fail": i % 4 == 0 }))
+        .await;
+    let c = w.start(&[("aws.lambda.batch.size", "1"), ("behavior.on.error", "log")]);
+    let errors = w.outcome_topic("error", 10).await;
+    let results = w.outcome_topic("success", 30).await;
+    w.committed_to_end().await;
+    stop(c).await;
+    assert_eq!(errors.len(), 10);
+    assert_eq!(results.len(), 30);
+    for e in &errors {
+        assert_eq!(e.header("error_class"), "function");
+        assert_eq!(e.header("error_type"), "Unhandled");
+        assert_eq!(e.header("status_code"), "200");
+        assert_eq!(e.header("input_record_topic"), w.topic);
+        let body = string_format(e);
+        assert_eq!(body["errorType"], "RequestedFailure");
+    }
+    let failed: BTreeSet<(i64, i64)> = errors.iter().map(input_of).collect();
+    let succeeded: BTreeSet<(i64, i64)> = results.iter().map(input_of).collect();
+    assert!(
+        failed.is_disjoint(&succeeded),
+        "a function error is never a success"
+    );
+    assert_eq!(failed.len() + succeeded.len(), 40);
+}
+
+#[tokio::test]
+async fn function_errors_ignored_write_nothing_and_advance() {
+    let w = World::new("errignore", 1, 10, &[]).await;
+    w.produce(12, |i| json!({ "i": i, "fail": i % 3 == 0 }))
+        .await;
+    let c = w.start(&[
+        ("aws.lambda.batch.size", "1"),
+        ("behavior.on.error", "ignore"),
+    ]);
+    let results = w.outcome_topic("success", 8).await;
+    assert_eq!(results.len(), 8, "{}", c.log());
+    w.committed_to_end().await;
+    let log = c.log();
+    stop(c).await;
+    assert!(
+        log.contains("function error ignored (behavior.on.error=ignore)"),
+        "{log}"
+    );
+    assert!(
+        !w.s.topic_exists(&format!("error-{}", w.name))
+            .await
+            .unwrap(),
+        "no error topic is created when nothing is ever written to it"
+    );
+    assert_eq!(w.seen().await.len(), 12);
+}
+
+#[tokio::test]
+async fn function_error_with_fail_stops_without_committing_and_restart_retries() {
+    let w = World::new("errfail", 1, 10, &[]).await;
+    w.produce(15, |i| json!({ "i": i, "fail": i == 10 })).await;
+    let mut c = w.start(&[
+        ("aws.lambda.batch.size", "1"),
+        ("behavior.on.error", "fail"),
+    ]);
+    let code = c.wait(MINUTE).await;
+    assert_eq!(code, Some(1), "fail mode exits 1:\n{}", c.log());
+    assert!(
+        c.log().contains("offsets 10..=10"),
+        "the message names the records:\n{}",
+        c.log()
+    );
+    let committed = w.s.committed(&w.group(), &w.topic, 1).await.unwrap();
+    assert_eq!(committed, vec![10], "the failed batch is not committed");
+    assert_eq!(w.outcome_topic("success", 10).await.len(), 10);
+
+    // A restart retries the failed record (which fails again).
+    let mut again = w.start(&[
+        ("aws.lambda.batch.size", "1"),
+        ("behavior.on.error", "fail"),
+    ]);
+    assert_eq!(again.wait(MINUTE).await, Some(1), "{}", again.log());
+    let tens = w.seen().await.iter().filter(|(_, o)| *o == 10).count();
+    assert_eq!(tens, 2, "offset 10 was invoked again after the restart");
+    assert_eq!(
+        w.s.committed(&w.group(), &w.topic, 1).await.unwrap(),
+        vec![10]
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_retried_until_concurrency_returns_and_nothing_is_lost() {
+    let w = World::new("throttle", 2, 10, &[]).await;
+    w.s.set_concurrency(&w.function, Some(0))
+        .await
+        .expect("throttle");
+    w.produce(20, |i| json!({ "i": i })).await;
+    let c = w.start(&[
+        ("aws.lambda.retry.timeout.ms", "-1"),
+        ("aws.lambda.retry.backoff.max.ms", "500"),
+    ]);
+    c.wait_for_log("reason=throttled", MINUTE).await;
+    assert!(w.seen().await.is_empty(), "nothing ran while throttled");
+    w.s.set_concurrency(&w.function, None)
+        .await
+        .expect("restore");
+    let results = w.outcome_topic("success", 20).await;
+    assert_eq!(results.len(), 20, "{}", c.log());
+    w.committed_to_end().await;
+    stop(c).await;
+    let inputs: BTreeSet<(i64, i64)> = results.iter().map(input_of).collect();
+    assert_eq!(inputs.len(), 20, "every record has its result");
+}
+
+#[tokio::test]
+async fn async_invocations_reach_the_function_and_commit_without_results() {
+    let w = World::new("async", 2, 10, &[]).await;
+    w.produce(30, |i| json!({ "i": i })).await;
+    let c = w.start(&[
+        ("aws.lambda.invocation.type", "async"),
+        ("aws.lambda.batch.size", "4"),
+    ]);
+    let seen = w.wait_seen(30).await;
+    w.committed_to_end().await;
+    stop(c).await;
+    let distinct: BTreeSet<(i64, i64)> = seen.iter().copied().collect();
+    assert_eq!(distinct.len(), 30);
+    for kind in ["success", "error"] {
+        assert!(
+            !w.s.topic_exists(&format!("{kind}-{}", w.name))
+                .await
+                .unwrap(),
+            "async mode writes no {kind} records"
+        );
+    }
+}
+
+#[tokio::test]
+async fn kill_9_mid_run_then_restart_loses_nothing() {
+    let w = World::new("kill9", 4, 10, &[]).await;
+    w.produce(400, |i| json!({ "i": i, "sleep_ms": 20 })).await;
+    let mut c = w.start(&[("aws.lambda.batch.size", "5")]);
+    w.wait_seen(100).await;
+    c.kill9();
+    let before = w.seen().await.len();
+    assert!(before < 400, "killed mid-run ({before} seen)");
+
+    let restarted = w.start(&[("aws.lambda.batch.size", "5")]);
+    w.committed_to_end().await;
+    stop(restarted).await;
+    let seen: BTreeSet<(i64, i64)> = w.seen().await.into_iter().collect();
+    assert_eq!(
+        seen.len(),
+        400,
+        "every record reached the function at least once"
+    );
+    let results = w.whole_outcome_topic("success").await;
+    let covered: BTreeSet<(i64, i64)> = results.iter().map(input_of).collect();
+    assert_eq!(
+        covered.len(),
+        400,
+        "every record has an outcome (duplicates allowed)"
+    );
+    eprintln!(
+        "kill -9 after {before} invocations: {} duplicate results",
+        results.len() - 400
+    );
+}
+
+#[tokio::test]
+async fn two_processes_share_partitions_and_take_over_on_stop() {
+    let w = World::new("shared", 4, 10, &[]).await;
+    // ~12 s of work per partition, so B joins while A is busy.
+    w.produce(200, |i| json!({ "i": i, "sleep_ms": 200 })).await;
+    let extra = [("aws.lambda.batch.size", "1")];
+    let a = w.start(&extra);
+    a.wait_for_log("partitions assigned", MINUTE).await;
+    let b = w.start(&extra);
+    b.wait_for_log("partitions assigned", MINUTE).await;
+    // Both work on the topic at once: each logs invocations of its partitions.
+    wait_until(MINUTE, "both processes invoking", || async {
+        (a.log().contains("invoking") && b.log().contains("invoking")).then_some(())
+    })
+    .await;
+    // A leaves; B takes its partitions over and finishes everything.
+    stop(a).await;
+    w.committed_to_end().await;
+    let log_b = b.log();
+    stop(b).await;
+    assert!(
+        log_b.matches("partitions assigned").count() >= 2,
+        "B was assigned A's partitions:\n{log_b}"
+    );
+    let seen: BTreeSet<(i64, i64)> = w.seen().await.into_iter().collect();
+    assert_eq!(seen.len(), 200, "no record lost");
+    let covered: BTreeSet<(i64, i64)> = w
+        .whole_outcome_topic("success")
+        .await
+        .iter()
+        .map(input_of)
+        .collect();
+    assert_eq!(covered.len(), 200);
+}
+
+#[tokio::test]
+async fn a_function_slower_than_max_poll_interval_pauses_the_partition_not_the_consumer() {
+    // Each invocation takes 7 s; the consumer must poll at least every 6 s.
+    let w = World::new("slow", 1, 30, &[]).await;
+    w.produce(12, |i| json!({ "i": i, "sleep_ms": 7000 })).await;
+    let c = w.start(&[
+        ("aws.lambda.batch.size", "4"),
+        ("max.poll.records", "2"),
+        ("consumer.override.session.timeout.ms", "6000"),
+        ("consumer.override.max.poll.interval.ms", "6000"),
+    ]);
+    let results = w.outcome_topic("success", 12).await;
+    assert_eq!(results.len(), 12, "{}", c.log());
+    w.committed_to_end().await;
+    let log = c.log();
+    stop(c).await;
+    assert!(
+        log.contains("partition paused"),
+        "the full partition was paused:\n{log}"
+    );
+    assert_eq!(
+        log.matches("partitions assigned").count(),
+        1,
+        "the consumer never left the group:\n{log}"
+    );
+    assert!(
+        !log.contains("revoked"),
+        "no rebalance while the function was slow:\n{log}"
+    );
+    assert_eq!(w.seen().await.len(), 12, "no record invoked twice");
+}
