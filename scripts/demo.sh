@@ -2,10 +2,14 @@
 # From a fresh machine to lambda-sink running on a local demo stack:
 # installs what is missing, starts Kafka (Tansu), the Lambda emulator
 # (ministack) and the registry, deploys the demo function, creates the topic
-# `demo-orders` and produces sample records, then checks the demo
-# configuration against the live services.
+# `demo-orders` and produces sample records, validates the configuration
+# against the live services, runs lambda-sink until every record is
+# committed, shows what the function received and what landed in
+# `success-demo`, and stops lambda-sink gracefully.
 #
 # The services keep running afterwards; stop them with scripts/services.sh stop.
+# Running it again produces 30 more records; the connector resumes from its
+# committed offsets.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"
 
@@ -69,4 +73,43 @@ log "config: $DEMO/connector.json"
 log "lambda-sink validate (live checks against the demo stack)"
 "$LAMBDA_SINK" validate --config "$DEMO/connector.json"
 
-log "this build stops here: the pipeline (lambda-sink run) is not implemented yet"
+log "lambda-sink run (log: $DEMO/lambda-sink.log)"
+"$LAMBDA_SINK" run --config "$DEMO/connector.json" >"$DEMO/lambda-sink.log" 2>&1 &
+SINK_PID=$!
+trap 'kill -TERM $SINK_PID 2>/dev/null || true' EXIT
+
+# Poll until the connector's committed offsets reach the end of the topic.
+end=$("${KAFKA_TOOL[@]}" end-offsets "$TOPIC")
+deadline=$((SECONDS + 120))
+until [[ $("${KAFKA_TOOL[@]}" committed connect-demo "$TOPIC") == "$end" ]]; do
+    kill -0 $SINK_PID 2>/dev/null || { cat "$DEMO/lambda-sink.log"; die "lambda-sink exited early"; }
+    ((SECONDS < deadline)) || { tail -20 "$DEMO/lambda-sink.log"; die "records not committed after 120 s"; }
+    sleep 0.2
+done
+log "every record is processed and committed: offsets $end"
+
+log "what the function received (the last 5 records its log shows for $TOPIC):"
+"${AWS[@]}" logs filter-log-events --log-group-name "/aws/lambda/$FUNCTION" --output json |
+    "$PYTHON" -c '
+import json, sys
+topic = sys.argv[1]
+lines = [json.loads(e["message"]) for e in json.load(sys.stdin)["events"]
+         if e["message"].startswith("{")]
+records = [l for l in lines if l.get("lambda_sink_test") == "record" and l.get("topic") == topic]
+print(f"  {len(records)} records logged in total")
+for r in records[-5:]:
+    print("  ", json.dumps({k: r[k] for k in ("topic", "partition", "offset", "key", "value")}))
+' "$TOPIC"
+
+log "what landed in success-demo (first 5 of $("${KAFKA_TOOL[@]}" end-offsets success-demo)):"
+"${KAFKA_TOOL[@]}" consume success-demo --max 5
+
+log "stopping lambda-sink (SIGTERM: finish in-flight work, commit, exit 0)"
+kill -TERM $SINK_PID
+if wait $SINK_PID; then
+    log "lambda-sink stopped cleanly (exit 0)"
+else
+    die "lambda-sink exited with $?; see $DEMO/lambda-sink.log"
+fi
+trap - EXIT
+log "done. Services keep running: scripts/services.sh stop ends them."

@@ -8,6 +8,7 @@ checking what lambda-sink wrote, so tests do not only agree with themselves.
                                              prints one JSON line per record:
                                              {"partition","offset","key","value","headers"}
   kafka_tool.py committed GROUP TOPIC        prints {"partition": committed offset, ...}
+  kafka_tool.py end-offsets TOPIC            prints {"partition": end offset, ...}
 
 The broker is $KAFKA_BOOTSTRAP (default 127.0.0.1:9092).
 """
@@ -101,7 +102,16 @@ def committed(group, topic):
     consumer = Consumer({**COMMON, "group.id": group})
     meta = consumer.list_topics(topic, timeout=10).topics[topic]
     parts = [TopicPartition(topic, p) for p in meta.partitions]
-    result = {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
+    result = {tp.partition: tp.offset for tp in sorted(consumer.committed(parts, timeout=10), key=lambda tp: tp.partition)}
+    consumer.close()
+    print(json.dumps(result))
+
+
+def end_offsets(topic):
+    consumer = Consumer({**COMMON, "group.id": f"kafka-tool-{time.time_ns()}"})
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    result = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+              for p in sorted(meta.partitions)}
     consumer.close()
     print(json.dumps(result))
 
@@ -119,6 +129,8 @@ def main(argv):
         consume(args[0], int(opts["--max"]) if "--max" in opts else None, int(opts.get("--idle-ms", 3000)))
     elif cmd == "committed" and len(args) == 2:
         committed(*args)
+    elif cmd == "end-offsets" and len(args) == 1:
+        end_offsets(args[0])
     else:
         sys.exit(__doc__)
 

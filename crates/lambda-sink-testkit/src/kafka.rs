@@ -234,10 +234,10 @@ impl Services {
             let committed = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
             Ok((0..partitions)
                 .map(|p| {
-                    committed
-                        .find_partition(&topic, p)
-                        .and_then(|e| e.offset().to_raw())
-                        .unwrap_or(-1)
+                    match committed.find_partition(&topic, p).map(|e| e.offset()) {
+                        Some(Offset::Offset(n)) => n,
+                        _ => -1,
+                    }
                 })
                 .collect())
         })

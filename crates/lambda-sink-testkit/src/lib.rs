@@ -9,6 +9,7 @@
 //!   what the function logged, and [`wait_until`] (polling, never sleeping).
 
 pub mod connector;
+pub mod fake_lambda;
 pub mod kafka;
 pub mod registry;
 

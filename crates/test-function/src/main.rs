@@ -5,7 +5,7 @@
 //! and:
 //! * logs one JSON line per record to stdout (CloudWatch Logs), so a test can
 //!   see exactly which records arrived, in which order:
-//!   `{"lambda_sink_test":"record","topic":..,"partition":..,"offset":..,"key":..,"value":..}`;
+//!   `{"lambda_sink_test":"record","topic":..,"partition":..,"offset":..,"key":..,"value":..,"headers":..}`;
 //! * answers in Confluent's response shape, one element per record:
 //!   `{"payload": {"timestamp", "offset", "partition", "topic", "result"}}` where
 //!   `result` is `{"sum": a + b}` when the value has numbers `a` and `b` (the
@@ -51,6 +51,7 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
                 "offset": payload.get("offset"),
                 "key": payload.get("key"),
                 "value": value,
+                "headers": payload.get("headers"),
                 "request_id": event.context.request_id,
             })
         );
