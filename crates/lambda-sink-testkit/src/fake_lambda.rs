@@ -119,19 +119,33 @@ async fn invoke(
     body: Bytes,
 ) -> Response {
     stats.invocations.fetch_add(1, Ordering::Relaxed);
-    stats.records.fetch_add(count_elements(&body), Ordering::Relaxed);
+    stats
+        .records
+        .fetch_add(count_elements(&body), Ordering::Relaxed);
     let lead = name.split('-').next().unwrap_or_default();
-    if let Some(limit) = lead.strip_prefix("max").and_then(|n| n.parse::<usize>().ok())
+    if let Some(limit) = lead
+        .strip_prefix("max")
+        .and_then(|n| n.parse::<usize>().ok())
         && body.len() > limit
     {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLargeException", &stats);
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            &stats,
+        );
     }
-    if let Some(code) = lead.strip_prefix("status").and_then(|n| n.parse::<u16>().ok()) {
+    if let Some(code) = lead
+        .strip_prefix("status")
+        .and_then(|n| n.parse::<u16>().ok())
+    {
         let error_type = name.split('-').nth(1).unwrap_or("ServiceException");
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return error(status, error_type, &stats);
     }
-    if let Some(ms) = lead.strip_prefix("slow").and_then(|n| n.parse::<u64>().ok()) {
+    if let Some(ms) = lead
+        .strip_prefix("slow")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let event = headers
@@ -140,7 +154,12 @@ async fn invoke(
     if event {
         return StatusCode::ACCEPTED.into_response();
     }
-    (StatusCode::OK, [("X-Amz-Executed-Version", "$LATEST")], body).into_response()
+    (
+        StatusCode::OK,
+        [("X-Amz-Executed-Version", "$LATEST")],
+        body,
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -150,7 +169,13 @@ mod tests {
     #[test]
     fn counts_top_level_elements() {
         assert_eq!(count_elements(b"[]"), 0);
-        assert_eq!(count_elements(br#"[{"payload":{"a":[1,2],"s":"x,\"y"}}]"#), 1);
-        assert_eq!(count_elements(br#"[{"p":1},{"p":{"q":[1,2]}},{"p":"]"}]"#), 3);
+        assert_eq!(
+            count_elements(br#"[{"payload":{"a":[1,2],"s":"x,\"y"}}]"#),
+            1
+        );
+        assert_eq!(
+            count_elements(br#"[{"p":1},{"p":{"q":[1,2]}},{"p":"]"}]"#),
+            3
+        );
     }
 }

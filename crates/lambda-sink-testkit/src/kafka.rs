@@ -233,12 +233,12 @@ impl Services {
             }
             let committed = consumer.committed_offsets(tpl, Duration::from_secs(10))?;
             Ok((0..partitions)
-                .map(|p| {
-                    match committed.find_partition(&topic, p).map(|e| e.offset()) {
+                .map(
+                    |p| match committed.find_partition(&topic, p).map(|e| e.offset()) {
                         Some(Offset::Offset(n)) => n,
                         _ => -1,
-                    }
-                })
+                    },
+                )
                 .collect())
         })
         .await?

@@ -5,7 +5,10 @@
 //! Most run against the real emulator; the failures it cannot produce (413,
 //! 403) come from the in-process fake endpoint of the testkit.
 
-#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -68,15 +71,29 @@ fn string_format(r: &Record) -> Value {
 async fn unknown_function_stops_with_advice_and_commits_nothing() {
     let s = Services::from_env();
     let t = topic(&s, "nofn", 1).await;
-    s.produce(&t, &json_records(0, &[json!({"i": 1}), json!({"i": 2})])).await.unwrap();
+    s.produce(&t, &json_records(0, &[json!({"i": 1}), json!({"i": 2})]))
+        .await
+        .unwrap();
     let name = unique("nofn-sink");
     let mut c = start(&s.connector_config(&name, &t, &unique("absent-fn"), &[]));
     assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
     let log = c.log();
     assert!(log.contains("ResourceNotFoundException"), "{log}");
-    assert!(log.contains("check aws.lambda.function.name"), "says what to fix:\n{log}");
-    assert_eq!(s.committed(&format!("connect-{name}"), &t, 1).await.unwrap(), vec![-1]);
-    assert_eq!(records_in(&s, &format!("error-{name}")).await, 0, "nothing in the error topic");
+    assert!(
+        log.contains("check aws.lambda.function.name"),
+        "says what to fix:\n{log}"
+    );
+    assert_eq!(
+        s.committed(&format!("connect-{name}"), &t, 1)
+            .await
+            .unwrap(),
+        vec![-1]
+    );
+    assert_eq!(
+        records_in(&s, &format!("error-{name}")).await,
+        0,
+        "nothing in the error topic"
+    );
 }
 
 #[tokio::test]
@@ -84,14 +101,30 @@ async fn access_denied_stops_with_advice() {
     let s = Services::from_env();
     let fake = fake_lambda::start().await.unwrap();
     let t = topic(&s, "denied", 1).await;
-    s.produce(&t, &json_records(0, &[json!({"i": 1})])).await.unwrap();
+    s.produce(&t, &json_records(0, &[json!({"i": 1})]))
+        .await
+        .unwrap();
     let name = unique("denied-sink");
-    let config = s.connector_config(&name, &t, "status403-AccessDeniedException-fn", &[("aws.lambda.endpoint", &fake.url())]);
+    let config = s.connector_config(
+        &name,
+        &t,
+        "status403-AccessDeniedException-fn",
+        &[("aws.lambda.endpoint", &fake.url())],
+    );
     let mut c = start(&config);
     assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
     assert!(c.log().contains("lambda:InvokeFunction"), "{}", c.log());
-    assert_eq!(fake.stats.invocations.load(Ordering::SeqCst), 1, "a configuration error is not retried");
-    assert_eq!(s.committed(&format!("connect-{name}"), &t, 1).await.unwrap(), vec![-1]);
+    assert_eq!(
+        fake.stats.invocations.load(Ordering::SeqCst),
+        1,
+        "a configuration error is not retried"
+    );
+    assert_eq!(
+        s.committed(&format!("connect-{name}"), &t, 1)
+            .await
+            .unwrap(),
+        vec![-1]
+    );
 }
 
 #[tokio::test]
@@ -100,11 +133,17 @@ async fn retries_give_up_after_the_retry_timeout_as_invocation_errors() {
     let t = topic(&s, "giveup", 1).await;
     let f = function(&s, "giveup-fn", &[]).await;
     s.set_concurrency(&f, Some(0)).await.unwrap();
-    s.produce(&t, &json_records(0, &[json!({"i": 1}), json!({"i": 2})])).await.unwrap();
+    s.produce(&t, &json_records(0, &[json!({"i": 1}), json!({"i": 2})]))
+        .await
+        .unwrap();
     let name = unique("giveup-sink");
     let c = start(&s.connector_config(&name, &t, &f, &[("aws.lambda.retry.timeout.ms", "1500")]));
-    let errors = s.read_topic(&format!("error-{name}"), 2, MINUTE).await.unwrap();
-    s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE).await;
+    let errors = s
+        .read_topic(&format!("error-{name}"), 2, MINUTE)
+        .await
+        .unwrap();
+    s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
+        .await;
     let mut c = c;
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(0));
@@ -115,7 +154,12 @@ async fn retries_give_up_after_the_retry_timeout_as_invocation_errors() {
         assert_eq!(e.header("status_code"), "429");
         assert_eq!(string_format(e)["errorType"], "TooManyRequestsException");
     }
-    assert!(c.log().contains("giving up after aws.lambda.retry.timeout.ms"), "{}", c.log());
+    assert!(
+        c.log()
+            .contains("giving up after aws.lambda.retry.timeout.ms"),
+        "{}",
+        c.log()
+    );
 }
 
 #[tokio::test]
@@ -132,21 +176,39 @@ async fn too_large_requests_are_split_and_a_lone_giant_goes_to_the_dlq() {
         &name,
         &t,
         "max3000-fn",
-        &[("aws.lambda.endpoint", &fake.url()), ("aws.lambda.batch.size", "10")],
+        &[
+            ("aws.lambda.endpoint", &fake.url()),
+            ("aws.lambda.batch.size", "10"),
+        ],
     );
     let mut c = start(&config);
-    s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE).await;
+    s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
+        .await;
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
     let results = read(&s, &format!("success-{name}")).await;
-    let offsets: Vec<&str> = results.iter().map(|r| r.header("input_record_offset")).collect();
-    assert_eq!(offsets, ["0", "1", "2", "3", "4", "6", "7", "8", "9", "10"], "all but the giant, in order");
+    let offsets: Vec<&str> = results
+        .iter()
+        .map(|r| r.header("input_record_offset"))
+        .collect();
+    assert_eq!(
+        offsets,
+        ["0", "1", "2", "3", "4", "6", "7", "8", "9", "10"],
+        "all but the giant, in order"
+    );
     let dlq = read(&s, &format!("dlq-{name}")).await;
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].header("__connect.errors.stage"), "TASK_PUT");
     assert_eq!(dlq[0].header("__connect.errors.offset"), "5");
-    assert_eq!(dlq[0].value.as_deref(), Some(values[5].to_string().as_bytes()), "original bytes");
-    assert!(fake.stats.errors.load(Ordering::SeqCst) >= 2, "413s made it split");
+    assert_eq!(
+        dlq[0].value.as_deref(),
+        Some(values[5].to_string().as_bytes()),
+        "original bytes"
+    );
+    assert!(
+        fake.stats.errors.load(Ordering::SeqCst) >= 2,
+        "413s made it split"
+    );
 }
 
 #[tokio::test]
@@ -154,19 +216,28 @@ async fn undecodable_records_go_to_the_dlq_with_context_and_original_bytes() {
     let s = Services::from_env();
     let t = topic(&s, "badjson", 2).await;
     let f = function(&s, "badjson-fn", &[]).await;
-    let good = |p: i32, i: usize| Produce::text(p, &format!("\"k{i}\""), &json!({"i": i}).to_string());
+    let good =
+        |p: i32, i: usize| Produce::text(p, &format!("\"k{i}\""), &json!({"i": i}).to_string());
     let mut records = Vec::new();
     for p in 0..2 {
         records.push(good(p, 0));
-        records.push(Produce { headers: vec![("trace".into(), b"t-1".to_vec())], ..Produce::text(p, "\"kbad\"", "{not json") });
+        records.push(Produce {
+            headers: vec![("trace".into(), b"t-1".to_vec())],
+            ..Produce::text(p, "\"kbad\"", "{not json")
+        });
         records.push(good(p, 2));
-        records.push(Produce::text(p, "unquoted key", &json!({"i": 3}).to_string()));
+        records.push(Produce::text(
+            p,
+            "unquoted key",
+            &json!({"i": 3}).to_string(),
+        ));
         records.push(good(p, 4));
     }
     s.produce(&t, &records).await.unwrap();
     let name = unique("badjson-sink");
     let mut c = start(&s.connector_config(&name, &t, &f, &[("input.key.format", "JSON")]));
-    s.wait_committed_to_end(&format!("connect-{name}"), &t, 2, MINUTE).await;
+    s.wait_committed_to_end(&format!("connect-{name}"), &t, 2, MINUTE)
+        .await;
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
 
@@ -177,7 +248,11 @@ async fn undecodable_records_go_to_the_dlq_with_context_and_original_bytes() {
             .filter(|r| r["partition"] == p)
             .map(|r| r["offset"].as_i64().unwrap())
             .collect();
-        assert_eq!(offsets, [0, 2, 4], "valid records reach the function in order (partition {p})");
+        assert_eq!(
+            offsets,
+            [0, 2, 4],
+            "valid records reach the function in order (partition {p})"
+        );
     }
     let dlq = read(&s, &format!("dlq-{name}")).await;
     assert_eq!(dlq.len(), 4);
@@ -186,13 +261,26 @@ async fn undecodable_records_go_to_the_dlq_with_context_and_original_bytes() {
         assert_eq!(d.header("__connect.errors.topic"), t);
         assert_eq!(d.header("__connect.errors.connector.name"), name);
         assert_eq!(d.header("__connect.errors.task.id"), "0");
-        assert_eq!(d.header("__connect.errors.class.name"), "org.apache.kafka.connect.json.JsonConverter");
-        assert_eq!(d.header("__connect.errors.exception.class.name"), "org.apache.kafka.connect.errors.DataException");
-        assert!(d.header("__connect.errors.exception.message").contains("not valid JSON"));
+        assert_eq!(
+            d.header("__connect.errors.class.name"),
+            "org.apache.kafka.connect.json.JsonConverter"
+        );
+        assert_eq!(
+            d.header("__connect.errors.exception.class.name"),
+            "org.apache.kafka.connect.errors.DataException"
+        );
+        assert!(
+            d.header("__connect.errors.exception.message")
+                .contains("not valid JSON")
+        );
         match offset {
             "1" => {
                 assert_eq!(d.header("__connect.errors.stage"), "VALUE_CONVERTER");
-                assert_eq!(d.value.as_deref(), Some(&b"{not json"[..]), "original value");
+                assert_eq!(
+                    d.value.as_deref(),
+                    Some(&b"{not json"[..]),
+                    "original value"
+                );
                 assert_eq!(d.key.as_deref(), Some(&b"\"kbad\""[..]), "original key");
                 assert_eq!(d.header("trace"), "t-1", "original headers kept");
             }
@@ -210,18 +298,34 @@ async fn a_record_too_large_for_any_request_goes_to_the_dlq_without_invoking() {
     let s = Services::from_env();
     let t = topic(&s, "oversize", 1).await;
     let f = function(&s, "oversize-fn", &[]).await;
-    let values = [json!({"i": 0}), json!({"i": 1, "pad": "z".repeat(3000)}), json!({"i": 2})];
+    let values = [
+        json!({"i": 0}),
+        json!({"i": 1, "pad": "z".repeat(3000)}),
+        json!({"i": 2}),
+    ];
     s.produce(&t, &json_records(0, &values)).await.unwrap();
     let name = unique("oversize-sink");
-    let mut c = start(&s.connector_config(&name, &t, &f, &[("aws.lambda.max.payload.bytes", "2048")]));
-    s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE).await;
+    let mut c =
+        start(&s.connector_config(&name, &t, &f, &[("aws.lambda.max.payload.bytes", "2048")]));
+    s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
+        .await;
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(0));
     let dlq = read(&s, &format!("dlq-{name}")).await;
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].header("__connect.errors.stage"), "TASK_PUT");
-    assert!(dlq[0].header("__connect.errors.exception.message").contains("aws.lambda.max.payload.bytes"));
-    let offsets: Vec<i64> = s.function_records(&f).await.unwrap().iter().map(|r| r["offset"].as_i64().unwrap()).collect();
+    assert!(
+        dlq[0]
+            .header("__connect.errors.exception.message")
+            .contains("aws.lambda.max.payload.bytes")
+    );
+    let offsets: Vec<i64> = s
+        .function_records(&f)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r["offset"].as_i64().unwrap())
+        .collect();
     assert_eq!(offsets, [0, 2]);
 }
 
@@ -238,10 +342,25 @@ async fn errors_tolerance_none_stops_on_a_bad_record() {
     ];
     s.produce(&t, &records).await.unwrap();
     let name = unique("strict-sink");
-    let mut c = start(&s.connector_config(&name, &t, &f, &[("errors.tolerance", "none"), ("aws.lambda.batch.size", "1")]));
+    let mut c = start(&s.connector_config(
+        &name,
+        &t,
+        &f,
+        &[("errors.tolerance", "none"), ("aws.lambda.batch.size", "1")],
+    ));
     assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
-    assert!(c.log().contains(&format!("record {t}[0]@2 cannot be processed")), "{}", c.log());
-    assert_eq!(s.committed(&format!("connect-{name}"), &t, 1).await.unwrap(), vec![2]);
+    assert!(
+        c.log()
+            .contains(&format!("record {t}[0]@2 cannot be processed")),
+        "{}",
+        c.log()
+    );
+    assert_eq!(
+        s.committed(&format!("connect-{name}"), &t, 1)
+            .await
+            .unwrap(),
+        vec![2]
+    );
 }
 
 #[tokio::test]
@@ -258,7 +377,10 @@ async fn sigterm_finishes_the_in_flight_batch_and_commits_it() {
     assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
     // The batch in flight at SIGTERM finished, its results were written and
     // committed; nothing after it was started.
-    let committed = s.committed(&format!("connect-{name}"), &t, 1).await.unwrap()[0];
+    let committed = s
+        .committed(&format!("connect-{name}"), &t, 1)
+        .await
+        .unwrap()[0];
     assert_eq!(committed, 2, "{}", c.log());
     assert_eq!(records_in(&s, &format!("success-{name}")).await, 2);
     assert_eq!(s.function_records(&f).await.unwrap().len(), 2);
@@ -269,16 +391,31 @@ async fn shutdown_timeout_abandons_work_uncommitted_and_exits_1() {
     let s = Services::from_env();
     let t = topic(&s, "abandon", 1).await;
     let f = function(&s, "abandon-fn", &[]).await;
-    s.produce(&t, &json_records(0, &[json!({"sleep_ms": 20000})])).await.unwrap();
+    s.produce(&t, &json_records(0, &[json!({"sleep_ms": 20000})]))
+        .await
+        .unwrap();
     let name = unique("abandon-sink");
     let mut c = start(&s.connector_config(&name, &t, &f, &[("shutdown.timeout.ms", "1000")]));
     c.wait_for_log("invoking", MINUTE).await;
     let asked = Instant::now();
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
-    assert!(asked.elapsed() < Duration::from_secs(10), "stopped at the timeout, not after the function");
-    assert!(c.log().contains("did not finish within shutdown.timeout.ms"), "{}", c.log());
-    assert_eq!(s.committed(&format!("connect-{name}"), &t, 1).await.unwrap(), vec![-1]);
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "stopped at the timeout, not after the function"
+    );
+    assert!(
+        c.log()
+            .contains("did not finish within shutdown.timeout.ms"),
+        "{}",
+        c.log()
+    );
+    assert_eq!(
+        s.committed(&format!("connect-{name}"), &t, 1)
+            .await
+            .unwrap(),
+        vec![-1]
+    );
 }
 
 #[tokio::test]
@@ -286,7 +423,9 @@ async fn a_second_signal_exits_at_once() {
     let s = Services::from_env();
     let t = topic(&s, "twice", 1).await;
     let f = function(&s, "twice-fn", &[]).await;
-    s.produce(&t, &json_records(0, &[json!({"sleep_ms": 20000})])).await.unwrap();
+    s.produce(&t, &json_records(0, &[json!({"sleep_ms": 20000})]))
+        .await
+        .unwrap();
     let name = unique("twice-sink");
     let mut c = start(&s.connector_config(&name, &t, &f, &[]));
     c.wait_for_log("invoking", MINUTE).await;
@@ -296,7 +435,11 @@ async fn a_second_signal_exits_at_once() {
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
     assert!(asked.elapsed() < Duration::from_secs(10));
-    assert!(c.log().contains("second signal: exiting now"), "{}", c.log());
+    assert!(
+        c.log().contains("second signal: exiting now"),
+        "{}",
+        c.log()
+    );
 }
 
 #[tokio::test]
@@ -308,20 +451,35 @@ async fn any_other_response_body_is_every_records_result() {
     ] {
         let t = topic(&s, "shape", 1).await;
         let f = function(&s, "shape-fn", &[("RESPONSE_SHAPE", shape)]).await;
-        s.produce(&t, &json_records(0, &[json!({"i": 0}), json!({"i": 1}), json!({"i": 2})])).await.unwrap();
+        s.produce(
+            &t,
+            &json_records(0, &[json!({"i": 0}), json!({"i": 1}), json!({"i": 2})]),
+        )
+        .await
+        .unwrap();
         let name = unique("shape-sink");
         let mut c = start(&s.connector_config(&name, &t, &f, &[("aws.lambda.batch.size", "3")]));
-        let results = s.read_topic(&format!("success-{name}"), 3, MINUTE).await.unwrap();
+        let results = s
+            .read_topic(&format!("success-{name}"), 3, MINUTE)
+            .await
+            .unwrap();
         c.terminate().unwrap();
         assert_eq!(c.wait(MINUTE).await, Some(0));
         assert_eq!(results.len(), 3, "{shape}");
-        let values: BTreeSet<String> = results.iter().map(|r| string_format(r).to_string()).collect();
+        let values: BTreeSet<String> = results
+            .iter()
+            .map(|r| string_format(r).to_string())
+            .collect();
         assert_eq!(values.len(), 1, "{shape}: every record has the same result");
         let value = string_format(&results[0]);
         if shape == "object" {
             assert_eq!(value, expected);
         } else {
-            assert_eq!(value.as_array().map(Vec::len), Some(2), "the whole (short) array");
+            assert_eq!(
+                value.as_array().map(Vec::len),
+                Some(2),
+                "the whole (short) array"
+            );
         }
     }
 }
@@ -332,45 +490,92 @@ async fn json_value_format_and_headers_in_the_payload() {
     let t = topic(&s, "hdr", 1).await;
     let f = function(&s, "hdr-fn", &[]).await;
     let record = Produce {
-        headers: vec![("trace".into(), b"abc".to_vec()), ("bin".into(), vec![0xff, 0x00])],
+        headers: vec![
+            ("trace".into(), b"abc".to_vec()),
+            ("bin".into(), vec![0xff, 0x00]),
+        ],
         ..Produce::text(0, "k", r#"{"i":0}"#)
     };
     s.produce(&t, &[record]).await.unwrap();
     let name = unique("hdr-sink");
-    let mut c = start(&s.connector_config(&name, &t, &f, &[
-        ("reporter.result.topic.value.format", "json"),
-        ("aws.lambda.payload.include.headers", "true"),
-    ]));
-    let results = s.read_topic(&format!("success-{name}"), 1, MINUTE).await.unwrap();
+    let mut c = start(&s.connector_config(
+        &name,
+        &t,
+        &f,
+        &[
+            ("reporter.result.topic.value.format", "json"),
+            ("aws.lambda.payload.include.headers", "true"),
+        ],
+    ));
+    let results = s
+        .read_topic(&format!("success-{name}"), 1, MINUTE)
+        .await
+        .unwrap();
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(0));
     let value: Value = serde_json::from_slice(results[0].value.as_deref().unwrap()).unwrap();
-    assert_eq!(value["result"]["echo"], json!({"i": 0}), "json format: the result itself");
+    assert_eq!(
+        value["result"]["echo"],
+        json!({"i": 0}),
+        "json format: the result itself"
+    );
     let seen = s.function_records(&f).await.unwrap();
-    assert_eq!(seen[0]["headers"], json!([{"key": "trace", "value": "abc"}, {"key": "bin", "value": "/wA="}]));
+    assert_eq!(
+        seen[0]["headers"],
+        json!([{"key": "trace", "value": "abc"}, {"key": "bin", "value": "/wA="}])
+    );
 }
 
 #[tokio::test]
 async fn multiple_mode_routes_each_topic_to_its_function() {
     let s = Services::from_env();
     let (orders, users) = (topic(&s, "orders", 1).await, topic(&s, "users", 1).await);
-    let (f1, f2) = (function(&s, "orders-fn", &[]).await, function(&s, "users-fn", &[]).await);
-    s.produce(&orders, &json_records(0, &[json!({"o": 1}), json!({"o": 2})])).await.unwrap();
-    s.produce(&users, &json_records(0, &[json!({"u": 1})])).await.unwrap();
+    let (f1, f2) = (
+        function(&s, "orders-fn", &[]).await,
+        function(&s, "users-fn", &[]).await,
+    );
+    s.produce(
+        &orders,
+        &json_records(0, &[json!({"o": 1}), json!({"o": 2})]),
+    )
+    .await
+    .unwrap();
+    s.produce(&users, &json_records(0, &[json!({"u": 1})]))
+        .await
+        .unwrap();
     let name = unique("multi-sink");
-    let mut config = s.connector_config(&name, &format!("{orders},{users}"), "unused", &[
-        ("aws.lambda.configuration.mode", "multiple"),
-    ]);
-    config.as_object_mut().unwrap().remove("aws.lambda.function.name");
+    let mut config = s.connector_config(
+        &name,
+        &format!("{orders},{users}"),
+        "unused",
+        &[("aws.lambda.configuration.mode", "multiple")],
+    );
+    config
+        .as_object_mut()
+        .unwrap()
+        .remove("aws.lambda.function.name");
     config["aws.lambda.topic2function.map"] = json!(format!("{orders};{f1},{users};{f2}"));
     let mut c = start(&config);
-    s.wait_committed_to_end(&format!("connect-{name}"), &orders, 1, MINUTE).await;
-    s.wait_committed_to_end(&format!("connect-{name}"), &users, 1, MINUTE).await;
+    s.wait_committed_to_end(&format!("connect-{name}"), &orders, 1, MINUTE)
+        .await;
+    s.wait_committed_to_end(&format!("connect-{name}"), &users, 1, MINUTE)
+        .await;
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
-    let topics_of = |records: Vec<Value>| records.iter().map(|r| r["topic"].as_str().unwrap().to_string()).collect::<BTreeSet<_>>();
-    assert_eq!(topics_of(s.function_records(&f1).await.unwrap()), BTreeSet::from([orders.clone()]));
-    assert_eq!(topics_of(s.function_records(&f2).await.unwrap()), BTreeSet::from([users.clone()]));
+    let topics_of = |records: Vec<Value>| {
+        records
+            .iter()
+            .map(|r| r["topic"].as_str().unwrap().to_string())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        topics_of(s.function_records(&f1).await.unwrap()),
+        BTreeSet::from([orders.clone()])
+    );
+    assert_eq!(
+        topics_of(s.function_records(&f2).await.unwrap()),
+        BTreeSet::from([users.clone()])
+    );
 }
 
 #[tokio::test]
@@ -383,7 +588,9 @@ async fn topics_regex_with_two_tasks_in_one_process() {
     let f = function(&s, "rx-fn", &[]).await;
     for t in [&a, &b] {
         for p in 0..2 {
-            s.produce(t, &json_records(p, &[json!({"n": 1}), json!({"n": 2})])).await.unwrap();
+            s.produce(t, &json_records(p, &[json!({"n": 1}), json!({"n": 2})]))
+                .await
+                .unwrap();
         }
     }
     let name = unique("rx-sink");
@@ -396,10 +603,16 @@ async fn topics_regex_with_two_tasks_in_one_process() {
         (seen.len() >= 8).then_some(seen)
     })
     .await;
-    s.wait_committed_to_end(&format!("connect-{name}"), &a, 2, MINUTE).await;
-    s.wait_committed_to_end(&format!("connect-{name}"), &b, 2, MINUTE).await;
+    s.wait_committed_to_end(&format!("connect-{name}"), &a, 2, MINUTE)
+        .await;
+    s.wait_committed_to_end(&format!("connect-{name}"), &b, 2, MINUTE)
+        .await;
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
     assert_eq!(seen.len(), 8);
-    assert!(c.log().contains("task=1"), "the second task took part:\n{}", c.log());
+    assert!(
+        c.log().contains("task=1"),
+        "the second task took part:\n{}",
+        c.log()
+    );
 }

@@ -37,6 +37,9 @@ impl KafkaConfig {
                     "cooperative-sticky",
                 );
                 set(&mut p, "auto.commit.interval.ms", "1000");
+                // librdkafka's prefetch is the largest memory term; its
+                // default (64 MiB) would dwarf everything else.
+                set(&mut p, "queued.max.messages.kbytes", "16384");
             }
             ClientRole::Producer => {
                 set(&mut p, "linger.ms", "5");
@@ -123,6 +126,7 @@ mod tests {
         assert_eq!(get(&p, "enable.auto.offset.store"), Some("false"));
         assert_eq!(get(&p, "auto.offset.reset"), Some("earliest"));
         assert_eq!(get(&p, "fetch.wait.max.ms"), Some("20"));
+        assert_eq!(get(&p, "queued.max.messages.kbytes"), Some("16384"));
         assert!(!p.contains_key("security.protocol"));
         let producer = k.client_properties(ClientRole::Producer);
         assert!(
