@@ -35,6 +35,27 @@ pub struct Stats {
     pub records: AtomicU64,
     /// Requests answered with an error status.
     pub errors: AtomicU64,
+    /// Requests being handled right now.
+    pub concurrent: AtomicU64,
+    /// The most requests handled at once.
+    pub max_concurrent: AtomicU64,
+}
+
+/// Counts a request as in progress until dropped.
+struct InProgress<'a>(&'a Stats);
+
+impl<'a> InProgress<'a> {
+    fn new(stats: &'a Stats) -> Self {
+        let now = stats.concurrent.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.max_concurrent.fetch_max(now, Ordering::SeqCst);
+        Self(stats)
+    }
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.0.concurrent.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A running fake endpoint.
@@ -118,6 +139,7 @@ async fn invoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let _in_progress = InProgress::new(&stats);
     stats.invocations.fetch_add(1, Ordering::Relaxed);
     stats
         .records

@@ -179,6 +179,9 @@ async fn too_large_requests_are_split_and_a_lone_giant_goes_to_the_dlq() {
         &[
             ("aws.lambda.endpoint", &fake.url()),
             ("aws.lambda.batch.size", "10"),
+            // Full batches of 10 whatever the fetch sizes, so the first
+            // request is too large and must be split.
+            ("aws.lambda.batch.linger.ms", "5000"),
         ],
     );
     let mut c = start(&config);
@@ -371,7 +374,16 @@ async fn sigterm_finishes_the_in_flight_batch_and_commits_it() {
     let values: Vec<Value> = (0..6).map(|i| json!({"i": i, "sleep_ms": 3000})).collect();
     s.produce(&t, &json_records(0, &values)).await.unwrap();
     let name = unique("drain-sink");
-    let mut c = start(&s.connector_config(&name, &t, &f, &[("aws.lambda.batch.size", "2")]));
+    // Linger makes the first batch exactly two records whatever the fetch sizes.
+    let mut c = start(&s.connector_config(
+        &name,
+        &t,
+        &f,
+        &[
+            ("aws.lambda.batch.size", "2"),
+            ("aws.lambda.batch.linger.ms", "5000"),
+        ],
+    ));
     c.wait_for_log("invoking", MINUTE).await;
     c.terminate().unwrap();
     assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
@@ -458,7 +470,17 @@ async fn any_other_response_body_is_every_records_result() {
         .await
         .unwrap();
         let name = unique("shape-sink");
-        let mut c = start(&s.connector_config(&name, &t, &f, &[("aws.lambda.batch.size", "3")]));
+        // One batch of all three: the records are in Kafka before the start,
+        // and linger waits for a fetch that returns fewer.
+        let mut c = start(&s.connector_config(
+            &name,
+            &t,
+            &f,
+            &[
+                ("aws.lambda.batch.size", "3"),
+                ("aws.lambda.batch.linger.ms", "5000"),
+            ],
+        ));
         let results = s
             .read_topic(&format!("success-{name}"), 3, MINUTE)
             .await
@@ -614,5 +636,159 @@ async fn topics_regex_with_two_tasks_in_one_process() {
         c.log().contains("task=1"),
         "the second task took part:\n{}",
         c.log()
+    );
+}
+
+#[tokio::test]
+async fn max_in_flight_bounds_concurrent_invocations_across_partitions() {
+    let s = Services::from_env();
+    let fake = fake_lambda::start().await.unwrap();
+    let t = topic(&s, "inflight", 4).await;
+    for p in 0..4 {
+        s.produce(
+            &t,
+            &json_records(p, &[json!({"i": 0}), json!({"i": 1}), json!({"i": 2})]),
+        )
+        .await
+        .unwrap();
+    }
+    let name = unique("inflight-sink");
+    let mut c = start(&s.connector_config(
+        &name,
+        &t,
+        "slow200-fn",
+        &[
+            ("aws.lambda.endpoint", &fake.url()),
+            ("aws.lambda.batch.size", "1"),
+            ("aws.lambda.max.in.flight", "2"),
+        ],
+    ));
+    s.wait_committed_to_end(&format!("connect-{name}"), &t, 4, MINUTE)
+        .await;
+    c.terminate().unwrap();
+    assert_eq!(c.wait(MINUTE).await, Some(0));
+    assert_eq!(fake.stats.invocations.load(Ordering::SeqCst), 12);
+    assert_eq!(
+        fake.stats.max_concurrent.load(Ordering::SeqCst),
+        2,
+        "4 partitions, at most 2 at once"
+    );
+}
+
+#[tokio::test]
+async fn linger_waits_to_fill_a_batch() {
+    let s = Services::from_env();
+    let fake = fake_lambda::start().await.unwrap();
+    let t = topic(&s, "linger", 1).await;
+    let name = unique("linger-sink");
+    let mut c = start(&s.connector_config(
+        &name,
+        &t,
+        "echo-fn",
+        &[
+            ("aws.lambda.endpoint", &fake.url()),
+            ("aws.lambda.batch.size", "5"),
+            ("aws.lambda.batch.linger.ms", "3000"),
+        ],
+    ));
+    c.wait_for_log("partitions assigned", MINUTE).await;
+    // Two records, then three more well within the linger window: one
+    // invocation of five, not two.
+    s.produce(&t, &json_records(0, &[json!({"i": 0}), json!({"i": 1})]))
+        .await
+        .unwrap();
+    s.produce(
+        &t,
+        &json_records(0, &[json!({"i": 2}), json!({"i": 3}), json!({"i": 4})]),
+    )
+    .await
+    .unwrap();
+    s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
+        .await;
+    c.terminate().unwrap();
+    assert_eq!(c.wait(MINUTE).await, Some(0));
+    assert_eq!(fake.stats.records.load(Ordering::SeqCst), 5);
+    assert_eq!(
+        fake.stats.invocations.load(Ordering::SeqCst),
+        1,
+        "{}",
+        c.log()
+    );
+}
+
+#[tokio::test]
+async fn a_socket_timeout_is_retried_then_reported_as_an_invocation_error() {
+    let s = Services::from_env();
+    let fake = fake_lambda::start().await.unwrap();
+    let t = topic(&s, "sockto", 1).await;
+    s.produce(&t, &json_records(0, &[json!({"i": 0})]))
+        .await
+        .unwrap();
+    let name = unique("sockto-sink");
+    let mut c = start(&s.connector_config(
+        &name,
+        &t,
+        "slow5000-fn",
+        &[
+            ("aws.lambda.endpoint", &fake.url()),
+            ("aws.lambda.socket.timeout", "1000"),
+            ("aws.lambda.retry.timeout.ms", "2500"),
+        ],
+    ));
+    let errors = s
+        .read_topic(&format!("error-{name}"), 1, MINUTE)
+        .await
+        .unwrap();
+    c.terminate().unwrap();
+    assert_eq!(c.wait(MINUTE).await, Some(0));
+    assert_eq!(errors.len(), 1, "{}", c.log());
+    assert_eq!(errors[0].header("error_type"), "Timeout");
+    assert_eq!(errors[0].header("error_class"), "invocation");
+    assert_eq!(errors[0].header("status_code"), "0");
+    assert!(
+        fake.stats.invocations.load(Ordering::SeqCst) >= 2,
+        "the timeout was retried"
+    );
+    assert!(c.log().contains("reason=timeout"), "{}", c.log());
+}
+
+#[tokio::test]
+async fn a_function_alias_is_invoked_through_its_qualifier() {
+    let s = Services::from_env();
+    let t = topic(&s, "alias", 1).await;
+    let f = function(&s, "alias-fn", &[]).await;
+    let client = s.lambda().await;
+    let version = client
+        .publish_version()
+        .function_name(&f)
+        .send()
+        .await
+        .unwrap();
+    client
+        .create_alias()
+        .function_name(&f)
+        .name("live")
+        .function_version(version.version().unwrap())
+        .send()
+        .await
+        .unwrap();
+    s.produce(&t, &json_records(0, &[json!({"i": 0})]))
+        .await
+        .unwrap();
+    let name = unique("alias-sink");
+    let mut c = start(&s.connector_config(&name, &t, &format!("{f}:live"), &[]));
+    let results = s
+        .read_topic(&format!("success-{name}"), 1, MINUTE)
+        .await
+        .unwrap();
+    c.terminate().unwrap();
+    assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
+    assert_eq!(results.len(), 1);
+    let mut wrong =
+        start(&s.connector_config(&unique("alias-sink"), &t, &format!("{f}:nope"), &[]));
+    assert_eq!(
+        wrong.wait(MINUTE).await,
+        Some(1),
+        "an unknown alias stops the connector"
     );
 }
