@@ -170,6 +170,28 @@ pub struct DeadLetter {
     pub message: String,
 }
 
+impl DeadLetter {
+    /// A key or value that `format`'s converter cannot decode.
+    pub fn converter(stage: Stage, format: crate::config::DataFormat, message: String) -> Self {
+        Self {
+            stage,
+            class_name: converter_class(format).to_string(),
+            exception_class: DATA_EXCEPTION.to_string(),
+            message,
+        }
+    }
+
+    /// A record that cannot be delivered to Lambda (`TASK_PUT`).
+    pub fn task_put(message: String) -> Self {
+        Self {
+            stage: Stage::TaskPut,
+            class_name: SINK_TASK_CLASS.to_string(),
+            exception_class: CONNECT_EXCEPTION.to_string(),
+            message,
+        }
+    }
+}
+
 /// Kafka Connect's exception class for data that cannot be converted.
 pub const DATA_EXCEPTION: &str = "org.apache.kafka.connect.errors.DataException";
 /// Kafka Connect's exception class for a failure to deliver.

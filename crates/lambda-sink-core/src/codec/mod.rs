@@ -5,7 +5,11 @@
 //! the dead letter queue. Schemaless formats ([`schemaless`]) need nothing but
 //! the bytes; Schema Registry formats plug in beside them.
 
+pub mod avro;
+pub mod protobuf;
+pub mod schema;
 pub mod schemaless;
+pub mod wire;
 
 use std::fmt;
 

@@ -1,0 +1,356 @@
+//! Avro keys and values (after the Confluent header), decoded with the writer
+//! schema from the registry and rendered as SPEC §3 says:
+//!
+//! records → objects (schema field order); `[null, T]` and other unions → the
+//! branch's value; enums → symbols; `bytes`/`fixed` → base64; `decimal` →
+//! base64 of the minimal two's-complement unscaled value, or a JSON number
+//! (`value.converter.decimal.format=NUMERIC`); `date` → days; `time-millis`,
+//! `timestamp-millis` → milliseconds; `*-micros`, `*-nanos` and
+//! `local-timestamp-*` → the long as is; `float` → the shortest text that
+//! round-trips the 32-bit value; NaN/±Infinity → strings; maps → objects with
+//! sorted keys (Avro maps carry no order).
+//!
+//! A datum that does not consume the payload exactly is reported as not
+//! matching the schema rather than half-read.
+
+use std::collections::HashMap;
+
+use apache_avro::schema::{Name, Schema};
+use apache_avro::types::Value as Avro;
+use base64::Engine;
+use num_bigint::BigInt;
+use serde_json::{Map, Number, Value};
+
+use super::DecodeError;
+use crate::config::DecimalFormat;
+
+/// Largest single allocation the Avro decoder may make for one value: a
+/// corrupt length prefix fails instead of exhausting memory.
+const MAX_ALLOCATION: usize = 64 * 1024 * 1024;
+
+/// A parsed writer schema, with the named types it references.
+#[derive(Clone, Debug)]
+pub struct AvroSchema {
+    schema: Schema,
+    schemata: Vec<Schema>,
+}
+
+impl AvroSchema {
+    /// Parses `schema` (Avro JSON); `references` are the schemas of the named
+    /// types it uses from other subjects.
+    ///
+    /// # Errors
+    /// When a schema is not valid Avro.
+    pub fn parse(schema: &str, references: &[&str]) -> Result<Self, String> {
+        // Set once per process; later calls are no-ops.
+        let _ = apache_avro::util::max_allocation_bytes(MAX_ALLOCATION);
+        let (schema, schemata) = Schema::parse_str_with_list(schema, references.iter().copied())
+            .map_err(|e| format!("not a valid Avro schema: {e}"))?;
+        Ok(Self { schema, schemata })
+    }
+
+    /// Decodes one datum and renders it as JSON.
+    ///
+    /// # Errors
+    /// When the bytes are not a datum of this schema.
+    pub fn decode(&self, payload: &[u8], decimal: DecimalFormat) -> Result<Value, DecodeError> {
+        // apache-avro resolves names in order: referenced types first.
+        let all: Vec<&Schema> = self
+            .schemata
+            .iter()
+            .chain(std::iter::once(&self.schema))
+            .collect();
+        let mut reader: &[u8] = payload;
+        let value = apache_avro::reader::datum::GenericDatumReader::builder(&self.schema)
+            .writer_schemata(all.clone())
+            .and_then(|b| b.build())
+            .and_then(|r| r.read_value(&mut reader))
+            .map_err(|e| DecodeError::new(format!("not valid Avro for the writer schema: {e}")))?;
+        if !reader.is_empty() {
+            return Err(DecodeError::new(format!(
+                "{} bytes left after the Avro datum: the data does not match its schema",
+                reader.len()
+            )));
+        }
+        let names = names(&all);
+        Ok(Render {
+            names: &names,
+            decimal,
+        }
+        .value(&value, &self.schema))
+    }
+}
+
+/// Every named type (record, enum, fixed) by full name, for `Schema::Ref`.
+fn names<'a>(schemata: &[&'a Schema]) -> HashMap<String, &'a Schema> {
+    fn walk<'a>(s: &'a Schema, ns: Option<&str>, out: &mut HashMap<String, &'a Schema>) {
+        let mut named = |name: &Name| {
+            let full = name.fullname(ns);
+            let inner_ns = full.rsplit_once('.').map(|(n, _)| n.to_string());
+            out.insert(full, s);
+            inner_ns
+        };
+        match s {
+            Schema::Record(r) => {
+                let inner_ns = named(&r.name);
+                for f in &r.fields {
+                    walk(&f.schema, inner_ns.as_deref(), out);
+                }
+            }
+            Schema::Enum(e) => {
+                named(&e.name);
+            }
+            Schema::Fixed(f) => {
+                named(&f.name);
+            }
+            Schema::Array(a) => walk(&a.items, ns, out),
+            Schema::Map(m) => walk(&m.types, ns, out),
+            Schema::Union(u) => {
+                for v in u.variants() {
+                    walk(v, ns, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = HashMap::new();
+    for s in schemata {
+        walk(s, None, &mut out);
+    }
+    out
+}
+
+struct Render<'a> {
+    names: &'a HashMap<String, &'a Schema>,
+    decimal: DecimalFormat,
+}
+
+impl Render<'_> {
+    /// Follows references to the schema that describes `value`.
+    fn resolve<'s>(&'s self, schema: &'s Schema) -> &'s Schema {
+        match schema {
+            Schema::Ref { name } => self
+                .names
+                .get(&name.fullname(None))
+                .copied()
+                .unwrap_or(schema),
+            other => other,
+        }
+    }
+
+    fn value(&self, value: &Avro, schema: &Schema) -> Value {
+        let schema = self.resolve(schema);
+        match value {
+            Avro::Null => Value::Null,
+            Avro::Boolean(b) => Value::Bool(*b),
+            Avro::Int(n) | Avro::Date(n) | Avro::TimeMillis(n) => Value::from(*n),
+            Avro::Long(n)
+            | Avro::TimeMicros(n)
+            | Avro::TimestampMillis(n)
+            | Avro::TimestampMicros(n)
+            | Avro::TimestampNanos(n)
+            | Avro::LocalTimestampMillis(n)
+            | Avro::LocalTimestampMicros(n)
+            | Avro::LocalTimestampNanos(n) => Value::from(*n),
+            // f32's Display is the shortest text that round-trips the f32.
+            Avro::Float(f) => float(f.is_nan(), f.is_infinite(), *f < 0.0, &f.to_string()),
+            Avro::Double(f) => float(f.is_nan(), f.is_infinite(), *f < 0.0, &f.to_string()),
+            Avro::Bytes(b) | Avro::Fixed(_, b) => base64(b),
+            Avro::String(s) => Value::String(s.clone()),
+            Avro::Uuid(u) => Value::String(u.to_string()),
+            Avro::Enum(_, symbol) => Value::String(symbol.clone()),
+            Avro::Union(index, inner) => {
+                let branch = match schema {
+                    Schema::Union(u) => u
+                        .variants()
+                        .get(usize::try_from(*index).unwrap_or(usize::MAX))
+                        .unwrap_or(schema),
+                    other => other,
+                };
+                self.value(inner, branch)
+            }
+            Avro::Array(items) => {
+                let item_schema = match schema {
+                    Schema::Array(a) => &*a.items,
+                    other => other,
+                };
+                Value::Array(items.iter().map(|v| self.value(v, item_schema)).collect())
+            }
+            Avro::Map(entries) => {
+                let value_schema = match schema {
+                    Schema::Map(m) => &*m.types,
+                    other => other,
+                };
+                let mut keys: Vec<&String> = entries.keys().collect();
+                keys.sort();
+                let map: Map<String, Value> = keys
+                    .into_iter()
+                    .map(|k| (k.clone(), self.value(&entries[k], value_schema)))
+                    .collect();
+                Value::Object(map)
+            }
+            Avro::Record(fields) => {
+                let field_schemas: Vec<&Schema> = match schema {
+                    Schema::Record(r) => r.fields.iter().map(|f| &f.schema).collect(),
+                    _ => Vec::new(),
+                };
+                let map: Map<String, Value> = fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, v))| {
+                        let s = field_schemas.get(i).copied().unwrap_or(schema);
+                        (name.clone(), self.value(v, s))
+                    })
+                    .collect();
+                Value::Object(map)
+            }
+            Avro::Decimal(d) => {
+                let scale = match schema {
+                    Schema::Decimal(ds) => ds.scale,
+                    _ => 0,
+                };
+                let bytes = Vec::<u8>::try_from(d).unwrap_or_default();
+                self.decimal_value(&minimal_twos_complement(&bytes), scale)
+            }
+            Avro::BigDecimal(d) => match self.decimal {
+                DecimalFormat::Numeric => number(&d.to_string()),
+                DecimalFormat::Base64 => Value::String(d.to_string()),
+            },
+            Avro::Duration(d) => serde_json::json!({
+                "months": u32::from(d.months()),
+                "days": u32::from(d.days()),
+                "milliseconds": u32::from(d.millis()),
+            }),
+        }
+    }
+
+    fn decimal_value(&self, unscaled: &[u8], scale: usize) -> Value {
+        match self.decimal {
+            DecimalFormat::Base64 => base64(unscaled),
+            DecimalFormat::Numeric => number(&decimal_text(
+                &BigInt::from_signed_bytes_be(unscaled),
+                scale,
+            )),
+        }
+    }
+}
+
+fn base64(bytes: &[u8]) -> Value {
+    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// A JSON number with exactly this text (serde_json's arbitrary precision).
+fn number(text: &str) -> Value {
+    text.parse::<Number>()
+        .map_or_else(|_| Value::String(text.to_string()), Value::Number)
+}
+
+fn float(nan: bool, infinite: bool, negative: bool, text: &str) -> Value {
+    match (nan, infinite, negative) {
+        (true, _, _) => Value::String("NaN".into()),
+        (_, true, false) => Value::String("Infinity".into()),
+        (_, true, true) => Value::String("-Infinity".into()),
+        _ => number(text),
+    }
+}
+
+/// The shortest two's-complement big-endian form of the same integer, as
+/// Java's `BigInteger.toByteArray` gives it.
+pub fn minimal_twos_complement(bytes: &[u8]) -> Vec<u8> {
+    let mut start = 0;
+    while start + 1 < bytes.len() {
+        let (b, next) = (bytes[start], bytes[start + 1]);
+        let redundant = (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0);
+        if !redundant {
+            break;
+        }
+        start += 1;
+    }
+    if bytes.is_empty() {
+        vec![0]
+    } else {
+        bytes[start..].to_vec()
+    }
+}
+
+/// The decimal text of `unscaled × 10^-scale`.
+fn decimal_text(unscaled: &BigInt, scale: usize) -> String {
+    let digits = unscaled.magnitude().to_string();
+    let sign = if unscaled.sign() == num_bigint::Sign::Minus {
+        "-"
+    } else {
+        ""
+    };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    format!("{sign}{int}.{frac}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_twos_complement_like_java() {
+        assert_eq!(
+            minimal_twos_complement(&[0x00, 0x00, 0x30, 0x39]),
+            vec![0x30, 0x39]
+        );
+        assert_eq!(minimal_twos_complement(&[0xff, 0xff, 0x9c]), vec![0x9c]);
+        assert_eq!(
+            minimal_twos_complement(&[0x00, 0x80]),
+            vec![0x00, 0x80],
+            "keeps the sign byte"
+        );
+        assert_eq!(minimal_twos_complement(&[0xff, 0x7f]), vec![0xff, 0x7f]);
+        assert_eq!(minimal_twos_complement(&[0x00]), vec![0x00]);
+        assert_eq!(minimal_twos_complement(&[]), vec![0x00]);
+    }
+
+    #[test]
+    fn decimal_texts() {
+        let t = |n: i64, s| decimal_text(&BigInt::from(n), s);
+        assert_eq!(t(12345, 2), "123.45");
+        assert_eq!(t(-100, 2), "-1.00");
+        assert_eq!(t(5, 3), "0.005");
+        assert_eq!(t(-5, 3), "-0.005");
+        assert_eq!(t(7, 0), "7");
+    }
+
+    #[test]
+    fn truncated_and_trailing_bytes_are_errors() {
+        let s = AvroSchema::parse(
+            r#"{"type":"record","name":"R","fields":[{"name":"a","type":"long"}]}"#,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.decode(&[0x04], DecimalFormat::Base64).unwrap(),
+            serde_json::json!({"a": 2})
+        );
+        assert!(
+            s.decode(&[], DecimalFormat::Base64)
+                .unwrap_err()
+                .message
+                .contains("not valid Avro")
+        );
+        assert!(
+            s.decode(&[0x04, 0x00], DecimalFormat::Base64)
+                .unwrap_err()
+                .message
+                .contains("1 bytes left")
+        );
+    }
+
+    #[test]
+    fn bad_schemas_are_reported() {
+        assert!(
+            AvroSchema::parse("{\"type\":\"nope\"}", &[])
+                .unwrap_err()
+                .starts_with("not a valid Avro schema")
+        );
+    }
+}
