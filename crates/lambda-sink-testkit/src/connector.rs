@@ -64,6 +64,30 @@ impl Connector {
         Ok(())
     }
 
+    /// SIGTERM, then waits (up to a minute) for the exit code.
+    ///
+    /// # Panics
+    /// When the signal cannot be sent.
+    pub async fn stop(&mut self) -> Option<i32> {
+        self.terminate().expect("SIGTERM");
+        self.wait(Duration::from_secs(60)).await
+    }
+
+    /// Stops gracefully and asserts the clean exit (code 0), showing the log
+    /// otherwise.
+    ///
+    /// # Panics
+    /// When the exit code is not 0.
+    pub async fn stop_cleanly(&mut self) {
+        let code = self.stop().await;
+        assert_eq!(
+            code,
+            Some(0),
+            "a graceful stop must exit 0:\n{}",
+            self.log()
+        );
+    }
+
     /// Kills the process with SIGKILL, as a crash would.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -238,6 +238,17 @@ impl Services {
     }
 }
 
+/// Compiles `.proto` files under `include` with protox and returns the
+/// serialized `FileDescriptorSet` (imports included): what Python needs to
+/// build message classes for Confluent's Protobuf serializer.
+///
+/// # Errors
+/// When the files do not compile.
+pub fn proto_descriptor_set(include: &std::path::Path, files: &[&str]) -> anyhow::Result<Vec<u8>> {
+    let set = protox::compile(files, [include]).context("compiling .proto files")?;
+    Ok(prost::Message::encode_to_vec(&set))
+}
+
 /// A name no other test uses: `prefix-<16 hex digits>`.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:016x}", rand::random::<u64>())

@@ -2,6 +2,11 @@
 //! Confluent's serializers and lambda-sink use. Test support only: schemas
 //! live in memory and compatibility is never checked.
 //!
+//! Contexts work as in Confluent's registry: a subject qualified as
+//! `:.ctx:subject` lives in context `.ctx`, each context numbers its schemas
+//! independently, and `GET /schemas/ids/{id}?subject=:.ctx:` looks an id up
+//! in that context. Each schema also has a GUID (`GET /schemas/guids/{guid}`).
+//!
 //! Besides the Confluent endpoints it has two for tests:
 //! `POST /_test/fail {"count": N, "status": 503}` makes the next N requests
 //! fail with that status (a registry outage), and `GET /_test/stats` returns
@@ -10,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -39,9 +44,9 @@ struct Stored {
 
 #[derive(Default)]
 struct Registry {
-    /// Schema id − 1 → schema.
-    schemas: Vec<Stored>,
-    /// Subject → schema ids by version (version = index + 1).
+    /// Context → schemas (id − 1 → schema).
+    schemas: BTreeMap<String, Vec<Stored>>,
+    /// Qualified subject → schema ids by version (version = index + 1).
     subjects: BTreeMap<String, Vec<usize>>,
     fail: Option<(u32, u16)>,
     requests: BTreeMap<String, u64>,
@@ -69,6 +74,7 @@ pub fn router() -> Router {
         )
         .route("/subjects/{subject}/versions/{version}", get(get_version))
         .route("/schemas/ids/{id}", get(get_by_id))
+        .route("/schemas/guids/{guid}", get(get_by_guid))
         .route("/schemas/ids/{id}/versions", get(get_id_versions))
         .route(
             "/schemas/types",
@@ -128,8 +134,32 @@ impl SchemaRequest {
     }
 }
 
-fn describe(id: usize, s: &Stored) -> Value {
-    let mut v = json!({ "id": id + 1, "schema": s.schema });
+/// The context of a (possibly qualified) subject: `:.ctx:name` → `.ctx`.
+fn context_of(subject: &str) -> String {
+    subject
+        .strip_prefix(':')
+        .and_then(|rest| rest.split_once(':'))
+        .map_or_else(|| ".".to_string(), |(ctx, _)| ctx.to_string())
+}
+
+/// A schema's GUID, derived from its context and id.
+fn guid(context: &str, index: usize) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in context.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        (h >> 12) & 0xfff,
+        index + 1
+    )
+}
+
+fn describe(context: &str, index: usize, s: &Stored) -> Value {
+    let mut v = json!({ "id": index + 1, "guid": guid(context, index), "schema": s.schema });
     if s.schema_type != "AVRO" {
         v["schemaType"] = json!(s.schema_type);
     }
@@ -139,29 +169,38 @@ fn describe(id: usize, s: &Stored) -> Value {
     v
 }
 
+fn with_version(mut body: Value, subject: &str, version: usize) -> Response {
+    body["subject"] = json!(subject);
+    body["version"] = json!(version);
+    Json(body).into_response()
+}
+
 async fn register(
     State(state): State<Shared>,
     Path(subject): Path<String>,
     Json(req): Json<SchemaRequest>,
 ) -> Response {
     let stored = req.stored();
+    let context = context_of(&subject);
     let mut r = lock(&state);
-    let id = match r.schemas.iter().position(|s| *s == stored) {
-        Some(id) => id,
+    let schemas = r.schemas.entry(context.clone()).or_default();
+    let index = match schemas.iter().position(|s| *s == stored) {
+        Some(i) => i,
         None => {
-            r.schemas.push(stored);
-            r.schemas.len() - 1
+            schemas.push(stored);
+            schemas.len() - 1
         }
     };
+    let body = describe(&context, index, &schemas[index]);
     let versions = r.subjects.entry(subject.clone()).or_default();
-    if !versions.contains(&id) {
-        versions.push(id);
+    if !versions.contains(&index) {
+        versions.push(index);
     }
-    let version = versions.iter().position(|v| *v == id).map_or(0, |p| p + 1);
-    let mut body = describe(id, &r.schemas[id]);
-    body["subject"] = json!(subject);
-    body["version"] = json!(version);
-    Json(body).into_response()
+    let version = versions
+        .iter()
+        .position(|v| *v == index)
+        .map_or(0, |p| p + 1);
+    with_version(body, &subject, version)
 }
 
 async fn lookup(
@@ -170,21 +209,18 @@ async fn lookup(
     Json(req): Json<SchemaRequest>,
 ) -> Response {
     let stored = req.stored();
+    let context = context_of(&subject);
     let r = lock(&state);
-    let Some(versions) = r.subjects.get(&subject) else {
+    let (Some(versions), Some(schemas)) = (r.subjects.get(&subject), r.schemas.get(&context))
+    else {
         return error(StatusCode::NOT_FOUND, 40401, "Subject not found");
     };
     match versions
         .iter()
         .enumerate()
-        .find(|(_, id)| r.schemas[**id] == stored)
+        .find(|(_, i)| schemas[**i] == stored)
     {
-        Some((i, id)) => {
-            let mut body = describe(*id, &r.schemas[*id]);
-            body["subject"] = json!(subject);
-            body["version"] = json!(i + 1);
-            Json(body).into_response()
-        }
+        Some((v, i)) => with_version(describe(&context, *i, &schemas[*i]), &subject, v + 1),
         None => error(StatusCode::NOT_FOUND, 40403, "Schema not found"),
     }
 }
@@ -204,32 +240,43 @@ async fn get_version(
     State(state): State<Shared>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Response {
+    let context = context_of(&subject);
     let r = lock(&state);
-    let Some(versions) = r.subjects.get(&subject) else {
+    let (Some(versions), Some(schemas)) = (r.subjects.get(&subject), r.schemas.get(&context))
+    else {
         return error(StatusCode::NOT_FOUND, 40401, "Subject not found");
     };
-    let index = match version.as_str() {
+    let position = match version.as_str() {
         "latest" | "-1" => versions.len().checked_sub(1),
         v => v.parse::<usize>().ok().and_then(|v| v.checked_sub(1)),
     };
-    match index.and_then(|i| versions.get(i).map(|id| (i, *id))) {
-        Some((i, id)) => {
-            let mut body = describe(id, &r.schemas[id]);
-            body["subject"] = json!(subject);
-            body["version"] = json!(i + 1);
-            Json(body).into_response()
-        }
+    match position.and_then(|p| versions.get(p).map(|i| (p, *i))) {
+        Some((p, i)) => with_version(describe(&context, i, &schemas[i]), &subject, p + 1),
         None => error(StatusCode::NOT_FOUND, 40402, "Version not found"),
     }
 }
 
-async fn get_by_id(State(state): State<Shared>, Path(id): Path<usize>) -> Response {
+#[derive(Deserialize)]
+struct IdQuery {
+    subject: Option<String>,
+}
+
+async fn get_by_id(
+    State(state): State<Shared>,
+    Path(id): Path<usize>,
+    Query(q): Query<IdQuery>,
+) -> Response {
+    let context = q
+        .subject
+        .as_deref()
+        .map_or_else(|| ".".to_string(), context_of);
     let r = lock(&state);
-    match id
-        .checked_sub(1)
-        .and_then(|i| r.schemas.get(i).map(|s| (i, s)))
-    {
-        Some((i, s)) => Json(describe(i, s)).into_response(),
+    let found = r.schemas.get(&context).and_then(|schemas| {
+        id.checked_sub(1)
+            .and_then(|i| schemas.get(i).map(|s| (i, s)))
+    });
+    match found {
+        Some((i, s)) => Json(describe(&context, i, s)).into_response(),
         None => error(
             StatusCode::NOT_FOUND,
             40403,
@@ -238,11 +285,30 @@ async fn get_by_id(State(state): State<Shared>, Path(id): Path<usize>) -> Respon
     }
 }
 
+async fn get_by_guid(State(state): State<Shared>, Path(wanted): Path<String>) -> Response {
+    let r = lock(&state);
+    for (context, schemas) in &r.schemas {
+        if let Some((i, s)) = schemas
+            .iter()
+            .enumerate()
+            .find(|(i, _)| guid(context, *i) == wanted)
+        {
+            return Json(describe(context, i, s)).into_response();
+        }
+    }
+    error(
+        StatusCode::NOT_FOUND,
+        40403,
+        &format!("Schema {wanted} not found"),
+    )
+}
+
 async fn get_id_versions(State(state): State<Shared>, Path(id): Path<usize>) -> Response {
     let r = lock(&state);
     let found: Vec<Value> = r
         .subjects
         .iter()
+        .filter(|(subject, _)| context_of(subject) == ".")
         .flat_map(|(subject, ids)| {
             ids.iter()
                 .enumerate()
@@ -283,4 +349,19 @@ async fn set_fail(State(state): State<Shared>, Json(fail): Json<Fail>) -> Respon
 
 async fn stats(State(state): State<Shared>) -> Response {
     Json(json!({ "requests": lock(&state).requests })).into_response()
+}
+
+/// Starts a private registry on 127.0.0.1 at a free port, in the current
+/// runtime (for tests that inject failures without disturbing others);
+/// returns its URL.
+///
+/// # Errors
+/// When no port can be bound.
+pub async fn start() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router()).await;
+    });
+    Ok(url)
 }

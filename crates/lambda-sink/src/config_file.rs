@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use lambda_sink_core::config::{self, Config, Problem, Validation};
+use lambda_sink_core::config::{self, Problem, Validation};
 
 /// Reads and validates `path`, resolving `${env:...}` from the process
 /// environment.
@@ -46,22 +46,4 @@ pub fn counts(errors: usize, warnings: usize) -> String {
         (0, w) => plural(w, "warning"),
         (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
     }
-}
-
-/// Valid settings this build cannot run yet, as problems (exit code 2), so a
-/// configuration is refused up front instead of failing record by record.
-pub fn not_yet_supported(config: &Config) -> Vec<Problem> {
-    [
-        ("input.key.format", config.key_format),
-        ("input.data.format", config.value_format),
-    ]
-    .into_iter()
-    .filter(|(_, f)| f.needs_registry())
-    .map(|(p, f)| {
-        Problem::new(
-            p,
-            format!("{f} is not supported by this build yet (Schema Registry formats are in progress); use JSON, STRING or BYTES"),
-        )
-    })
-    .collect()
 }

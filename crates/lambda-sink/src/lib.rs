@@ -10,6 +10,7 @@
 //! * [`kafka`] — librdkafka clients built from the validated config;
 //! * [`lambda`] — the AWS SDK client, region resolution, invocation;
 //! * [`pipeline`] — the connector at run time;
+//! * [`registry`] — the Schema Registry client and schema cache;
 //! * [`telemetry`] — logging.
 
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod config_file;
 pub mod kafka;
 pub mod lambda;
 pub mod pipeline;
+pub mod registry;
 pub mod telemetry;
 
 /// Process exit codes (SPEC §1).

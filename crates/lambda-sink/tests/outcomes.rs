@@ -137,16 +137,16 @@ async fn retries_give_up_after_the_retry_timeout_as_invocation_errors() {
         .await
         .unwrap();
     let name = unique("giveup-sink");
-    let c = start(&s.connector_config(&name, &t, &f, &[("aws.lambda.retry.timeout.ms", "1500")]));
+    let mut c =
+        start(&s.connector_config(&name, &t, &f, &[("aws.lambda.retry.timeout.ms", "1500")]));
     let errors = s
         .read_topic(&format!("error-{name}"), 2, MINUTE)
         .await
         .unwrap();
     s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
         .await;
-    let mut c = c;
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0));
+    let log = c.log();
+    c.stop_cleanly().await;
     assert_eq!(errors.len(), 2);
     for e in &errors {
         assert_eq!(e.header("error_class"), "invocation");
@@ -155,10 +155,8 @@ async fn retries_give_up_after_the_retry_timeout_as_invocation_errors() {
         assert_eq!(string_format(e)["errorType"], "TooManyRequestsException");
     }
     assert!(
-        c.log()
-            .contains("giving up after aws.lambda.retry.timeout.ms"),
-        "{}",
-        c.log()
+        log.contains("giving up after aws.lambda.retry.timeout.ms"),
+        "{log}"
     );
 }
 
@@ -187,8 +185,7 @@ async fn too_large_requests_are_split_and_a_lone_giant_goes_to_the_dlq() {
     let mut c = start(&config);
     s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
         .await;
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
+    c.stop_cleanly().await;
     let results = read(&s, &format!("success-{name}")).await;
     let offsets: Vec<&str> = results
         .iter()
@@ -241,8 +238,7 @@ async fn undecodable_records_go_to_the_dlq_with_context_and_original_bytes() {
     let mut c = start(&s.connector_config(&name, &t, &f, &[("input.key.format", "JSON")]));
     s.wait_committed_to_end(&format!("connect-{name}"), &t, 2, MINUTE)
         .await;
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
+    c.stop_cleanly().await;
 
     let seen = s.function_records(&f).await.unwrap();
     for p in 0..2 {
@@ -312,8 +308,7 @@ async fn a_record_too_large_for_any_request_goes_to_the_dlq_without_invoking() {
         start(&s.connector_config(&name, &t, &f, &[("aws.lambda.max.payload.bytes", "2048")]));
     s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
         .await;
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0));
+    c.stop_cleanly().await;
     let dlq = read(&s, &format!("dlq-{name}")).await;
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].header("__connect.errors.stage"), "TASK_PUT");
@@ -385,8 +380,7 @@ async fn sigterm_finishes_the_in_flight_batch_and_commits_it() {
         ],
     ));
     c.wait_for_log("invoking", MINUTE).await;
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
+    c.stop_cleanly().await;
     // The batch in flight at SIGTERM finished, its results were written and
     // committed; nothing after it was started.
     let committed = s
@@ -485,8 +479,7 @@ async fn any_other_response_body_is_every_records_result() {
             .read_topic(&format!("success-{name}"), 3, MINUTE)
             .await
             .unwrap();
-        c.terminate().unwrap();
-        assert_eq!(c.wait(MINUTE).await, Some(0));
+        c.stop_cleanly().await;
         assert_eq!(results.len(), 3, "{shape}");
         let values: BTreeSet<String> = results
             .iter()
@@ -533,8 +526,7 @@ async fn json_value_format_and_headers_in_the_payload() {
         .read_topic(&format!("success-{name}"), 1, MINUTE)
         .await
         .unwrap();
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0));
+    c.stop_cleanly().await;
     let value: Value = serde_json::from_slice(results[0].value.as_deref().unwrap()).unwrap();
     assert_eq!(
         value["result"]["echo"],
@@ -582,8 +574,7 @@ async fn multiple_mode_routes_each_topic_to_its_function() {
         .await;
     s.wait_committed_to_end(&format!("connect-{name}"), &users, 1, MINUTE)
         .await;
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
+    c.stop_cleanly().await;
     let topics_of = |records: Vec<Value>| {
         records
             .iter()
@@ -629,8 +620,7 @@ async fn topics_regex_with_two_tasks_in_one_process() {
         .await;
     s.wait_committed_to_end(&format!("connect-{name}"), &b, 2, MINUTE)
         .await;
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
+    c.stop_cleanly().await;
     assert_eq!(seen.len(), 8);
     assert!(
         c.log().contains("task=1"),
@@ -665,8 +655,7 @@ async fn max_in_flight_bounds_concurrent_invocations_across_partitions() {
     ));
     s.wait_committed_to_end(&format!("connect-{name}"), &t, 4, MINUTE)
         .await;
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0));
+    c.stop_cleanly().await;
     assert_eq!(fake.stats.invocations.load(Ordering::SeqCst), 12);
     assert_eq!(
         fake.stats.max_concurrent.load(Ordering::SeqCst),
@@ -705,8 +694,7 @@ async fn linger_waits_to_fill_a_batch() {
     .unwrap();
     s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
         .await;
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0));
+    c.stop_cleanly().await;
     assert_eq!(fake.stats.records.load(Ordering::SeqCst), 5);
     assert_eq!(
         fake.stats.invocations.load(Ordering::SeqCst),
@@ -739,8 +727,7 @@ async fn a_socket_timeout_is_retried_then_reported_as_an_invocation_error() {
         .read_topic(&format!("error-{name}"), 1, MINUTE)
         .await
         .unwrap();
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0));
+    c.stop_cleanly().await;
     assert_eq!(errors.len(), 1, "{}", c.log());
     assert_eq!(errors[0].header("error_type"), "Timeout");
     assert_eq!(errors[0].header("error_class"), "invocation");
@@ -781,8 +768,7 @@ async fn a_function_alias_is_invoked_through_its_qualifier() {
         .read_topic(&format!("success-{name}"), 1, MINUTE)
         .await
         .unwrap();
-    c.terminate().unwrap();
-    assert_eq!(c.wait(MINUTE).await, Some(0), "{}", c.log());
+    c.stop_cleanly().await;
     assert_eq!(results.len(), 1);
     let mut wrong =
         start(&s.connector_config(&unique("alias-sink"), &t, &format!("{f}:nope"), &[]));

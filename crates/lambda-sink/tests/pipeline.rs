@@ -177,24 +177,17 @@ fn string_format(r: &Record) -> Value {
     serde_json::from_str(&text).expect("JSON text inside")
 }
 
-async fn stop(mut c: Connector) -> Option<i32> {
-    c.terminate().expect("SIGTERM");
-    let code = c.wait(MINUTE).await;
-    assert_eq!(code, Some(0), "graceful stop must exit 0:\n{}", c.log());
-    code
-}
-
 #[tokio::test]
 async fn sync_happy_path_every_record_once_in_order_with_results_and_offsets() {
     let w = World::new("happy", 4, 10, &[]).await;
     let produced = w.produce(200, |i| json!({ "i": i })).await;
-    let c = w.start(&[("aws.lambda.batch.size", "7")]);
+    let mut c = w.start(&[("aws.lambda.batch.size", "7")]);
 
     let results = w.outcome_topic("success", 200).await;
     assert_eq!(results.len(), 200, "success records:\n{}", c.log());
     let committed = w.committed_to_end().await;
     assert_eq!(committed, vec![50, 50, 50, 50]);
-    stop(c).await;
+    c.stop_cleanly().await;
 
     // The function saw every record exactly once, in offset order per partition.
     let seen = w.seen().await;
@@ -229,11 +222,11 @@ async fn sync_happy_path_every_record_once_in_order_with_results_and_offsets() {
 async fn confluent_reference_add_function_results() {
     let w = World::new("add", 1, 10, &[]).await;
     w.produce(10, |i| json!({ "a": i, "b": 1 })).await;
-    let c = w.start(&[]);
+    let mut c = w.start(&[]);
     let results = w.outcome_topic("success", 10).await;
     assert_eq!(results.len(), 10, "{}", c.log());
     w.committed_to_end().await;
-    stop(c).await;
+    c.stop_cleanly().await;
     for r in &results {
         // The success topic holds the JSON text of each element's payload,
         // written as a JSON string literal (Confluent's bytes).
@@ -254,11 +247,11 @@ async fn function_errors_are_logged_to_the_error_topic() {
     // invocation one record.
     w.produce(40, |i| json!({ "i": i, "fail": i % 4 == 0 }))
         .await;
-    let c = w.start(&[("aws.lambda.batch.size", "1"), ("behavior.on.error", "log")]);
+    let mut c = w.start(&[("aws.lambda.batch.size", "1"), ("behavior.on.error", "log")]);
     let errors = w.outcome_topic("error", 10).await;
     let results = w.outcome_topic("success", 30).await;
     w.committed_to_end().await;
-    stop(c).await;
+    c.stop_cleanly().await;
     assert_eq!(errors.len(), 10);
     assert_eq!(results.len(), 30);
     for e in &errors {
@@ -283,7 +276,7 @@ async fn function_errors_ignored_write_nothing_and_advance() {
     let w = World::new("errignore", 1, 10, &[]).await;
     w.produce(12, |i| json!({ "i": i, "fail": i % 3 == 0 }))
         .await;
-    let c = w.start(&[
+    let mut c = w.start(&[
         ("aws.lambda.batch.size", "1"),
         ("behavior.on.error", "ignore"),
     ]);
@@ -291,7 +284,7 @@ async fn function_errors_ignored_write_nothing_and_advance() {
     assert_eq!(results.len(), 8, "{}", c.log());
     w.committed_to_end().await;
     let log = c.log();
-    stop(c).await;
+    c.stop_cleanly().await;
     assert!(
         log.contains("function error ignored (behavior.on.error=ignore)"),
         "{log}"
@@ -345,7 +338,7 @@ async fn throttling_is_retried_until_concurrency_returns_and_nothing_is_lost() {
         .await
         .expect("throttle");
     w.produce(20, |i| json!({ "i": i })).await;
-    let c = w.start(&[
+    let mut c = w.start(&[
         ("aws.lambda.retry.timeout.ms", "-1"),
         ("aws.lambda.retry.backoff.max.ms", "500"),
     ]);
@@ -357,7 +350,7 @@ async fn throttling_is_retried_until_concurrency_returns_and_nothing_is_lost() {
     let results = w.outcome_topic("success", 20).await;
     assert_eq!(results.len(), 20, "{}", c.log());
     w.committed_to_end().await;
-    stop(c).await;
+    c.stop_cleanly().await;
     let inputs: BTreeSet<(i64, i64)> = results.iter().map(input_of).collect();
     assert_eq!(inputs.len(), 20, "every record has its result");
 }
@@ -366,13 +359,13 @@ async fn throttling_is_retried_until_concurrency_returns_and_nothing_is_lost() {
 async fn async_invocations_reach_the_function_and_commit_without_results() {
     let w = World::new("async", 2, 10, &[]).await;
     w.produce(30, |i| json!({ "i": i })).await;
-    let c = w.start(&[
+    let mut c = w.start(&[
         ("aws.lambda.invocation.type", "async"),
         ("aws.lambda.batch.size", "4"),
     ]);
     let seen = w.wait_seen(30).await;
     w.committed_to_end().await;
-    stop(c).await;
+    c.stop_cleanly().await;
     let distinct: BTreeSet<(i64, i64)> = seen.iter().copied().collect();
     assert_eq!(distinct.len(), 30);
     for kind in ["success", "error"] {
@@ -395,9 +388,9 @@ async fn kill_9_mid_run_then_restart_loses_nothing() {
     let before = w.seen().await.len();
     assert!(before < 400, "killed mid-run ({before} seen)");
 
-    let restarted = w.start(&[("aws.lambda.batch.size", "5")]);
+    let mut restarted = w.start(&[("aws.lambda.batch.size", "5")]);
     w.committed_to_end().await;
-    stop(restarted).await;
+    restarted.stop_cleanly().await;
     let seen: BTreeSet<(i64, i64)> = w.seen().await.into_iter().collect();
     assert_eq!(
         seen.len(),
@@ -423,9 +416,9 @@ async fn two_processes_share_partitions_and_take_over_on_stop() {
     // ~12 s of work per partition, so B joins while A is busy.
     w.produce(200, |i| json!({ "i": i, "sleep_ms": 200 })).await;
     let extra = [("aws.lambda.batch.size", "1")];
-    let a = w.start(&extra);
+    let mut a = w.start(&extra);
     a.wait_for_log("partitions assigned", MINUTE).await;
-    let b = w.start(&extra);
+    let mut b = w.start(&extra);
     b.wait_for_log("partitions assigned", MINUTE).await;
     // Both work on the topic at once: each logs invocations of its partitions.
     wait_until(MINUTE, "both processes invoking", || async {
@@ -433,10 +426,10 @@ async fn two_processes_share_partitions_and_take_over_on_stop() {
     })
     .await;
     // A leaves; B takes its partitions over and finishes everything.
-    stop(a).await;
+    a.stop_cleanly().await;
     w.committed_to_end().await;
     let log_b = b.log();
-    stop(b).await;
+    b.stop_cleanly().await;
     assert!(
         log_b.matches("partitions assigned").count() >= 2,
         "B was assigned A's partitions:\n{log_b}"
@@ -457,7 +450,7 @@ async fn a_function_slower_than_max_poll_interval_pauses_the_partition_not_the_c
     // Each invocation takes 7 s; the consumer must poll at least every 6 s.
     let w = World::new("slow", 1, 30, &[]).await;
     w.produce(12, |i| json!({ "i": i, "sleep_ms": 7000 })).await;
-    let c = w.start(&[
+    let mut c = w.start(&[
         ("aws.lambda.batch.size", "4"),
         ("max.poll.records", "2"),
         ("consumer.override.session.timeout.ms", "6000"),
@@ -467,7 +460,7 @@ async fn a_function_slower_than_max_poll_interval_pauses_the_partition_not_the_c
     assert_eq!(results.len(), 12, "{}", c.log());
     w.committed_to_end().await;
     let log = c.log();
-    stop(c).await;
+    c.stop_cleanly().await;
     assert!(
         log.contains("partition paused"),
         "the full partition was paused:\n{log}"

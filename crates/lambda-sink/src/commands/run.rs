@@ -35,7 +35,6 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
         return Ok(exit::CONFIG);
     };
     let mut problems = kafka::check_pass_through(&config.kafka);
-    problems.extend(config_file::not_yet_supported(&config));
     if lambda::resolve_region(&config.aws, RegionSources::All)
         .await
         .is_none()

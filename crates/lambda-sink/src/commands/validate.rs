@@ -63,10 +63,7 @@ pub(super) async fn validate(path: &Path, offline: bool) -> anyhow::Result<u8> {
         f.warning(w)?;
     }
     if let Some(config) = &validation.config {
-        for p in kafka::check_pass_through(&config.kafka)
-            .into_iter()
-            .chain(config_file::not_yet_supported(config))
-        {
+        for p in kafka::check_pass_through(&config.kafka) {
             f.error(&p)?;
         }
         let sources = if offline {

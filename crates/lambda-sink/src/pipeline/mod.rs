@@ -64,6 +64,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) invoker: Invoker,
     pub(crate) producer: OutcomeProducer,
+    /// Present when a key or value format uses the Schema Registry.
+    pub(crate) registry: Option<crate::registry::Registry>,
     /// `aws.lambda.max.in.flight`.
     pub(crate) in_flight: Semaphore,
     /// Cancelled on shutdown and on failure; partitions hold child tokens.
@@ -102,6 +104,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     let invoker = Invoker::new(lambda::client(&sdk));
     let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
         .context("creating the Kafka producer")?;
+    let registry = match &config.schema_registry {
+        None => None,
+        Some(r) => {
+            let registry = crate::registry::Registry::new(r)?;
+            registry.check().await.with_context(|| {
+                format!(
+                    "Schema Registry check failed; fix schema.registry.url ({}) or its credentials",
+                    r.urls.join(", ")
+                )
+            })?;
+            Some(registry)
+        }
+    };
     tokio::select! {
         biased;
         () = shutdown.cancelled() => return Ok(RunOutcome::default()),
@@ -113,6 +128,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         config,
         invoker,
         producer,
+        registry,
         stop: shutdown.clone(),
         failure: Mutex::new(None),
         abandoned: AtomicBool::new(false),

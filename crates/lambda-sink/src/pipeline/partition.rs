@@ -14,16 +14,18 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, try_join_all};
 use futures::stream::{FuturesOrdered, StreamExt};
 use lambda_sink_core::batch::{self, BatchLimits, Element};
+use lambda_sink_core::codec::schema::Compiled;
 use lambda_sink_core::codec::schemaless;
+use lambda_sink_core::codec::wire::{self, SchemaRef};
 use lambda_sink_core::config::{BehaviorOnError, DataFormat, InvocationType};
 use lambda_sink_core::offsets::OffsetTracker;
 use lambda_sink_core::outcome::{
-    self, BatchError, CONNECT_EXCEPTION, DATA_EXCEPTION, DeadLetter, Disposition, ErrorClass,
-    InvokeFailure, ResultValue, SINK_TASK_CLASS, Stage,
+    self, BatchError, DeadLetter, Disposition, ErrorClass, InvokeFailure, ResultValue, Stage,
 };
 use lambda_sink_core::payload;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
@@ -37,6 +39,7 @@ use super::Shared;
 use crate::kafka::consumer::OffsetStore;
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
 use crate::lambda::invoke::Invoked;
+use crate::registry::RegistryError;
 
 /// Most batches whose outcomes may await acknowledgement at once, per partition.
 const PENDING_BATCHES: usize = 4;
@@ -60,6 +63,12 @@ impl Element for Item {
             Self::Dead { .. } => None,
         }
     }
+}
+
+/// A decoded key or value, or why the record goes to the DLQ.
+enum Decoded {
+    Json(Option<Vec<u8>>),
+    Dead(DeadLetter),
 }
 
 /// Records whose outcome is durable once `done` completes.
@@ -147,10 +156,15 @@ impl Worker {
                     r = self.records.recv() => r,
                 };
                 let Some(record) = record else { return };
-                queue.push_back(self.prepare(record));
+                let Ok(item) = self.prepare(record).await else {
+                    return;
+                };
+                queue.push_back(item);
                 oldest = Some(Instant::now());
             }
-            self.top_up(&mut queue);
+            if self.top_up(&mut queue).await.is_err() {
+                return;
+            }
             let linger = self.shared.config.lambda.linger;
             if !linger.is_zero() && !batch::is_full(&queue, self.limits) {
                 let deadline = oldest.unwrap_or_else(Instant::now) + linger;
@@ -162,7 +176,10 @@ impl Worker {
                         r = self.records.recv() => r,
                     };
                     let Some(record) = record else { break };
-                    queue.push_back(self.prepare(record));
+                    let Ok(item) = self.prepare(record).await else {
+                        return;
+                    };
+                    queue.push_back(item);
                 }
             }
             while matches!(queue.front(), Some(Item::Dead { .. })) {
@@ -193,47 +210,44 @@ impl Worker {
     }
 
     /// Moves already-delivered records into the queue, up to one batch.
-    fn top_up(&mut self, queue: &mut VecDeque<Item>) {
+    async fn top_up(&mut self, queue: &mut VecDeque<Item>) -> Result<(), Stopped> {
         while queue.len() < self.limits.max_records {
             match self.records.try_recv() {
-                Ok(record) => queue.push_back(self.prepare(record)),
+                Ok(record) => queue.push_back(self.prepare(record).await?),
                 Err(_) => break,
             }
         }
+        Ok(())
     }
 
     /// Decodes a record into its payload element, or its dead letter.
-    fn prepare(&self, record: SourceRecord) -> Item {
+    /// `Err(Stopped)` when asked to stop while waiting for the registry.
+    async fn prepare(&self, record: SourceRecord) -> Result<Item, Stopped> {
         self.buffered.fetch_sub(1, Ordering::SeqCst);
         let config = &self.shared.config;
-        let converter = config.lambda.converter;
-        let decode = |format: DataFormat, bytes: &Option<Vec<u8>>, stage: Stage| {
-            bytes
-                .as_ref()
-                .map(|b| schemaless::render(format, converter, b))
-                .transpose()
-                .map_err(|e| DeadLetter {
-                    stage,
-                    class_name: outcome::converter_class(format).to_string(),
-                    exception_class: DATA_EXCEPTION.to_string(),
-                    message: format!(
-                        "{} of {}@{} is not valid {format}: {e}",
-                        if stage == Stage::KeyConverter {
-                            "key"
-                        } else {
-                            "value"
-                        },
-                        self.tp,
-                        record.offset
-                    ),
-                })
+        let key = match self
+            .decode(
+                config.key_format,
+                record.key.as_deref(),
+                Stage::KeyConverter,
+                &record,
+            )
+            .await?
+        {
+            Decoded::Json(json) => json,
+            Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
         };
-        let decoded = decode(config.key_format, &record.key, Stage::KeyConverter).and_then(|k| {
-            decode(config.value_format, &record.value, Stage::ValueConverter).map(|v| (k, v))
-        });
-        let (key, value) = match decoded {
-            Ok(kv) => kv,
-            Err(dead) => return Item::Dead { record, dead },
+        let value = match self
+            .decode(
+                config.value_format,
+                record.value.as_deref(),
+                Stage::ValueConverter,
+                &record,
+            )
+            .await?
+        {
+            Decoded::Json(json) => json,
+            Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
         };
         let element = payload::render_element(
             &record,
@@ -242,21 +256,102 @@ impl Worker {
             config.lambda.include_headers,
         );
         if !self.limits.fits_alone(element.len()) {
-            let dead = DeadLetter {
-                stage: Stage::TaskPut,
-                class_name: SINK_TASK_CLASS.to_string(),
-                exception_class: CONNECT_EXCEPTION.to_string(),
-                message: format!(
-                    "record {}@{} renders to a {}-byte payload element, larger than aws.lambda.max.payload.bytes ({}) allows for one request",
-                    self.tp,
-                    record.offset,
-                    element.len(),
-                    self.limits.max_bytes
-                ),
-            };
-            return Item::Dead { record, dead };
+            let dead = DeadLetter::task_put(format!(
+                "record {}@{} renders to a {}-byte payload element, larger than aws.lambda.max.payload.bytes ({}) allows for one request",
+                self.tp,
+                record.offset,
+                element.len(),
+                self.limits.max_bytes
+            ));
+            return Ok(Item::Dead { record, dead });
         }
-        Item::Ready { record, element }
+        Ok(Item::Ready { record, element })
+    }
+
+    /// Decodes a key or value (`None` = null) by its input format.
+    async fn decode(
+        &self,
+        format: DataFormat,
+        bytes: Option<&[u8]>,
+        stage: Stage,
+        record: &SourceRecord,
+    ) -> Result<Decoded, Stopped> {
+        let Some(bytes) = bytes else {
+            return Ok(Decoded::Json(None));
+        };
+        let dead = |reason: &str| {
+            let what = if stage == Stage::KeyConverter {
+                "key"
+            } else {
+                "value"
+            };
+            let message = format!(
+                "{what} of {}@{} is not valid {format}: {reason}",
+                self.tp, record.offset
+            );
+            Decoded::Dead(DeadLetter::converter(stage, format, message))
+        };
+        let config = &self.shared.config;
+        if !format.needs_registry() {
+            return Ok(
+                match schemaless::render(format, config.lambda.converter, bytes) {
+                    Ok(json) => Decoded::Json(Some(json)),
+                    Err(e) => dead(&e.message),
+                },
+            );
+        }
+        let framed = match wire::parse(bytes) {
+            Ok(f) => f,
+            Err(e) => return Ok(dead(&e.message)),
+        };
+        let compiled = match self.schema(framed.schema).await? {
+            Ok(c) => c,
+            Err(reason) => return Ok(dead(&reason)),
+        };
+        let actual = compiled.schema_type().format();
+        if actual != format {
+            return Ok(dead(&format!(
+                "schema {} is a {actual} schema",
+                framed.schema
+            )));
+        }
+        Ok(
+            match compiled.decode(framed.payload, config.decimal_format) {
+                Ok(json) => Decoded::Json(Some(json)),
+                Err(e) => dead(&e.message),
+            },
+        )
+    }
+
+    /// The writer schema, waiting (with backoff) while the registry cannot
+    /// be reached: a registry outage delays records, it never dead-letters
+    /// them. `Ok(Err(reason))`: the schema does not exist or cannot be used.
+    async fn schema(&self, schema: SchemaRef) -> Result<Result<Arc<Compiled>, String>, Stopped> {
+        let Some(registry) = &self.shared.registry else {
+            self.shared
+                .fail("a Schema Registry format is configured without schema.registry.url".into());
+            return Err(Stopped);
+        };
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match registry.schema(schema).await {
+                Ok(compiled) => return Ok(Ok(compiled)),
+                Err(RegistryError::NotFound(m) | RegistryError::Invalid(m)) => return Ok(Err(m)),
+                Err(RegistryError::Unauthorized(m)) => {
+                    self.shared.fail(m);
+                    return Err(Stopped);
+                }
+                Err(RegistryError::Unavailable(m)) => {
+                    warn!(schema = %schema, retry_in_ms = delay.as_millis(), error = %m, "Schema Registry unavailable; the record waits and is retried");
+                    tokio::select! {
+                        biased;
+                        () = self.stop.cancelled() => return Err(Stopped),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
     }
 
     /// Invokes one batch (splitting it if Lambda says it is too large) and
@@ -283,7 +378,7 @@ impl Worker {
         // A stack keeps halves in order: the first half is processed first.
         let mut work = vec![batch];
         while let Some(batch) = work.pop() {
-            let range = offsets_range(&batch);
+            let range = offsets_range(batch.iter().map(|(r, _)| r));
             let body = batch::request_body(batch.iter().map(|(_, e)| e.as_slice()));
             debug!(offsets = %range, records = batch.len(), bytes = body.len(), "invoking");
             let records: Vec<SourceRecord> = match self.invoke_with_retry(&function, body).await {
@@ -319,16 +414,11 @@ impl Worker {
             let dead = records
                 .into_iter()
                 .map(|r| {
-                    let dead = DeadLetter {
-                        stage: Stage::TaskPut,
-                        class_name: SINK_TASK_CLASS.to_string(),
-                        exception_class: CONNECT_EXCEPTION.to_string(),
-                        message: format!(
-                            "Lambda rejected record {}@{} as too large for one request (RequestTooLargeException)",
-                            self.tp, r.offset
-                        ),
-                    };
-                    (r, dead)
+                    let message = format!(
+                        "Lambda rejected record {}@{} as too large for one request (RequestTooLargeException)",
+                        self.tp, r.offset
+                    );
+                    (r, DeadLetter::task_put(message))
                 })
                 .collect();
             self.dead_letter(dead, pending).await?;
@@ -454,7 +544,7 @@ impl Worker {
         pending: &mpsc::Sender<Pending>,
     ) -> Result<(), Stopped> {
         let config = &self.shared.config;
-        let range = offsets_range_of(&records);
+        let range = offsets_range(records.iter());
         match config.lambda.behavior_on_error {
             BehaviorOnError::Fail => {
                 self.shared.fail(format!(
@@ -516,21 +606,14 @@ impl Worker {
                     .await
             }
             InvocationType::Async => {
+                let message = format!(
+                    "Lambda did not accept the event within aws.lambda.retry.timeout.ms: {}: {}",
+                    failure.error_type(),
+                    failure.message
+                );
                 let dead = records
                     .into_iter()
-                    .map(|r| {
-                        let dead = DeadLetter {
-                            stage: Stage::TaskPut,
-                            class_name: SINK_TASK_CLASS.to_string(),
-                            exception_class: CONNECT_EXCEPTION.to_string(),
-                            message: format!(
-                                "Lambda did not accept the event within aws.lambda.retry.timeout.ms: {}: {}",
-                                failure.error_type(),
-                                failure.message
-                            ),
-                        };
-                        (r, dead)
-                    })
+                    .map(|r| (r, DeadLetter::task_put(message.clone())))
                     .collect();
                 self.dead_letter(dead, pending).await
             }
@@ -661,16 +744,11 @@ fn text_headers(headers: Vec<(&'static str, String)>) -> Vec<(String, Option<Vec
         .collect()
 }
 
-fn offsets_range(batch: &[(SourceRecord, Vec<u8>)]) -> String {
-    match (batch.first(), batch.last()) {
-        (Some((a, _)), Some((b, _))) => format!("{}..={}", a.offset, b.offset),
-        _ => String::new(),
-    }
-}
-
-fn offsets_range_of(records: &[SourceRecord]) -> String {
-    match (records.first(), records.last()) {
+/// `first..=last` of records in offset order, for logs and messages.
+fn offsets_range<'a>(mut records: impl DoubleEndedIterator<Item = &'a SourceRecord>) -> String {
+    match (records.next(), records.next_back()) {
         (Some(a), Some(b)) => format!("{}..={}", a.offset, b.offset),
+        (Some(a), None) => format!("{}..={}", a.offset, a.offset),
         _ => String::new(),
     }
 }

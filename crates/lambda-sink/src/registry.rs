@@ -1,0 +1,302 @@
+//! The Confluent Schema Registry client: writer schemas by id (or GUID),
+//! references resolved, compiled once and cached.
+//!
+//! * Several URLs are tried in turn; each request has a timeout.
+//! * `schema.context.name` other than `default` qualifies lookups
+//!   (`?subject=:.ctx:` for ids, `:.ctx:subject` for references).
+//! * Caching is single-flight: concurrent lookups of one schema share one
+//!   fetch, and no lock is held across the HTTP call.
+//! * Errors say what happens to the record: a schema that does not exist or
+//!   does not compile is permanent (the record goes to the DLQ); a registry
+//!   that cannot be reached is transient (the caller retries, never DLQs);
+//!   refused credentials stop the connector.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use lambda_sink_core::codec::schema::{Compiled, SchemaType};
+use lambda_sink_core::codec::wire::SchemaRef;
+use lambda_sink_core::config::{SchemaRegistryConfig, Secret};
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+
+/// Most references followed from one schema (guards against cycles).
+const MAX_REFERENCES: usize = 256;
+
+/// Why a schema could not be had.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry does not know the schema (or a reference): permanent.
+    #[error("{0}")]
+    NotFound(String),
+    /// The schema exists but cannot be used: permanent.
+    #[error("{0}")]
+    Invalid(String),
+    /// No registry answered: transient, retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The registry refused the credentials: the operator must fix them.
+    #[error("{0}")]
+    Unauthorized(String),
+}
+
+#[derive(Deserialize)]
+struct SchemaResponse {
+    schema: String,
+    #[serde(rename = "schemaType")]
+    schema_type: Option<String>,
+    #[serde(default)]
+    references: Vec<ReferenceResponse>,
+}
+
+#[derive(Deserialize)]
+struct ReferenceResponse {
+    name: String,
+    subject: String,
+    version: i64,
+}
+
+type Cell = Arc<OnceCell<Arc<Compiled>>>;
+
+/// A Schema Registry client with a cache of compiled schemas.
+pub struct Registry {
+    http: reqwest::Client,
+    urls: Vec<String>,
+    auth: Option<Secret<String>>,
+    /// `.ctx` for a named context, `None` for the default one.
+    context: Option<String>,
+    cache: Mutex<HashMap<SchemaRef, Cell>>,
+}
+
+impl Registry {
+    /// A client for `config`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(config: &SchemaRegistryConfig) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        let context = match config.context.trim_start_matches('.') {
+            "" | "default" => None,
+            name => Some(format!(".{name}")),
+        };
+        Ok(Self {
+            http,
+            urls: config
+                .urls
+                .iter()
+                .map(|u| u.trim_end_matches('/').to_string())
+                .collect(),
+            auth: config.basic_auth.clone(),
+            context,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Checks that a registry answers and accepts the credentials.
+    ///
+    /// # Errors
+    /// `Unavailable` when none can be reached; `Unauthorized` when the
+    /// credentials are refused. A registry that answers with a server error
+    /// is reachable: lookups will retry.
+    pub async fn check(&self) -> Result<(), RegistryError> {
+        match self.get("/config").await {
+            Ok(_) | Err(RegistryError::NotFound(_) | RegistryError::Invalid(_)) => Ok(()),
+            Err(e @ RegistryError::Unauthorized(_)) => Err(e),
+            Err(RegistryError::Unavailable(m)) if m.contains("HTTP 5") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The compiled writer schema for `schema`.
+    ///
+    /// # Errors
+    /// See [`RegistryError`]; a failed lookup is not cached, so the next call
+    /// tries again.
+    pub async fn schema(&self, schema: SchemaRef) -> Result<Arc<Compiled>, RegistryError> {
+        let cell = {
+            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            cache.entry(schema).or_default().clone()
+        };
+        cell.get_or_try_init(|| self.fetch(schema)).await.cloned()
+    }
+
+    async fn fetch(&self, schema: SchemaRef) -> Result<Arc<Compiled>, RegistryError> {
+        let path = match schema {
+            SchemaRef::Id(id) => match &self.context {
+                Some(ctx) => format!("/schemas/ids/{id}?subject=:{ctx}:"),
+                None => format!("/schemas/ids/{id}"),
+            },
+            SchemaRef::Guid(_) => {
+                let guid = schema.to_string();
+                format!("/schemas/guids/{}", guid.trim_start_matches("guid "))
+            }
+        };
+        let main = self.get_schema(&path, &format!("schema {schema}")).await?;
+        let ty = SchemaType::from_registry(main.schema_type.as_deref())
+            .map_err(|e| RegistryError::Invalid(format!("schema {schema}: {e}")))?;
+        let mut references: Vec<(String, String)> = Vec::new();
+        self.resolve(&main.references, &mut references, &mut Vec::new())
+            .await?;
+        let refs: Vec<(&str, &str)> = references
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_str()))
+            .collect();
+        Compiled::compile(ty, &main.schema, &refs)
+            .map(Arc::new)
+            .map_err(|e| RegistryError::Invalid(format!("schema {schema}: {e}")))
+    }
+
+    /// Appends every reference, transitively, dependencies first.
+    async fn resolve(
+        &self,
+        refs: &[ReferenceResponse],
+        out: &mut Vec<(String, String)>,
+        seen: &mut Vec<(String, i64)>,
+    ) -> Result<(), RegistryError> {
+        for r in refs {
+            if seen.iter().any(|(s, v)| *s == r.subject && *v == r.version) {
+                continue;
+            }
+            if seen.len() >= MAX_REFERENCES {
+                return Err(RegistryError::Invalid(format!(
+                    "more than {MAX_REFERENCES} schema references (a cycle?)"
+                )));
+            }
+            seen.push((r.subject.clone(), r.version));
+            let subject = match &self.context {
+                Some(ctx) if !r.subject.starts_with(":.") => format!(":{ctx}:{}", r.subject),
+                _ => r.subject.clone(),
+            };
+            let path = format!(
+                "/subjects/{}/versions/{}",
+                encode_segment(&subject),
+                r.version
+            );
+            let what = format!(
+                "reference {} (subject {subject}, version {})",
+                r.name, r.version
+            );
+            let referenced = self.get_schema(&path, &what).await?;
+            Box::pin(self.resolve(&referenced.references, out, seen)).await?;
+            out.push((r.name.clone(), referenced.schema));
+        }
+        Ok(())
+    }
+
+    async fn get_schema(&self, path: &str, what: &str) -> Result<SchemaResponse, RegistryError> {
+        let body = self.get(path).await.map_err(|e| match e {
+            RegistryError::NotFound(_) => {
+                RegistryError::NotFound(format!("the Schema Registry does not know {what}"))
+            }
+            other => other,
+        })?;
+        serde_json::from_slice(&body).map_err(|e| {
+            RegistryError::Invalid(format!("{what}: unexpected registry response: {e}"))
+        })
+    }
+
+    /// GET `path` from the first registry that answers.
+    async fn get(&self, path: &str) -> Result<Vec<u8>, RegistryError> {
+        let mut failures = Vec::new();
+        for url in &self.urls {
+            let mut request = self.http.get(format!("{url}{path}")).header(
+                "Accept",
+                "application/vnd.schemaregistry.v1+json, application/json",
+            );
+            if let Some(auth) = &self.auth {
+                let (user, password) = auth.expose().split_once(':').unwrap_or((auth.expose(), ""));
+                request = request.basic_auth(user, Some(password));
+            }
+            match request.send().await {
+                Err(e) => failures.push(format!("{url}: {}", without_url(&e))),
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response
+                        .bytes()
+                        .await
+                        .map(|b| b.to_vec())
+                        .unwrap_or_default();
+                    match status.as_u16() {
+                        200..=299 => return Ok(body),
+                        404 => {
+                            return Err(RegistryError::NotFound(
+                                String::from_utf8_lossy(&body).into_owned(),
+                            ));
+                        }
+                        401 | 403 => {
+                            return Err(RegistryError::Unauthorized(format!(
+                                "the Schema Registry at {url} refused the credentials (HTTP {status}); check schema.registry.basic.auth.user.info"
+                            )));
+                        }
+                        s if s >= 500 || s == 408 || s == 429 => {
+                            failures.push(format!("{url}: HTTP {status}"));
+                        }
+                        _ => {
+                            return Err(RegistryError::Invalid(format!(
+                                "the Schema Registry at {url} answered HTTP {status}: {}",
+                                String::from_utf8_lossy(&body)
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        Err(RegistryError::Unavailable(format!(
+            "cannot reach the Schema Registry ({})",
+            failures.join("; ")
+        )))
+    }
+}
+
+/// A reqwest error without the URL (which may hold credentials).
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut detail = String::new();
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+/// Percent-encodes a path segment (subjects may contain `/` and `:`).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(encode_segment("acme/common.proto"), "acme%2Fcommon.proto");
+        assert_eq!(
+            encode_segment(":.ctx:orders-value"),
+            "%3A.ctx%3Aorders-value"
+        );
+    }
+}

@@ -1,0 +1,416 @@
+//! Schema Registry formats end to end: records written by Confluent's own
+//! serializers (Python confluent-kafka) to the real broker, decoded by
+//! lambda-sink through the registry, received by the real function as the
+//! JSON SPEC §3 prescribes; undecodable records in the DLQ; registry outages.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lambda_sink_testkit::connector::Connector;
+use lambda_sink_testkit::kafka::{Produce, Record};
+use lambda_sink_testkit::{Services, unique};
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A record Confluent's serializer produced, and what it must render to.
+#[derive(serde::Deserialize)]
+struct Expected {
+    partition: i64,
+    offset: i64,
+    key: Value,
+    value: Value,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `scripts/tools/produce_formats.py` (asynchronously: a test's
+/// in-process registry must keep serving meanwhile).
+async fn produce_with_confluent(
+    s: &Services,
+    registry: &str,
+    topic: &str,
+    format: &str,
+    count: usize,
+    partitions: i32,
+    extra: &[&str],
+) -> Vec<Expected> {
+    let python = std::env::var("LAMBDA_SINK_PYTHON")
+        .expect("LAMBDA_SINK_PYTHON (set by scripts/services.sh env)");
+    let mut args: Vec<String> = vec![
+        repo()
+            .join("scripts/tools/produce_formats.py")
+            .display()
+            .to_string(),
+        s.bootstrap.clone(),
+        registry.to_string(),
+        topic.to_string(),
+        format.to_string(),
+        count.to_string(),
+        partitions.to_string(),
+    ];
+    args.extend(extra.iter().map(ToString::to_string));
+    let descriptors = tempfile::NamedTempFile::new().unwrap();
+    if format == "PROTOBUF" {
+        let include = repo().join("crates/lambda-sink-core/tests/fixtures/proto");
+        let set = lambda_sink_testkit::proto_descriptor_set(&include, &["order.proto"]).unwrap();
+        std::fs::write(descriptors.path(), set).unwrap();
+        args.push("--descriptors".into());
+        args.push(descriptors.path().display().to_string());
+    }
+    let out = Command::new(python).args(&args).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// JSON equality where numbers compare by value.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x.to_string() == y.to_string() || x.as_f64().is_some() && x.as_f64() == y.as_f64()
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+struct World {
+    s: Services,
+    topic: String,
+    name: String,
+    function: String,
+}
+
+impl World {
+    async fn new(prefix: &str) -> Self {
+        let s = Services::from_env();
+        let topic = unique(prefix);
+        s.create_topic(&topic, 2).await.unwrap();
+        let function = unique(&format!("{prefix}-fn"));
+        s.deploy_test_function(&function, 30, &[]).await.unwrap();
+        let name = unique(&format!("{prefix}-sink"));
+        Self {
+            s,
+            topic,
+            name,
+            function,
+        }
+    }
+
+    fn start(&self, registry: &str, extra: &[(&str, &str)]) -> Connector {
+        let mut config = self
+            .s
+            .connector_config(&self.name, &self.topic, &self.function, extra);
+        config["schema.registry.url"] = json!(registry);
+        Connector::start(Path::new(BIN), &config, &[]).unwrap()
+    }
+
+    async fn finish(&self, mut c: Connector) {
+        self.s
+            .wait_committed_to_end(&format!("connect-{}", self.name), &self.topic, 2, MINUTE)
+            .await;
+        c.stop_cleanly().await;
+    }
+
+    /// What the function received, by (partition, offset).
+    async fn received(&self) -> BTreeMap<(i64, i64), Value> {
+        self.s
+            .function_records(&self.function)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                (
+                    (
+                        r["partition"].as_i64().unwrap(),
+                        r["offset"].as_i64().unwrap(),
+                    ),
+                    r,
+                )
+            })
+            .collect()
+    }
+}
+
+async fn format_reaches_the_function(format: &str) {
+    let w = World::new(&format!("fmt-{}", format.to_lowercase().replace('_', ""))).await;
+    let expected =
+        produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, format, 20, 2, &[]).await;
+    let c = w.start(
+        &w.s.registry_url,
+        &[("input.data.format", format), ("input.key.format", format)],
+    );
+    w.finish(c).await;
+    let received = w.received().await;
+    assert_eq!(received.len(), expected.len(), "every record once");
+    for e in &expected {
+        let got = &received[&(e.partition, e.offset)];
+        assert!(
+            same(&got["value"], &e.value),
+            "{format} value\n  got      {}\n  expected {}",
+            got["value"],
+            e.value
+        );
+        assert!(
+            same(&got["key"], &e.key),
+            "{format} key\n  got      {}\n  expected {}",
+            got["key"],
+            e.key
+        );
+    }
+}
+
+#[tokio::test]
+async fn avro_records_reach_the_function_as_json() {
+    format_reaches_the_function("AVRO").await;
+}
+
+#[tokio::test]
+async fn protobuf_records_reach_the_function_as_json() {
+    format_reaches_the_function("PROTOBUF").await;
+}
+
+#[tokio::test]
+async fn json_schema_records_reach_the_function_as_json() {
+    format_reaches_the_function("JSON_SR").await;
+}
+
+#[tokio::test]
+async fn a_schema_context_is_used_for_lookups() {
+    let w = World::new("fmt-ctx").await;
+    let registry = lambda_sink_testkit::registry::start().await.unwrap();
+    // Schemas registered in context .team: their ids mean nothing in the
+    // default context of this (private) registry.
+    let expected = produce_with_confluent(
+        &w.s,
+        &registry,
+        &w.topic,
+        "AVRO",
+        6,
+        2,
+        &["--context", ".team"],
+    )
+    .await;
+    let c = w.start(
+        &registry,
+        &[
+            ("input.data.format", "AVRO"),
+            ("schema.context.name", ".team"),
+        ],
+    );
+    w.finish(c).await;
+    let received = w.received().await;
+    for e in &expected {
+        assert!(same(&received[&(e.partition, e.offset)]["value"], &e.value));
+    }
+}
+
+#[tokio::test]
+async fn undecodable_records_go_to_the_dlq_and_valid_ones_keep_their_order() {
+    let w = World::new("fmt-bad").await;
+    let first = produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 6, 2, &[]).await;
+    // A valid record's header, to build a schema-mismatched one from.
+    let sample = w.s.read_topic(&w.topic, 1, MINUTE).await.unwrap();
+    let header = sample[0].value.as_deref().unwrap()[..5].to_vec();
+    let bad: [(&str, Vec<u8>); 5] = [
+        ("wrong magic byte", br#"{"id": 1}"#.to_vec()),
+        ("unknown schema id", vec![0, 0x7f, 0xff, 0xff, 0xfe, 0x02]),
+        ("truncated", vec![0, 0, 0]),
+        (
+            "schema mismatch",
+            [header.clone(), vec![0xff, 0xff, 0xff]].concat(),
+        ),
+        (
+            "trailing bytes",
+            [sample[0].value.as_deref().unwrap().to_vec(), vec![0, 0]].concat(),
+        ),
+    ];
+    let mut records = Vec::new();
+    for p in 0..2 {
+        for (name, bytes) in &bad {
+            records.push(Produce {
+                value: Some(bytes.clone()),
+                ..Produce::text(p, name, "")
+            });
+        }
+    }
+    let bad_positions = w.s.produce(&w.topic, &records).await.unwrap();
+    let second = produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 6, 2, &[]).await;
+    let c = w.start(
+        &w.s.registry_url,
+        &[("input.data.format", "AVRO"), ("input.key.format", "BYTES")],
+    );
+    w.finish(c).await;
+
+    // Every valid record reached the function, in order per partition.
+    let received = w.received().await;
+    let valid: Vec<&Expected> = first.iter().chain(&second).collect();
+    assert_eq!(received.len(), valid.len());
+    for e in &valid {
+        assert!(same(&received[&(e.partition, e.offset)]["value"], &e.value));
+    }
+    let seen = w.s.function_records(&w.function).await.unwrap();
+    for p in 0..2 {
+        let offsets: Vec<i64> = seen
+            .iter()
+            .filter(|r| r["partition"] == p)
+            .map(|r| r["offset"].as_i64().unwrap())
+            .collect();
+        assert!(
+            offsets.windows(2).all(|o| o[0] < o[1]),
+            "partition {p} in order: {offsets:?}"
+        );
+    }
+    // Every bad one is in the DLQ, unchanged, with its context.
+    let dlq: Vec<Record> =
+        w.s.read_topic(&format!("dlq-{}", w.name), bad_positions.len(), MINUTE)
+            .await
+            .unwrap();
+    assert_eq!(dlq.len(), bad_positions.len());
+    for d in &dlq {
+        let position: (i32, i64) = (
+            d.header("__connect.errors.partition").parse().unwrap(),
+            d.header("__connect.errors.offset").parse().unwrap(),
+        );
+        let index = bad_positions
+            .iter()
+            .position(|b| *b == position)
+            .expect("a bad record");
+        let (name, bytes) = &bad[index % bad.len()];
+        assert_eq!(
+            d.value.as_deref(),
+            Some(bytes.as_slice()),
+            "{name}: original bytes"
+        );
+        assert_eq!(
+            d.key.as_deref(),
+            Some(name.as_bytes()),
+            "{name}: original key"
+        );
+        assert_eq!(
+            d.header("__connect.errors.stage"),
+            "VALUE_CONVERTER",
+            "{name}"
+        );
+        assert_eq!(
+            d.header("__connect.errors.class.name"),
+            "io.confluent.connect.avro.AvroConverter"
+        );
+        assert!(!d.header("__connect.errors.exception.message").is_empty());
+    }
+}
+
+#[tokio::test]
+async fn guid_framed_records_are_decoded() {
+    let w = World::new("fmt-guid").await;
+    let expected =
+        produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 1, 1, &[]).await;
+    let original = w.s.read_topic(&w.topic, 1, MINUTE).await.unwrap().remove(0);
+    let bytes = original.value.unwrap();
+    let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+    let schema: Value = reqwest::get(format!("{}/schemas/ids/{id}", w.s.registry_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let guid = schema["guid"].as_str().unwrap().replace('-', "");
+    let mut framed = vec![1u8];
+    framed.extend((0..16).map(|i| u8::from_str_radix(&guid[2 * i..2 * i + 2], 16).unwrap()));
+    framed.extend_from_slice(&bytes[5..]);
+    let positions =
+        w.s.produce(
+            &w.topic,
+            &[Produce {
+                value: Some(framed),
+                ..Produce::text(0, "g", "")
+            }],
+        )
+        .await
+        .unwrap();
+    let c = w.start(
+        &w.s.registry_url,
+        &[("input.data.format", "AVRO"), ("input.key.format", "BYTES")],
+    );
+    w.finish(c).await;
+    let received = w.received().await;
+    let (p, o) = positions[0];
+    assert!(
+        same(&received[&(i64::from(p), o)]["value"], &expected[0].value),
+        "the GUID-framed copy decodes like the original"
+    );
+}
+
+#[tokio::test]
+async fn registry_unreachable_at_start_is_a_clear_error() {
+    let w = World::new("fmt-down").await;
+    let mut c = w.start("http://127.0.0.1:1", &[("input.data.format", "AVRO")]);
+    assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
+    let log = c.log();
+    assert!(
+        log.contains("Schema Registry check failed; fix schema.registry.url (http://127.0.0.1:1)"),
+        "{log}"
+    );
+    assert!(log.contains("cannot reach the Schema Registry"), "{log}");
+}
+
+#[tokio::test]
+async fn a_registry_outage_mid_run_delays_records_without_loss() {
+    let w = World::new("fmt-outage").await;
+    let registry = lambda_sink_testkit::registry::start().await.unwrap();
+    let expected = produce_with_confluent(&w.s, &registry, &w.topic, "JSON_SR", 10, 2, &[]).await;
+    // The next requests fail with 503: the start-up check and the first
+    // schema lookups.
+    reqwest::Client::new()
+        .post(format!("{registry}/_test/fail"))
+        .json(&json!({"count": 6, "status": 503}))
+        .send()
+        .await
+        .unwrap();
+    let c = w.start(&registry, &[("input.data.format", "JSON_SR")]);
+    let log_before = {
+        w.s.wait_committed_to_end(&format!("connect-{}", w.name), &w.topic, 2, MINUTE)
+            .await;
+        c.log()
+    };
+    w.finish(c).await;
+    assert!(
+        log_before.contains("Schema Registry unavailable; the record waits and is retried"),
+        "{log_before}"
+    );
+    let received = w.received().await;
+    assert_eq!(
+        received.len(),
+        expected.len(),
+        "no record lost or dead-lettered"
+    );
+    assert_eq!(
+        w.s.end_offsets(&format!("dlq-{}", w.name), 1)
+            .await
+            .unwrap_or_default(),
+        vec![0]
+    );
+}
