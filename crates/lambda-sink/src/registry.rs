@@ -5,7 +5,9 @@
 //! * `schema.context.name` other than `default` qualifies lookups
 //!   (`?subject=:.ctx:` for ids, `:.ctx:subject` for references).
 //! * Caching is single-flight: concurrent lookups of one schema share one
-//!   fetch, and no lock is held across the HTTP call.
+//!   fetch, and no lock is held across the HTTP call. Schemas the registry
+//!   does not know are remembered for a minute, so a burst of bad records
+//!   costs one lookup.
 //! * Errors say what happens to the record: a schema that does not exist or
 //!   does not compile is permanent (the record goes to the DLQ); a registry
 //!   that cannot be reached is transient (the caller retries, never DLQs);
@@ -13,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lambda_sink_core::codec::schema::{Compiled, SchemaType};
 use lambda_sink_core::codec::wire::SchemaRef;
@@ -23,6 +25,10 @@ use tokio::sync::OnceCell;
 
 /// Most references followed from one schema (guards against cycles).
 const MAX_REFERENCES: usize = 256;
+
+/// How long a schema the registry does not know is remembered as missing,
+/// so a burst of records with a bad id costs one lookup, not one each.
+const MISSING_TTL: Duration = Duration::from_secs(60);
 
 /// Why a schema could not be had.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +63,13 @@ struct ReferenceResponse {
     version: i64,
 }
 
-type Cell = Arc<OnceCell<Arc<Compiled>>>;
+/// The outcome of one fetch, shared by every concurrent lookup of a schema.
+struct Fetched {
+    at: Instant,
+    result: Result<Arc<Compiled>, RegistryError>,
+}
+
+type Cell = Arc<OnceCell<Fetched>>;
 
 /// A Schema Registry client with a cache of compiled schemas.
 pub struct Registry {
@@ -66,6 +78,7 @@ pub struct Registry {
     auth: Option<Secret<String>>,
     /// `.ctx` for a named context, `None` for the default one.
     context: Option<String>,
+    /// Compiled schemas, and permanent failures for [`MISSING_TTL`].
     cache: Mutex<HashMap<SchemaRef, Cell>>,
 }
 
@@ -118,10 +131,37 @@ impl Registry {
     /// tries again.
     pub async fn schema(&self, schema: SchemaRef) -> Result<Arc<Compiled>, RegistryError> {
         let cell = {
-            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut cache = lock(&self.cache);
+            let expired = cache
+                .get(&schema)
+                .and_then(|c| c.get())
+                .is_some_and(|f| f.result.is_err() && f.at.elapsed() >= MISSING_TTL);
+            if expired {
+                cache.remove(&schema);
+            }
             cache.entry(schema).or_default().clone()
         };
-        cell.get_or_try_init(|| self.fetch(schema)).await.cloned()
+        // Concurrent lookups wait for this one fetch, whatever its outcome;
+        // the map's lock is not held meanwhile.
+        let fetched = cell
+            .get_or_init(|| async {
+                Fetched {
+                    at: Instant::now(),
+                    result: self.fetch(schema).await,
+                }
+            })
+            .await;
+        if matches!(
+            fetched.result,
+            Err(RegistryError::Unavailable(_) | RegistryError::Unauthorized(_))
+        ) {
+            // Not a fact about the schema: the next lookup fetches again.
+            let mut cache = lock(&self.cache);
+            if cache.get(&schema).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                cache.remove(&schema);
+            }
+        }
+        fetched.result.clone()
     }
 
     async fn fetch(&self, schema: SchemaRef) -> Result<Arc<Compiled>, RegistryError> {
@@ -250,6 +290,12 @@ impl Registry {
             failures.join("; ")
         )))
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Each critical section is one insert or lookup: a panic elsewhere
+    // leaves the map consistent.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A reqwest error without the URL (which may hold credentials).

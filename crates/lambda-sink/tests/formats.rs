@@ -414,3 +414,45 @@ async fn a_registry_outage_mid_run_delays_records_without_loss() {
         vec![0]
     );
 }
+
+#[tokio::test]
+async fn schemas_are_fetched_once_and_unknown_ids_are_remembered() {
+    let w = World::new("fmt-cache").await;
+    let registry = lambda_sink_testkit::registry::start().await.unwrap();
+    produce_with_confluent(&w.s, &registry, &w.topic, "AVRO", 20, 2, &[]).await;
+    let unknown: Vec<Produce> = (0..6)
+        .map(|i| Produce {
+            value: Some(vec![0, 0x7f, 0, 0, 9, 2]),
+            ..Produce::text(i % 2, "u", "")
+        })
+        .collect();
+    w.s.produce(&w.topic, &unknown).await.unwrap();
+    let c = w.start(
+        &registry,
+        &[("input.data.format", "AVRO"), ("input.key.format", "BYTES")],
+    );
+    w.finish(c).await;
+    let stats: Value = reqwest::get(format!("{registry}/_test/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let by_id: BTreeMap<&str, u64> = stats["requests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path.starts_with("/schemas/ids/"))
+        .map(|(path, n)| (path.as_str(), n.as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        by_id.len(),
+        2,
+        "one known and one unknown schema: {by_id:?}"
+    );
+    assert!(
+        by_id.values().all(|n| *n == 1),
+        "each fetched once for 20 and 6 records across 2 partitions: {by_id:?}"
+    );
+    assert_eq!(w.received().await.len(), 20);
+}
