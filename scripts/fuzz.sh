@@ -17,8 +17,13 @@ seconds=${2:-60}
 for t in "${targets[@]}"; do
     log "fuzzing $t for $seconds s"
     mkdir -p "corpus/$t"
-    out=$(rustup run nightly "$FUZZ" fuzz run "$t" "corpus/$t" -- \
-        -max_total_time="$seconds" -print_final_stats=1 2>&1) || { echo "$out" | tail -40; die "$t: crash (see fuzz/artifacts/$t)"; }
+    mkdir -p "artifacts/$t"
+    if ! out=$(rustup run nightly "$FUZZ" fuzz run "$t" "corpus/$t" -- \
+        -max_total_time="$seconds" -print_final_stats=1 2>&1); then
+        echo "$out" >"artifacts/$t/last-run.log"
+        grep -E "panicked|ERROR|SUMMARY|Failing input" -A2 <<<"$out" | head -20
+        die "$t: crash; reproducer and full log in fuzz/artifacts/$t/"
+    fi
     runs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' <<<"$out" | grep -o '[0-9]*$')
     log "$t: $runs executions in $seconds s, no crash"
 done

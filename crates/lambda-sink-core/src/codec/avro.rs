@@ -28,6 +28,12 @@ use crate::config::DecimalFormat;
 /// corrupt length prefix fails instead of exhausting memory.
 const MAX_ALLOCATION: usize = 64 * 1024 * 1024;
 
+/// Deepest nesting of values accepted. apache-avro decodes recursively, and a
+/// recursive schema lets data nest without limit (a couple of bytes per
+/// level): without a bound, one bad record overflows the stack and, never
+/// committed, crashes the process again after every restart.
+pub const MAX_DEPTH: usize = 64;
+
 /// A parsed writer schema, with the named types it references.
 #[derive(Clone, Debug)]
 pub struct AvroSchema {
@@ -60,6 +66,13 @@ impl AvroSchema {
             .iter()
             .chain(std::iter::once(&self.schema))
             .collect();
+        let names = names(&all);
+        Guard::check(&self.schema, &names, payload).map_err(|e| {
+            DecodeError::new(format!(
+                "not valid Avro for the writer schema: {}",
+                e.message
+            ))
+        })?;
         let mut reader: &[u8] = payload;
         let value = apache_avro::reader::datum::GenericDatumReader::builder(&self.schema)
             .writer_schemata(all.clone())
@@ -72,13 +85,160 @@ impl AvroSchema {
                 reader.len()
             )));
         }
-        let names = names(&all);
         Ok(Render {
             names: &names,
             decimal,
         }
         .value(&value, &self.schema))
     }
+}
+
+/// A bounded pre-pass over the bytes by the schema, before apache-avro
+/// decodes them: rejects nesting deeper than [`MAX_DEPTH`] and arrays or maps
+/// claiming more items than the bytes could hold (zero-byte items such as
+/// `null` would otherwise let a 3-byte count ask for billions).
+struct Guard<'a> {
+    names: &'a HashMap<String, &'a Schema>,
+    /// Items still allowed; each array or map item and union branch costs one.
+    budget: usize,
+}
+
+impl<'a> Guard<'a> {
+    fn check(
+        schema: &Schema,
+        names: &'a HashMap<String, &'a Schema>,
+        payload: &[u8],
+    ) -> Result<(), DecodeError> {
+        let budget = payload.len().saturating_mul(16).saturating_add(1024);
+        let mut input = payload;
+        Guard { names, budget }.skip(schema, &mut input, 0)
+    }
+
+    fn skip(
+        &mut self,
+        schema: &Schema,
+        input: &mut &[u8],
+        depth: usize,
+    ) -> Result<(), DecodeError> {
+        use apache_avro::schema::{InnerDecimalSchema, UuidSchema};
+        if depth > MAX_DEPTH {
+            return Err(DecodeError::new(format!(
+                "Avro values nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        match schema {
+            Schema::Null => Ok(()),
+            Schema::Boolean => take(input, 1),
+            Schema::Int
+            | Schema::Long
+            | Schema::Enum(_)
+            | Schema::Date
+            | Schema::TimeMillis
+            | Schema::TimeMicros
+            | Schema::TimestampMillis
+            | Schema::TimestampMicros
+            | Schema::TimestampNanos
+            | Schema::LocalTimestampMillis
+            | Schema::LocalTimestampMicros
+            | Schema::LocalTimestampNanos => varint(input).map(drop),
+            Schema::Float => take(input, 4),
+            Schema::Double => take(input, 8),
+            Schema::Bytes | Schema::String | Schema::BigDecimal => length_prefixed(input),
+            Schema::Uuid(UuidSchema::Fixed(f)) | Schema::Fixed(f) | Schema::Duration(f) => {
+                take(input, f.size)
+            }
+            Schema::Uuid(_) => length_prefixed(input),
+            Schema::Decimal(d) => match &d.inner {
+                InnerDecimalSchema::Fixed(f) => take(input, f.size),
+                InnerDecimalSchema::Bytes => length_prefixed(input),
+            },
+            Schema::Array(a) => self.blocks(input, |g, input| g.skip(&a.items, input, depth + 1)),
+            Schema::Map(m) => self.blocks(input, |g, input| {
+                length_prefixed(input)?;
+                g.skip(&m.types, input, depth + 1)
+            }),
+            Schema::Union(u) => {
+                self.spend()?;
+                let index = varint(input)?;
+                let branch = usize::try_from(index)
+                    .ok()
+                    .and_then(|i| u.variants().get(i))
+                    .ok_or_else(|| {
+                        DecodeError::new(format!("union branch {index} does not exist"))
+                    })?;
+                self.skip(branch, input, depth + 1)
+            }
+            Schema::Record(r) => {
+                for f in &r.fields {
+                    self.skip(&f.schema, input, depth + 1)?;
+                }
+                Ok(())
+            }
+            Schema::Ref { name } => match self.names.get(&name.fullname(None)) {
+                Some(s) => self.skip(s, input, depth),
+                None => Err(DecodeError::new(format!(
+                    "unresolved Avro reference {}",
+                    name.fullname(None)
+                ))),
+            },
+        }
+    }
+
+    /// Array and map blocks: a count (negative when a byte size follows),
+    /// repeated until a count of 0.
+    fn blocks(
+        &mut self,
+        input: &mut &[u8],
+        mut item: impl FnMut(&mut Self, &mut &[u8]) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
+        loop {
+            let count = varint(input)?;
+            if count == 0 {
+                return Ok(());
+            }
+            if count < 0 {
+                varint(input)?;
+            }
+            for _ in 0..count.unsigned_abs() {
+                self.spend()?;
+                item(self, input)?;
+            }
+        }
+    }
+
+    fn spend(&mut self) -> Result<(), DecodeError> {
+        self.budget = self.budget.checked_sub(1).ok_or_else(|| {
+            DecodeError::new("more Avro array or map items than the bytes can hold")
+        })?;
+        Ok(())
+    }
+}
+
+fn take(input: &mut &[u8], n: usize) -> Result<(), DecodeError> {
+    if input.len() < n {
+        return Err(DecodeError::new("truncated Avro data"));
+    }
+    *input = &input[n..];
+    Ok(())
+}
+
+fn length_prefixed(input: &mut &[u8]) -> Result<(), DecodeError> {
+    let n = varint(input)?;
+    let n = usize::try_from(n).map_err(|_| DecodeError::new("negative Avro length"))?;
+    take(input, n)
+}
+
+/// A zigzag-encoded Avro long.
+fn varint(input: &mut &[u8]) -> Result<i64, DecodeError> {
+    let mut value: u64 = 0;
+    for (i, b) in input.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            *input = &input[i + 1..];
+            return Ok(((value >> 1) as i64) ^ -((value & 1) as i64));
+        }
+    }
+    Err(DecodeError::new("truncated or overlong Avro varint"))
 }
 
 /// Every named type (record, enum, fixed) by full name, for `Schema::Ref`.
@@ -342,6 +502,52 @@ mod tests {
                 .unwrap_err()
                 .message
                 .contains("1 bytes left")
+        );
+    }
+
+    /// Regression (found by the `avro` fuzz target): a recursive schema with
+    /// data nested a hundred thousand levels deep overflowed the stack inside
+    /// apache-avro and aborted the process.
+    #[test]
+    fn deeply_nested_recursive_data_is_an_error_not_a_stack_overflow() {
+        let s = AvroSchema::parse(
+            r#"{"type":"record","name":"Nested","fields":[{"name":"x","type":"string"},{"name":"kids","type":{"type":"array","items":"Nested"}}]}"#,
+            &[],
+        )
+        .unwrap();
+        // Each level: x = "" (0x00), kids = one item (0x02), then the child.
+        let mut bytes = [0x00, 0x02].repeat(100_000);
+        bytes.extend(std::iter::repeat_n(0x00, 100_002));
+        let err = s.decode(&bytes, DecimalFormat::Base64).unwrap_err();
+        assert!(
+            err.message.contains("nested deeper than 64 levels"),
+            "{err}"
+        );
+        // Shallow nesting still decodes.
+        let ok = [0x00, 0x02, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00];
+        assert_eq!(
+            s.decode(&ok, DecimalFormat::Base64).unwrap(),
+            serde_json::json!({"x": "", "kids": [{"x": "", "kids": [{"x": "", "kids": []}]}]})
+        );
+    }
+
+    #[test]
+    fn a_huge_count_of_zero_byte_items_is_an_error() {
+        let s = AvroSchema::parse(r#"{"type":"array","items":"null"}"#, &[]).unwrap();
+        // A count of 2^39 nulls in 6 bytes.
+        let err = s
+            .decode(
+                &[0x80, 0x80, 0x80, 0x80, 0x80, 0x40, 0x00],
+                DecimalFormat::Base64,
+            )
+            .unwrap_err();
+        assert!(
+            err.message.contains("more Avro array or map items"),
+            "{err}"
+        );
+        assert_eq!(
+            s.decode(&[0x06, 0x00], DecimalFormat::Base64).unwrap(),
+            serde_json::json!([null, null, null])
         );
     }
 
