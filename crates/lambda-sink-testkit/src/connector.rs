@@ -111,6 +111,26 @@ impl Connector {
         }
     }
 
+    /// The HTTP endpoint's address (`http.listener` with port 0 picks one;
+    /// the process logs it at start).
+    ///
+    /// # Panics
+    /// When the endpoint does not start within a minute.
+    pub async fn http_url(&self) -> String {
+        self.wait_for_log("HTTP endpoint", Duration::from_secs(60))
+            .await;
+        let log = self.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("HTTP endpoint"))
+            .unwrap_or_default();
+        let address = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("address="))
+            .unwrap_or_default();
+        format!("http://{address}")
+    }
+
     /// Waits until the log contains `needle`.
     ///
     /// # Panics

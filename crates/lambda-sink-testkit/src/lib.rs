@@ -11,6 +11,7 @@
 pub mod connector;
 pub mod fake_lambda;
 pub mod kafka;
+pub mod proxy;
 pub mod registry;
 
 use std::future::Future;

@@ -57,6 +57,13 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Ask a running instance for its status (`ID | Name | Status | Type`,
+    /// then one line per task).
+    Status {
+        /// The instance's HTTP endpoint (its http.listener).
+        #[arg(long, default_value = "http://127.0.0.1:8083", env = "LAMBDA_SINK_URL")]
+        url: String,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.

@@ -11,15 +11,19 @@
 //! * [`lambda`] — the AWS SDK client, region resolution, invocation;
 //! * [`pipeline`] — the connector at run time;
 //! * [`registry`] — the Schema Registry client and schema cache;
+//! * [`http`], [`status`], [`metrics`] — `/health`, `/status`, `/metrics`;
 //! * [`telemetry`] — logging.
 
 pub mod cli;
 pub mod commands;
 pub mod config_file;
+pub mod http;
 pub mod kafka;
 pub mod lambda;
+pub mod metrics;
 pub mod pipeline;
 pub mod registry;
+pub mod status;
 pub mod telemetry;
 
 /// Process exit codes (SPEC §1).

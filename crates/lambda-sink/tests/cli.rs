@@ -277,3 +277,43 @@ fn live_validate_reports_an_unreachable_broker() {
         "{t}"
     );
 }
+
+#[test]
+fn the_kubernetes_example_config_validates() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = repo.join("deploy/kubernetes/connector.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_lambda-sink"))
+        .args([
+            "validate",
+            "--offline",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .env("SCHEMA_REGISTRY_URL", "https://registry.example.com")
+        .env("SCHEMA_REGISTRY_USER_INFO", "key:secret")
+        .env("KAFKA_BOOTSTRAP_SERVERS", "broker.example.com:9092")
+        .env("KAFKA_API_KEY", "key")
+        .env("KAFKA_API_SECRET", "secret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The manifest embeds the same config.
+    let manifest =
+        std::fs::read_to_string(repo.join("deploy/kubernetes/lambda-sink.yaml")).unwrap();
+    let embedded: serde_json::Value = serde_json::from_str(
+        &manifest
+            .split("connector.json: |")
+            .nth(1)
+            .unwrap()
+            .split("---")
+            .next()
+            .unwrap()
+            .lines()
+            .map(str::trim)
+            .collect::<String>(),
+    )
+    .unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    assert_eq!(embedded, file);
+}

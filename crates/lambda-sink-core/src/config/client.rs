@@ -40,6 +40,8 @@ impl KafkaConfig {
                 // librdkafka's prefetch is the largest memory term; its
                 // default (64 MiB) would dwarf everything else.
                 set(&mut p, "queued.max.messages.kbytes", "16384");
+                // Consumer lag and committed offsets for /metrics.
+                set(&mut p, "statistics.interval.ms", "5000");
             }
             ClientRole::Producer => {
                 set(&mut p, "linger.ms", "5");

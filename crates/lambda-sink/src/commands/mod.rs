@@ -3,6 +3,7 @@
 
 mod describe;
 mod run;
+mod status;
 mod validate;
 
 use tokio_util::sync::CancellationToken;
@@ -22,6 +23,7 @@ pub async fn dispatch(command: Command, shutdown: CancellationToken) -> anyhow::
         Command::Plugin {
             command: PluginCommand::Describe { output },
         } => describe::describe(output),
+        Command::Status { url } => status::status(&url).await,
         Command::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "lambda-sink", &mut std::io::stdout());

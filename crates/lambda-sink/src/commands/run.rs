@@ -3,11 +3,15 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use crate::lambda::{self, RegionSources};
-use crate::{config_file, exit, kafka, pipeline};
+use crate::metrics::Metrics;
+use crate::status::ServiceStatus;
+use crate::{config_file, exit, http, kafka, pipeline};
 
 /// Runs the connector described by the file at `path`.
 ///
@@ -48,7 +52,37 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
         config_file::print_problems(&mut stderr, &problems, &[])?;
         return Ok(exit::CONFIG);
     }
-    let outcome = pipeline::run(config, shutdown).await?;
+    let telemetry = pipeline::Telemetry {
+        metrics: Arc::new(Metrics::new()),
+        status: Arc::new(ServiceStatus::new(
+            &config.name,
+            config.connector_id.as_str(),
+            config.tasks_max,
+        )),
+    };
+    let http_stop = CancellationToken::new();
+    if let Some(addr) = config.service.http_listener {
+        let bound = match http::serve(
+            addr,
+            telemetry.status.clone(),
+            telemetry.metrics.clone(),
+            http_stop.clone(),
+        )
+        .await
+        {
+            Ok(bound) => bound,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(exit::RUNTIME);
+            }
+        };
+        telemetry.status.set_http_port(bound.port());
+        info!(address = %bound, "HTTP endpoint: /health /status /metrics");
+    }
+    let outcome = pipeline::run(config, shutdown, telemetry).await;
+    // The endpoint answered (503) during the drain; it ends with the run.
+    http_stop.cancel();
+    let outcome = outcome?;
     if let Some(reason) = &outcome.failure {
         error!("lambda-sink stopped: {reason}");
         eprintln!("error: {reason}");

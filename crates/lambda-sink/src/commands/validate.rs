@@ -146,13 +146,29 @@ async fn live_checks(config: &Config, f: &mut Findings<impl Write>) -> std::io::
                         topic.name,
                         plural(*n, "partition")
                     ))?,
-                    None => f.ok(&format!(
-                        "{what} topic \"{}\" will be created at start ({})",
-                        topic.name,
-                        plural(usize::try_from(topic.partitions).unwrap_or(1), "partition")
-                    ))?,
+                    None => match kafka::can_create_topic(&config.kafka, topic, cluster.brokers).await {
+                        Ok(()) => f.ok(&format!(
+                            "{what} topic \"{}\" can be created ({}; checked with a dry run)",
+                            topic.name,
+                            plural(usize::try_from(topic.partitions).unwrap_or(1), "partition")
+                        ))?,
+                        Err(e) => f.error(&Problem::new(
+                            "kafka.bootstrap.servers",
+                            format!("the {what} topic \"{}\" does not exist and cannot be created: {e:#}; create it, or allow this principal to create topics", topic.name),
+                        ))?,
+                    },
                 }
             }
+        }
+    }
+    if let Some(r) = &config.schema_registry {
+        let urls = r.urls.join(", ");
+        match crate::registry::Registry::new(r) {
+            Err(e) => f.error(&Problem::new("schema.registry.url", format!("{e:#}")))?,
+            Ok(registry) => match registry.check().await {
+                Ok(()) => f.ok(&format!("Schema Registry reachable at {urls}"))?,
+                Err(e) => f.error(&Problem::new("schema.registry.url", format!("{e}")))?,
+            },
         }
     }
     let sdk = match lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await {

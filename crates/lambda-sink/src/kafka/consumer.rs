@@ -19,11 +19,13 @@ use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::client_config;
+use crate::metrics::{Metrics, PartitionLabels};
 
 /// What the pipeline offers the consumer.
 pub trait RecordHandler: Send + Sync + 'static {
@@ -67,9 +69,36 @@ impl OffsetStore {
 pub struct TaskContext {
     task: usize,
     handler: OnceLock<Arc<dyn RecordHandler>>,
+    metrics: Arc<Metrics>,
 }
 
-impl ClientContext for TaskContext {}
+impl ClientContext for TaskContext {
+    /// librdkafka's periodic statistics (`statistics.interval.ms`): consumer
+    /// lag and committed offset of every partition this task consumes.
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                let labels = PartitionLabels {
+                    topic: topic.clone(),
+                    partition: partition.to_string(),
+                };
+                self.metrics
+                    .consumer_lag
+                    .get_or_create(&labels)
+                    .set(p.consumer_lag);
+                if p.committed_offset >= 0 {
+                    self.metrics
+                        .committed_offset
+                        .get_or_create(&labels)
+                        .set(p.committed_offset);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for TaskContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -164,7 +193,7 @@ impl TaskConsumer {
     ///
     /// # Errors
     /// When librdkafka refuses the configuration or the subscription.
-    pub fn new(config: &Config, task: usize) -> KafkaResult<Self> {
+    pub fn new(config: &Config, task: usize, metrics: Arc<Metrics>) -> KafkaResult<Self> {
         let mut props = config
             .kafka
             .client_properties(ClientRole::Consumer(&config.connector_id));
@@ -183,6 +212,7 @@ impl TaskConsumer {
         let context = TaskContext {
             task,
             handler: OnceLock::new(),
+            metrics,
         };
         let consumer: BaseConsumer<TaskContext> =
             client_config(&props).create_with_context(context)?;
@@ -299,16 +329,21 @@ impl Poller<'_> {
         match result {
             Ok(()) => {
                 debug!(partition = %tp, pause, "buffer limit: partition {}", if pause { "paused" } else { "resumed" });
+                let gauge = &self.consumer.context().metrics.paused_partitions;
                 if pause {
-                    self.paused.insert(tp.clone());
-                } else {
-                    self.paused.remove(tp);
+                    if self.paused.insert(tp.clone()) {
+                        gauge.inc();
+                    }
+                } else if self.paused.remove(tp) {
+                    gauge.dec();
                 }
             }
             // Not assigned any more: nothing to pause or resume.
             Err(e) => {
                 debug!(partition = %tp, error = %e, "pause/resume");
-                self.paused.remove(tp);
+                if self.paused.remove(tp) {
+                    self.consumer.context().metrics.paused_partitions.dec();
+                }
             }
         }
     }

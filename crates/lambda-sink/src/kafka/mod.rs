@@ -88,6 +88,44 @@ pub async fn fetch_cluster(kafka: &KafkaConfig, timeout: Duration) -> anyhow::Re
     .await?
 }
 
+/// Whether `topic` could be created: a `CreateTopics` dry run
+/// (`validate_only`), which checks the authorization and the settings.
+/// (Tansu 0.6 ignores the dry-run flag and creates the topic.)
+///
+/// # Errors
+/// Why the broker would refuse.
+pub async fn can_create_topic(
+    kafka: &KafkaConfig,
+    topic: &lambda_sink_core::config::OutputTopic,
+    brokers: usize,
+) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> =
+        client_config(&kafka.client_properties(ClientRole::Admin)).create()?;
+    let rf = topic.replication_factor.map_or_else(
+        || i32::try_from(brokers.clamp(1, 3)).unwrap_or(1),
+        i32::from,
+    );
+    let results = admin
+        .create_topics(
+            &[NewTopic::new(
+                topic.name.as_str(),
+                topic.partitions,
+                TopicReplication::Fixed(rf),
+            )],
+            &AdminOptions::new()
+                .validate_only(true)
+                .operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => anyhow::bail!("{code}"),
+        }
+    }
+    Ok(())
+}
+
 /// Creates the result, error and DLQ topics that do not exist yet, with
 /// their configured partitions and replication factor (default min(3,
 /// brokers)). Existing topics are used as they are. While the cluster cannot
@@ -115,9 +153,10 @@ pub async fn create_output_topics(config: &Config) -> anyhow::Result<()> {
         .iter()
         .filter(|(_, t)| !cluster.topics.contains_key(t.name.as_str()))
         .map(|(_, t)| {
-            let rf = t
-                .replication_factor
-                .map_or_else(|| cluster.brokers.clamp(1, 3) as i32, i32::from);
+            let rf = t.replication_factor.map_or_else(
+                || i32::try_from(cluster.brokers.clamp(1, 3)).unwrap_or(1),
+                i32::from,
+            );
             NewTopic::new(t.name.as_str(), t.partitions, TopicReplication::Fixed(rf))
         })
         .collect();

@@ -79,6 +79,9 @@ pub async fn sdk_config(aws: &AwsConfig, socket_timeout: Duration) -> anyhow::Re
     if let Some(endpoint) = &aws.endpoint {
         loader = loader.endpoint_url(endpoint);
     }
+    if let Some(proxy) = &aws.proxy {
+        loader = loader.http_client(proxied_http_client(proxy)?);
+    }
     if let AwsCredentials::Static {
         access_key_id,
         secret_access_key,
@@ -108,6 +111,37 @@ pub async fn sdk_config(aws: &AwsConfig, socket_timeout: Duration) -> anyhow::Re
         .into_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
         .build())
+}
+
+/// An HTTP client for the AWS SDK that sends every request (Lambda, STS,
+/// credentials) through `aws.lambda.proxy.url`, with basic authentication
+/// when a user is set; TLS as the SDK's default client (rustls, aws-lc).
+fn proxied_http_client(
+    proxy: &lambda_sink_core::config::Proxy,
+) -> anyhow::Result<aws_sdk_lambda::config::SharedHttpClient> {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    let mut config = ProxyConfig::all(proxy.url.as_str())
+        .map_err(|e| anyhow::anyhow!("aws.lambda.proxy.url {}: {e}", proxy.url))?;
+    if let Some(user) = &proxy.user {
+        let password = proxy.password.as_ref().map_or("", |p| p.expose().as_str());
+        config = config.with_basic_auth(user.as_str(), password);
+    }
+    Ok(
+        aws_smithy_http_client::Builder::new().build_with_connector_fn(
+            move |settings, components| {
+                let mut builder =
+                    aws_smithy_http_client::Connector::builder().proxy_config(config.clone());
+                builder.set_connector_settings(settings.cloned());
+                if let Some(components) = components {
+                    builder.set_sleep_impl(components.sleep_impl());
+                }
+                builder
+                    .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                    .build()
+            },
+        ),
+    )
 }
 
 /// The Lambda client for `sdk`.

@@ -37,6 +37,8 @@ use tracing::{error, info, warn};
 use crate::kafka::consumer::{OffsetStore, RecordHandler, TaskConsumer};
 use crate::kafka::producer::OutcomeProducer;
 use crate::lambda::invoke::Invoker;
+use crate::metrics::{Metrics, TopicLabel};
+use crate::status::ServiceStatus;
 use crate::{kafka, lambda};
 
 /// How a run ended.
@@ -59,6 +61,15 @@ impl RunOutcome {
     }
 }
 
+/// What the pipeline reports to the HTTP endpoint.
+#[derive(Clone)]
+pub struct Telemetry {
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Connector and task states.
+    pub status: Arc<ServiceStatus>,
+}
+
 /// State every partition worker shares.
 pub(crate) struct Shared {
     pub(crate) config: Config,
@@ -72,6 +83,8 @@ pub(crate) struct Shared {
     pub(crate) stop: CancellationToken,
     failure: Mutex<Option<String>>,
     abandoned: AtomicBool,
+    pub(crate) metrics: Arc<Metrics>,
+    status: Arc<ServiceStatus>,
 }
 
 impl Shared {
@@ -80,6 +93,7 @@ impl Shared {
         let mut failure = lock(&self.failure);
         if failure.is_none() {
             error!(reason = %reason, "stopping the connector");
+            self.status.failed(&reason);
             *failure = Some(reason);
         }
         drop(failure);
@@ -98,7 +112,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// # Errors
 /// When it cannot start: no region or credentials, librdkafka refusing the
 /// configuration, output topics that cannot be created.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<RunOutcome> {
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+    telemetry: Telemetry,
+) -> anyhow::Result<RunOutcome> {
     let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
     check_credentials(&sdk).await?;
     let invoker = Invoker::new(lambda::client(&sdk));
@@ -132,10 +150,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         stop: shutdown.clone(),
         failure: Mutex::new(None),
         abandoned: AtomicBool::new(false),
+        metrics: telemetry.metrics,
+        status: telemetry.status,
     });
     let mut threads = Vec::with_capacity(tasks);
     for task in 0..tasks {
-        let consumer = TaskConsumer::new(&shared.config, task)
+        let consumer = TaskConsumer::new(&shared.config, task, shared.metrics.clone())
             .with_context(|| format!("creating the consumer of task {task}"))?;
         let handler: Arc<dyn RecordHandler> = Arc::new(TaskHandler {
             task,
@@ -149,6 +169,13 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             consumer.run(handler, &token)
         }));
     }
+    shared.status.running();
+    let status = shared.status.clone();
+    let stopping = shutdown.clone();
+    tokio::spawn(async move {
+        stopping.cancelled().await;
+        status.stopping();
+    });
     info!(
         connector = %shared.config.connector_id,
         group = %shared.config.connector_id.group_id(),
@@ -228,6 +255,13 @@ impl TaskHandler {
 impl RecordHandler for TaskHandler {
     fn deliver(&self, record: SourceRecord) -> usize {
         let tp = TopicPartition::of(&record);
+        self.shared
+            .metrics
+            .records_consumed
+            .get_or_create(&TopicLabel {
+                topic: tp.topic.to_string(),
+            })
+            .inc();
         let mut partitions = lock(&self.partitions);
         let handle = partitions
             .entry(tp.clone())
@@ -262,8 +296,11 @@ impl RecordHandler for TaskHandler {
         if handles.is_empty() {
             return;
         }
-        for (_, h) in &handles {
+        for (tp, h) in &handles {
             h.stop.cancel();
+            self.shared
+                .metrics
+                .forget_partition(&tp.topic, tp.partition);
         }
         let timeout = self.shared.config.service.shutdown_timeout;
         // Called on the consumer's poll thread (a blocking thread), never

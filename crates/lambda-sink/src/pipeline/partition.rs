@@ -25,7 +25,8 @@ use lambda_sink_core::codec::wire::{self, SchemaRef};
 use lambda_sink_core::config::{BehaviorOnError, DataFormat, InvocationType};
 use lambda_sink_core::offsets::OffsetTracker;
 use lambda_sink_core::outcome::{
-    self, BatchError, DeadLetter, Disposition, ErrorClass, InvokeFailure, ResultValue, Stage,
+    self, BatchError, DeadLetter, Disposition, ErrorClass, InvokeFailure, ResultValue, RetryReason,
+    Stage,
 };
 use lambda_sink_core::payload;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
@@ -39,6 +40,7 @@ use super::Shared;
 use crate::kafka::consumer::OffsetStore;
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
 use crate::lambda::invoke::Invoked;
+use crate::metrics::{ReasonLabel, ResultLabel, TypeLabel};
 use crate::registry::RegistryError;
 
 /// Most batches whose outcomes may await acknowledgement at once, per partition.
@@ -342,6 +344,11 @@ impl Worker {
                     return Err(Stopped);
                 }
                 Err(RegistryError::Unavailable(m)) => {
+                    self.shared
+                        .metrics
+                        .retries
+                        .get_or_create(&ReasonLabel { reason: "registry" })
+                        .inc();
                     warn!(schema = %schema, retry_in_ms = delay.as_millis(), error = %m, "Schema Registry unavailable; the record waits and is retried");
                     tokio::select! {
                         biased;
@@ -381,6 +388,9 @@ impl Worker {
             let range = offsets_range(batch.iter().map(|(r, _)| r));
             let body = batch::request_body(batch.iter().map(|(_, e)| e.as_slice()));
             debug!(offsets = %range, records = batch.len(), bytes = body.len(), "invoking");
+            let metrics = &self.shared.metrics;
+            metrics.batch_records.observe(batch.len() as f64);
+            metrics.batch_bytes.observe(body.len() as f64);
             let records: Vec<SourceRecord> = match self.invoke_with_retry(&function, body).await {
                 Attempt::Done(invoked) => {
                     let records = batch.into_iter().map(|(r, _)| r).collect();
@@ -451,20 +461,55 @@ impl Worker {
             let Ok(permit) = permit else {
                 return Attempt::Cancelled;
             };
+            let metrics = &self.shared.metrics;
+            metrics.in_flight.inc();
+            let started_attempt = std::time::Instant::now();
             let result = self
                 .shared
                 .invoker
                 .invoke(function, lambda.invocation_type, body.clone())
                 .await;
+            metrics.in_flight.dec();
             drop(permit);
+            metrics
+                .invocation_duration
+                .get_or_create(&TypeLabel {
+                    r#type: lambda.invocation_type.as_str(),
+                })
+                .observe(started_attempt.elapsed().as_secs_f64());
+            let attempt_result = |result: &'static str| {
+                metrics
+                    .invocations
+                    .get_or_create(&ResultLabel { result })
+                    .inc();
+            };
             let failure = match result {
-                Ok(invoked) => return Attempt::Done(invoked),
+                Ok(invoked) => {
+                    attempt_result(if invoked.function_error.is_some() {
+                        "function_error"
+                    } else {
+                        "success"
+                    });
+                    return Attempt::Done(invoked);
+                }
                 Err(f) => f,
             };
             let reason = match outcome::classify(&failure) {
-                Disposition::Split => return Attempt::Split,
-                Disposition::Stop(reason) => return Attempt::Stop(reason),
-                Disposition::Retry(reason) => reason,
+                Disposition::Split => {
+                    attempt_result("too_large");
+                    return Attempt::Split;
+                }
+                Disposition::Stop(reason) => {
+                    attempt_result("config_error");
+                    return Attempt::Stop(reason);
+                }
+                Disposition::Retry(reason) => {
+                    attempt_result("retryable_error");
+                    if reason == RetryReason::Throttled {
+                        metrics.throttles.inc();
+                    }
+                    reason
+                }
             };
             let Some(delay) = backoff.delay(
                 attempt,
@@ -480,6 +525,12 @@ impl Worker {
                 );
                 return Attempt::GaveUp(failure);
             };
+            metrics
+                .retries
+                .get_or_create(&ReasonLabel {
+                    reason: reason.as_str(),
+                })
+                .inc();
             warn!(
                 reason = %reason.as_str(),
                 attempt = attempt + 1,
@@ -506,7 +557,9 @@ impl Worker {
         let config = &self.shared.config;
         if config.lambda.invocation_type == InvocationType::Async {
             // 202: Lambda has queued the batch; nothing to write.
-            return self.resolve(&records, Vec::new(), pending).await;
+            return self
+                .resolve(&records, "accepted", Vec::new(), pending)
+                .await;
         }
         if let Some(function_error) = invoked.function_error {
             let error = BatchError {
@@ -518,7 +571,7 @@ impl Worker {
             return self.batch_error(records, error, pending).await;
         }
         let Some(topic) = &config.reporter.result else {
-            return self.resolve(&records, Vec::new(), pending).await;
+            return self.resolve(&records, "success", Vec::new(), pending).await;
         };
         let results = outcome::map_response(&invoked.payload, records.len());
         let outcomes = records
@@ -532,7 +585,7 @@ impl Worker {
                 timestamp: None,
             })
             .collect();
-        self.resolve(&records, outcomes, pending).await
+        self.resolve(&records, "success", outcomes, pending).await
     }
 
     /// A function error, or an invocation error after retries (sync mode):
@@ -564,7 +617,7 @@ impl Worker {
                     error_type = %error.error_type,
                     "function error ignored (behavior.on.error=ignore)"
                 );
-                self.resolve(&records, Vec::new(), pending).await
+                self.resolve(&records, "ignored", Vec::new(), pending).await
             }
             BehaviorOnError::Log => {
                 warn!(
@@ -573,8 +626,12 @@ impl Worker {
                     error_type = %error.error_type,
                     "function error written to the error topic"
                 );
+                let outcome = match error.class {
+                    ErrorClass::Function => "function_error",
+                    ErrorClass::Invocation => "invocation_error",
+                };
                 let Some(topic) = &config.reporter.error else {
-                    return self.resolve(&records, Vec::new(), pending).await;
+                    return self.resolve(&records, outcome, Vec::new(), pending).await;
                 };
                 let value = error.body.encode(topic.value_format);
                 let outcomes = records
@@ -587,7 +644,7 @@ impl Worker {
                         timestamp: None,
                     })
                     .collect();
-                self.resolve(&records, outcomes, pending).await
+                self.resolve(&records, outcome, outcomes, pending).await
             }
         }
     }
@@ -661,7 +718,7 @@ impl Worker {
             });
             records.push(record);
         }
-        self.resolve(&records, outcomes, pending).await
+        self.resolve(&records, "dlq", outcomes, pending).await
     }
 
     /// Enqueues the outcome records (in order) and hands the batch to the
@@ -669,9 +726,11 @@ impl Worker {
     async fn resolve(
         &self,
         records: &[SourceRecord],
+        outcome: &'static str,
         outcomes: Vec<OutcomeRecord>,
         pending: &mpsc::Sender<Pending>,
     ) -> Result<(), Stopped> {
+        self.shared.metrics.resolved(outcome, records.len());
         let deliveries: Vec<_> = outcomes
             .into_iter()
             .map(|o| self.shared.producer.send(o))

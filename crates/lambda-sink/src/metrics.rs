@@ -1,0 +1,243 @@
+//! Prometheus metrics (SPEC §7), served at `/metrics`.
+//!
+//! Labels stay low-cardinality: outcome, reason and invocation-type enums,
+//! and topic/partition only where Kafka exporters use them (lag and committed
+//! offsets) — never offsets, keys or error messages.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// `{topic}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopicLabel {
+    /// Input topic.
+    pub topic: String,
+}
+
+/// `{topic, partition}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabels {
+    /// Input topic.
+    pub topic: String,
+    /// Partition number.
+    pub partition: String,
+}
+
+/// `{outcome}` of a resolved record.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// `success`, `function_error`, `invocation_error`, `ignored`, `dlq`, `accepted`.
+    pub outcome: &'static str,
+}
+
+/// `{result}` of one invocation attempt.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    /// `success`, `function_error`, `retryable_error`, `too_large`, `config_error`.
+    pub result: &'static str,
+}
+
+/// `{reason}` of a retry.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// A `RetryReason`, or `registry` for Schema Registry outages.
+    pub reason: &'static str,
+}
+
+/// `{type}` of invocation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TypeLabel {
+    /// `sync` or `async`.
+    pub r#type: &'static str,
+}
+
+/// Every metric lambda-sink exports.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// Records consumed from Kafka.
+    pub records_consumed: Family<TopicLabel, Counter>,
+    /// Records whose outcome was decided.
+    pub records_resolved: Family<OutcomeLabel, Counter>,
+    /// Invocation attempts.
+    pub invocations: Family<ResultLabel, Counter>,
+    /// Invocation attempt latency.
+    pub invocation_duration: Family<TypeLabel, Histogram>,
+    /// Records per batch.
+    pub batch_records: Histogram,
+    /// Request bytes per batch.
+    pub batch_bytes: Histogram,
+    /// Retries by reason.
+    pub retries: Family<ReasonLabel, Counter>,
+    /// 429 responses from Lambda.
+    pub throttles: Counter,
+    /// Invocations in flight now.
+    pub in_flight: Gauge,
+    /// Partitions paused because their buffer is full.
+    pub paused_partitions: Gauge,
+    /// Consumer lag per partition (librdkafka statistics).
+    pub consumer_lag: Family<PartitionLabels, Gauge>,
+    /// Committed offset per partition (librdkafka statistics).
+    pub committed_offset: Family<PartitionLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("lambda_sink");
+        let m = Self {
+            records_consumed: Family::default(),
+            records_resolved: Family::default(),
+            invocations: Family::default(),
+            invocation_duration: Family::new_with_constructor(|| {
+                // 5 ms … ~82 s.
+                Histogram::new(exponential_buckets(0.005, 2.0, 15))
+            }),
+            batch_records: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+            batch_bytes: Histogram::new(exponential_buckets(256.0, 4.0, 10)),
+            retries: Family::default(),
+            throttles: Counter::default(),
+            in_flight: Gauge::default(),
+            paused_partitions: Gauge::default(),
+            consumer_lag: Family::default(),
+            committed_offset: Family::default(),
+            registry: Mutex::new(Registry::default()),
+        };
+        r.register(
+            "records_consumed",
+            "Records consumed from Kafka",
+            m.records_consumed.clone(),
+        );
+        r.register(
+            "records_resolved",
+            "Records whose outcome is decided, by outcome (success, function_error, invocation_error, ignored, dlq, accepted)",
+            m.records_resolved.clone(),
+        );
+        r.register(
+            "invocations",
+            "Lambda invocation attempts, by result",
+            m.invocations.clone(),
+        );
+        r.register(
+            "invocation_duration_seconds",
+            "Latency of one invocation attempt",
+            m.invocation_duration.clone(),
+        );
+        r.register(
+            "batch_records",
+            "Records per invocation",
+            m.batch_records.clone(),
+        );
+        r.register(
+            "batch_bytes",
+            "Request bytes per invocation",
+            m.batch_bytes.clone(),
+        );
+        r.register(
+            "retries",
+            "Invocation retries, by reason",
+            m.retries.clone(),
+        );
+        r.register(
+            "throttles",
+            "Throttling responses (429) from Lambda",
+            m.throttles.clone(),
+        );
+        r.register(
+            "in_flight_invocations",
+            "Invocations in flight",
+            m.in_flight.clone(),
+        );
+        r.register(
+            "paused_partitions",
+            "Partitions paused because their buffer is full (max.poll.records)",
+            m.paused_partitions.clone(),
+        );
+        r.register(
+            "consumer_lag",
+            "Records between the consumer's position and the end of the partition",
+            m.consumer_lag.clone(),
+        );
+        r.register(
+            "committed_offset",
+            "Committed offset of the connector's group, per partition",
+            m.committed_offset.clone(),
+        );
+        *m.registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = r;
+        m
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+
+    /// Counts `n` records resolved with `outcome`.
+    pub fn resolved(&self, outcome: &'static str, n: usize) {
+        self.records_resolved
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
+    }
+
+    /// Forgets a partition's gauges (after it is revoked).
+    pub fn forget_partition(&self, topic: &str, partition: i32) {
+        let labels = PartitionLabels {
+            topic: topic.to_string(),
+            partition: partition.to_string(),
+        };
+        self.consumer_lag.remove(&labels);
+        self.committed_offset.remove(&labels);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_every_metric_with_help() {
+        let m = Metrics::new();
+        m.resolved("success", 3);
+        m.invocation_duration
+            .get_or_create(&TypeLabel { r#type: "sync" })
+            .observe(0.02);
+        m.consumer_lag
+            .get_or_create(&PartitionLabels {
+                topic: "t".into(),
+                partition: "0".into(),
+            })
+            .set(5);
+        let text = m.encode();
+        for name in [
+            "lambda_sink_records_resolved_total{outcome=\"success\"} 3",
+            "lambda_sink_invocation_duration_seconds_count{type=\"sync\"} 1",
+            "lambda_sink_consumer_lag{topic=\"t\",partition=\"0\"} 5",
+            "# HELP lambda_sink_throttles Throttling responses (429) from Lambda.",
+            "lambda_sink_in_flight_invocations 0",
+        ] {
+            assert!(text.contains(name), "{name} missing in\n{text}");
+        }
+        m.forget_partition("t", 0);
+        assert!(!m.encode().contains("lambda_sink_consumer_lag{"));
+    }
+}

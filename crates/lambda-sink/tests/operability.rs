@@ -1,0 +1,595 @@
+//! What operators rely on: `/health`, `/status` and `/metrics` of a running
+//! instance (values that move), `lambda-sink status`, authentication against
+//! a SASL/SCRAM broker, an assumed IAM role, an authenticating HTTPS proxy,
+//! and secrets that never appear in logs or APIs.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use lambda_sink_testkit::connector::Connector;
+use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::{Services, proxy, unique, wait_until};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
+const MINUTE: Duration = Duration::from_secs(60);
+
+async fn get(url: &str) -> (u16, String) {
+    let r = reqwest::get(url).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The value of a metric line that starts with `prefix`, if present.
+fn metric(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn records(n: usize, partitions: i32) -> Vec<Produce> {
+    (0..n)
+        .map(|i| {
+            Produce::text(
+                i32::try_from(i).unwrap() % partitions,
+                "k",
+                &json!({"i": i}).to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn health_status_and_metrics_of_a_running_instance() {
+    let s = Services::from_env();
+    let (topic, name, function) = (unique("ops"), unique("ops-sink"), unique("ops-fn"));
+    s.create_topic(&topic, 2).await.unwrap();
+    s.deploy_test_function(&function, 10, &[]).await.unwrap();
+    let config = s.connector_config(
+        &name,
+        &topic,
+        &function,
+        &[
+            ("http.listener", "127.0.0.1:0"),
+            ("consumer.override.statistics.interval.ms", "200"),
+        ],
+    );
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let url = c.http_url().await;
+    wait_until(MINUTE, "healthy", || async {
+        (get(&format!("{url}/health")).await.0 == 200).then_some(())
+    })
+    .await;
+
+    let (code, body) = get(&format!("{url}/status")).await;
+    assert_eq!(code, 200);
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["name"], name);
+    assert_eq!(status["type"], "sink");
+    assert_eq!(status["connector"]["state"], "RUNNING");
+    assert_eq!(status["tasks"][0]["state"], "RUNNING");
+    assert!(
+        status["tasks"][0]["worker_id"]
+            .as_str()
+            .unwrap()
+            .ends_with(&url.rsplit(':').next().unwrap().to_string())
+    );
+
+    s.produce(&topic, &records(40, 2)).await.unwrap();
+    let metrics = wait_until(
+        MINUTE,
+        "40 records resolved and lag 0 in /metrics",
+        || async {
+            let (_, text) = get(&format!("{url}/metrics")).await;
+            let done = metric(
+                &text,
+                &format!("lambda_sink_records_consumed_total{{topic=\"{topic}\"}}"),
+            ) == Some(40.0)
+                && metric(
+                    &text,
+                    "lambda_sink_records_resolved_total{outcome=\"success\"}",
+                ) == Some(40.0)
+                && metric(
+                    &text,
+                    &format!("lambda_sink_consumer_lag{{topic=\"{topic}\",partition=\"0\"}}"),
+                ) == Some(0.0)
+                && metric(
+                    &text,
+                    &format!("lambda_sink_consumer_lag{{topic=\"{topic}\",partition=\"1\"}}"),
+                ) == Some(0.0);
+            done.then_some(text)
+        },
+    )
+    .await;
+    assert!(
+        metric(
+            &metrics,
+            "lambda_sink_invocation_duration_seconds_count{type=\"sync\"}"
+        )
+        .unwrap()
+            >= 2.0
+    );
+    assert!(
+        metric(
+            &metrics,
+            "lambda_sink_invocations_total{result=\"success\"}"
+        )
+        .unwrap()
+            >= 2.0
+    );
+    assert!(metric(&metrics, "lambda_sink_batch_records_count").unwrap() >= 2.0);
+    assert_eq!(
+        metric(&metrics, "lambda_sink_in_flight_invocations"),
+        Some(0.0)
+    );
+    assert!(!metrics.contains("offset=\""), "no offset labels");
+
+    let out = Command::new(BIN)
+        .args(["status", "--url", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.starts_with("ID "), "{printed}");
+    assert!(
+        printed.contains(&format!("{name} | {name} | RUNNING | sink")),
+        "{printed}"
+    );
+    assert!(printed.contains("task 0: RUNNING on "), "{printed}");
+    c.stop_cleanly().await;
+
+    let unreachable = Command::new(BIN)
+        .args(["status", "--url", "http://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unreachable.stderr)
+            .contains("cannot reach lambda-sink at http://127.0.0.1:1")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_connector_reports_failed_with_a_trace() {
+    let s = Services::from_env();
+    let (bad_topic, slow_topic) = (unique("ops-bad"), unique("ops-slow"));
+    s.create_topic(&bad_topic, 1).await.unwrap();
+    s.create_topic(&slow_topic, 1).await.unwrap();
+    let slow_fn = unique("ops-slow-fn");
+    s.deploy_test_function(&slow_fn, 30, &[]).await.unwrap();
+    // The slow topic keeps an invocation in flight while the other topic's
+    // missing function stops the connector: the drain is observable.
+    s.produce(
+        &slow_topic,
+        &[Produce::text(0, "k", r#"{"sleep_ms": 6000}"#)],
+    )
+    .await
+    .unwrap();
+    let name = unique("ops-fail-sink");
+    let mut config = s.connector_config(
+        &name,
+        &format!("{bad_topic},{slow_topic}"),
+        "unused",
+        &[
+            ("http.listener", "127.0.0.1:0"),
+            ("aws.lambda.configuration.mode", "multiple"),
+        ],
+    );
+    config
+        .as_object_mut()
+        .unwrap()
+        .remove("aws.lambda.function.name");
+    config["aws.lambda.topic2function.map"] = json!(format!(
+        "{bad_topic};{},{slow_topic};{slow_fn}",
+        unique("absent-fn")
+    ));
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let url = c.http_url().await;
+    c.wait_for_log("invoking", MINUTE).await;
+    s.produce(&bad_topic, &[Produce::text(0, "k", r#"{"i": 1}"#)])
+        .await
+        .unwrap();
+    let status: Value = wait_until(MINUTE, "FAILED in /status", || async {
+        let (_, body) = get(&format!("{url}/status")).await;
+        let v: Value = serde_json::from_str(&body).ok()?;
+        (v["connector"]["state"] == "FAILED").then_some(v)
+    })
+    .await;
+    assert!(
+        status["connector"]["trace"]
+            .as_str()
+            .unwrap()
+            .contains("ResourceNotFoundException"),
+        "{status}"
+    );
+    assert_eq!(status["tasks"][0]["state"], "FAILED");
+    assert_eq!(get(&format!("{url}/health")).await.0, 503);
+    assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_a_clear_start_up_error() {
+    let s = Services::from_env();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = s.connector_config(
+        &unique("ops-port"),
+        "t",
+        "f",
+        &[("http.listener", &format!("127.0.0.1:{port}"))],
+    );
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    assert_eq!(c.wait(MINUTE).await, Some(1));
+    assert!(
+        c.log().contains(&format!(
+            "http.listener 127.0.0.1:{port} cannot be bound (in use?)"
+        )),
+        "{}",
+        c.log()
+    );
+}
+
+/// A private Tansu that requires SASL/SCRAM-SHA-512, with one user.
+struct ScramBroker {
+    child: Child,
+    bootstrap: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ScramBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tansu() -> PathBuf {
+    std::env::var_os("LAMBDA_SINK_TANSU").map_or_else(
+        || {
+            PathBuf::from(std::env::var("HOME").unwrap())
+                .join(".cache/lambda-sink/tansu-0.6.0/bin/tansu")
+        },
+        PathBuf::from,
+    )
+}
+
+async fn tansu_ready(bootstrap: &str) {
+    let broker = format!("tcp://{bootstrap}");
+    wait_until(MINUTE, "private Tansu", || {
+        let ok = Command::new(tansu())
+            .args(["topic", "list", "--broker", &broker])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        async move { ok.then_some(()) }
+    })
+    .await;
+}
+
+fn start_tansu(dir: &Path, port: u16, authenticate: bool) -> Child {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut args = vec!["broker"];
+    if authenticate {
+        args.push("--authentication");
+    }
+    args.extend([
+        "--listener-url",
+        &url,
+        "--advertised-listener-url",
+        &url,
+        "--storage-engine",
+        "sqlite://tansu.db",
+    ]);
+    Command::new(tansu())
+        .args(&args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn scram_broker(user: &str, password: &str, topic: &str) -> ScramBroker {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bootstrap = format!("127.0.0.1:{port}");
+    // Users and topics are created before authentication is switched on.
+    let mut open = start_tansu(dir.path(), port, false);
+    tansu_ready(&bootstrap).await;
+    let broker = format!("tcp://{bootstrap}");
+    for args in [
+        vec!["user", "create", "--broker", &broker, user, password],
+        vec![
+            "topic",
+            "create",
+            topic,
+            "--partitions",
+            "1",
+            "--broker",
+            &broker,
+        ],
+    ] {
+        assert!(
+            Command::new(tansu())
+                .args(&args)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success(),
+            "{args:?}"
+        );
+    }
+    let _ = open.kill();
+    let _ = open.wait();
+    let child = start_tansu(dir.path(), port, true);
+    // Ready again: a plaintext metadata request is refused, so wait for the port.
+    wait_until(MINUTE, "authenticated Tansu listening", || async {
+        std::net::TcpStream::connect(&bootstrap).ok().map(|_| ())
+    })
+    .await;
+    ScramBroker {
+        child,
+        bootstrap,
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn sasl_scram_authentication_is_checked_and_used() {
+    let s = Services::from_env();
+    let (topic, function) = (unique("scram"), unique("scram-fn"));
+    let broker = scram_broker("alice", "alice-pw-71c3", &topic).await;
+    s.deploy_test_function(&function, 10, &[]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = |password: &str| {
+        let mut c = s.connector_config(
+            &unique("scram-sink"),
+            &topic,
+            &function,
+            &[
+                ("kafka.security.protocol", "SASL_PLAINTEXT"),
+                ("kafka.sasl.mechanism", "SCRAM-SHA-512"),
+                ("kafka.sasl.username", "alice"),
+                ("kafka.sasl.password", password),
+            ],
+        );
+        c["kafka.bootstrap.servers"] = json!(broker.bootstrap);
+        let path = dir.path().join(format!("{}.json", unique("c")));
+        std::fs::write(&path, c.to_string()).unwrap();
+        (c, path)
+    };
+    let (_, wrong) = config("not-the-password");
+    let out = Command::new(BIN)
+        .args(["validate", "--config", wrong.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "error: kafka.bootstrap.servers: cannot reach Kafka at {}",
+            broker.bootstrap
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-password"), "{text}");
+
+    let (right, path) = config("alice-pw-71c3");
+    let out = Command::new(BIN)
+        .args(["validate", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("ok: topic \"{topic}\" exists (1 partition)")),
+        "{text}"
+    );
+
+    // The connector itself consumes and writes results through SCRAM.
+    let mut producer_config = s.kafka_config();
+    producer_config
+        .set("bootstrap.servers", &broker.bootstrap)
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanism", "SCRAM-SHA-512")
+        .set("sasl.username", "alice")
+        .set("sasl.password", "alice-pw-71c3");
+    let producer: rdkafka::producer::FutureProducer = producer_config.create().unwrap();
+    for i in 0..3 {
+        producer
+            .send(
+                rdkafka::producer::FutureRecord::to(&topic)
+                    .key("k")
+                    .payload(&json!({"i": i}).to_string()),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let mut c = Connector::start(Path::new(BIN), &right, &[]).unwrap();
+    let seen = wait_until(MINUTE, "3 records through SCRAM", || async {
+        let r = s.function_records(&function).await.ok()?;
+        (r.len() == 3).then_some(r)
+    })
+    .await;
+    assert_eq!(seen.len(), 3);
+    c.stop_cleanly().await;
+}
+
+#[tokio::test]
+async fn an_assumed_iam_role_invokes_the_function() {
+    let s = Services::from_env();
+    let (topic, name, function) = (unique("role"), unique("role-sink"), unique("role-fn"));
+    s.create_topic(&topic, 1).await.unwrap();
+    s.deploy_test_function(&function, 10, &[]).await.unwrap();
+    s.produce(&topic, &records(3, 1)).await.unwrap();
+    let config = s.connector_config(
+        &name,
+        &topic,
+        &function,
+        &[
+            ("authentication.method", "IAM Roles"),
+            (
+                "aws.iam.role.arn",
+                "arn:aws:iam::000000000000:role/lambda-sink-invoker",
+            ),
+            ("aws.iam.external.id", "ext-1"),
+        ],
+    );
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
+        .await;
+    c.stop_cleanly().await;
+    assert_eq!(s.function_records(&function).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn aws_calls_go_through_an_authenticating_proxy() {
+    let s = Services::from_env();
+    let proxy = proxy::start(Some(("proxy-user", "proxy-pw-5e1a")))
+        .await
+        .unwrap();
+    let (topic, name, function) = (unique("proxy"), unique("proxy-sink"), unique("proxy-fn"));
+    s.create_topic(&topic, 1).await.unwrap();
+    s.deploy_test_function(&function, 10, &[]).await.unwrap();
+    s.produce(&topic, &records(3, 1)).await.unwrap();
+    let config = s.connector_config(
+        &name,
+        &topic,
+        &function,
+        &[
+            ("aws.lambda.proxy.url", &format!("http://{}", proxy.addr)),
+            ("aws.lambda.proxy.user", "proxy-user"),
+            ("aws.lambda.proxy.password", "proxy-pw-5e1a"),
+            ("aws.lambda.batch.size", "1"),
+        ],
+    );
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
+        .await;
+    c.stop_cleanly().await;
+    assert!(
+        proxy.stats.forwarded.load(Ordering::SeqCst) >= 3,
+        "every invocation went through the proxy"
+    );
+    assert_eq!(
+        proxy.stats.refused.load(Ordering::SeqCst),
+        0,
+        "with the right credentials"
+    );
+    assert!(!c.log().contains("proxy-pw-5e1a"));
+}
+
+#[tokio::test]
+async fn no_secret_appears_in_logs_or_apis_even_at_trace_level() {
+    let s = Services::from_env();
+    let registry = lambda_sink_testkit::registry::start().await.unwrap();
+    let proxy = proxy::start(None).await.unwrap();
+    let (topic, name, function) = (unique("secret"), unique("secret-sink"), unique("secret-fn"));
+    s.create_topic(&topic, 1).await.unwrap();
+    s.deploy_test_function(&function, 10, &[]).await.unwrap();
+    // JSON_SR records, so the registry (and its basic auth) is used.
+    let registered: Value = reqwest::Client::new()
+        .post(format!("{registry}/subjects/{topic}-value/versions"))
+        .json(&json!({"schemaType": "JSON", "schema": "{\"type\":\"object\"}"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = u32::try_from(registered["id"].as_u64().unwrap()).unwrap();
+    let framed = |doc: &str| [vec![0], id.to_be_bytes().to_vec(), doc.as_bytes().to_vec()].concat();
+    let produced = [
+        Produce {
+            value: Some(framed(r#"{"i": 1}"#)),
+            ..Produce::text(0, "k", "")
+        },
+        Produce {
+            value: Some(b"not framed: a dead letter".to_vec()),
+            ..Produce::text(0, "k", "")
+        },
+        Produce {
+            value: Some(framed(r#"{"i": 2}"#)),
+            ..Produce::text(0, "k", "")
+        },
+    ];
+    s.produce(&topic, &produced).await.unwrap();
+    let secrets = [
+        "aws-secret-9f2c",
+        "aws-token-4d1e",
+        "registry-pw-77ab",
+        "proxy-pw-0c3d",
+        "sasl-pw-b6e0",
+    ];
+    let config = s.connector_config(
+        &name,
+        &topic,
+        &function,
+        &[
+            ("http.listener", "127.0.0.1:0"),
+            ("aws.access.key.id", "AKIATEST"),
+            ("aws.secret.access.key", secrets[0]),
+            ("aws.session.token", secrets[1]),
+            ("input.data.format", "JSON_SR"),
+            ("schema.registry.url", &registry),
+            (
+                "schema.registry.basic.auth.user.info",
+                &format!("reg-user:{}", secrets[2]),
+            ),
+            ("aws.lambda.proxy.url", &format!("http://{}", proxy.addr)),
+            ("aws.lambda.proxy.user", "proxy-user"),
+            ("aws.lambda.proxy.password", secrets[3]),
+            ("kafka.sasl.password", secrets[4]),
+        ],
+    );
+    let mut c = Connector::start(Path::new(BIN), &config, &[("RUST_LOG", "trace")]).unwrap();
+    let url = c.http_url().await;
+    let done = lambda_sink_testkit::try_wait_until(MINUTE, || async {
+        (s.committed(&format!("connect-{name}"), &topic, 1)
+            .await
+            .ok()?
+            == vec![3])
+        .then_some(())
+    })
+    .await;
+    let log = c.log();
+    assert!(
+        done.is_some(),
+        "not committed; log tail:\n{}",
+        log.lines().rev().take(60).collect::<Vec<_>>().join("\n")
+    );
+    let (_, status) = get(&format!("{url}/status")).await;
+    let (_, metrics) = get(&format!("{url}/metrics")).await;
+    let (_, health) = get(&format!("{url}/health")).await;
+    c.stop_cleanly().await;
+    let log = c.log();
+    assert!(log.contains(" TRACE "), "trace logging was on");
+    assert_eq!(
+        s.function_records(&function).await.unwrap().len(),
+        2,
+        "the registry was used"
+    );
+    for secret in secrets {
+        for (what, text) in [
+            ("log", &log),
+            ("/status", &status),
+            ("/metrics", &metrics),
+            ("/health", &health),
+        ] {
+            assert!(!text.contains(secret), "{secret} appeared in the {what}");
+        }
+    }
+}
