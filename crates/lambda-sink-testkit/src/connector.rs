@@ -47,6 +47,16 @@ impl Connector {
         })
     }
 
+    /// The process id (for CPU and memory readings from `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU seconds used so far and peak resident memory in bytes.
+    pub fn resources(&self) -> Option<(f64, u64)> {
+        process_resources(self.pid())
+    }
+
     /// Everything the process has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -189,4 +199,23 @@ impl Services {
         }
         config
     }
+}
+
+/// CPU seconds a process has used so far (user + system) and its peak
+/// resident memory in bytes, from `/proc/<pid>`.
+pub fn process_resources(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces).
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hwm_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    // Linux reports CPU time in clock ticks of 1/100 s.
+    Some((ticks / 100.0, hwm_kb * 1024))
 }

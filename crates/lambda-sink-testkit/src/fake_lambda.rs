@@ -2,22 +2,26 @@
 //! the only proof of a behaviour (the emulator runs real handler code).
 //!
 //! The function name in the request path chooses the behaviour, so one
-//! endpoint serves every test:
+//! endpoint serves every test. By default a request is answered 200 with the
+//! request body (each record's result is then its own payload); `Event`
+//! invocations get 202. Dash-separated tokens of the name change that:
 //!
-//! * `echo...` — 200 with the request body as the response (each record's
-//!   result is then its own payload); `Event` invocations get 202.
-//! * `max<N>-...` — 413 `RequestTooLargeException` when the body exceeds N
-//!   bytes, otherwise echo.
-//! * `status<code>-<ErrorType>-...` — that HTTP status with
-//!   `x-amzn-ErrorType: <ErrorType>` and Lambda's error body.
-//! * `slow<ms>-...` — echo after a delay of `ms` milliseconds.
+//! * `max<N>` — 413 `RequestTooLargeException` when the body exceeds N bytes;
+//! * `status<code>-<ErrorType>` — that HTTP status with
+//!   `x-amzn-ErrorType: <ErrorType>` and Lambda's error body;
+//! * `slow<ms>` — answer after a delay of `ms` milliseconds;
+//! * `fixed` — answer `{"ok":true}` instead of the request body (one small
+//!   result for every record, like most real functions);
+//! * `timed` — record each record's latency: now minus the microsecond
+//!   wall-clock time in its value's `sent_us` field.
 //!
-//! Counters of invocations and records are shared with the test.
+//! Counters of invocations and records, and the times of the first and last
+//! request, are shared with the caller.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -39,6 +43,47 @@ pub struct Stats {
     pub concurrent: AtomicU64,
     /// The most requests handled at once.
     pub max_concurrent: AtomicU64,
+    /// When the first request arrived.
+    pub first_request: OnceLock<Instant>,
+    /// When the last request arrived, in nanoseconds after `first_request`.
+    pub last_request_ns: AtomicU64,
+    /// Latencies (µs) of the records sent to `timed` functions.
+    pub latencies_us: Mutex<Vec<u64>>,
+}
+
+impl Stats {
+    /// The time between the first and the last request.
+    pub fn active(&self) -> Duration {
+        Duration::from_nanos(self.last_request_ns.load(Ordering::SeqCst))
+    }
+
+    fn arrived(&self) {
+        let first = *self.first_request.get_or_init(Instant::now);
+        let ns = u64::try_from(first.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_request_ns.fetch_max(ns, Ordering::SeqCst);
+    }
+}
+
+/// Microseconds since the Unix epoch: the clock `timed` latencies use.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// Records the latency of every element of a `timed` request body.
+fn record_latencies(body: &[u8], stats: &Stats) {
+    let now = now_us();
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_slice(body) else {
+        return;
+    };
+    let latencies = items
+        .iter()
+        .filter_map(|item| item["payload"]["value"]["sent_us"].as_u64())
+        .map(|sent| now.saturating_sub(sent));
+    if let Ok(mut all) = stats.latencies_us.lock() {
+        all.extend(latencies);
+    }
 }
 
 /// Counts a request as in progress until dropped.
@@ -140,15 +185,22 @@ async fn invoke(
     body: Bytes,
 ) -> Response {
     let _in_progress = InProgress::new(&stats);
+    stats.arrived();
     stats.invocations.fetch_add(1, Ordering::Relaxed);
     stats
         .records
         .fetch_add(count_elements(&body), Ordering::Relaxed);
-    let lead = name.split('-').next().unwrap_or_default();
-    if let Some(limit) = lead
-        .strip_prefix("max")
-        .and_then(|n| n.parse::<usize>().ok())
-        && body.len() > limit
+    let tokens: Vec<&str> = name.split('-').collect();
+    let number = |prefix: &str| {
+        tokens
+            .iter()
+            .find_map(|t| t.strip_prefix(prefix)?.parse::<u64>().ok())
+    };
+    if tokens.contains(&"timed") {
+        record_latencies(&body, &stats);
+    }
+    if let Some(limit) = number("max")
+        && u64::try_from(body.len()).unwrap_or(u64::MAX) > limit
     {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -156,18 +208,16 @@ async fn invoke(
             &stats,
         );
     }
-    if let Some(code) = lead
-        .strip_prefix("status")
-        .and_then(|n| n.parse::<u16>().ok())
-    {
-        let error_type = name.split('-').nth(1).unwrap_or("ServiceException");
+    if let Some(i) = tokens.iter().position(|t| {
+        t.strip_prefix("status")
+            .is_some_and(|n| n.parse::<u16>().is_ok())
+    }) {
+        let code = tokens[i]["status".len()..].parse::<u16>().unwrap_or(500);
+        let error_type = tokens.get(i + 1).copied().unwrap_or("ServiceException");
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return error(status, error_type, &stats);
     }
-    if let Some(ms) = lead
-        .strip_prefix("slow")
-        .and_then(|n| n.parse::<u64>().ok())
-    {
+    if let Some(ms) = number("slow") {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let event = headers
@@ -176,6 +226,11 @@ async fn invoke(
     if event {
         return StatusCode::ACCEPTED.into_response();
     }
+    let body = if tokens.contains(&"fixed") {
+        Bytes::from_static(br#"{"ok":true}"#)
+    } else {
+        body
+    };
     (
         StatusCode::OK,
         [("X-Amz-Executed-Version", "$LATEST")],

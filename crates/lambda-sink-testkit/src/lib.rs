@@ -8,11 +8,13 @@
 //!   topic creation, deploying the test function under a fresh name, reading
 //!   what the function logged, and [`wait_until`] (polling, never sleeping).
 
+pub mod broker;
 pub mod connector;
 pub mod fake_lambda;
 pub mod kafka;
 pub mod proxy;
 pub mod registry;
+pub mod verify;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -159,50 +161,92 @@ impl Services {
         Ok(())
     }
 
-    /// Every record the test function logged, in log order: the JSON lines
+    /// Every record the test function logged, in log order (by timestamp;
+    /// ties keep each stream's order): the JSON lines
     /// `{"lambda_sink_test":"record",...}` (see the test-function crate).
+    ///
+    /// Reads with DescribeLogStreams and GetLogEvents, both paginated:
+    /// FilterLogEvents is capped at 10,000 events per call (and the emulator
+    /// returns no `nextToken` for it).
     ///
     /// # Errors
     /// When the emulator's CloudWatch Logs API fails.
     pub async fn function_records(&self, function: &str) -> anyhow::Result<Vec<Value>> {
-        let http = reqwest::Client::new();
-        let mut records = Vec::new();
+        let group = format!("/aws/lambda/{function}");
+        let mut streams = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let mut body = serde_json::json!({ "logGroupName": format!("/aws/lambda/{function}") });
+            let mut body = serde_json::json!({ "logGroupName": group });
             if let Some(t) = &token {
                 body["nextToken"] = Value::String(t.clone());
             }
-            let response: Value = http
-                .post(&self.lambda_endpoint)
-                .header("X-Amz-Target", "Logs_20140328.FilterLogEvents")
-                .header("Content-Type", "application/x-amz-json-1.1")
-                .body(body.to_string())
-                .send()
-                .await
-                .context("FilterLogEvents")?
-                .json()
-                .await
-                .context("FilterLogEvents response")?;
-            if response.get("__type").is_some() {
+            let page = self.logs("DescribeLogStreams", &body).await?;
+            if page.get("__type").is_some() {
                 // No log group yet: the function has not logged anything.
-                return Ok(records);
+                return Ok(Vec::new());
             }
-            for event in response["events"].as_array().into_iter().flatten() {
-                let Some(message) = event["message"].as_str() else {
-                    continue;
-                };
-                if let Ok(line) = serde_json::from_str::<Value>(message)
-                    && line["lambda_sink_test"] == "record"
-                {
-                    records.push(line);
-                }
-            }
-            token = response["nextToken"].as_str().map(str::to_string);
+            streams.extend(
+                page["logStreams"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s["logStreamName"].as_str().map(str::to_string)),
+            );
+            token = page["nextToken"].as_str().map(str::to_string);
             if token.is_none() {
-                return Ok(records);
+                break;
             }
         }
+        let mut events: Vec<(i64, i64, Value)> = Vec::new();
+        for stream in streams {
+            let mut token: Option<String> = None;
+            loop {
+                let mut body = serde_json::json!({
+                    "logGroupName": group,
+                    "logStreamName": stream,
+                    "startFromHead": true,
+                });
+                if let Some(t) = &token {
+                    body["nextToken"] = Value::String(t.clone());
+                }
+                let page = self.logs("GetLogEvents", &body).await?;
+                anyhow::ensure!(page.get("__type").is_none(), "GetLogEvents: {page}");
+                let page_events = page["events"].as_array().map_or(&[][..], Vec::as_slice);
+                events.extend(page_events.iter().filter_map(|e| {
+                    let line: Value = serde_json::from_str(e["message"].as_str()?).ok()?;
+                    (line["lambda_sink_test"] == "record").then(|| {
+                        (
+                            e["timestamp"].as_i64().unwrap_or(0),
+                            e["ingestionTime"].as_i64().unwrap_or(0),
+                            line,
+                        )
+                    })
+                }));
+                let next = page["nextForwardToken"].as_str().map(str::to_string);
+                if page_events.is_empty() || next.is_none() || next == token {
+                    break;
+                }
+                token = next;
+            }
+        }
+        // Stable: ties keep stream order, like FilterLogEvents' merge.
+        events.sort_by_key(|(timestamp, ingested, _)| (*timestamp, *ingested));
+        Ok(events.into_iter().map(|(_, _, line)| line).collect())
+    }
+
+    /// One CloudWatch Logs API call to the emulator.
+    async fn logs(&self, action: &str, body: &Value) -> anyhow::Result<Value> {
+        reqwest::Client::new()
+            .post(&self.lambda_endpoint)
+            .header("X-Amz-Target", format!("Logs_20140328.{action}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .body(body.to_string())
+            .send()
+            .await
+            .with_context(|| action.to_string())?
+            .json()
+            .await
+            .with_context(|| format!("{action} response"))
     }
 
     /// Sets the function's reserved concurrency (`None` removes the limit);

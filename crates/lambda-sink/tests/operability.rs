@@ -8,11 +8,12 @@
     reason = "test code: a panic is the failure report"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
 use lambda_sink_testkit::{Services, proxy, unique, wait_until};
@@ -236,121 +237,11 @@ async fn a_port_in_use_is_a_clear_start_up_error() {
     );
 }
 
-/// A private Tansu that requires SASL/SCRAM-SHA-512, with one user.
-struct ScramBroker {
-    child: Child,
-    bootstrap: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for ScramBroker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tansu() -> PathBuf {
-    std::env::var_os("LAMBDA_SINK_TANSU").map_or_else(
-        || {
-            PathBuf::from(std::env::var("HOME").unwrap())
-                .join(".cache/lambda-sink/tansu-0.6.0/bin/tansu")
-        },
-        PathBuf::from,
-    )
-}
-
-async fn tansu_ready(bootstrap: &str) {
-    let broker = format!("tcp://{bootstrap}");
-    wait_until(MINUTE, "private Tansu", || {
-        let ok = Command::new(tansu())
-            .args(["topic", "list", "--broker", &broker])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        async move { ok.then_some(()) }
-    })
-    .await;
-}
-
-fn start_tansu(dir: &Path, port: u16, authenticate: bool) -> Child {
-    let url = format!("tcp://127.0.0.1:{port}");
-    let mut args = vec!["broker"];
-    if authenticate {
-        args.push("--authentication");
-    }
-    args.extend([
-        "--listener-url",
-        &url,
-        "--advertised-listener-url",
-        &url,
-        "--storage-engine",
-        "sqlite://tansu.db",
-    ]);
-    Command::new(tansu())
-        .args(&args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-async fn scram_broker(user: &str, password: &str, topic: &str) -> ScramBroker {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let bootstrap = format!("127.0.0.1:{port}");
-    // Users and topics are created before authentication is switched on.
-    let mut open = start_tansu(dir.path(), port, false);
-    tansu_ready(&bootstrap).await;
-    let broker = format!("tcp://{bootstrap}");
-    for args in [
-        vec!["user", "create", "--broker", &broker, user, password],
-        vec![
-            "topic",
-            "create",
-            topic,
-            "--partitions",
-            "1",
-            "--broker",
-            &broker,
-        ],
-    ] {
-        assert!(
-            Command::new(tansu())
-                .args(&args)
-                .stdout(Stdio::null())
-                .status()
-                .unwrap()
-                .success(),
-            "{args:?}"
-        );
-    }
-    let _ = open.kill();
-    let _ = open.wait();
-    let child = start_tansu(dir.path(), port, true);
-    // Ready again: a plaintext metadata request is refused, so wait for the port.
-    wait_until(MINUTE, "authenticated Tansu listening", || async {
-        std::net::TcpStream::connect(&bootstrap).ok().map(|_| ())
-    })
-    .await;
-    ScramBroker {
-        child,
-        bootstrap,
-        _dir: dir,
-    }
-}
-
 #[tokio::test]
 async fn sasl_scram_authentication_is_checked_and_used() {
     let s = Services::from_env();
     let (topic, function) = (unique("scram"), unique("scram-fn"));
-    let broker = scram_broker("alice", "alice-pw-71c3", &topic).await;
+    let broker = PrivateBroker::start(Some(("alice", "alice-pw-71c3")), &[(&topic, 1)]).await;
     s.deploy_test_function(&function, 10, &[]).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = |password: &str| {
@@ -365,7 +256,7 @@ async fn sasl_scram_authentication_is_checked_and_used() {
                 ("kafka.sasl.password", password),
             ],
         );
-        c["kafka.bootstrap.servers"] = json!(broker.bootstrap);
+        c["kafka.bootstrap.servers"] = json!(broker.bootstrap());
         let path = dir.path().join(format!("{}.json", unique("c")));
         std::fs::write(&path, c.to_string()).unwrap();
         (c, path)
@@ -380,7 +271,7 @@ async fn sasl_scram_authentication_is_checked_and_used() {
     assert!(
         text.contains(&format!(
             "error: kafka.bootstrap.servers: cannot reach Kafka at {}",
-            broker.bootstrap
+            broker.bootstrap()
         )),
         "{text}"
     );
@@ -401,7 +292,7 @@ async fn sasl_scram_authentication_is_checked_and_used() {
     // The connector itself consumes and writes results through SCRAM.
     let mut producer_config = s.kafka_config();
     producer_config
-        .set("bootstrap.servers", &broker.bootstrap)
+        .set("bootstrap.servers", broker.bootstrap())
         .set("security.protocol", "SASL_PLAINTEXT")
         .set("sasl.mechanism", "SCRAM-SHA-512")
         .set("sasl.username", "alice")

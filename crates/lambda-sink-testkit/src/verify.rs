@@ -1,0 +1,235 @@
+//! The zero-loss verifier: for one connector run, every offset produced to
+//! the input topic is compared with what the Lambda function received (its
+//! log) and with the outcome topics (`success-`, `error-`, `dlq-`).
+//!
+//! * **lost** — a record below the connector's committed offset that the
+//!   function never received and that is not in the DLQ. Must be 0:
+//!   at-least-once. Records at or above the committed offset are **pending**:
+//!   the next consumer of the group receives them again, so they are not lost.
+//! * **without outcome** — a produced record with no result, error or DLQ
+//!   record. Must be 0 when every record should have one (sync mode,
+//!   `behavior.on.error=log`).
+//! * **duplicate invocations / outcomes** — allowed by at-least-once, counted.
+//!
+//! The evidence of invocation is the function's log when a function name is
+//! given; otherwise (a fake endpoint) the outcome topics.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Services;
+
+/// A record's position.
+pub type Position = (i32, i64);
+
+/// What a run did to every record.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Verdict {
+    /// Records produced to the input topic.
+    pub produced: usize,
+    /// Records the function received at least once.
+    pub invoked: usize,
+    /// Invocations of records beyond the first.
+    pub duplicate_invocations: usize,
+    /// Records in the DLQ.
+    pub dead_lettered: usize,
+    /// Records with at least one result, error or DLQ record.
+    pub with_outcome: usize,
+    /// Outcome records beyond the first per input record.
+    pub duplicate_outcomes: usize,
+    /// Produced, never invoked, not in the DLQ (the first few).
+    pub lost: Vec<Position>,
+    /// Count of lost records.
+    pub lost_count: usize,
+    /// Records at or above the committed offset (redelivered on restart).
+    pub pending: usize,
+    /// Produced without any outcome record (the first few).
+    pub without_outcome: Vec<Position>,
+    /// Count of records without an outcome.
+    pub without_outcome_count: usize,
+    /// Whether the connector's committed offsets reached the end offsets.
+    pub committed_to_end: bool,
+}
+
+impl Verdict {
+    /// One line for logs and the fault suite's table.
+    pub fn summary(&self) -> String {
+        format!(
+            "produced {} invoked {} dlq {} lost {} pending {} without-outcome {} duplicate-invocations {} duplicate-outcomes {} committed-to-end {}",
+            self.produced,
+            self.invoked,
+            self.dead_lettered,
+            self.lost_count,
+            self.pending,
+            self.without_outcome_count,
+            self.duplicate_invocations,
+            self.duplicate_outcomes,
+            self.committed_to_end
+        )
+    }
+}
+
+/// The run to verify.
+#[derive(Clone, Debug)]
+pub struct Run<'a> {
+    /// Input topic.
+    pub topic: &'a str,
+    /// Its partitions.
+    pub partitions: i32,
+    /// The connector id (outcome topics `success-<id>`, ..., group `connect-<id>`).
+    pub connector: &'a str,
+    /// The function whose log is the evidence of invocation, if a real one.
+    pub function: Option<&'a str>,
+}
+
+/// Counts of each position.
+fn tally(positions: impl IntoIterator<Item = Position>) -> BTreeMap<Position, usize> {
+    let mut counts = BTreeMap::new();
+    for p in positions {
+        *counts.entry(p).or_insert(0) += 1;
+    }
+    counts
+}
+
+impl Services {
+    /// Everything in `topic` (all partitions, up to their end offsets).
+    async fn read_all(&self, topic: &str) -> anyhow::Result<Vec<crate::kafka::Record>> {
+        if !self.topic_exists(topic).await? {
+            return Ok(Vec::new());
+        }
+        let partitions = self.partition_count(topic).await?;
+        let total: i64 = self.end_offsets(topic, partitions).await?.iter().sum();
+        let expected = usize::try_from(total)?;
+        let records = self
+            .read_topic(topic, expected, Duration::from_secs(120))
+            .await?;
+        anyhow::ensure!(
+            records.len() == expected,
+            "read {} of {expected} records of {topic}",
+            records.len()
+        );
+        Ok(records)
+    }
+
+    /// Verifies a run (see the module documentation).
+    ///
+    /// # Errors
+    /// When the broker, the outcome topics or the function's log cannot be read.
+    pub async fn verify(&self, run: &Run<'_>) -> anyhow::Result<Verdict> {
+        let end = self.end_offsets(run.topic, run.partitions).await?;
+        let produced: Vec<Position> = (0..run.partitions)
+            .flat_map(|p| (0..end[usize::try_from(p).unwrap_or(0)]).map(move |o| (p, o)))
+            .collect();
+        let header_position = |r: &crate::kafka::Record, topic_h: &str, p_h: &str, o_h: &str| {
+            (r.header(topic_h) == run.topic)
+                .then(|| Some((r.header(p_h).parse().ok()?, r.header(o_h).parse().ok()?)))
+                .flatten()
+        };
+        let mut results = Vec::new();
+        for kind in ["success", "error"] {
+            for r in self.read_all(&format!("{kind}-{}", run.connector)).await? {
+                results.extend(header_position(
+                    &r,
+                    "input_record_topic",
+                    "input_record_partition",
+                    "input_record_offset",
+                ));
+            }
+        }
+        let dead: Vec<Position> = self
+            .read_all(&format!("dlq-{}", run.connector))
+            .await?
+            .iter()
+            .filter_map(|r| {
+                header_position(
+                    r,
+                    "__connect.errors.topic",
+                    "__connect.errors.partition",
+                    "__connect.errors.offset",
+                )
+            })
+            .collect();
+        let invocations: Vec<Position> = match run.function {
+            Some(f) => self
+                .function_records(f)
+                .await?
+                .iter()
+                .filter(|l| l["topic"] == run.topic)
+                .filter_map(|l| {
+                    Some((
+                        i32::try_from(l["partition"].as_i64()?).ok()?,
+                        l["offset"].as_i64()?,
+                    ))
+                })
+                .collect(),
+            None => results.clone(),
+        };
+        let invoked = tally(invocations);
+        let dlq = tally(dead.iter().copied());
+        let outcomes = tally(results.into_iter().chain(dead));
+        let committed = self
+            .committed(
+                &format!("connect-{}", run.connector),
+                run.topic,
+                run.partitions,
+            )
+            .await?;
+        let committed_at = |p: i32| {
+            usize::try_from(p)
+                .ok()
+                .and_then(|i| committed.get(i))
+                .map_or(0, |c| (*c).max(0))
+        };
+        let (resolved, pending): (Vec<Position>, Vec<Position>) =
+            produced.iter().partition(|(p, o)| *o < committed_at(*p));
+        let lost: Vec<Position> = resolved
+            .into_iter()
+            .filter(|p| !invoked.contains_key(p) && !dlq.contains_key(p))
+            .collect();
+        let without: Vec<Position> = produced
+            .iter()
+            .filter(|p| !outcomes.contains_key(p))
+            .copied()
+            .collect();
+        let committed_to_end = committed
+            .iter()
+            .zip(&end)
+            .all(|(c, e)| c == e || (*c == -1 && *e == 0));
+        Ok(Verdict {
+            produced: produced.len(),
+            invoked: invoked.len(),
+            duplicate_invocations: invoked.values().map(|n| n - 1).sum(),
+            dead_lettered: dlq.len(),
+            with_outcome: outcomes.len(),
+            duplicate_outcomes: outcomes.values().map(|n| n - 1).sum(),
+            lost_count: lost.len(),
+            lost: lost.into_iter().take(20).collect(),
+            pending: pending.len(),
+            without_outcome_count: without.len(),
+            without_outcome: without.into_iter().take(20).collect(),
+            committed_to_end,
+        })
+    }
+
+    /// The number of partitions of `topic`.
+    ///
+    /// # Errors
+    /// When metadata cannot be fetched.
+    pub async fn partition_count(&self, topic: &str) -> anyhow::Result<i32> {
+        let config = self.kafka_config();
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            use rdkafka::consumer::{BaseConsumer, Consumer};
+            let consumer: BaseConsumer = config.create()?;
+            let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+            let n = metadata
+                .topics()
+                .first()
+                .map_or(0, |t| t.partitions().len());
+            Ok(i32::try_from(n)?)
+        })
+        .await?
+    }
+}

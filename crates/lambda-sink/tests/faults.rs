@@ -1,0 +1,528 @@
+//! The fault suite: lambda-sink's at-least-once promise under crashes,
+//! rebalances, broker outages, throttling, function failures, bad input and
+//! shutdown, each scenario ending with the zero-loss verifier.
+//!
+//! By default (CI) every scenario runs a short version. The full suite:
+//!
+//! ```sh
+//! eval "$(scripts/services.sh env)"
+//! LAMBDA_SINK_FAULTS=full cargo test --release -p lambda-sink --test faults -- --test-threads=1 --nocapture
+//! ```
+//!
+//! (`scripts/faults.sh` runs it and prints the table for docs/guarantees.md.)
+//! Each scenario prints one `FAULT-RESULT {json}` line with its figures.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lambda_sink_testkit::broker::PrivateBroker;
+use lambda_sink_testkit::connector::Connector;
+use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::verify::{Run, Verdict};
+use lambda_sink_testkit::{Services, fake_lambda, try_wait_until, unique, wait_until};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
+
+fn full() -> bool {
+    std::env::var("LAMBDA_SINK_FAULTS").as_deref() == Ok("full")
+}
+
+fn scale(short: usize, full_size: usize) -> usize {
+    if full() { full_size } else { short }
+}
+
+/// How long a scenario may take to drain, by its size.
+fn patience(records: usize) -> Duration {
+    Duration::from_secs(60 + u64::try_from(records / 500).unwrap_or(0))
+}
+
+fn report(scenario: &str, v: &Verdict, started: Instant, extra: Value) {
+    let mut line = json!({
+        "scenario": scenario,
+        "records": v.produced,
+        "lost": v.lost_count,
+        "without_outcome": v.without_outcome_count,
+        "duplicate_invocations": v.duplicate_invocations,
+        "duplicate_outcomes": v.duplicate_outcomes,
+        "dlq": v.dead_lettered,
+        "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+    });
+    if let (Value::Object(l), Value::Object(e)) = (&mut line, extra) {
+        l.extend(e);
+    }
+    println!("FAULT-RESULT {line}");
+}
+
+fn assert_nothing_lost(v: &Verdict, every_record_has_an_outcome: bool) {
+    assert_eq!(
+        v.lost_count,
+        0,
+        "lost records (first: {:?}): {}",
+        v.lost,
+        v.summary()
+    );
+    if every_record_has_an_outcome {
+        assert_eq!(
+            v.without_outcome_count,
+            0,
+            "without outcome (first: {:?}): {}",
+            v.without_outcome,
+            v.summary()
+        );
+    }
+    assert!(v.committed_to_end, "{}", v.summary());
+}
+
+/// A scenario's topic, connector and function.
+struct World {
+    s: Services,
+    topic: String,
+    name: String,
+    function: String,
+    partitions: i32,
+}
+
+impl World {
+    async fn new(prefix: &str, partitions: i32, function_timeout: i32) -> Self {
+        Self::on(Services::from_env(), prefix, partitions, function_timeout).await
+    }
+
+    async fn on(s: Services, prefix: &str, partitions: i32, function_timeout: i32) -> Self {
+        let topic = unique(prefix);
+        s.create_topic(&topic, partitions).await.unwrap();
+        let function = unique(&format!("{prefix}-fn"));
+        s.deploy_test_function(&function, function_timeout, &[])
+            .await
+            .unwrap();
+        Self {
+            s,
+            topic,
+            name: unique(&format!("{prefix}-sink")),
+            function,
+            partitions,
+        }
+    }
+
+    async fn produce(&self, n: usize, value: impl Fn(usize) -> String) {
+        for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
+            let records: Vec<Produce> = chunk
+                .iter()
+                .map(|i| {
+                    Produce::text(
+                        i32::try_from(*i).unwrap() % self.partitions,
+                        &format!("k{i}"),
+                        &value(*i),
+                    )
+                })
+                .collect();
+            self.s.produce(&self.topic, &records).await.unwrap();
+        }
+    }
+
+    fn start(&self, extra: &[(&str, &str)]) -> Connector {
+        let mut config = self.s.connector_config(
+            &self.name,
+            &self.topic,
+            &self.function,
+            &[
+                ("aws.lambda.batch.size", "50"),
+                ("aws.lambda.retry.timeout.ms", "-1"),
+                // A killed member's partitions move on within seconds.
+                ("consumer.override.session.timeout.ms", "6000"),
+                ("consumer.override.heartbeat.interval.ms", "1000"),
+            ],
+        );
+        for (k, v) in extra {
+            config[*k] = json!(v);
+        }
+        Connector::start(Path::new(BIN), &config, &[]).unwrap()
+    }
+
+    async fn drained(&self, records: usize) {
+        self.s
+            .wait_committed_to_end(
+                &format!("connect-{}", self.name),
+                &self.topic,
+                self.partitions,
+                patience(records),
+            )
+            .await;
+    }
+
+    async fn verify(&self) -> Verdict {
+        self.s
+            .verify(&Run {
+                topic: &self.topic,
+                partitions: self.partitions,
+                connector: &self.name,
+                function: Some(&self.function),
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn invoked(&self) -> usize {
+        self.s
+            .function_records(&self.function)
+            .await
+            .map_or(0, |r| r.len())
+    }
+}
+
+/// A pseudo-random duration in `[min, max)` ms (the fault schedule, not
+/// synchronisation: killing at random moments is the point).
+fn random_ms(min: u64, max: u64) -> Duration {
+    Duration::from_millis(min + rand::random::<u64>() % (max - min))
+}
+
+#[tokio::test]
+async fn kill_9_at_random_moments_loses_nothing() {
+    let started = Instant::now();
+    let records = scale(3_000, 100_000);
+    let kills = scale(4, 20);
+    let w = World::new("f-kill9", 8, 30).await;
+    w.produce(records, |i| json!({ "i": i }).to_string()).await;
+    for _ in 0..kills {
+        let mut c = w.start(&[]);
+        c.wait_for_log("partitions assigned", Duration::from_secs(60))
+            .await;
+        tokio::time::sleep(random_ms(200, 1_500)).await;
+        c.kill9();
+    }
+    let mut c = w.start(&[]);
+    w.drained(records).await;
+    c.stop_cleanly().await;
+    let v = w.verify().await;
+    report(
+        "kill -9 at random moments, restarted each time",
+        &v,
+        started,
+        json!({ "restarts": kills }),
+    );
+    assert_nothing_lost(&v, true);
+}
+
+#[tokio::test]
+async fn members_killed_and_added_while_records_flow_lose_nothing() {
+    let started = Instant::now();
+    let records = scale(1_500, 20_000);
+    let w = World::new("f-churn", 6, 30).await;
+    w.produce(records, |i| json!({ "i": i, "sleep_ms": 40 }).to_string())
+        .await;
+    let extra = [("aws.lambda.batch.size", "5")];
+    let mut members: Vec<Connector> = (0..3).map(|_| w.start(&extra)).collect();
+    for m in &members {
+        m.wait_for_log("partitions assigned", Duration::from_secs(60))
+            .await;
+    }
+    // One dies with batches in flight; another joins.
+    members.remove(0).kill9();
+    members.push(w.start(&extra));
+    w.drained(records).await;
+    for mut m in members {
+        m.stop_cleanly().await;
+    }
+    let v = w.verify().await;
+    report(
+        "3 members, one killed and one added mid-run",
+        &v,
+        started,
+        json!({ "restarts": 1 }),
+    );
+    assert_nothing_lost(&v, true);
+}
+
+#[tokio::test]
+async fn a_broker_crash_and_restart_loses_nothing() {
+    let started = Instant::now();
+    let records = scale(2_000, 30_000);
+    let topic = unique("f-broker");
+    let mut broker = PrivateBroker::start(None, &[(&topic, 4)]).await;
+    let s = Services {
+        bootstrap: broker.bootstrap(),
+        ..Services::from_env()
+    };
+    let function = unique("f-broker-fn");
+    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let w = World {
+        s,
+        topic,
+        name: unique("f-broker-sink"),
+        function,
+        partitions: 4,
+    };
+    w.produce(records, |i| json!({ "i": i }).to_string()).await;
+    let mut c = w.start(&[("aws.lambda.batch.size", "20")]);
+    wait_until(Duration::from_secs(120), "a quarter invoked", || async {
+        (w.invoked().await >= records / 4).then_some(())
+    })
+    .await;
+    broker.kill9();
+    // The outage: lambda-sink keeps retrying, in-flight outcomes wait.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    broker.restart().await;
+    w.drained(records).await;
+    c.stop_cleanly().await;
+    let v = w.verify().await;
+    report(
+        "broker killed (SIGKILL) and restarted mid-run",
+        &v,
+        started,
+        json!({ "restarts": 0 }),
+    );
+    assert_nothing_lost(&v, true);
+}
+
+#[tokio::test]
+async fn a_throttling_storm_is_ridden_out_without_loss_or_busy_looping() {
+    let started = Instant::now();
+    let records = scale(1_000, 20_000);
+    let w = World::new("f-throttle", 4, 30).await;
+    w.s.set_concurrency(&w.function, Some(0)).await.unwrap();
+    w.produce(records, |i| json!({ "i": i }).to_string()).await;
+    let mut c = w.start(&[("http.listener", "127.0.0.1:0")]);
+    let url = c.http_url().await;
+    c.wait_for_log("reason=throttled", Duration::from_secs(60))
+        .await;
+    // CPU while every invocation is refused.
+    let (cpu_before, _) = c.resources().unwrap();
+    let window = Instant::now();
+    tokio::time::sleep(Duration::from_secs(if full() { 20 } else { 5 })).await;
+    let (cpu_after, _) = c.resources().unwrap();
+    let cpu_percent = 100.0 * (cpu_after - cpu_before) / window.elapsed().as_secs_f64();
+    assert_eq!(w.invoked().await, 0, "nothing ran while throttled");
+    w.s.set_concurrency(&w.function, None).await.unwrap();
+    w.drained(records).await;
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let throttles: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("lambda_sink_throttles_total "))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0);
+    c.stop_cleanly().await;
+    let v = w.verify().await;
+    report(
+        "throttling storm (reserved concurrency 0, then restored)",
+        &v,
+        started,
+        json!({ "throttles": throttles, "cpu_percent_while_throttled": (cpu_percent * 10.0).round() / 10.0 }),
+    );
+    assert_nothing_lost(&v, true);
+    assert!(throttles >= 1.0);
+    assert!(
+        cpu_percent < 20.0,
+        "busy-looping while throttled: {cpu_percent:.1}% CPU"
+    );
+}
+
+#[tokio::test]
+async fn function_failures_and_timeouts_under_every_behavior_on_error() {
+    let records = scale(600, 10_000);
+    // ~10% fail, ~1% time out (the function's timeout is 2 s).
+    let value = |i: usize| match i % 100 {
+        n if n % 10 == 3 => json!({ "i": i, "fail": true }),
+        57 => json!({ "i": i, "sleep_ms": 3_000 }),
+        _ => json!({ "i": i }),
+    };
+    for behavior in ["log", "ignore"] {
+        let started = Instant::now();
+        let w = World::new(&format!("f-fail-{behavior}"), 4, 2).await;
+        w.produce(records, |i| value(i).to_string()).await;
+        let mut c = w.start(&[
+            ("behavior.on.error", behavior),
+            ("aws.lambda.batch.size", "5"),
+        ]);
+        w.drained(records).await;
+        c.stop_cleanly().await;
+        let v = w.verify().await;
+        report(
+            &format!("function failures and timeouts, behavior.on.error={behavior}"),
+            &v,
+            started,
+            json!({}),
+        );
+        // With `ignore` failed records are invoked but get no outcome record.
+        assert_nothing_lost(&v, behavior == "log");
+    }
+    // `fail`: the connector stops at the first failing batch and commits
+    // nothing from it; a restart retries it (and stops again).
+    let started = Instant::now();
+    let w = World::new("f-fail-fail", 1, 2).await;
+    w.produce(50, |i| json!({ "i": i, "fail": i == 20 }).to_string())
+        .await;
+    for _ in 0..2 {
+        let mut c = w.start(&[
+            ("behavior.on.error", "fail"),
+            ("aws.lambda.batch.size", "5"),
+        ]);
+        assert_eq!(
+            c.wait(Duration::from_secs(60)).await,
+            Some(1),
+            "{}",
+            c.log()
+        );
+        let committed =
+            w.s.committed(&format!("connect-{}", w.name), &w.topic, 1)
+                .await
+                .unwrap()[0];
+        assert!(
+            (0..=20).contains(&committed),
+            "nothing of the failing batch is committed: {committed}"
+        );
+    }
+    let v = w.verify().await;
+    report(
+        "behavior.on.error=fail: stop, restart retries",
+        &v,
+        started,
+        json!({ "restarts": 1 }),
+    );
+    assert_eq!(v.lost_count, 0, "{}", v.summary());
+}
+
+#[tokio::test]
+async fn bad_input_goes_to_the_dlq_and_nothing_is_lost() {
+    let started = Instant::now();
+    let records = scale(1_000, 20_000);
+    let w = World::new("f-bad", 4, 30).await;
+    w.produce(records, |i| {
+        if i % 7 == 0 {
+            format!("{{not json {i}")
+        } else {
+            json!({ "i": i }).to_string()
+        }
+    })
+    .await;
+    let mut c = w.start(&[]);
+    w.drained(records).await;
+    c.stop_cleanly().await;
+    let v = w.verify().await;
+    report("bad JSON mixed with valid records", &v, started, json!({}));
+    assert_nothing_lost(&v, true);
+    assert_eq!(v.dead_lettered, records.div_ceil(7));
+}
+
+#[tokio::test]
+async fn sigterm_during_a_backlog_drains_exits_0_and_duplicates_nothing() {
+    let started = Instant::now();
+    let records = scale(2_000, 50_000);
+    let w = World::new("f-sigterm", 4, 30).await;
+    w.produce(records, |i| json!({ "i": i, "sleep_ms": 10 }).to_string())
+        .await;
+    let batch = 20;
+    let mut c = w.start(&[("aws.lambda.batch.size", "20")]);
+    wait_until(Duration::from_secs(120), "a tenth invoked", || async {
+        (w.invoked().await >= records / 10).then_some(())
+    })
+    .await;
+    let asked = Instant::now();
+    c.terminate().unwrap();
+    assert_eq!(
+        c.wait(Duration::from_secs(60)).await,
+        Some(0),
+        "{}",
+        c.log()
+    );
+    let drain = asked.elapsed();
+    assert!(
+        drain < Duration::from_secs(30),
+        "drained within shutdown.timeout.ms: {drain:?}"
+    );
+    let mut again = w.start(&[("aws.lambda.batch.size", "20")]);
+    w.drained(records).await;
+    again.stop_cleanly().await;
+    let v = w.verify().await;
+    report(
+        "SIGTERM during a backlog, then restart",
+        &v,
+        started,
+        json!({ "restarts": 1, "drain_seconds": (drain.as_secs_f64() * 10.0).round() / 10.0 }),
+    );
+    assert_nothing_lost(&v, true);
+    let in_flight_bound = usize::try_from(w.partitions).unwrap() * batch;
+    assert!(
+        v.duplicate_invocations <= in_flight_bound,
+        "{}",
+        v.summary()
+    );
+}
+
+#[tokio::test]
+async fn a_large_backlog_stays_within_the_memory_bound() {
+    let started = Instant::now();
+    let records = scale(20_000, 200_000);
+    let s = Services::from_env();
+    let fake = fake_lambda::start().await.unwrap();
+    let topic = unique("f-backlog");
+    s.create_topic(&topic, 8).await.unwrap();
+    let w = World {
+        s,
+        topic,
+        name: unique("f-backlog-sink"),
+        function: "echo-backlog".into(),
+        partitions: 8,
+    };
+    w.produce(records, |i| {
+        json!({ "i": i, "pad": "x".repeat(60) }).to_string()
+    })
+    .await;
+    let mut c = w.start(&[
+        ("aws.lambda.endpoint", &fake.url()),
+        ("aws.lambda.batch.size", "100"),
+        ("reporter.result.topic.name", ""),
+        ("reporter.error.topic.name", ""),
+    ]);
+    let mut peak = 0u64;
+    let done = try_wait_until(patience(records) * 2, || {
+        if let Some((_, hwm)) = c.resources() {
+            peak = peak.max(hwm);
+        }
+        let (s, topic, name) = (&w.s, &w.topic, &w.name);
+        async move {
+            let end = s.end_offsets(topic, 8).await.ok()?;
+            let committed = s
+                .committed(&format!("connect-{name}"), topic, 8)
+                .await
+                .ok()?;
+            (committed == end).then_some(())
+        }
+    })
+    .await;
+    assert!(done.is_some(), "backlog not drained");
+    let (cpu, hwm) = c.resources().unwrap();
+    peak = peak.max(hwm);
+    c.stop_cleanly().await;
+    let invoked = fake.stats.records.load(std::sync::atomic::Ordering::SeqCst);
+    let v = Verdict {
+        produced: records,
+        invoked: usize::try_from(invoked).unwrap(),
+        committed_to_end: true,
+        ..Verdict::default()
+    };
+    report(
+        "backlog drained through a fast fake endpoint",
+        &v,
+        started,
+        json!({ "peak_rss_mb": peak / (1024 * 1024), "cpu_seconds": (cpu * 10.0).round() / 10.0 }),
+    );
+    assert!(
+        invoked >= u64::try_from(records).unwrap(),
+        "every record reached the endpoint"
+    );
+    assert!(
+        peak < 100 * 1024 * 1024,
+        "peak RSS {} MB",
+        peak / (1024 * 1024)
+    );
+}
