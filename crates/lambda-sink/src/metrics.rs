@@ -78,8 +78,8 @@ pub struct Metrics {
     pub throttles: Counter,
     /// Invocations in flight now.
     pub in_flight: Gauge,
-    /// Partitions paused because their buffer is full.
-    pub paused_partitions: Gauge,
+    /// Partitions held back because their buffer is full.
+    pub full_partitions: Gauge,
     /// Consumer lag per partition (librdkafka statistics).
     pub consumer_lag: Family<PartitionLabels, Gauge>,
     /// Committed offset per partition (librdkafka statistics).
@@ -109,7 +109,7 @@ impl Metrics {
             retries: Family::default(),
             throttles: Counter::default(),
             in_flight: Gauge::default(),
-            paused_partitions: Gauge::default(),
+            full_partitions: Gauge::default(),
             consumer_lag: Family::default(),
             committed_offset: Family::default(),
             registry: Mutex::new(Registry::default()),
@@ -160,9 +160,9 @@ impl Metrics {
             m.in_flight.clone(),
         );
         r.register(
-            "paused_partitions",
-            "Partitions paused because their buffer is full (max.poll.records)",
-            m.paused_partitions.clone(),
+            "full_partitions",
+            "Partitions held back because max.poll.records of their records wait for Lambda",
+            m.full_partitions.clone(),
         );
         r.register(
             "consumer_lag",

@@ -446,7 +446,7 @@ async fn two_processes_share_partitions_and_take_over_on_stop() {
 }
 
 #[tokio::test]
-async fn a_function_slower_than_max_poll_interval_pauses_the_partition_not_the_consumer() {
+async fn a_function_slower_than_max_poll_interval_holds_back_the_partition_not_the_consumer() {
     // Each invocation takes 7 s; the consumer must poll at least every 6 s.
     let w = World::new("slow", 1, 30, &[]).await;
     w.produce(12, |i| json!({ "i": i, "sleep_ms": 7000 })).await;
@@ -462,8 +462,8 @@ async fn a_function_slower_than_max_poll_interval_pauses_the_partition_not_the_c
     let log = c.log();
     c.stop_cleanly().await;
     assert!(
-        log.contains("partition paused"),
-        "the full partition was paused:\n{log}"
+        log.contains("buffer full: holding the partition back"),
+        "the full partition was held back:\n{log}"
     );
     assert_eq!(
         log.matches("partitions assigned").count(),

@@ -37,9 +37,14 @@ impl KafkaConfig {
                     "cooperative-sticky",
                 );
                 set(&mut p, "auto.commit.interval.ms", "1000");
-                // librdkafka's prefetch is the largest memory term; its
-                // default (64 MiB) would dwarf everything else.
-                set(&mut p, "queued.max.messages.kbytes", "16384");
+                // Every partition has its own queue, so this bounds each
+                // partition's prefetch (plus one fetch of at most
+                // max.partition.fetch.bytes): about 2 MiB per partition
+                // instead of librdkafka's 64 MiB default.
+                set(&mut p, "queued.max.messages.kbytes", "1024");
+                // A partition whose queue is full is fetched again this soon
+                // after it drains (librdkafka's default waits a whole second).
+                set(&mut p, "fetch.queue.backoff.ms", "50");
                 // Consumer lag and committed offsets for /metrics.
                 set(&mut p, "statistics.interval.ms", "5000");
             }
@@ -128,7 +133,7 @@ mod tests {
         assert_eq!(get(&p, "enable.auto.offset.store"), Some("false"));
         assert_eq!(get(&p, "auto.offset.reset"), Some("earliest"));
         assert_eq!(get(&p, "fetch.wait.max.ms"), Some("20"));
-        assert_eq!(get(&p, "queued.max.messages.kbytes"), Some("16384"));
+        assert_eq!(get(&p, "queued.max.messages.kbytes"), Some("1024"));
         assert!(!p.contains_key("security.protocol"));
         let producer = k.client_properties(ClientRole::Producer);
         assert!(

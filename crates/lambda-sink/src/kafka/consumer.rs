@@ -1,21 +1,30 @@
 //! The consumer of one task: a librdkafka consumer polled on its own thread.
 //!
-//! The poll loop never waits for Lambda: records go to a [`RecordHandler`]
-//! (the pipeline) and, when a partition has more buffered than the handler
-//! wants, that partition is paused — not the consumer — and resumed once it
-//! has drained. Revocation (rebalance) and shutdown take one path: the
-//! handler drains the partitions (finishing in-flight work, storing their
-//! offsets) before the consumer commits and lets them go.
+//! Every assigned partition gets its own librdkafka queue, split off before
+//! the partition is assigned, so its records never enter the shared consumer
+//! queue. The poll thread moves records from a partition's queue to the
+//! [`RecordHandler`] (the pipeline) only while that partition's buffer has
+//! room; a full partition simply stays in its queue, and librdkafka stops
+//! fetching it once its queue holds `queued.max.messages.kbytes`. Nothing is
+//! paused, so nothing fetched is thrown away and fetched again (librdkafka
+//! discards a paused partition's prefetched records), and one slow partition
+//! never holds up the others. The thread sleeps on a [`Wake`] until a queue
+//! receives records, an event arrives, or a full partition drains to half.
+//!
+//! Revocation (rebalance) and shutdown take one path: the handler drains the
+//! partitions (finishing in-flight work, storing their offsets) before the
+//! consumer commits and lets them go.
 //!
 //! librdkafka commits *stored* offsets on a timer; only the handler stores
 //! offsets, and only for records whose outcome is resolved.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use lambda_sink_core::config::{ClientRole, Config};
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
+use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -34,7 +43,7 @@ pub trait RecordHandler: Send + Sync + 'static {
     fn deliver(&self, record: SourceRecord) -> usize;
     /// Records of `tp` buffered and not yet invoked.
     fn buffered(&self, tp: &TopicPartition) -> usize;
-    /// Most records a partition may buffer before it is paused.
+    /// Most records a partition may buffer before the consumer holds it back.
     fn buffer_limit(&self) -> usize;
     /// Stops work on `partitions` and blocks until their in-flight batches are
     /// resolved and their offsets stored (bounded by the shutdown timeout).
@@ -43,6 +52,38 @@ pub trait RecordHandler: Send + Sync + 'static {
     fn partitions(&self) -> Vec<TopicPartition>;
     /// The consumer cannot go on (e.g. no offset and `auto.offset.reset=none`).
     fn fail(&self, reason: String);
+}
+
+/// Wakes the poll thread: a partition queue or the consumer queue received
+/// something, or a full partition's buffer drained to its low-water mark.
+/// A notification is never lost: one that arrives while the thread is busy
+/// makes its next wait return at once.
+#[derive(Debug, Default)]
+pub struct Wake {
+    pending: Mutex<bool>,
+    signal: Condvar,
+}
+
+impl Wake {
+    /// Wakes the poll thread (cheap; any thread).
+    pub fn notify(&self) {
+        *lock(&self.pending) = true;
+        self.signal.notify_one();
+    }
+
+    /// Sleeps until notified or `timeout` passes.
+    fn wait(&self, timeout: Duration) {
+        let pending = lock(&self.pending);
+        let (mut pending, _) = self
+            .signal
+            .wait_timeout_while(pending, timeout, |p| !*p)
+            .unwrap_or_else(PoisonError::into_inner);
+        *pending = false;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Stores offsets on the consumer: the only way offsets advance.
@@ -65,11 +106,28 @@ impl OffsetStore {
     }
 }
 
+/// A partition's own queue.
+type Queue = PartitionQueue<TaskContext>;
+
+/// What a rebalance changed, for the poll thread to apply once `poll`
+/// returns (the callbacks run inside it).
+enum QueueChange {
+    /// A partition was assigned, with its queue.
+    Assigned(TopicPartition, Queue),
+    /// Partitions were revoked (and drained).
+    Revoked(Vec<TopicPartition>),
+}
+
 /// librdkafka callbacks of one task's consumer.
 pub struct TaskContext {
     task: usize,
     handler: OnceLock<Arc<dyn RecordHandler>>,
     metrics: Arc<Metrics>,
+    /// The consumer itself, to split partition queues off during a
+    /// rebalance (weak: the context lives inside the consumer).
+    consumer: OnceLock<Weak<BaseConsumer<TaskContext>>>,
+    /// Queue changes not yet applied by the poll thread.
+    changes: Mutex<Vec<QueueChange>>,
 }
 
 impl ClientContext for TaskContext {
@@ -102,13 +160,19 @@ impl ClientContext for TaskContext {
 
 impl ConsumerContext for TaskContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(tpl) = rebalance else {
-            return;
+        let tpl = match rebalance {
+            Rebalance::Assign(tpl) => {
+                self.split_queues(tpl);
+                return;
+            }
+            Rebalance::Revoke(tpl) => tpl,
+            Rebalance::Error(_) => return,
         };
+        let partitions = tp_list(tpl);
+        lock(&self.changes).push(QueueChange::Revoked(partitions.clone()));
         let Some(handler) = self.handler.get() else {
             return;
         };
-        let partitions = tp_list(tpl);
         let lost = consumer.assignment_lost();
         info!(task = self.task, partitions = %names(&partitions), lost, "partitions revoked: draining");
         // Runs on the poll thread: blocking here holds the rebalance until the
@@ -126,7 +190,8 @@ impl ConsumerContext for TaskContext {
                 if !partitions.is_empty() {
                     info!(task = self.task, partitions = %names(&partitions), "partitions assigned");
                 }
-                // A partition paused before it was revoked may come back paused.
+                // A partition paused before it was revoked (only records that
+                // reached the consumer queue are paused) may come back paused.
                 if let Err(e) = consumer.resume(tpl) {
                     debug!(error = %e, "resume after assignment");
                 }
@@ -142,6 +207,29 @@ impl ConsumerContext for TaskContext {
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => {
                 warn!(task = self.task, error = %e, "offset commit failed; it is retried with the next commit")
+            }
+        }
+    }
+}
+
+impl TaskContext {
+    /// Gives each partition about to be assigned its own queue. Done before
+    /// the assignment, so no record of it ever reaches the consumer queue
+    /// (librdkafka keeps an application's forwarding when it starts
+    /// fetching): a partition's records arrive in one queue, in order.
+    fn split_queues(&self, tpl: &TopicPartitionList) {
+        let Some(consumer) = self.consumer.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let mut changes = lock(&self.changes);
+        for tp in tp_list(tpl) {
+            match consumer.split_partition_queue(&tp.topic, tp.partition) {
+                Some(queue) => changes.push(QueueChange::Assigned(tp, queue)),
+                // Its records then arrive in the consumer queue, where a full
+                // partition is paused instead.
+                None => {
+                    warn!(task = self.task, partition = %tp, "no queue of its own for the partition")
+                }
             }
         }
     }
@@ -186,6 +274,7 @@ fn offsets_of(tpl: &TopicPartitionList) -> Vec<(String, i32, Option<i64>)> {
 pub struct TaskConsumer {
     task: usize,
     consumer: Arc<BaseConsumer<TaskContext>>,
+    wake: Arc<Wake>,
 }
 
 impl TaskConsumer {
@@ -213,9 +302,14 @@ impl TaskConsumer {
             task,
             handler: OnceLock::new(),
             metrics,
+            consumer: OnceLock::new(),
+            changes: Mutex::new(Vec::new()),
         };
-        let consumer: BaseConsumer<TaskContext> =
+        let mut consumer: BaseConsumer<TaskContext> =
             client_config(&props).create_with_context(context)?;
+        let wake = Arc::new(Wake::default());
+        let on_event = wake.clone();
+        consumer.set_nonempty_callback(move || on_event.notify());
         let subscription: Vec<String> = match &config.subscription {
             lambda_sink_core::config::Subscription::Topics(topics) => {
                 topics.iter().map(ToString::to_string).collect()
@@ -225,10 +319,19 @@ impl TaskConsumer {
         };
         let refs: Vec<&str> = subscription.iter().map(String::as_str).collect();
         consumer.subscribe(&refs)?;
+        let consumer = Arc::new(consumer);
+        let _ = consumer.context().consumer.set(Arc::downgrade(&consumer));
         Ok(Self {
             task,
-            consumer: Arc::new(consumer),
+            consumer,
+            wake,
         })
+    }
+
+    /// What the pipeline notifies when a full partition has drained to half
+    /// (see [`Wake`]).
+    pub fn wake(&self) -> Arc<Wake> {
+        self.wake.clone()
     }
 
     /// The handle through which the pipeline stores offsets.
@@ -255,13 +358,19 @@ impl TaskConsumer {
         let mut poller = Poller {
             consumer: &self.consumer,
             handler: handler.as_ref(),
+            wake: self.wake.clone(),
+            queues: Vec::new(),
             paused: HashSet::new(),
-            topics: HashMap::new(),
+            full: HashSet::new(),
             last_resume_check: Instant::now(),
+            topics: HashMap::new(),
         };
         while !shutdown.is_cancelled() {
             poller.poll_once();
         }
+        // The queues hold the consumer: release them before closing it.
+        drop(poller);
+        lock(&self.consumer.context().changes).clear();
         let held = handler.partitions();
         info!(
             task,
@@ -283,38 +392,149 @@ impl TaskConsumer {
 struct Poller<'a> {
     consumer: &'a BaseConsumer<TaskContext>,
     handler: &'a dyn RecordHandler,
+    /// Shared with the consumer's callbacks and the pipeline.
+    wake: Arc<Wake>,
+    /// The assigned partitions' own queues.
+    queues: Vec<(TopicPartition, Queue)>,
+    /// Partitions paused because their records reached the consumer queue
+    /// while their buffer was full (only when a queue could not be split).
     paused: HashSet<TopicPartition>,
-    topics: HashMap<String, Arc<str>>,
+    /// Partitions whose queue is not served because their buffer is full.
+    full: HashSet<TopicPartition>,
     last_resume_check: Instant,
+    topics: HashMap<String, Arc<str>>,
 }
 
 impl Poller<'_> {
+    /// One round: events (rebalances run here), queue changes, records of
+    /// partitions with room; sleeps when none of it had anything.
     fn poll_once(&mut self) {
-        match self.consumer.poll(Duration::from_millis(100)) {
-            None => {}
-            Some(Ok(message)) => {
-                let record = self.owned(&message);
-                drop(message);
-                let tp = TopicPartition::of(&record);
-                let buffered = self.handler.deliver(record);
-                if buffered >= self.handler.buffer_limit() && !self.paused.contains(&tp) {
-                    self.set_paused(&tp, true);
+        let mut busy = self.serve_consumer_queue();
+        busy |= self.apply_queue_changes();
+        busy |= self.serve_partition_queues();
+        self.resume_drained();
+        if !busy {
+            // A safety net only: every source of work notifies `wake`.
+            self.wake.wait(Duration::from_millis(100));
+        }
+    }
+
+    /// Serves the consumer queue: events, errors, and records of partitions
+    /// without a queue of their own. Whether anything came.
+    fn serve_consumer_queue(&mut self) -> bool {
+        let mut busy = false;
+        // Bounded, so records here never starve the partition queues.
+        for _ in 0..1_000 {
+            let Some(result) = self.consumer.poll(Duration::ZERO) else {
+                break;
+            };
+            busy = true;
+            match result {
+                Ok(message) => {
+                    let record = owned(&mut self.topics, &message);
+                    drop(message);
+                    let tp = TopicPartition::of(&record);
+                    let buffered = self.handler.deliver(record);
+                    if buffered >= self.handler.buffer_limit() && !self.paused.contains(&tp) {
+                        self.set_paused(&tp, true);
+                    }
+                }
+                Err(e) => consumer_error(self.consumer, self.handler, &e),
+            }
+        }
+        busy
+    }
+
+    /// Applies what rebalances changed. Revoked queues are dropped before
+    /// new ones get their wake-up callback: dropping a queue clears the
+    /// callback of the librdkafka queue it wraps, which a partition assigned
+    /// again shares.
+    fn apply_queue_changes(&mut self) -> bool {
+        let changes = std::mem::take(&mut *lock(&self.consumer.context().changes));
+        if changes.is_empty() {
+            return false;
+        }
+        let mut added = Vec::new();
+        for change in changes {
+            match change {
+                QueueChange::Revoked(tps) => {
+                    self.queues.retain(|(tp, _)| !tps.contains(tp));
+                    self.full.retain(|tp| !tps.contains(tp));
+                    added.retain(|tp| !tps.contains(tp));
+                }
+                QueueChange::Assigned(tp, queue) => {
+                    self.queues.retain(|(held, _)| *held != tp);
+                    added.retain(|held| *held != tp);
+                    added.push(tp.clone());
+                    self.queues.push((tp, queue));
                 }
             }
-            Some(Err(e)) => self.consumer_error(&e),
         }
-        if self.last_resume_check.elapsed() >= Duration::from_millis(10) {
-            self.last_resume_check = Instant::now();
-            let low = self.handler.buffer_limit() / 2;
-            let ready: Vec<TopicPartition> = self
-                .paused
-                .iter()
-                .filter(|tp| self.handler.buffered(tp) <= low)
-                .cloned()
-                .collect();
-            for tp in ready {
-                self.set_paused(&tp, false);
+        for (tp, queue) in &mut self.queues {
+            if added.contains(tp) {
+                let wake = self.wake.clone();
+                queue.set_nonempty_callback(move || wake.notify());
             }
+        }
+        true
+    }
+
+    /// Moves records from each partition's queue to the pipeline while its
+    /// buffer has room. Whether any moved.
+    fn serve_partition_queues(&mut self) -> bool {
+        let mut busy = false;
+        let limit = self.handler.buffer_limit();
+        for (tp, queue) in &self.queues {
+            let mut room = limit.saturating_sub(self.handler.buffered(tp));
+            while room > 0 {
+                match queue.poll(Duration::ZERO) {
+                    None => break,
+                    Some(Ok(message)) => {
+                        let record = owned(&mut self.topics, &message);
+                        drop(message);
+                        self.handler.deliver(record);
+                        room -= 1;
+                        busy = true;
+                    }
+                    Some(Err(e)) => {
+                        consumer_error(self.consumer, self.handler, &e);
+                        busy = true;
+                        break;
+                    }
+                }
+            }
+            if room == 0 {
+                if self.full.insert(tp.clone()) {
+                    debug!(partition = %tp, "buffer full: holding the partition back");
+                }
+            } else if self.full.remove(tp) {
+                debug!(partition = %tp, "buffer has room: the partition flows again");
+            }
+        }
+        let full = self.full.len() + self.paused.len();
+        self.consumer
+            .context()
+            .metrics
+            .full_partitions
+            .set(i64::try_from(full).unwrap_or(i64::MAX));
+        busy
+    }
+
+    /// Resumes paused partitions whose buffer drained to half.
+    fn resume_drained(&mut self) {
+        if self.paused.is_empty() || self.last_resume_check.elapsed() < Duration::from_millis(1) {
+            return;
+        }
+        self.last_resume_check = Instant::now();
+        let low = self.handler.buffer_limit() / 2;
+        let ready: Vec<TopicPartition> = self
+            .paused
+            .iter()
+            .filter(|tp| self.handler.buffered(tp) <= low)
+            .cloned()
+            .collect();
+        for tp in ready {
+            self.set_paused(&tp, false);
         }
     }
 
@@ -329,78 +549,79 @@ impl Poller<'_> {
         match result {
             Ok(()) => {
                 debug!(partition = %tp, pause, "buffer limit: partition {}", if pause { "paused" } else { "resumed" });
-                let gauge = &self.consumer.context().metrics.paused_partitions;
                 if pause {
-                    if self.paused.insert(tp.clone()) {
-                        gauge.inc();
-                    }
-                } else if self.paused.remove(tp) {
-                    gauge.dec();
+                    self.paused.insert(tp.clone());
+                } else {
+                    self.paused.remove(tp);
                 }
             }
             // Not assigned any more: nothing to pause or resume.
             Err(e) => {
                 debug!(partition = %tp, error = %e, "pause/resume");
-                if self.paused.remove(tp) {
-                    self.consumer.context().metrics.paused_partitions.dec();
-                }
+                self.paused.remove(tp);
             }
         }
     }
+}
 
-    fn owned(&mut self, m: &BorrowedMessage<'_>) -> SourceRecord {
-        let topic = match self.topics.get(m.topic()) {
-            Some(t) => t.clone(),
-            None => {
-                let t: Arc<str> = Arc::from(m.topic());
-                self.topics.insert(m.topic().to_string(), t.clone());
-                t
-            }
-        };
-        SourceRecord {
-            topic,
-            partition: m.partition(),
-            offset: m.offset(),
-            timestamp: m.timestamp().to_millis(),
-            key: m.key().map(<[u8]>::to_vec),
-            value: m.payload().map(<[u8]>::to_vec),
-            headers: m
-                .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                        .collect()
-                })
-                .unwrap_or_default(),
+/// `m` as an owned record; `topics` interns topic names.
+fn owned(topics: &mut HashMap<String, Arc<str>>, m: &BorrowedMessage<'_>) -> SourceRecord {
+    let topic = match topics.get(m.topic()) {
+        Some(t) => t.clone(),
+        None => {
+            let t: Arc<str> = Arc::from(m.topic());
+            topics.insert(m.topic().to_string(), t.clone());
+            t
         }
+    };
+    SourceRecord {
+        topic,
+        partition: m.partition(),
+        offset: m.offset(),
+        timestamp: m.timestamp().to_millis(),
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec),
+        headers: m
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
+}
 
-    fn consumer_error(&self, e: &KafkaError) {
-        if let Some((code, reason)) = self.consumer.client().fatal_error() {
-            self.handler.fail(format!(
-                "the Kafka consumer failed fatally ({code:?}): {reason}"
+/// Reports a consumer error: fatal ones stop the connector with advice.
+fn consumer_error(
+    consumer: &BaseConsumer<TaskContext>,
+    handler: &dyn RecordHandler,
+    e: &KafkaError,
+) {
+    if let Some((code, reason)) = consumer.client().fatal_error() {
+        handler.fail(format!(
+            "the Kafka consumer failed fatally ({code:?}): {reason}"
+        ));
+        return;
+    }
+    match e.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange) => {
+            handler.fail(format!(
+                "{e}: a partition has no valid committed offset and consumer.override.auto.offset.reset=none; \
+                 set it to earliest or latest, or commit offsets for the group"
             ));
-            return;
         }
-        match e.rdkafka_error_code() {
-            Some(RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange) => {
-                self.handler.fail(format!(
-                    "{e}: a partition has no valid committed offset and consumer.override.auto.offset.reset=none; \
-                     set it to earliest or latest, or commit offsets for the group"
-                ));
-            }
-            Some(
-                RDKafkaErrorCode::TopicAuthorizationFailed
-                | RDKafkaErrorCode::GroupAuthorizationFailed
-                | RDKafkaErrorCode::SaslAuthenticationFailed,
-            ) => {
-                self.handler.fail(format!(
-                    "{e}: check the Kafka credentials and ACLs (READ on the topics and the group)"
-                ));
-            }
-            // Transport errors, unknown topics (created later), leader changes:
-            // librdkafka recovers by itself.
-            _ => warn!(error = %e, "Kafka consumer error (librdkafka retries)"),
+        Some(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::GroupAuthorizationFailed
+            | RDKafkaErrorCode::SaslAuthenticationFailed,
+        ) => {
+            handler.fail(format!(
+                "{e}: check the Kafka credentials and ACLs (READ on the topics and the group)"
+            ));
         }
+        // Transport errors, unknown topics (created later), leader changes:
+        // librdkafka recovers by itself.
+        _ => warn!(error = %e, "Kafka consumer error (librdkafka retries)"),
     }
 }

@@ -13,9 +13,10 @@
 //! stored and committed, then the partitions are released.
 //!
 //! Memory is bounded per partition by `max.poll.records` buffered records
-//! (the partition is paused above it) plus one batch being prepared, and
-//! overall by `aws.lambda.max.in.flight` requests and librdkafka's prefetch
-//! (`queued.max.messages.kbytes`).
+//! (the consumer hands a partition more only while it has room) plus one
+//! batch being prepared and librdkafka's prefetch for the partition
+//! (`queued.max.messages.kbytes`), and overall by `aws.lambda.max.in.flight`
+//! requests.
 
 mod partition;
 
@@ -34,7 +35,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::kafka::consumer::{OffsetStore, RecordHandler, TaskConsumer};
+use crate::kafka::consumer::{OffsetStore, RecordHandler, TaskConsumer, Wake};
 use crate::kafka::producer::OutcomeProducer;
 use crate::lambda::invoke::Invoker;
 use crate::metrics::{Metrics, TopicLabel};
@@ -161,6 +162,7 @@ pub async fn run(
             task,
             shared: shared.clone(),
             store: consumer.offset_store(),
+            wake: consumer.wake(),
             runtime: Handle::current(),
             partitions: Mutex::new(HashMap::new()),
         });
@@ -211,11 +213,36 @@ async fn check_credentials(sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Records delivered to a partition's worker and not yet taken by it.
+/// Taking the one that leaves half of `max.poll.records` wakes the
+/// consumer's poll thread, which refills a partition only while it has room.
+#[derive(Clone)]
+struct Buffered {
+    count: Arc<AtomicUsize>,
+    low: usize,
+    wake: Arc<Wake>,
+}
+
+impl Buffered {
+    fn added(&self) -> usize {
+        self.count.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn taken(&self) {
+        if self.count.fetch_sub(1, Ordering::SeqCst) == self.low + 1 {
+            self.wake.notify();
+        }
+    }
+
+    fn get(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
 /// A partition's worker as its task's consumer sees it.
 struct PartitionHandle {
     records: mpsc::UnboundedSender<SourceRecord>,
-    /// Records sent to the worker and not yet taken by it.
-    buffered: Arc<AtomicUsize>,
+    buffered: Buffered,
     stop: CancellationToken,
     join: JoinHandle<()>,
 }
@@ -225,6 +252,7 @@ struct TaskHandler {
     task: usize,
     shared: Arc<Shared>,
     store: OffsetStore,
+    wake: Arc<Wake>,
     runtime: Handle,
     partitions: Mutex<HashMap<TopicPartition, PartitionHandle>>,
 }
@@ -232,7 +260,11 @@ struct TaskHandler {
 impl TaskHandler {
     fn start_partition(&self, tp: TopicPartition) -> PartitionHandle {
         let (records, rx) = mpsc::unbounded_channel();
-        let buffered = Arc::new(AtomicUsize::new(0));
+        let buffered = Buffered {
+            count: Arc::new(AtomicUsize::new(0)),
+            low: self.shared.config.max_buffered_per_partition / 2,
+            wake: self.wake.clone(),
+        };
         let stop = self.shared.stop.child_token();
         let worker = partition::Worker::new(
             tp,
@@ -266,7 +298,7 @@ impl RecordHandler for TaskHandler {
         let handle = partitions
             .entry(tp.clone())
             .or_insert_with(|| self.start_partition(tp));
-        let buffered = handle.buffered.fetch_add(1, Ordering::SeqCst) + 1;
+        let buffered = handle.buffered.added();
         if handle.records.send(record).is_err() {
             // The worker has stopped (the connector is failing); the record
             // stays unresolved and uncommitted. Report "full" to pause it.
@@ -278,7 +310,7 @@ impl RecordHandler for TaskHandler {
     fn buffered(&self, tp: &TopicPartition) -> usize {
         lock(&self.partitions)
             .get(tp)
-            .map_or(0, |h| h.buffered.load(Ordering::SeqCst))
+            .map_or(0, |h| h.buffered.get())
     }
 
     fn buffer_limit(&self) -> usize {

@@ -13,7 +13,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, try_join_all};
@@ -36,7 +35,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 
-use super::Shared;
+use super::{Buffered, Shared};
 use crate::kafka::consumer::OffsetStore;
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
 use crate::lambda::invoke::Invoked;
@@ -98,7 +97,7 @@ pub(super) struct Worker {
     shared: Arc<Shared>,
     store: OffsetStore,
     records: mpsc::UnboundedReceiver<SourceRecord>,
-    buffered: Arc<AtomicUsize>,
+    buffered: Buffered,
     stop: CancellationToken,
     limits: BatchLimits,
 }
@@ -110,7 +109,7 @@ impl Worker {
         shared: Arc<Shared>,
         store: OffsetStore,
         records: mpsc::UnboundedReceiver<SourceRecord>,
-        buffered: Arc<AtomicUsize>,
+        buffered: Buffered,
         stop: CancellationToken,
     ) -> Self {
         let limits = BatchLimits {
@@ -225,7 +224,7 @@ impl Worker {
     /// Decodes a record into its payload element, or its dead letter.
     /// `Err(Stopped)` when asked to stop while waiting for the registry.
     async fn prepare(&self, record: SourceRecord) -> Result<Item, Stopped> {
-        self.buffered.fetch_sub(1, Ordering::SeqCst);
+        self.buffered.taken();
         let config = &self.shared.config;
         let key = match self
             .decode(
