@@ -5,7 +5,7 @@
 # the zero-loss verifier. Prints a Markdown table of the figures
 # (docs/guarantees.md shows the latest) and keeps the raw lines in
 # target/faults/results.jsonl.
-#   scripts/faults.sh           full size (about 15 minutes)
+#   scripts/faults.sh           full size (about 17 minutes)
 #   scripts/faults.sh short     the CI size
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"

@@ -277,10 +277,28 @@ impl Services {
         partitions: i32,
         timeout: Duration,
     ) -> Vec<i64> {
-        let end = self
-            .end_offsets(topic, partitions)
+        match self
+            .try_wait_committed_to_end(group, topic, partitions, timeout)
             .await
-            .expect("end offsets");
+        {
+            Ok(committed) => committed,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// [`Self::wait_committed_to_end`], returning the failure instead of
+    /// panicking (so the caller can add, say, the connector's log).
+    ///
+    /// # Errors
+    /// After `timeout`, naming the offsets seen.
+    pub async fn try_wait_committed_to_end(
+        &self,
+        group: &str,
+        topic: &str,
+        partitions: i32,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<i64>> {
+        let end = self.end_offsets(topic, partitions).await?;
         let deadline = Instant::now() + timeout;
         loop {
             let mut committed = self
@@ -294,9 +312,9 @@ impl Services {
                 }
             }
             if committed == end {
-                return committed;
+                return Ok(committed);
             }
-            assert!(
+            anyhow::ensure!(
                 Instant::now() < deadline,
                 "committed offsets {committed:?} never reached end offsets {end:?} within {timeout:?}"
             );
