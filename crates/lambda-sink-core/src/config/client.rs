@@ -39,9 +39,11 @@ impl KafkaConfig {
                 set(&mut p, "auto.commit.interval.ms", "1000");
                 // Every partition has its own queue, so this bounds each
                 // partition's prefetch (plus one fetch of at most
-                // max.partition.fetch.bytes): about 2 MiB per partition
-                // instead of librdkafka's 64 MiB default.
-                set(&mut p, "queued.max.messages.kbytes", "1024");
+                // max.partition.fetch.bytes): about 5 MiB per partition
+                // instead of librdkafka's 64 MiB default. Smaller bounds
+                // split a backlog into many small fetches (1 MiB cost 2.5x
+                // the broker CPU in BENCHMARKS.md).
+                set(&mut p, "queued.max.messages.kbytes", "4096");
                 // A partition whose queue is full is fetched again this soon
                 // after it drains (librdkafka's default waits a whole second).
                 set(&mut p, "fetch.queue.backoff.ms", "50");
@@ -133,7 +135,7 @@ mod tests {
         assert_eq!(get(&p, "enable.auto.offset.store"), Some("false"));
         assert_eq!(get(&p, "auto.offset.reset"), Some("earliest"));
         assert_eq!(get(&p, "fetch.wait.max.ms"), Some("20"));
-        assert_eq!(get(&p, "queued.max.messages.kbytes"), Some("1024"));
+        assert_eq!(get(&p, "queued.max.messages.kbytes"), Some("4096"));
         assert!(!p.contains_key("security.protocol"));
         let producer = k.client_properties(ClientRole::Producer);
         assert!(

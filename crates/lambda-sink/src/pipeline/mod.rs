@@ -119,28 +119,22 @@ pub async fn run(
     telemetry: Telemetry,
 ) -> anyhow::Result<RunOutcome> {
     let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
-    check_credentials(&sdk).await?;
     let invoker = Invoker::new(lambda::client(&sdk));
     let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
         .context("creating the Kafka producer")?;
-    let registry = match &config.schema_registry {
-        None => None,
-        Some(r) => {
-            let registry = crate::registry::Registry::new(r)?;
-            registry.check().await.with_context(|| {
-                format!(
-                    "Schema Registry check failed; fix schema.registry.url ({}) or its credentials",
-                    r.urls.join(", ")
-                )
-            })?;
-            Some(registry)
-        }
-    };
-    tokio::select! {
+    // The start-up checks are independent: run them side by side, so the
+    // first invocation waits for the slowest, not for their sum.
+    let registry = tokio::select! {
         biased;
         () = shutdown.cancelled() => return Ok(RunOutcome::default()),
-        created = kafka::create_output_topics(&config) => created?,
-    }
+        checked = async {
+            tokio::try_join!(
+                check_credentials(&sdk),
+                check_registry(&config),
+                kafka::create_output_topics(&config),
+            )
+        } => checked?.1,
+    };
     let tasks = config.tasks_max;
     let shared = Arc::new(Shared {
         in_flight: Semaphore::new(config.lambda.max_in_flight),
@@ -195,6 +189,21 @@ pub async fn run(
         failure,
         abandoned: shared.abandoned.load(Ordering::SeqCst),
     })
+}
+
+/// The Schema Registry client, once the registry has answered.
+async fn check_registry(config: &Config) -> anyhow::Result<Option<crate::registry::Registry>> {
+    let Some(r) = &config.schema_registry else {
+        return Ok(None);
+    };
+    let registry = crate::registry::Registry::new(r)?;
+    registry.check().await.with_context(|| {
+        format!(
+            "Schema Registry check failed; fix schema.registry.url ({}) or its credentials",
+            r.urls.join(", ")
+        )
+    })?;
+    Ok(Some(registry))
 }
 
 /// Resolves credentials once at start, so a missing or broken credential
