@@ -1,0 +1,186 @@
+//! The machine's ceilings, measured with lambda-sink's own client settings:
+//! how fast a plain librdkafka consumer reads a topic, and how many
+//! invocations per second the fake endpoint answers through lambda-sink's
+//! own `aws-sdk-lambda` client at lambda-sink's concurrency.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use lambda_sink::lambda::invoke::Invoker;
+use lambda_sink_core::config::{DataFormat, InvocationType, RecordConverter};
+use lambda_sink_core::record::SourceRecord;
+use lambda_sink_core::{batch, codec, payload};
+use lambda_sink_testkit::{fake_lambda, unique};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::load::Dataset;
+use crate::report::Sample;
+use crate::sink::{Env, cpu_seconds, own_cpu};
+
+/// A plain consumer with lambda-sink's librdkafka settings reads the whole
+/// topic and does nothing else: records/s from the first record to the last,
+/// and the time from its creation to the first record (what the broker
+/// alone adds to lambda-sink's first invocation).
+pub async fn consume(env: &Env, d: &Dataset) -> anyhow::Result<Sample> {
+    let config = env.config(
+        &unique("bench-ceiling"),
+        &d.topic,
+        "fixed",
+        "http://127.0.0.1:9",
+        20,
+        &[],
+    );
+    let mut client = env.consumer_config(&config)?;
+    client.set("group.id", unique("bench-ceiling"));
+    // lambda-sink bounds each partition's own queue; this consumer has one
+    // queue for all, so it keeps librdkafka's default bound (64 MiB) rather
+    // than be held back by a per-partition figure.
+    client.remove("queued.max.messages.kbytes");
+    let (topic, partitions, expected) = (d.topic.clone(), env.partitions, d.records);
+    let timeout = env.patience(expected);
+    let broker = env.broker.pid();
+    tokio::task::spawn_blocking(move || {
+        let created = Instant::now();
+        let consumer: BaseConsumer = client.create().context("creating the consumer")?;
+        let mut assignment = TopicPartitionList::new();
+        for p in 0..partitions {
+            assignment.add_partition_offset(&topic, p, Offset::Beginning)?;
+        }
+        consumer.assign(&assignment)?;
+        let deadline = Instant::now() + timeout;
+        let (mut first, mut n, mut bytes) = (None, 0usize, 0usize);
+        let (mut broker_at_first, mut own_at_first) = (f64::NAN, f64::NAN);
+        while n < expected {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the plain consumer read {n} of {expected} records of {topic} in {timeout:?}"
+            );
+            if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+                let message = message.context("consuming")?;
+                if first.is_none() {
+                    first = Some(Instant::now());
+                    broker_at_first = cpu_seconds(broker);
+                    own_at_first = own_cpu();
+                }
+                n += 1;
+                bytes += message.payload_len();
+            }
+        }
+        let seconds = first.map_or(f64::NAN, |f: Instant| f.elapsed().as_secs_f64());
+        let broker_cpu = cpu_seconds(broker) - broker_at_first;
+        Ok(Sample::from([
+            ("records_per_s", n as f64 / seconds),
+            ("mb_per_s", bytes as f64 / seconds / 1e6),
+            ("broker_cpu_seconds", broker_cpu),
+            // Broker and consumer together, per record.
+            (
+                "cpu_us_per_record",
+                (broker_cpu + own_cpu() - own_at_first) / n as f64 * 1e6,
+            ),
+            (
+                "first_record_ms",
+                first.map_or(f64::NAN, |f| (f - created).as_secs_f64() * 1000.0),
+            ),
+        ]))
+    })
+    .await?
+}
+
+/// The request lambda-sink would send for `batch` records of `d`.
+fn request(d: &Dataset, batch: usize) -> anyhow::Result<Vec<u8>> {
+    let topic: Arc<str> = d.topic.as_str().into();
+    let elements = (0..batch)
+        .map(|i| {
+            let record = SourceRecord {
+                topic: topic.clone(),
+                partition: 0,
+                offset: i64::try_from(i)?,
+                timestamp: Some(1_764_115_200_000),
+                key: Some(Dataset::key(i).into_bytes()),
+                value: Some(d.value(i).into_bytes()),
+                headers: Vec::new(),
+            };
+            let key = codec::schemaless::render(
+                DataFormat::String,
+                RecordConverter::NativeJson,
+                record.key.as_deref().unwrap_or_default(),
+            )?;
+            let value = codec::schemaless::render(
+                DataFormat::Json,
+                RecordConverter::NativeJson,
+                record.value.as_deref().unwrap_or_default(),
+            )?;
+            Ok(payload::render_element(
+                &record,
+                Some(&key),
+                Some(&value),
+                false,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<Vec<u8>>>>()?;
+    Ok(batch::request_body(elements.iter().map(Vec::as_slice)))
+}
+
+/// Invocations/s the fake endpoint answers for requests of `batch` records
+/// of `d`, through lambda-sink's SDK client, one request in flight per
+/// partition (lambda-sink's concurrency in sync mode), for `duration`.
+pub async fn invoke(
+    env: &Env,
+    d: &Dataset,
+    batch: usize,
+    duration: Duration,
+) -> anyhow::Result<Sample> {
+    let fake = fake_lambda::start().await?;
+    let config = env.validated(&env.config(
+        &unique("bench-ceiling"),
+        &d.topic,
+        "fixed-ceiling",
+        &fake.url(),
+        batch,
+        &[],
+    ))?;
+    let sdk = lambda_sink::lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
+    let invoker = Invoker::new(lambda_sink::lambda::client(&sdk));
+    let function = config
+        .lambda
+        .routing
+        .function_for(&d.topic)
+        .context("no function for the topic")?
+        .clone();
+    let body = request(d, batch)?;
+    let started = Instant::now();
+    let cpu_at_start = own_cpu();
+    let workers: Vec<_> = (0..env.partitions)
+        .map(|_| {
+            let (invoker, function, body) = (invoker.clone(), function.clone(), body.clone());
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while started.elapsed() < duration {
+                    invoker
+                        .invoke(&function, InvocationType::Sync, body.clone())
+                        .await
+                        .map_err(|e| anyhow::anyhow!("invoking the fake endpoint: {e:?}"))?;
+                    n += 1;
+                }
+                anyhow::Ok(n)
+            })
+        })
+        .collect();
+    let mut invocations = 0u64;
+    for w in workers {
+        invocations += w.await??;
+    }
+    let per_s = invocations as f64 / started.elapsed().as_secs_f64();
+    // Client and fake endpoint together (both in this process), per record.
+    let cpu = own_cpu() - cpu_at_start;
+    Ok(Sample::from([
+        ("invocations_per_s", per_s),
+        ("records_per_s", per_s * batch as f64),
+        (
+            "cpu_us_per_record",
+            cpu / (invocations as f64 * batch as f64) * 1e6,
+        ),
+    ]))
+}

@@ -1,0 +1,96 @@
+//! The benchmark's data: topics of JSON records of a chosen size, preloaded
+//! before any measurement so every reader sees the same bytes.
+//!
+//! Each record is produced as its own batch (`batch.num.messages=1`): Tansu
+//! 0.6.0's memory engine skips the rest of a stored batch when a fetch starts
+//! inside it, which lambda-sink's pause/resume would otherwise trigger.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::future::try_join_all;
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::sink::Env;
+
+/// One topic of uniform records.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Short name (`small`, `large`, `bound`).
+    pub name: &'static str,
+    /// The topic.
+    pub topic: String,
+    /// Approximate value size in bytes.
+    pub value_bytes: usize,
+    /// Records in the topic.
+    pub records: usize,
+}
+
+impl Dataset {
+    /// The dataset `name` of `records` values of about `value_bytes`.
+    pub fn new(name: &'static str, value_bytes: usize, records: usize) -> Self {
+        Self {
+            name,
+            topic: format!("bench-{name}"),
+            value_bytes,
+            records,
+        }
+    }
+
+    /// The value of record `i`: a JSON object of about `value_bytes`.
+    pub fn value(&self, i: usize) -> String {
+        let head = format!(r#"{{"id":{i},"name":"user-{i}","active":true,"pad":""#);
+        let pad = self.value_bytes.saturating_sub(head.len() + 2);
+        format!("{head}{}\"}}", "x".repeat(pad))
+    }
+
+    /// The key of record `i`.
+    pub fn key(i: usize) -> String {
+        format!("k{i}")
+    }
+}
+
+/// A producer that writes every record as its own batch, without delay.
+pub fn producer(bootstrap: &str) -> anyhow::Result<FutureProducer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("batch.num.messages", "1")
+        .set("linger.ms", "0")
+        .set("acks", "1")
+        .set("enable.idempotence", "false")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .context("creating the producer")
+}
+
+/// Creates the dataset's topic and fills it, spreading records round-robin
+/// over the partitions.
+pub async fn preload(env: &Env, d: &Dataset) -> anyhow::Result<()> {
+    env.services.create_topic(&d.topic, env.partitions).await?;
+    let producer = producer(&env.services.bootstrap)?;
+    let partitions = usize::try_from(env.partitions)?;
+    for chunk in (0..d.records).collect::<Vec<_>>().chunks(50_000) {
+        let deliveries = chunk.iter().map(|&i| {
+            let key = Dataset::key(i);
+            let value = d.value(i);
+            let partition = i32::try_from(i % partitions).unwrap_or(0);
+            let producer = &producer;
+            let topic = &d.topic;
+            async move {
+                producer
+                    .send(
+                        FutureRecord::to(topic)
+                            .partition(partition)
+                            .key(&key)
+                            .payload(&value),
+                        Duration::from_secs(60),
+                    )
+                    .await
+                    .map_err(|(e, _)| anyhow::anyhow!("producing to {topic}: {e}"))
+            }
+        });
+        try_join_all(deliveries).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! `lambda-sink-bench`: see the library's documentation and BENCHMARKS.md.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use lambda_sink_testkit::broker::PrivateBroker;
+
+use lambda_sink_bench::load::Dataset;
+use lambda_sink_bench::report::{self, Results};
+use lambda_sink_bench::{ceilings, load, sink};
+
+/// Benchmarks lambda-sink against the broker's and the endpoint's ceilings.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The lambda-sink binary to measure (a release build).
+    #[arg(long)]
+    lambda_sink: PathBuf,
+    /// Rounds; every figure is the median over them.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Records of ~100 B JSON in the small-record topic.
+    #[arg(long, default_value_t = 1_000_000)]
+    small: usize,
+    /// Records of ~1 KB JSON in the large-record topic.
+    #[arg(long, default_value_t = 200_000)]
+    large: usize,
+    /// Partitions of every topic.
+    #[arg(long, default_value_t = 8)]
+    partitions: i32,
+    /// Seconds of paced records in the added-latency measurement.
+    #[arg(long, default_value_t = 10)]
+    latency_seconds: u64,
+    /// A connector property for every lambda-sink run, e.g.
+    /// `--set consumer.override.queued.max.messages.kbytes=16384` (repeatable;
+    /// the ceilings use lambda-sink's consumer settings, overrides included).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
+    overrides: Vec<(String, String)>,
+    /// Where the raw samples and medians are written.
+    #[arg(long, default_value = "target/bench/results.json")]
+    out: PathBuf,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.lambda_sink.is_file(),
+        "--lambda-sink {}: no such binary (build it with cargo build --release -p lambda-sink)",
+        args.lambda_sink.display()
+    );
+    let broker = PrivateBroker::memory(&[]).await;
+    let env = sink::Env::new(
+        broker,
+        args.lambda_sink.clone(),
+        args.partitions,
+        args.overrides.clone(),
+    );
+    let datasets = [
+        Dataset::new("small", 100, args.small),
+        Dataset::new("large", 1_000, args.large),
+    ];
+    for d in &datasets {
+        eprintln!("preloading {} records of ~{} B", d.records, d.value_bytes);
+        load::preload(&env, d).await?;
+    }
+    let bound = sink::LatencyBound::new(args.partitions);
+    let bound_data = Dataset::new("bound", 100, bound.records());
+    load::preload(&env, &bound_data).await?;
+
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let mut results = Results::default();
+    for round in 1..=args.runs {
+        eprintln!("round {round} of {}", args.runs);
+        for d in &datasets {
+            let consumed = ceilings::consume(&env, d).await?;
+            results.add(&format!("{}/consumer", d.name), &consumed);
+            for batch in [20, 100] {
+                let endpoint = ceilings::invoke(&env, d, batch, Duration::from_secs(3)).await?;
+                results.add(&format!("{}/endpoint/{batch}", d.name), &endpoint);
+                let mut drained = sink::drain(&env, d, batch).await?;
+                // Side by side: this round's ceilings.
+                let ceiling = consumed["records_per_s"].min(endpoint["records_per_s"]);
+                drained.insert("ratio", drained["records_per_s"] / ceiling);
+                // Each ceiling was measured with the whole machine to itself;
+                // draining needs both at once. With the CPU each costs per
+                // record, the machine's cores cannot carry more than this.
+                let shared =
+                    cores / (consumed["cpu_us_per_record"] + endpoint["cpu_us_per_record"]) * 1e6;
+                drained.insert("shared_cpu_bound", shared);
+                drained.insert(
+                    "ratio_to_shared",
+                    drained["records_per_s"] / shared.min(ceiling),
+                );
+                results.add(&format!("{}/lambda-sink/{batch}", d.name), &drained);
+            }
+        }
+        let bound_run = sink::latency_bound(&env, &bound_data, &bound).await?;
+        results.add("bound/lambda-sink", &bound_run);
+        let latency = sink::added_latency(&env, round, args.latency_seconds).await?;
+        results.add("latency", &latency);
+    }
+    let table = report::table(&results, &datasets, &bound);
+    println!("{table}");
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, serde_json::to_vec_pretty(&results.json())?)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("raw samples and medians: {}", args.out.display());
+    Ok(())
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}

@@ -1,0 +1,189 @@
+//! Samples, medians and the Markdown table of results.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use crate::load::Dataset;
+use crate::sink::LatencyBound;
+
+/// One measurement: named figures.
+pub type Sample = BTreeMap<&'static str, f64>;
+
+/// Every sample of every measurement, by measurement name.
+#[derive(Debug, Default)]
+pub struct Results {
+    samples: BTreeMap<String, Vec<Sample>>,
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The `p`-th percentile (0–100) of `values` (nearest rank).
+pub fn percentile(values: &[u64], p: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p / 100.0 * v.len() as f64).ceil().max(1.0) as usize;
+    v[rank.min(v.len()) - 1] as f64
+}
+
+impl Results {
+    /// Adds a sample of `measurement`.
+    pub fn add(&mut self, measurement: &str, sample: &Sample) {
+        self.samples
+            .entry(measurement.to_string())
+            .or_default()
+            .push(sample.clone());
+    }
+
+    /// The median of `figure` over the samples of `measurement`.
+    pub fn median(&self, measurement: &str, figure: &str) -> f64 {
+        let values: Vec<f64> = self
+            .samples
+            .get(measurement)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get(figure).copied())
+            .collect();
+        median(&values)
+    }
+
+    /// Raw samples and medians, for the results file.
+    pub fn json(&self) -> Value {
+        let measurements: BTreeMap<&String, Value> = self
+            .samples
+            .iter()
+            .map(|(name, samples)| {
+                let figures: BTreeMap<&str, f64> = samples
+                    .iter()
+                    .flat_map(|s| s.keys().copied())
+                    .map(|f| (f, self.median(name, f)))
+                    .collect();
+                (name, json!({ "median": figures, "samples": samples }))
+            })
+            .collect();
+        json!(measurements)
+    }
+}
+
+fn fmt_int(v: f64) -> String {
+    if v.is_nan() {
+        return "–".into();
+    }
+    let digits = format!("{:.0}", v);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 && c != '-' {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The Markdown tables BENCHMARKS.md shows.
+pub fn table(r: &Results, datasets: &[Dataset], bound: &LatencyBound) -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### Throughput (zero-latency endpoint)\n\n\
+         | records | batch | broker consume ceiling (rec/s) | endpoint ceiling (rec/s) | lambda-sink (rec/s) | ratio to min ceiling (target ≥ 0.80) | invocations/s | lambda-sink CPU s | peak RSS MB | first invocation ms (plain consumer's first record) |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
+    );
+    let mut machine = format!(
+        "\n### Where the machine's CPU goes ({cores} cores)\n\n\
+         | records | batch | CPU µs/record: broker + plain consumer | CPU µs/record: SDK client + fake endpoint | shared-CPU bound (rec/s) | cores busy while lambda-sink drains | broker CPU s (plain consumer / lambda-sink) | ratio to min(ceilings, shared-CPU bound) |\n\
+         |---|---|---|---|---|---|---|---|\n"
+    );
+    for d in datasets {
+        let consumer = format!("{}/consumer", d.name);
+        for batch in [20, 100] {
+            let sink = format!("{}/lambda-sink/{batch}", d.name);
+            let endpoint = format!("{}/endpoint/{batch}", d.name);
+            let records = format!("{} × ~{} B", fmt_int(d.records as f64), d.value_bytes);
+            let _ = writeln!(
+                out,
+                "| {records} | {batch} | {} | {} | {} | {:.2} | {} | {:.1} | {:.0} | {:.0} ({:.0}) |",
+                fmt_int(r.median(&consumer, "records_per_s")),
+                fmt_int(r.median(&endpoint, "records_per_s")),
+                fmt_int(r.median(&sink, "records_per_s")),
+                r.median(&sink, "ratio"),
+                fmt_int(r.median(&sink, "invocations_per_s")),
+                r.median(&sink, "cpu_seconds"),
+                r.median(&sink, "peak_rss_mb"),
+                r.median(&sink, "first_invocation_ms"),
+                r.median(&consumer, "first_record_ms"),
+            );
+            let _ = writeln!(
+                machine,
+                "| {records} | {batch} | {:.1} | {:.1} | {} | {:.2} | {:.1} / {:.1} | {:.2} |",
+                r.median(&consumer, "cpu_us_per_record"),
+                r.median(&endpoint, "cpu_us_per_record"),
+                fmt_int(r.median(&sink, "shared_cpu_bound")),
+                r.median(&sink, "cores_busy"),
+                r.median(&consumer, "broker_cpu_seconds"),
+                r.median(&sink, "broker_cpu_seconds"),
+                r.median(&sink, "ratio_to_shared"),
+            );
+        }
+    }
+    out.push_str(&machine);
+    let _ = writeln!(
+        out,
+        "\n### Latency-bound (endpoint answers after {} ms)\n\n\
+         | partitions | batch | records | theoretical P × B / L (rec/s) | lambda-sink (rec/s) | ratio (target ≥ 0.95) |\n\
+         |---|---|---|---|---|---|\n\
+         | {} | {} | {} | {} | {} | {:.3} |",
+        bound.latency_ms,
+        bound.partitions,
+        bound.batch,
+        fmt_int(bound.records() as f64),
+        fmt_int(bound.theoretical()),
+        fmt_int(r.median("bound/lambda-sink", "records_per_s")),
+        r.median("bound/lambda-sink", "ratio"),
+    );
+    let _ = writeln!(
+        out,
+        "\n### Latency from produce to the endpoint (low load, linger 0)\n\n\
+         | | p50 ms | p99 ms |\n|---|---|---|\n\
+         | plain consumer (produce → poll) | {:.2} | {:.2} |\n\
+         | lambda-sink (produce → endpoint) | {:.2} | {:.2} |\n\
+         | **added by lambda-sink** (target p99 ≤ 5 ms) | **{:.2}** | **{:.2}** |",
+        r.median("latency", "consumer_p50_ms"),
+        r.median("latency", "consumer_p99_ms"),
+        r.median("latency", "sink_p50_ms"),
+        r.median("latency", "sink_p99_ms"),
+        r.median("latency", "added_p50_ms"),
+        r.median("latency", "added_p99_ms"),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{median, percentile};
+
+    #[test]
+    fn medians_and_percentiles() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&[7], 99.0), 7.0);
+    }
+}

@@ -1,0 +1,451 @@
+//! lambda-sink itself, run as a separate process against the private broker
+//! and the fake endpoint: draining a preloaded topic, the latency-bound
+//! case, and the latency it adds to a record's trip from producer to function.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use lambda_sink_core::config::{ClientRole, Config, RawConfig, validate};
+use lambda_sink_testkit::broker::PrivateBroker;
+use lambda_sink_testkit::connector::{Connector, process_resources};
+use lambda_sink_testkit::fake_lambda::{self, FakeLambda, now_us};
+use lambda_sink_testkit::{Services, try_wait_until, unique};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::FutureRecord;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use serde_json::{Value, json};
+
+use crate::load::{self, Dataset};
+use crate::report::{Sample, percentile};
+
+/// What every measurement shares.
+pub struct Env {
+    /// The private in-memory broker.
+    pub broker: PrivateBroker,
+    /// Its address (and, unused, the test services' other addresses).
+    pub services: Services,
+    /// The lambda-sink binary.
+    pub binary: PathBuf,
+    /// Partitions of every topic.
+    pub partitions: i32,
+    /// Connector properties every lambda-sink run gets on top (`--set`).
+    pub overrides: Vec<(String, String)>,
+}
+
+impl Env {
+    /// The environment around `broker`.
+    pub fn new(
+        broker: PrivateBroker,
+        binary: PathBuf,
+        partitions: i32,
+        overrides: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            overrides,
+            services: Services {
+                bootstrap: broker.bootstrap(),
+                ..Services::from_env()
+            },
+            broker,
+            binary,
+            partitions,
+        }
+    }
+
+    /// A connector config reading `topic` into `function` at the fake
+    /// endpoint `url`: outcome topics off (nothing but the invoke path is
+    /// measured), `fetch.wait.max.ms` 10 (Tansu answers long polls late).
+    pub fn config(
+        &self,
+        name: &str,
+        topic: &str,
+        function: &str,
+        url: &str,
+        batch: usize,
+        extra: &[(&str, &str)],
+    ) -> Value {
+        let batch = batch.to_string();
+        let mut config = self.services.connector_config(
+            name,
+            topic,
+            function,
+            &[
+                ("aws.lambda.endpoint", url),
+                ("aws.lambda.batch.size", &batch),
+                ("consumer.override.fetch.wait.max.ms", "10"),
+                ("reporter.result.topic.name", ""),
+                ("reporter.error.topic.name", ""),
+            ],
+        );
+        for (k, v) in extra {
+            config[*k] = json!(v);
+        }
+        for (k, v) in &self.overrides {
+            config[k.as_str()] = json!(v);
+        }
+        config
+    }
+
+    /// `config` validated exactly as `lambda-sink run` validates it.
+    pub fn validated(&self, config: &Value) -> anyhow::Result<Config> {
+        let pairs: Vec<(&str, &str)> = config
+            .as_object()
+            .context("config is an object")?
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
+            .collect();
+        let v = validate(&RawConfig::from_pairs(pairs), &|name| {
+            std::env::var(name).ok()
+        });
+        v.config
+            .with_context(|| format!("invalid benchmark config: {:?}", v.errors))
+    }
+
+    /// The librdkafka settings lambda-sink's consumer would use for `config`.
+    pub fn consumer_config(&self, config: &Value) -> anyhow::Result<ClientConfig> {
+        let config = self.validated(config)?;
+        let mut client = ClientConfig::new();
+        for (k, v) in &config
+            .kafka
+            .client_properties(ClientRole::Consumer(&config.connector_id))
+        {
+            client.set(k, v.expose());
+        }
+        Ok(client)
+    }
+
+    /// How long reading `records` may take before the run is a failure.
+    pub fn patience(&self, records: usize) -> Duration {
+        Duration::from_secs(60 + u64::try_from(records / 2_000).unwrap_or(0))
+    }
+
+    /// The broker's CPU seconds so far.
+    pub fn broker_cpu(&self) -> f64 {
+        cpu_seconds(self.broker.pid())
+    }
+
+    fn start(&self, config: &Value) -> anyhow::Result<Connector> {
+        // Info, the default level: per-batch debug lines would be measured too.
+        Connector::start(&self.binary, config, &[("RUST_LOG", "info")])
+    }
+}
+
+/// The CPU seconds of this process (the harness and its fake endpoint).
+pub fn own_cpu() -> f64 {
+    cpu_seconds(Some(std::process::id()))
+}
+
+/// The CPU seconds of process `pid` so far.
+pub fn cpu_seconds(pid: Option<u32>) -> f64 {
+    pid.and_then(process_resources)
+        .map_or(f64::NAN, |(cpu, _)| cpu)
+}
+
+/// Waits until the fake has received `expected` records; returns the CPU
+/// seconds of the broker and of this process (the fake endpoint) from the
+/// first record's arrival to the last (read every 5 ms: a measurement, not
+/// a synchronisation).
+async fn received(
+    env: &Env,
+    fake: &FakeLambda,
+    expected: usize,
+    c: &Connector,
+) -> anyhow::Result<(f64, f64)> {
+    let deadline = Instant::now() + env.patience(expected);
+    let expected = u64::try_from(expected)?;
+    let mut ticks = tokio::time::interval(Duration::from_millis(5));
+    let mut at_first = None;
+    loop {
+        ticks.tick().await;
+        let n = fake.stats.records.load(Ordering::SeqCst);
+        if n > 0 && at_first.is_none() {
+            at_first = Some((env.broker_cpu(), own_cpu()));
+        }
+        if n >= expected {
+            let (broker, own) = at_first.unwrap_or((f64::NAN, f64::NAN));
+            return Ok((env.broker_cpu() - broker, own_cpu() - own));
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {n} of {expected} records reached the endpoint; lambda-sink's log:\n{}",
+            c.log()
+        );
+    }
+}
+
+/// Stops lambda-sink and checks it committed everything it was given.
+async fn stop_committed(
+    env: &Env,
+    mut c: Connector,
+    name: &str,
+    topic: &str,
+) -> anyhow::Result<()> {
+    c.stop_cleanly().await;
+    let group = format!("connect-{name}");
+    let committed = env
+        .services
+        .committed(&group, topic, env.partitions)
+        .await?;
+    let end = env.services.end_offsets(topic, env.partitions).await?;
+    anyhow::ensure!(
+        committed == end,
+        "{group} committed {committed:?}, the end is {end:?}"
+    );
+    Ok(())
+}
+
+/// lambda-sink drains `d` with `batch`: records/s and invocations/s from the
+/// first invocation to the last, CPU seconds and peak RSS of the process,
+/// and the time from its start to the first invocation.
+pub async fn drain(env: &Env, d: &Dataset, batch: usize) -> anyhow::Result<Sample> {
+    let fake = fake_lambda::start().await?;
+    let name = unique(&format!("bench-{}-{batch}", d.name));
+    let config = env.config(&name, &d.topic, "fixed-drain", &fake.url(), batch, &[]);
+    let started = Instant::now();
+    let c = env.start(&config)?;
+    let (broker_cpu, endpoint_cpu) = received(env, &fake, d.records, &c).await?;
+    let (cpu, peak) = c.resources().context("reading /proc")?;
+    let first = fake
+        .stats
+        .first_request
+        .get()
+        .context("no request arrived")?
+        .duration_since(started);
+    let seconds = fake.stats.active().as_secs_f64();
+    let records = fake.stats.records.load(Ordering::SeqCst);
+    let invocations = fake.stats.invocations.load(Ordering::SeqCst);
+    stop_committed(env, c, &name, &d.topic).await?;
+    Ok(Sample::from([
+        ("records_per_s", d.records as f64 / seconds),
+        ("invocations_per_s", invocations as f64 / seconds),
+        ("duplicates", records as f64 - d.records as f64),
+        ("cpu_seconds", cpu),
+        ("broker_cpu_seconds", broker_cpu),
+        // Every process's CPU while draining, per second: how busy the
+        // machine was (lambda-sink's whole run counts, start-up included).
+        ("cores_busy", (cpu + broker_cpu + endpoint_cpu) / seconds),
+        ("peak_rss_mb", peak as f64 / 1_048_576.0),
+        ("first_invocation_ms", first.as_secs_f64() * 1000.0),
+    ]))
+}
+
+/// The latency-bound case: the endpoint answers after `latency_ms`, so the
+/// best possible rate is one batch per partition per latency.
+#[derive(Clone, Debug)]
+pub struct LatencyBound {
+    /// Partitions (one invocation in flight each).
+    pub partitions: i32,
+    /// `aws.lambda.batch.size`.
+    pub batch: usize,
+    /// The endpoint's latency.
+    pub latency_ms: u64,
+    /// Invocations per partition.
+    pub rounds: usize,
+}
+
+impl LatencyBound {
+    /// 50 ms, batch 20, 200 invocations per partition (about 10 s).
+    pub fn new(partitions: i32) -> Self {
+        Self {
+            partitions,
+            batch: 20,
+            latency_ms: 50,
+            rounds: 200,
+        }
+    }
+
+    /// Records in the topic.
+    pub fn records(&self) -> usize {
+        usize::try_from(self.partitions).unwrap_or(0) * self.batch * self.rounds
+    }
+
+    /// P × B / L in records/s.
+    pub fn theoretical(&self) -> f64 {
+        f64::from(self.partitions) * self.batch as f64 * 1000.0 / self.latency_ms as f64
+    }
+}
+
+/// lambda-sink drains `d` through an endpoint that takes `bound.latency_ms`
+/// per invocation: records/s until the last response, and its ratio to P × B / L.
+pub async fn latency_bound(env: &Env, d: &Dataset, bound: &LatencyBound) -> anyhow::Result<Sample> {
+    let fake = fake_lambda::start().await?;
+    let name = unique("bench-bound");
+    let function = format!("slow{}-fixed-bound", bound.latency_ms);
+    let config = env.config(&name, &d.topic, &function, &fake.url(), bound.batch, &[]);
+    let c = env.start(&config)?;
+    received(env, &fake, d.records, &c).await?;
+    // The last request arrived at `active`; its response took the latency.
+    let seconds = fake.stats.active().as_secs_f64() + bound.latency_ms as f64 / 1000.0;
+    stop_committed(env, c, &name, &d.topic).await?;
+    let rate = d.records as f64 / seconds;
+    Ok(Sample::from([
+        ("records_per_s", rate),
+        ("ratio", rate / bound.theoretical()),
+    ]))
+}
+
+/// Records per second in the added-latency measurement: low load.
+const PACED_RATE: u64 = 100;
+
+/// The latency from producing a record to its arrival at the endpoint, at
+/// low load with `aws.lambda.batch.linger.ms=0`, next to the latency from
+/// producing it to a plain consumer's poll (same settings, same records, at
+/// the same time): p50/p99 of both and of the difference.
+pub async fn added_latency(env: &Env, round: usize, seconds: u64) -> anyhow::Result<Sample> {
+    let topic = format!("bench-latency-{round}");
+    env.services.create_topic(&topic, env.partitions).await?;
+    let fake = fake_lambda::start().await?;
+    let name = unique("bench-latency");
+    // Against real Kafka a long poll returns as soon as data arrives; Tansu
+    // answers only when fetch.wait.max.ms passes, so keep it at 1 ms.
+    let fast_fetch = [("consumer.override.fetch.wait.max.ms", "1")];
+    let config = env.config(
+        &name,
+        &topic,
+        "timed-fixed-latency",
+        &fake.url(),
+        20,
+        &fast_fetch,
+    );
+    let mut plain = env.consumer_config(&config)?;
+    plain.set("group.id", unique("bench-latency-plain"));
+    let c = env.start(&config)?;
+
+    let warmup = usize::try_from(env.partitions)?;
+    let paced = usize::try_from(PACED_RATE * seconds)?;
+    let total = warmup + paced;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let baseline = {
+        let (topic, partitions, seen, stop) =
+            (topic.clone(), env.partitions, seen.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || {
+            plain_latencies(&plain, &topic, partitions, &seen, &stop)
+        })
+    };
+    let producer = load::producer(&env.services.bootstrap)?;
+    let pad = "x".repeat(60);
+    // Warm-up: one record per partition, until both readers have them.
+    for p in 0..env.partitions {
+        let value = json!({ "warmup": true, "pad": pad }).to_string();
+        producer
+            .send(
+                FutureRecord::<str, str>::to(&topic)
+                    .partition(p)
+                    .payload(&value),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| anyhow::anyhow!("producing: {e}"))?;
+    }
+    let both_have = |n: usize| {
+        let (fake, seen) = (&fake, &seen);
+        async move {
+            (fake.stats.records.load(Ordering::SeqCst) >= u64::try_from(n).ok()?
+                && seen.load(Ordering::SeqCst) >= n)
+                .then_some(())
+        }
+    };
+    try_wait_until(Duration::from_secs(60), || both_have(warmup))
+        .await
+        .with_context(|| {
+            format!(
+                "the warm-up records did not arrive; lambda-sink's log:\n{}",
+                c.log()
+            )
+        })?;
+
+    // Paced records, round-robin over the partitions, each carrying the
+    // microsecond it was handed to the producer.
+    let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / PACED_RATE));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut deliveries = Vec::with_capacity(paced);
+    for i in 0..paced {
+        ticks.tick().await;
+        let partition = i32::try_from(i)? % env.partitions;
+        let value = json!({ "sent_us": now_us(), "pad": pad }).to_string();
+        deliveries.push(
+            producer
+                .send_result(
+                    FutureRecord::<str, str>::to(&topic)
+                        .partition(partition)
+                        .payload(&value),
+                )
+                .map_err(|(e, _)| anyhow::anyhow!("producing: {e}"))?,
+        );
+    }
+    for d in deliveries {
+        d.await?
+            .map_err(|(e, _)| anyhow::anyhow!("producing: {e}"))?;
+    }
+    let arrived = try_wait_until(Duration::from_secs(60), || both_have(total)).await;
+    stop.store(true, Ordering::SeqCst);
+    let plain = baseline.await??;
+    arrived.with_context(|| {
+        format!(
+            "not every paced record arrived; lambda-sink's log:\n{}",
+            c.log()
+        )
+    })?;
+    stop_committed(env, c, &name, &topic).await?;
+    let sink = fake
+        .stats
+        .latencies_us
+        .lock()
+        .map_err(|_| anyhow::anyhow!("latency samples poisoned"))?
+        .clone();
+    anyhow::ensure!(
+        sink.len() == paced && plain.len() == paced,
+        "{} and {} latency samples of {paced}",
+        sink.len(),
+        plain.len()
+    );
+    let ms = |v: f64| v / 1000.0;
+    let (s50, s99) = (percentile(&sink, 50.0), percentile(&sink, 99.0));
+    let (p50, p99) = (percentile(&plain, 50.0), percentile(&plain, 99.0));
+    Ok(Sample::from([
+        ("sink_p50_ms", ms(s50)),
+        ("sink_p99_ms", ms(s99)),
+        ("consumer_p50_ms", ms(p50)),
+        ("consumer_p99_ms", ms(p99)),
+        ("added_p50_ms", ms(s50 - p50)),
+        ("added_p99_ms", ms(s99 - p99)),
+    ]))
+}
+
+/// A plain consumer's produce-to-poll latencies of the records carrying
+/// `sent_us`, until `stop`; `seen` counts every record read.
+fn plain_latencies(
+    client: &ClientConfig,
+    topic: &str,
+    partitions: i32,
+    seen: &AtomicUsize,
+    stop: &AtomicBool,
+) -> anyhow::Result<Vec<u64>> {
+    let consumer: BaseConsumer = client.create().context("creating the plain consumer")?;
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+    let mut latencies = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let Some(message) = consumer.poll(Duration::from_millis(50)) else {
+            continue;
+        };
+        let now = now_us();
+        let message = message.context("consuming")?;
+        let sent = message
+            .payload()
+            .and_then(|p| serde_json::from_slice::<Value>(p).ok())
+            .and_then(|v| v["sent_us"].as_u64());
+        if let Some(sent) = sent {
+            latencies.push(now.saturating_sub(sent));
+        }
+        seen.fetch_add(1, Ordering::SeqCst);
+    }
+    Ok(latencies)
+}
