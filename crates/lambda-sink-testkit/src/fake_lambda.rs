@@ -13,11 +13,14 @@
 //! * `fixed` — answer `{"ok":true}` instead of the request body (one small
 //!   result for every record, like most real functions);
 //! * `timed` — record each record's latency: now minus the microsecond
-//!   wall-clock time in its value's `sent_us` field.
+//!   wall-clock time in its value's `sent_us` field;
+//! * `tracked` — count every record's (partition, offset), so a test can
+//!   tell a missing record from a duplicate.
 //!
 //! Counters of invocations and records, and the times of the first and last
 //! request, are shared with the caller.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -49,6 +52,8 @@ pub struct Stats {
     pub last_request_ns: AtomicU64,
     /// Latencies (µs) of the records sent to `timed` functions.
     pub latencies_us: Mutex<Vec<u64>>,
+    /// How often each (partition, offset) reached a `tracked` function.
+    pub seen: Mutex<HashMap<(i32, i64), u32>>,
 }
 
 impl Stats {
@@ -69,6 +74,23 @@ pub fn now_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// Counts the (partition, offset) of every element of a `tracked` body.
+fn track(body: &[u8], stats: &Stats) {
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_slice(body) else {
+        return;
+    };
+    if let Ok(mut seen) = stats.seen.lock() {
+        for item in &items {
+            let p = &item["payload"];
+            if let (Some(partition), Some(offset)) = (p["partition"].as_i64(), p["offset"].as_i64())
+                && let Ok(partition) = i32::try_from(partition)
+            {
+                *seen.entry((partition, offset)).or_default() += 1;
+            }
+        }
+    }
 }
 
 /// Records the latency of every element of a `timed` request body.
@@ -198,6 +220,9 @@ async fn invoke(
     };
     if tokens.contains(&"timed") {
         record_latencies(&body, &stats);
+    }
+    if tokens.contains(&"tracked") {
+        track(&body, &stats);
     }
     if let Some(limit) = number("max")
         && u64::try_from(body.len()).unwrap_or(u64::MAX) > limit
