@@ -3,7 +3,10 @@
 //!
 //! Each record is produced as its own batch (`batch.num.messages=1`): Tansu
 //! 0.6.0's memory engine skips the rest of a stored batch when a fetch starts
-//! inside it, which lambda-sink's pause/resume would otherwise trigger.
+//! inside it (a fetch cut short by `max.partition.fetch.bytes`, a restart
+//! from a committed offset), so with larger batches readers could see fewer
+//! records than were produced. The price is one stored object per record,
+//! which makes the engine's fetches slower as the topic grows (BENCHMARKS.md).
 
 use std::time::Duration;
 
