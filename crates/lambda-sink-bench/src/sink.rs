@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use lambda_sink_core::config::{ClientRole, Config, RawConfig, validate};
+use lambda_sink_core::config::{ClientRole, Config, parse, validate};
 use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::{Connector, process_resources};
 use lambda_sink_testkit::fake_lambda::{self, FakeLambda, now_us};
@@ -91,15 +91,8 @@ impl Env {
 
     /// `config` validated exactly as `lambda-sink run` validates it.
     pub fn validated(&self, config: &Value) -> anyhow::Result<Config> {
-        let pairs: Vec<(&str, &str)> = config
-            .as_object()
-            .context("config is an object")?
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
-            .collect();
-        let v = validate(&RawConfig::from_pairs(pairs), &|name| {
-            std::env::var(name).ok()
-        });
+        let raw = parse(&config.to_string(), "the benchmark config")?;
+        let v = validate(&raw, &|name| std::env::var(name).ok());
         v.config
             .with_context(|| format!("invalid benchmark config: {:?}", v.errors))
     }

@@ -294,6 +294,15 @@ pub fn proto_descriptor_set(include: &std::path::Path, files: &[&str]) -> anyhow
     Ok(prost::Message::encode_to_vec(&set))
 }
 
+/// The value of the first line of Prometheus text `text` that starts with
+/// `prefix` (a metric name, with labels when they matter), if any.
+pub fn metric(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// A name no other test uses: `prefix-<16 hex digits>`.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:016x}", rand::random::<u64>())

@@ -24,7 +24,7 @@ use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
 use lambda_sink_testkit::verify::{Run, Verdict};
-use lambda_sink_testkit::{Services, fake_lambda, try_wait_until, unique, wait_until};
+use lambda_sink_testkit::{Services, fake_lambda, metric, try_wait_until, unique, wait_until};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
@@ -317,11 +317,7 @@ async fn a_throttling_storm_is_ridden_out_without_loss_or_busy_looping() {
         .text()
         .await
         .unwrap();
-    let throttles: f64 = metrics
-        .lines()
-        .find(|l| l.starts_with("lambda_sink_throttles_total "))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0);
+    let throttles = metric(&metrics, "lambda_sink_throttles_total ").unwrap_or(0.0);
     c.stop_cleanly().await;
     let v = w.verify().await;
     report(

@@ -16,7 +16,7 @@ use std::time::Duration;
 use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
-use lambda_sink_testkit::{Services, proxy, unique, wait_until};
+use lambda_sink_testkit::{Services, metric, proxy, unique, wait_until};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
@@ -27,12 +27,17 @@ async fn get(url: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-/// The value of a metric line that starts with `prefix`, if present.
-fn metric(text: &str, prefix: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+/// `lambda-sink validate --config path`: its exit code and output.
+fn validate(path: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args(["validate", "--config"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 fn records(n: usize, partitions: i32) -> Vec<Produce> {
@@ -262,12 +267,8 @@ async fn sasl_scram_authentication_is_checked_and_used() {
         (c, path)
     };
     let (_, wrong) = config("not-the-password");
-    let out = Command::new(BIN)
-        .args(["validate", "--config", wrong.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let (code, text) = validate(&wrong);
+    assert_eq!(code, Some(2), "{text}");
     assert!(
         text.contains(&format!(
             "error: kafka.bootstrap.servers: cannot reach Kafka at {}",
@@ -278,12 +279,8 @@ async fn sasl_scram_authentication_is_checked_and_used() {
     assert!(!text.contains("not-the-password"), "{text}");
 
     let (right, path) = config("alice-pw-71c3");
-    let out = Command::new(BIN)
-        .args(["validate", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = validate(&path);
+    assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains(&format!("ok: topic \"{topic}\" exists (1 partition)")),
         "{text}"

@@ -29,6 +29,7 @@ use anyhow::Context;
 use aws_credential_types::provider::ProvideCredentials;
 use lambda_sink_core::config::{ClientRole, Config};
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
+use prometheus_client::metrics::counter::Counter;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
@@ -252,6 +253,9 @@ impl Buffered {
 struct PartitionHandle {
     records: mpsc::UnboundedSender<SourceRecord>,
     buffered: Buffered,
+    /// `records_consumed` of the partition's topic, looked up once rather
+    /// than per record.
+    consumed: Counter,
     stop: CancellationToken,
     join: JoinHandle<()>,
 }
@@ -269,6 +273,14 @@ struct TaskHandler {
 impl TaskHandler {
     fn start_partition(&self, tp: TopicPartition) -> PartitionHandle {
         let (records, rx) = mpsc::unbounded_channel();
+        let consumed = self
+            .shared
+            .metrics
+            .records_consumed
+            .get_or_create(&TopicLabel {
+                topic: tp.topic.to_string(),
+            })
+            .clone();
         let buffered = Buffered {
             count: Arc::new(AtomicUsize::new(0)),
             low: self.shared.config.max_buffered_per_partition / 2,
@@ -287,6 +299,7 @@ impl TaskHandler {
         PartitionHandle {
             records,
             buffered,
+            consumed,
             stop,
             join: self.runtime.spawn(worker.run()),
         }
@@ -295,18 +308,11 @@ impl TaskHandler {
 
 impl RecordHandler for TaskHandler {
     fn deliver(&self, record: SourceRecord) -> usize {
-        let tp = TopicPartition::of(&record);
-        self.shared
-            .metrics
-            .records_consumed
-            .get_or_create(&TopicLabel {
-                topic: tp.topic.to_string(),
-            })
-            .inc();
         let mut partitions = lock(&self.partitions);
         let handle = partitions
-            .entry(tp.clone())
-            .or_insert_with(|| self.start_partition(tp));
+            .entry(TopicPartition::of(&record))
+            .or_insert_with_key(|tp| self.start_partition(tp.clone()));
+        handle.consumed.inc();
         let buffered = handle.buffered.added();
         if handle.records.send(record).is_err() {
             // The worker has stopped (the connector is failing); the record
