@@ -2,25 +2,48 @@
 #
 # Everything installed goes under $LAMBDA_SINK_CACHE (default
 # ~/.cache/lambda-sink) and is reused when present; everything a run creates
-# (databases, logs, PID files) goes under $LAMBDA_SINK_STATE (default
-# <repo>/.services). Ports can be moved with LAMBDA_SINK_{KAFKA,LAMBDA,REGISTRY}_PORT.
+# (broker data, logs, PID files) goes under $LAMBDA_SINK_STATE (default
+# <repo>/.services). Ports can be moved with LAMBDA_SINK_*_PORT (below).
 
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${LAMBDA_SINK_CACHE:-$HOME/.cache/lambda-sink}
 STATE=${LAMBDA_SINK_STATE:-$REPO/.services}
+
+# The shared test broker's listeners: plaintext, the KRaft controller,
+# SASL_SSL (PLAIN and SCRAM-SHA-512) and mutual TLS.
 KAFKA_PORT=${LAMBDA_SINK_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${LAMBDA_SINK_KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_SASL_SSL_PORT=${LAMBDA_SINK_KAFKA_SASL_SSL_PORT:-9094}
+KAFKA_MTLS_PORT=${LAMBDA_SINK_KAFKA_MTLS_PORT:-9095}
 LAMBDA_PORT=${LAMBDA_SINK_LAMBDA_PORT:-4566}
 REGISTRY_PORT=${LAMBDA_SINK_REGISTRY_PORT:-8081}
 
-TANSU_VERSION=0.6.0
-TANSU=$CACHE/tansu-$TANSU_VERSION/bin/tansu
+# Apache Kafka from Maven Central, with the log4j2 SLF4J binding Kafka's
+# release tarball adds (without it the broker logs nothing): the log4j2
+# version Kafka 4.1.2 was built with.
+KAFKA_VERSION=4.1.2
+LOG4J_VERSION=2.25.3
+KAFKA_HOME=$CACHE/kafka-$KAFKA_VERSION
+# Apicurio Registry's runnable Quarkus distribution (needs Java 21 or newer).
+APICURIO_VERSION=3.3.3
+APICURIO_HOME=$CACHE/apicurio-registry-$APICURIO_VERSION
+# Test TLS material: a CA, the broker's certificate, a client certificate.
+TLS_DIR=$CACHE/tls-v1
+# Maven's downloads stay in the cache too.
+MAVEN_REPO=$CACHE/m2
+
 # The venv is keyed by the lock file's hash: changing a pin installs afresh.
 VENV=$CACHE/venv-$(sha256sum "$REPO/scripts/requirements.lock" | cut -c1-12)
 PYTHON=$VENV/bin/python
 FUNCTION_ZIP=$REPO/target/test-function/function.zip
-TEST_REGISTRY=$REPO/target/debug/test-registry
+
+# Test credentials of the local broker's SASL_SSL listener (loopback only).
+KAFKA_API_KEY=lambda-sink-test-key
+KAFKA_API_SECRET=lambda-sink-test-secret-4d1f
+KAFKA_SCRAM_USER=lambda-sink-scram
+KAFKA_SCRAM_PASSWORD=lambda-sink-scram-pw-93c7
 
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}
 export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
@@ -29,14 +52,41 @@ export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 log() { printf '[lambda-sink %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# The major version of the `java` at $1.
+java_major() {
+    "$1" -XshowSettings:properties -version 2>&1 |
+        sed -n 's/^ *java\.specification\.version = //p' | cut -d. -f1
+}
+
+# A java binary of at least major version $1: $JAVA_HOME's, the one on PATH,
+# then any JDK under /usr/lib/jvm (Apicurio 3.3 needs 21; Kafka 4.1 needs 17).
+find_java() {
+    local want=$1 candidate
+    for candidate in ${JAVA_HOME:+$JAVA_HOME/bin/java} "$(command -v java || true)" /usr/lib/jvm/*/bin/java; do
+        [[ -n $candidate && -x $candidate ]] || continue
+        if (($(java_major "$candidate") >= want)); then
+            echo "$candidate"
+            return
+        fi
+    done
+    return 1
+}
+
 # The environment integration tests read to find the services.
 service_env() {
     cat <<ENV
 export LAMBDA_SINK_TEST_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export LAMBDA_SINK_TEST_SASL_SSL_BOOTSTRAP=127.0.0.1:$KAFKA_SASL_SSL_PORT
+export LAMBDA_SINK_TEST_MTLS_BOOTSTRAP=127.0.0.1:$KAFKA_MTLS_PORT
+export LAMBDA_SINK_TEST_TLS_DIR=$TLS_DIR
+export LAMBDA_SINK_TEST_KAFKA_API_KEY=$KAFKA_API_KEY
+export LAMBDA_SINK_TEST_KAFKA_API_SECRET=$KAFKA_API_SECRET
+export LAMBDA_SINK_TEST_SCRAM_USER=$KAFKA_SCRAM_USER
+export LAMBDA_SINK_TEST_SCRAM_PASSWORD=$KAFKA_SCRAM_PASSWORD
 export LAMBDA_SINK_TEST_LAMBDA_ENDPOINT=http://127.0.0.1:$LAMBDA_PORT
-export LAMBDA_SINK_TEST_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT
+export LAMBDA_SINK_TEST_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7
 export LAMBDA_SINK_TEST_FUNCTION_ZIP=$FUNCTION_ZIP
 export LAMBDA_SINK_PYTHON=$PYTHON
-export LAMBDA_SINK_TANSU=$TANSU
+export LAMBDA_SINK_BROKER_SCRIPT=$REPO/scripts/broker.sh
 ENV
 }

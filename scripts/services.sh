@@ -1,24 +1,32 @@
 #!/usr/bin/env bash
 # Starts, stops and reports the real services the tests and the demo use,
 # all on 127.0.0.1:
-#   kafka     Tansu broker, SQLite storage        (port $LAMBDA_SINK_KAFKA_PORT, 9092)
-#   lambda    ministack Lambda emulator            (port $LAMBDA_SINK_LAMBDA_PORT, 4566)
-#   registry  lambda-sink's test Schema Registry   (port $LAMBDA_SINK_REGISTRY_PORT, 8081)
+#   kafka     Apache Kafka broker (scripts/broker.sh): plaintext $LAMBDA_SINK_KAFKA_PORT (9092),
+#             controller 9093, SASL_SSL 9094 (PLAIN, SCRAM-SHA-512), mutual TLS 9095
+#   lambda    ministack Lambda emulator             ($LAMBDA_SINK_LAMBDA_PORT, 4566)
+#   registry  Apicurio Registry, Confluent-compatible API at /apis/ccompat/v7
+#                                                   ($LAMBDA_SINK_REGISTRY_PORT, 8081)
 #
-#   scripts/services.sh start    start what is not running; wait until each answers
-#   scripts/services.sh stop     stop only the processes these scripts started (by PID)
-#   scripts/services.sh status   show each service's state; exit 0 only if all run
-#   scripts/services.sh env      print the variables integration tests read
+#   scripts/services.sh start           start what is not running (side by side);
+#                                       wait until each answers
+#   scripts/services.sh stop            stop only the processes these scripts started (by PID)
+#   scripts/services.sh status          show each service's state; exit 0 only if all run
+#   scripts/services.sh env             print the variables integration tests read
+#   scripts/services.sh kill9 kafka     crash the broker (SIGKILL); its data stays
+#   scripts/services.sh restart kafka   SIGKILL, then start again on the same data
 #
-# Run scripts/install.sh first. Each start of the broker uses a fresh database.
+# Run scripts/install.sh first. Each start of the broker formats fresh data,
+# and the registry keeps its schemas in memory: a start is a clean slate.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SERVICES=(kafka lambda registry)
+BROKER=$REPO/scripts/broker.sh
 
 pidfile() { echo "$STATE/$1/pid"; }
 
 # The PID of a service these scripts started, if it is still that process.
 running_pid() {
+    [[ $1 == kafka ]] && { "$BROKER" status "$STATE/kafka" 2>/dev/null; return; }
     local f pid
     f=$(pidfile "$1")
     [[ -f $f ]] || return 1
@@ -31,9 +39,8 @@ running_pid() {
 
 expected_cmd() {
     case $1 in
-        kafka) echo "tansu broker" ;;
         lambda) echo "ministack" ;;
-        registry) echo "test-registry" ;;
+        registry) echo "quarkus-run.jar" ;;
     esac
 }
 
@@ -49,42 +56,15 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 ready() {
     case $1 in
-        kafka) "$TANSU" topic list --broker "tcp://127.0.0.1:$KAFKA_PORT" >/dev/null 2>&1 ;;
+        kafka) KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT "$PYTHON" "$REPO/scripts/tools/kafka_tool.py" ready 2 2>/dev/null ;;
         lambda) curl -sf "http://127.0.0.1:$LAMBDA_PORT/_ministack/health" >/dev/null ;;
-        registry) curl -sf "http://127.0.0.1:$REGISTRY_PORT/subjects" >/dev/null ;;
+        registry) curl -sf "http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7/subjects" >/dev/null ;;
     esac
 }
 
-launch() {
-    local dir=$STATE/$1
-    mkdir -p "$dir"
-    case $1 in
-        kafka)
-            [[ -x $TANSU ]] || die "tansu is not installed; run scripts/install.sh"
-            rm -f "$dir"/tansu.db*
-            # Tansu reads .env from its working directory and resolves
-            # sqlite:// paths against it.
-            (cd "$dir" && exec "$TANSU" broker \
-                --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-                --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-                --storage-engine sqlite://tansu.db) >"$dir/log" 2>&1 &
-            ;;
-        lambda)
-            [[ -x $VENV/bin/ministack ]] || die "ministack is not installed; run scripts/install.sh"
-            mkdir -p "$dir/tmp"
-            BIND_HOST=127.0.0.1 GATEWAY_PORT=$LAMBDA_PORT TMPDIR=$dir/tmp \
-                "$VENV/bin/ministack" >"$dir/log" 2>&1 &
-            ;;
-        registry)
-            [[ -x $TEST_REGISTRY ]] || die "test-registry is not built; run scripts/install.sh"
-            "$TEST_REGISTRY" --listen "127.0.0.1:$REGISTRY_PORT" >"$dir/log" 2>&1 &
-            ;;
-    esac
-    echo $! >"$(pidfile "$1")"
-}
-
+# Starts one service in the background and waits until it answers.
 start_one() {
-    local name=$1 pid port
+    local name=$1 dir=$STATE/$1 pid port
     if pid=$(running_pid "$name"); then
         log "$name: already running (pid $pid)"
         return
@@ -93,30 +73,57 @@ start_one() {
     if port_in_use "$port"; then
         die "$name: port $port is already in use by another process; stop it or set LAMBDA_SINK_$(tr a-z A-Z <<<"$name")_PORT"
     fi
-    launch "$name"
+    mkdir -p "$dir"
+    case $name in
+        kafka)
+            for p in "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_SSL_PORT" "$KAFKA_MTLS_PORT"; do
+                ! port_in_use "$p" || die "kafka: port $p is already in use by another process (LAMBDA_SINK_KAFKA_*_PORT move it)"
+            done
+            "$BROKER" init "$dir" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$KAFKA_SASL_SSL_PORT" "$KAFKA_MTLS_PORT"
+            "$BROKER" start "$dir"
+            ;;
+        lambda)
+            [[ -x $VENV/bin/ministack ]] || die "ministack is not installed; run scripts/install.sh"
+            mkdir -p "$dir/tmp"
+            BIND_HOST=127.0.0.1 GATEWAY_PORT=$LAMBDA_PORT TMPDIR=$dir/tmp \
+                "$VENV/bin/ministack" >"$dir/log" 2>&1 &
+            echo $! >"$(pidfile "$name")"
+            ;;
+        registry)
+            [[ -f $APICURIO_HOME/quarkus-run.jar ]] || die "Apicurio Registry is not installed; run scripts/install.sh"
+            local java
+            java=$(find_java 21) || die "Apicurio Registry needs Java 21 or newer"
+            # Quarkus binds 0.0.0.0 unless told; the management interface is
+            # off (health answers on the main port). Storage: in memory.
+            (cd "$dir" && exec "$java" -Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+                -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
+                -Dquarkus.management.enabled=false \
+                -jar "$APICURIO_HOME/quarkus-run.jar") >"$dir/log" 2>&1 &
+            echo $! >"$(pidfile "$name")"
+            ;;
+    esac
     # Poll until it answers; never a fixed sleep.
-    local deadline=$((SECONDS + 60))
+    local deadline=$((SECONDS + 90))
     until ready "$name"; do
         if ! running_pid "$name" >/dev/null; then
-            tail -n 20 "$STATE/$name/log" >&2 || true
-            die "$name: exited during start-up (log above: $STATE/$name/log)"
+            tail -n 20 "$dir/log" >&2 || true
+            die "$name: exited during start-up (log above: $dir/log)"
         fi
-        ((SECONDS < deadline)) || die "$name: not ready after 60 s (log: $STATE/$name/log)"
+        ((SECONDS < deadline)) || die "$name: not ready after 90 s (log: $dir/log)"
         sleep 0.1
     done
-    if [[ $name == kafka ]]; then
-        # Tansu's SQLite schema has no index on record headers, so each fetch
-        # scans them all; this index makes consuming ~20x faster (TESTING.md).
-        "$PYTHON" -c 'import sqlite3, sys
-c = sqlite3.connect(sys.argv[1], timeout=30)
-c.execute("create index if not exists header_topition_offset on header (topition, offset_id)")
-c.commit()' "$STATE/kafka/tansu.db"
-    fi
-    log "$name: ready on 127.0.0.1:$port (pid $(<"$(pidfile "$name")"))"
+    log "$name: ready on 127.0.0.1:$port (pid $(running_pid "$name"))"
 }
 
 stop_one() {
     local name=$1 pid
+    if [[ $name == kafka ]]; then
+        if pid=$(running_pid kafka); then
+            "$BROKER" stop "$STATE/kafka"
+            log "kafka: stopped (pid $pid)"
+        fi
+        return
+    fi
     if ! pid=$(running_pid "$name"); then
         rm -f "$(pidfile "$name")"
         return
@@ -131,12 +138,20 @@ stop_one() {
 
 case ${1:-} in
     start)
-        for s in "${SERVICES[@]}"; do start_one "$s"; done
+        # Side by side: the two JVMs take several seconds each to start.
+        pids=()
+        for s in "${SERVICES[@]}"; do
+            start_one "$s" &
+            pids+=($!)
+        done
+        failed=0
+        for p in "${pids[@]}"; do wait "$p" || failed=1; done
+        ((failed == 0)) || die "a service did not start (see above); scripts/services.sh stop ends the others"
+        mkdir -p "$STATE"
         service_env >"$STATE/env"
         ;;
     stop)
-        # In reverse order, and in parallel: Tansu takes a few seconds on TERM.
-        for s in registry lambda kafka; do stop_one "$s" & done
+        for s in "${SERVICES[@]}"; do stop_one "$s" & done
         wait
         ;;
     status)
@@ -152,8 +167,18 @@ case ${1:-} in
         exit $all
         ;;
     env) service_env ;;
+    kill9)
+        [[ ${2:-} == kafka ]] || die "usage: $0 kill9 kafka"
+        "$BROKER" kill "$STATE/kafka"
+        log "kafka: killed (SIGKILL)"
+        ;;
+    restart)
+        [[ ${2:-} == kafka ]] || die "usage: $0 restart kafka"
+        "$BROKER" restart "$STATE/kafka"
+        log "kafka: restarted on the same data"
+        ;;
     *)
-        echo "usage: $0 start|stop|status|env" >&2
+        echo "usage: $0 start|stop|status|env|kill9 kafka|restart kafka" >&2
         exit 2
         ;;
 esac

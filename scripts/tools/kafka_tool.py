@@ -9,6 +9,7 @@ checking what lambda-sink wrote, so tests do not only agree with themselves.
                                              {"partition","offset","key","value","headers"}
   kafka_tool.py committed GROUP TOPIC        prints {"partition": committed offset, ...}
   kafka_tool.py end-offsets TOPIC            prints {"partition": end offset, ...}
+  kafka_tool.py ready SECONDS                exit 0 once a Metadata request lists a broker
 
 The broker is $KAFKA_BOOTSTRAP (default 127.0.0.1:9092).
 """
@@ -21,8 +22,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-# Tansu does not answer long-poll fetches early (see shared TESTING.md).
-COMMON = {"bootstrap.servers": BOOTSTRAP, "fetch.wait.max.ms": 20}
+COMMON = {"bootstrap.servers": BOOTSTRAP}
 
 
 def create_topic(topic, partitions):
@@ -116,6 +116,16 @@ def end_offsets(topic):
     print(json.dumps(result))
 
 
+def ready(seconds):
+    """A real Metadata request: the broker is up and serving, not just listening."""
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP, "log_level": 0})
+    try:
+        if not admin.list_topics(timeout=float(seconds)).brokers:
+            sys.exit(1)
+    except KafkaException as e:
+        sys.exit(f"not ready: {e}")
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -131,6 +141,8 @@ def main(argv):
         committed(*args)
     elif cmd == "end-offsets" and len(args) == 1:
         end_offsets(args[0])
+    elif cmd == "ready" and len(args) == 1:
+        ready(args[0])
     else:
         sys.exit(__doc__)
 

@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
         "--lambda-sink {}: no such binary (build it with cargo build --release -p lambda-sink)",
         args.lambda_sink.display()
     );
-    let broker = PrivateBroker::memory(&[]).await;
+    let broker = PrivateBroker::start(&[]).await;
     let env = sink::Env::new(
         broker,
         args.lambda_sink.clone(),

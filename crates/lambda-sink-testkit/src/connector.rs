@@ -170,8 +170,8 @@ impl Drop for Connector {
 
 impl Services {
     /// The base config of a connector under test: this test's topic,
-    /// function and name (= group), the local services, and the settings
-    /// Tansu needs. `extra` entries are added or replace base ones.
+    /// function and name (= group) and the local services, with lambda-sink's
+    /// own defaults otherwise. `extra` entries are added or replace base ones.
     pub fn connector_config(
         &self,
         name: &str,
@@ -183,7 +183,6 @@ impl Services {
             "name": name,
             "topics": topics,
             "kafka.bootstrap.servers": self.bootstrap,
-            "consumer.override.fetch.wait.max.ms": "20",
             "aws.lambda.function.name": function,
             "aws.lambda.region": crate::REGION,
             "aws.lambda.endpoint": self.lambda_endpoint,

@@ -298,21 +298,25 @@ impl Services {
         partitions: i32,
         timeout: Duration,
     ) -> anyhow::Result<Vec<i64>> {
-        let end = self.end_offsets(topic, partitions).await?;
         let deadline = Instant::now() + timeout;
         loop {
+            // Either read may fail for a moment (a broker just restarted
+            // answers "not leader" until it has loaded its partitions).
+            let end = self.end_offsets(topic, partitions).await;
             let mut committed = self
                 .committed(group, topic, partitions)
                 .await
                 .unwrap_or_default();
-            // Nothing is ever committed for an empty partition: it is caught up.
-            for (c, e) in committed.iter_mut().zip(&end) {
-                if *c == -1 && *e == 0 {
-                    *c = 0;
+            if let Ok(end) = &end {
+                // Nothing is ever committed for an empty partition: it is caught up.
+                for (c, e) in committed.iter_mut().zip(end) {
+                    if *c == -1 && *e == 0 {
+                        *c = 0;
+                    }
                 }
-            }
-            if committed == end {
-                return Ok(committed);
+                if committed == *end {
+                    return Ok(committed);
+                }
             }
             anyhow::ensure!(
                 Instant::now() < deadline,

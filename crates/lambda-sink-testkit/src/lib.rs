@@ -1,9 +1,12 @@
 //! Test support for lambda-sink's integration tests and tools.
 //!
-//! * [`registry`]: a minimal Confluent-compatible Schema Registry (also the
-//!   `test-registry` binary the scripts start).
-//! * [`Services`]: where the real broker, Lambda emulator and registry are,
-//!   read from environment variables with localhost defaults.
+//! * [`registry`]: a minimal Confluent-compatible Schema Registry that can
+//!   inject faults (outages, 5xx), for the tests that need them; the other
+//!   tests use the real registry (Apicurio).
+//! * [`broker`]: a private Apache Kafka broker, for tests that crash it.
+//! * [`Services`]: where the real broker (and its authenticated listeners),
+//!   Lambda emulator and registry are, read from environment variables with
+//!   the scripts' defaults.
 //! * Helpers every test uses to choose its own world: [`unique`] names,
 //!   topic creation, deploying the test function under a fresh name, reading
 //!   what the function logged, and [`wait_until`] (polling, never sleeping).
@@ -38,6 +41,35 @@ pub struct Services {
     pub registry_url: String,
     /// Zip of the test function (`LAMBDA_SINK_TEST_FUNCTION_ZIP`).
     pub function_zip: PathBuf,
+    /// The broker's authenticated listeners.
+    pub secure: SecureListeners,
+}
+
+/// The shared broker's SASL_SSL and mutual-TLS listeners and their test
+/// credentials (`scripts/broker.sh`; TLS material from `scripts/install.sh`).
+#[derive(Clone, Debug)]
+pub struct SecureListeners {
+    /// SASL_SSL with PLAIN and SCRAM-SHA-512 (`LAMBDA_SINK_TEST_SASL_SSL_BOOTSTRAP`).
+    pub sasl_ssl_bootstrap: String,
+    /// SSL requiring a client certificate (`LAMBDA_SINK_TEST_MTLS_BOOTSTRAP`).
+    pub mtls_bootstrap: String,
+    /// `ca.pem`, `client.pem`, `client.key` (`LAMBDA_SINK_TEST_TLS_DIR`).
+    pub tls_dir: PathBuf,
+    /// PLAIN user, as Confluent Cloud's API key (`LAMBDA_SINK_TEST_KAFKA_API_KEY`).
+    pub api_key: String,
+    /// Its password (`LAMBDA_SINK_TEST_KAFKA_API_SECRET`).
+    pub api_secret: String,
+    /// SCRAM-SHA-512 user (`LAMBDA_SINK_TEST_SCRAM_USER`).
+    pub scram_user: String,
+    /// Its password (`LAMBDA_SINK_TEST_SCRAM_PASSWORD`).
+    pub scram_password: String,
+}
+
+impl SecureListeners {
+    /// A file of the test TLS material, as a string path.
+    pub fn tls_file(&self, name: &str) -> String {
+        self.tls_dir.join(name).display().to_string()
+    }
 }
 
 /// The region tests use against the emulator.
@@ -50,12 +82,33 @@ impl Services {
             |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
         let default_zip = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../../target/test-function/function.zip");
+        let default_tls = PathBuf::from(std::env::var("HOME").unwrap_or_default())
+            .join(".cache/lambda-sink/tls-v1");
         Self {
             bootstrap: var("LAMBDA_SINK_TEST_BOOTSTRAP", "127.0.0.1:9092"),
             lambda_endpoint: var("LAMBDA_SINK_TEST_LAMBDA_ENDPOINT", "http://127.0.0.1:4566"),
-            registry_url: var("LAMBDA_SINK_TEST_REGISTRY_URL", "http://127.0.0.1:8081"),
+            registry_url: var(
+                "LAMBDA_SINK_TEST_REGISTRY_URL",
+                "http://127.0.0.1:8081/apis/ccompat/v7",
+            ),
             function_zip: std::env::var_os("LAMBDA_SINK_TEST_FUNCTION_ZIP")
                 .map_or(default_zip, PathBuf::from),
+            secure: SecureListeners {
+                sasl_ssl_bootstrap: var("LAMBDA_SINK_TEST_SASL_SSL_BOOTSTRAP", "127.0.0.1:9094"),
+                mtls_bootstrap: var("LAMBDA_SINK_TEST_MTLS_BOOTSTRAP", "127.0.0.1:9095"),
+                tls_dir: std::env::var_os("LAMBDA_SINK_TEST_TLS_DIR")
+                    .map_or(default_tls, PathBuf::from),
+                api_key: var("LAMBDA_SINK_TEST_KAFKA_API_KEY", "lambda-sink-test-key"),
+                api_secret: var(
+                    "LAMBDA_SINK_TEST_KAFKA_API_SECRET",
+                    "lambda-sink-test-secret-4d1f",
+                ),
+                scram_user: var("LAMBDA_SINK_TEST_SCRAM_USER", "lambda-sink-scram"),
+                scram_password: var(
+                    "LAMBDA_SINK_TEST_SCRAM_PASSWORD",
+                    "lambda-sink-scram-pw-93c7",
+                ),
+            },
         }
     }
 
@@ -76,12 +129,10 @@ impl Services {
         aws_sdk_lambda::Client::new(&config)
     }
 
-    /// A librdkafka config pointing at the broker, with Tansu-friendly
-    /// fetch settings (see TESTING.md).
+    /// A librdkafka config pointing at the broker's plaintext listener.
     pub fn kafka_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.bootstrap)
-            .set("fetch.wait.max.ms", "20")
             .set("socket.timeout.ms", "10000");
         c
     }
@@ -91,8 +142,8 @@ impl Services {
     /// # Errors
     /// When the broker refuses.
     pub async fn create_topic(&self, name: &str, partitions: i32) -> anyhow::Result<()> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
+        let admin: AdminClient<DefaultClientContext> = self
+            .kafka_config()
             .create()
             .context("creating admin client")?;
         let results = admin

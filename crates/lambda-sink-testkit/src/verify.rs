@@ -12,7 +12,11 @@
 //! * **duplicate invocations / outcomes** — allowed by at-least-once, counted.
 //!
 //! The evidence of invocation is the function's log when a function name is
-//! given; otherwise (a fake endpoint) the outcome topics.
+//! given; otherwise (a fake endpoint) the outcome topics. With a real
+//! function, a result in `success-` that echoes the record's value (the test
+//! function's answer) is evidence too: the emulator has been seen to drop an
+//! invocation's log lines although the function ran and answered. Such
+//! records are counted as **missing from the log**, never silently.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -45,6 +49,9 @@ pub struct Verdict {
     pub lost_count: usize,
     /// Records at or above the committed offset (redelivered on restart).
     pub pending: usize,
+    /// Records the function echoed in a result but whose invocation its log
+    /// does not show (the emulator lost the log lines).
+    pub missing_from_log: usize,
     /// Produced without any outcome record (the first few).
     pub without_outcome: Vec<Position>,
     /// Count of records without an outcome.
@@ -57,12 +64,13 @@ impl Verdict {
     /// One line for logs and the fault suite's table.
     pub fn summary(&self) -> String {
         format!(
-            "produced {} invoked {} dlq {} lost {} pending {} without-outcome {} duplicate-invocations {} duplicate-outcomes {} committed-to-end {}",
+            "produced {} invoked {} dlq {} lost {} pending {} missing-from-log {} without-outcome {} duplicate-invocations {} duplicate-outcomes {} committed-to-end {}",
             self.produced,
             self.invoked,
             self.dead_lettered,
             self.lost_count,
             self.pending,
+            self.missing_from_log,
             self.without_outcome_count,
             self.duplicate_invocations,
             self.duplicate_outcomes,
@@ -82,6 +90,17 @@ pub struct Run<'a> {
     pub connector: &'a str,
     /// The function whose log is the evidence of invocation, if a real one.
     pub function: Option<&'a str>,
+}
+
+/// The `echo` of the test function's result in a success record (whose
+/// value is Confluent's result document, as JSON text in a JSON string).
+fn echo_of(r: &crate::kafka::Record) -> Option<serde_json::Value> {
+    let value: serde_json::Value = serde_json::from_slice(r.value.as_deref()?).ok()?;
+    let document: serde_json::Value = match value {
+        serde_json::Value::String(text) => serde_json::from_str(&text).ok()?,
+        other => other,
+    };
+    document.get("result")?.get("echo").cloned()
 }
 
 /// Counts of each position.
@@ -128,14 +147,24 @@ impl Services {
                 .flatten()
         };
         let mut results = Vec::new();
+        // Results whose `echo` is the record's value, by position.
+        let mut echoes: Vec<(Position, serde_json::Value)> = Vec::new();
         for kind in ["success", "error"] {
             for r in self.read_all(&format!("{kind}-{}", run.connector)).await? {
-                results.extend(header_position(
+                let Some(position) = header_position(
                     &r,
                     "input_record_topic",
                     "input_record_partition",
                     "input_record_offset",
-                ));
+                ) else {
+                    continue;
+                };
+                results.push(position);
+                if kind == "success"
+                    && let Some(echo) = echo_of(&r)
+                {
+                    echoes.push((position, echo));
+                }
             }
         }
         let dead: Vec<Position> = self
@@ -166,7 +195,25 @@ impl Services {
                 .collect(),
             None => results.clone(),
         };
-        let invoked = tally(invocations);
+        let mut invoked = tally(invocations);
+        let mut missing_from_log = 0;
+        if run.function.is_some() && echoes.iter().any(|(p, _)| !invoked.contains_key(p)) {
+            let inputs: BTreeMap<Position, serde_json::Value> = self
+                .read_all(run.topic)
+                .await?
+                .iter()
+                .filter_map(|r| {
+                    let value = serde_json::from_slice(r.value.as_deref()?).ok()?;
+                    Some(((r.partition, r.offset), value))
+                })
+                .collect();
+            for (position, echo) in echoes {
+                if !invoked.contains_key(&position) && inputs.get(&position) == Some(&echo) {
+                    invoked.insert(position, 1);
+                    missing_from_log += 1;
+                }
+            }
+        }
         let dlq = tally(dead.iter().copied());
         let outcomes = tally(results.into_iter().chain(dead));
         let committed = self
@@ -207,6 +254,7 @@ impl Services {
             lost_count: lost.len(),
             lost: lost.into_iter().take(20).collect(),
             pending: pending.len(),
+            missing_from_log,
             without_outcome_count: without.len(),
             without_outcome: without.into_iter().take(20).collect(),
             committed_to_end,

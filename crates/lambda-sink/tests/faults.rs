@@ -54,6 +54,9 @@ fn report(scenario: &str, v: &Verdict, started: Instant, extra: Value) {
         "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
     if let (Value::Object(l), Value::Object(e)) = (&mut line, extra) {
+        if v.missing_from_log > 0 {
+            l.insert("missing_from_log".into(), json!(v.missing_from_log));
+        }
         l.extend(e);
     }
     println!("FAULT-RESULT {line}");
@@ -255,7 +258,7 @@ async fn a_broker_crash_and_restart_loses_nothing() {
     let started = Instant::now();
     let records = scale(2_000, 30_000);
     let topic = unique("f-broker");
-    let mut broker = PrivateBroker::start(None, &[(&topic, 4)]).await;
+    let mut broker = PrivateBroker::start(&[(&topic, 4)]).await;
     let s = Services {
         bootstrap: broker.bootstrap(),
         ..Services::from_env()

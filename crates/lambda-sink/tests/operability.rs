@@ -1,7 +1,7 @@
 //! What operators rely on: `/health`, `/status` and `/metrics` of a running
-//! instance (values that move), `lambda-sink status`, authentication against
-//! a SASL/SCRAM broker, an assumed IAM role, an authenticating HTTPS proxy,
-//! and secrets that never appear in logs or APIs.
+//! instance (values that move), `lambda-sink status`, an assumed IAM role, an
+//! authenticating HTTPS proxy, and secrets that never appear in logs or APIs.
+//! (Kafka authentication is in `auth.rs`.)
 
 #![allow(
     clippy::unwrap_used,
@@ -13,7 +13,6 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
 use lambda_sink_testkit::{Services, metric, proxy, unique, wait_until};
@@ -25,19 +24,6 @@ const MINUTE: Duration = Duration::from_secs(60);
 async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// `lambda-sink validate --config path`: its exit code and output.
-fn validate(path: &std::path::Path) -> (Option<i32>, String) {
-    let out = Command::new(BIN)
-        .args(["validate", "--config"])
-        .arg(path)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
 }
 
 fn records(n: usize, partitions: i32) -> Vec<Produce> {
@@ -240,80 +226,6 @@ async fn a_port_in_use_is_a_clear_start_up_error() {
         "{}",
         c.log()
     );
-}
-
-#[tokio::test]
-async fn sasl_scram_authentication_is_checked_and_used() {
-    let s = Services::from_env();
-    let (topic, function) = (unique("scram"), unique("scram-fn"));
-    let broker = PrivateBroker::start(Some(("alice", "alice-pw-71c3")), &[(&topic, 1)]).await;
-    s.deploy_test_function(&function, 10, &[]).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = |password: &str| {
-        let mut c = s.connector_config(
-            &unique("scram-sink"),
-            &topic,
-            &function,
-            &[
-                ("kafka.security.protocol", "SASL_PLAINTEXT"),
-                ("kafka.sasl.mechanism", "SCRAM-SHA-512"),
-                ("kafka.sasl.username", "alice"),
-                ("kafka.sasl.password", password),
-            ],
-        );
-        c["kafka.bootstrap.servers"] = json!(broker.bootstrap());
-        let path = dir.path().join(format!("{}.json", unique("c")));
-        std::fs::write(&path, c.to_string()).unwrap();
-        (c, path)
-    };
-    let (_, wrong) = config("not-the-password");
-    let (code, text) = validate(&wrong);
-    assert_eq!(code, Some(2), "{text}");
-    assert!(
-        text.contains(&format!(
-            "error: kafka.bootstrap.servers: cannot reach Kafka at {}",
-            broker.bootstrap()
-        )),
-        "{text}"
-    );
-    assert!(!text.contains("not-the-password"), "{text}");
-
-    let (right, path) = config("alice-pw-71c3");
-    let (code, text) = validate(&path);
-    assert_eq!(code, Some(0), "{text}");
-    assert!(
-        text.contains(&format!("ok: topic \"{topic}\" exists (1 partition)")),
-        "{text}"
-    );
-
-    // The connector itself consumes and writes results through SCRAM.
-    let mut producer_config = s.kafka_config();
-    producer_config
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("security.protocol", "SASL_PLAINTEXT")
-        .set("sasl.mechanism", "SCRAM-SHA-512")
-        .set("sasl.username", "alice")
-        .set("sasl.password", "alice-pw-71c3");
-    let producer: rdkafka::producer::FutureProducer = producer_config.create().unwrap();
-    for i in 0..3 {
-        producer
-            .send(
-                rdkafka::producer::FutureRecord::to(&topic)
-                    .key("k")
-                    .payload(&json!({"i": i}).to_string()),
-                Duration::from_secs(10),
-            )
-            .await
-            .unwrap();
-    }
-    let mut c = Connector::start(Path::new(BIN), &right, &[]).unwrap();
-    let seen = wait_until(MINUTE, "3 records through SCRAM", || async {
-        let r = s.function_records(&function).await.ok()?;
-        (r.len() == 3).then_some(r)
-    })
-    .await;
-    assert_eq!(seen.len(), 3);
-    c.stop_cleanly().await;
 }
 
 #[tokio::test]
