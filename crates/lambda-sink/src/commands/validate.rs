@@ -99,9 +99,10 @@ pub(super) async fn validate(path: &Path, offline: bool) -> anyhow::Result<u8> {
 async fn live_checks(config: &Config, f: &mut Findings<impl Write>) -> std::io::Result<()> {
     let servers = config.kafka.bootstrap_servers.join(",");
     match kafka::fetch_cluster(&config.kafka, KAFKA_TIMEOUT).await {
-        Err(e) => f.error(&Problem::new(
+        Err(kafka::ProbeError::Refused(problem)) => f.error(&problem)?,
+        Err(kafka::ProbeError::Unreachable(e)) => f.error(&Problem::new(
             "kafka.bootstrap.servers",
-            format!("cannot reach Kafka at {servers}: {e:#}; check the address, the network and the authentication settings"),
+            format!("cannot reach Kafka at {servers}: {e}; check the address, the network and the authentication settings"),
         ))?,
         Ok(cluster) => {
             f.ok(&format!(

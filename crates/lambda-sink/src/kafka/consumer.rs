@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::client_config;
+use super::diagnostics::ClientEvents;
 use crate::metrics::{Metrics, PartitionLabels};
 
 /// What the pipeline offers the consumer.
@@ -45,13 +46,28 @@ pub trait RecordHandler: Send + Sync + 'static {
     fn buffered(&self, tp: &TopicPartition) -> usize;
     /// Most records a partition may buffer before the consumer holds it back.
     fn buffer_limit(&self) -> usize;
-    /// Stops work on `partitions` and blocks until their in-flight batches are
-    /// resolved and their offsets stored (bounded by the shutdown timeout).
-    fn drain(&self, partitions: &[TopicPartition]);
+    /// Stops work on `partitions` and, unless they were lost, blocks until
+    /// their in-flight batches are resolved and their offsets stored
+    /// (bounded by the shutdown timeout).
+    fn drain(&self, partitions: &[TopicPartition], why: Release);
     /// Partitions currently held (with a worker).
     fn partitions(&self) -> Vec<TopicPartition>;
     /// The consumer cannot go on (e.g. no offset and `auto.offset.reset=none`).
     fn fail(&self, reason: String);
+}
+
+/// Why partitions are given up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// A rebalance moves them to another member: finish in-flight work and
+    /// commit first, so the next owner does not redo it.
+    Revoked,
+    /// The group already gave them away (the session timed out, e.g. while
+    /// the broker was unreachable): offsets can no longer be committed, so
+    /// in-flight work is dropped at once; the next owner redoes it.
+    Lost,
+    /// The connector stops: finish in-flight work and commit.
+    Shutdown,
 }
 
 /// Wakes the poll thread: a partition queue or the consumer queue received
@@ -128,9 +144,19 @@ pub struct TaskContext {
     consumer: OnceLock<Weak<BaseConsumer<TaskContext>>>,
     /// Queue changes not yet applied by the poll thread.
     changes: Mutex<Vec<QueueChange>>,
+    /// librdkafka's log lines and errors, folded.
+    events: ClientEvents,
 }
 
 impl ClientContext for TaskContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.events.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.events.error(&error, reason);
+    }
+
     /// librdkafka's periodic statistics (`statistics.interval.ms`): consumer
     /// lag and committed offset of every partition this task consumes.
     fn stats(&self, statistics: Statistics) {
@@ -173,14 +199,16 @@ impl ConsumerContext for TaskContext {
         let Some(handler) = self.handler.get() else {
             return;
         };
-        let lost = consumer.assignment_lost();
-        info!(task = self.task, partitions = %names(&partitions), lost, "partitions revoked: draining");
+        if consumer.assignment_lost() {
+            warn!(task = self.task, partitions = %names(&partitions), "partitions lost (the group session expired): their uncommitted work will be redone");
+            handler.drain(&partitions, Release::Lost);
+            return;
+        }
+        info!(task = self.task, partitions = %names(&partitions), "partitions revoked: draining");
         // Runs on the poll thread: blocking here holds the rebalance until the
         // drain is done, so the next owner starts after our last commit.
-        handler.drain(&partitions);
-        if !lost {
-            commit(consumer, self.task, "revoke");
-        }
+        handler.drain(&partitions, Release::Revoked);
+        commit(consumer, self.task, "revoke");
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -304,6 +332,7 @@ impl TaskConsumer {
             metrics,
             consumer: OnceLock::new(),
             changes: Mutex::new(Vec::new()),
+            events: ClientEvents::new(&props),
         };
         let mut consumer: BaseConsumer<TaskContext> =
             client_config(&props).create_with_context(context)?;
@@ -377,13 +406,12 @@ impl TaskConsumer {
             partitions = held.len(),
             "stopping: draining in-flight work"
         );
-        handler.drain(&held);
+        handler.drain(&held, Release::Shutdown);
         commit(&self.consumer, task, "shutdown");
         // Dropping the consumer closes it (rust-rdkafka polls until closed):
         // the final revoke finds nothing left to drain, and the group is
         // left at once so the other members take the partitions over.
-        // (An explicit unsubscribe first left Tansu's cooperative group
-        // without a rebalance.)
+        // (librdkafka's close unsubscribes and sends LeaveGroup itself.)
         drop(self.consumer);
         info!(task, "consumer closed");
     }
@@ -621,7 +649,10 @@ fn consumer_error(
             ));
         }
         // Transport errors, unknown topics (created later), leader changes:
-        // librdkafka recovers by itself.
-        _ => warn!(error = %e, "Kafka consumer error (librdkafka retries)"),
+        // librdkafka recovers by itself. While a broker is away this repeats.
+        _ => consumer.context().events.warn_folded(
+            "consumer",
+            &format!("Kafka consumer error (librdkafka retries): {e}"),
+        ),
     }
 }

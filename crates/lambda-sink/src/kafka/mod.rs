@@ -4,21 +4,30 @@
 //!
 //! * [`consumer`]: a task's consumer, poll thread, pause/resume, rebalances;
 //! * [`producer`]: outcome records, sent until acknowledged;
-//! * here: client configs, property checks, metadata and topic creation.
+//! * [`diagnostics`]: librdkafka's log lines and errors, folded, and the
+//!   refusals (credentials, TLS) that retrying does not heal;
+//! * here: client configs, property checks, the cluster probe and topic
+//!   creation.
 
 pub mod consumer;
+pub mod diagnostics;
 pub mod producer;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
-use lambda_sink_core::config::{ClientProperties, ClientRole, Config, KafkaConfig, Problem};
+use lambda_sink_core::config::{
+    ClientProperties, ClientRole, Config, KafkaAuth, KafkaConfig, Problem,
+};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use tracing::{info, warn};
+
+use diagnostics::{ClientFailure, KafkaContext};
 
 /// A librdkafka config holding exactly `props`.
 pub fn client_config(props: &ClientProperties) -> ClientConfig {
@@ -66,31 +75,126 @@ pub struct ClusterView {
     pub topics: BTreeMap<String, usize>,
 }
 
-/// Fetches cluster metadata with the admin client's properties.
+/// Why the cluster could not be looked at.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The brokers refused this client (credentials, TLS): retrying will not
+    /// help; the named property must be fixed.
+    #[error("{0}")]
+    Refused(Problem),
+    /// No broker answered in time: retrying may.
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+/// Fetches cluster metadata with the admin client's properties, within
+/// `timeout`. A refusal (the broker rejected the credentials, or the TLS
+/// handshake failed) ends the attempt early with advice naming the
+/// properties to fix; secrets never appear in it.
 ///
 /// # Errors
-/// When the cluster cannot be reached within `timeout`, or refuses the client.
-pub async fn fetch_cluster(kafka: &KafkaConfig, timeout: Duration) -> anyhow::Result<ClusterView> {
-    let config = client_config(&kafka.client_properties(ClientRole::Admin));
+/// [`ProbeError::Refused`] or [`ProbeError::Unreachable`].
+pub async fn fetch_cluster(
+    kafka: &KafkaConfig,
+    timeout: Duration,
+) -> Result<ClusterView, ProbeError> {
+    let props = kafka.client_properties(ClientRole::Admin);
+    let config = client_config(&props);
+    let kafka = kafka.clone();
     tokio::task::spawn_blocking(move || {
-        let admin: AdminClient<DefaultClientContext> = config.create()?;
-        let metadata = admin.inner().fetch_metadata(None, timeout)?;
-        Ok(ClusterView {
-            brokers: metadata.brokers().len(),
-            topics: metadata
-                .topics()
-                .iter()
-                .filter(|t| t.error().is_none())
-                .map(|t| (t.name().to_string(), t.partitions().len()))
-                .collect(),
-        })
+        // A producer, not an admin client: its poll serves librdkafka's log
+        // and error events, which is where a refusal is reported.
+        let probe: BaseProducer<KafkaContext> = config
+            .create_with_context(KafkaContext::new(&props))
+            .map_err(|e| ProbeError::Unreachable(format!("creating a Kafka client: {e}")))?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let attempt = probe
+                .client()
+                .fetch_metadata(None, left.min(Duration::from_millis(500)));
+            probe.poll(Duration::ZERO);
+            match attempt {
+                Ok(metadata) => {
+                    return Ok(ClusterView {
+                        brokers: metadata.brokers().len(),
+                        topics: metadata
+                            .topics()
+                            .iter()
+                            .filter(|t| t.error().is_none())
+                            .map(|t| (t.name().to_string(), t.partitions().len()))
+                            .collect(),
+                    });
+                }
+                Err(e) => {
+                    if let Some(failure) = probe.context().events().failure() {
+                        return Err(ProbeError::Refused(refusal(&kafka, &failure)));
+                    }
+                    if left.is_zero() {
+                        return Err(ProbeError::Unreachable(
+                            probe.context().events().mask(&e.to_string()),
+                        ));
+                    }
+                }
+            }
+        }
     })
-    .await?
+    .await
+    .unwrap_or_else(|e| {
+        Err(ProbeError::Unreachable(format!(
+            "the Kafka probe ended abnormally: {e}"
+        )))
+    })
+}
+
+/// What to fix when the brokers refuse this client.
+pub fn refusal(kafka: &KafkaConfig, failure: &ClientFailure) -> Problem {
+    match failure {
+        ClientFailure::Authentication(reason) => match kafka.auth {
+            KafkaAuth::ApiKey { .. } => Problem::new(
+                "kafka.api.secret",
+                format!(
+                    "Kafka refused the credentials ({reason}); check kafka.api.key and kafka.api.secret \
+                     (an API key of this cluster and its secret)"
+                ),
+            ),
+            KafkaAuth::None => Problem::new(
+                "kafka.sasl.password",
+                format!(
+                    "Kafka refused the credentials ({reason}); check kafka.sasl.username, \
+                     kafka.sasl.password and kafka.sasl.mechanism"
+                ),
+            ),
+        },
+        // An alert from the broker: it refused our certificate (or our lack of one).
+        ClientFailure::Tls(reason)
+            if reason.contains("alert bad certificate")
+                || reason.contains("alert certificate required")
+                || reason.contains("alert unknown ca") =>
+        {
+            Problem::new(
+                "kafka.ssl.certificate.location",
+                format!(
+                    "the broker refused this client's TLS certificate ({reason}); set \
+                     kafka.ssl.certificate.location and kafka.ssl.key.location to a certificate \
+                     the brokers trust (mutual TLS)"
+                ),
+            )
+        }
+        ClientFailure::Tls(reason) => Problem::new(
+            "kafka.ssl.ca.location",
+            format!(
+                "the TLS handshake with Kafka failed ({reason}); check kafka.ssl.ca.location (the CA \
+                 that signed the brokers' certificates) and, for mutual TLS, \
+                 kafka.ssl.certificate.location and kafka.ssl.key.location"
+            ),
+        ),
+    }
 }
 
 /// Whether `topic` could be created: a `CreateTopics` dry run
-/// (`validate_only`), which checks the authorization and the settings.
-/// (Tansu 0.6 ignores the dry-run flag and creates the topic.)
+/// (`validate_only`), which checks the authorization and the settings
+/// without creating anything.
 ///
 /// # Errors
 /// Why the broker would refuse.
@@ -126,29 +230,36 @@ pub async fn can_create_topic(
     Ok(())
 }
 
-/// Creates the result, error and DLQ topics that do not exist yet, with
-/// their configured partitions and replication factor (default min(3,
-/// brokers)). Existing topics are used as they are. While the cluster cannot
-/// be reached it keeps trying (a broker outage is survived, not fatal).
+/// Waits until the cluster answers and returns what it looks like: an
+/// unreachable cluster is retried with backoff (a broker outage at start is
+/// survived, not fatal); a refusal is not.
 ///
 /// # Errors
-/// When the cluster refuses to create a topic (e.g. not authorized).
-pub async fn create_output_topics(config: &Config) -> anyhow::Result<()> {
-    let wanted = config.output_topics();
-    if wanted.is_empty() {
-        return Ok(());
-    }
+/// When the brokers refuse this client (credentials, TLS), naming the
+/// properties to fix.
+pub async fn await_cluster(kafka: &KafkaConfig) -> anyhow::Result<ClusterView> {
     let mut delay = Duration::from_millis(200);
-    let cluster = loop {
-        match fetch_cluster(&config.kafka, Duration::from_secs(10)).await {
-            Ok(c) => break c,
-            Err(e) => {
-                warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis(), "cannot reach Kafka yet; retrying");
+    loop {
+        match fetch_cluster(kafka, Duration::from_secs(10)).await {
+            Ok(c) => return Ok(c),
+            Err(ProbeError::Refused(problem)) => anyhow::bail!("{problem}"),
+            Err(ProbeError::Unreachable(e)) => {
+                warn!(error = %e, retry_in_ms = delay.as_millis(), "cannot reach Kafka yet; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
-    };
+    }
+}
+
+/// Creates the result, error and DLQ topics that `cluster` does not have
+/// yet, with their configured partitions and replication factor (default
+/// min(3, brokers)). Existing topics are used as they are.
+///
+/// # Errors
+/// When the cluster refuses to create a topic (e.g. not authorized).
+pub async fn create_output_topics(config: &Config, cluster: &ClusterView) -> anyhow::Result<()> {
+    let wanted = config.output_topics();
     let missing: Vec<NewTopic<'_>> = wanted
         .iter()
         .filter(|(_, t)| !cluster.topics.contains_key(t.name.as_str()))

@@ -10,13 +10,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::client_config;
+use super::diagnostics::{ClientEvents, KafkaContext};
 use lambda_sink_core::config::ClientProperties;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use tracing::warn;
-
-use super::client_config;
 
 /// A record to write to an outcome topic.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +45,9 @@ pub struct ProduceError {
 /// The producer of outcome records (shared by every partition).
 #[derive(Clone)]
 pub struct OutcomeProducer {
-    inner: FutureProducer,
+    inner: FutureProducer<KafkaContext>,
+    /// Its librdkafka events (also where repeated warnings fold).
+    events: Arc<ClientEvents>,
 }
 
 impl OutcomeProducer {
@@ -55,8 +56,11 @@ impl OutcomeProducer {
     /// # Errors
     /// When librdkafka refuses the configuration.
     pub fn new(props: &ClientProperties) -> Result<Self, KafkaError> {
+        let context = KafkaContext::new(props);
+        let events = context.events().clone();
         Ok(Self {
-            inner: client_config(props).create()?,
+            inner: client_config(props).create_with_context(context)?,
+            events,
         })
     }
 
@@ -68,6 +72,7 @@ impl OutcomeProducer {
         record: OutcomeRecord,
     ) -> impl Future<Output = Result<(), ProduceError>> + Send + 'static {
         let producer = self.inner.clone();
+        let events = self.events.clone();
         let first = enqueue(&producer, &record);
         async move {
             let mut delivery = first;
@@ -87,7 +92,14 @@ impl OutcomeProducer {
                         reason,
                     });
                 }
-                warn!(topic = %record.topic, error = %error, retry_in_ms = backoff.as_millis(), "outcome record not acknowledged; sending it again");
+                // While Kafka is away every pending record says this: folded.
+                events.warn_folded(
+                    "outcome producer",
+                    &format!(
+                        "an outcome record for {} was not acknowledged ({error}); sending it again with backoff",
+                        record.topic
+                    ),
+                );
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 delivery = enqueue(&producer, &record);
@@ -98,14 +110,17 @@ impl OutcomeProducer {
     /// Waits up to `timeout` for every enqueued record to be delivered.
     pub fn flush(&self, timeout: Duration) {
         if let Err(e) = self.inner.flush(timeout) {
-            warn!(error = %e, "outcome producer flush incomplete");
+            tracing::warn!(error = %e, "outcome producer flush incomplete");
         }
     }
 }
 
 type Delivery = rdkafka::producer::DeliveryFuture;
 
-fn enqueue(producer: &FutureProducer, r: &OutcomeRecord) -> Result<Delivery, KafkaError> {
+fn enqueue(
+    producer: &FutureProducer<KafkaContext>,
+    r: &OutcomeRecord,
+) -> Result<Delivery, KafkaError> {
     let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
     for (key, value) in &r.headers {
         headers = headers.insert(Header {
@@ -127,7 +142,7 @@ fn enqueue(producer: &FutureProducer, r: &OutcomeRecord) -> Result<Delivery, Kaf
 }
 
 /// Why `error` will not heal by sending again, if it will not.
-fn permanent(producer: &FutureProducer, error: &KafkaError) -> Option<String> {
+fn permanent(producer: &FutureProducer<KafkaContext>, error: &KafkaError) -> Option<String> {
     if let Some((code, reason)) = producer.client().fatal_error() {
         return Some(format!("the producer failed fatally ({code:?}): {reason}"));
     }

@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::kafka::consumer::{OffsetStore, RecordHandler, TaskConsumer, Wake};
+use crate::kafka::consumer::{OffsetStore, RecordHandler, Release, TaskConsumer, Wake};
 use crate::kafka::producer::OutcomeProducer;
 use crate::lambda::invoke::Invoker;
 use crate::metrics::{Metrics, TopicLabel};
@@ -132,7 +132,10 @@ pub async fn run(
             tokio::try_join!(
                 check_credentials(&sdk),
                 check_registry(&config),
-                kafka::create_output_topics(&config),
+                async {
+                    let cluster = kafka::await_cluster(&config.kafka).await?;
+                    kafka::create_output_topics(&config, &cluster).await
+                },
             )
         } => checked?.1,
     };
@@ -332,7 +335,7 @@ impl RecordHandler for TaskHandler {
         self.shared.config.max_buffered_per_partition
     }
 
-    fn drain(&self, partitions: &[TopicPartition]) {
+    fn drain(&self, partitions: &[TopicPartition], why: Release) {
         let handles: Vec<(TopicPartition, PartitionHandle)> = {
             let mut held = lock(&self.partitions);
             partitions
@@ -349,6 +352,13 @@ impl RecordHandler for TaskHandler {
                 .metrics
                 .forget_partition(&tp.topic, tp.partition);
         }
+        if why == Release::Lost {
+            // Nothing they resolve could be committed any more.
+            for (_, h) in handles {
+                h.join.abort();
+            }
+            return;
+        }
         let timeout = self.shared.config.service.shutdown_timeout;
         // Called on the consumer's poll thread (a blocking thread), never
         // inside the runtime, so blocking on the runtime here is allowed.
@@ -357,7 +367,11 @@ impl RecordHandler for TaskHandler {
             for (tp, mut h) in handles {
                 if tokio::time::timeout_at(deadline, &mut h.join).await.is_err() {
                     h.join.abort();
-                    self.shared.abandoned.store(true, Ordering::SeqCst);
+                    // Only a stop that leaves work undone is a failed stop;
+                    // after a rebalance the next owner redoes it.
+                    if why == Release::Shutdown {
+                        self.shared.abandoned.store(true, Ordering::SeqCst);
+                    }
                     warn!(
                         partition = %tp,
                         timeout_ms = timeout.as_millis(),
