@@ -109,19 +109,56 @@ impl Registry {
         })
     }
 
-    /// Checks that a registry answers and accepts the credentials.
+    /// Checks that a Confluent-compatible Schema Registry API answers at the
+    /// configured URL and accepts the credentials.
+    ///
+    /// `GET /schemas/types` (Confluent 5.5 and later, Karapace, Apicurio's
+    /// `/apis/ccompat/v7`), else `GET /subjects` (older, Avro-only
+    /// registries). A URL where neither exists is not a Schema Registry API
+    /// — typically Apicurio's address without `/apis/ccompat/v7` — and every
+    /// lookup there would send records to the DLQ as unknown schemas, so it
+    /// is refused at start.
     ///
     /// # Errors
     /// `Unavailable` when none can be reached; `Unauthorized` when the
-    /// credentials are refused. A registry that answers with a server error
-    /// is reachable: lookups will retry.
+    /// credentials are refused; `Invalid` when the URL serves no Schema
+    /// Registry API. A registry that answers with a server error is
+    /// reachable: lookups will retry.
     pub async fn check(&self) -> Result<(), RegistryError> {
-        match self.get("/config").await {
-            Ok(_) | Err(RegistryError::NotFound(_) | RegistryError::Invalid(_)) => Ok(()),
-            Err(e @ RegistryError::Unauthorized(_)) => Err(e),
+        let answer = match self.get("/schemas/types").await {
+            Err(RegistryError::NotFound(_)) => self.get("/subjects").await,
+            other => other,
+        };
+        match answer {
+            Ok(_) => Ok(()),
+            Err(RegistryError::NotFound(_)) => Err(RegistryError::Invalid(format!(
+                "no Schema Registry API at {}: GET /schemas/types and GET /subjects answered 404{}",
+                self.urls.join(", "),
+                self.apicurio_hint().await
+            ))),
             Err(RegistryError::Unavailable(m)) if m.contains("HTTP 5") => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Advice when a URL is an Apicurio Registry's address without its
+    /// Confluent-compatible API path.
+    async fn apicurio_hint(&self) -> String {
+        for url in &self.urls {
+            let candidate = format!("{url}/apis/ccompat/v7");
+            if self
+                .request(&format!("{candidate}/schemas/types"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return format!(
+                    "; Apicurio Registry's Confluent-compatible API answers at {candidate}: use that as schema.registry.url"
+                );
+            }
+        }
+        "; check the URL (Apicurio Registry's Confluent-compatible API is at <url>/apis/ccompat/v7)"
+            .into()
     }
 
     /// The compiled writer schema for `schema`.
@@ -175,7 +212,21 @@ impl Registry {
                 format!("/schemas/guids/{}", guid.trim_start_matches("guid "))
             }
         };
-        let main = self.get_schema(&path, &format!("schema {schema}")).await?;
+        let main = self
+            .get_schema(&path, &format!("schema {schema}"))
+            .await
+            .map_err(|e| match (e, schema) {
+                (RegistryError::NotFound(m), SchemaRef::Guid(_)) => RegistryError::NotFound(format!(
+                    "{m} (records framed with magic byte 1 name their schema by GUID, which only registries \
+                     serving /schemas/guids can resolve; Apicurio Registry and Karapace do not)"
+                )),
+                (RegistryError::NotFound(m), SchemaRef::Id(0)) => RegistryError::NotFound(format!(
+                    "{m} (no registry assigns id 0: a record framed with an 8-byte schema id, the default of \
+                     Apicurio Registry 2.x serializers, reads as id 0; configure that serializer with \
+                     apicurio.registry.as-confluent=true)"
+                )),
+                (e, _) => e,
+            })?;
         let ty = SchemaType::from_registry(main.schema_type.as_deref())
             .map_err(|e| RegistryError::Invalid(format!("schema {schema}: {e}")))?;
         let mut references: Vec<(String, String)> = Vec::new();
@@ -239,19 +290,26 @@ impl Registry {
         })
     }
 
+    /// A GET of `url` with the registry's headers and credentials.
+    fn request(&self, url: &str) -> reqwest::RequestBuilder {
+        let request = self.http.get(url).header(
+            "Accept",
+            "application/vnd.schemaregistry.v1+json, application/json",
+        );
+        match &self.auth {
+            Some(auth) => {
+                let (user, password) = auth.expose().split_once(':').unwrap_or((auth.expose(), ""));
+                request.basic_auth(user, Some(password))
+            }
+            None => request,
+        }
+    }
+
     /// GET `path` from the first registry that answers.
     async fn get(&self, path: &str) -> Result<Vec<u8>, RegistryError> {
         let mut failures = Vec::new();
         for url in &self.urls {
-            let mut request = self.http.get(format!("{url}{path}")).header(
-                "Accept",
-                "application/vnd.schemaregistry.v1+json, application/json",
-            );
-            if let Some(auth) = &self.auth {
-                let (user, password) = auth.expose().split_once(':').unwrap_or((auth.expose(), ""));
-                request = request.basic_auth(user, Some(password));
-            }
-            match request.send().await {
+            match self.request(&format!("{url}{path}")).send().await {
                 Err(e) => failures.push(format!("{url}: {}", without_url(&e))),
                 Ok(response) => {
                     let status = response.status();

@@ -1,7 +1,13 @@
 //! Schema Registry formats end to end: records written by Confluent's own
-//! serializers (Python confluent-kafka) to the real broker, decoded by
-//! lambda-sink through the registry, received by the real function as the
-//! JSON SPEC §3 prescribes; undecodable records in the DLQ; registry outages.
+//! serializers (Python confluent-kafka) to the real broker through the real
+//! registry (Apicurio Registry's Confluent-compatible API), decoded by
+//! lambda-sink, received by the real function as the JSON SPEC §3
+//! prescribes; undecodable records in the DLQ with advice for what Apicurio
+//! users meet; a wrong registry URL refused at start.
+//!
+//! The in-repo test registry serves only what no registry here can: injected
+//! outages and request counts, and Confluent's own behaviour where Apicurio
+//! has none (schema GUIDs, contexts with their own id spaces).
 
 #![allow(
     clippy::unwrap_used,
@@ -198,6 +204,9 @@ async fn json_schema_records_reach_the_function_as_json() {
     format_reaches_the_function("JSON_SR").await;
 }
 
+/// Contexts with their own id spaces are Confluent's (Apicurio and Karapace
+/// take `:.team:` as part of a subject's name and keep one id space, where
+/// the context is harmless); the in-repo registry models Confluent's.
 #[tokio::test]
 async fn a_schema_context_is_used_for_lookups() {
     let w = World::new("fmt-ctx").await;
@@ -235,24 +244,82 @@ async fn undecodable_records_go_to_the_dlq_and_valid_ones_keep_their_order() {
     // A valid record's header, to build a schema-mismatched one from.
     let sample = w.s.read_topic(&w.topic, 1, MINUTE).await.unwrap();
     let header = sample[0].value.as_deref().unwrap()[..5].to_vec();
-    let bad: [(&str, Vec<u8>); 5] = [
-        ("wrong magic byte", br#"{"id": 1}"#.to_vec()),
-        ("unknown schema id", vec![0, 0x7f, 0xff, 0xff, 0xfe, 0x02]),
-        ("truncated", vec![0, 0, 0]),
+    let id = u32::from_be_bytes(header[1..5].try_into().unwrap());
+    let apicurio_headers = vec![(
+        "apicurio.value.globalId".to_string(),
+        u64::from(id).to_be_bytes().to_vec(),
+    )];
+    // (what, bytes, headers, the reason must say)
+    type Bad<'a> = (&'a str, Vec<u8>, Vec<(String, Vec<u8>)>, &'a str);
+    let bad: Vec<Bad<'_>> = vec![
+        (
+            "wrong magic byte",
+            br#"{"id": 1}"#.to_vec(),
+            vec![],
+            "unknown magic byte 0x7b",
+        ),
+        (
+            "unknown schema id",
+            vec![0, 0x7f, 0xff, 0xff, 0xfe, 0x02],
+            vec![],
+            "does not know schema id 2147483646",
+        ),
+        (
+            "truncated",
+            vec![0, 0, 0],
+            vec![],
+            "too short for a schema id",
+        ),
         (
             "schema mismatch",
             [header.clone(), vec![0xff, 0xff, 0xff]].concat(),
+            vec![],
+            "not valid AVRO",
         ),
         (
             "trailing bytes",
             [sample[0].value.as_deref().unwrap().to_vec(), vec![0, 0]].concat(),
+            vec![],
+            "left after the Avro datum",
+        ),
+        // What Apicurio Registry's own serializers write unless told to
+        // write Confluent's format: the id in headers, or an 8-byte id.
+        (
+            "apicurio id in headers",
+            sample[0].value.as_deref().unwrap()[5..].to_vec(),
+            apicurio_headers,
+            "apicurio.registry.headers.enabled=false",
+        ),
+        (
+            "8-byte schema id",
+            [
+                vec![0, 0, 0, 0, 0],
+                header[1..5].to_vec(),
+                sample[0].value.as_deref().unwrap()[5..].to_vec(),
+            ]
+            .concat(),
+            vec![],
+            "apicurio.registry.as-confluent=true",
+        ),
+        // A GUID, which Apicurio does not serve.
+        (
+            "schema guid",
+            [
+                vec![1u8],
+                vec![0xab; 16],
+                sample[0].value.as_deref().unwrap()[5..].to_vec(),
+            ]
+            .concat(),
+            vec![],
+            "only registries serving /schemas/guids can resolve",
         ),
     ];
     let mut records = Vec::new();
     for p in 0..2 {
-        for (name, bytes) in &bad {
+        for (name, bytes, headers, _) in &bad {
             records.push(Produce {
                 value: Some(bytes.clone()),
+                headers: headers.clone(),
                 ..Produce::text(p, name, "")
             });
         }
@@ -299,7 +366,7 @@ async fn undecodable_records_go_to_the_dlq_and_valid_ones_keep_their_order() {
             .iter()
             .position(|b| *b == position)
             .expect("a bad record");
-        let (name, bytes) = &bad[index % bad.len()];
+        let (name, bytes, _, reason) = &bad[index % bad.len()];
         assert_eq!(
             d.value.as_deref(),
             Some(bytes.as_slice()),
@@ -319,19 +386,25 @@ async fn undecodable_records_go_to_the_dlq_and_valid_ones_keep_their_order() {
             d.header("__connect.errors.class.name"),
             "io.confluent.connect.avro.AvroConverter"
         );
-        assert!(!d.header("__connect.errors.exception.message").is_empty());
+        let message = d.header("__connect.errors.exception.message");
+        assert!(
+            message.contains(reason),
+            "{name}: {reason:?} in {message:?}"
+        );
     }
 }
 
+/// Schema GUIDs (magic byte 1) are Confluent's; Apicurio and Karapace serve
+/// none, so the in-repo registry, which models Confluent's, stands in.
 #[tokio::test]
 async fn guid_framed_records_are_decoded() {
     let w = World::new("fmt-guid").await;
-    let expected =
-        produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 1, 1, &[]).await;
+    let registry = lambda_sink_testkit::registry::start().await.unwrap();
+    let expected = produce_with_confluent(&w.s, &registry, &w.topic, "AVRO", 1, 1, &[]).await;
     let original = w.s.read_topic(&w.topic, 1, MINUTE).await.unwrap().remove(0);
     let bytes = original.value.unwrap();
     let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
-    let schema: Value = reqwest::get(format!("{}/schemas/ids/{id}", w.s.registry_url))
+    let schema: Value = reqwest::get(format!("{registry}/schemas/ids/{id}"))
         .await
         .unwrap()
         .json()
@@ -352,7 +425,7 @@ async fn guid_framed_records_are_decoded() {
         .await
         .unwrap();
     let c = w.start(
-        &w.s.registry_url,
+        &registry,
         &[("input.data.format", "AVRO"), ("input.key.format", "BYTES")],
     );
     w.finish(c).await;
@@ -375,6 +448,35 @@ async fn registry_unreachable_at_start_is_a_clear_error() {
         "{log}"
     );
     assert!(log.contains("cannot reach the Schema Registry"), "{log}");
+}
+
+#[tokio::test]
+async fn a_url_that_is_no_registry_api_is_refused_at_start() {
+    let w = World::new("fmt-nopath").await;
+    // Apicurio's address without /apis/ccompat/v7 (or, against another
+    // registry, a path under it where there is no API).
+    let (url, hint) = match w.s.registry_url.strip_suffix("/apis/ccompat/v7") {
+        Some(root) => (
+            root.to_string(),
+            format!(
+                "answers at {}: use that as schema.registry.url",
+                w.s.registry_url
+            ),
+        ),
+        None => (
+            format!("{}/no-api-here", w.s.registry_url),
+            "check the URL".to_string(),
+        ),
+    };
+    let mut c = w.start(&url, &[("input.data.format", "AVRO")]);
+    assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
+    let log = c.log();
+    assert!(
+        log.contains(&format!("no Schema Registry API at {url}")),
+        "{log}"
+    );
+    assert!(log.contains(&hint), "{hint:?} in {log}");
+    assert_eq!(w.received().await.len(), 0, "nothing was consumed");
 }
 
 #[tokio::test]

@@ -48,6 +48,32 @@ pub struct Framed<'a> {
     pub payload: &'a [u8],
 }
 
+/// Advice for a key (`is_key`) or value that is not in Confluent's wire
+/// format although its record carries the headers Apicurio Registry's own
+/// serializers write when they put the schema id in headers instead
+/// (`apicurio.value.globalId`, ...: their 2.x default), which lambda-sink
+/// does not read.
+pub fn apicurio_headers_hint(
+    headers: &[(String, Option<Vec<u8>>)],
+    is_key: bool,
+) -> Option<String> {
+    let prefix = if is_key {
+        "apicurio.key."
+    } else {
+        "apicurio.value."
+    };
+    let found = headers.iter().find(|(name, _)| {
+        name.strip_prefix(prefix)
+            .is_some_and(|id| id == "globalId" || id == "contentId")
+    })?;
+    Some(format!(
+        "the record carries the header {}: it was written by Apicurio Registry's serializer with the schema id in \
+         headers; configure that serializer with apicurio.registry.headers.enabled=false and \
+         apicurio.registry.as-confluent=true (Confluent's wire format)",
+        found.0
+    ))
+}
+
 /// Most message indexes accepted: nesting deeper than this is not a real schema.
 pub const MAX_MESSAGE_INDEXES: usize = 64;
 
@@ -250,5 +276,21 @@ mod tests {
             prop_assert_eq!(decoded, indexes);
             prop_assert_eq!(rest, &[0x42][..]);
         }
+    }
+
+    #[test]
+    fn apicurio_headers_are_recognised_for_their_field_only() {
+        let headers = vec![("apicurio.value.globalId".to_string(), Some(vec![0; 8]))];
+        let hint = apicurio_headers_hint(&headers, false).unwrap_or_default();
+        assert!(hint.contains("apicurio.value.globalId"), "{hint}");
+        assert!(
+            hint.contains("apicurio.registry.headers.enabled=false"),
+            "{hint}"
+        );
+        assert_eq!(apicurio_headers_hint(&headers, true), None, "not the key's");
+        assert_eq!(
+            apicurio_headers_hint(&[("traceparent".into(), None)], false),
+            None
+        );
     }
 }

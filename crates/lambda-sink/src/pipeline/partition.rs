@@ -301,6 +301,15 @@ impl Worker {
                 },
             );
         }
+        // A record written by Apicurio's serializer in its headers mode may
+        // even parse as a Confluent header; whatever fails, say so.
+        let dead = |reason: &str| match wire::apicurio_headers_hint(
+            &record.headers,
+            stage == Stage::KeyConverter,
+        ) {
+            Some(hint) => dead(&format!("{reason}; {hint}")),
+            None => dead(reason),
+        };
         let framed = match wire::parse(bytes) {
             Ok(f) => f,
             Err(e) => return Ok(dead(&e.message)),
