@@ -164,3 +164,124 @@ fn hex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
         .collect()
 }
+
+/// The broker serves transactions as exactly-once result topics will use
+/// them: a transactional producer writes records and the consumer offsets
+/// they resolve in one transaction (`send_offsets_to_transaction` with the
+/// group's metadata); a committed transaction is visible to a
+/// `read_committed` reader and moves the group's offsets, an aborted one is
+/// neither. An independent rdkafka client, not lambda-sink's adapters.
+#[tokio::test]
+async fn the_broker_commits_and_aborts_transactions_with_consumer_offsets() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let s = Services::from_env();
+    let (input, output, group) = (unique("txn-in"), unique("txn-out"), unique("txn-group"));
+    s.create_topic(&input, 1).await.unwrap();
+    s.create_topic(&output, 1).await.unwrap();
+    let t = Duration::from_secs(30);
+    let (s2, input2, output2, group2) = (s.clone(), input.clone(), output.clone(), group.clone());
+    tokio::task::spawn_blocking(move || {
+        // The group whose offsets the transactions commit.
+        let consumer: BaseConsumer = s2
+            .kafka_config()
+            .set("group.id", &group2)
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(&input2, 0, Offset::Beginning)
+            .unwrap();
+        consumer.assign(&assignment).unwrap();
+        let producer: ThreadedProducer<DefaultProducerContext> = s2
+            .kafka_config()
+            .set("transactional.id", unique("txn-id"))
+            .create()
+            .unwrap();
+        producer.init_transactions(t).unwrap();
+        let offsets = |next: i64| {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&input2, 0, Offset::Offset(next))
+                .unwrap();
+            tpl
+        };
+        let group_metadata = consumer.group_metadata().unwrap();
+        for (payload, next, commit) in [("committed", 10, true), ("aborted", 20, false)] {
+            producer.begin_transaction().unwrap();
+            for _ in 0..3 {
+                producer
+                    .send(BaseRecord::<(), str>::to(&output2).payload(payload))
+                    .map_err(|(e, _)| e)
+                    .unwrap();
+            }
+            producer
+                .send_offsets_to_transaction(&offsets(next), &group_metadata, t)
+                .unwrap();
+            if commit {
+                producer.commit_transaction(t).unwrap();
+            } else {
+                producer.abort_transaction(t).unwrap();
+            }
+        }
+    })
+    .await
+    .unwrap();
+
+    let read = |isolation: &'static str, expected: usize| {
+        let (s, output) = (s.clone(), output.clone());
+        tokio::task::spawn_blocking(move || {
+            let reader: BaseConsumer = s
+                .kafka_config()
+                .set("group.id", unique("txn-reader"))
+                .set("isolation.level", isolation)
+                .set("enable.auto.commit", "false")
+                .create()
+                .unwrap();
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&output, 0, Offset::Beginning)
+                .unwrap();
+            reader.assign(&tpl).unwrap();
+            let mut payloads = Vec::new();
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            // Past the aborted transaction's end: its control record is the
+            // last offset, so the reader has seen everything once its
+            // position reaches the end.
+            let (_, end) = reader
+                .fetch_watermarks(&output, 0, Duration::from_secs(10))
+                .unwrap();
+            while std::time::Instant::now() < deadline {
+                if let Some(m) = reader.poll(Duration::from_millis(200)) {
+                    let m = m.unwrap();
+                    use rdkafka::Message;
+                    payloads.push(String::from_utf8_lossy(m.payload().unwrap()).into_owned());
+                }
+                let at_end = reader
+                    .position()
+                    .unwrap()
+                    .find_partition(&output, 0)
+                    .and_then(|e| e.offset().to_raw())
+                    .is_some_and(|p| p >= end);
+                if at_end && payloads.len() >= expected {
+                    break;
+                }
+            }
+            payloads
+        })
+    };
+    let committed_only = read("read_committed", 3).await.unwrap();
+    assert_eq!(committed_only, vec!["committed"; 3], "read_committed");
+    let everything = read("read_uncommitted", 6).await.unwrap();
+    assert_eq!(
+        everything,
+        [vec!["committed"; 3], vec!["aborted"; 3]].concat(),
+        "the aborted records were written, then aborted"
+    );
+    assert_eq!(
+        s.committed(&group, &input, 1).await.unwrap(),
+        vec![10],
+        "only the committed transaction moved the group's offset"
+    );
+}
