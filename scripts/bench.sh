@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark harness (BENCHMARKS.md): lambda-sink measured against the
 # broker's consume ceiling and the fake endpoint's invoke ceiling, side by
-# side in one run, on a private in-memory Tansu broker and an in-process fake
+# side in one run, on a private Apache Kafka broker and an in-process fake
 # Lambda endpoint. Needs none of the test services.
 #   scripts/bench.sh                       3 rounds, 1M × 100 B and 200k × 1 KB (~10 min)
 #   scripts/bench.sh --set KEY=VALUE       a connector property for every lambda-sink run

@@ -113,12 +113,13 @@ PROPS
     # --standalone goes with controller.quorum.bootstrap.servers: this node
     # is the whole (dynamic) controller quorum.
     "$(kafka_java)" -cp "$KAFKA_HOME/libs/*" kafka.tools.StorageTool format \
-        --standalone --cluster-id "$(cluster_id)" --config "$dir/server.properties" \
+        --standalone --cluster-id="$(cluster_id)" --config "$dir/server.properties" \
         "${scram[@]}" >"$dir/format.log" 2>&1 ||
         { cat "$dir/format.log" >&2; die "formatting $dir failed"; }
 }
 
-# A random KRaft cluster id (16 bytes, URL-safe base64 without padding).
+# A random KRaft cluster id (16 bytes, URL-safe base64 without padding; it
+# may start with "-", so it is passed as --cluster-id=ID).
 cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='; }
 
 kafka_java() { find_java 17 || die "Kafka $KAFKA_VERSION needs Java 17 or newer"; }

@@ -1,7 +1,11 @@
 //! The machine's ceilings, measured with lambda-sink's own client settings:
 //! how fast a plain librdkafka consumer reads a topic, and how many
 //! invocations per second the fake endpoint answers through lambda-sink's
-//! own `aws-sdk-lambda` client at lambda-sink's concurrency.
+//! own `aws-sdk-lambda` client at lambda-sink's concurrency — and what each
+//! costs in CPU per record, split by process (or, for the in-process fake
+//! endpoint, by thread): the plain consumer and the SDK client are the work
+//! lambda-sink cannot avoid, and its own CPU per record is judged against
+//! their sum.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,8 +25,9 @@ use crate::sink::{Env, cpu_seconds, own_cpu};
 
 /// A plain consumer with lambda-sink's librdkafka settings reads the whole
 /// topic and does nothing else: records/s from the first record to the last,
-/// and the time from its creation to the first record (what the broker
-/// alone adds to lambda-sink's first invocation).
+/// its own and the broker's CPU per record, and the time from its creation
+/// to the first record (what the broker alone adds to lambda-sink's first
+/// invocation).
 pub async fn consume(env: &Env, d: &Dataset) -> anyhow::Result<Sample> {
     let config = env.config(
         &unique("bench-ceiling"),
@@ -35,9 +40,10 @@ pub async fn consume(env: &Env, d: &Dataset) -> anyhow::Result<Sample> {
     let mut client = env.consumer_config(&config)?;
     client.set("group.id", unique("bench-ceiling"));
     // lambda-sink bounds each partition's own queue; this consumer has one
-    // queue for all, so it keeps librdkafka's default bound (64 MiB) rather
-    // than be held back by a per-partition figure.
+    // queue for all, so it keeps librdkafka's default bounds (64 MiB, 100,000
+    // records) rather than be held back by per-partition figures.
     client.remove("queued.max.messages.kbytes");
+    client.remove("queued.min.messages");
     let (topic, partitions, expected) = (d.topic.clone(), env.partitions, d.records);
     let timeout = env.patience(expected);
     let broker = env.broker.pid();
@@ -70,15 +76,17 @@ pub async fn consume(env: &Env, d: &Dataset) -> anyhow::Result<Sample> {
         }
         let seconds = first.map_or(f64::NAN, |f: Instant| f.elapsed().as_secs_f64());
         let broker_cpu = cpu_seconds(broker) - broker_at_first;
+        // This process does nothing else meanwhile: its CPU is the consumer's.
+        let consumer_cpu = own_cpu() - own_at_first;
+        let per_record = |cpu: f64| cpu / n as f64 * 1e6;
         Ok(Sample::from([
             ("records_per_s", n as f64 / seconds),
             ("mb_per_s", bytes as f64 / seconds / 1e6),
             ("broker_cpu_seconds", broker_cpu),
-            // Broker and consumer together, per record.
-            (
-                "cpu_us_per_record",
-                (broker_cpu + own_cpu() - own_at_first) / n as f64 * 1e6,
-            ),
+            ("consumer_cpu_us_per_record", per_record(consumer_cpu)),
+            ("broker_cpu_us_per_record", per_record(broker_cpu)),
+            // Broker and consumer together.
+            ("cpu_us_per_record", per_record(broker_cpu + consumer_cpu)),
             (
                 "first_record_ms",
                 first.map_or(f64::NAN, |f| (f - created).as_secs_f64() * 1000.0),
@@ -114,8 +122,8 @@ fn request(d: &Dataset, batch: usize) -> anyhow::Result<Vec<u8>> {
             )?;
             Ok(payload::render_element(
                 &record,
-                Some(&key),
-                Some(&value),
+                Some(&key[..]),
+                Some(&value[..]),
                 false,
             ))
         })
@@ -125,14 +133,16 @@ fn request(d: &Dataset, batch: usize) -> anyhow::Result<Vec<u8>> {
 
 /// Invocations/s the fake endpoint answers for requests of `batch` records
 /// of `d`, through lambda-sink's SDK client, one request in flight per
-/// partition (lambda-sink's concurrency in sync mode), for `duration`.
+/// partition (lambda-sink's concurrency in sync mode), for `duration`; the
+/// client's and the endpoint's CPU per record (the endpoint runs on threads
+/// of its own, told apart by name).
 pub async fn invoke(
     env: &Env,
     d: &Dataset,
     batch: usize,
     duration: Duration,
 ) -> anyhow::Result<Sample> {
-    let fake = fake_lambda::start().await?;
+    let fake = fake_lambda::start_dedicated(2)?;
     let config = env.validated(&env.config(
         &unique("bench-ceiling"),
         &d.topic,
@@ -151,7 +161,7 @@ pub async fn invoke(
         .clone();
     let body = request(d, batch)?;
     let started = Instant::now();
-    let cpu_at_start = own_cpu();
+    let (cpu_at_start, fake_at_start) = (own_cpu(), fake.cpu_seconds());
     let workers: Vec<_> = (0..env.partitions)
         .map(|_| {
             let (invoker, function, body) = (invoker.clone(), function.clone(), body.clone());
@@ -173,14 +183,15 @@ pub async fn invoke(
         invocations += w.await??;
     }
     let per_s = invocations as f64 / started.elapsed().as_secs_f64();
-    // Client and fake endpoint together (both in this process), per record.
-    let cpu = own_cpu() - cpu_at_start;
+    let endpoint_cpu = fake.cpu_seconds() - fake_at_start;
+    let client_cpu = own_cpu() - cpu_at_start - endpoint_cpu;
+    let per_record = |cpu: f64| cpu / (invocations as f64 * batch as f64) * 1e6;
     Ok(Sample::from([
         ("invocations_per_s", per_s),
         ("records_per_s", per_s * batch as f64),
-        (
-            "cpu_us_per_record",
-            cpu / (invocations as f64 * batch as f64) * 1e6,
-        ),
+        ("client_cpu_us_per_record", per_record(client_cpu)),
+        ("endpoint_cpu_us_per_record", per_record(endpoint_cpu)),
+        // Client and endpoint together.
+        ("cpu_us_per_record", per_record(client_cpu + endpoint_cpu)),
     ]))
 }

@@ -1,8 +1,10 @@
 //! `lambda-sink-bench`: lambda-sink measured against the machine's ceilings,
 //! side by side in one run (BENCHMARKS.md explains every figure).
 //!
-//! One private in-memory Tansu broker and one in-process fast fake Lambda
-//! endpoint serve every measurement. Each round measures, back to back:
+//! One private Apache Kafka broker (started by `scripts/broker.sh`, like the
+//! tests') and an in-process fast fake Lambda endpoint (on threads of its
+//! own, so its CPU is told apart) serve every measurement. Each round
+//! measures, back to back:
 //! the broker's consume ceiling, the endpoint's invoke ceiling, lambda-sink
 //! draining the same topics (batch sizes 20 and 100), the latency-bound case
 //! and the added latency. Rounds repeat; the table shows medians.

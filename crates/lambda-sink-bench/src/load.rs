@@ -1,12 +1,10 @@
 //! The benchmark's data: topics of JSON records of a chosen size, preloaded
 //! before any measurement so every reader sees the same bytes.
 //!
-//! Each record is produced as its own batch (`batch.num.messages=1`): Tansu
-//! 0.6.0's memory engine skips the rest of a stored batch when a fetch starts
-//! inside it (a fetch cut short by `max.partition.fetch.bytes`, a restart
-//! from a committed offset), so with larger batches readers could see fewer
-//! records than were produced. The price is one stored object per record,
-//! which makes the engine's fetches slower as the topic grows (BENCHMARKS.md).
+//! Records are produced as an ordinary producer writes them: batched
+//! (`linger.ms` 5, librdkafka's batch size), uncompressed so that no reader
+//! pays for decompression the others might not, acknowledged by all
+//! replicas, idempotent.
 
 use std::time::Duration;
 
@@ -54,14 +52,15 @@ impl Dataset {
     }
 }
 
-/// A producer that writes every record as its own batch, without delay.
-pub fn producer(bootstrap: &str) -> anyhow::Result<FutureProducer> {
+/// A producer that batches for up to `linger_ms` (0: every record at once,
+/// for latency measurements).
+pub fn producer(bootstrap: &str, linger_ms: u32) -> anyhow::Result<FutureProducer> {
     ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("batch.num.messages", "1")
-        .set("linger.ms", "0")
-        .set("acks", "1")
-        .set("enable.idempotence", "false")
+        .set("linger.ms", linger_ms.to_string())
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("compression.type", "none")
         .set("queue.buffering.max.messages", "1000000")
         .create()
         .context("creating the producer")
@@ -71,7 +70,7 @@ pub fn producer(bootstrap: &str) -> anyhow::Result<FutureProducer> {
 /// over the partitions.
 pub async fn preload(env: &Env, d: &Dataset) -> anyhow::Result<()> {
     env.services.create_topic(&d.topic, env.partitions).await?;
-    let producer = producer(&env.services.bootstrap)?;
+    let producer = producer(&env.services.bootstrap, 5)?;
     let partitions = usize::try_from(env.partitions)?;
     for chunk in (0..d.records).collect::<Vec<_>>().chunks(50_000) {
         let deliveries = chunk.iter().map(|&i| {

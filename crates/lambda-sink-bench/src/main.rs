@@ -93,6 +93,20 @@ async fn main() -> anyhow::Result<()> {
                     "ratio_to_shared",
                     drained["records_per_s"] / shared.min(ceiling),
                 );
+                // lambda-sink's own CPU per record against the work it cannot
+                // avoid: consuming (the plain consumer) and invoking (the SDK
+                // client), each measured alone.
+                let clients =
+                    consumed["consumer_cpu_us_per_record"] + endpoint["client_cpu_us_per_record"];
+                drained.insert("clients_cpu_us_per_record", clients);
+                drained.insert(
+                    "cpu_ratio_to_clients",
+                    drained["cpu_us_per_record"] / clients,
+                );
+                drained.insert(
+                    "broker_cpu_us_per_record",
+                    drained["broker_cpu_seconds"] / d.records as f64 * 1e6,
+                );
                 results.add(&format!("{}/lambda-sink/{batch}", d.name), &drained);
             }
         }

@@ -1,7 +1,9 @@
 //! lambda-sink itself, run as a separate process against the private broker
-//! and the fake endpoint: draining a preloaded topic, the latency-bound
-//! case, and the latency it adds to a record's trip from producer to function.
+//! and the fake endpoint: draining a preloaded topic (with its CPU per
+//! record), the latency-bound case, and the latency it adds to each record's
+//! trip from the broker to the function.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,7 +25,7 @@ use crate::report::{Sample, percentile};
 
 /// What every measurement shares.
 pub struct Env {
-    /// The private in-memory broker.
+    /// The private broker (Apache Kafka, like every test's).
     pub broker: PrivateBroker,
     /// Its address (and, unused, the test services' other addresses).
     pub services: Services,
@@ -56,8 +58,8 @@ impl Env {
     }
 
     /// A connector config reading `topic` into `function` at the fake
-    /// endpoint `url`: outcome topics off (nothing but the invoke path is
-    /// measured), `fetch.wait.max.ms` 10 (Tansu answers long polls late).
+    /// endpoint `url`, with lambda-sink's defaults but for outcome topics off
+    /// (nothing but the invoke path is measured).
     pub fn config(
         &self,
         name: &str,
@@ -75,7 +77,6 @@ impl Env {
             &[
                 ("aws.lambda.endpoint", url),
                 ("aws.lambda.batch.size", &batch),
-                ("consumer.override.fetch.wait.max.ms", "10"),
                 ("reporter.result.topic.name", ""),
                 ("reporter.error.topic.name", ""),
             ],
@@ -137,16 +138,24 @@ pub fn cpu_seconds(pid: Option<u32>) -> f64 {
         .map_or(f64::NAN, |(cpu, _)| cpu)
 }
 
+/// CPU seconds used while lambda-sink drained, from the first record's
+/// arrival at the endpoint to the last.
+struct Spent {
+    broker: f64,
+    endpoint: f64,
+    sink: f64,
+}
+
 /// Waits until the fake has received `expected` records; returns the CPU
-/// seconds of the broker and of this process (the fake endpoint) from the
-/// first record's arrival to the last (read every 5 ms: a measurement, not
-/// a synchronisation).
+/// seconds of the broker, the fake endpoint and lambda-sink from the first
+/// record's arrival to the last (read every 5 ms: a measurement, not a
+/// synchronisation; lambda-sink's start-up is not counted).
 async fn received(
     env: &Env,
     fake: &FakeLambda,
     expected: usize,
     c: &Connector,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<Spent> {
     let deadline = Instant::now() + env.patience(expected);
     let expected = u64::try_from(expected)?;
     let mut ticks = tokio::time::interval(Duration::from_millis(5));
@@ -154,12 +163,17 @@ async fn received(
     loop {
         ticks.tick().await;
         let n = fake.stats.records.load(Ordering::SeqCst);
+        let sink = || cpu_seconds(Some(c.pid()));
         if n > 0 && at_first.is_none() {
-            at_first = Some((env.broker_cpu(), own_cpu()));
+            at_first = Some((env.broker_cpu(), fake.cpu_seconds(), sink()));
         }
         if n >= expected {
-            let (broker, own) = at_first.unwrap_or((f64::NAN, f64::NAN));
-            return Ok((env.broker_cpu() - broker, own_cpu() - own));
+            let (broker, endpoint, at) = at_first.unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+            return Ok(Spent {
+                broker: env.broker_cpu() - broker,
+                endpoint: fake.cpu_seconds() - endpoint,
+                sink: sink() - at,
+            });
         }
         anyhow::ensure!(
             Instant::now() < deadline,
@@ -191,15 +205,15 @@ async fn stop_committed(
 }
 
 /// lambda-sink drains `d` with `batch`: records/s and invocations/s from the
-/// first invocation to the last, CPU seconds and peak RSS of the process,
-/// and the time from its start to the first invocation.
+/// first invocation to the last, CPU seconds (and per record) and peak RSS
+/// of the process, and the time from its start to the first invocation.
 pub async fn drain(env: &Env, d: &Dataset, batch: usize) -> anyhow::Result<Sample> {
-    let fake = fake_lambda::start().await?;
+    let fake = fake_lambda::start_dedicated(2)?;
     let name = unique(&format!("bench-{}-{batch}", d.name));
     let config = env.config(&name, &d.topic, "fixed-drain", &fake.url(), batch, &[]);
     let started = Instant::now();
     let c = env.start(&config)?;
-    let (broker_cpu, endpoint_cpu) = received(env, &fake, d.records, &c).await?;
+    let spent = received(env, &fake, d.records, &c).await?;
     let (cpu, peak) = c.resources().context("reading /proc")?;
     let first = fake
         .stats
@@ -215,11 +229,17 @@ pub async fn drain(env: &Env, d: &Dataset, batch: usize) -> anyhow::Result<Sampl
         ("records_per_s", d.records as f64 / seconds),
         ("invocations_per_s", invocations as f64 / seconds),
         ("duplicates", records as f64 - d.records as f64),
+        // The whole process, start-up included.
         ("cpu_seconds", cpu),
-        ("broker_cpu_seconds", broker_cpu),
+        // While draining, per record.
+        ("cpu_us_per_record", spent.sink / d.records as f64 * 1e6),
+        ("broker_cpu_seconds", spent.broker),
         // Every process's CPU while draining, per second: how busy the
-        // machine was (lambda-sink's whole run counts, start-up included).
-        ("cores_busy", (cpu + broker_cpu + endpoint_cpu) / seconds),
+        // machine was.
+        (
+            "cores_busy",
+            (spent.sink + spent.broker + spent.endpoint) / seconds,
+        ),
         ("peak_rss_mb", peak as f64 / 1_048_576.0),
         ("first_invocation_ms", first.as_secs_f64() * 1000.0),
     ]))
@@ -264,7 +284,7 @@ impl LatencyBound {
 /// lambda-sink drains `d` through an endpoint that takes `bound.latency_ms`
 /// per invocation: records/s until the last response, and its ratio to P × B / L.
 pub async fn latency_bound(env: &Env, d: &Dataset, bound: &LatencyBound) -> anyhow::Result<Sample> {
-    let fake = fake_lambda::start().await?;
+    let fake = fake_lambda::start_dedicated(2)?;
     let name = unique("bench-bound");
     let function = format!("slow{}-fixed-bound", bound.latency_ms);
     let config = env.config(&name, &d.topic, &function, &fake.url(), bound.batch, &[]);
@@ -283,26 +303,18 @@ pub async fn latency_bound(env: &Env, d: &Dataset, bound: &LatencyBound) -> anyh
 /// Records per second in the added-latency measurement: low load.
 const PACED_RATE: u64 = 100;
 
-/// The latency from producing a record to its arrival at the endpoint, at
-/// low load with `aws.lambda.batch.linger.ms=0`, next to the latency from
-/// producing it to a plain consumer's poll (same settings, same records, at
-/// the same time): p50/p99 of both and of the difference.
+/// The latency lambda-sink adds to each record, at low load with
+/// `aws.lambda.batch.linger.ms=0`: its arrival at the endpoint minus the
+/// moment it became available to a consumer — when a plain consumer with the
+/// same settings, reading the same records at the same time, polled it. The
+/// distribution of that difference, record by record (p50, p99, max), and
+/// for context both trips from the producer (p50, p99).
 pub async fn added_latency(env: &Env, round: usize, seconds: u64) -> anyhow::Result<Sample> {
     let topic = format!("bench-latency-{round}");
     env.services.create_topic(&topic, env.partitions).await?;
-    let fake = fake_lambda::start().await?;
+    let fake = fake_lambda::start_dedicated(2)?;
     let name = unique("bench-latency");
-    // Against real Kafka a long poll returns as soon as data arrives; Tansu
-    // answers only when fetch.wait.max.ms passes, so keep it at 1 ms.
-    let fast_fetch = [("consumer.override.fetch.wait.max.ms", "1")];
-    let config = env.config(
-        &name,
-        &topic,
-        "timed-fixed-latency",
-        &fake.url(),
-        20,
-        &fast_fetch,
-    );
+    let config = env.config(&name, &topic, "timed-fixed-latency", &fake.url(), 20, &[]);
     let mut plain = env.consumer_config(&config)?;
     plain.set("group.id", unique("bench-latency-plain"));
     let c = env.start(&config)?;
@@ -316,10 +328,10 @@ pub async fn added_latency(env: &Env, round: usize, seconds: u64) -> anyhow::Res
         let (topic, partitions, seen, stop) =
             (topic.clone(), env.partitions, seen.clone(), stop.clone());
         tokio::task::spawn_blocking(move || {
-            plain_latencies(&plain, &topic, partitions, &seen, &stop)
+            plain_arrivals(&plain, &topic, partitions, &seen, &stop)
         })
     };
-    let producer = load::producer(&env.services.bootstrap)?;
+    let producer = load::producer(&env.services.bootstrap, 0)?;
     let pad = "x".repeat(60);
     // Warm-up: one record per partition, until both readers have them.
     for p in 0..env.partitions {
@@ -352,7 +364,7 @@ pub async fn added_latency(env: &Env, round: usize, seconds: u64) -> anyhow::Res
         })?;
 
     // Paced records, round-robin over the partitions, each carrying the
-    // microsecond it was handed to the producer.
+    // microsecond it was handed to the producer (which also identifies it).
     let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / PACED_RATE));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut deliveries = Vec::with_capacity(paced);
@@ -376,7 +388,7 @@ pub async fn added_latency(env: &Env, round: usize, seconds: u64) -> anyhow::Res
     }
     let arrived = try_wait_until(Duration::from_secs(60), || both_have(total)).await;
     stop.store(true, Ordering::SeqCst);
-    let plain = baseline.await??;
+    let polled = baseline.await??;
     arrived.with_context(|| {
         format!(
             "not every paced record arrived; lambda-sink's log:\n{}",
@@ -384,47 +396,59 @@ pub async fn added_latency(env: &Env, round: usize, seconds: u64) -> anyhow::Res
         )
     })?;
     stop_committed(env, c, &name, &topic).await?;
-    let sink = fake
+    let at_endpoint: HashMap<u64, u64> = fake
         .stats
-        .latencies_us
+        .arrivals_us
         .lock()
-        .map_err(|_| anyhow::anyhow!("latency samples poisoned"))?
-        .clone();
+        .map_err(|_| anyhow::anyhow!("arrival samples poisoned"))?
+        .iter()
+        .copied()
+        .collect();
     anyhow::ensure!(
-        sink.len() == paced && plain.len() == paced,
+        at_endpoint.len() == paced && polled.len() == paced,
         "{} and {} latency samples of {paced}",
-        sink.len(),
-        plain.len()
+        at_endpoint.len(),
+        polled.len()
     );
-    let ms = |v: f64| v / 1000.0;
-    let (s50, s99) = (percentile(&sink, 50.0), percentile(&sink, 99.0));
-    let (p50, p99) = (percentile(&plain, 50.0), percentile(&plain, 99.0));
+    let mut added = Vec::with_capacity(paced);
+    let (mut to_poll, mut to_endpoint) = (Vec::new(), Vec::new());
+    for (sent, polled_at) in &polled {
+        let arrived_at = at_endpoint
+            .get(sent)
+            .with_context(|| format!("the record sent at {sent} µs never reached the endpoint"))?;
+        // Signed: the plain consumer may be the later of the two.
+        added.push(i64::try_from(*arrived_at)? - i64::try_from(*polled_at)?);
+        to_poll.push(polled_at.saturating_sub(*sent));
+        to_endpoint.push(arrived_at.saturating_sub(*sent));
+    }
+    let ms = |us: f64| us / 1000.0;
     Ok(Sample::from([
-        ("sink_p50_ms", ms(s50)),
-        ("sink_p99_ms", ms(s99)),
-        ("consumer_p50_ms", ms(p50)),
-        ("consumer_p99_ms", ms(p99)),
-        ("added_p50_ms", ms(s50 - p50)),
-        ("added_p99_ms", ms(s99 - p99)),
+        ("consumer_p50_ms", ms(percentile(&to_poll, 50.0))),
+        ("consumer_p99_ms", ms(percentile(&to_poll, 99.0))),
+        ("sink_p50_ms", ms(percentile(&to_endpoint, 50.0))),
+        ("sink_p99_ms", ms(percentile(&to_endpoint, 99.0))),
+        ("added_p50_ms", ms(percentile(&added, 50.0))),
+        ("added_p99_ms", ms(percentile(&added, 99.0))),
+        ("added_max_ms", ms(percentile(&added, 100.0))),
     ]))
 }
 
-/// A plain consumer's produce-to-poll latencies of the records carrying
+/// A plain consumer's `(sent_us, polled_us)` for every record carrying
 /// `sent_us`, until `stop`; `seen` counts every record read.
-fn plain_latencies(
+fn plain_arrivals(
     client: &ClientConfig,
     topic: &str,
     partitions: i32,
     seen: &AtomicUsize,
     stop: &AtomicBool,
-) -> anyhow::Result<Vec<u64>> {
+) -> anyhow::Result<Vec<(u64, u64)>> {
     let consumer: BaseConsumer = client.create().context("creating the plain consumer")?;
     let mut assignment = TopicPartitionList::new();
     for p in 0..partitions {
         assignment.add_partition_offset(topic, p, Offset::Beginning)?;
     }
     consumer.assign(&assignment)?;
-    let mut latencies = Vec::new();
+    let mut arrivals = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let Some(message) = consumer.poll(Duration::from_millis(50)) else {
             continue;
@@ -436,9 +460,9 @@ fn plain_latencies(
             .and_then(|p| serde_json::from_slice::<Value>(p).ok())
             .and_then(|v| v["sent_us"].as_u64());
         if let Some(sent) = sent {
-            latencies.push(now.saturating_sub(sent));
+            arrivals.push((sent, now));
         }
         seen.fetch_add(1, Ordering::SeqCst);
     }
-    Ok(latencies)
+    Ok(arrivals)
 }

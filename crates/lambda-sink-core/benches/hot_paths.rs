@@ -152,7 +152,8 @@ fn registry_formats(c: &mut Criterion) {
 fn render(c: &mut Criterion) {
     let record = record();
     let key = schemaless::render(DataFormat::String, RecordConverter::NativeJson, b"c-000042")
-        .expect("string key renders");
+        .expect("string key renders")
+        .into_owned();
     let mut group = c.benchmark_group("render_element");
     group.bench_function("without_headers", |b| {
         b.iter(|| render_element(black_box(&record), Some(&key), Some(JSON_VALUE), false));

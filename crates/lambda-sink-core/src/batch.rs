@@ -70,8 +70,17 @@ pub fn is_full<T: Element>(queue: &VecDeque<T>, limits: BatchLimits) -> bool {
 }
 
 /// Joins rendered elements into a request body.
-pub fn request_body<'a>(elements: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut body = Vec::new();
+pub fn request_body<'a, I>(elements: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+    I::IntoIter: Clone,
+{
+    let elements = elements.into_iter();
+    // Sized exactly once: a body grown by doubling is copied over and over.
+    let (count, bytes) = elements
+        .clone()
+        .fold((0, 0), |(count, bytes), e| (count + 1, bytes + e.len()));
+    let mut body = Vec::with_capacity(request_len(count, bytes));
     body.push(b'[');
     for (i, e) in elements.enumerate() {
         if i > 0 {

@@ -4,13 +4,16 @@
 //! Elements are rendered once, straight to bytes, so a batch's request size
 //! is known exactly before the request is built.
 
+use std::io::Write;
+
 use base64::Engine;
 
-use crate::codec::schemaless::json_string;
+use crate::codec::schemaless::write_json_string;
 use crate::record::SourceRecord;
 
 /// Renders the element of `record`, whose key and value have already been
-/// decoded to JSON text (`None` = null).
+/// decoded to JSON text (`None` = null). Written straight into one buffer:
+/// no temporary per number or string (this runs for every record).
 pub fn render_element(
     record: &SourceRecord,
     key: Option<&[u8]>,
@@ -20,17 +23,21 @@ pub fn render_element(
     let mut out = Vec::with_capacity(
         96 + record.topic.len() + key.map_or(4, <[u8]>::len) + value.map_or(4, <[u8]>::len),
     );
+    // Writing to a Vec cannot fail.
     out.extend_from_slice(b"{\"payload\":{\"timestamp\":");
     match record.timestamp {
-        Some(ts) => out.extend_from_slice(ts.to_string().as_bytes()),
+        Some(ts) => {
+            let _ = write!(out, "{ts}");
+        }
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"topic\":");
-    out.extend_from_slice(&json_string(&record.topic));
-    out.extend_from_slice(b",\"partition\":");
-    out.extend_from_slice(record.partition.to_string().as_bytes());
-    out.extend_from_slice(b",\"offset\":");
-    out.extend_from_slice(record.offset.to_string().as_bytes());
+    write_json_string(&mut out, &record.topic);
+    let _ = write!(
+        out,
+        ",\"partition\":{},\"offset\":{}",
+        record.partition, record.offset
+    );
     out.extend_from_slice(b",\"key\":");
     out.extend_from_slice(key.unwrap_or(b"null"));
     out.extend_from_slice(b",\"value\":");
@@ -42,15 +49,16 @@ pub fn render_element(
                 out.push(b',');
             }
             out.extend_from_slice(b"{\"key\":");
-            out.extend_from_slice(&json_string(k));
+            write_json_string(&mut out, k);
             out.extend_from_slice(b",\"value\":");
             match v {
                 None => out.extend_from_slice(b"null"),
                 Some(bytes) => match std::str::from_utf8(bytes) {
-                    Ok(text) => out.extend_from_slice(&json_string(text)),
-                    Err(_) => out.extend_from_slice(&json_string(
+                    Ok(text) => write_json_string(&mut out, text),
+                    Err(_) => write_json_string(
+                        &mut out,
                         &base64::engine::general_purpose::STANDARD.encode(bytes),
-                    )),
+                    ),
                 },
             }
             out.push(b'}');

@@ -12,13 +12,15 @@
 //! * `slow<ms>` — answer after a delay of `ms` milliseconds;
 //! * `fixed` — answer `{"ok":true}` instead of the request body (one small
 //!   result for every record, like most real functions);
-//! * `timed` — record each record's latency: now minus the microsecond
-//!   wall-clock time in its value's `sent_us` field;
+//! * `timed` — record when each record arrived, next to the microsecond
+//!   wall-clock time in its value's `sent_us` field (which identifies it);
 //! * `tracked` — count every record's (partition, offset), so a test can
 //!   tell a missing record from a duplicate.
 //!
 //! Counters of invocations and records, and the times of the first and last
-//! request, are shared with the caller.
+//! request, are shared with the caller. [`start`] serves on the caller's
+//! runtime; [`start_dedicated`] on threads of its own, whose CPU time a
+//! benchmark can then tell apart from its own ([`FakeLambda::cpu_seconds`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -50,8 +52,8 @@ pub struct Stats {
     pub first_request: OnceLock<Instant>,
     /// When the last request arrived, in nanoseconds after `first_request`.
     pub last_request_ns: AtomicU64,
-    /// Latencies (µs) of the records sent to `timed` functions.
-    pub latencies_us: Mutex<Vec<u64>>,
+    /// `(sent_us, arrived_us)` of every record sent to `timed` functions.
+    pub arrivals_us: Mutex<Vec<(u64, u64)>>,
     /// How often each (partition, offset) reached a `tracked` function.
     pub seen: Mutex<HashMap<(i32, i64), u32>>,
 }
@@ -93,18 +95,18 @@ fn track(body: &[u8], stats: &Stats) {
     }
 }
 
-/// Records the latency of every element of a `timed` request body.
-fn record_latencies(body: &[u8], stats: &Stats) {
+/// Records when every element of a `timed` request body arrived.
+fn record_arrivals(body: &[u8], stats: &Stats) {
     let now = now_us();
     let Ok(serde_json::Value::Array(items)) = serde_json::from_slice(body) else {
         return;
     };
-    let latencies = items
+    let arrivals = items
         .iter()
         .filter_map(|item| item["payload"]["value"]["sent_us"].as_u64())
-        .map(|sent| now.saturating_sub(sent));
-    if let Ok(mut all) = stats.latencies_us.lock() {
-        all.extend(latencies);
+        .map(|sent| (sent, now));
+    if let Ok(mut all) = stats.arrivals_us.lock() {
+        all.extend(arrivals);
     }
 }
 
@@ -125,18 +127,52 @@ impl Drop for InProgress<'_> {
     }
 }
 
+/// The name of a dedicated fake's threads (15 characters at most: Linux
+/// keeps no more of a thread's name).
+const THREAD_NAME: &str = "fake-lambda";
+
 /// A running fake endpoint.
 pub struct FakeLambda {
     /// Its address; use `http://{addr}` as `aws.lambda.endpoint`.
     pub addr: SocketAddr,
     /// Shared counters.
     pub stats: Arc<Stats>,
+    /// Ends a dedicated fake's runtime when dropped.
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl FakeLambda {
     /// The endpoint URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// CPU seconds the threads of dedicated fakes have used (user +
+    /// system), from `/proc/self/task`; 0 for a fake on the caller's runtime.
+    pub fn cpu_seconds(&self) -> f64 {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return f64::NAN;
+        };
+        let mut ticks = 0u64;
+        for task in tasks.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if !comm.trim_end().starts_with(THREAD_NAME) {
+                continue;
+            }
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            // Fields after the command name: utime and stime are the 12th and 13th.
+            let fields: Vec<&str> = stat
+                .rsplit_once(") ")
+                .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+            for i in [11, 12] {
+                ticks += fields
+                    .get(i)
+                    .and_then(|f| f.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        // Linux reports CPU time in clock ticks of 1/100 s.
+        ticks as f64 / 100.0
     }
 }
 
@@ -159,7 +195,50 @@ pub async fn start() -> anyhow::Result<FakeLambda> {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok(FakeLambda { addr, stats })
+    Ok(FakeLambda {
+        addr,
+        stats,
+        _stop: None,
+    })
+}
+
+/// Starts the fake on 127.0.0.1 at a free port, on a runtime of its own
+/// (`threads` worker threads named `fake-lambda`), so its CPU time can be
+/// told apart from the caller's. It stops when the [`FakeLambda`] is dropped.
+///
+/// # Errors
+/// When no port can be bound or the runtime cannot be built.
+pub fn start_dedicated(threads: usize) -> anyhow::Result<FakeLambda> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let stats = Arc::new(Stats::default());
+    let app = router(stats.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(THREAD_NAME)
+        .enable_all()
+        .build()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name(THREAD_NAME.into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        })?;
+    Ok(FakeLambda {
+        addr,
+        stats,
+        _stop: Some(stop),
+    })
 }
 
 fn count_elements(body: &[u8]) -> u64 {
@@ -219,7 +298,7 @@ async fn invoke(
             .find_map(|t| t.strip_prefix(prefix)?.parse::<u64>().ok())
     };
     if tokens.contains(&"timed") {
-        record_latencies(&body, &stats);
+        record_arrivals(&body, &stats);
     }
     if tokens.contains(&"tracked") {
         track(&body, &stats);

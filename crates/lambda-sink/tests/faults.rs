@@ -295,6 +295,64 @@ async fn a_broker_crash_and_restart_loses_nothing() {
 }
 
 #[tokio::test]
+async fn a_broker_crash_during_a_rebalance_loses_nothing() {
+    let started = Instant::now();
+    let records = scale(1_500, 20_000);
+    let topic = unique("f-rebal-broker");
+    let mut broker = PrivateBroker::start(&[(&topic, 6)]).await;
+    let s = Services {
+        bootstrap: broker.bootstrap(),
+        ..Services::from_env()
+    };
+    let function = unique("f-rebal-broker-fn");
+    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let w = World {
+        s,
+        topic,
+        name: unique("f-rebal-broker-sink"),
+        function,
+        partitions: 6,
+    };
+    // Slow records: batches are in flight when the rebalance drains them.
+    w.produce(records, |i| json!({ "i": i, "sleep_ms": 20 }).to_string())
+        .await;
+    let extra = [("aws.lambda.batch.size", "10")];
+    let mut members = vec![w.start(&extra), w.start(&extra)];
+    for m in &members {
+        m.wait_for_log("partitions assigned", Duration::from_secs(60))
+            .await;
+    }
+    // A third member joins: the others revoke partitions for it. The broker
+    // dies while they drain (the rebalance's revoke phase), and comes back.
+    members.push(w.start(&extra));
+    let first = &members[0];
+    try_wait_until(Duration::from_secs(60), || {
+        let revoking = members[..2]
+            .iter()
+            .any(|m| m.log().contains("partitions revoked"));
+        async move { revoking.then_some(()) }
+    })
+    .await
+    .unwrap_or_else(|| panic!("no member revoked partitions:\n{}", first.log()));
+    broker.kill9();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    broker.restart().await;
+    w.drained(records, &members.iter().collect::<Vec<_>>())
+        .await;
+    for mut m in members {
+        m.stop_cleanly().await;
+    }
+    let v = w.verify().await;
+    report(
+        "broker killed (SIGKILL) during a rebalance, then restarted",
+        &v,
+        started,
+        json!({ "restarts": 0 }),
+    );
+    assert_nothing_lost(&v, true);
+}
+
+#[tokio::test]
 async fn a_throttling_storm_is_ridden_out_without_loss_or_busy_looping() {
     let started = Instant::now();
     let records = scale(1_000, 20_000);

@@ -10,6 +10,8 @@
 //!   `NativeJsonKeyValueConverter` the JSON itself (validated, embedded as is).
 //!   Bytes that are not JSON are a [`DecodeError`].
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use serde::de::IgnoredAny;
 use serde_json::Value;
@@ -17,7 +19,8 @@ use serde_json::Value;
 use super::DecodeError;
 use crate::config::{DataFormat, RecordConverter};
 
-/// Renders `bytes` of a schemaless `format` as JSON text.
+/// Renders `bytes` of a schemaless `format` as JSON text: native JSON is
+/// the input itself (validated and trimmed, not copied), the others are new.
 ///
 /// # Errors
 /// When a `JSON` key or value is not valid JSON.
@@ -29,12 +32,12 @@ pub fn render(
     format: DataFormat,
     converter: RecordConverter,
     bytes: &[u8],
-) -> Result<Vec<u8>, DecodeError> {
+) -> Result<Cow<'_, [u8]>, DecodeError> {
     match format {
-        DataFormat::Bytes => Ok(json_string(
+        DataFormat::Bytes => Ok(Cow::Owned(json_string(
             &base64::engine::general_purpose::STANDARD.encode(bytes),
-        )),
-        DataFormat::String => Ok(json_string(&String::from_utf8_lossy(bytes))),
+        ))),
+        DataFormat::String => Ok(Cow::Owned(json_string(&String::from_utf8_lossy(bytes)))),
         DataFormat::Json => render_json(converter, bytes),
         DataFormat::Avro | DataFormat::JsonSr | DataFormat::Protobuf => Err(DecodeError::new(
             format!("{format} needs a Schema Registry decoder"),
@@ -42,30 +45,37 @@ pub fn render(
     }
 }
 
-fn render_json(converter: RecordConverter, bytes: &[u8]) -> Result<Vec<u8>, DecodeError> {
+fn render_json(converter: RecordConverter, bytes: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
     let invalid = |e: serde_json::Error| DecodeError::new(format!("not valid JSON: {e}"));
     match converter {
         RecordConverter::NativeJson => {
             serde_json::from_slice::<IgnoredAny>(bytes).map_err(invalid)?;
-            Ok(bytes.trim_ascii().to_vec())
+            Ok(Cow::Borrowed(bytes.trim_ascii()))
         }
         RecordConverter::EscapedJson => {
             let value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
-            Ok(json_string(&value.to_string()))
+            Ok(Cow::Owned(json_string(&value.to_string())))
         }
         RecordConverter::Json => {
             let value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
             let mut text = String::new();
             java_text(&value, &mut text);
-            Ok(json_string(&text))
+            Ok(Cow::Owned(json_string(&text)))
         }
     }
 }
 
 /// `text` as a JSON string literal.
 pub fn json_string(text: &str) -> Vec<u8> {
-    // Serializing a &str cannot fail.
-    serde_json::to_vec(text).unwrap_or_default()
+    let mut out = Vec::with_capacity(text.len() + 2);
+    write_json_string(&mut out, text);
+    out
+}
+
+/// Appends `text` as a JSON string literal to `out`.
+pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    // Serializing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(out, text);
 }
 
 /// Java's `toString()` of what Kafka Connect's schemaless JsonConverter
@@ -107,7 +117,7 @@ mod tests {
     use super::*;
 
     fn rendered(format: DataFormat, converter: RecordConverter, bytes: &[u8]) -> String {
-        String::from_utf8(render(format, converter, bytes).unwrap()).unwrap()
+        String::from_utf8(render(format, converter, bytes).unwrap().into_owned()).unwrap()
     }
 
     #[test]

@@ -37,13 +37,22 @@ impl KafkaConfig {
                     "cooperative-sticky",
                 );
                 set(&mut p, "auto.commit.interval.ms", "1000");
-                // Every partition has its own queue, so this bounds each
-                // partition's prefetch (plus one fetch of at most
-                // max.partition.fetch.bytes): about 5 MiB per partition
-                // instead of librdkafka's 64 MiB default. Smaller bounds
-                // split a backlog into many small fetches (1 MiB cost 2.5x
-                // the broker CPU in BENCHMARKS.md).
-                set(&mut p, "queued.max.messages.kbytes", "4096");
+                // Every partition has its own queue, so these bound each
+                // partition's prefetch: 2 MiB of record bytes and 10,000
+                // records, whichever comes first (librdkafka keeps a few
+                // hundred bytes of its own per record, so the count is what
+                // bounds small records: 4 MiB of 100 B records cost 20 MB a
+                // partition). librdkafka's defaults: 64 MiB and 100,000.
+                // librdkafka also caps fetch.max.bytes at the byte bound.
+                set(&mut p, "queued.max.messages.kbytes", "2048");
+                set(&mut p, "queued.min.messages", "10000");
+                // One fetch is in flight per broker. When the partitions
+                // with room are all caught up (others full, waiting on a
+                // slow function), that fetch is a long poll, and the full
+                // partitions cannot be refilled until it returns: bound it
+                // (librdkafka's 500 ms starved a backlog to 0.4 of the rate
+                // on Apache Kafka; BENCHMARKS.md).
+                set(&mut p, "fetch.wait.max.ms", "100");
                 // A partition whose queue is full is fetched again this soon
                 // after it drains (librdkafka's default waits a whole second).
                 set(&mut p, "fetch.queue.backoff.ms", "50");
@@ -126,6 +135,13 @@ mod tests {
     }
 
     #[test]
+    fn the_long_poll_is_bounded_unless_overridden() {
+        let (k, id) = kafka(&[]);
+        let p = k.client_properties(ClientRole::Consumer(&id));
+        assert_eq!(get(&p, "fetch.wait.max.ms"), Some("100"));
+    }
+
+    #[test]
     fn consumer_properties_guarantee_at_least_once() {
         let (k, id) = kafka(&[("consumer.override.fetch.wait.max.ms", "20")]);
         let p = k.client_properties(ClientRole::Consumer(&id));
@@ -135,7 +151,8 @@ mod tests {
         assert_eq!(get(&p, "enable.auto.offset.store"), Some("false"));
         assert_eq!(get(&p, "auto.offset.reset"), Some("earliest"));
         assert_eq!(get(&p, "fetch.wait.max.ms"), Some("20"));
-        assert_eq!(get(&p, "queued.max.messages.kbytes"), Some("4096"));
+        assert_eq!(get(&p, "queued.max.messages.kbytes"), Some("2048"));
+        assert_eq!(get(&p, "queued.min.messages"), Some("10000"));
         assert!(!p.contains_key("security.protocol"));
         let producer = k.client_properties(ClientRole::Producer);
         assert!(

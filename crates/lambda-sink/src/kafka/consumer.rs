@@ -5,7 +5,8 @@
 //! queue. The poll thread moves records from a partition's queue to the
 //! [`RecordHandler`] (the pipeline) only while that partition's buffer has
 //! room; a full partition simply stays in its queue, and librdkafka stops
-//! fetching it once its queue holds `queued.max.messages.kbytes`. Nothing is
+//! fetching it once its queue holds `queued.max.messages.kbytes` (or
+//! `queued.min.messages` records). Nothing is
 //! paused, so nothing fetched is thrown away and fetched again (librdkafka
 //! discards a paused partition's prefetched records), and one slow partition
 //! never holds up the others. The thread sleeps on a [`Wake`] until a queue

@@ -15,7 +15,7 @@
 //! Memory is bounded per partition by `max.poll.records` buffered records
 //! (the consumer hands a partition more only while it has room) plus one
 //! batch being prepared and librdkafka's prefetch for the partition
-//! (`queued.max.messages.kbytes`), and overall by `aws.lambda.max.in.flight`
+//! (`queued.max.messages.kbytes` and `queued.min.messages`), and overall by `aws.lambda.max.in.flight`
 //! requests.
 
 mod partition;

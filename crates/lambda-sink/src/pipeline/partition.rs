@@ -11,6 +11,7 @@
 //! Ordering: one batch in flight per partition, batches and dead letters in
 //! offset order, outcome records enqueued in that same order.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,9 +67,10 @@ impl Element for Item {
     }
 }
 
-/// A decoded key or value, or why the record goes to the DLQ.
-enum Decoded {
-    Json(Option<Vec<u8>>),
+/// A decoded key or value (borrowing the record's bytes where they are the
+/// JSON itself), or why the record goes to the DLQ.
+enum Decoded<'r> {
+    Json(Option<Cow<'r, [u8]>>),
     Dead(DeadLetter),
 }
 
@@ -146,7 +148,7 @@ impl Worker {
     }
 
     async fn work(mut self, pending: mpsc::Sender<Pending>) {
-        let mut queue: VecDeque<Item> = VecDeque::new();
+        let mut queue: VecDeque<Item> = VecDeque::with_capacity(self.limits.max_records);
         let mut oldest: Option<Instant> = None;
         loop {
             if queue.is_empty() {
@@ -270,13 +272,13 @@ impl Worker {
     }
 
     /// Decodes a key or value (`None` = null) by its input format.
-    async fn decode(
+    async fn decode<'r>(
         &self,
         format: DataFormat,
-        bytes: Option<&[u8]>,
+        bytes: Option<&'r [u8]>,
         stage: Stage,
         record: &SourceRecord,
-    ) -> Result<Decoded, Stopped> {
+    ) -> Result<Decoded<'r>, Stopped> {
         let Some(bytes) = bytes else {
             return Ok(Decoded::Json(None));
         };
@@ -327,7 +329,7 @@ impl Worker {
         }
         Ok(
             match compiled.decode(framed.payload, config.decimal_format) {
-                Ok(json) => Decoded::Json(Some(json)),
+                Ok(json) => Decoded::Json(Some(Cow::Owned(json))),
                 Err(e) => dead(&e.message),
             },
         )
@@ -394,11 +396,13 @@ impl Worker {
         let mut work = vec![batch];
         while let Some(batch) = work.pop() {
             let range = offsets_range(batch.iter().map(|(r, _)| r));
-            let body = batch::request_body(batch.iter().map(|(_, e)| e.as_slice()));
-            debug!(offsets = %range, records = batch.len(), bytes = body.len(), "invoking");
+            // Built for each attempt rather than cloned: most succeed at once.
+            let body = || batch::request_body(batch.iter().map(|(_, e)| e.as_slice()));
+            let bytes = batch::request_len(batch.len(), batch.iter().map(|(_, e)| e.len()).sum());
+            debug!(offsets = %range, records = batch.len(), bytes, "invoking");
             let metrics = &self.shared.metrics;
             metrics.batch_records.observe(batch.len() as f64);
-            metrics.batch_bytes.observe(body.len() as f64);
+            metrics.batch_bytes.observe(bytes as f64);
             let records: Vec<SourceRecord> = match self.invoke_with_retry(&function, body).await {
                 Attempt::Done(invoked) => {
                     let records = batch.into_iter().map(|(r, _)| r).collect();
@@ -450,7 +454,7 @@ impl Worker {
     async fn invoke_with_retry(
         &self,
         function: &lambda_sink_core::config::FunctionRef,
-        body: Vec<u8>,
+        body: impl Fn() -> Vec<u8>,
     ) -> Attempt {
         let lambda = &self.shared.config.lambda;
         let backoff = Backoff {
@@ -475,7 +479,7 @@ impl Worker {
             let result = self
                 .shared
                 .invoker
-                .invoke(function, lambda.invocation_type, body.clone())
+                .invoke(function, lambda.invocation_type, body())
                 .await;
             metrics.in_flight.dec();
             drop(permit);
