@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(take_batch(&mut q, limits).len(), 2);
         assert_eq!(take_batch(&mut q, limits).len(), 1);
         assert!(take_batch(&mut q, limits).is_empty());
-        let body = request_body([&b"aaaa"[..], b"bbbb"].into_iter());
+        let body = request_body([&b"aaaa"[..], b"bbbb"]);
         assert_eq!(body, b"[aaaa,bbbb]");
         assert_eq!(body.len(), request_len(2, 8));
     }
