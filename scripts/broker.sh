@@ -138,13 +138,15 @@ start() {
         -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
         -Djava.awt.headless=true -Dlog4j2.configurationFile="$dir/log4j2.properties" \
         -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$dir/server.properties" >>"$dir/log" 2>&1 &
-    echo $! >"$dir/pid"
+    pid=$!
+    echo "$pid" >"$dir/pid"
     local bootstrap
     bootstrap=$(sed -n 's/^listeners=PLAINTEXT:\/\/\([^,]*\).*/\1/p' "$dir/server.properties")
     local deadline=$((SECONDS + 90))
     # Ready when a Metadata request lists this broker.
     until KAFKA_BOOTSTRAP=$bootstrap "$PYTHON" "$REPO/scripts/tools/kafka_tool.py" ready 2 2>/dev/null; do
-        if ! broker_pid "$dir" >/dev/null; then
+        # The PID itself: before its exec the child's command line is bash's.
+        if [[ ! -d /proc/$pid ]]; then
             tail -n 30 "$dir/log" >&2
             die "the broker in $dir exited during start-up (log: $dir/log)"
         fi

@@ -5,7 +5,8 @@
 #             controller 9093, SASL_SSL 9094 (PLAIN, SCRAM-SHA-512), mutual TLS 9095
 #   lambda    ministack Lambda emulator             ($LAMBDA_SINK_LAMBDA_PORT, 4566)
 #   registry  Apicurio Registry, Confluent-compatible API at /apis/ccompat/v7
-#                                                   ($LAMBDA_SINK_REGISTRY_PORT, 8081)
+#                                                   ($LAMBDA_SINK_REGISTRY_PORT, 8081;
+#             its management interface on $LAMBDA_SINK_REGISTRY_MANAGEMENT_PORT, 9001)
 #
 #   scripts/services.sh start           start what is not running (side by side);
 #                                       wait until each answers
@@ -93,19 +94,25 @@ start_one() {
             [[ -f $APICURIO_HOME/quarkus-run.jar ]] || die "Apicurio Registry is not installed; run scripts/install.sh"
             local java
             java=$(find_java 21) || die "Apicurio Registry needs Java 21 or newer"
-            # Quarkus binds 0.0.0.0 unless told; the management interface is
-            # off (health answers on the main port). Storage: in memory.
+            # Quarkus binds 0.0.0.0 unless told, its management interface too
+            # (enabled at Apicurio's build time; it cannot be turned off).
+            # Storage: in memory.
+            ! port_in_use "$REGISTRY_MANAGEMENT_PORT" ||
+                die "registry: port $REGISTRY_MANAGEMENT_PORT is already in use (LAMBDA_SINK_REGISTRY_MANAGEMENT_PORT moves it)"
             (cd "$dir" && exec "$java" -Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
                 -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
-                -Dquarkus.management.enabled=false \
+                -Dquarkus.management.host=127.0.0.1 -Dquarkus.management.port="$REGISTRY_MANAGEMENT_PORT" \
                 -jar "$APICURIO_HOME/quarkus-run.jar") >"$dir/log" 2>&1 &
             echo $! >"$(pidfile "$name")"
             ;;
     esac
-    # Poll until it answers; never a fixed sleep.
+    # Poll until it answers; never a fixed sleep. Alive means the recorded PID
+    # exists: until the launching subshell has exec'd, its command line is
+    # still the shell's, which the cmdline guard of running_pid rejects.
+    pid=$(<"$(pidfile "$name")")
     local deadline=$((SECONDS + 90))
     until ready "$name"; do
-        if ! running_pid "$name" >/dev/null; then
+        if [[ ! -d /proc/$pid ]]; then
             tail -n 20 "$dir/log" >&2 || true
             die "$name: exited during start-up (log above: $dir/log)"
         fi
