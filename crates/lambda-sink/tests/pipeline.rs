@@ -1,4 +1,4 @@
-//! The pipeline end to end, against the real broker (Tansu, SQLite) and the
+//! The pipeline end to end, against the real broker (Apache Kafka) and the
 //! real Lambda emulator (ministack) running the test function. Each test has
 //! its own topic, consumer group (connector name) and function.
 //!
