@@ -17,3 +17,4 @@ pub mod outcome;
 pub mod payload;
 pub mod record;
 pub mod retry;
+pub mod route;

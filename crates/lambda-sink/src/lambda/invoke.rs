@@ -11,17 +11,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType as SdkInvocationType;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::outcome::{InvokeFailure, Transport};
-
-/// A response from Lambda (200, 202 or 204).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Invoked {
-    /// HTTP status.
-    pub status: u16,
-    /// `X-Amz-Function-Error` (`Unhandled`, `Handled`): the function failed.
-    pub function_error: Option<String>,
-    /// The function's response (sync) or empty (async).
-    pub payload: Vec<u8>,
-}
+pub use lambda_sink_core::route::Invoked;
 
 /// Invokes functions through the AWS SDK.
 #[derive(Clone, Debug)]

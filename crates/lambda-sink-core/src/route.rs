@@ -1,0 +1,360 @@
+//! Which outcome a batch gets and what is written for it (SPEC §4): the one
+//! decision over invocation type × `behavior.on.error` × the configured
+//! result, error and dead letter topics, as a pure function.
+//!
+//! The pipeline invokes, hands what came of it to [`route`] (or a record
+//! that cannot be processed to [`dead_letter`]) and carries out the
+//! [`Resolution`]: it writes the records [`Write`] names, then commits — or
+//! stops the connector with nothing committed.
+
+use crate::config::{BehaviorOnError, Config, InvocationType};
+use crate::outcome::{self, BatchError, DeadLetter, ErrorClass, InvokeFailure, ResultValue};
+
+/// A response from Lambda (200, 202 or 204).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invoked {
+    /// HTTP status.
+    pub status: u16,
+    /// `X-Amz-Function-Error` (`Unhandled`, `Handled`): the function failed.
+    pub function_error: Option<String>,
+    /// The function's response (sync) or empty (async).
+    pub payload: Vec<u8>,
+}
+
+/// How a record was resolved: the `outcome` label of
+/// `lambda_sink_records_resolved_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// Sync: the function returned a result.
+    Success,
+    /// Async: Lambda queued the event (202).
+    Accepted,
+    /// The function or invocation failed and `behavior.on.error=ignore`.
+    Ignored,
+    /// The function failed and `behavior.on.error=log`.
+    FunctionError,
+    /// Invoking failed after retries (sync) and `behavior.on.error=log`.
+    InvocationError,
+    /// Sent to the dead letter queue.
+    DeadLetter,
+}
+
+impl Outcome {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Accepted => "accepted",
+            Self::Ignored => "ignored",
+            Self::FunctionError => "function_error",
+            Self::InvocationError => "invocation_error",
+            Self::DeadLetter => "dlq",
+        }
+    }
+}
+
+/// The part of the configuration that decides outcomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// `aws.lambda.invocation.type`.
+    pub invocation: InvocationType,
+    /// `behavior.on.error`.
+    pub behavior: BehaviorOnError,
+    /// A result topic is configured (`aws.lambda.response.*`, sync only).
+    pub results: bool,
+    /// An error topic is configured.
+    pub errors: bool,
+    /// A dead letter queue is configured (`errors.tolerance=all`).
+    pub dlq: bool,
+}
+
+impl Policy {
+    /// The policy of a connector.
+    pub fn of(config: &Config) -> Self {
+        Self {
+            invocation: config.lambda.invocation_type,
+            behavior: config.lambda.behavior_on_error,
+            results: config.reporter.result.is_some(),
+            errors: config.reporter.error.is_some(),
+            dlq: config.errors.dlq.is_some(),
+        }
+    }
+}
+
+/// What came of invoking a batch, retries included.
+#[derive(Clone, Copy, Debug)]
+pub enum Finished<'a> {
+    /// Lambda answered.
+    Answered(&'a Invoked),
+    /// Retries ran out (`aws.lambda.retry.timeout.ms`).
+    GaveUp(&'a InvokeFailure),
+}
+
+/// What is written for every record of the batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    /// Nothing: the records are resolved as they are.
+    Nothing,
+    /// One result per record to the result topic.
+    Results(Vec<ResultValue>),
+    /// The error, once per record, to the error topic.
+    Errors(BatchError),
+    /// Each record, with this error's context, to the dead letter queue.
+    DeadLetters(DeadLetter),
+}
+
+/// Why the connector stops instead of resolving the batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stop {
+    /// `behavior.on.error=fail` and the batch failed.
+    Failed(BatchError),
+    /// A record cannot be processed and there is no DLQ
+    /// (`errors.tolerance=none`).
+    Intolerable(DeadLetter),
+}
+
+/// The decision for a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolution {
+    /// Write what [`Write`] says, then commit the records as `Outcome`.
+    Resolved(Outcome, Write),
+    /// Stop the connector; commit nothing of the batch.
+    Stop(Stop),
+}
+
+/// The resolution of a batch of `records` records after `finished`.
+pub fn route(records: usize, finished: Finished<'_>, policy: &Policy) -> Resolution {
+    match (policy.invocation, finished) {
+        // 202: Lambda has queued the batch; there is no result to write.
+        (InvocationType::Async, Finished::Answered(_)) => {
+            Resolution::Resolved(Outcome::Accepted, Write::Nothing)
+        }
+        // Lambda never took the event: the records go to the DLQ.
+        (InvocationType::Async, Finished::GaveUp(failure)) => dead_letter(
+            DeadLetter::task_put(format!(
+                "Lambda did not accept the event within aws.lambda.retry.timeout.ms: {}: {}",
+                failure.error_type(),
+                failure.message
+            )),
+            policy,
+        ),
+        (InvocationType::Sync, Finished::GaveUp(failure)) => {
+            failed(BatchError::invocation(failure), policy)
+        }
+        (InvocationType::Sync, Finished::Answered(invoked)) => match &invoked.function_error {
+            Some(function_error) => failed(
+                BatchError {
+                    class: ErrorClass::Function,
+                    error_type: function_error.clone(),
+                    status_code: invoked.status,
+                    body: ResultValue::from_body(&invoked.payload),
+                },
+                policy,
+            ),
+            None if policy.results => Resolution::Resolved(
+                Outcome::Success,
+                Write::Results(outcome::map_response(&invoked.payload, records)),
+            ),
+            None => Resolution::Resolved(Outcome::Success, Write::Nothing),
+        },
+    }
+}
+
+/// A record that cannot be processed: to the DLQ, or stop without one.
+pub fn dead_letter(dead: DeadLetter, policy: &Policy) -> Resolution {
+    if policy.dlq {
+        Resolution::Resolved(Outcome::DeadLetter, Write::DeadLetters(dead))
+    } else {
+        Resolution::Stop(Stop::Intolerable(dead))
+    }
+}
+
+/// A failed batch (sync): `behavior.on.error` decides.
+fn failed(error: BatchError, policy: &Policy) -> Resolution {
+    match policy.behavior {
+        BehaviorOnError::Fail => Resolution::Stop(Stop::Failed(error)),
+        BehaviorOnError::Ignore => Resolution::Resolved(Outcome::Ignored, Write::Nothing),
+        BehaviorOnError::Log => {
+            let outcome = match error.class {
+                ErrorClass::Function => Outcome::FunctionError,
+                ErrorClass::Invocation => Outcome::InvocationError,
+            };
+            if policy.errors {
+                Resolution::Resolved(outcome, Write::Errors(error))
+            } else {
+                Resolution::Resolved(outcome, Write::Nothing)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Stage;
+
+    /// What a row expects, in few letters: the outcome label (or `stop:` and
+    /// why) and what is written (`-` for nothing).
+    fn summary(r: &Resolution) -> (String, &'static str) {
+        match r {
+            Resolution::Resolved(o, w) => (
+                o.as_str().to_string(),
+                match w {
+                    Write::Nothing => "-",
+                    Write::Results(_) => "results",
+                    Write::Errors(_) => "errors",
+                    Write::DeadLetters(_) => "dlq",
+                },
+            ),
+            Resolution::Stop(Stop::Failed(_)) => ("stop:failed".into(), "-"),
+            Resolution::Stop(Stop::Intolerable(_)) => ("stop:intolerable".into(), "-"),
+        }
+    }
+
+    #[test]
+    fn every_invocation_type_behaviour_topic_and_result() {
+        use BehaviorOnError::{Fail, Ignore, Log};
+        use InvocationType::{Async, Sync};
+        let ok = Invoked {
+            status: 200,
+            function_error: None,
+            payload: br#"[{"payload":1},{"payload":2}]"#.to_vec(),
+        };
+        let function_error = Invoked {
+            status: 200,
+            function_error: Some("Unhandled".into()),
+            payload: br#"{"errorMessage":"boom"}"#.to_vec(),
+        };
+        let gave_up = InvokeFailure {
+            status: Some(429),
+            code: Some("TooManyRequestsException".into()),
+            message: "Rate exceeded".into(),
+            retry_after: None,
+            transport: None,
+        };
+        // (type, behavior.on.error, topics configured, result) → (outcome, written)
+        #[rustfmt::skip]
+        let table = [
+            (Sync, Fail, true, "ok", "success", "results"),
+            (Sync, Fail, false, "ok", "success", "-"),
+            (Sync, Fail, true, "function_error", "stop:failed", "-"),
+            (Sync, Fail, false, "function_error", "stop:failed", "-"),
+            (Sync, Fail, true, "gave_up", "stop:failed", "-"),
+            (Sync, Fail, false, "gave_up", "stop:failed", "-"),
+            (Sync, Ignore, true, "ok", "success", "results"),
+            (Sync, Ignore, false, "ok", "success", "-"),
+            (Sync, Ignore, true, "function_error", "ignored", "-"),
+            (Sync, Ignore, false, "function_error", "ignored", "-"),
+            (Sync, Ignore, true, "gave_up", "ignored", "-"),
+            (Sync, Ignore, false, "gave_up", "ignored", "-"),
+            (Sync, Log, true, "ok", "success", "results"),
+            (Sync, Log, false, "ok", "success", "-"),
+            (Sync, Log, true, "function_error", "function_error", "errors"),
+            (Sync, Log, false, "function_error", "function_error", "-"),
+            (Sync, Log, true, "gave_up", "invocation_error", "errors"),
+            (Sync, Log, false, "gave_up", "invocation_error", "-"),
+            // Async: 202 carries no result and no function error; a batch
+            // Lambda never accepted is dead-lettered (or stops without a DLQ).
+            (Async, Fail, true, "ok", "accepted", "-"),
+            (Async, Fail, false, "ok", "accepted", "-"),
+            (Async, Fail, true, "gave_up", "dlq", "dlq"),
+            (Async, Fail, false, "gave_up", "stop:intolerable", "-"),
+            (Async, Ignore, true, "ok", "accepted", "-"),
+            (Async, Ignore, false, "ok", "accepted", "-"),
+            (Async, Ignore, true, "gave_up", "dlq", "dlq"),
+            (Async, Ignore, false, "gave_up", "stop:intolerable", "-"),
+            (Async, Log, true, "ok", "accepted", "-"),
+            (Async, Log, false, "ok", "accepted", "-"),
+            (Async, Log, true, "gave_up", "dlq", "dlq"),
+            (Async, Log, false, "gave_up", "stop:intolerable", "-"),
+        ];
+        for (invocation, behavior, topics, result, outcome, written) in table {
+            let policy = Policy {
+                invocation,
+                behavior,
+                results: topics,
+                errors: topics,
+                dlq: topics,
+            };
+            let finished = match result {
+                "ok" => Finished::Answered(&ok),
+                "function_error" => Finished::Answered(&function_error),
+                _ => Finished::GaveUp(&gave_up),
+            };
+            let got = route(2, finished, &policy);
+            assert_eq!(
+                summary(&got),
+                (outcome.to_string(), written),
+                "{invocation:?} {behavior:?} topics={topics} {result}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_is_written_carries_the_response_and_the_error() {
+        let policy = Policy {
+            invocation: InvocationType::Sync,
+            behavior: BehaviorOnError::Log,
+            results: true,
+            errors: true,
+            dlq: true,
+        };
+        let ok = Invoked {
+            status: 200,
+            function_error: None,
+            payload: br#"[{"payload":"a"},{"payload":"b"}]"#.to_vec(),
+        };
+        assert_eq!(
+            route(2, Finished::Answered(&ok), &policy),
+            Resolution::Resolved(
+                Outcome::Success,
+                Write::Results(vec![
+                    ResultValue::Json(serde_json::json!("a")),
+                    ResultValue::Json(serde_json::json!("b")),
+                ])
+            )
+        );
+        let failed = Invoked {
+            status: 200,
+            function_error: Some("Handled".into()),
+            payload: b"not json".to_vec(),
+        };
+        let Resolution::Resolved(_, Write::Errors(e)) =
+            route(2, Finished::Answered(&failed), &policy)
+        else {
+            panic!("a function error with an error topic writes errors");
+        };
+        assert_eq!(e.class, ErrorClass::Function);
+        assert_eq!(e.error_type, "Handled");
+        assert_eq!(e.body, ResultValue::Text("not json".into()));
+    }
+
+    #[test]
+    fn async_dead_letters_say_why_lambda_did_not_take_the_event() {
+        let policy = Policy {
+            invocation: InvocationType::Async,
+            behavior: BehaviorOnError::Fail,
+            results: false,
+            errors: false,
+            dlq: true,
+        };
+        let failure = InvokeFailure {
+            status: Some(503),
+            code: Some("ServiceException".into()),
+            message: "try later".into(),
+            retry_after: None,
+            transport: None,
+        };
+        let Resolution::Resolved(Outcome::DeadLetter, Write::DeadLetters(d)) =
+            route(3, Finished::GaveUp(&failure), &policy)
+        else {
+            panic!("dead letters expected");
+        };
+        assert_eq!(d.stage, Stage::TaskPut);
+        assert!(
+            d.message.contains("ServiceException: try later"),
+            "{}",
+            d.message
+        );
+    }
+}
