@@ -193,9 +193,11 @@ impl Metrics {
     }
 
     /// Counts `n` records resolved with `outcome`.
-    pub fn resolved(&self, outcome: &'static str, n: usize) {
+    pub fn resolved(&self, outcome: lambda_sink_core::route::Outcome, n: usize) {
         self.records_resolved
-            .get_or_create(&OutcomeLabel { outcome })
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.as_str(),
+            })
             .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
@@ -217,7 +219,7 @@ mod tests {
     #[test]
     fn exposition_has_every_metric_with_help() {
         let m = Metrics::new();
-        m.resolved("success", 3);
+        m.resolved(lambda_sink_core::route::Outcome::Success, 3);
         m.invocation_duration
             .get_or_create(&TypeLabel { r#type: "sync" })
             .observe(0.02);

@@ -18,30 +18,38 @@
 //! (`queued.max.messages.kbytes` and `queued.min.messages`), and overall by `aws.lambda.max.in.flight`
 //! requests.
 
+mod commit;
+mod decode;
+mod invoke;
 mod partition;
+mod ports;
+mod route;
+mod task;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
 use aws_credential_types::provider::ProvideCredentials;
 use lambda_sink_core::config::{ClientRole, Config};
-use lambda_sink_core::record::{SourceRecord, TopicPartition};
-use prometheus_client::metrics::counter::Counter;
+use lambda_sink_core::route::Policy;
 use tokio::runtime::Handle;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinHandle;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
-use crate::kafka::consumer::{OffsetStore, RecordHandler, Release, TaskConsumer, Wake};
+use crate::kafka::consumer::{RecordHandler, TaskConsumer};
 use crate::kafka::producer::OutcomeProducer;
 use crate::lambda::invoke::Invoker;
-use crate::metrics::{Metrics, TopicLabel};
+use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
 use crate::{kafka, lambda};
+use ports::{Lambda, Outcomes, Schemas};
+use task::TaskHandler;
 
 /// How a run ended.
 #[derive(Debug, Default)]
@@ -72,13 +80,25 @@ pub struct Telemetry {
     pub status: Arc<ServiceStatus>,
 }
 
+/// Why a worker stopped taking records.
+#[derive(Debug)]
+pub(crate) enum Halt {
+    /// A stop was requested (shutdown, revocation) or the connector is
+    /// already failing.
+    Stopped,
+    /// The connector must stop, for this reason.
+    Failed(String),
+}
+
 /// State every partition worker shares.
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) invoker: Invoker,
-    pub(crate) producer: OutcomeProducer,
+    /// The part of `config` that decides outcomes.
+    pub(crate) policy: Policy,
+    pub(crate) lambda: Arc<dyn Lambda>,
+    pub(crate) outcomes: Arc<dyn Outcomes>,
     /// Present when a key or value format uses the Schema Registry.
-    pub(crate) registry: Option<crate::registry::Registry>,
+    pub(crate) schemas: Option<Arc<dyn Schemas>>,
     /// `aws.lambda.max.in.flight`.
     pub(crate) in_flight: Semaphore,
     /// Cancelled on shutdown and on failure; partitions hold child tokens.
@@ -90,6 +110,29 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub(crate) fn new(
+        config: Config,
+        lambda: Arc<dyn Lambda>,
+        outcomes: Arc<dyn Outcomes>,
+        schemas: Option<Arc<dyn Schemas>>,
+        stop: CancellationToken,
+        telemetry: Telemetry,
+    ) -> Self {
+        Self {
+            policy: Policy::of(&config),
+            in_flight: Semaphore::new(config.lambda.max_in_flight),
+            config,
+            lambda,
+            outcomes,
+            schemas,
+            stop,
+            failure: Mutex::new(None),
+            abandoned: AtomicBool::new(false),
+            metrics: telemetry.metrics,
+            status: telemetry.status,
+        }
+    }
+
     /// Stops the connector because of `reason` (the first reason wins).
     pub(crate) fn fail(&self, reason: String) {
         let mut failure = lock(&self.failure);
@@ -140,18 +183,14 @@ pub async fn run(
         } => checked?.1,
     };
     let tasks = config.tasks_max;
-    let shared = Arc::new(Shared {
-        in_flight: Semaphore::new(config.lambda.max_in_flight),
+    let shared = Arc::new(Shared::new(
         config,
-        invoker,
-        producer,
-        registry,
-        stop: shutdown.clone(),
-        failure: Mutex::new(None),
-        abandoned: AtomicBool::new(false),
-        metrics: telemetry.metrics,
-        status: telemetry.status,
-    });
+        Arc::new(invoker),
+        Arc::new(producer.clone()),
+        registry.map(|r| Arc::new(r) as Arc<dyn Schemas>),
+        shutdown.clone(),
+        telemetry,
+    ));
     let mut threads = Vec::with_capacity(tasks);
     for task in 0..tasks {
         let consumer = TaskConsumer::new(&shared.config, task, shared.metrics.clone())
@@ -159,7 +198,7 @@ pub async fn run(
         let handler: Arc<dyn RecordHandler> = Arc::new(TaskHandler {
             task,
             shared: shared.clone(),
-            store: consumer.offset_store(),
+            store: Arc::new(consumer.offset_store()),
             wake: consumer.wake(),
             runtime: Handle::current(),
             partitions: Mutex::new(HashMap::new()),
@@ -187,7 +226,13 @@ pub async fn run(
             shared.fail(format!("a consumer task ended abnormally: {e}"));
         }
     }
-    shared.producer.flush(Duration::from_secs(5));
+    // Every outcome a stored offset depends on was acknowledged already;
+    // this only lets what a failing run enqueued go out. librdkafka's flush
+    // blocks: off the runtime.
+    let flushing = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5)));
+    if let Err(e) = flushing.await {
+        error!(error = %e, "the outcome producer's final flush did not run");
+    }
     let failure = lock(&shared.failure).clone();
     Ok(RunOutcome {
         failure,
@@ -224,169 +269,4 @@ async fn check_credentials(sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
              or configure the AWS default credential chain (environment, profile, role)",
         )?;
     Ok(())
-}
-
-/// Records delivered to a partition's worker and not yet taken by it.
-/// Taking the one that leaves half of `max.poll.records` wakes the
-/// consumer's poll thread, which refills a partition only while it has room.
-#[derive(Clone)]
-struct Buffered {
-    count: Arc<AtomicUsize>,
-    low: usize,
-    wake: Arc<Wake>,
-}
-
-impl Buffered {
-    fn added(&self) -> usize {
-        self.count.fetch_add(1, Ordering::SeqCst) + 1
-    }
-
-    fn taken(&self) {
-        if self.count.fetch_sub(1, Ordering::SeqCst) == self.low + 1 {
-            self.wake.notify();
-        }
-    }
-
-    fn get(&self) -> usize {
-        self.count.load(Ordering::SeqCst)
-    }
-}
-
-/// A partition's worker as its task's consumer sees it.
-struct PartitionHandle {
-    records: mpsc::UnboundedSender<SourceRecord>,
-    buffered: Buffered,
-    /// `records_consumed` of the partition's topic, looked up once rather
-    /// than per record.
-    consumed: Counter,
-    stop: CancellationToken,
-    join: JoinHandle<()>,
-}
-
-/// The pipeline side of one task's consumer.
-struct TaskHandler {
-    task: usize,
-    shared: Arc<Shared>,
-    store: OffsetStore,
-    wake: Arc<Wake>,
-    runtime: Handle,
-    partitions: Mutex<HashMap<TopicPartition, PartitionHandle>>,
-}
-
-impl TaskHandler {
-    fn start_partition(&self, tp: TopicPartition) -> PartitionHandle {
-        let (records, rx) = mpsc::unbounded_channel();
-        let consumed = self
-            .shared
-            .metrics
-            .records_consumed
-            .get_or_create(&TopicLabel {
-                topic: tp.topic.to_string(),
-            })
-            .clone();
-        let buffered = Buffered {
-            count: Arc::new(AtomicUsize::new(0)),
-            low: self.shared.config.max_buffered_per_partition / 2,
-            wake: self.wake.clone(),
-        };
-        let stop = self.shared.stop.child_token();
-        let worker = partition::Worker::new(
-            tp,
-            self.task,
-            self.shared.clone(),
-            self.store.clone(),
-            rx,
-            buffered.clone(),
-            stop.clone(),
-        );
-        PartitionHandle {
-            records,
-            buffered,
-            consumed,
-            stop,
-            join: self.runtime.spawn(worker.run()),
-        }
-    }
-}
-
-impl RecordHandler for TaskHandler {
-    fn deliver(&self, record: SourceRecord) -> usize {
-        let mut partitions = lock(&self.partitions);
-        let handle = partitions
-            .entry(TopicPartition::of(&record))
-            .or_insert_with_key(|tp| self.start_partition(tp.clone()));
-        handle.consumed.inc();
-        let buffered = handle.buffered.added();
-        if handle.records.send(record).is_err() {
-            // The worker has stopped (the connector is failing); the record
-            // stays unresolved and uncommitted. Report "full" to pause it.
-            return usize::MAX;
-        }
-        buffered
-    }
-
-    fn buffered(&self, tp: &TopicPartition) -> usize {
-        lock(&self.partitions)
-            .get(tp)
-            .map_or(0, |h| h.buffered.get())
-    }
-
-    fn buffer_limit(&self) -> usize {
-        self.shared.config.max_buffered_per_partition
-    }
-
-    fn drain(&self, partitions: &[TopicPartition], why: Release) {
-        let handles: Vec<(TopicPartition, PartitionHandle)> = {
-            let mut held = lock(&self.partitions);
-            partitions
-                .iter()
-                .filter_map(|tp| held.remove(tp).map(|h| (tp.clone(), h)))
-                .collect()
-        };
-        if handles.is_empty() {
-            return;
-        }
-        for (tp, h) in &handles {
-            h.stop.cancel();
-            self.shared
-                .metrics
-                .forget_partition(&tp.topic, tp.partition);
-        }
-        if why == Release::Lost {
-            // Nothing they resolve could be committed any more.
-            for (_, h) in handles {
-                h.join.abort();
-            }
-            return;
-        }
-        let timeout = self.shared.config.service.shutdown_timeout;
-        // Called on the consumer's poll thread (a blocking thread), never
-        // inside the runtime, so blocking on the runtime here is allowed.
-        self.runtime.block_on(async {
-            let deadline = tokio::time::Instant::now() + timeout;
-            for (tp, mut h) in handles {
-                if tokio::time::timeout_at(deadline, &mut h.join).await.is_err() {
-                    h.join.abort();
-                    // Only a stop that leaves work undone is a failed stop;
-                    // after a rebalance the next owner redoes it.
-                    if why == Release::Shutdown {
-                        self.shared.abandoned.store(true, Ordering::SeqCst);
-                    }
-                    warn!(
-                        partition = %tp,
-                        timeout_ms = timeout.as_millis(),
-                        "in-flight work did not finish within shutdown.timeout.ms: abandoned, it is not committed and will be redone"
-                    );
-                }
-            }
-        });
-    }
-
-    fn partitions(&self) -> Vec<TopicPartition> {
-        lock(&self.partitions).keys().cloned().collect()
-    }
-
-    fn fail(&self, reason: String) {
-        self.shared.fail(reason);
-    }
 }

@@ -1,0 +1,176 @@
+//! Decoding a record into its payload element (SPEC §3): the key and value
+//! by their formats — schemaless, or through the Schema Registry — then
+//! Confluent's JSON element. A record that cannot be decoded becomes a dead
+//! letter; a registry that cannot be reached delays the record instead.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_sink_core::codec::schema::Compiled;
+use lambda_sink_core::codec::schemaless;
+use lambda_sink_core::codec::wire::{self, SchemaRef};
+use lambda_sink_core::config::DataFormat;
+use lambda_sink_core::outcome::{DeadLetter, Stage};
+use lambda_sink_core::payload;
+use lambda_sink_core::record::SourceRecord;
+use tracing::warn;
+
+use super::Halt;
+use super::partition::{Item, Worker};
+use crate::metrics::ReasonLabel;
+use crate::registry::RegistryError;
+
+/// A decoded key or value (borrowing the record's bytes where they are the
+/// JSON itself), or why the record goes to the DLQ.
+enum Decoded<'r> {
+    Json(Option<Cow<'r, [u8]>>),
+    Dead(DeadLetter),
+}
+
+impl Worker {
+    /// Decodes a record into its payload element, or its dead letter.
+    /// `Err(Halt::Stopped)` when asked to stop while waiting for the registry.
+    pub(super) async fn prepare(&self, record: SourceRecord) -> Result<Item, Halt> {
+        self.buffered.taken();
+        let config = &self.shared.config;
+        let key = match self
+            .decode(
+                config.key_format,
+                record.key.as_deref(),
+                Stage::KeyConverter,
+                &record,
+            )
+            .await?
+        {
+            Decoded::Json(json) => json,
+            Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
+        };
+        let value = match self
+            .decode(
+                config.value_format,
+                record.value.as_deref(),
+                Stage::ValueConverter,
+                &record,
+            )
+            .await?
+        {
+            Decoded::Json(json) => json,
+            Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
+        };
+        let element = payload::render_element(
+            &record,
+            key.as_deref(),
+            value.as_deref(),
+            config.lambda.include_headers,
+        );
+        if !self.limits.fits_alone(element.len()) {
+            let dead = DeadLetter::task_put(format!(
+                "record {}@{} renders to a {}-byte payload element, larger than aws.lambda.max.payload.bytes ({}) allows for one request",
+                self.tp,
+                record.offset,
+                element.len(),
+                self.limits.max_bytes
+            ));
+            return Ok(Item::Dead { record, dead });
+        }
+        Ok(Item::Ready { record, element })
+    }
+
+    /// Decodes a key or value (`None` = null) by its input format.
+    async fn decode<'r>(
+        &self,
+        format: DataFormat,
+        bytes: Option<&'r [u8]>,
+        stage: Stage,
+        record: &SourceRecord,
+    ) -> Result<Decoded<'r>, Halt> {
+        let Some(bytes) = bytes else {
+            return Ok(Decoded::Json(None));
+        };
+        let dead = |reason: &str| {
+            let what = if stage == Stage::KeyConverter {
+                "key"
+            } else {
+                "value"
+            };
+            let message = format!(
+                "{what} of {}@{} is not valid {format}: {reason}",
+                self.tp, record.offset
+            );
+            Decoded::Dead(DeadLetter::converter(stage, format, message))
+        };
+        let config = &self.shared.config;
+        if !format.needs_registry() {
+            return Ok(
+                match schemaless::render(format, config.lambda.converter, bytes) {
+                    Ok(json) => Decoded::Json(Some(json)),
+                    Err(e) => dead(&e.message),
+                },
+            );
+        }
+        // A record written by Apicurio's serializer in its headers mode may
+        // even parse as a Confluent header; whatever fails, say so.
+        let dead = |reason: &str| match wire::apicurio_headers_hint(
+            &record.headers,
+            stage == Stage::KeyConverter,
+        ) {
+            Some(hint) => dead(&format!("{reason}; {hint}")),
+            None => dead(reason),
+        };
+        let framed = match wire::parse(bytes) {
+            Ok(f) => f,
+            Err(e) => return Ok(dead(&e.message)),
+        };
+        let compiled = match self.schema(framed.schema).await? {
+            Ok(c) => c,
+            Err(reason) => return Ok(dead(&reason)),
+        };
+        let actual = compiled.schema_type().format();
+        if actual != format {
+            return Ok(dead(&format!(
+                "schema {} is a {actual} schema",
+                framed.schema
+            )));
+        }
+        Ok(
+            match compiled.decode(framed.payload, config.decimal_format) {
+                Ok(json) => Decoded::Json(Some(Cow::Owned(json))),
+                Err(e) => dead(&e.message),
+            },
+        )
+    }
+
+    /// The writer schema, waiting (with backoff) while the registry cannot
+    /// be reached: a registry outage delays records, it never dead-letters
+    /// them. `Ok(Err(reason))`: the schema does not exist or cannot be used.
+    async fn schema(&self, schema: SchemaRef) -> Result<Result<Arc<Compiled>, String>, Halt> {
+        let Some(registry) = &self.shared.schemas else {
+            return Err(Halt::Failed(
+                "a Schema Registry format is configured without schema.registry.url".into(),
+            ));
+        };
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match registry.schema(schema).await {
+                Ok(compiled) => return Ok(Ok(compiled)),
+                Err(RegistryError::NotFound(m) | RegistryError::Invalid(m)) => return Ok(Err(m)),
+                Err(RegistryError::Unauthorized(m)) => return Err(Halt::Failed(m)),
+                Err(RegistryError::Unavailable(m)) => {
+                    self.shared
+                        .metrics
+                        .retries
+                        .get_or_create(&ReasonLabel { reason: "registry" })
+                        .inc();
+                    warn!(schema = %schema, retry_in_ms = delay.as_millis(), error = %m, "Schema Registry unavailable; the record waits and is retried");
+                    tokio::select! {
+                        biased;
+                        () = self.stop.cancelled() => return Err(Halt::Stopped),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Invoking a batch (SPEC §4.1): splitting it when Lambda finds it too
+//! large, the one retry layer (backoff with jitter, `Retry-After`, bounded by
+//! `aws.lambda.retry.timeout.ms`, cancellation-aware), and the in-flight
+//! bound (`aws.lambda.max.in.flight`) with its gauge.
+
+use lambda_sink_core::batch;
+use lambda_sink_core::config::FunctionRef;
+use lambda_sink_core::outcome::{self, DeadLetter, Disposition, InvokeFailure, RetryReason};
+use lambda_sink_core::record::SourceRecord;
+use lambda_sink_core::retry::Backoff;
+use lambda_sink_core::route::{self, Finished, Invoked};
+use tokio::sync::{SemaphorePermit, mpsc};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::commit::Pending;
+use super::partition::{Worker, offsets_range};
+use super::{Halt, Shared};
+use crate::metrics::{ReasonLabel, ResultLabel, TypeLabel};
+
+/// What came of invoking a batch, retries included.
+enum Attempt {
+    Done(Invoked),
+    Split,
+    GaveUp(InvokeFailure),
+    Stop(String),
+    Cancelled,
+}
+
+/// A request in flight: holds an `aws.lambda.max.in.flight` permit and
+/// counts in the `in_flight` gauge until dropped, however the call ends.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared, permit: SemaphorePermit<'a>) -> Self {
+        shared.metrics.in_flight.inc();
+        Self {
+            shared,
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.metrics.in_flight.dec();
+    }
+}
+
+impl Worker {
+    /// Invokes one batch (splitting it if Lambda says it is too large) and
+    /// hands its resolution on.
+    pub(super) async fn process(
+        &self,
+        batch: Vec<(SourceRecord, Vec<u8>)>,
+        pending: &mpsc::Sender<Pending>,
+    ) -> Result<(), Halt> {
+        let Some(function) = self
+            .shared
+            .config
+            .lambda
+            .routing
+            .function_for(&self.tp.topic)
+            .cloned()
+        else {
+            return Err(Halt::Failed(format!(
+                "topic \"{}\" matches topics.regex but has no entry in aws.lambda.topic2function.map; add \"{};<function>\"",
+                self.tp.topic, self.tp.topic
+            )));
+        };
+        let policy = &self.shared.policy;
+        // A stack keeps halves in order: the first half is processed first.
+        let mut work = vec![batch];
+        while let Some(batch) = work.pop() {
+            let range = offsets_range(batch.iter().map(|(r, _)| r));
+            // Built for each attempt rather than kept: the SDK takes the body
+            // as an owned Vec, so one copy per attempt is the least there is.
+            let body = || batch::request_body(batch.iter().map(|(_, e)| e.as_slice()));
+            let bytes = batch::request_len(batch.len(), batch.iter().map(|(_, e)| e.len()).sum());
+            debug!(offsets = %range, records = batch.len(), bytes, "invoking");
+            let metrics = &self.shared.metrics;
+            metrics.batch_records.observe(batch.len() as f64);
+            metrics.batch_bytes.observe(bytes as f64);
+            let finished = match self.invoke_with_retry(&function, body).await {
+                Attempt::Done(invoked) => Ok(invoked),
+                Attempt::GaveUp(failure) => Err(failure),
+                Attempt::Split if batch.len() > 1 => {
+                    let mut first = batch;
+                    let second = first.split_off(first.len() / 2);
+                    debug!(offsets = %range, "request too large for Lambda: splitting the batch");
+                    work.push(second);
+                    work.push(first);
+                    continue;
+                }
+                Attempt::Split => {
+                    // A single record Lambda still finds too large.
+                    for (record, _) in batch {
+                        let message = format!(
+                            "Lambda rejected record {}@{} as too large for one request (RequestTooLargeException)",
+                            self.tp, record.offset
+                        );
+                        self.dead_letter(record, DeadLetter::task_put(message), pending)
+                            .await?;
+                    }
+                    continue;
+                }
+                Attempt::Stop(reason) => {
+                    return Err(Halt::Failed(format!(
+                        "invoking {function} for {} offsets {range}: {reason}",
+                        self.tp
+                    )));
+                }
+                Attempt::Cancelled => return Err(Halt::Stopped),
+            };
+            let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
+            let resolution = match &finished {
+                Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
+                Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
+            };
+            super::route::log_resolved_error(&records, &resolution, &finished);
+            self.apply(records, resolution, pending).await?;
+        }
+        Ok(())
+    }
+
+    /// Invokes with the one retry layer: backoff with jitter, `Retry-After`,
+    /// up to `aws.lambda.retry.timeout.ms`. Cancellation-aware: a stop during
+    /// a backoff abandons the batch (it was never delivered).
+    async fn invoke_with_retry(
+        &self,
+        function: &FunctionRef,
+        body: impl Fn() -> Vec<u8>,
+    ) -> Attempt {
+        let lambda = &self.shared.config.lambda;
+        let backoff = Backoff {
+            initial: lambda.retry_backoff,
+            max: lambda.retry_backoff_max,
+            timeout: lambda.retry_timeout,
+        };
+        let started = Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            let permit = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Attempt::Cancelled,
+                p = self.shared.in_flight.acquire() => p,
+            };
+            let Ok(permit) = permit else {
+                return Attempt::Cancelled;
+            };
+            let metrics = &self.shared.metrics;
+            let in_flight = InFlight::new(&self.shared, permit);
+            let started_attempt = std::time::Instant::now();
+            let result = self
+                .shared
+                .lambda
+                .invoke(function, lambda.invocation_type, body())
+                .await;
+            drop(in_flight);
+            metrics
+                .invocation_duration
+                .get_or_create(&TypeLabel {
+                    r#type: lambda.invocation_type.as_str(),
+                })
+                .observe(started_attempt.elapsed().as_secs_f64());
+            let attempt_result = |result: &'static str| {
+                metrics
+                    .invocations
+                    .get_or_create(&ResultLabel { result })
+                    .inc();
+            };
+            let failure = match result {
+                Ok(invoked) => {
+                    attempt_result(if invoked.function_error.is_some() {
+                        "function_error"
+                    } else {
+                        "success"
+                    });
+                    return Attempt::Done(invoked);
+                }
+                Err(f) => f,
+            };
+            let reason = match outcome::classify(&failure) {
+                Disposition::Split => {
+                    attempt_result("too_large");
+                    return Attempt::Split;
+                }
+                Disposition::Stop(reason) => {
+                    attempt_result("config_error");
+                    return Attempt::Stop(reason);
+                }
+                Disposition::Retry(reason) => {
+                    attempt_result("retryable_error");
+                    if reason == RetryReason::Throttled {
+                        metrics.throttles.inc();
+                    }
+                    reason
+                }
+            };
+            let Some(delay) = backoff.delay(
+                attempt,
+                started.elapsed(),
+                failure.retry_after,
+                rand::random::<f64>(),
+            ) else {
+                warn!(
+                    reason = %reason.as_str(),
+                    attempts = attempt + 1,
+                    error = %failure.message,
+                    "giving up after aws.lambda.retry.timeout.ms"
+                );
+                return Attempt::GaveUp(failure);
+            };
+            metrics
+                .retries
+                .get_or_create(&ReasonLabel {
+                    reason: reason.as_str(),
+                })
+                .inc();
+            warn!(
+                reason = %reason.as_str(),
+                attempt = attempt + 1,
+                retry_in_ms = delay.as_millis(),
+                error_type = %failure.error_type(),
+                error = %failure.message,
+                "invocation failed; retrying"
+            );
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Attempt::Cancelled,
+                () = tokio::time::sleep(delay) => {}
+            }
+            attempt = attempt.saturating_add(1);
+        }
+    }
+}

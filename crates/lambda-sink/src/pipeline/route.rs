@@ -1,0 +1,177 @@
+//! Carrying out a batch's [`Resolution`] (decided by the core's
+//! [`route`](lambda_sink_core::route)): the result, error and dead letter
+//! records Kafka receives, with Confluent's headers, or the message the
+//! connector stops with.
+
+use std::sync::Arc;
+
+use lambda_sink_core::outcome::{self, DeadLetter, InvokeFailure, ResultValue};
+use lambda_sink_core::record::SourceRecord;
+use lambda_sink_core::route::{self, Invoked, Outcome, Resolution, Stop, Write};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use super::Halt;
+use super::commit::Pending;
+use super::partition::{Worker, offsets_range};
+use crate::kafka::producer::OutcomeRecord;
+
+impl Worker {
+    /// Writes what `resolution` says for `records` and hands them to the
+    /// committer, or stops the connector.
+    pub(super) async fn apply(
+        &self,
+        records: Vec<SourceRecord>,
+        resolution: Resolution,
+        pending: &mpsc::Sender<Pending>,
+    ) -> Result<(), Halt> {
+        let (outcome, write) = match resolution {
+            Resolution::Resolved(outcome, write) => (outcome, write),
+            Resolution::Stop(stop) => return Err(Halt::Failed(self.stop_message(&records, &stop))),
+        };
+        let reporter = &self.shared.config.reporter;
+        let outcomes = match (write, &reporter.result, &reporter.error) {
+            (Write::Results(results), Some(topic), _) => records
+                .iter()
+                .zip(results)
+                .map(|(r, result)| OutcomeRecord {
+                    topic: Arc::from(topic.name.as_str()),
+                    key: None,
+                    value: Some(result.encode(topic.value_format)),
+                    headers: text_headers(outcome::input_record_headers(r)),
+                    timestamp: None,
+                })
+                .collect(),
+            (Write::Errors(error), _, Some(topic)) => {
+                let value = error.body.encode(topic.value_format);
+                records
+                    .iter()
+                    .map(|r| OutcomeRecord {
+                        topic: Arc::from(topic.name.as_str()),
+                        key: None,
+                        value: Some(value.clone()),
+                        headers: text_headers(outcome::error_headers(r, &error)),
+                        timestamp: None,
+                    })
+                    .collect()
+            }
+            (Write::DeadLetters(dead), _, _) => {
+                return self.write_dead_letters(records, &dead, pending).await;
+            }
+            _ => Vec::new(),
+        };
+        self.resolve(&records, outcome, outcomes, pending).await
+    }
+
+    /// Sends records to the DLQ (original key, value, headers, timestamp,
+    /// plus `__connect.errors.*` saying why).
+    async fn write_dead_letters(
+        &self,
+        records: Vec<SourceRecord>,
+        dead: &DeadLetter,
+        pending: &mpsc::Sender<Pending>,
+    ) -> Result<(), Halt> {
+        let config = &self.shared.config;
+        let Some(dlq) = &config.errors.dlq else {
+            let stop = Stop::Intolerable(dead.clone());
+            return Err(Halt::Failed(self.stop_message(&records, &stop)));
+        };
+        let mut outcomes = Vec::with_capacity(records.len());
+        for record in &records {
+            warn!(offset = record.offset, stage = %dead.stage.as_str(), error = %dead.message, "record sent to the dead letter queue");
+            let mut headers = record.headers.clone();
+            if dlq.context_headers {
+                let connector = config.name.as_str();
+                headers.extend(text_headers(outcome::dlq_headers(
+                    record, connector, self.task, dead,
+                )));
+            }
+            outcomes.push(OutcomeRecord {
+                topic: Arc::from(dlq.topic.name.as_str()),
+                key: record.key.clone(),
+                value: record.value.clone(),
+                headers,
+                timestamp: record.timestamp,
+            });
+        }
+        self.resolve(&records, Outcome::DeadLetter, outcomes, pending)
+            .await
+    }
+
+    /// A record that cannot be processed: to the DLQ, or stop without one.
+    pub(super) async fn dead_letter(
+        &self,
+        record: SourceRecord,
+        dead: DeadLetter,
+        pending: &mpsc::Sender<Pending>,
+    ) -> Result<(), Halt> {
+        let resolution = route::dead_letter(dead, &self.shared.policy);
+        self.apply(vec![record], resolution, pending).await
+    }
+
+    /// Why the connector stops, for the operator: what failed, where, and
+    /// that the records are not committed.
+    fn stop_message(&self, records: &[SourceRecord], stop: &Stop) -> String {
+        match stop {
+            Stop::Failed(error) => format!(
+                "{} error on {} offsets {} ({}, status {}): {}; behavior.on.error=fail stops the connector, and these records are not committed",
+                error.class.as_str(),
+                self.tp,
+                offsets_range(records.iter()),
+                error.error_type,
+                error.status_code,
+                body_text(&error.body),
+            ),
+            Stop::Intolerable(d) => format!(
+                "record {}@{} cannot be processed ({}: {}) and errors.tolerance=none",
+                self.tp,
+                records.first().map_or(-1, |r| r.offset),
+                d.stage.as_str(),
+                d.message
+            ),
+        }
+    }
+}
+
+/// Logs a failed batch that `behavior.on.error` resolves (`ignore`, `log`).
+pub(super) fn log_resolved_error(
+    records: &[SourceRecord],
+    resolution: &Resolution,
+    finished: &Result<Invoked, InvokeFailure>,
+) {
+    let Resolution::Resolved(
+        outcome @ (Outcome::Ignored | Outcome::FunctionError | Outcome::InvocationError),
+        _,
+    ) = resolution
+    else {
+        return;
+    };
+    let (class, error_type) = match finished {
+        Ok(invoked) => (
+            "function",
+            invoked.function_error.clone().unwrap_or_default(),
+        ),
+        Err(failure) => ("invocation", failure.error_type()),
+    };
+    warn!(
+        offsets = %offsets_range(records.iter()),
+        error_class = class,
+        error_type = %error_type,
+        outcome = outcome.as_str(),
+        "batch failed; resolved by behavior.on.error"
+    );
+}
+
+fn text_headers(headers: Vec<(&'static str, String)>) -> Vec<(String, Option<Vec<u8>>)> {
+    headers
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Some(v.into_bytes())))
+        .collect()
+}
+
+fn body_text(body: &ResultValue) -> String {
+    match body {
+        ResultValue::Json(v) => v.to_string(),
+        ResultValue::Text(t) => t.clone(),
+    }
+}

@@ -1,0 +1,299 @@
+//! The component cases: what the pipeline stores and writes for each thing
+//! Lambda, Kafka or the registry can do.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_sink_core::codec::schema::{Compiled, SchemaType};
+use lambda_sink_core::route::Invoked;
+use tokio::sync::watch;
+
+use super::*;
+use crate::metrics::ReasonLabel;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// A sync function that answers every record with `r<offset>` after 10 ms.
+fn echo(_: usize, call: &Call) -> Answer {
+    let results: Vec<String> = call
+        .offsets
+        .iter()
+        .map(|o| format!(r#"{{"payload":"r{o}"}}"#))
+        .collect();
+    Answer::After(10 * MS, ok(&format!("[{}]", results.join(","))))
+}
+
+fn offsets_of(records: &[OutcomeRecord]) -> Vec<i64> {
+    records
+        .iter()
+        .map(|r| {
+            header(r, "input_record_offset")
+                .or_else(|| header(r, "__connect.errors.offset"))
+                .expect("an offset header")
+                .parse()
+                .expect("a numeric offset")
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn results_are_written_in_order_then_offsets_stored() {
+    let h = Setup::new(&[("aws.lambda.batch.size", "2")], echo).start();
+    h.deliver((0..5).map(|o| record(0, o, "{}")));
+    h.stored(0, 5).await;
+    assert_eq!(h.calls(), vec![vec![0, 1], vec![2, 3], vec![4]]);
+    let results = h.sent("success-component");
+    assert_eq!(offsets_of(&results), vec![0, 1, 2, 3, 4]);
+    let value = String::from_utf8(results[3].value.clone().unwrap_or_default()).unwrap();
+    assert!(value.contains("r3"), "{value}");
+    assert_eq!(h.failure(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_batch_stores_nothing_until_lambda_accepts_it() {
+    let (open, gate) = watch::channel(false);
+    let h = Setup::new(&[], move |n, _| match n {
+        0 => Answer::After(MS, failure(429, "TooManyRequestsException")),
+        _ => Answer::Gated(gate.clone(), ok("{}")),
+    })
+    .start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    h.calls_reach(2).await;
+    assert_eq!(h.offset(0), None, "stored while the retry is in flight");
+    open.send_replace(true);
+    h.stored(0, 3).await;
+    assert_eq!(h.calls(), vec![vec![0, 1, 2], vec![0, 1, 2]]);
+    assert_eq!(h.shared.metrics.throttles.get(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_too_large_batch_splits_down_to_the_record_lambda_refuses() {
+    let h = Setup::new(&[], |_, call: &Call| {
+        if call.offsets.len() > 1 || call.offsets == [2] {
+            Answer::After(MS, failure(413, "RequestTooLargeException"))
+        } else {
+            echo(0, call)
+        }
+    })
+    .start();
+    h.deliver((0..4).map(|o| record(0, o, "{}")));
+    h.stored(0, 4).await;
+    assert_eq!(
+        h.calls(),
+        vec![
+            vec![0, 1, 2, 3],
+            vec![0, 1],
+            vec![0],
+            vec![1],
+            vec![2, 3],
+            vec![2],
+            vec![3]
+        ]
+    );
+    assert_eq!(offsets_of(&h.sent("success-component")), vec![0, 1, 3]);
+    let dead = h.sent("dlq-component");
+    assert_eq!(offsets_of(&dead), vec![2]);
+    assert_eq!(
+        header(&dead[0], "__connect.errors.stage").as_deref(),
+        Some("TASK_PUT")
+    );
+    assert_eq!(dead[0].key.as_deref(), Some(&b"k2"[..]), "the original key");
+}
+
+/// A sync function that fails every batch.
+fn unhandled(_: usize, _: &Call) -> Answer {
+    Answer::After(
+        MS,
+        Ok(Invoked {
+            status: 200,
+            function_error: Some("Unhandled".into()),
+            payload: br#"{"errorMessage":"boom"}"#.to_vec(),
+        }),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn behavior_on_error_fail_stops_the_connector_with_nothing_stored() {
+    let h = Setup::new(&[("behavior.on.error", "fail")], unhandled).start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    let why = h.failed().await;
+    assert!(why.contains("behavior.on.error=fail"), "{why}");
+    assert!(why.contains("offsets 0..=2"), "{why}");
+    h.drain(Release::Shutdown).await;
+    assert_eq!(h.offset(0), None);
+    assert!(lock(&h.outcomes.sent).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn behavior_on_error_log_writes_one_error_record_per_input_record() {
+    let h = Setup::new(&[("behavior.on.error", "log")], unhandled).start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    h.stored(0, 3).await;
+    let errors = h.sent("error-component");
+    assert_eq!(offsets_of(&errors), vec![0, 1, 2]);
+    assert_eq!(
+        header(&errors[0], "error_type").as_deref(),
+        Some("Unhandled")
+    );
+    assert_eq!(
+        header(&errors[0], "error_class").as_deref(),
+        Some("function")
+    );
+    assert!(h.sent("success-component").is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn behavior_on_error_ignore_writes_nothing_and_moves_on() {
+    let h = Setup::new(&[("behavior.on.error", "ignore")], unhandled).start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    h.stored(0, 3).await;
+    assert!(lock(&h.outcomes.sent).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn async_mode_writes_no_results_and_dead_letters_what_lambda_never_accepts() {
+    let extra = [
+        ("aws.lambda.invocation.type", "async"),
+        ("aws.lambda.batch.size", "1"),
+        ("aws.lambda.retry.timeout.ms", "2000"),
+    ];
+    let h = Setup::new(&extra, |_, call: &Call| {
+        if call.offsets == [1] {
+            Answer::After(MS, failure(503, "ServiceException"))
+        } else {
+            Answer::After(
+                MS,
+                Ok(Invoked {
+                    status: 202,
+                    function_error: None,
+                    payload: Vec::new(),
+                }),
+            )
+        }
+    })
+    .start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    h.stored(0, 3).await;
+    assert!(h.sent("success-component").is_empty());
+    let dead = h.sent("dlq-component");
+    assert_eq!(offsets_of(&dead), vec![1]);
+    let message = header(&dead[0], "__connect.errors.exception.message").unwrap_or_default();
+    assert!(message.contains("ServiceException"), "{message}");
+    assert!(
+        h.calls().iter().filter(|c| **c == [1]).count() > 1,
+        "retried first"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outcome_that_cannot_be_written_stops_the_connector_with_nothing_stored() {
+    let mut setup = Setup::new(&[], echo);
+    setup.refuse = vec!["success-component".into()];
+    let h = setup.start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    let why = h.failed().await;
+    assert!(
+        why.contains("cannot write to topic success-component"),
+        "{why}"
+    );
+    h.drain(Release::Shutdown).await;
+    assert_eq!(h.offset(0), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_during_backoff_abandons_the_batch_uncommitted() {
+    let h = Setup::new(&[], |_, _: &Call| {
+        Answer::After(MS, failure(429, "TooManyRequestsException"))
+    })
+    .start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    h.calls_reach(2).await;
+    h.stop.cancel();
+    h.drain(Release::Shutdown).await;
+    assert_eq!(h.calls().len(), 2, "no call after the stop");
+    assert_eq!(h.offset(0), None);
+    assert_eq!(h.failure(), None, "a requested stop is no failure");
+    assert!(lock(&h.outcomes.sent).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_registry_outage_delays_records_and_never_dead_letters_them() {
+    let extra = [
+        ("input.data.format", "AVRO"),
+        ("schema.registry.url", "http://127.0.0.1:1"),
+    ];
+    let mut setup = Setup::new(&extra, echo);
+    let schema = Compiled::compile(SchemaType::Avro, r#""int""#, &[]).expect("an Avro schema");
+    setup.schemas = Some(Arc::new(FakeSchemas {
+        outage: 3,
+        lookups: Mutex::new(0),
+        schema: Arc::new(schema),
+    }));
+    let h = setup.start();
+    // Confluent's framing: magic 0, schema id 1, then Avro's zigzag 1.
+    let mut r = record(0, 0, "");
+    r.value = Some(vec![0, 0, 0, 0, 1, 2]);
+    h.deliver([r]);
+    h.stored(0, 1).await;
+    assert_eq!(h.calls(), vec![vec![0]]);
+    assert!(h.sent("dlq-component").is_empty());
+    let retries = h
+        .shared
+        .metrics
+        .retries
+        .get_or_create(&ReasonLabel { reason: "registry" })
+        .get();
+    assert_eq!(retries, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rebalance_mid_batch_finishes_the_batch_and_stores_its_offsets() {
+    let (open, gate) = watch::channel(false);
+    let h = Setup::new(&[], move |_, _: &Call| {
+        Answer::Gated(gate.clone(), ok("{}"))
+    })
+    .start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    h.calls_reach(1).await;
+    let drain = drain_on_thread(h.handler.clone(), h.handler.partitions(), Release::Revoked);
+    open.send_replace(true);
+    drain.await.expect("drain ran");
+    assert_eq!(h.offset(0), Some(3), "stored before the drain returned");
+    assert!(h.handler.partitions().is_empty());
+    assert!(!h.shared.abandoned.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_partitions_drop_in_flight_work_at_once() {
+    let (_open, gate) = watch::channel(false);
+    let h = Setup::new(&[], move |_, _: &Call| {
+        Answer::Gated(gate.clone(), ok("{}"))
+    })
+    .start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    h.calls_reach(1).await;
+    h.drain(Release::Lost).await;
+    assert!(h.handler.partitions().is_empty());
+    assert_eq!(h.offset(0), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn partitions_progress_independently() {
+    let (_open, gate) = watch::channel(false);
+    let h = Setup::new(&[], move |_, call: &Call| {
+        if call.offsets.first() == Some(&100) {
+            Answer::Gated(gate.clone(), ok("{}"))
+        } else {
+            echo(0, call)
+        }
+    })
+    .start();
+    h.deliver([record(1, 100, "{}")]);
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    h.stored(0, 3).await;
+    assert_eq!(
+        h.offset(1),
+        None,
+        "partition 1 waits for its own function call"
+    );
+}

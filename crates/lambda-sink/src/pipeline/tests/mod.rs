@@ -1,0 +1,268 @@
+//! Component tests: the real task handler and partition workers against
+//! scripted Lambda, outcome producer, offset store and registry (the
+//! [`ports`](super::ports)), on tokio's paused clock — backoffs, linger and
+//! function latency cost no wall time, so the whole suite runs in seconds.
+//!
+//! Every wait is on a condition (a `watch` channel the fakes publish to),
+//! bounded by a virtual-time timeout so that a broken pipeline fails the
+//! test instead of hanging it.
+
+mod cases;
+mod fakes;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lambda_sink_core::config::{Config, RawConfig, validate};
+use lambda_sink_core::outcome::InvokeFailure;
+use lambda_sink_core::record::{SourceRecord, TopicPartition};
+use lambda_sink_core::route::Invoked;
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::ports::Schemas;
+use super::task::TaskHandler;
+use super::{Shared, Telemetry, lock};
+use crate::kafka::consumer::{RecordHandler, Release, Wake};
+use crate::kafka::producer::OutcomeRecord;
+use crate::metrics::Metrics;
+use crate::status::ServiceStatus;
+use fakes::{Answer, Call, FakeLambda, FakeOffsets, FakeOutcomes, FakeSchemas, Script};
+
+/// The topic every case consumes.
+const TOPIC: &str = "orders";
+
+/// How long (virtual time) a wait may take before the test fails.
+const PATIENCE: Duration = Duration::from_secs(600);
+
+/// A connector config: the base properties plus `extra`.
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut pairs = vec![
+        ("name", "component"),
+        ("topics", TOPIC),
+        ("kafka.bootstrap.servers", "127.0.0.1:1"),
+        ("aws.lambda.function.name", "fn"),
+        ("aws.lambda.region", "us-east-1"),
+    ];
+    pairs.extend_from_slice(extra);
+    let v = validate(&RawConfig::from_pairs(pairs), &|_| None);
+    assert!(v.errors.is_empty(), "config errors: {:?}", v.errors);
+    v.config.expect("a config without errors")
+}
+
+/// A running connector made of the real task handler and workers.
+struct Harness {
+    shared: Arc<Shared>,
+    handler: Arc<TaskHandler>,
+    lambda: Arc<FakeLambda>,
+    outcomes: Arc<FakeOutcomes>,
+    offsets: watch::Receiver<HashMap<i32, i64>>,
+    stop: CancellationToken,
+}
+
+struct Setup {
+    config: Config,
+    script: Box<Script>,
+    refuse: Vec<String>,
+    schemas: Option<Arc<FakeSchemas>>,
+}
+
+impl Setup {
+    fn new(
+        extra: &[(&str, &str)],
+        script: impl Fn(usize, &Call) -> Answer + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            config: config(extra),
+            script: Box::new(script),
+            refuse: Vec::new(),
+            schemas: None,
+        }
+    }
+
+    fn start(self) -> Harness {
+        let (calls, _) = watch::channel(Vec::new());
+        let lambda = Arc::new(FakeLambda {
+            script: self.script,
+            calls,
+        });
+        let outcomes = Arc::new(FakeOutcomes {
+            sent: Mutex::new(Vec::new()),
+            refuse: self.refuse,
+        });
+        let (stored, offsets) = watch::channel(HashMap::new());
+        let stop = CancellationToken::new();
+        let telemetry = Telemetry {
+            metrics: Arc::new(Metrics::new()),
+            status: Arc::new(ServiceStatus::new("component", "component", 1)),
+        };
+        let shared = Arc::new(Shared::new(
+            self.config,
+            lambda.clone(),
+            outcomes.clone(),
+            self.schemas.map(|s| s as Arc<dyn Schemas>),
+            stop.clone(),
+            telemetry,
+        ));
+        let handler = Arc::new(TaskHandler {
+            task: 0,
+            shared: shared.clone(),
+            store: Arc::new(FakeOffsets { stored }),
+            wake: Arc::new(Wake::default()),
+            runtime: Handle::current(),
+            partitions: Mutex::new(HashMap::new()),
+        });
+        Harness {
+            shared,
+            handler,
+            lambda,
+            outcomes,
+            offsets,
+            stop,
+        }
+    }
+}
+
+/// A record of partition `partition` at `offset` with a JSON value.
+fn record(partition: i32, offset: i64, value: &str) -> SourceRecord {
+    SourceRecord {
+        topic: Arc::from(TOPIC),
+        partition,
+        offset,
+        timestamp: Some(1_700_000_000_000 + offset),
+        key: Some(format!("k{offset}").into_bytes()),
+        value: Some(value.as_bytes().to_vec()),
+        headers: Vec::new(),
+    }
+}
+
+fn ok(payload: &str) -> Result<Invoked, InvokeFailure> {
+    Ok(Invoked {
+        status: 200,
+        function_error: None,
+        payload: payload.as_bytes().to_vec(),
+    })
+}
+
+fn failure(status: u16, code: &str) -> Result<Invoked, InvokeFailure> {
+    Err(InvokeFailure {
+        status: Some(status),
+        code: Some(code.into()),
+        message: format!("{code} (test)"),
+        retry_after: None,
+        transport: None,
+    })
+}
+
+impl Harness {
+    fn deliver(&self, records: impl IntoIterator<Item = SourceRecord>) {
+        for r in records {
+            self.handler.deliver(r);
+        }
+    }
+
+    /// Waits until the last stored offset of `partition` is `next`.
+    async fn stored(&self, partition: i32, next: i64) {
+        let mut offsets = self.offsets.clone();
+        let waited = tokio::time::timeout(
+            PATIENCE,
+            offsets.wait_for(|s| s.get(&partition) == Some(&next)),
+        )
+        .await;
+        assert!(
+            matches!(waited, Ok(Ok(_))),
+            "offset {next} of partition {partition} never stored; stored: {:?}, calls: {:?}, failure: {:?}",
+            *self.offsets.borrow(),
+            self.calls(),
+            self.failure()
+        );
+    }
+
+    /// The stored offset of `partition`, if any.
+    fn offset(&self, partition: i32) -> Option<i64> {
+        self.offsets.borrow().get(&partition).copied()
+    }
+
+    /// Waits until Lambda has received `n` calls.
+    async fn calls_reach(&self, n: usize) {
+        let mut calls = self.lambda.calls.subscribe();
+        let waited = tokio::time::timeout(PATIENCE, calls.wait_for(|c| c.len() >= n)).await;
+        assert!(
+            waited.is_ok(),
+            "Lambda never got {n} calls: {:?}; failure: {:?}",
+            self.calls(),
+            self.failure()
+        );
+    }
+
+    fn calls(&self) -> Vec<Vec<i64>> {
+        self.lambda
+            .calls
+            .borrow()
+            .iter()
+            .map(|c| c.offsets.clone())
+            .collect()
+    }
+
+    /// Outcome records sent to `topic`.
+    fn sent(&self, topic: &str) -> Vec<OutcomeRecord> {
+        lock(&self.outcomes.sent)
+            .iter()
+            .filter(|r| &*r.topic == topic)
+            .cloned()
+            .collect()
+    }
+
+    fn failure(&self) -> Option<String> {
+        lock(&self.shared.failure).clone()
+    }
+
+    /// Waits until the connector fails; returns why.
+    async fn failed(&self) -> String {
+        let waited = tokio::time::timeout(PATIENCE, self.stop.cancelled()).await;
+        assert!(
+            waited.is_ok(),
+            "the connector never stopped; calls: {:?}",
+            self.calls()
+        );
+        self.failure()
+            .expect("the connector stopped without a failure")
+    }
+
+    /// Drains every partition as the consumer's poll thread does, for `why`.
+    async fn drain(&self, why: Release) {
+        let handler = self.handler.clone();
+        let held = handler.partitions();
+        drain_on_thread(handler, held, why)
+            .await
+            .expect("drain ran");
+    }
+}
+
+/// The value of header `name`, as text.
+fn header(r: &OutcomeRecord, name: &str) -> Option<String> {
+    r.headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.as_ref())
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// Runs `handler.drain` on a thread of its own, as the consumer's poll
+/// thread does: it blocks on the runtime. (A plain thread, not
+/// `spawn_blocking`: the paused clock does not advance while a blocking task
+/// runs, and the drain waits on work that needs time to pass.)
+fn drain_on_thread(
+    handler: Arc<TaskHandler>,
+    partitions: Vec<TopicPartition>,
+    why: Release,
+) -> tokio::sync::oneshot::Receiver<()> {
+    let (done, drained) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        handler.drain(&partitions, why);
+        let _ = done.send(());
+    });
+    drained
+}
