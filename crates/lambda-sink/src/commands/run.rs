@@ -82,18 +82,16 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
     let outcome = pipeline::run(config, shutdown, telemetry).await;
     // The endpoint answered (503) during the drain; it ends with the run.
     http_stop.cancel();
-    let outcome = outcome?;
-    if let Some(reason) = &outcome.failure {
-        error!("lambda-sink stopped: {reason}");
-        eprintln!("error: {reason}");
-        return Ok(exit::RUNTIME);
+    match outcome {
+        Ok(()) => {
+            info!("lambda-sink stopped cleanly: everything in flight was resolved and committed");
+            Ok(exit::OK)
+        }
+        Err(pipeline::RunError::Start(e)) => Err(e),
+        Err(e) => {
+            error!("lambda-sink stopped: {e}");
+            eprintln!("error: {e}");
+            Ok(exit::RUNTIME)
+        }
     }
-    if outcome.abandoned {
-        error!(
-            "lambda-sink stopped with work abandoned at the shutdown timeout; it will be redone after a restart"
-        );
-        return Ok(exit::RUNTIME);
-    }
-    info!("lambda-sink stopped cleanly: everything in flight was resolved and committed");
-    Ok(exit::OK)
 }

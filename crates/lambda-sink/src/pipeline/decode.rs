@@ -32,7 +32,6 @@ impl Worker {
     /// Decodes a record into its payload element, or its dead letter.
     /// `Err(Halt::Stopped)` when asked to stop while waiting for the registry.
     pub(super) async fn prepare(&self, record: SourceRecord) -> Result<Item, Halt> {
-        self.buffered.taken();
         let config = &self.shared.config;
         let key = match self
             .decode(

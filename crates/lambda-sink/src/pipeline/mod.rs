@@ -51,23 +51,30 @@ use crate::{kafka, lambda};
 use ports::{Lambda, Outcomes, Schemas};
 use task::TaskHandler;
 
-/// How a run ended.
-#[derive(Debug, Default)]
-pub struct RunOutcome {
-    /// Why the connector stopped itself (`behavior.on.error=fail`, a
-    /// configuration error found at run time, ...). `None` after a requested
-    /// stop.
-    pub failure: Option<String>,
-    /// Work was abandoned at the shutdown timeout (or a final commit failed):
-    /// it is not committed and will be redone after a restart.
-    pub abandoned: bool,
+/// Why a run did not end cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// It could not start: no region or credentials, librdkafka refusing
+    /// the configuration, output topics that cannot be created, ...
+    #[error("{0:#}")]
+    Start(anyhow::Error),
+    /// The connector stopped itself (`behavior.on.error=fail`, a
+    /// configuration error found at run time, an outcome that cannot be
+    /// written, ...).
+    #[error("{0}")]
+    Failed(String),
+    /// A requested stop abandoned work at the shutdown timeout (or a final
+    /// commit failed): it is not committed and will be redone after a
+    /// restart.
+    #[error(
+        "work was abandoned at the shutdown timeout; it is not committed and will be redone after a restart"
+    )]
+    Abandoned,
 }
 
-impl RunOutcome {
-    /// Whether everything in flight was resolved and committed after a
-    /// requested stop.
-    pub fn is_clean(&self) -> bool {
-        self.failure.is_none() && !self.abandoned
+impl From<anyhow::Error> for RunError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Start(e)
     }
 }
 
@@ -152,16 +159,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Runs the connector until `shutdown` is cancelled or it fails.
+/// Runs the connector until `shutdown` is cancelled or it fails. `Ok` after
+/// a requested stop with everything in flight resolved and committed.
+///
+/// A failure inside stops the connector through a child of `shutdown`, so
+/// it never cancels the caller's token.
 ///
 /// # Errors
-/// When it cannot start: no region or credentials, librdkafka refusing the
-/// configuration, output topics that cannot be created.
+/// [`RunError`]: it could not start, it failed, or it abandoned work.
 pub async fn run(
     config: Config,
     shutdown: CancellationToken,
     telemetry: Telemetry,
-) -> anyhow::Result<RunOutcome> {
+) -> Result<(), RunError> {
+    let stop = shutdown.child_token();
     let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
     let invoker = Invoker::new(lambda::client(&sdk));
     let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
@@ -170,7 +181,7 @@ pub async fn run(
     // first invocation waits for the slowest, not for their sum.
     let registry = tokio::select! {
         biased;
-        () = shutdown.cancelled() => return Ok(RunOutcome::default()),
+        () = stop.cancelled() => return Ok(()),
         checked = async {
             tokio::try_join!(
                 check_credentials(&sdk),
@@ -188,7 +199,7 @@ pub async fn run(
         Arc::new(invoker),
         Arc::new(producer.clone()),
         registry.map(|r| Arc::new(r) as Arc<dyn Schemas>),
-        shutdown.clone(),
+        stop.clone(),
         telemetry,
     ));
     let mut threads = Vec::with_capacity(tasks);
@@ -210,7 +221,7 @@ pub async fn run(
     }
     shared.status.running();
     let status = shared.status.clone();
-    let stopping = shutdown.clone();
+    let stopping = stop.clone();
     tokio::spawn(async move {
         stopping.cancelled().await;
         status.stopping();
@@ -233,11 +244,13 @@ pub async fn run(
     if let Err(e) = flushing.await {
         error!(error = %e, "the outcome producer's final flush did not run");
     }
-    let failure = lock(&shared.failure).clone();
-    Ok(RunOutcome {
-        failure,
-        abandoned: shared.abandoned.load(Ordering::SeqCst),
-    })
+    if let Some(reason) = lock(&shared.failure).clone() {
+        return Err(RunError::Failed(reason));
+    }
+    if shared.abandoned.load(Ordering::SeqCst) {
+        return Err(RunError::Abandoned);
+    }
+    Ok(())
 }
 
 /// The Schema Registry client, once the registry has answered.

@@ -21,7 +21,7 @@ use tracing::{Instrument, info_span};
 
 use super::commit::{self, Pending};
 use super::ports::Offsets;
-use super::task::Buffered;
+use super::task::Inbox;
 use super::{Halt, Shared};
 
 /// A record ready to be batched, or one that goes to the DLQ instead.
@@ -51,8 +51,7 @@ pub(super) struct Worker {
     pub(super) task: usize,
     pub(super) shared: Arc<Shared>,
     store: Arc<dyn Offsets>,
-    records: mpsc::UnboundedReceiver<SourceRecord>,
-    pub(super) buffered: Buffered,
+    records: Inbox,
     pub(super) stop: CancellationToken,
     pub(super) limits: BatchLimits,
 }
@@ -63,8 +62,7 @@ impl Worker {
         task: usize,
         shared: Arc<Shared>,
         store: Arc<dyn Offsets>,
-        records: mpsc::UnboundedReceiver<SourceRecord>,
-        buffered: Buffered,
+        records: Inbox,
         stop: CancellationToken,
     ) -> Self {
         let limits = BatchLimits {
@@ -77,7 +75,6 @@ impl Worker {
             shared,
             store,
             records,
-            buffered,
             stop,
             limits,
         }
@@ -171,10 +168,10 @@ impl Worker {
     /// Moves already-delivered records into the queue, up to one batch.
     async fn top_up(&mut self, queue: &mut VecDeque<Item>) -> Result<(), Halt> {
         while queue.len() < self.limits.max_records {
-            match self.records.try_recv() {
-                Ok(record) => queue.push_back(self.prepare(record).await?),
-                Err(_) => break,
-            }
+            let Some(record) = self.records.try_recv() else {
+                break;
+            };
+            queue.push_back(self.prepare(record).await?);
         }
         Ok(())
     }

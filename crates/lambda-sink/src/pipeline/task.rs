@@ -6,15 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use prometheus_client::metrics::counter::Counter;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::partition::Worker;
 use super::ports::Offsets;
@@ -22,36 +22,45 @@ use super::{Shared, lock};
 use crate::kafka::consumer::{RecordHandler, Release, Wake};
 use crate::metrics::TopicLabel;
 
-/// Records delivered to a partition's worker and not yet taken by it.
-/// Taking the one that leaves half of `max.poll.records` wakes the
-/// consumer's poll thread, which refills a partition only while it has room.
-#[derive(Clone)]
-pub(super) struct Buffered {
-    count: Arc<AtomicUsize>,
+/// The worker's side of its partition's buffer: a bounded channel of
+/// `max.poll.records` records. Taking the record that leaves half of it
+/// wakes the consumer's poll thread, which refills a partition only while
+/// its channel has room. (A wake-up lost to a concurrent send is caught by
+/// the poll thread's own next pass or its 100 ms safety net.)
+pub(super) struct Inbox {
+    records: mpsc::Receiver<SourceRecord>,
     low: usize,
     wake: Arc<Wake>,
 }
 
-impl Buffered {
-    fn added(&self) -> usize {
-        self.count.fetch_add(1, Ordering::SeqCst) + 1
+impl Inbox {
+    /// The next record; `None` once the handler dropped the sender.
+    pub(super) async fn recv(&mut self) -> Option<SourceRecord> {
+        let record = self.records.recv().await;
+        self.taken();
+        record
     }
 
-    pub(super) fn taken(&self) {
-        if self.count.fetch_sub(1, Ordering::SeqCst) == self.low + 1 {
+    /// A record already delivered, if any.
+    pub(super) fn try_recv(&mut self) -> Option<SourceRecord> {
+        let record = self.records.try_recv().ok();
+        if record.is_some() {
+            self.taken();
+        }
+        record
+    }
+
+    fn taken(&self) {
+        if self.records.len() == self.low {
             self.wake.notify();
         }
-    }
-
-    fn get(&self) -> usize {
-        self.count.load(Ordering::SeqCst)
     }
 }
 
 /// A partition's worker as its task's consumer sees it.
 pub(super) struct PartitionHandle {
-    records: mpsc::UnboundedSender<SourceRecord>,
-    buffered: Buffered,
+    /// The bounded channel to the worker: its only buffer bound.
+    records: mpsc::Sender<SourceRecord>,
     /// `records_consumed` of the partition's topic, looked up once rather
     /// than per record.
     consumed: Counter,
@@ -71,7 +80,8 @@ pub(super) struct TaskHandler {
 
 impl TaskHandler {
     fn start_partition(&self, tp: TopicPartition) -> PartitionHandle {
-        let (records, rx) = mpsc::unbounded_channel();
+        let limit = self.buffer_limit();
+        let (records, rx) = mpsc::channel(limit);
         let consumed = self
             .shared
             .metrics
@@ -80,9 +90,9 @@ impl TaskHandler {
                 topic: tp.topic.to_string(),
             })
             .clone();
-        let buffered = Buffered {
-            count: Arc::new(AtomicUsize::new(0)),
-            low: self.shared.config.max_buffered_per_partition / 2,
+        let inbox = Inbox {
+            records: rx,
+            low: limit / 2,
             wake: self.wake.clone(),
         };
         let stop = self.shared.stop.child_token();
@@ -91,13 +101,11 @@ impl TaskHandler {
             self.task,
             self.shared.clone(),
             self.store.clone(),
-            rx,
-            buffered.clone(),
+            inbox,
             stop.clone(),
         );
         PartitionHandle {
             records,
-            buffered,
             consumed,
             stop,
             join: self.runtime.spawn(worker.run()),
@@ -107,28 +115,44 @@ impl TaskHandler {
 
 impl RecordHandler for TaskHandler {
     fn deliver(&self, record: SourceRecord) -> usize {
-        let mut partitions = lock(&self.partitions);
-        let handle = partitions
-            .entry(TopicPartition::of(&record))
-            .or_insert_with_key(|tp| self.start_partition(tp.clone()));
-        handle.consumed.inc();
-        let buffered = handle.buffered.added();
-        if handle.records.send(record).is_err() {
-            // The worker has stopped (the connector is failing); the record
-            // stays unresolved and uncommitted. Report "full" to pause it.
-            return usize::MAX;
+        let limit = self.buffer_limit();
+        let sender = {
+            let mut partitions = lock(&self.partitions);
+            let handle = partitions
+                .entry(TopicPartition::of(&record))
+                .or_insert_with_key(|tp| self.start_partition(tp.clone()));
+            handle.consumed.inc();
+            handle.records.clone()
+        };
+        let record = match sender.try_send(record) {
+            Ok(()) => return limit - sender.capacity(),
+            // The worker has stopped (the connector is failing): the record
+            // stays unresolved and uncommitted. "Full" holds the partition.
+            Err(TrySendError::Closed(_)) => return limit,
+            Err(TrySendError::Full(record)) => record,
+        };
+        // The poll thread sends only while a partition has room, so only
+        // records of a partition without a queue of its own, fetched before
+        // its pause took effect, arrive here. Never dropped: wait for the
+        // worker to take one (this is the poll thread, not the runtime).
+        debug!(
+            offset = record.offset,
+            "partition buffer full: waiting for room"
+        );
+        match sender.blocking_send(record) {
+            Ok(()) => limit - sender.capacity(),
+            Err(_) => limit,
         }
-        buffered
     }
 
     fn buffered(&self, tp: &TopicPartition) -> usize {
         lock(&self.partitions)
             .get(tp)
-            .map_or(0, |h| h.buffered.get())
+            .map_or(0, |h| self.buffer_limit() - h.records.capacity())
     }
 
     fn buffer_limit(&self) -> usize {
-        self.shared.config.max_buffered_per_partition
+        self.shared.config.max_buffered_per_partition.max(1)
     }
 
     fn drain(&self, partitions: &[TopicPartition], why: Release) {

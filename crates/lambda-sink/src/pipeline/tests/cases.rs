@@ -297,3 +297,30 @@ async fn partitions_progress_independently() {
         "partition 1 waits for its own function call"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_bounded_channel_counts_what_the_worker_has_not_taken() {
+    let (open, gate) = watch::channel(false);
+    let extra = [("max.poll.records", "10"), ("aws.lambda.batch.size", "2")];
+    let h = Setup::new(&extra, move |_, _: &Call| {
+        Answer::Gated(gate.clone(), ok("{}"))
+    })
+    .start();
+    let reported: Vec<usize> = (0..10)
+        .map(|o| h.handler.deliver(record(0, o, "{}")))
+        .collect();
+    assert_eq!(
+        reported.last(),
+        Some(&10),
+        "the tenth record fills the buffer"
+    );
+    h.calls_reach(1).await;
+    let tp = TopicPartition {
+        topic: Arc::from(TOPIC),
+        partition: 0,
+    };
+    assert_eq!(h.handler.buffered(&tp), 8, "the worker took one batch");
+    open.send_replace(true);
+    h.stored(0, 10).await;
+    assert_eq!(h.handler.buffered(&tp), 0);
+}
