@@ -153,12 +153,15 @@ pub(super) fn log_resolved_error(
         ),
         Err(failure) => ("invocation", failure.error_type()),
     };
+    let message = match outcome {
+        Outcome::Ignored => "function error ignored (behavior.on.error=ignore)",
+        _ => "function error written to the error topic",
+    };
     warn!(
         offsets = %offsets_range(records.iter()),
         error_class = class,
         error_type = %error_type,
-        outcome = outcome.as_str(),
-        "batch failed; resolved by behavior.on.error"
+        "{message}"
     );
 }
 
