@@ -69,7 +69,6 @@ pub(super) async fn commit_loop(
         tokio::select! {
             biased;
             Some((offsets, result)) = waiting.next(), if !waiting.is_empty() => {
-                let offsets: Vec<i64> = offsets;
                 if let Err(e) = result {
                     shared.fail(format!("{e}"));
                     return;

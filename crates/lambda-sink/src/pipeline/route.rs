@@ -31,23 +31,28 @@ impl Worker {
         };
         let reporter = &self.shared.config.reporter;
         let outcomes = match (write, &reporter.result, &reporter.error) {
-            (Write::Results(results), Some(topic), _) => records
-                .iter()
-                .zip(results)
-                .map(|(r, result)| OutcomeRecord {
-                    topic: Arc::from(topic.name.as_str()),
-                    key: None,
-                    value: Some(result.encode(topic.value_format)),
-                    headers: text_headers(outcome::input_record_headers(r)),
-                    timestamp: None,
-                })
-                .collect(),
+            (Write::Results(results), Some(topic), _) => {
+                // One topic name per batch, shared by its records.
+                let name: Arc<str> = Arc::from(topic.name.as_str());
+                records
+                    .iter()
+                    .zip(results)
+                    .map(|(r, result)| OutcomeRecord {
+                        topic: name.clone(),
+                        key: None,
+                        value: Some(result.encode(topic.value_format)),
+                        headers: text_headers(outcome::input_record_headers(r)),
+                        timestamp: None,
+                    })
+                    .collect()
+            }
             (Write::Errors(error), _, Some(topic)) => {
+                let name: Arc<str> = Arc::from(topic.name.as_str());
                 let value = error.body.encode(topic.value_format);
                 records
                     .iter()
                     .map(|r| OutcomeRecord {
-                        topic: Arc::from(topic.name.as_str()),
+                        topic: name.clone(),
                         key: None,
                         value: Some(value.clone()),
                         headers: text_headers(outcome::error_headers(r, &error)),
@@ -76,6 +81,7 @@ impl Worker {
             let stop = Stop::Intolerable(dead.clone());
             return Err(Halt::Failed(self.stop_message(&records, &stop)));
         };
+        let name: Arc<str> = Arc::from(dlq.topic.name.as_str());
         let mut outcomes = Vec::with_capacity(records.len());
         for record in &records {
             warn!(offset = record.offset, stage = %dead.stage.as_str(), error = %dead.message, "record sent to the dead letter queue");
@@ -87,7 +93,7 @@ impl Worker {
                 )));
             }
             outcomes.push(OutcomeRecord {
-                topic: Arc::from(dlq.topic.name.as_str()),
+                topic: name.clone(),
                 key: record.key.clone(),
                 value: record.value.clone(),
                 headers,

@@ -116,20 +116,20 @@ impl TaskHandler {
 impl RecordHandler for TaskHandler {
     fn deliver(&self, record: SourceRecord) -> usize {
         let limit = self.buffer_limit();
-        let sender = {
+        let (record, sender) = {
             let mut partitions = lock(&self.partitions);
             let handle = partitions
                 .entry(TopicPartition::of(&record))
                 .or_insert_with_key(|tp| self.start_partition(tp.clone()));
             handle.consumed.inc();
-            handle.records.clone()
-        };
-        let record = match sender.try_send(record) {
-            Ok(()) => return limit - sender.capacity(),
-            // The worker has stopped (the connector is failing): the record
-            // stays unresolved and uncommitted. "Full" holds the partition.
-            Err(TrySendError::Closed(_)) => return limit,
-            Err(TrySendError::Full(record)) => record,
+            match handle.records.try_send(record) {
+                Ok(()) => return limit - handle.records.capacity(),
+                // The worker has stopped (the connector is failing): the
+                // record stays unresolved and uncommitted. "Full" holds the
+                // partition.
+                Err(TrySendError::Closed(_)) => return limit,
+                Err(TrySendError::Full(record)) => (record, handle.records.clone()),
+            }
         };
         // The poll thread sends only while a partition has room, so only
         // records of a partition without a queue of its own, fetched before

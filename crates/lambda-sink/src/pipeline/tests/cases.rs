@@ -23,6 +23,17 @@ fn echo(_: usize, call: &Call) -> Answer {
     Answer::After(10 * MS, ok(&format!("[{}]", results.join(","))))
 }
 
+/// A harness whose function answers `{}` to every call once the returned
+/// gate opens.
+fn gated(extra: &[(&str, &str)]) -> (watch::Sender<bool>, Harness) {
+    let (open, gate) = watch::channel(false);
+    let h = Setup::new(extra, move |_, _: &Call| {
+        Answer::Gated(gate.clone(), ok("{}"))
+    })
+    .start();
+    (open, h)
+}
+
 fn offsets_of(records: &[OutcomeRecord]) -> Vec<i64> {
     records
         .iter()
@@ -248,11 +259,7 @@ async fn a_registry_outage_delays_records_and_never_dead_letters_them() {
 
 #[tokio::test(start_paused = true)]
 async fn a_rebalance_mid_batch_finishes_the_batch_and_stores_its_offsets() {
-    let (open, gate) = watch::channel(false);
-    let h = Setup::new(&[], move |_, _: &Call| {
-        Answer::Gated(gate.clone(), ok("{}"))
-    })
-    .start();
+    let (open, h) = gated(&[]);
     h.deliver((0..3).map(|o| record(0, o, "{}")));
     h.calls_reach(1).await;
     let drain = drain_on_thread(h.handler.clone(), h.handler.partitions(), Release::Revoked);
@@ -265,11 +272,7 @@ async fn a_rebalance_mid_batch_finishes_the_batch_and_stores_its_offsets() {
 
 #[tokio::test(start_paused = true)]
 async fn lost_partitions_drop_in_flight_work_at_once() {
-    let (_open, gate) = watch::channel(false);
-    let h = Setup::new(&[], move |_, _: &Call| {
-        Answer::Gated(gate.clone(), ok("{}"))
-    })
-    .start();
+    let (_open, h) = gated(&[]);
     h.deliver((0..3).map(|o| record(0, o, "{}")));
     h.calls_reach(1).await;
     h.drain(Release::Lost).await;
@@ -300,12 +303,7 @@ async fn partitions_progress_independently() {
 
 #[tokio::test(start_paused = true)]
 async fn the_bounded_channel_counts_what_the_worker_has_not_taken() {
-    let (open, gate) = watch::channel(false);
-    let extra = [("max.poll.records", "10"), ("aws.lambda.batch.size", "2")];
-    let h = Setup::new(&extra, move |_, _: &Call| {
-        Answer::Gated(gate.clone(), ok("{}"))
-    })
-    .start();
+    let (open, h) = gated(&[("max.poll.records", "10"), ("aws.lambda.batch.size", "2")]);
     let reported: Vec<usize> = (0..10)
         .map(|o| h.handler.deliver(record(0, o, "{}")))
         .collect();
