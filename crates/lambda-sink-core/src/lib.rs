@@ -11,6 +11,7 @@
 
 pub mod batch;
 pub mod codec;
+pub mod concurrency;
 pub mod config;
 pub mod offsets;
 pub mod outcome;
@@ -18,3 +19,4 @@ pub mod payload;
 pub mod record;
 pub mod retry;
 pub mod route;
+pub mod schedule;

@@ -157,6 +157,18 @@ config_enum! {
 }
 
 config_enum! {
+    /// `aws.lambda.ordering`: which records of a partition may be in flight together.
+    Ordering {
+        /// One batch of a partition in flight at a time, in offset order.
+        Partition = "partition",
+        /// Several batches of a partition in flight, never two holding the same key.
+        Key = "key",
+        /// Several batches of a partition in flight, in any order.
+        None = "none",
+    }
+}
+
+config_enum! {
     /// `reporter.*.topic.value.format`.
     ReporterValueFormat {
         /// The JSON text as a JSON string literal (Confluent's bytes).

@@ -28,8 +28,8 @@ use std::time::Duration;
 pub use client::ClientRole;
 pub use enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
-    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, RecordConverter,
-    ReporterValueFormat,
+    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, Ordering,
+    RecordConverter, ReporterValueFormat,
 };
 pub use names::{ConnectorId, FunctionRef, TopicName};
 pub use problem::Problem;
@@ -300,6 +300,12 @@ pub struct LambdaConfig {
     pub retry_backoff_max: Duration,
     /// `aws.lambda.max.in.flight`.
     pub max_in_flight: usize,
+    /// `aws.lambda.ordering`.
+    pub ordering: Ordering,
+    /// `aws.lambda.max.in.flight.per.partition` (1 in `partition` ordering).
+    pub max_in_flight_per_partition: usize,
+    /// `aws.lambda.adaptive.concurrency`.
+    pub adaptive_concurrency: bool,
     /// `aws.lambda.payload.include.headers`.
     pub include_headers: bool,
     /// `record.converter.class`.

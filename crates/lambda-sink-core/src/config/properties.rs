@@ -12,8 +12,8 @@
 
 use super::enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
-    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, RecordConverter,
-    ReporterValueFormat,
+    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, Ordering,
+    RecordConverter, ReporterValueFormat,
 };
 
 /// A property's value type, which decides how its text is parsed.
@@ -712,7 +712,37 @@ pub static PROPERTIES: &[Property] = &[
         Medium,
         Lambda,
         true,
-        "Most concurrent invocations in this process (in sync mode at most one per partition). Each holds at most one request and its response in memory."
+        "Most concurrent invocations in this process. Each holds at most one request and its response in memory."
+    ),
+    prop!(
+        "aws.lambda.ordering",
+        one_of(Ordering::NAMES),
+        Value("partition"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "Which records of a partition may be in flight together. `partition`: one batch per partition at a time, in offset order (Confluent's behaviour). `key`: up to `aws.lambda.max.in.flight.per.partition` batches of a partition at once, never two holding the same key, each key's records in offset order (records without a key are unordered). `none`: as many batches, in any order. Offsets are always committed only up to the first unresolved record."
+    ),
+    prop!(
+        "aws.lambda.max.in.flight.per.partition",
+        int(1, 1_000),
+        Value("10"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "Most batches of one partition in flight at once with `aws.lambda.ordering` `key` or `none` (`partition` always has one)."
+    ),
+    prop!(
+        "aws.lambda.adaptive.concurrency",
+        Kind::Bool,
+        Value("true"),
+        No,
+        Low,
+        Lambda,
+        true,
+        "Lower the in-flight limit when Lambda throttles (429) and raise it again, up to `aws.lambda.max.in.flight`, while calls succeed (AIMD). `false` keeps the limit at `aws.lambda.max.in.flight`."
     ),
     prop!(
         "aws.lambda.payload.include.headers",

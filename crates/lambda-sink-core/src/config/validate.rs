@@ -20,7 +20,7 @@ use super::{
     AssumeRole, AuthenticationMethod, AutoOffsetReset, AwsConfig, AwsCredentials, BehaviorOnError,
     ClientProperties, ClientValue, Config, ConfigurationMode, ConnectorId, DataFormat,
     DecimalFormat, Dlq, ErrorsConfig, ErrorsTolerance, FunctionRef, InvocationType, KafkaAuth,
-    KafkaAuthMode, KafkaConfig, LambdaConfig, OutputTopic, Problem, Proxy, RawConfig,
+    KafkaAuthMode, KafkaConfig, LambdaConfig, Ordering, OutputTopic, Problem, Proxy, RawConfig,
     RecordConverter, ReporterConfig, ReporterTopic, ReporterValueFormat, Resolver, Routing,
     SchemaRegistryConfig, Secret, ServiceConfig, Subscription, TopicName,
 };
@@ -923,6 +923,19 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
             ),
         );
     }
+    let ordering = v.choice("aws.lambda.ordering", Ordering::from_canonical);
+    if ordering == Some(Ordering::Partition) && v.is_set("aws.lambda.max.in.flight.per.partition") {
+        report.warn(
+            "aws.lambda.max.in.flight.per.partition",
+            "has no effect with aws.lambda.ordering=partition (one batch per partition); set aws.lambda.ordering to key or none",
+        );
+    }
+    let per_partition = match ordering {
+        Some(Ordering::Partition) => Some(1),
+        _ => v
+            .int("aws.lambda.max.in.flight.per.partition")
+            .map(usize_of),
+    };
     Some(LambdaConfig {
         routing: routing?,
         invocation_type: invocation_type?,
@@ -934,6 +947,9 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
         retry_backoff: backoff?,
         retry_backoff_max: backoff_max?,
         max_in_flight: usize_of(v.int("aws.lambda.max.in.flight")?),
+        ordering: ordering?,
+        max_in_flight_per_partition: per_partition?,
+        adaptive_concurrency: v.bool("aws.lambda.adaptive.concurrency"),
         include_headers: v.bool("aws.lambda.payload.include.headers"),
         converter: v.choice("record.converter.class", RecordConverter::from_canonical)?,
         behavior_on_error: behavior_on_error?,

@@ -96,6 +96,9 @@ fn minimal_config_gets_table_defaults() {
     assert_eq!(l.socket_timeout, Duration::from_millis(50_000));
     assert_eq!(l.retry_timeout, Some(Duration::from_millis(300_000)));
     assert_eq!(l.max_in_flight, 32);
+    assert_eq!(l.ordering, Ordering::Partition);
+    assert_eq!(l.max_in_flight_per_partition, 1, "partition ordering: one");
+    assert!(l.adaptive_concurrency);
     assert!(!l.include_headers);
     assert_eq!(l.converter, RecordConverter::Json);
     assert_eq!(l.behavior_on_error, BehaviorOnError::Log);
@@ -316,6 +319,38 @@ fn topics_or_regex() {
     assert_eq!(
         warnings(&[("topics", "a,b,a")]),
         ["topics: \"a\" is listed twice"]
+    );
+}
+
+#[test]
+fn ordering_and_per_partition_concurrency() {
+    let c = config(&[("aws.lambda.ordering", "KEY")]);
+    assert_eq!(c.lambda.ordering, Ordering::Key);
+    assert_eq!(c.lambda.max_in_flight_per_partition, 10, "the default");
+    let c = config(&[
+        ("aws.lambda.ordering", "none"),
+        ("aws.lambda.max.in.flight.per.partition", "50"),
+        ("aws.lambda.adaptive.concurrency", "false"),
+    ]);
+    assert_eq!(c.lambda.max_in_flight_per_partition, 50);
+    assert!(!c.lambda.adaptive_concurrency);
+    assert_eq!(
+        warnings(&[("aws.lambda.max.in.flight.per.partition", "5")]),
+        [
+            "aws.lambda.max.in.flight.per.partition: has no effect with aws.lambda.ordering=partition (one batch per partition); set aws.lambda.ordering to key or none"
+        ]
+    );
+    let errs = errors(&[("aws.lambda.ordering", "keys")]);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("aws.lambda.ordering") && e.contains("partition, key, none")),
+        "{errs:?}"
+    );
+    let errs = errors(&[("aws.lambda.max.in.flight.per.partition", "0")]);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("max.in.flight.per.partition")),
+        "{errs:?}"
     );
 }
 

@@ -1,0 +1,403 @@
+//! Which of a partition's queued records go into the next batch
+//! (`aws.lambda.ordering`).
+//!
+//! Every record has a *lane*: in `partition` mode all records of the
+//! partition share one; in `key` mode a record's lane is its key; in `none`
+//! mode, and for records without a key in `key` mode, a record has no lane.
+//! A batch holds the lanes of its records until it is resolved, and a record
+//! whose lane is held waits. So in `partition` mode one batch is in flight
+//! at a time, in offset order (lambda-sink's behaviour before orderings
+//! existed); in `key` mode no two batches in flight share a key and the
+//! records of one key are invoked in offset order; in `none` mode any
+//! queued record may go.
+//!
+//! A batch is the earliest eligible records in offset order, within the
+//! request limits ([`BatchLimits`]). The scan stops at the first eligible
+//! record that does not fit, and a record that is not sent to Lambda (a
+//! dead letter, [`Element::element_len`] `None`) is taken alone, so skipping
+//! never reorders a lane: a record is only ever passed over because its lane
+//! is held, and then every later record of that lane is passed over too.
+//!
+//! Lanes are 64-bit hashes of the key bytes: two keys that collide share a
+//! lane, which costs concurrency, never order. Memory is the queued records
+//! plus one entry per lane held by a batch in flight.
+
+use std::collections::{HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use crate::batch::{BatchLimits, Element, request_len};
+use crate::config::Ordering;
+
+/// A lane: records sharing one are invoked one batch at a time, in order.
+pub type Lane = u64;
+
+/// The lane of a record with `key` under `ordering`; `None` = unordered.
+pub fn lane(ordering: Ordering, key: Option<&[u8]>) -> Option<Lane> {
+    match (ordering, key) {
+        (Ordering::Partition, _) => Some(0),
+        (Ordering::Key, Some(key)) => {
+            // SipHash with fixed keys: the same key always maps to the same
+            // lane, in every process.
+            let mut h = DefaultHasher::new();
+            key.hash(&mut h);
+            Some(h.finish())
+        }
+        (Ordering::Key, None) | (Ordering::None, _) => None,
+    }
+}
+
+/// A batch taken from the queue: its items in offset order and the lanes it
+/// holds until [`Scheduler::release`].
+#[derive(Debug)]
+pub struct Taken<T> {
+    /// The batch, in offset order.
+    pub items: Vec<T>,
+    /// The distinct lanes of `items`.
+    pub lanes: Vec<Lane>,
+}
+
+/// What the next batch would be, without taking it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Items it would hold (0: nothing is eligible).
+    pub items: usize,
+    /// Whether it can grow no more from records already queued *or* still
+    /// to come: a limit is reached, or it ends at a record that is not
+    /// batchable. A batch that is not full may be worth lingering for.
+    pub full: bool,
+    /// Queue position of its first item (the oldest eligible record).
+    pub first: usize,
+}
+
+/// A partition's queued records, in offset order, and the lanes held by
+/// batches in flight.
+#[derive(Debug)]
+pub struct Scheduler<T> {
+    queue: VecDeque<(Option<Lane>, T)>,
+    held: HashSet<Lane>,
+}
+
+impl<T> Default for Scheduler<T> {
+    fn default() -> Self {
+        Self {
+            queue: VecDeque::new(),
+            held: HashSet::new(),
+        }
+    }
+}
+
+impl<T: Element> Scheduler<T> {
+    /// An empty scheduler.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues the next record of the partition (offsets increase).
+    pub fn push(&mut self, lane: Option<Lane>, item: T) {
+        self.queue.push_back((lane, item));
+    }
+
+    /// Records queued, eligible or not.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Lanes held by batches in flight.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// The queued item at `index` (0 = oldest).
+    pub fn get(&self, index: usize) -> Option<&T> {
+        self.queue.get(index).map(|(_, item)| item)
+    }
+
+    /// What [`take`](Self::take) would take now.
+    pub fn plan(&self, limits: BatchLimits) -> Plan {
+        let mut plan = Plan {
+            items: 0,
+            full: false,
+            first: 0,
+        };
+        let mut bytes = 0;
+        for (index, (lane, item)) in self.queue.iter().enumerate() {
+            if lane.is_some_and(|l| self.held.contains(&l)) {
+                continue;
+            }
+            let Some(len) = item.element_len() else {
+                if plan.items == 0 {
+                    plan = Plan {
+                        items: 1,
+                        full: true,
+                        first: index,
+                    };
+                } else {
+                    plan.full = true;
+                }
+                return plan;
+            };
+            if plan.items == 0 {
+                plan.first = index;
+            }
+            if plan.items == limits.max_records
+                || request_len(plan.items + 1, bytes + len) > limits.max_bytes
+            {
+                plan.full = true;
+                return plan;
+            }
+            plan.items += 1;
+            bytes += len;
+        }
+        plan.full = plan.items >= limits.max_records
+            // Nothing more of even the smallest size (1 byte) would fit.
+            || request_len(plan.items + 1, bytes + 1) > limits.max_bytes;
+        plan
+    }
+
+    /// Takes the next batch (possibly empty) and holds its lanes.
+    pub fn take(&mut self, limits: BatchLimits) -> Taken<T> {
+        let wanted = self.plan(limits).items;
+        let mut taken = Taken {
+            items: Vec::with_capacity(wanted),
+            lanes: Vec::new(),
+        };
+        if wanted == 0 {
+            return taken;
+        }
+        let mut kept = VecDeque::with_capacity(self.queue.len() - wanted);
+        for (lane, item) in self.queue.drain(..) {
+            let blocked = lane.is_some_and(|l| self.held.contains(&l));
+            if taken.items.len() == wanted || blocked {
+                kept.push_back((lane, item));
+                continue;
+            }
+            if let Some(l) = lane
+                && !taken.lanes.contains(&l)
+            {
+                taken.lanes.push(l);
+            }
+            taken.items.push(item);
+        }
+        self.queue = kept;
+        self.held.extend(taken.lanes.iter().copied());
+        taken
+    }
+
+    /// Frees the lanes of a resolved batch: their next records may go.
+    pub fn release(&mut self, lanes: &[Lane]) {
+        for l in lanes {
+            self.held.remove(l);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// A queued record: its offset, key and whether it is batchable.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Rec {
+        offset: i64,
+        key: Option<u8>,
+        dead: bool,
+    }
+
+    impl Element for Rec {
+        fn element_len(&self) -> Option<usize> {
+            (!self.dead).then_some(10)
+        }
+    }
+
+    const LIMITS: BatchLimits = BatchLimits {
+        max_records: 3,
+        max_bytes: 1 << 20,
+    };
+
+    fn scheduler(ordering: Ordering, keys: &[Option<u8>]) -> Scheduler<Rec> {
+        let mut s = Scheduler::new();
+        for (i, k) in keys.iter().enumerate() {
+            let key = k.map(|k| [k]);
+            s.push(
+                lane(ordering, key.as_ref().map(|k| k.as_slice())),
+                Rec {
+                    offset: i as i64,
+                    key: *k,
+                    dead: false,
+                },
+            );
+        }
+        s
+    }
+
+    fn offsets(t: &Taken<Rec>) -> Vec<i64> {
+        t.items.iter().map(|r| r.offset).collect()
+    }
+
+    #[test]
+    fn partition_mode_is_one_batch_at_a_time_in_order() {
+        let mut s = scheduler(Ordering::Partition, &[Some(1), Some(2), None, Some(3)]);
+        let first = s.take(LIMITS);
+        assert_eq!(offsets(&first), [0, 1, 2]);
+        assert_eq!(s.plan(LIMITS).items, 0, "the partition's lane is held");
+        assert!(s.take(LIMITS).items.is_empty());
+        s.release(&first.lanes);
+        assert_eq!(offsets(&s.take(LIMITS)), [3]);
+    }
+
+    #[test]
+    fn key_mode_passes_over_held_keys_only() {
+        // Keys: a a b a c, batch size 3 → first batch takes a a b.
+        let mut s = scheduler(
+            Ordering::Key,
+            &[Some(b'a'), Some(b'a'), Some(b'b'), Some(b'a'), Some(b'c')],
+        );
+        let first = s.take(LIMITS);
+        assert_eq!(offsets(&first), [0, 1, 2]);
+        let second = s.take(LIMITS);
+        assert_eq!(offsets(&second), [4], "3 waits: its key a is in flight");
+        s.release(&first.lanes);
+        assert_eq!(offsets(&s.take(LIMITS)), [3]);
+    }
+
+    #[test]
+    fn null_keys_and_none_mode_are_unordered() {
+        let mut s = scheduler(Ordering::Key, &[None, None, None, None]);
+        assert_eq!(offsets(&s.take(LIMITS)), [0, 1, 2]);
+        assert_eq!(offsets(&s.take(LIMITS)), [3], "null keys hold no lane");
+        let mut s = scheduler(Ordering::None, &[Some(1), Some(1), Some(1), Some(1)]);
+        assert_eq!(offsets(&s.take(LIMITS)), [0, 1, 2]);
+        assert_eq!(offsets(&s.take(LIMITS)), [3]);
+    }
+
+    #[test]
+    fn a_dead_letter_goes_alone_and_in_its_lanes_order() {
+        let mut s = scheduler(Ordering::Key, &[Some(1), Some(2)]);
+        s.push(
+            lane(Ordering::Key, Some(&[1])),
+            Rec {
+                offset: 2,
+                key: Some(1),
+                dead: true,
+            },
+        );
+        s.push(
+            lane(Ordering::Key, Some(&[3])),
+            Rec {
+                offset: 3,
+                key: Some(3),
+                dead: true,
+            },
+        );
+        let plan = s.plan(LIMITS);
+        assert_eq!(
+            (plan.items, plan.full),
+            (2, true),
+            "ends before the dead letter"
+        );
+        let first = s.take(LIMITS);
+        assert_eq!(offsets(&first), [0, 1]);
+        let dead = s.take(LIMITS);
+        assert_eq!(offsets(&dead), [3], "2 waits for key 1; 3 goes alone");
+        s.release(&first.lanes);
+        assert_eq!(offsets(&s.take(LIMITS)), [2]);
+    }
+
+    #[test]
+    fn plan_reports_whether_lingering_can_help() {
+        let s = scheduler(Ordering::Key, &[Some(1), Some(2)]);
+        let plan = s.plan(LIMITS);
+        assert_eq!((plan.items, plan.full, plan.first), (2, false, 0));
+        let s = scheduler(Ordering::Key, &[Some(1), Some(2), Some(3), Some(4)]);
+        assert!(s.plan(LIMITS).full);
+        let tight = BatchLimits {
+            max_records: 10,
+            max_bytes: request_len(2, 20),
+        };
+        assert!(s.plan(tight).full, "a third 10-byte element would not fit");
+        assert_eq!(s.plan(tight).items, 2);
+    }
+
+    proptest! {
+        /// Random keys, batch sizes, concurrency and completion orders: no
+        /// two batches in flight share a key, each key's records are invoked
+        /// in offset order, nothing is lost or invoked twice, and the offset
+        /// committed at the contiguous watermark never passes a record that
+        /// is not resolved. In `partition` mode one batch is in flight and
+        /// the whole partition is in order.
+        #[test]
+        fn ordering_holds_whatever_completes_first(
+            keys in prop::collection::vec(prop::option::weighted(0.9, 0u8..12), 1..120),
+            batch in 1usize..6,
+            slots in 1usize..8,
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 0..400),
+            failures in prop::collection::vec(any::<bool>(), 0..400),
+            mode in prop::sample::select(vec![Ordering::Partition, Ordering::Key, Ordering::None]),
+        ) {
+            let limits = BatchLimits { max_records: batch, max_bytes: 1 << 20 };
+            let mut s = scheduler(mode, &keys);
+            let mut tracker = crate::offsets::OffsetTracker::new();
+            for o in 0..keys.len() as i64 { tracker.track(o).unwrap(); }
+            let mut in_flight: Vec<Taken<Rec>> = Vec::new();
+            let mut invoked: BTreeMap<Option<u8>, Vec<i64>> = BTreeMap::new();
+            let mut all_invoked: Vec<i64> = Vec::new();
+            let mut resolved: Vec<i64> = Vec::new();
+            let mut picks = picks.into_iter();
+            let mut failures = failures.into_iter();
+            loop {
+                while in_flight.len() < slots {
+                    let t = s.take(limits);
+                    if t.items.is_empty() { break; }
+                    for r in &t.items {
+                        if mode == Ordering::Key && let Some(k) = r.key {
+                            let busy = in_flight.iter().any(|f| f.items.iter().any(|o| o.key == Some(k)));
+                            prop_assert!(!busy, "key {} in two batches in flight", k);
+                        }
+                        invoked.entry(r.key).or_default().push(r.offset);
+                        all_invoked.push(r.offset);
+                    }
+                    in_flight.push(t);
+                }
+                if mode == Ordering::Partition {
+                    prop_assert!(in_flight.len() <= 1);
+                }
+                if in_flight.is_empty() { break; }
+                let i = picks.next().map_or(0, |p| p.index(in_flight.len()));
+                let done = in_flight.swap_remove(i);
+                // A failed batch (the connector stops) leaves its records
+                // unresolved; the rest of the run goes on to show that the
+                // watermark still holds before them.
+                let failed = failures.next().unwrap_or(false);
+                for r in &done.items {
+                    if !failed {
+                        tracker.resolve(r.offset).unwrap();
+                        resolved.push(r.offset);
+                    }
+                }
+                if let Some(c) = tracker.committable() {
+                    prop_assert!((0..c).all(|o| resolved.contains(&o)),
+                        "committed {} past an unresolved record", c);
+                }
+                s.release(&done.lanes);
+            }
+            prop_assert!(s.is_empty(), "records left queued");
+            if mode == Ordering::Partition {
+                prop_assert!(all_invoked.windows(2).all(|w| w[0] < w[1]), "partition out of order: {:?}", all_invoked);
+            }
+            all_invoked.sort_unstable();
+            prop_assert_eq!(all_invoked, (0..keys.len() as i64).collect::<Vec<_>>());
+            if mode == Ordering::Key {
+                for (key, offs) in invoked.iter().filter(|(k, _)| k.is_some()) {
+                    prop_assert!(offs.windows(2).all(|w| w[0] < w[1]), "key {:?} out of order: {:?}", key, offs);
+                }
+            }
+        }
+    }
+}
