@@ -78,6 +78,9 @@ pub struct Metrics {
     pub throttles: Counter,
     /// Invocations in flight now.
     pub in_flight: Gauge,
+    /// The in-flight limit now (`aws.lambda.max.in.flight`, lowered while
+    /// Lambda throttles when `aws.lambda.adaptive.concurrency` is on).
+    pub in_flight_limit: Gauge,
     /// Partitions held back because their buffer is full.
     pub full_partitions: Gauge,
     /// Consumer lag per partition (librdkafka statistics).
@@ -109,6 +112,7 @@ impl Metrics {
             retries: Family::default(),
             throttles: Counter::default(),
             in_flight: Gauge::default(),
+            in_flight_limit: Gauge::default(),
             full_partitions: Gauge::default(),
             consumer_lag: Family::default(),
             committed_offset: Family::default(),
@@ -158,6 +162,11 @@ impl Metrics {
             "in_flight_invocations",
             "Invocations in flight",
             m.in_flight.clone(),
+        );
+        r.register(
+            "in_flight_limit",
+            "Most invocations allowed in flight now: aws.lambda.max.in.flight, lowered while Lambda throttles (aws.lambda.adaptive.concurrency)",
+            m.in_flight_limit.clone(),
         );
         r.register(
             "full_partitions",
@@ -236,6 +245,7 @@ mod tests {
             "lambda_sink_consumer_lag{topic=\"t\",partition=\"0\"} 5",
             "# HELP lambda_sink_throttles Throttling responses (429) from Lambda.",
             "lambda_sink_in_flight_invocations 0",
+            "lambda_sink_in_flight_limit 0",
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }

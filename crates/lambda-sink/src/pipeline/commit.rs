@@ -1,13 +1,16 @@
 //! From resolved records to stored offsets: a batch's outcome records are
 //! enqueued in order, and its offsets are stored once Kafka acknowledges
-//! them all. The committer runs beside the worker, so the worker can invoke
-//! batch N+1 while batch N's outcomes are still being acknowledged; the
-//! [`OffsetTracker`] never lets the stored offset pass an unresolved record.
+//! them all. The committer runs beside the worker, so batches go on while
+//! earlier outcomes are still being acknowledged. The worker tracks every
+//! record in the partition's [`Ledger`] as it takes it, in offset order;
+//! batches resolve in any order (`aws.lambda.ordering` `key` and `none`),
+//! and the [`OffsetTracker`] stores only the contiguous watermark, never
+//! past an unresolved record.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::future::{BoxFuture, FutureExt, try_join_all};
-use futures::stream::{FuturesOrdered, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use lambda_sink_core::offsets::OffsetTracker;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use lambda_sink_core::route::Outcome;
@@ -16,11 +19,16 @@ use tracing::{debug, warn};
 
 use super::partition::Worker;
 use super::ports::Offsets;
-use super::{Halt, Shared};
+use super::{Halt, Shared, lock};
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
 
-/// Most batches whose outcomes may await acknowledgement at once, per partition.
+/// Most batches whose outcomes may await acknowledgement at once, per
+/// partition, beyond its batches in flight.
 pub(super) const PENDING_BATCHES: usize = 4;
+
+/// A partition's consumed records until their offsets are committable:
+/// tracked by the worker, resolved by the committer.
+pub(super) type Ledger = Arc<Mutex<OffsetTracker>>;
 
 /// Records whose outcome is durable once `done` completes.
 pub(super) struct Pending {
@@ -52,18 +60,18 @@ impl Worker {
     }
 }
 
-/// Waits for each batch's outcomes to be acknowledged, in order, and stores
-/// the committable offset as it advances. An outcome that cannot be written
+/// Waits for each batch's outcomes to be acknowledged and stores the
+/// committable offset as it advances. An outcome that cannot be written
 /// stops the connector, and neither its records nor any after them are
 /// stored.
 pub(super) async fn commit_loop(
     tp: TopicPartition,
+    ledger: Ledger,
     mut pending: mpsc::Receiver<Pending>,
     store: Arc<dyn Offsets>,
     shared: Arc<Shared>,
 ) {
-    let mut tracker = OffsetTracker::new();
-    let mut waiting = FuturesOrdered::new();
+    let mut waiting = FuturesUnordered::new();
     let mut open = true;
     loop {
         tokio::select! {
@@ -74,6 +82,7 @@ pub(super) async fn commit_loop(
                     return;
                 }
                 let mut next = None;
+                let mut tracker = lock(&ledger);
                 for o in offsets {
                     match tracker.resolve(o) {
                         Ok(Some(n)) => next = Some(n),
@@ -81,6 +90,7 @@ pub(super) async fn commit_loop(
                         Err(e) => warn!(error = %e, "offset tracking"),
                     }
                 }
+                drop(tracker);
                 if let Some(next) = next
                     && let Err(e) = store.store(&tp, next)
                 {
@@ -89,12 +99,7 @@ pub(super) async fn commit_loop(
             }
             p = pending.recv(), if open => match p {
                 Some(Pending { offsets, done }) => {
-                    for o in &offsets {
-                        if let Err(e) = tracker.track(*o) {
-                            warn!(error = %e, "offset tracking");
-                        }
-                    }
-                    waiting.push_back(done.map(move |r| (offsets, r)));
+                    waiting.push(done.map(move |r| (offsets, r)));
                 }
                 None => open = false,
             },

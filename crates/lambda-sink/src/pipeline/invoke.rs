@@ -1,7 +1,7 @@
 //! Invoking a batch (SPEC §4.1): splitting it when Lambda finds it too
 //! large, the one retry layer (backoff with jitter, `Retry-After`, bounded by
-//! `aws.lambda.retry.timeout.ms`, cancellation-aware), and the in-flight
-//! bound (`aws.lambda.max.in.flight`) with its gauge.
+//! `aws.lambda.retry.timeout.ms`, cancellation-aware), each attempt holding
+//! a slot of the process-wide in-flight limit ([`limit`](super::limit)).
 
 use lambda_sink_core::batch;
 use lambda_sink_core::config::FunctionRef;
@@ -9,13 +9,13 @@ use lambda_sink_core::outcome::{self, DeadLetter, Disposition, InvokeFailure, Re
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::retry::Backoff;
 use lambda_sink_core::route::{self, Finished, Invoked};
-use tokio::sync::{SemaphorePermit, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use super::Halt;
 use super::commit::Pending;
 use super::partition::{Worker, offsets_range};
-use super::{Halt, Shared};
 use crate::metrics::{ReasonLabel, ResultLabel, TypeLabel};
 
 /// What came of invoking a batch, retries included.
@@ -25,29 +25,6 @@ enum Attempt {
     GaveUp(InvokeFailure),
     Stop(String),
     Cancelled,
-}
-
-/// A request in flight: holds an `aws.lambda.max.in.flight` permit and
-/// counts in the `in_flight` gauge until dropped, however the call ends.
-struct InFlight<'a> {
-    shared: &'a Shared,
-    _permit: SemaphorePermit<'a>,
-}
-
-impl<'a> InFlight<'a> {
-    fn new(shared: &'a Shared, permit: SemaphorePermit<'a>) -> Self {
-        shared.metrics.in_flight.inc();
-        Self {
-            shared,
-            _permit: permit,
-        }
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.shared.metrics.in_flight.dec();
-    }
 }
 
 impl Worker {
@@ -148,18 +125,13 @@ impl Worker {
                 () = self.stop.cancelled() => return Attempt::Cancelled,
                 p = self.shared.in_flight.acquire() => p,
             };
-            let Ok(permit) = permit else {
-                return Attempt::Cancelled;
-            };
             let metrics = &self.shared.metrics;
-            let in_flight = InFlight::new(&self.shared, permit);
             let started_attempt = std::time::Instant::now();
             let result = self
                 .shared
                 .lambda
                 .invoke(function, lambda.invocation_type, body())
                 .await;
-            drop(in_flight);
             metrics
                 .invocation_duration
                 .get_or_create(&TypeLabel {
@@ -174,6 +146,7 @@ impl Worker {
             };
             let failure = match result {
                 Ok(invoked) => {
+                    permit.answered();
                     attempt_result(if invoked.function_error.is_some() {
                         "function_error"
                     } else {
@@ -196,10 +169,13 @@ impl Worker {
                     attempt_result("retryable_error");
                     if reason == RetryReason::Throttled {
                         metrics.throttles.inc();
+                        permit.throttled();
                     }
+                    // Other failures say nothing about the function's capacity.
                     reason
                 }
             };
+            drop(permit);
             let Some(delay) = backoff.delay(
                 attempt,
                 started.elapsed(),

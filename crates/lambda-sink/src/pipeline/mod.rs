@@ -21,6 +21,7 @@
 mod commit;
 mod decode;
 mod invoke;
+mod limit;
 mod partition;
 mod ports;
 mod route;
@@ -38,7 +39,6 @@ use aws_credential_types::provider::ProvideCredentials;
 use lambda_sink_core::config::{ClientRole, Config};
 use lambda_sink_core::route::Policy;
 use tokio::runtime::Handle;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
@@ -106,8 +106,8 @@ pub(crate) struct Shared {
     pub(crate) outcomes: Arc<dyn Outcomes>,
     /// Present when a key or value format uses the Schema Registry.
     pub(crate) schemas: Option<Arc<dyn Schemas>>,
-    /// `aws.lambda.max.in.flight`.
-    pub(crate) in_flight: Semaphore,
+    /// `aws.lambda.max.in.flight`, adaptive on throttling.
+    pub(crate) in_flight: limit::Limiter,
     /// Cancelled on shutdown and on failure; partitions hold child tokens.
     pub(crate) stop: CancellationToken,
     failure: Mutex<Option<String>>,
@@ -127,7 +127,12 @@ impl Shared {
     ) -> Self {
         Self {
             policy: Policy::of(&config),
-            in_flight: Semaphore::new(config.lambda.max_in_flight),
+            in_flight: limit::Limiter::new(
+                config.lambda.max_in_flight,
+                config.lambda.adaptive_concurrency,
+                telemetry.metrics.in_flight.clone(),
+                telemetry.metrics.in_flight_limit.clone(),
+            ),
             config,
             lambda,
             outcomes,

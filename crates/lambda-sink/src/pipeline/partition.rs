@@ -1,28 +1,36 @@
 //! One partition's worker: its records in offset order → payload elements
-//! ([`decode`](super::decode)) → batches → one invocation at a time
+//! ([`decode`](super::decode)) → batches → invocations
 //! ([`invoke`](super::invoke)) → outcome records ([`route`](super::route))
 //! → offsets ([`commit`](super::commit)).
 //!
-//! This file owns the loop that fills batches (`aws.lambda.batch.size`,
-//! `aws.lambda.max.payload.bytes`, `aws.lambda.linger.ms`). Ordering: one
-//! batch in flight per partition, batches and dead letters in offset order,
-//! outcome records enqueued in that same order.
+//! This file owns the loop that queues decoded records and starts batches
+//! (`aws.lambda.batch.size`, `aws.lambda.max.payload.bytes`,
+//! `aws.lambda.linger.ms`). Which queued records may go next is the core's
+//! [`Scheduler`] (`aws.lambda.ordering`): in `partition` mode one batch is in
+//! flight at a time and batches, dead letters and their outcome records go
+//! in offset order; in `key` and `none` mode up to
+//! `aws.lambda.max.in.flight.per.partition` batches run at once, each on its
+//! own tokio task. The worker queues at most that many batches' worth of
+//! records ahead (`batch.size × max.in.flight.per.partition`), beyond the
+//! partition's bounded channel.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use lambda_sink_core::batch::{self, BatchLimits, Element};
+use lambda_sink_core::batch::{BatchLimits, Element};
+use lambda_sink_core::offsets::OffsetTracker;
 use lambda_sink_core::outcome::DeadLetter;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
+use lambda_sink_core::schedule::{self, Lane, Scheduler, Taken};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info_span};
+use tracing::{Instrument, Span, info_span, warn};
 
-use super::commit::{self, Pending};
+use super::commit::{self, Ledger, Pending};
 use super::ports::Offsets;
 use super::task::Inbox;
-use super::{Halt, Shared};
+use super::{Halt, Shared, lock};
 
 /// A record ready to be batched, or one that goes to the DLQ instead.
 pub(super) enum Item {
@@ -45,13 +53,28 @@ impl Element for Item {
     }
 }
 
+/// A queued item and when it arrived (for `aws.lambda.linger.ms`).
+struct Queued {
+    item: Item,
+    at: Instant,
+}
+
+impl Element for Queued {
+    fn element_len(&self) -> Option<usize> {
+        self.item.element_len()
+    }
+}
+
+/// What a batch's task hands back: the lanes it held and how it ended.
+type Finished = (Vec<Lane>, Result<(), Halt>);
+
 /// One partition's worker.
 pub(super) struct Worker {
     pub(super) tp: TopicPartition,
     pub(super) task: usize,
     pub(super) shared: Arc<Shared>,
     store: Arc<dyn Offsets>,
-    records: Inbox,
+    ledger: Ledger,
     pub(super) stop: CancellationToken,
     pub(super) limits: BatchLimits,
 }
@@ -62,7 +85,6 @@ impl Worker {
         task: usize,
         shared: Arc<Shared>,
         store: Arc<dyn Offsets>,
-        records: Inbox,
         stop: CancellationToken,
     ) -> Self {
         let limits = BatchLimits {
@@ -74,106 +96,177 @@ impl Worker {
             task,
             shared,
             store,
-            records,
+            ledger: Arc::new(Mutex::new(OffsetTracker::new())),
             stop,
             limits,
         }
     }
 
-    /// Runs until stopped; returns once every pending outcome is
-    /// acknowledged and its offset stored. A failure stops the connector.
-    pub(super) async fn run(self) {
-        let (pending_tx, pending_rx) = mpsc::channel(commit::PENDING_BATCHES);
+    /// Runs until stopped; returns once every batch in flight has finished
+    /// and every pending outcome is acknowledged and its offset stored. A
+    /// failure stops the connector.
+    pub(super) async fn run(self, inbox: Inbox) {
+        let slots = self.shared.config.lambda.max_in_flight_per_partition;
+        let (pending_tx, pending_rx) = mpsc::channel(commit::PENDING_BATCHES.max(slots));
         let committer = commit::commit_loop(
             self.tp.clone(),
+            self.ledger.clone(),
             pending_rx,
             self.store.clone(),
             self.shared.clone(),
         );
         let span = info_span!("partition", topic = %self.tp.topic, partition = self.tp.partition);
         let shared = self.shared.clone();
-        let worker = async move {
-            if let Err(Halt::Failed(reason)) = self.work(pending_tx).await {
+        let worker = Arc::new(self);
+        let work = async move {
+            if let Err(Halt::Failed(reason)) = worker.work(inbox, pending_tx).await {
                 shared.fail(reason);
             }
         };
-        tokio::join!(worker.instrument(span.clone()), committer.instrument(span));
+        tokio::join!(work.instrument(span.clone()), committer.instrument(span));
     }
 
-    /// The batching loop. `Err` when it stops: requested, or failing.
-    async fn work(mut self, pending: mpsc::Sender<Pending>) -> Result<(), Halt> {
-        let mut queue: VecDeque<Item> = VecDeque::with_capacity(self.limits.max_records);
-        let mut oldest: Option<Instant> = None;
+    /// The scheduling loop: queue delivered records, start every batch the
+    /// scheduler allows, and on a stop or failure wait for the batches in
+    /// flight. `Err` when it stops: requested, or failing.
+    async fn work(
+        self: &Arc<Self>,
+        mut inbox: Inbox,
+        pending: mpsc::Sender<Pending>,
+    ) -> Result<(), Halt> {
+        let lambda = &self.shared.config.lambda;
+        let (ordering, slots, linger) = (
+            lambda.ordering,
+            lambda.max_in_flight_per_partition,
+            lambda.linger,
+        );
+        let ahead = self.limits.max_records.saturating_mul(slots);
+        let mut queue: Scheduler<Queued> = Scheduler::new();
+        let mut running: JoinSet<Finished> = JoinSet::new();
+        let mut open = true;
+        let mut ended: Result<(), Halt> = Ok(());
         loop {
-            if queue.is_empty() {
-                let Some(record) = self.next_record(None).await? else {
-                    return Ok(());
-                };
-                queue.push_back(self.prepare(record).await?);
-                oldest = Some(Instant::now());
-            }
-            self.top_up(&mut queue).await?;
-            let linger = self.shared.config.lambda.linger;
-            if !linger.is_zero() && !batch::is_full(&queue, self.limits) {
-                let deadline = oldest.unwrap_or_else(Instant::now) + linger;
-                while !batch::is_full(&queue, self.limits) {
-                    let Some(record) = self.next_record(Some(deadline)).await? else {
+            let mut linger_until = None;
+            while ended.is_ok() && running.len() < slots {
+                let plan = queue.plan(self.limits);
+                if plan.items == 0 {
+                    break;
+                }
+                if !plan.full && open && !linger.is_zero() {
+                    let due = queue.get(plan.first).map_or_else(Instant::now, |q| q.at) + linger;
+                    if due > Instant::now() {
+                        linger_until = Some(due);
                         break;
-                    };
-                    queue.push_back(self.prepare(record).await?);
+                    }
                 }
+                self.start(&mut running, queue.take(self.limits), &pending);
             }
-            while let Some(Item::Dead { .. }) = queue.front() {
-                if let Some(Item::Dead { record, dead }) = queue.pop_front() {
-                    self.dead_letter(record, dead, &pending).await?;
-                }
+            if running.is_empty() && (ended.is_err() || (!open && queue.is_empty())) {
+                return ended;
             }
-            let taken = batch::take_batch(&mut queue, self.limits);
-            if queue.is_empty() {
-                oldest = None;
-            }
-            let batch: Vec<(SourceRecord, Vec<u8>)> = taken
-                .into_iter()
-                .filter_map(|item| match item {
-                    Item::Ready { record, element } => Some((record, element)),
-                    Item::Dead { .. } => None,
-                })
-                .collect();
-            if !batch.is_empty() {
-                self.process(batch, &pending).await?;
+            let room = ended.is_ok() && open && queue.len() < ahead;
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled(), if ended.is_ok() => ended = Err(Halt::Stopped),
+                Some(done) = running.join_next(), if !running.is_empty() => match done {
+                    Ok((lanes, result)) => {
+                        queue.release(&lanes);
+                        if let Err(halt) = result {
+                            ended = ended.and(Err(self.halted(halt)));
+                        }
+                    }
+                    Err(e) => {
+                        ended = ended.and(Err(self.halted(Halt::Failed(format!(
+                            "a batch of {} ended abnormally: {e}", self.tp
+                        )))));
+                    }
+                },
+                () = sleep_until(linger_until), if linger_until.is_some() => {}
+                record = inbox.recv(), if room => match record {
+                    Some(record) => {
+                        let mut next = Some(record);
+                        while let Some(record) = next {
+                            if let Err(halt) = self.enqueue(&mut queue, ordering, record).await {
+                                ended = Err(self.halted(halt));
+                                break;
+                            }
+                            next = if queue.len() < ahead { inbox.try_recv() } else { None };
+                        }
+                    }
+                    None => open = false,
+                },
             }
         }
     }
 
-    /// The next delivered record; `None` when the channel closed or the
-    /// `deadline` passed. A stop request comes first.
-    async fn next_record(
-        &mut self,
-        deadline: Option<Instant>,
-    ) -> Result<Option<SourceRecord>, Halt> {
-        let linger = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            () = self.stop.cancelled() => Err(Halt::Stopped),
-            () = linger => Ok(None),
-            r = self.records.recv() => Ok(r),
+    /// Decodes a record and queues it in its lane, tracking its offset.
+    async fn enqueue(
+        &self,
+        queue: &mut Scheduler<Queued>,
+        ordering: lambda_sink_core::config::Ordering,
+        record: SourceRecord,
+    ) -> Result<(), Halt> {
+        if let Err(e) = lock(&self.ledger).track(record.offset) {
+            warn!(error = %e, "offset tracking");
         }
-    }
-
-    /// Moves already-delivered records into the queue, up to one batch.
-    async fn top_up(&mut self, queue: &mut VecDeque<Item>) -> Result<(), Halt> {
-        while queue.len() < self.limits.max_records {
-            let Some(record) = self.records.try_recv() else {
-                break;
-            };
-            queue.push_back(self.prepare(record).await?);
-        }
+        let lane = schedule::lane(ordering, record.key.as_deref());
+        let item = self.prepare(record).await?;
+        queue.push(
+            lane,
+            Queued {
+                item,
+                at: Instant::now(),
+            },
+        );
         Ok(())
+    }
+
+    /// A batch's halt as the loop keeps it: a failure stops the connector at
+    /// once, so the other batches in flight stop retrying too.
+    fn halted(&self, halt: Halt) -> Halt {
+        if let Halt::Failed(reason) = halt {
+            self.shared.fail(reason);
+        }
+        Halt::Stopped
+    }
+
+    /// Starts a batch (or a dead letter) on its own task.
+    fn start(
+        self: &Arc<Self>,
+        running: &mut JoinSet<Finished>,
+        taken: Taken<Queued>,
+        pending: &mpsc::Sender<Pending>,
+    ) {
+        let (worker, pending) = (self.clone(), pending.clone());
+        let Taken { items, lanes } = taken;
+        let job = async move {
+            let mut items = items.into_iter().map(|q| q.item).peekable();
+            let result = if let Some(Item::Dead { .. }) = items.peek() {
+                match items.next() {
+                    Some(Item::Dead { record, dead }) => {
+                        worker.dead_letter(record, dead, &pending).await
+                    }
+                    _ => Ok(()),
+                }
+            } else {
+                let batch = items
+                    .filter_map(|item| match item {
+                        Item::Ready { record, element } => Some((record, element)),
+                        Item::Dead { .. } => None,
+                    })
+                    .collect();
+                worker.process(batch, &pending).await
+            };
+            (lanes, result)
+        };
+        running.spawn(job.instrument(Span::current()));
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

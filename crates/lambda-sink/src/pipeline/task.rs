@@ -101,14 +101,13 @@ impl TaskHandler {
             self.task,
             self.shared.clone(),
             self.store.clone(),
-            inbox,
             stop.clone(),
         );
         PartitionHandle {
             records,
             consumed,
             stop,
-            join: self.runtime.spawn(worker.run()),
+            join: self.runtime.spawn(worker.run(inbox)),
         }
     }
 }

@@ -313,12 +313,193 @@ async fn the_bounded_channel_counts_what_the_worker_has_not_taken() {
         "the tenth record fills the buffer"
     );
     h.calls_reach(1).await;
+    h.idle().await;
     let tp = TopicPartition {
         topic: Arc::from(TOPIC),
         partition: 0,
     };
-    assert_eq!(h.handler.buffered(&tp), 8, "the worker took one batch");
+    assert_eq!(
+        h.handler.buffered(&tp),
+        6,
+        "the worker took one batch and queued the next, no more"
+    );
     open.send_replace(true);
     h.stored(0, 10).await;
     assert_eq!(h.handler.buffered(&tp), 0);
+}
+
+/// Calls that overlapped in time and share a key, for the assertion below.
+pub(super) fn shared_keys_in_flight(spans: &[fakes::Span]) -> Vec<(Vec<i64>, Vec<i64>)> {
+    let mut clashes = Vec::new();
+    for (i, a) in spans.iter().enumerate() {
+        for b in &spans[i + 1..] {
+            let overlap = a.started < b.ended && b.started < a.ended;
+            let shared = a
+                .call
+                .keys
+                .iter()
+                .flatten()
+                .any(|k| b.call.keys.contains(&Some(k.clone())));
+            if overlap && shared {
+                clashes.push((a.call.offsets.clone(), b.call.offsets.clone()));
+            }
+        }
+    }
+    clashes
+}
+
+#[tokio::test(start_paused = true)]
+async fn key_mode_runs_batches_of_one_partition_at_once() {
+    let (open, h) = gated(&[
+        ("aws.lambda.ordering", "key"),
+        ("aws.lambda.max.in.flight.per.partition", "4"),
+        ("aws.lambda.batch.size", "2"),
+    ]);
+    h.deliver((0..12).map(|o| record(0, o, "{}")));
+    h.calls_reach(4).await;
+    h.idle().await;
+    assert_eq!(
+        h.calls(),
+        vec![vec![0, 1], vec![2, 3], vec![4, 5], vec![6, 7]],
+        "four batches of distinct keys in flight, the fifth waits for a slot"
+    );
+    assert_eq!(h.offset(0), None, "nothing is resolved yet");
+    open.send_replace(true);
+    h.stored(0, 12).await;
+    assert_eq!(
+        offsets_of(&h.sent("success-component")).len(),
+        12,
+        "one result per record"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn key_mode_holds_a_key_back_until_its_batch_resolves() {
+    let (open, h) = gated(&[
+        ("aws.lambda.ordering", "key"),
+        ("aws.lambda.max.in.flight.per.partition", "4"),
+        ("aws.lambda.batch.size", "2"),
+    ]);
+    let keys = ["a", "a", "b", "a", "c"];
+    h.deliver(
+        keys.iter()
+            .enumerate()
+            .map(|(o, k)| keyed(0, o as i64, Some(k), "{}")),
+    );
+    h.calls_reach(2).await;
+    h.idle().await;
+    assert_eq!(
+        h.calls(),
+        vec![vec![0, 1], vec![2, 4]],
+        "3 (key a) waits for the batch holding a; 4 (key c) passes it"
+    );
+    open.send_replace(true);
+    h.stored(0, 5).await;
+    assert_eq!(h.calls()[2], vec![3]);
+    assert!(shared_keys_in_flight(&lock(&h.lambda.spans)).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn none_mode_runs_one_key_concurrently() {
+    let (open, h) = gated(&[
+        ("aws.lambda.ordering", "none"),
+        ("aws.lambda.max.in.flight.per.partition", "3"),
+        ("aws.lambda.batch.size", "1"),
+    ]);
+    h.deliver((0..3).map(|o| keyed(0, o, Some("same"), "{}")));
+    h.calls_reach(3).await;
+    open.send_replace(true);
+    h.stored(0, 3).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_watermark_waits_for_the_slowest_earlier_batch() {
+    // Calls answer in reverse order: 0 after 30 ms, 1 after 20, 2 after 10.
+    let h = Setup::new(
+        &[
+            ("aws.lambda.ordering", "key"),
+            ("aws.lambda.batch.size", "1"),
+        ],
+        |n, _: &Call| Answer::After(MS * (30 - 10 * n as u32), ok("{}")),
+    )
+    .start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    tokio::time::sleep(25 * MS).await;
+    assert_eq!(
+        offsets_of(&h.sent("success-component")),
+        vec![2, 1],
+        "the later batches resolved first"
+    );
+    assert_eq!(h.offset(0), None, "offset 0 is unresolved: nothing stored");
+    h.stored(0, 3).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_in_key_mode_stores_nothing_past_it() {
+    // behavior.on.error=fail: the first batch fails after the second resolved.
+    let h = Setup::new(
+        &[
+            ("aws.lambda.ordering", "key"),
+            ("aws.lambda.batch.size", "1"),
+            ("behavior.on.error", "fail"),
+        ],
+        |n, _: &Call| match n {
+            0 => Answer::After(
+                30 * MS,
+                Ok(Invoked {
+                    status: 200,
+                    function_error: Some("Unhandled".into()),
+                    payload: br#"{"errorMessage":"boom"}"#.to_vec(),
+                }),
+            ),
+            _ => Answer::After(10 * MS, ok("{}")),
+        },
+    )
+    .start();
+    h.deliver((0..3).map(|o| record(0, o, "{}")));
+    let reason = h.failed().await;
+    assert!(reason.contains("offsets 0..=0"), "{reason}");
+    h.drain(Release::Shutdown).await;
+    assert_eq!(h.offset(0), None, "1 and 2 resolved, but 0 did not");
+}
+
+/// A function with 8 concurrent executions, called by one partition that
+/// may run 32 batches at once: the adaptive limit finds the capacity.
+async fn against_capacity(adaptive: &str) -> (usize, usize, usize) {
+    let h = Setup::new(
+        &[
+            ("aws.lambda.ordering", "none"),
+            ("aws.lambda.max.in.flight.per.partition", "32"),
+            ("aws.lambda.max.in.flight", "32"),
+            ("aws.lambda.adaptive.concurrency", adaptive),
+            ("aws.lambda.batch.size", "1"),
+            ("aws.lambda.retry.backoff.ms", "5"),
+            ("aws.lambda.retry.backoff.max.ms", "20"),
+            ("max.poll.records", "1000"),
+        ],
+        |_, _: &Call| Answer::Capacity {
+            limit: 8,
+            latency: 20 * MS,
+        },
+    )
+    .start();
+    h.deliver((0..800).map(|o| record(0, o, "{}")));
+    h.stored(0, 800).await;
+    let calls = h.calls().len();
+    let throttled = h.lambda.throttled.load(std::sync::atomic::Ordering::SeqCst);
+    (calls, throttled, h.shared.in_flight.limit())
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_lowers_the_limit_to_the_functions_capacity() {
+    let (calls, throttled, limit) = against_capacity("true").await;
+    let share = throttled as f64 / calls as f64;
+    assert!(share < 0.1, "{throttled} of {calls} calls throttled");
+    assert!((6..=9).contains(&limit), "limit {limit}, capacity 8");
+    let (calls, throttled, limit) = against_capacity("false").await;
+    assert_eq!(limit, 32, "not adaptive: the limit stays");
+    assert!(
+        throttled as f64 / calls as f64 > 0.3,
+        "without adaptation most calls are throttled: {throttled} of {calls}"
+    );
 }

@@ -3,6 +3,7 @@
 //! (or refuses), an offset store that publishes, a registry with an outage.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,16 +15,26 @@ use lambda_sink_core::outcome::InvokeFailure;
 use lambda_sink_core::record::TopicPartition;
 use lambda_sink_core::route::Invoked;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::super::lock;
 use super::super::ports::{Lambda, Offsets, Outcomes, Schemas};
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
 use crate::registry::RegistryError;
 
-/// One invocation the fake Lambda received: the offsets in its body.
+/// One invocation the fake Lambda received: the offsets and keys in its body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Call {
     pub(super) offsets: Vec<i64>,
+    pub(super) keys: Vec<Option<String>>,
+}
+
+/// A call as it ran, in virtual time.
+#[derive(Clone, Debug)]
+pub(super) struct Span {
+    pub(super) call: Call,
+    pub(super) started: Instant,
+    pub(super) ended: Instant,
 }
 
 pub(super) type Script = dyn Fn(usize, &Call) -> Answer + Send + Sync;
@@ -34,12 +45,21 @@ pub(super) enum Answer {
     After(Duration, Result<Invoked, InvokeFailure>),
     /// Answer once the gate opens.
     Gated(watch::Receiver<bool>, Result<Invoked, InvokeFailure>),
+    /// A function with `limit` concurrent executions: `{}` after `latency`,
+    /// or 429 at once when `limit` calls are already running.
+    Capacity { limit: usize, latency: Duration },
 }
 
 /// Lambda, scripted: `script(n, call)` answers the n-th call (from 0).
 pub(super) struct FakeLambda {
     pub(super) script: Box<Script>,
     pub(super) calls: watch::Sender<Vec<Call>>,
+    /// Calls running now (for [`Answer::Capacity`]).
+    pub(super) running: Arc<AtomicUsize>,
+    /// Calls throttled by [`Answer::Capacity`].
+    pub(super) throttled: AtomicUsize,
+    /// Every call that answered, with when it ran.
+    pub(super) spans: Arc<Mutex<Vec<Span>>>,
 }
 
 impl Lambda for FakeLambda {
@@ -60,6 +80,10 @@ impl Lambda for FakeLambda {
                         .expect("an element has an offset")
                 })
                 .collect(),
+            keys: elements
+                .iter()
+                .map(|e| e["payload"]["key"].as_str().map(str::to_string))
+                .collect(),
         };
         let mut n = 0;
         self.calls.send_modify(|calls| {
@@ -67,8 +91,16 @@ impl Lambda for FakeLambda {
             calls.push(call.clone());
         });
         let answer = (self.script)(n, &call);
+        let running = Running::start(&self.running);
+        let started = Instant::now();
+        let spans = self.spans.clone();
+        if let Answer::Capacity { limit, .. } = answer
+            && running.count > limit
+        {
+            self.throttled.fetch_add(1, Ordering::SeqCst);
+        }
         Box::pin(async move {
-            match answer {
+            let result = match answer {
                 Answer::After(latency, result) => {
                     tokio::time::sleep(latency).await;
                     result
@@ -78,8 +110,49 @@ impl Lambda for FakeLambda {
                     let _ = gate.wait_for(|open| *open).await;
                     result
                 }
-            }
+                Answer::Capacity { limit, .. } if running.count > limit => Err(InvokeFailure {
+                    status: Some(429),
+                    code: Some("TooManyRequestsException".into()),
+                    message: "Rate Exceeded. (test)".into(),
+                    retry_after: None,
+                    transport: None,
+                }),
+                Answer::Capacity { latency, .. } => {
+                    tokio::time::sleep(latency).await;
+                    super::ok("{}")
+                }
+            };
+            drop(running);
+            lock(&spans).push(Span {
+                call,
+                started,
+                ended: Instant::now(),
+            });
+            result
         })
+    }
+}
+
+/// Counts a call as running until dropped.
+struct Running {
+    counter: Arc<AtomicUsize>,
+    /// Calls running, this one included, when it started.
+    count: usize,
+}
+
+impl Running {
+    fn start(counter: &Arc<AtomicUsize>) -> Self {
+        let count = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        Self {
+            counter: counter.clone(),
+            count,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -106,12 +179,33 @@ impl Outcomes for FakeOutcomes {
 }
 
 /// The offset store: publishes the last stored offset of each partition.
+/// With `audit`, every store first checks that each earlier offset of the
+/// partition has its outcome record sent (each record must have one then).
 pub(super) struct FakeOffsets {
     pub(super) stored: watch::Sender<HashMap<i32, i64>>,
+    pub(super) audit: Option<Arc<FakeOutcomes>>,
+    /// Stores that passed a record without an outcome.
+    pub(super) violations: Mutex<Vec<String>>,
 }
 
 impl Offsets for FakeOffsets {
     fn store(&self, tp: &TopicPartition, next: i64) -> Result<(), String> {
+        if let Some(outcomes) = &self.audit {
+            let sent: std::collections::HashSet<i64> = lock(&outcomes.sent)
+                .iter()
+                .filter_map(|r| {
+                    r.headers
+                        .iter()
+                        .find(|(k, _)| k == "input_record_offset")
+                        .and_then(|(_, v)| std::str::from_utf8(v.as_deref()?).ok()?.parse().ok())
+                })
+                .collect();
+            if let Some(missing) = (0..next).find(|o| !sent.contains(o)) {
+                lock(&self.violations).push(format!(
+                    "stored {next} before offset {missing} was resolved"
+                ));
+            }
+        }
         self.stored.send_modify(|s| {
             s.insert(tp.partition, next);
         });

@@ -9,8 +9,10 @@
 
 mod cases;
 mod fakes;
+mod properties;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,6 +60,7 @@ struct Harness {
     handler: Arc<TaskHandler>,
     lambda: Arc<FakeLambda>,
     outcomes: Arc<FakeOutcomes>,
+    store: Arc<FakeOffsets>,
     offsets: watch::Receiver<HashMap<i32, i64>>,
     stop: CancellationToken,
 }
@@ -67,6 +70,8 @@ struct Setup {
     script: Box<Script>,
     refuse: Vec<String>,
     schemas: Option<Arc<FakeSchemas>>,
+    /// Check at every store that the records before it have outcomes.
+    audit: bool,
 }
 
 impl Setup {
@@ -79,6 +84,7 @@ impl Setup {
             script: Box::new(script),
             refuse: Vec::new(),
             schemas: None,
+            audit: false,
         }
     }
 
@@ -87,12 +93,20 @@ impl Setup {
         let lambda = Arc::new(FakeLambda {
             script: self.script,
             calls,
+            running: Arc::default(),
+            throttled: AtomicUsize::new(0),
+            spans: Arc::default(),
         });
         let outcomes = Arc::new(FakeOutcomes {
             sent: Mutex::new(Vec::new()),
             refuse: self.refuse,
         });
         let (stored, offsets) = watch::channel(HashMap::new());
+        let offsets_store = Arc::new(FakeOffsets {
+            stored,
+            audit: self.audit.then(|| outcomes.clone()),
+            violations: Mutex::new(Vec::new()),
+        });
         let stop = CancellationToken::new();
         let telemetry = Telemetry {
             metrics: Arc::new(Metrics::new()),
@@ -109,7 +123,7 @@ impl Setup {
         let handler = Arc::new(TaskHandler {
             task: 0,
             shared: shared.clone(),
-            store: Arc::new(FakeOffsets { stored }),
+            store: offsets_store.clone(),
             wake: Arc::new(Wake::default()),
             runtime: Handle::current(),
             partitions: Mutex::new(HashMap::new()),
@@ -119,6 +133,7 @@ impl Setup {
             handler,
             lambda,
             outcomes,
+            store: offsets_store,
             offsets,
             stop,
         }
@@ -127,12 +142,17 @@ impl Setup {
 
 /// A record of partition `partition` at `offset` with a JSON value.
 fn record(partition: i32, offset: i64, value: &str) -> SourceRecord {
+    keyed(partition, offset, Some(&format!("k{offset}")), value)
+}
+
+/// A record with the given (string) key.
+fn keyed(partition: i32, offset: i64, key: Option<&str>, value: &str) -> SourceRecord {
     SourceRecord {
         topic: Arc::from(TOPIC),
         partition,
         offset,
         timestamp: Some(1_700_000_000_000 + offset),
-        key: Some(format!("k{offset}").into_bytes()),
+        key: key.map(|k| k.as_bytes().to_vec()),
         value: Some(value.as_bytes().to_vec()),
         headers: Vec::new(),
     }
@@ -178,6 +198,13 @@ impl Harness {
             self.calls(),
             self.failure()
         );
+    }
+
+    /// Lets every task run until all of them wait: the paused clock only
+    /// moves on once nothing can run, so after this the pipeline has done
+    /// everything it can without time passing or a call answering.
+    async fn idle(&self) {
+        tokio::time::sleep(Duration::from_nanos(1)).await;
     }
 
     /// The stored offset of `partition`, if any.
