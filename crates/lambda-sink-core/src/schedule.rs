@@ -11,18 +11,21 @@
 //! records of one key are invoked in offset order; in `none` mode any
 //! queued record may go.
 //!
-//! A batch is the earliest eligible records in offset order, within the
-//! request limits ([`BatchLimits`]). The scan stops at the first eligible
-//! record that does not fit, and a record that is not sent to Lambda (a
-//! dead letter, [`Element::element_len`] `None`) is taken alone, so skipping
-//! never reorders a lane: a record is only ever passed over because its lane
-//! is held, and then every later record of that lane is passed over too.
+//! A batch takes eligible lanes whole, oldest first: every queued record of
+//! the lane with the oldest eligible record, then of the next lane, within
+//! the request limits ([`BatchLimits`]); its records are sent in offset
+//! order. A lane's records are taken as a prefix — up to its first record
+//! that does not fit or is not sent to Lambda (a dead letter,
+//! [`Element::element_len`] `None`, which goes alone once it is the oldest
+//! eligible record) — so a lane is never reordered, and with few keys per
+//! partition one batch carries several records of a key rather than the
+//! key's later records waiting for it.
 //!
 //! Lanes are 64-bit hashes of the key bytes: two keys that collide share a
 //! lane, which costs concurrency, never order. Memory is the queued records
 //! plus one entry per lane held by a batch in flight.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::batch::{BatchLimits, Element, request_len};
@@ -73,26 +76,28 @@ pub struct Plan {
 /// batches in flight.
 #[derive(Debug)]
 pub struct Scheduler<T> {
+    ordering: Ordering,
     queue: VecDeque<(Option<Lane>, T)>,
     held: HashSet<Lane>,
 }
 
-impl<T> Default for Scheduler<T> {
-    fn default() -> Self {
+impl<T: Element> Scheduler<T> {
+    /// An empty scheduler.
+    pub fn new(ordering: Ordering) -> Self {
         Self {
+            ordering,
             queue: VecDeque::new(),
             held: HashSet::new(),
         }
     }
-}
 
-impl<T: Element> Scheduler<T> {
-    /// An empty scheduler.
-    pub fn new() -> Self {
-        Self::default()
+    /// The lane of a record with `key`, for [`push`](Self::push).
+    pub fn lane(&self, key: Option<&[u8]>) -> Option<Lane> {
+        lane(self.ordering, key)
     }
 
-    /// Queues the next record of the partition (offsets increase).
+    /// Queues the next record of the partition (offsets increase) in its
+    /// [`lane`](Self::lane).
     pub fn push(&mut self, lane: Option<Lane>, item: T) {
         self.queue.push_back((lane, item));
     }
@@ -119,63 +124,34 @@ impl<T: Element> Scheduler<T> {
 
     /// What [`take`](Self::take) would take now.
     pub fn plan(&self, limits: BatchLimits) -> Plan {
-        let mut plan = Plan {
-            items: 0,
-            full: false,
-            first: 0,
-        };
-        let mut bytes = 0;
-        for (index, (lane, item)) in self.queue.iter().enumerate() {
-            if lane.is_some_and(|l| self.held.contains(&l)) {
-                continue;
-            }
-            let Some(len) = item.element_len() else {
-                if plan.items == 0 {
-                    plan = Plan {
-                        items: 1,
-                        full: true,
-                        first: index,
-                    };
-                } else {
-                    plan.full = true;
-                }
-                return plan;
-            };
-            if plan.items == 0 {
-                plan.first = index;
-            }
-            if plan.items == limits.max_records
-                || request_len(plan.items + 1, bytes + len) > limits.max_bytes
-            {
-                plan.full = true;
-                return plan;
-            }
-            plan.items += 1;
-            bytes += len;
-        }
-        plan.full = plan.items >= limits.max_records
-            // Nothing more of even the smallest size (1 byte) would fit.
-            || request_len(plan.items + 1, bytes + 1) > limits.max_bytes;
+        let (chosen, plan) = self.select(limits);
+        drop(chosen);
         plan
     }
 
     /// Takes the next batch (possibly empty) and holds its lanes.
     pub fn take(&mut self, limits: BatchLimits) -> Taken<T> {
-        let wanted = self.plan(limits).items;
+        let (chosen, plan) = self.select(limits);
         let mut taken = Taken {
-            items: Vec::with_capacity(wanted),
+            items: Vec::with_capacity(plan.items),
             lanes: Vec::new(),
         };
-        if wanted == 0 {
+        if plan.items == 0 {
             return taken;
         }
-        let mut kept = VecDeque::with_capacity(self.queue.len() - wanted);
-        for (lane, item) in self.queue.drain(..) {
-            let blocked = lane.is_some_and(|l| self.held.contains(&l));
-            if taken.items.len() == wanted || blocked {
-                kept.push_back((lane, item));
-                continue;
+        let mut kept = VecDeque::with_capacity(self.queue.len() - plan.items);
+        let mut picked = Vec::with_capacity(plan.items);
+        for (index, entry) in self.queue.drain(..).enumerate() {
+            if chosen.binary_search(&index).is_ok() {
+                picked.push((index, entry));
+            } else {
+                kept.push_back(entry);
             }
+        }
+        self.queue = kept;
+        // The batch in offset order: the function sees each key's records
+        // in order, and the batch's records in the partition's order.
+        for (_, (lane, item)) in picked {
             if let Some(l) = lane
                 && !taken.lanes.contains(&l)
             {
@@ -183,9 +159,75 @@ impl<T: Element> Scheduler<T> {
             }
             taken.items.push(item);
         }
-        self.queue = kept;
         self.held.extend(taken.lanes.iter().copied());
         taken
+    }
+
+    /// The queue positions of the next batch (sorted) and its plan.
+    ///
+    /// Lanes are taken whole, in the order of their oldest eligible record:
+    /// a batch holds every queued record of a lane it starts (up to the
+    /// limits, and up to the lane's next record that is not batchable)
+    /// before it starts another lane. With few keys per partition this packs
+    /// several records of a key into one batch instead of leaving the key's
+    /// later records to wait for it.
+    fn select(&self, limits: BatchLimits) -> (Vec<usize>, Plan) {
+        let mut plan = Plan {
+            items: 0,
+            full: false,
+            first: 0,
+        };
+        // Eligible records grouped by lane, lanes in order of first sight;
+        // an unordered record is a group of its own.
+        let mut groups: Vec<(Option<Lane>, Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<Lane, usize> = HashMap::new();
+        for (index, (lane, _)) in self.queue.iter().enumerate() {
+            match lane {
+                Some(l) if self.held.contains(l) => {}
+                Some(l) => {
+                    let g = *group_of.entry(*l).or_insert_with(|| {
+                        groups.push((Some(*l), Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[g].1.push(index);
+                }
+                None => groups.push((None, vec![index])),
+            }
+        }
+        let mut chosen = Vec::new();
+        let mut bytes = 0;
+        'groups: for (_, indices) in &groups {
+            for &index in indices {
+                let Some(len) = self.queue[index].1.element_len() else {
+                    if chosen.is_empty() {
+                        // Not for Lambda: it goes alone.
+                        chosen.push(index);
+                        plan.full = true;
+                        break 'groups;
+                    }
+                    // The lane's later records wait behind it; in
+                    // `partition` mode that is every record to come.
+                    plan.full |= self.ordering == Ordering::Partition;
+                    continue 'groups;
+                };
+                if chosen.len() == limits.max_records
+                    || request_len(chosen.len() + 1, bytes + len) > limits.max_bytes
+                {
+                    plan.full = true;
+                    break 'groups;
+                }
+                chosen.push(index);
+                bytes += len;
+            }
+        }
+        plan.items = chosen.len();
+        plan.first = chosen.iter().copied().min().unwrap_or(0);
+        plan.full = plan.full
+            || plan.items >= limits.max_records
+            // Nothing more of even the smallest size (1 byte) would fit.
+            || request_len(plan.items + 1, bytes + 1) > limits.max_bytes;
+        chosen.sort_unstable();
+        (chosen, plan)
     }
 
     /// Frees the lanes of a resolved batch: their next records may go.
@@ -222,11 +264,11 @@ mod tests {
     };
 
     fn scheduler(ordering: Ordering, keys: &[Option<u8>]) -> Scheduler<Rec> {
-        let mut s = Scheduler::new();
+        let mut s = Scheduler::new(ordering);
         for (i, k) in keys.iter().enumerate() {
             let key = k.map(|k| [k]);
             s.push(
-                lane(ordering, key.as_ref().map(|k| k.as_slice())),
+                s.lane(key.as_ref().map(|k| k.as_slice())),
                 Rec {
                     offset: i as i64,
                     key: *k,
@@ -253,18 +295,27 @@ mod tests {
     }
 
     #[test]
-    fn key_mode_passes_over_held_keys_only() {
-        // Keys: a a b a c, batch size 3 → first batch takes a a b.
+    fn key_mode_takes_lanes_whole_and_passes_over_held_keys() {
+        // Keys: a a b a c b a, batch size 3.
         let mut s = scheduler(
             Ordering::Key,
-            &[Some(b'a'), Some(b'a'), Some(b'b'), Some(b'a'), Some(b'c')],
+            &[
+                Some(b'a'),
+                Some(b'a'),
+                Some(b'b'),
+                Some(b'a'),
+                Some(b'c'),
+                Some(b'b'),
+                Some(b'a'),
+            ],
         );
         let first = s.take(LIMITS);
-        assert_eq!(offsets(&first), [0, 1, 2]);
+        assert_eq!(offsets(&first), [0, 1, 3], "the oldest lane, a, whole");
         let second = s.take(LIMITS);
-        assert_eq!(offsets(&second), [4], "3 waits: its key a is in flight");
+        assert_eq!(offsets(&second), [2, 4, 5], "then b, c, b; 6 waits for a");
+        assert!(s.take(LIMITS).items.is_empty());
         s.release(&first.lanes);
-        assert_eq!(offsets(&s.take(LIMITS)), [3]);
+        assert_eq!(offsets(&s.take(LIMITS)), [6]);
     }
 
     #[test]
@@ -281,7 +332,7 @@ mod tests {
     fn a_dead_letter_goes_alone_and_in_its_lanes_order() {
         let mut s = scheduler(Ordering::Key, &[Some(1), Some(2)]);
         s.push(
-            lane(Ordering::Key, Some(&[1])),
+            s.lane(Some(&[1])),
             Rec {
                 offset: 2,
                 key: Some(1),
@@ -289,7 +340,7 @@ mod tests {
             },
         );
         s.push(
-            lane(Ordering::Key, Some(&[3])),
+            s.lane(Some(&[3])),
             Rec {
                 offset: 3,
                 key: Some(3),
@@ -299,8 +350,8 @@ mod tests {
         let plan = s.plan(LIMITS);
         assert_eq!(
             (plan.items, plan.full),
-            (2, true),
-            "ends before the dead letter"
+            (2, false),
+            "lane 1 ends before its dead letter; records of other lanes may still come"
         );
         let first = s.take(LIMITS);
         assert_eq!(offsets(&first), [0, 1]);

@@ -20,7 +20,7 @@ use lambda_sink_core::batch::{BatchLimits, Element};
 use lambda_sink_core::offsets::OffsetTracker;
 use lambda_sink_core::outcome::DeadLetter;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
-use lambda_sink_core::schedule::{self, Lane, Scheduler, Taken};
+use lambda_sink_core::schedule::{Lane, Scheduler, Taken};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -135,13 +135,9 @@ impl Worker {
         pending: mpsc::Sender<Pending>,
     ) -> Result<(), Halt> {
         let lambda = &self.shared.config.lambda;
-        let (ordering, slots, linger) = (
-            lambda.ordering,
-            lambda.max_in_flight_per_partition,
-            lambda.linger,
-        );
+        let (slots, linger) = (lambda.max_in_flight_per_partition, lambda.linger);
         let ahead = self.limits.max_records.saturating_mul(slots);
-        let mut queue: Scheduler<Queued> = Scheduler::new();
+        let mut queue: Scheduler<Queued> = Scheduler::new(lambda.ordering);
         let mut running: JoinSet<Finished> = JoinSet::new();
         let mut open = true;
         let mut ended: Result<(), Halt> = Ok(());
@@ -186,7 +182,7 @@ impl Worker {
                     Some(record) => {
                         let mut next = Some(record);
                         while let Some(record) = next {
-                            if let Err(halt) = self.enqueue(&mut queue, ordering, record).await {
+                            if let Err(halt) = self.enqueue(&mut queue, record).await {
                                 ended = Err(self.halted(halt));
                                 break;
                             }
@@ -203,13 +199,12 @@ impl Worker {
     async fn enqueue(
         &self,
         queue: &mut Scheduler<Queued>,
-        ordering: lambda_sink_core::config::Ordering,
         record: SourceRecord,
     ) -> Result<(), Halt> {
         if let Err(e) = lock(&self.ledger).track(record.offset) {
             warn!(error = %e, "offset tracking");
         }
-        let lane = schedule::lane(ordering, record.key.as_deref());
+        let lane = queue.lane(record.key.as_deref());
         let item = self.prepare(record).await?;
         queue.push(
             lane,
