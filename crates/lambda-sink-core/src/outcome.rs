@@ -306,6 +306,10 @@ pub enum RetryReason {
     Connection,
     /// Credentials expired or could not be loaded.
     Credentials,
+    /// The Schema Registry cannot be reached.
+    Registry,
+    /// Kafka cannot be reached (or did not acknowledge a record yet).
+    Kafka,
 }
 
 impl RetryReason {
@@ -318,20 +322,41 @@ impl RetryReason {
             Self::Timeout => "timeout",
             Self::Connection => "connection",
             Self::Credentials => "credentials",
+            Self::Registry => "registry",
+            Self::Kafka => "kafka",
         }
     }
 }
 
-/// What to do about a failed invocation.
+/// What happens to the record after a failure: the one answer every
+/// adapter's error gives ([`Disposed`]) — Lambda's invocations, the Schema
+/// Registry, the outcome producer, the consumer and the start-up probe.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Disposition {
-    /// Retry after a backoff (at least `Retry-After` when given).
+    /// Transient: retry after a backoff (the core's [`Backoff`](crate::retry::Backoff);
+    /// at least `Retry-After` when given).
     Retry(RetryReason),
     /// The request is too large: split the batch in halves.
     Split,
-    /// A configuration problem: stop the connector, commit nothing for the
-    /// batch, and tell the operator what to fix.
+    /// The record itself cannot be processed (e.g. its schema does not
+    /// exist): it goes to the DLQ, or stops the connector under
+    /// `errors.tolerance=none`.
+    DeadLetter(String),
+    /// A configuration or permission problem: stop the connector, commit
+    /// nothing for the work concerned, and tell the operator what to fix.
     Stop(String),
+}
+
+/// An error that knows what happens to the record it concerns.
+pub trait Disposed {
+    /// The disposition of this error.
+    fn disposition(&self) -> Disposition;
+}
+
+impl Disposed for InvokeFailure {
+    fn disposition(&self) -> Disposition {
+        classify(self)
+    }
 }
 
 /// The one classification of invocation failures (SPEC §4.1).

@@ -1,5 +1,6 @@
-//! Backoff between invocation retries: exponential with jitter, honouring
-//! `Retry-After`, bounded by `aws.lambda.retry.timeout.ms`.
+//! The one backoff: exponential with jitter, honouring `Retry-After`,
+//! bounded by a timeout (`aws.lambda.retry.timeout.ms` for invocations) or
+//! forever (waiting for the registry or for Kafka).
 //!
 //! Pure: the caller supplies elapsed time and a random fraction, so the
 //! policy is tested without clocks.
@@ -19,6 +20,27 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Retries forever, from `initial` up to `max` between attempts.
+    pub fn forever(initial: Duration, max: Duration) -> Self {
+        Self {
+            initial,
+            max,
+            timeout: None,
+        }
+    }
+
+    /// The delay before retry number `attempt` of a wait without a timeout
+    /// (see [`delay`](Self::delay)).
+    pub fn delay_forever(&self, attempt: u32, jitter: f64) -> Duration {
+        let forever = Self {
+            timeout: None,
+            ..*self
+        };
+        forever
+            .delay(attempt, Duration::ZERO, None, jitter)
+            .unwrap_or(self.max)
+    }
+
     /// The delay before retry number `attempt` (0 = the first retry), or
     /// `None` to give up. `jitter` in `[0, 1)` spreads retries of many
     /// partitions ("equal jitter": half fixed, half random), and a
@@ -55,6 +77,21 @@ mod tests {
             max: MS * 1000,
             timeout: timeout.map(|t| MS * u32::try_from(t).unwrap()),
         }
+    }
+
+    #[test]
+    fn forever_never_gives_up_and_stays_under_the_max() {
+        let p = Backoff::forever(MS * 100, MS * 1000);
+        assert_eq!(p.delay_forever(0, 0.0), MS * 50, "equal jitter: half fixed");
+        assert_eq!(p.delay_forever(1, 0.999_999).as_millis(), 199);
+        assert_eq!(p.delay_forever(100, 0.0), MS * 500);
+        let bounded = policy(Some(10));
+        assert!(bounded.delay(0, MS * 20, None, 0.0).is_none());
+        assert_eq!(
+            bounded.delay_forever(0, 0.0),
+            MS * 50,
+            "the timeout is ignored"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use lambda_sink_core::codec::schema::{Compiled, SchemaType};
 use lambda_sink_core::codec::wire::SchemaRef;
 use lambda_sink_core::config::{SchemaRegistryConfig, Secret};
+use lambda_sink_core::outcome::{Disposed, Disposition, RetryReason};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
@@ -45,6 +46,16 @@ pub enum RegistryError {
     /// The registry refused the credentials: the operator must fix them.
     #[error("{0}")]
     Unauthorized(String),
+}
+
+impl Disposed for RegistryError {
+    fn disposition(&self) -> Disposition {
+        match self {
+            Self::NotFound(m) | Self::Invalid(m) => Disposition::DeadLetter(m.clone()),
+            Self::Unavailable(_) => Disposition::Retry(RetryReason::Registry),
+            Self::Unauthorized(m) => Disposition::Stop(m.clone()),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -394,6 +405,27 @@ fn encode_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_registry_error_says_what_happens_to_the_record() {
+        let m = || "m".to_string();
+        assert_eq!(
+            RegistryError::NotFound(m()).disposition(),
+            Disposition::DeadLetter(m())
+        );
+        assert_eq!(
+            RegistryError::Invalid(m()).disposition(),
+            Disposition::DeadLetter(m())
+        );
+        assert_eq!(
+            RegistryError::Unavailable(m()).disposition(),
+            Disposition::Retry(RetryReason::Registry)
+        );
+        assert_eq!(
+            RegistryError::Unauthorized(m()).disposition(),
+            Disposition::Stop(m())
+        );
+    }
 
     #[test]
     fn segments_are_encoded() {

@@ -24,6 +24,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use lambda_sink_core::config::{ClientRole, Config};
+use lambda_sink_core::outcome::{Disposition, RetryReason};
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -621,39 +622,45 @@ fn owned(topics: &mut HashMap<String, Arc<str>>, m: &BorrowedMessage<'_>) -> Sou
     }
 }
 
-/// Reports a consumer error: fatal ones stop the connector with advice.
+/// Reports a consumer error: those that will not heal stop the connector
+/// with advice; librdkafka recovers from the rest by itself.
 fn consumer_error(
     consumer: &BaseConsumer<TaskContext>,
     handler: &dyn RecordHandler,
     e: &KafkaError,
 ) {
+    match disposition(consumer, e) {
+        Disposition::Stop(reason) | Disposition::DeadLetter(reason) => handler.fail(reason),
+        // While a broker is away this repeats: folded.
+        Disposition::Retry(_) | Disposition::Split => consumer.context().events.warn_folded(
+            "consumer",
+            &format!("Kafka consumer error (librdkafka retries): {e}"),
+        ),
+    }
+}
+
+/// What a consumer error means for the connector.
+fn disposition(consumer: &BaseConsumer<TaskContext>, e: &KafkaError) -> Disposition {
     if let Some((code, reason)) = consumer.client().fatal_error() {
-        handler.fail(format!(
+        return Disposition::Stop(format!(
             "the Kafka consumer failed fatally ({code:?}): {reason}"
         ));
-        return;
     }
     match e.rdkafka_error_code() {
         Some(RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange) => {
-            handler.fail(format!(
+            Disposition::Stop(format!(
                 "{e}: a partition has no valid committed offset and consumer.override.auto.offset.reset=none; \
                  set it to earliest or latest, or commit offsets for the group"
-            ));
+            ))
         }
         Some(
             RDKafkaErrorCode::TopicAuthorizationFailed
             | RDKafkaErrorCode::GroupAuthorizationFailed
             | RDKafkaErrorCode::SaslAuthenticationFailed,
-        ) => {
-            handler.fail(format!(
-                "{e}: check the Kafka credentials and ACLs (READ on the topics and the group)"
-            ));
-        }
-        // Transport errors, unknown topics (created later), leader changes:
-        // librdkafka recovers by itself. While a broker is away this repeats.
-        _ => consumer.context().events.warn_folded(
-            "consumer",
-            &format!("Kafka consumer error (librdkafka retries): {e}"),
-        ),
+        ) => Disposition::Stop(format!(
+            "{e}: check the Kafka credentials and ACLs (READ on the topics and the group)"
+        )),
+        // Transport errors, unknown topics (created later), leader changes.
+        _ => Disposition::Retry(RetryReason::Kafka),
     }
 }

@@ -20,6 +20,8 @@ use anyhow::Context;
 use lambda_sink_core::config::{
     ClientProperties, ClientRole, Config, KafkaAuth, KafkaConfig, Problem,
 };
+use lambda_sink_core::outcome::{Disposed, Disposition, RetryReason};
+use lambda_sink_core::retry::Backoff;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -85,6 +87,15 @@ pub enum ProbeError {
     /// No broker answered in time: retrying may.
     #[error("{0}")]
     Unreachable(String),
+}
+
+impl Disposed for ProbeError {
+    fn disposition(&self) -> Disposition {
+        match self {
+            Self::Refused(problem) => Disposition::Stop(problem.to_string()),
+            Self::Unreachable(_) => Disposition::Retry(RetryReason::Kafka),
+        }
+    }
 }
 
 /// Fetches cluster metadata with the admin client's properties, within
@@ -238,17 +249,20 @@ pub async fn can_create_topic(
 /// When the brokers refuse this client (credentials, TLS), naming the
 /// properties to fix.
 pub async fn await_cluster(kafka: &KafkaConfig) -> anyhow::Result<ClusterView> {
-    let mut delay = Duration::from_millis(200);
+    let backoff = Backoff::forever(Duration::from_millis(200), Duration::from_secs(10));
+    let mut attempt = 0;
     loop {
-        match fetch_cluster(kafka, Duration::from_secs(10)).await {
+        let error = match fetch_cluster(kafka, Duration::from_secs(10)).await {
             Ok(c) => return Ok(c),
-            Err(ProbeError::Refused(problem)) => anyhow::bail!("{problem}"),
-            Err(ProbeError::Unreachable(e)) => {
-                warn!(error = %e, retry_in_ms = delay.as_millis(), "cannot reach Kafka yet; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
+            Err(e) => e,
+        };
+        if !matches!(error.disposition(), Disposition::Retry(_)) {
+            anyhow::bail!("{error}");
         }
+        let delay = backoff.delay_forever(attempt, rand::random::<f64>());
+        warn!(error = %error, retry_in_ms = delay.as_millis(), "cannot reach Kafka yet; retrying");
+        tokio::time::sleep(delay).await;
+        attempt = attempt.saturating_add(1);
     }
 }
 

@@ -13,6 +13,8 @@ use std::time::Duration;
 use super::client_config;
 use super::diagnostics::{ClientEvents, KafkaContext};
 use lambda_sink_core::config::ClientProperties;
+use lambda_sink_core::outcome::{Disposition, RetryReason};
+use lambda_sink_core::retry::Backoff;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -76,7 +78,8 @@ impl OutcomeProducer {
         let first = enqueue(&producer, &record);
         async move {
             let mut delivery = first;
-            let mut backoff = Duration::from_millis(100);
+            let backoff = Backoff::forever(Duration::from_millis(100), Duration::from_secs(5));
+            let mut attempt = 0;
             loop {
                 let error = match delivery {
                     Ok(future) => match future.await {
@@ -86,7 +89,12 @@ impl OutcomeProducer {
                     },
                     Err(e) => e,
                 };
-                if let Some(reason) = permanent(&producer, &error) {
+                let permanent = match disposition(&producer, &error) {
+                    Disposition::Retry(_) => None,
+                    Disposition::Stop(reason) | Disposition::DeadLetter(reason) => Some(reason),
+                    Disposition::Split => Some(error.to_string()),
+                };
+                if let Some(reason) = permanent {
                     return Err(ProduceError {
                         topic: record.topic.clone(),
                         reason,
@@ -100,8 +108,8 @@ impl OutcomeProducer {
                         record.topic
                     ),
                 );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                tokio::time::sleep(backoff.delay_forever(attempt, rand::random::<f64>())).await;
+                attempt = attempt.saturating_add(1);
                 delivery = enqueue(&producer, &record);
             }
         }
@@ -141,12 +149,14 @@ fn enqueue(
     producer.send_result(fr).map_err(|(e, _)| e)
 }
 
-/// Why `error` will not heal by sending again, if it will not.
-fn permanent(producer: &FutureProducer<KafkaContext>, error: &KafkaError) -> Option<String> {
+/// Whether sending again may heal `error` (`Retry`), or why it will not (`Stop`).
+fn disposition(producer: &FutureProducer<KafkaContext>, error: &KafkaError) -> Disposition {
     if let Some((code, reason)) = producer.client().fatal_error() {
-        return Some(format!("the producer failed fatally ({code:?}): {reason}"));
+        return Disposition::Stop(format!("the producer failed fatally ({code:?}): {reason}"));
     }
-    let code = error.rdkafka_error_code()?;
+    let Some(code) = error.rdkafka_error_code() else {
+        return Disposition::Retry(RetryReason::Kafka);
+    };
     let advice = match code {
         RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize => {
             "the record is larger than the topic or broker allows; raise the topic's max.message.bytes \
@@ -160,7 +170,7 @@ fn permanent(producer: &FutureProducer<KafkaContext>, error: &KafkaError) -> Opt
             "not authorized to write to the topic; grant WRITE on it"
         }
         RDKafkaErrorCode::Fatal => "the producer failed fatally",
-        _ => return None,
+        _ => return Disposition::Retry(RetryReason::Kafka),
     };
-    Some(format!("{error}: {advice}"))
+    Disposition::Stop(format!("{error}: {advice}"))
 }

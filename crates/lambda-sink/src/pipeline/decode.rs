@@ -11,15 +11,15 @@ use lambda_sink_core::codec::schema::Compiled;
 use lambda_sink_core::codec::schemaless;
 use lambda_sink_core::codec::wire::{self, SchemaRef};
 use lambda_sink_core::config::DataFormat;
-use lambda_sink_core::outcome::{DeadLetter, Stage};
+use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, Stage};
 use lambda_sink_core::payload;
 use lambda_sink_core::record::SourceRecord;
+use lambda_sink_core::retry::Backoff;
 use tracing::warn;
 
 use super::Halt;
 use super::partition::{Item, Worker};
 use crate::metrics::ReasonLabel;
-use crate::registry::RegistryError;
 
 /// A decoded key or value (borrowing the record's bytes where they are the
 /// JSON itself), or why the record goes to the DLQ.
@@ -149,27 +149,36 @@ impl Worker {
                 "a Schema Registry format is configured without schema.registry.url".into(),
             ));
         };
-        let mut delay = Duration::from_millis(100);
+        let backoff = Backoff::forever(Duration::from_millis(100), Duration::from_secs(10));
+        let mut attempt = 0;
         loop {
-            match registry.schema(schema).await {
+            let error = match registry.schema(schema).await {
                 Ok(compiled) => return Ok(Ok(compiled)),
-                Err(RegistryError::NotFound(m) | RegistryError::Invalid(m)) => return Ok(Err(m)),
-                Err(RegistryError::Unauthorized(m)) => return Err(Halt::Failed(m)),
-                Err(RegistryError::Unavailable(m)) => {
-                    self.shared
-                        .metrics
-                        .retries
-                        .get_or_create(&ReasonLabel { reason: "registry" })
-                        .inc();
-                    warn!(schema = %schema, retry_in_ms = delay.as_millis(), error = %m, "Schema Registry unavailable; the record waits and is retried");
-                    tokio::select! {
-                        biased;
-                        () = self.stop.cancelled() => return Err(Halt::Stopped),
-                        () = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
+                Err(e) => e,
+            };
+            let reason = match error.disposition() {
+                Disposition::DeadLetter(m) => return Ok(Err(m)),
+                Disposition::Stop(m) => return Err(Halt::Failed(m)),
+                // No registry answer means "split"; treated as the stop it
+                // would be if it ever did.
+                Disposition::Split => return Err(Halt::Failed(error.to_string())),
+                Disposition::Retry(reason) => reason,
+            };
+            let delay = backoff.delay_forever(attempt, rand::random::<f64>());
+            self.shared
+                .metrics
+                .retries
+                .get_or_create(&ReasonLabel {
+                    reason: reason.as_str(),
+                })
+                .inc();
+            warn!(schema = %schema, retry_in_ms = delay.as_millis(), error = %error, "Schema Registry unavailable; the record waits and is retried");
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Err(Halt::Stopped),
+                () = tokio::time::sleep(delay) => {}
             }
+            attempt = attempt.saturating_add(1);
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use lambda_sink_core::batch;
 use lambda_sink_core::config::FunctionRef;
-use lambda_sink_core::outcome::{self, DeadLetter, Disposition, InvokeFailure, RetryReason};
+use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, InvokeFailure, RetryReason};
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::retry::Backoff;
 use lambda_sink_core::route::{self, Finished, Invoked};
@@ -156,12 +156,14 @@ impl Worker {
                 }
                 Err(f) => f,
             };
-            let reason = match outcome::classify(&failure) {
+            let reason = match failure.disposition() {
                 Disposition::Split => {
                     attempt_result("too_large");
                     return Attempt::Split;
                 }
-                Disposition::Stop(reason) => {
+                // Lambda never dead-letters a whole batch; were it to,
+                // stopping is the answer that loses nothing.
+                Disposition::Stop(reason) | Disposition::DeadLetter(reason) => {
                     attempt_result("config_error");
                     return Attempt::Stop(reason);
                 }
