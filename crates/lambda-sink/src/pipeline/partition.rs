@@ -144,18 +144,19 @@ impl Worker {
         loop {
             let mut linger_until = None;
             while ended.is_ok() && running.len() < slots {
-                let plan = queue.plan(self.limits);
-                if plan.items == 0 {
-                    break;
-                }
-                if !plan.full && open && !linger.is_zero() {
+                if open && !linger.is_zero() {
+                    let plan = queue.plan(self.limits);
                     let due = queue.get(plan.first).map_or_else(Instant::now, |q| q.at) + linger;
-                    if due > Instant::now() {
+                    if plan.items > 0 && !plan.full && due > Instant::now() {
                         linger_until = Some(due);
                         break;
                     }
                 }
-                self.start(&mut running, queue.take(self.limits), &pending);
+                let taken = queue.take(self.limits);
+                if taken.items.is_empty() {
+                    break;
+                }
+                self.start(&mut running, taken, &pending);
             }
             if running.is_empty() && (ended.is_err() || (!open && queue.is_empty())) {
                 return ended;
