@@ -26,6 +26,9 @@ pub struct Dataset {
     pub value_bytes: usize,
     /// Records in the topic.
     pub records: usize,
+    /// Distinct keys (`None`: every record its own), each always in the
+    /// same partition, as Kafka's partitioner would place it.
+    pub keys: Option<usize>,
 }
 
 impl Dataset {
@@ -36,7 +39,14 @@ impl Dataset {
             topic: format!("bench-{name}"),
             value_bytes,
             records,
+            keys: None,
         }
+    }
+
+    /// The same, with `keys` distinct keys (a multiple of the partitions).
+    pub fn with_keys(mut self, keys: usize) -> Self {
+        self.keys = Some(keys);
+        self
     }
 
     /// The value of record `i`: a JSON object of about `value_bytes`.
@@ -47,8 +57,8 @@ impl Dataset {
     }
 
     /// The key of record `i`.
-    pub fn key(i: usize) -> String {
-        format!("k{i}")
+    pub fn key(&self, i: usize) -> String {
+        format!("k{}", self.keys.map_or(i, |k| i % k.max(1)))
     }
 }
 
@@ -74,7 +84,7 @@ pub async fn preload(env: &Env, d: &Dataset) -> anyhow::Result<()> {
     let partitions = usize::try_from(env.partitions)?;
     for chunk in (0..d.records).collect::<Vec<_>>().chunks(50_000) {
         let deliveries = chunk.iter().map(|&i| {
-            let key = Dataset::key(i);
+            let key = d.key(i);
             let value = d.value(i);
             let partition = i32::try_from(i % partitions).unwrap_or(0);
             let producer = &producer;

@@ -68,6 +68,16 @@ async fn main() -> anyhow::Result<()> {
     let bound = sink::LatencyBound::new(args.partitions);
     let bound_data = Dataset::new("bound", 100, bound.records());
     load::preload(&env, &bound_data).await?;
+    let concurrent = sink::Concurrent::new(args.partitions);
+    let keyed = Dataset::new("keyed", 100, concurrent.records()).with_keys(concurrent.keys);
+    eprintln!(
+        "preloading {} records with {} keys",
+        keyed.records, concurrent.keys
+    );
+    load::preload(&env, &keyed).await?;
+    let throttle = sink::Throttled::new();
+    let throttle_data = Dataset::new("throttled", 100, throttle.records);
+    load::preload(&env, &throttle_data).await?;
 
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     let mut results = Results::default();
@@ -112,10 +122,29 @@ async fn main() -> anyhow::Result<()> {
         }
         let bound_run = sink::latency_bound(&env, &bound_data, &bound).await?;
         results.add("bound/lambda-sink", &bound_run);
+        for ordering in ["key", "none"] {
+            let mut run = sink::concurrent(&env, &keyed, &concurrent, ordering).await?;
+            // Side by side: this round's partition-mode figure and the
+            // endpoint's ceiling for the same request size.
+            run.insert(
+                "to_partition_mode",
+                run["records_per_s"] / bound_run["records_per_s"],
+            );
+            let ceiling = results.last("small/endpoint/20", "records_per_s");
+            run.insert(
+                "ratio_to_min",
+                run["records_per_s"] / concurrent.theoretical().min(ceiling),
+            );
+            results.add(&format!("concurrent/{ordering}"), &run);
+        }
+        for adaptive in [true, false] {
+            let run = sink::throttled(&env, &throttle_data, &throttle, adaptive).await?;
+            results.add(&format!("throttled/{adaptive}"), &run);
+        }
         let latency = sink::added_latency(&env, round, args.latency_seconds).await?;
         results.add("latency", &latency);
     }
-    let table = report::table(&results, &datasets, &bound);
+    let table = report::table(&results, &datasets, &bound, &concurrent, &throttle);
     println!("{table}");
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use crate::load::Dataset;
-use crate::sink::LatencyBound;
+use crate::sink::{Concurrent, LatencyBound, Throttled};
 
 /// One measurement: named figures.
 pub type Sample = BTreeMap<&'static str, f64>;
@@ -61,6 +61,15 @@ impl Results {
         median(&values)
     }
 
+    /// `figure` of the latest sample of `measurement` (NaN if none).
+    pub fn last(&self, measurement: &str, figure: &str) -> f64 {
+        self.samples
+            .get(measurement)
+            .and_then(|s| s.last())
+            .and_then(|s| s.get(figure).copied())
+            .unwrap_or(f64::NAN)
+    }
+
     /// Raw samples and medians, for the results file.
     pub fn json(&self) -> Value {
         let measurements: BTreeMap<&String, Value> = self
@@ -95,7 +104,13 @@ fn fmt_int(v: f64) -> String {
 }
 
 /// The Markdown tables BENCHMARKS.md shows.
-pub fn table(r: &Results, datasets: &[Dataset], bound: &LatencyBound) -> String {
+pub fn table(
+    r: &Results,
+    datasets: &[Dataset],
+    bound: &LatencyBound,
+    concurrent: &Concurrent,
+    throttled: &Throttled,
+) -> String {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let mut out = String::new();
     let _ = writeln!(
@@ -160,6 +175,61 @@ pub fn table(r: &Results, datasets: &[Dataset], bound: &LatencyBound) -> String 
         fmt_int(r.median("bound/lambda-sink", "records_per_s")),
         r.median("bound/lambda-sink", "ratio"),
     );
+    let _ = writeln!(
+        out,
+        "\n### Concurrency inside a partition (endpoint answers after {} ms)\n\n\
+         {} partitions, batch {}, {} distinct keys, aws.lambda.max.in.flight.per.partition {}: theoretical P × {} × B / L = {} rec/s; the endpoint's ceiling at batch {} = {} rec/s.\n\n\
+         | aws.lambda.ordering | records | lambda-sink (rec/s) | × partition mode (target ≥ 10) | ratio to min(theoretical, endpoint ceiling) (target ≥ 0.8) | records per invocation | most requests in flight |\n\
+         |---|---|---|---|---|---|---|\n\
+         | partition | {} | {} | 1 | | | |",
+        concurrent.latency_ms,
+        concurrent.partitions,
+        concurrent.batch,
+        fmt_int(concurrent.keys as f64),
+        concurrent.per_partition,
+        concurrent.per_partition,
+        fmt_int(concurrent.theoretical()),
+        concurrent.batch,
+        fmt_int(r.median("small/endpoint/20", "records_per_s")),
+        fmt_int(bound.records() as f64),
+        fmt_int(r.median("bound/lambda-sink", "records_per_s")),
+    );
+    for ordering in ["key", "none"] {
+        let m = format!("concurrent/{ordering}");
+        let _ = writeln!(
+            out,
+            "| {ordering} | {} | {} | **{:.1}** | **{:.2}** | {:.1} | {} |",
+            fmt_int(concurrent.records() as f64),
+            fmt_int(r.median(&m, "records_per_s")),
+            r.median(&m, "to_partition_mode"),
+            r.median(&m, "ratio_to_min"),
+            r.median(&m, "records_per_invocation"),
+            fmt_int(r.median(&m, "max_concurrent")),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n### Throttling (a function with {} concurrent executions, 429 above; {} ms; batch {}; aws.lambda.max.in.flight {})\n\n\
+         | aws.lambda.adaptive.concurrency | calls throttled (target < 10 %) | settled in-flight limit (target ≈ {}) | lambda-sink (rec/s) | ratio to capacity × B / L = {} rec/s |\n\
+         |---|---|---|---|---|",
+        throttled.capacity,
+        throttled.latency_ms,
+        throttled.batch,
+        throttled.max_in_flight,
+        throttled.capacity,
+        fmt_int(throttled.theoretical()),
+    );
+    for adaptive in [true, false] {
+        let m = format!("throttled/{adaptive}");
+        let _ = writeln!(
+            out,
+            "| {adaptive} | **{:.1} %** | **{:.1}** | {} | {:.2} |",
+            r.median(&m, "throttled_share") * 100.0,
+            r.median(&m, "settled_limit"),
+            fmt_int(r.median(&m, "records_per_s")),
+            r.median(&m, "ratio"),
+        );
+    }
     let _ = writeln!(
         out,
         "\n### Latency (low load, linger 0)\n\n\

@@ -300,6 +300,222 @@ pub async fn latency_bound(env: &Env, d: &Dataset, bound: &LatencyBound) -> anyh
     ]))
 }
 
+/// Concurrency inside a partition (`aws.lambda.ordering` `key` / `none`):
+/// the endpoint answers after `latency_ms`, so the best possible rate is
+/// `per_partition` batches per partition per latency.
+#[derive(Clone, Debug)]
+pub struct Concurrent {
+    /// Partitions.
+    pub partitions: i32,
+    /// `aws.lambda.batch.size`.
+    pub batch: usize,
+    /// The endpoint's latency.
+    pub latency_ms: u64,
+    /// `aws.lambda.max.in.flight.per.partition`.
+    pub per_partition: usize,
+    /// Distinct keys in the topic.
+    pub keys: usize,
+    /// Invocations per partition, were each full.
+    pub rounds: usize,
+}
+
+impl Concurrent {
+    /// 50 ms, batch 20, 16 batches in flight per partition, 1,000 keys,
+    /// 3,200 invocations per partition (about 10 s at the bound).
+    pub fn new(partitions: i32) -> Self {
+        Self {
+            partitions,
+            batch: 20,
+            latency_ms: 50,
+            per_partition: 16,
+            keys: 1_000,
+            rounds: 3_200,
+        }
+    }
+
+    /// Records in the topic.
+    pub fn records(&self) -> usize {
+        usize::try_from(self.partitions).unwrap_or(0) * self.batch * self.rounds
+    }
+
+    /// P × max-in-flight-per-partition × B / L in records/s.
+    pub fn theoretical(&self) -> f64 {
+        f64::from(self.partitions) * (self.per_partition * self.batch) as f64 * 1000.0
+            / self.latency_ms as f64
+    }
+}
+
+/// lambda-sink drains `d` with `ordering` through an endpoint that takes
+/// `c.latency_ms`: records/s until the last response, its ratio to
+/// P × max-in-flight-per-partition × B / L, and the most requests in flight.
+pub async fn concurrent(
+    env: &Env,
+    d: &Dataset,
+    c: &Concurrent,
+    ordering: &str,
+) -> anyhow::Result<Sample> {
+    let fake = fake_lambda::start_dedicated(2)?;
+    let name = unique(&format!("bench-{ordering}"));
+    let function = format!("slow{}-fixed-{ordering}", c.latency_ms);
+    let per_partition = c.per_partition.to_string();
+    let total = (usize::try_from(c.partitions)? * c.per_partition).to_string();
+    let config = env.config(
+        &name,
+        &d.topic,
+        &function,
+        &fake.url(),
+        c.batch,
+        &[
+            ("aws.lambda.ordering", ordering),
+            ("aws.lambda.max.in.flight.per.partition", &per_partition),
+            ("aws.lambda.max.in.flight", &total),
+        ],
+    );
+    let sink = env.start(&config)?;
+    received(env, &fake, d.records, &sink).await?;
+    let seconds = fake.stats.active().as_secs_f64() + c.latency_ms as f64 / 1000.0;
+    let invocations = fake.stats.invocations.load(Ordering::SeqCst);
+    stop_committed(env, sink, &name, &d.topic).await?;
+    let rate = d.records as f64 / seconds;
+    Ok(Sample::from([
+        ("records_per_s", rate),
+        ("ratio", rate / c.theoretical()),
+        (
+            "records_per_invocation",
+            d.records as f64 / invocations as f64,
+        ),
+        (
+            "max_concurrent",
+            fake.stats.max_concurrent.load(Ordering::SeqCst) as f64,
+        ),
+    ]))
+}
+
+/// A throttled function: `capacity` concurrent executions (429 above),
+/// answering after `latency_ms`, called by more batches than that.
+#[derive(Clone, Debug)]
+pub struct Throttled {
+    /// The function's concurrency.
+    pub capacity: usize,
+    /// `aws.lambda.max.in.flight` (more than `capacity`).
+    pub max_in_flight: usize,
+    /// The endpoint's latency.
+    pub latency_ms: u64,
+    /// `aws.lambda.batch.size`.
+    pub batch: usize,
+    /// Records in the topic.
+    pub records: usize,
+}
+
+impl Throttled {
+    /// 16 executions, 64 allowed in flight, 50 ms, batch 20, ~20 s of records.
+    pub fn new() -> Self {
+        Self {
+            capacity: 16,
+            max_in_flight: 64,
+            latency_ms: 50,
+            batch: 20,
+            records: 128_000,
+        }
+    }
+
+    /// The function's ceiling, capacity × B / L in records/s.
+    pub fn theoretical(&self) -> f64 {
+        (self.capacity * self.batch) as f64 * 1000.0 / self.latency_ms as f64
+    }
+}
+
+impl Default for Throttled {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// lambda-sink drains `d` into a function that throttles above
+/// `t.capacity` concurrent calls, with `aws.lambda.adaptive.concurrency`
+/// `adaptive`: the share of calls throttled, the in-flight limit it settles
+/// at (median of `/metrics` samples over the second half of the run) and
+/// records/s against the function's ceiling.
+pub async fn throttled(
+    env: &Env,
+    d: &Dataset,
+    t: &Throttled,
+    adaptive: bool,
+) -> anyhow::Result<Sample> {
+    let fake = fake_lambda::start_dedicated(2)?;
+    let name = unique("bench-throttled");
+    let function = format!("slow{}-fixed-cap{}", t.latency_ms, t.capacity);
+    let max = t.max_in_flight.to_string();
+    let config = env.config(
+        &name,
+        &d.topic,
+        &function,
+        &fake.url(),
+        t.batch,
+        &[
+            ("aws.lambda.ordering", "none"),
+            ("aws.lambda.max.in.flight.per.partition", &max),
+            ("aws.lambda.max.in.flight", &max),
+            (
+                "aws.lambda.adaptive.concurrency",
+                if adaptive { "true" } else { "false" },
+            ),
+            // Unbounded retries: nothing may be given up on while measuring.
+            ("aws.lambda.retry.timeout.ms", "-1"),
+            ("http.listener", "127.0.0.1:0"),
+        ],
+    );
+    let sink = env.start(&config)?;
+    let metrics = format!("{}/metrics", sink.http_url().await);
+    let client = reqwest::Client::new();
+    let expected = u64::try_from(d.records)?;
+    let deadline = Instant::now() + env.patience(d.records);
+    let mut limits = Vec::new();
+    // A measurement taken every 100 ms, not a synchronisation.
+    let mut ticks = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        ticks.tick().await;
+        let text = client.get(&metrics).send().await?.text().await?;
+        let limit = text
+            .lines()
+            .find_map(|l| l.strip_prefix("lambda_sink_in_flight_limit "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        let arrived = fake.stats.records.load(Ordering::SeqCst);
+        if let Some(limit) = limit
+            && arrived > 0
+        {
+            limits.push(limit);
+        }
+        // Throttled requests carry records too: count those answered.
+        let throttled_records = fake.stats.throttled_records.load(Ordering::SeqCst);
+        if arrived.saturating_sub(throttled_records) >= expected {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {arrived} records reached the endpoint; lambda-sink's log:\n{}",
+            sink.log()
+        );
+    }
+    let seconds = fake.stats.active().as_secs_f64() + t.latency_ms as f64 / 1000.0;
+    let invocations = fake.stats.invocations.load(Ordering::SeqCst);
+    let throttled = fake.stats.throttled.load(Ordering::SeqCst);
+    stop_committed(env, sink, &name, &d.topic).await?;
+    let settled = &limits[limits.len() / 2..];
+    let mut settled = settled.to_vec();
+    settled.sort_by(f64::total_cmp);
+    let rate = d.records as f64 / seconds;
+    Ok(Sample::from([
+        ("throttled_share", throttled as f64 / invocations as f64),
+        (
+            "settled_limit",
+            settled.get(settled.len() / 2).copied().unwrap_or(f64::NAN),
+        ),
+        ("records_per_s", rate),
+        ("ratio", rate / t.theoretical()),
+    ]))
+}
+
 /// Records per second in the added-latency measurement: low load.
 const PACED_RATE: u64 = 100;
 

@@ -10,6 +10,9 @@
 //! * `status<code>-<ErrorType>` — that HTTP status with
 //!   `x-amzn-ErrorType: <ErrorType>` and Lambda's error body;
 //! * `slow<ms>` — answer after a delay of `ms` milliseconds;
+//! * `cap<N>` — a function with `N` concurrent executions: while `N`
+//!   requests are being handled, another is answered 429
+//!   `TooManyRequestsException` at once (reserved concurrency);
 //! * `fixed` — answer `{"ok":true}` instead of the request body (one small
 //!   result for every record, like most real functions);
 //! * `timed` — record when each record arrived, next to the microsecond
@@ -40,6 +43,10 @@ use axum::routing::post;
 pub struct Stats {
     /// Invoke requests.
     pub invocations: AtomicU64,
+    /// Requests answered 429 by a `cap<N>` function.
+    pub throttled: AtomicU64,
+    /// Elements in the bodies of those requests (also in `records`).
+    pub throttled_records: AtomicU64,
     /// Elements in all request bodies.
     pub records: AtomicU64,
     /// Requests answered with an error status.
@@ -114,10 +121,11 @@ fn record_arrivals(body: &[u8], stats: &Stats) {
 struct InProgress<'a>(&'a Stats);
 
 impl<'a> InProgress<'a> {
-    fn new(stats: &'a Stats) -> Self {
+    /// Counts a request; also returns how many are in progress with it.
+    fn new(stats: &'a Stats) -> (Self, u64) {
         let now = stats.concurrent.fetch_add(1, Ordering::SeqCst) + 1;
         stats.max_concurrent.fetch_max(now, Ordering::SeqCst);
-        Self(stats)
+        (Self(stats), now)
     }
 }
 
@@ -285,12 +293,11 @@ async fn invoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let _in_progress = InProgress::new(&stats);
+    let (_in_progress, concurrent) = InProgress::new(&stats);
     stats.arrived();
     stats.invocations.fetch_add(1, Ordering::Relaxed);
-    stats
-        .records
-        .fetch_add(count_elements(&body), Ordering::Relaxed);
+    let elements = count_elements(&body);
+    stats.records.fetch_add(elements, Ordering::Relaxed);
     let tokens: Vec<&str> = name.split('-').collect();
     let number = |prefix: &str| {
         tokens
@@ -320,6 +327,17 @@ async fn invoke(
         let error_type = tokens.get(i + 1).copied().unwrap_or("ServiceException");
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return error(status, error_type, &stats);
+    }
+    if number("cap").is_some_and(|cap| concurrent > cap) {
+        stats.throttled.fetch_add(1, Ordering::Relaxed);
+        stats
+            .throttled_records
+            .fetch_add(elements, Ordering::Relaxed);
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+            &stats,
+        );
     }
     if let Some(ms) = number("slow") {
         tokio::time::sleep(Duration::from_millis(ms)).await;

@@ -113,13 +113,21 @@ impl World {
     }
 
     async fn produce(&self, n: usize, value: impl Fn(usize) -> String) {
+        self.produce_keyed(n, n, value).await;
+    }
+
+    /// Produces `n` records over `keys` distinct keys, each key always in
+    /// the same partition (as Kafka's partitioner places keys).
+    async fn produce_keyed(&self, n: usize, keys: usize, value: impl Fn(usize) -> String) {
+        let partitions = usize::try_from(self.partitions).unwrap();
         for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
             let records: Vec<Produce> = chunk
                 .iter()
                 .map(|i| {
+                    let key = i % keys;
                     Produce::text(
-                        i32::try_from(*i).unwrap() % self.partitions,
-                        &format!("k{i}"),
+                        i32::try_from(key % partitions).unwrap(),
+                        &format!("k{key}"),
                         &value(*i),
                     )
                 })
@@ -195,26 +203,74 @@ fn random_ms(min: u64, max: u64) -> Duration {
     Duration::from_millis(min + rand::random::<u64>() % (max - min))
 }
 
+/// `aws.lambda.ordering` under test, with the properties it needs: `key`
+/// and `none` run several batches of a partition at once, over few keys.
+fn ordering(mode: &str) -> Vec<(&'static str, &'static str)> {
+    match mode {
+        "key" => vec![
+            ("aws.lambda.ordering", "key"),
+            ("aws.lambda.max.in.flight.per.partition", "8"),
+        ],
+        "none" => vec![
+            ("aws.lambda.ordering", "none"),
+            ("aws.lambda.max.in.flight.per.partition", "8"),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Distinct keys for a scenario in `mode`: few (several records a key, so
+/// keys are held back) outside `partition` mode.
+fn keys_for(mode: &str, records: usize) -> usize {
+    if mode == "partition" { records } else { 40 }
+}
+
+fn titled(scenario: &str, mode: &str) -> String {
+    if mode == "partition" {
+        scenario.to_string()
+    } else {
+        format!("{scenario} (aws.lambda.ordering={mode})")
+    }
+}
+
 #[tokio::test]
 async fn kill_9_at_random_moments_loses_nothing() {
+    kill_9_at_random_moments("partition").await;
+}
+
+#[tokio::test]
+async fn kill_9_at_random_moments_loses_nothing_in_key_mode() {
+    kill_9_at_random_moments("key").await;
+}
+
+#[tokio::test]
+async fn kill_9_at_random_moments_loses_nothing_in_none_mode() {
+    kill_9_at_random_moments("none").await;
+}
+
+async fn kill_9_at_random_moments(mode: &str) {
     let started = Instant::now();
     let records = scale(3_000, 100_000);
     let kills = scale(4, 20);
-    let w = World::new("f-kill9", 8, 30).await;
-    w.produce(records, |i| json!({ "i": i }).to_string()).await;
+    let w = World::new(&format!("f-kill9-{mode}"), 8, 30).await;
+    w.produce_keyed(records, keys_for(mode, records), |i| {
+        json!({ "i": i }).to_string()
+    })
+    .await;
+    let extra = ordering(mode);
     for _ in 0..kills {
-        let mut c = w.start(&[]);
+        let mut c = w.start(&extra);
         c.wait_for_log("partitions assigned", Duration::from_secs(60))
             .await;
         tokio::time::sleep(random_ms(200, 1_500)).await;
         c.kill9();
     }
-    let mut c = w.start(&[]);
+    let mut c = w.start(&extra);
     w.drained(records, &[&c]).await;
     c.stop_cleanly().await;
     let v = w.verify().await;
     report(
-        "kill -9 at random moments, restarted each time",
+        &titled("kill -9 at random moments, restarted each time", mode),
         &v,
         started,
         json!({ "restarts": kills }),
@@ -224,12 +280,29 @@ async fn kill_9_at_random_moments_loses_nothing() {
 
 #[tokio::test]
 async fn members_killed_and_added_while_records_flow_lose_nothing() {
+    members_killed_and_added("partition").await;
+}
+
+#[tokio::test]
+async fn members_killed_and_added_while_records_flow_lose_nothing_in_key_mode() {
+    members_killed_and_added("key").await;
+}
+
+#[tokio::test]
+async fn members_killed_and_added_while_records_flow_lose_nothing_in_none_mode() {
+    members_killed_and_added("none").await;
+}
+
+async fn members_killed_and_added(mode: &str) {
     let started = Instant::now();
     let records = scale(1_500, 20_000);
-    let w = World::new("f-churn", 6, 30).await;
-    w.produce(records, |i| json!({ "i": i, "sleep_ms": 40 }).to_string())
-        .await;
-    let extra = [("aws.lambda.batch.size", "5")];
+    let w = World::new(&format!("f-churn-{mode}"), 6, 30).await;
+    w.produce_keyed(records, keys_for(mode, records), |i| {
+        json!({ "i": i, "sleep_ms": 40 }).to_string()
+    })
+    .await;
+    let mut extra = vec![("aws.lambda.batch.size", "5")];
+    extra.extend(ordering(mode));
     let mut members: Vec<Connector> = (0..3).map(|_| w.start(&extra)).collect();
     for m in &members {
         m.wait_for_log("partitions assigned", Duration::from_secs(60))
@@ -245,7 +318,7 @@ async fn members_killed_and_added_while_records_flow_lose_nothing() {
     }
     let v = w.verify().await;
     report(
-        "3 members, one killed and one added mid-run",
+        &titled("3 members, one killed and one added mid-run", mode),
         &v,
         started,
         json!({ "restarts": 1 }),
