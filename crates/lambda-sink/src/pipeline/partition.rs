@@ -181,9 +181,11 @@ impl Worker {
                 () = sleep_until(linger_until), if linger_until.is_some() => {}
                 record = inbox.recv(), if room => match record {
                     Some(record) => {
+                        // Records taken together arrived together: one clock read.
+                        let now = Instant::now();
                         let mut next = Some(record);
                         while let Some(record) = next {
-                            if let Err(halt) = self.enqueue(&mut queue, record).await {
+                            if let Err(halt) = self.enqueue(&mut queue, record, now).await {
                                 ended = Err(self.halted(halt));
                                 break;
                             }
@@ -201,19 +203,14 @@ impl Worker {
         &self,
         queue: &mut Scheduler<Queued>,
         record: SourceRecord,
+        at: Instant,
     ) -> Result<(), Halt> {
         if let Err(e) = lock(&self.ledger).track(record.offset) {
             warn!(error = %e, "offset tracking");
         }
         let lane = queue.lane(record.key.as_deref());
         let item = self.prepare(record).await?;
-        queue.push(
-            lane,
-            Queued {
-                item,
-                at: Instant::now(),
-            },
-        );
+        queue.push(lane, Queued { item, at });
         Ok(())
     }
 
