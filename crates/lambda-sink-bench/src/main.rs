@@ -37,6 +37,16 @@ struct Args {
     /// the ceilings use lambda-sink's consumer settings, overrides included).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = key_value)]
     overrides: Vec<(String, String)>,
+    /// Another lambda-sink binary (say, the last release) to drain every
+    /// topic right after this one in each round: its figures go to the
+    /// results file beside this one's, and the table gets a comparison.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Measure `partition` mode's figures only — throughput and the
+    /// latency bound, no concurrency, throttling or added-latency runs —
+    /// for a quick comparison with `--baseline`.
+    #[arg(long)]
+    partition_mode_only: bool,
     /// Where the raw samples and medians are written.
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -67,17 +77,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let bound = sink::LatencyBound::new(args.partitions);
     let bound_data = Dataset::new("bound", 100, bound.records());
-    load::preload(&env, &bound_data).await?;
     let concurrent = sink::Concurrent::new(args.partitions);
     let keyed = Dataset::new("keyed", 100, concurrent.records()).with_keys(concurrent.keys);
-    eprintln!(
-        "preloading {} records with {} keys",
-        keyed.records, concurrent.keys
-    );
-    load::preload(&env, &keyed).await?;
     let throttle = sink::Throttled::new();
     let throttle_data = Dataset::new("throttled", 100, throttle.records);
-    load::preload(&env, &throttle_data).await?;
+    load::preload(&env, &bound_data).await?;
+    if !args.partition_mode_only {
+        eprintln!(
+            "preloading {} records with {} keys",
+            keyed.records, concurrent.keys
+        );
+        load::preload(&env, &keyed).await?;
+        load::preload(&env, &throttle_data).await?;
+    }
 
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     let mut results = Results::default();
@@ -118,10 +130,26 @@ async fn main() -> anyhow::Result<()> {
                     drained["broker_cpu_seconds"] / d.records as f64 * 1e6,
                 );
                 results.add(&format!("{}/lambda-sink/{batch}", d.name), &drained);
+                if let Some(baseline) = &args.baseline {
+                    let mut before = sink::drain_with(&env, baseline, d, batch).await?;
+                    before.insert("ratio", before["records_per_s"] / ceiling);
+                    before.insert(
+                        "cpu_ratio_to_clients",
+                        before["cpu_us_per_record"] / clients,
+                    );
+                    results.add(&format!("{}/baseline/{batch}", d.name), &before);
+                }
             }
         }
-        let bound_run = sink::latency_bound(&env, &bound_data, &bound).await?;
+        let bound_run = sink::latency_bound(&env, &env.binary, &bound_data, &bound).await?;
         results.add("bound/lambda-sink", &bound_run);
+        if let Some(baseline) = &args.baseline {
+            let before = sink::latency_bound(&env, baseline, &bound_data, &bound).await?;
+            results.add("bound/baseline", &before);
+        }
+        if args.partition_mode_only {
+            continue;
+        }
         for ordering in ["key", "none"] {
             let mut run = sink::concurrent(&env, &keyed, &concurrent, ordering).await?;
             // Side by side: this round's partition-mode figure and the
@@ -144,8 +172,13 @@ async fn main() -> anyhow::Result<()> {
         let latency = sink::added_latency(&env, round, args.latency_seconds).await?;
         results.add("latency", &latency);
     }
-    let table = report::table(&results, &datasets, &bound, &concurrent, &throttle);
-    println!("{table}");
+    if !args.partition_mode_only {
+        let table = report::table(&results, &datasets, &bound, &concurrent, &throttle);
+        println!("{table}");
+    }
+    if args.baseline.is_some() {
+        println!("{}", report::baseline(&results, &datasets, &bound));
+    }
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -248,6 +248,52 @@ pub fn table(
     out
 }
 
+/// This binary against `--baseline`, drained side by side in each round.
+pub fn baseline(r: &Results, datasets: &[Dataset], bound: &LatencyBound) -> String {
+    let mut out = String::from(
+        "### Against the baseline (side by side, medians)\n\n\
+         | records | batch | baseline rec/s (ratio to min ceiling) | this rec/s (ratio) | this ÷ baseline | baseline µs/rec (÷ clients) | this µs/rec (÷ clients) |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for d in datasets {
+        for batch in [20, 100] {
+            let (this, before) = (
+                format!("{}/lambda-sink/{batch}", d.name),
+                format!("{}/baseline/{batch}", d.name),
+            );
+            let _ = writeln!(
+                out,
+                "| {} × ~{} B | {batch} | {} ({:.2}) | {} ({:.2}) | **{:.2}** | {:.2} ({:.2}) | {:.2} ({:.2}) |",
+                fmt_int(d.records as f64),
+                d.value_bytes,
+                fmt_int(r.median(&before, "records_per_s")),
+                r.median(&before, "ratio"),
+                fmt_int(r.median(&this, "records_per_s")),
+                r.median(&this, "ratio"),
+                r.median(&this, "records_per_s") / r.median(&before, "records_per_s"),
+                r.median(&before, "cpu_us_per_record"),
+                r.median(&before, "cpu_ratio_to_clients"),
+                r.median(&this, "cpu_us_per_record"),
+                r.median(&this, "cpu_ratio_to_clients"),
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "| latency-bound ({} ms), {} records | {} | {} ({:.3} of P × B / L) | {} ({:.3}) | **{:.2}** | | |",
+        bound.latency_ms,
+        fmt_int(bound.records() as f64),
+        bound.batch,
+        fmt_int(r.median("bound/baseline", "records_per_s")),
+        r.median("bound/baseline", "ratio"),
+        fmt_int(r.median("bound/lambda-sink", "records_per_s")),
+        r.median("bound/lambda-sink", "ratio"),
+        r.median("bound/lambda-sink", "records_per_s")
+            / r.median("bound/baseline", "records_per_s"),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::{median, percentile};

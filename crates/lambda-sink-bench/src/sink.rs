@@ -122,8 +122,12 @@ impl Env {
     }
 
     fn start(&self, config: &Value) -> anyhow::Result<Connector> {
+        self.start_binary(&self.binary, config)
+    }
+
+    fn start_binary(&self, binary: &std::path::Path, config: &Value) -> anyhow::Result<Connector> {
         // Info, the default level: per-batch debug lines would be measured too.
-        Connector::start(&self.binary, config, &[("RUST_LOG", "info")])
+        Connector::start(binary, config, &[("RUST_LOG", "info")])
     }
 }
 
@@ -208,11 +212,21 @@ async fn stop_committed(
 /// first invocation to the last, CPU seconds (and per record) and peak RSS
 /// of the process, and the time from its start to the first invocation.
 pub async fn drain(env: &Env, d: &Dataset, batch: usize) -> anyhow::Result<Sample> {
+    drain_with(env, &env.binary, d, batch).await
+}
+
+/// [`drain`] with another lambda-sink binary (`--baseline`).
+pub async fn drain_with(
+    env: &Env,
+    binary: &std::path::Path,
+    d: &Dataset,
+    batch: usize,
+) -> anyhow::Result<Sample> {
     let fake = fake_lambda::start_dedicated(2)?;
     let name = unique(&format!("bench-{}-{batch}", d.name));
     let config = env.config(&name, &d.topic, "fixed-drain", &fake.url(), batch, &[]);
     let started = Instant::now();
-    let c = env.start(&config)?;
+    let c = env.start_binary(binary, &config)?;
     let spent = received(env, &fake, d.records, &c).await?;
     let (cpu, peak) = c.resources().context("reading /proc")?;
     let first = fake
@@ -283,12 +297,17 @@ impl LatencyBound {
 
 /// lambda-sink drains `d` through an endpoint that takes `bound.latency_ms`
 /// per invocation: records/s until the last response, and its ratio to P × B / L.
-pub async fn latency_bound(env: &Env, d: &Dataset, bound: &LatencyBound) -> anyhow::Result<Sample> {
+pub async fn latency_bound(
+    env: &Env,
+    binary: &std::path::Path,
+    d: &Dataset,
+    bound: &LatencyBound,
+) -> anyhow::Result<Sample> {
     let fake = fake_lambda::start_dedicated(2)?;
     let name = unique("bench-bound");
     let function = format!("slow{}-fixed-bound", bound.latency_ms);
     let config = env.config(&name, &d.topic, &function, &fake.url(), bound.batch, &[]);
-    let c = env.start(&config)?;
+    let c = env.start_binary(binary, &config)?;
     received(env, &fake, d.records, &c).await?;
     // The last request arrived at `active`; its response took the latency.
     let seconds = fake.stats.active().as_secs_f64() + bound.latency_ms as f64 / 1000.0;

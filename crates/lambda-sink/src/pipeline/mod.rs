@@ -3,9 +3,11 @@
 //!
 //! [`run`] starts one consumer per task (`tasks.max`), each polled on its own
 //! blocking thread (`kafka::consumer`). Every partition a task holds gets a
-//! worker ([`partition`]) that decodes its records, invokes one batch at a
-//! time in offset order, hands the outcome records to the producer and, once
-//! Kafka acknowledges them, stores the partition's committable offset.
+//! worker ([`partition`]) that decodes its records, invokes its batches as
+//! `aws.lambda.ordering` allows (one at a time in offset order by default;
+//! several at once, never two holding one key, in `key` mode), hands the
+//! outcome records to the producer and, once Kafka acknowledges them, stores
+//! the partition's committable offset (the contiguous watermark).
 //!
 //! Stopping — a signal, a fatal error, or a rebalance taking partitions away —
 //! always takes the same path: no new batches, in-flight ones finish (bounded
@@ -13,10 +15,12 @@
 //! stored and committed, then the partitions are released.
 //!
 //! Memory is bounded per partition by `max.poll.records` buffered records
-//! (the consumer hands a partition more only while it has room) plus one
-//! batch being prepared and librdkafka's prefetch for the partition
-//! (`queued.max.messages.kbytes` and `queued.min.messages`), and overall by `aws.lambda.max.in.flight`
-//! requests.
+//! (the consumer hands a partition more only while it has room), the
+//! worker's look-ahead (`aws.lambda.batch.size ×
+//! aws.lambda.max.in.flight.per.partition` decoded records, one batch in
+//! `partition` mode) and librdkafka's prefetch for the partition
+//! (`queued.max.messages.kbytes` and `queued.min.messages`), and overall by
+//! `aws.lambda.max.in.flight` requests.
 
 mod commit;
 mod decode;
