@@ -21,7 +21,7 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::{Value, json};
 
 use crate::load::{self, Dataset};
-use crate::report::{Sample, percentile};
+use crate::report::{Sample, median, percentile};
 
 /// What every measurement shares.
 pub struct Env {
@@ -520,15 +520,13 @@ pub async fn throttled(
     let invocations = fake.stats.invocations.load(Ordering::SeqCst);
     let throttled = fake.stats.throttled.load(Ordering::SeqCst);
     stop_committed(env, sink, &name, &d.topic).await?;
-    let settled = &limits[limits.len() / 2..];
-    let mut settled = settled.to_vec();
-    settled.sort_by(f64::total_cmp);
     let rate = d.records as f64 / seconds;
     Ok(Sample::from([
         ("throttled_share", throttled as f64 / invocations as f64),
         (
             "settled_limit",
-            settled.get(settled.len() / 2).copied().unwrap_or(f64::NAN),
+            // The second half of the run: after the limit found the capacity.
+            median(&limits[limits.len() / 2..]),
         ),
         ("records_per_s", rate),
         ("ratio", rate / t.theoretical()),

@@ -35,7 +35,7 @@ use crate::config::Ordering;
 pub type Lane = u64;
 
 /// The lane of a record with `key` under `ordering`; `None` = unordered.
-pub fn lane(ordering: Ordering, key: Option<&[u8]>) -> Option<Lane> {
+fn lane(ordering: Ordering, key: Option<&[u8]>) -> Option<Lane> {
     match (ordering, key) {
         (Ordering::Partition, _) => Some(0),
         (Ordering::Key, Some(key)) => {
@@ -112,11 +112,6 @@ impl<T: Element> Scheduler<T> {
         self.queue.is_empty()
     }
 
-    /// Lanes held by batches in flight.
-    pub fn held(&self) -> usize {
-        self.held.len()
-    }
-
     /// The queued item at `index` (0 = oldest).
     pub fn get(&self, index: usize) -> Option<&T> {
         self.queue.get(index).map(|(_, item)| item)
@@ -124,9 +119,7 @@ impl<T: Element> Scheduler<T> {
 
     /// What [`take`](Self::take) would take now.
     pub fn plan(&self, limits: BatchLimits) -> Plan {
-        let (chosen, plan) = self.select(limits);
-        drop(chosen);
-        plan
+        self.select(limits).1
     }
 
     /// Takes the next batch (possibly empty) and holds its lanes.
@@ -140,18 +133,13 @@ impl<T: Element> Scheduler<T> {
             return taken;
         }
         let mut kept = VecDeque::with_capacity(self.queue.len() - plan.items);
-        let mut picked = Vec::with_capacity(plan.items);
-        for (index, entry) in self.queue.drain(..).enumerate() {
-            if chosen.binary_search(&index).is_ok() {
-                picked.push((index, entry));
-            } else {
-                kept.push_back(entry);
+        // Drained in offset order, so the batch is too: the function sees
+        // each key's records in order, and the batch in the partition's.
+        for (index, (lane, item)) in self.queue.drain(..).enumerate() {
+            if chosen.binary_search(&index).is_err() {
+                kept.push_back((lane, item));
+                continue;
             }
-        }
-        self.queue = kept;
-        // The batch in offset order: the function sees each key's records
-        // in order, and the batch's records in the partition's order.
-        for (_, (lane, item)) in picked {
             if let Some(l) = lane
                 && !taken.lanes.contains(&l)
             {
@@ -159,6 +147,7 @@ impl<T: Element> Scheduler<T> {
             }
             taken.items.push(item);
         }
+        self.queue = kept;
         self.held.extend(taken.lanes.iter().copied());
         taken
     }
@@ -179,24 +168,24 @@ impl<T: Element> Scheduler<T> {
         };
         // Eligible records grouped by lane, lanes in order of first sight;
         // an unordered record is a group of its own.
-        let mut groups: Vec<(Option<Lane>, Vec<usize>)> = Vec::new();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut group_of: HashMap<Lane, usize> = HashMap::new();
         for (index, (lane, _)) in self.queue.iter().enumerate() {
             match lane {
                 Some(l) if self.held.contains(l) => {}
                 Some(l) => {
                     let g = *group_of.entry(*l).or_insert_with(|| {
-                        groups.push((Some(*l), Vec::new()));
+                        groups.push(Vec::new());
                         groups.len() - 1
                     });
-                    groups[g].1.push(index);
+                    groups[g].push(index);
                 }
-                None => groups.push((None, vec![index])),
+                None => groups.push(vec![index]),
             }
         }
         let mut chosen = Vec::new();
         let mut bytes = 0;
-        'groups: for (_, indices) in &groups {
+        'groups: for indices in &groups {
             for &index in indices {
                 let Some(len) = self.queue[index].1.element_len() else {
                     if chosen.is_empty() {

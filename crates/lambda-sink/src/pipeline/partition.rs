@@ -68,6 +68,9 @@ impl Element for Queued {
 /// What a batch's task hands back: the lanes it held and how it ended.
 type Finished = (Vec<Lane>, Result<(), Halt>);
 
+/// What came of a batch's task, as the scheduling loop sees it.
+type Joined = Result<Finished, tokio::task::JoinError>;
+
 /// One partition's worker.
 pub(super) struct Worker {
     pub(super) tp: TopicPartition,
@@ -116,34 +119,25 @@ impl Worker {
             self.shared.clone(),
         );
         let span = info_span!("partition", topic = %self.tp.topic, partition = self.tp.partition);
-        let shared = self.shared.clone();
         let worker = Arc::new(self);
-        let work = async move {
-            if let Err(Halt::Failed(reason)) = worker.work(inbox, pending_tx).await {
-                shared.fail(reason);
-            }
-        };
+        let work = async move { worker.work(inbox, pending_tx).await };
         tokio::join!(work.instrument(span.clone()), committer.instrument(span));
     }
 
     /// The scheduling loop: queue delivered records, start every batch the
-    /// scheduler allows, and on a stop or failure wait for the batches in
-    /// flight. `Err` when it stops: requested, or failing.
-    async fn work(
-        self: &Arc<Self>,
-        mut inbox: Inbox,
-        pending: mpsc::Sender<Pending>,
-    ) -> Result<(), Halt> {
+    /// scheduler allows, and on a stop or failure (which stops the
+    /// connector at once) wait for the batches in flight.
+    async fn work(self: &Arc<Self>, mut inbox: Inbox, pending: mpsc::Sender<Pending>) {
         let lambda = &self.shared.config.lambda;
         let (slots, linger) = (lambda.max_in_flight_per_partition, lambda.linger);
         let ahead = self.limits.max_records.saturating_mul(slots);
         let mut queue: Scheduler<Queued> = Scheduler::new(lambda.ordering);
         let mut running: JoinSet<Finished> = JoinSet::new();
         let mut open = true;
-        let mut ended: Result<(), Halt> = Ok(());
+        let mut stopping = false;
         loop {
             let mut linger_until = None;
-            while ended.is_ok() && running.len() < slots {
+            while !stopping && running.len() < slots {
                 if open && !linger.is_zero() {
                     let plan = queue.plan(self.limits);
                     let due = queue.get(plan.first).map_or_else(Instant::now, |q| q.at) + linger;
@@ -158,26 +152,18 @@ impl Worker {
                 }
                 self.start(&mut running, taken, &pending);
             }
-            if running.is_empty() && (ended.is_err() || (!open && queue.is_empty())) {
-                return ended;
+            if running.is_empty() && (stopping || (!open && queue.is_empty())) {
+                return;
             }
-            let room = ended.is_ok() && open && queue.len() < ahead;
+            let room = !stopping && open && queue.len() < ahead;
             tokio::select! {
                 biased;
-                () = self.stop.cancelled(), if ended.is_ok() => ended = Err(Halt::Stopped),
-                Some(done) = running.join_next(), if !running.is_empty() => match done {
-                    Ok((lanes, result)) => {
-                        queue.release(&lanes);
-                        if let Err(halt) = result {
-                            ended = ended.and(Err(self.halted(halt)));
-                        }
+                () = self.stop.cancelled(), if !stopping => stopping = true,
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    if let Err(halt) = self.finished(&mut queue, done) {
+                        stopping |= self.halted(halt);
                     }
-                    Err(e) => {
-                        ended = ended.and(Err(self.halted(Halt::Failed(format!(
-                            "a batch of {} ended abnormally: {e}", self.tp
-                        )))));
-                    }
-                },
+                }
                 () = sleep_until(linger_until), if linger_until.is_some() => {}
                 record = inbox.recv(), if room => match record {
                     Some(record) => {
@@ -186,7 +172,7 @@ impl Worker {
                         let mut next = Some(record);
                         while let Some(record) = next {
                             if let Err(halt) = self.enqueue(&mut queue, record, now).await {
-                                ended = Err(self.halted(halt));
+                                stopping |= self.halted(halt);
                                 break;
                             }
                             next = if queue.len() < ahead { inbox.try_recv() } else { None };
@@ -214,13 +200,27 @@ impl Worker {
         Ok(())
     }
 
-    /// A batch's halt as the loop keeps it: a failure stops the connector at
-    /// once, so the other batches in flight stop retrying too.
-    fn halted(&self, halt: Halt) -> Halt {
+    /// Frees a finished batch's lanes; its halt, if it ended in one.
+    fn finished(&self, queue: &mut Scheduler<Queued>, done: Joined) -> Result<(), Halt> {
+        match done {
+            Ok((lanes, result)) => {
+                queue.release(&lanes);
+                result
+            }
+            Err(e) => Err(Halt::Failed(format!(
+                "a batch of {} ended abnormally: {e}",
+                self.tp
+            ))),
+        }
+    }
+
+    /// Takes in a halt; returns `true` (the loop stops). A failure stops the
+    /// connector at once, so the other batches in flight stop retrying too.
+    fn halted(&self, halt: Halt) -> bool {
         if let Halt::Failed(reason) = halt {
             self.shared.fail(reason);
         }
-        Halt::Stopped
+        true
     }
 
     /// Starts a batch (or a dead letter) on its own task.
@@ -233,22 +233,18 @@ impl Worker {
         let (worker, pending) = (self.clone(), pending.clone());
         let Taken { items, lanes } = taken;
         let job = async move {
-            let mut items = items.into_iter().map(|q| q.item).peekable();
-            let result = if let Some(Item::Dead { .. }) = items.peek() {
-                match items.next() {
-                    Some(Item::Dead { record, dead }) => {
-                        worker.dead_letter(record, dead, &pending).await
-                    }
-                    _ => Ok(()),
+            // The scheduler takes a dead letter alone: one or the other.
+            let mut batch = Vec::with_capacity(items.len());
+            let mut dead = None;
+            for q in items {
+                match q.item {
+                    Item::Ready { record, element } => batch.push((record, element)),
+                    Item::Dead { record, dead: d } => dead = Some((record, d)),
                 }
-            } else {
-                let batch = items
-                    .filter_map(|item| match item {
-                        Item::Ready { record, element } => Some((record, element)),
-                        Item::Dead { .. } => None,
-                    })
-                    .collect();
-                worker.process(batch, &pending).await
+            }
+            let result = match dead {
+                Some((record, d)) => worker.dead_letter(record, d, &pending).await,
+                None => worker.process(batch, &pending).await,
             };
             (lanes, result)
         };

@@ -113,14 +113,7 @@ async fn a_too_large_batch_splits_down_to_the_record_lambda_refuses() {
 
 /// A sync function that fails every batch.
 fn unhandled(_: usize, _: &Call) -> Answer {
-    Answer::After(
-        MS,
-        Ok(Invoked {
-            status: 200,
-            function_error: Some("Unhandled".into()),
-            payload: br#"{"errorMessage":"boom"}"#.to_vec(),
-        }),
-    )
+    Answer::After(MS, boom())
 }
 
 #[tokio::test(start_paused = true)]
@@ -424,7 +417,9 @@ async fn the_watermark_waits_for_the_slowest_earlier_batch() {
     )
     .start();
     h.deliver((0..3).map(|o| record(0, o, "{}")));
-    tokio::time::sleep(25 * MS).await;
+    h.sent_reach(2).await;
+    // Their acknowledgements reach the committer, which must store nothing.
+    h.idle().await;
     assert_eq!(
         offsets_of(&h.sent("success-component")),
         vec![2, 1],
@@ -444,14 +439,7 @@ async fn a_failure_in_key_mode_stores_nothing_past_it() {
             ("behavior.on.error", "fail"),
         ],
         |n, _: &Call| match n {
-            0 => Answer::After(
-                30 * MS,
-                Ok(Invoked {
-                    status: 200,
-                    function_error: Some("Unhandled".into()),
-                    payload: br#"{"errorMessage":"boom"}"#.to_vec(),
-                }),
-            ),
+            0 => Answer::After(30 * MS, boom()),
             _ => Answer::After(10 * MS, ok("{}")),
         },
     )

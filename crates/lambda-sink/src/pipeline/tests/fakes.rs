@@ -94,9 +94,8 @@ impl Lambda for FakeLambda {
         let running = Running::start(&self.running);
         let started = Instant::now();
         let spans = self.spans.clone();
-        if let Answer::Capacity { limit, .. } = answer
-            && running.count > limit
-        {
+        let throttle = matches!(answer, Answer::Capacity { limit, .. } if running.count > limit);
+        if throttle {
             self.throttled.fetch_add(1, Ordering::SeqCst);
         }
         Box::pin(async move {
@@ -110,7 +109,7 @@ impl Lambda for FakeLambda {
                     let _ = gate.wait_for(|open| *open).await;
                     result
                 }
-                Answer::Capacity { limit, .. } if running.count > limit => Err(InvokeFailure {
+                Answer::Capacity { .. } if throttle => Err(InvokeFailure {
                     status: Some(429),
                     code: Some("TooManyRequestsException".into()),
                     message: "Rate Exceeded. (test)".into(),
@@ -160,6 +159,8 @@ impl Drop for Running {
 #[derive(Default)]
 pub(super) struct FakeOutcomes {
     pub(super) sent: Mutex<Vec<OutcomeRecord>>,
+    /// How many records `sent` holds, for waiting on.
+    pub(super) count: watch::Sender<usize>,
     pub(super) refuse: Vec<String>,
 }
 
@@ -171,7 +172,9 @@ impl Outcomes for FakeOutcomes {
                 reason: "refused by the test".into(),
             })
         } else {
-            lock(&self.sent).push(record);
+            let mut sent = lock(&self.sent);
+            sent.push(record);
+            self.count.send_replace(sent.len());
             Ok(())
         };
         Box::pin(async move { result })

@@ -99,6 +99,7 @@ impl Setup {
         });
         let outcomes = Arc::new(FakeOutcomes {
             sent: Mutex::new(Vec::new()),
+            count: watch::channel(0).0,
             refuse: self.refuse,
         });
         let (stored, offsets) = watch::channel(HashMap::new());
@@ -163,6 +164,15 @@ fn ok(payload: &str) -> Result<Invoked, InvokeFailure> {
         status: 200,
         function_error: None,
         payload: payload.as_bytes().to_vec(),
+    })
+}
+
+/// An unhandled function error (`{"errorMessage":"boom"}`).
+fn boom() -> Result<Invoked, InvokeFailure> {
+    Ok(Invoked {
+        status: 200,
+        function_error: Some("Unhandled".into()),
+        payload: br#"{"errorMessage":"boom"}"#.to_vec(),
     })
 }
 
@@ -231,6 +241,18 @@ impl Harness {
             .iter()
             .map(|c| c.offsets.clone())
             .collect()
+    }
+
+    /// Waits until `n` outcome records have been sent.
+    async fn sent_reach(&self, n: usize) {
+        let mut sent = self.outcomes.count.subscribe();
+        let waited = tokio::time::timeout(PATIENCE, sent.wait_for(|c| *c >= n)).await;
+        assert!(
+            waited.is_ok(),
+            "only {} outcome records were sent; calls: {:?}",
+            *self.outcomes.count.borrow(),
+            self.calls()
+        );
     }
 
     /// Outcome records sent to `topic`.

@@ -36,14 +36,7 @@ fn answer(latency_ms: u32, behaviour: Behaviour) -> Answer {
     let latency = Duration::from_millis(u64::from(latency_ms));
     match behaviour {
         Behaviour::Ok => Answer::After(latency, ok("{}")),
-        Behaviour::FunctionError => Answer::After(
-            latency,
-            Ok(Invoked {
-                status: 200,
-                function_error: Some("Unhandled".into()),
-                payload: br#"{"errorMessage":"boom"}"#.to_vec(),
-            }),
-        ),
+        Behaviour::FunctionError => Answer::After(latency, boom()),
         Behaviour::Unavailable => Answer::After(latency, failure(503, "ServiceException")),
     }
 }
