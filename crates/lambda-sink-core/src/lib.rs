@@ -3,6 +3,8 @@
 //! Everything here is deterministic logic with no Kafka, AWS or network
 //! dependency, so it can be unit- and property-tested quickly:
 //!
+//! * [`connect`] — Kafka Connect's management plane: config and status
+//!   topic records, cluster-wide status, `ConfigInfos`.
 //! * [`config`] — the property table, the three config file shapes, secret
 //!   references, and validation of a raw property map into a typed [`config::Config`].
 //!
@@ -13,6 +15,7 @@ pub mod batch;
 pub mod codec;
 pub mod concurrency;
 pub mod config;
+pub mod connect;
 pub mod offsets;
 pub mod outcome;
 pub mod payload;

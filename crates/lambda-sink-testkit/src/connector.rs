@@ -1,5 +1,6 @@
-//! A lambda-sink process under test: started from a JSON config, stopped by
-//! SIGTERM or killed with SIGKILL, its log kept in a file.
+//! A lambda-sink process under test — `run` from a JSON config, or a
+//! `serve` worker from a worker file — stopped by SIGTERM or killed with
+//! SIGKILL, its log kept in a file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,13 +24,33 @@ impl Connector {
     /// # Errors
     /// When the process cannot start.
     pub fn start(binary: &Path, config: &Value, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let text = serde_json::to_string_pretty(config)?;
+        Self::spawn(binary, "run", "connector.json", &text, env)
+    }
+
+    /// Starts `binary serve --config <worker.properties>` with `properties`
+    /// as the worker file.
+    ///
+    /// # Errors
+    /// When the process cannot start.
+    pub fn serve(binary: &Path, properties: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::spawn(binary, "serve", "worker.properties", properties, env)
+    }
+
+    fn spawn(
+        binary: &Path,
+        command: &str,
+        file: &str,
+        contents: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let config_path = dir.path().join("connector.json");
-        std::fs::write(&config_path, serde_json::to_vec_pretty(config)?)?;
+        let config_path = dir.path().join(file);
+        std::fs::write(&config_path, contents)?;
         let log = dir.path().join("lambda-sink.log");
         let out = std::fs::File::create(&log)?;
         let mut cmd = Command::new(binary);
-        cmd.args(["run", "--config"])
+        cmd.args([command, "--config"])
             .arg(&config_path)
             .env("RUST_LOG", "info,lambda_sink=debug")
             .stdout(Stdio::from(out.try_clone()?))
@@ -127,13 +148,22 @@ impl Connector {
     /// # Panics
     /// When the endpoint does not start within a minute.
     pub async fn http_url(&self) -> String {
-        self.wait_for_log("HTTP endpoint", Duration::from_secs(60))
-            .await;
+        self.logged_url("HTTP endpoint").await
+    }
+
+    /// A `serve` worker's REST API address (`listeners` with port 0 picks
+    /// one; the worker logs it once it serves).
+    ///
+    /// # Panics
+    /// When the worker does not serve within a minute.
+    pub async fn api_url(&self) -> String {
+        self.logged_url("serving the Kafka Connect REST API").await
+    }
+
+    async fn logged_url(&self, needle: &str) -> String {
+        self.wait_for_log(needle, Duration::from_secs(60)).await;
         let log = self.log();
-        let line = log
-            .lines()
-            .find(|l| l.contains("HTTP endpoint"))
-            .unwrap_or_default();
+        let line = log.lines().find(|l| l.contains(needle)).unwrap_or_default();
         let address = line
             .split_whitespace()
             .find_map(|w| w.strip_prefix("address="))
@@ -169,6 +199,27 @@ impl Drop for Connector {
 }
 
 impl Services {
+    /// A worker file for this test: its own cluster (`group.id`, hence
+    /// its own config and status topics), a free port, and the local
+    /// services as connector defaults; `extra` lines are appended.
+    pub fn worker_properties(&self, group: &str, extra: &[(&str, &str)]) -> String {
+        let mut lines = vec![
+            format!("group.id={group}"),
+            "listeners=http://127.0.0.1:0".to_string(),
+            format!("kafka.bootstrap.servers={}", self.bootstrap),
+            format!("aws.lambda.region={}", crate::REGION),
+            format!("aws.lambda.endpoint={}", self.lambda_endpoint),
+            "aws.access.key.id=test".to_string(),
+            "aws.secret.access.key=test".to_string(),
+            "record.converter.class=NativeJsonKeyValueConverter".to_string(),
+            "input.key.format=STRING".to_string(),
+            "shutdown.timeout.ms=20000".to_string(),
+            "status.heartbeat.interval.ms=1000".to_string(),
+        ];
+        lines.extend(extra.iter().map(|(k, v)| format!("{k}={v}")));
+        lines.join("\n") + "\n"
+    }
+
     /// The base config of a connector under test: this test's topic,
     /// function and name (= group) and the local services, with lambda-sink's
     /// own defaults otherwise. `extra` entries are added or replace base ones.

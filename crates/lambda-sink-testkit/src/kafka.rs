@@ -244,6 +244,26 @@ impl Services {
         .await?
     }
 
+    /// How many members `group` has now (0 when it is empty or unknown).
+    ///
+    /// # Errors
+    /// When the broker cannot answer.
+    pub async fn group_members(&self, group: &str) -> anyhow::Result<usize> {
+        let config = self.kafka_config();
+        let group = group.to_string();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create()?;
+            let list = consumer.fetch_group_list(Some(&group), Duration::from_secs(10))?;
+            Ok(list
+                .groups()
+                .iter()
+                .filter(|g| g.name() == group)
+                .map(|g| g.members().len())
+                .sum())
+        })
+        .await?
+    }
+
     /// End offsets (high watermarks) of `topic`'s `partitions`.
     ///
     /// # Errors

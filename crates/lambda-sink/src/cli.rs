@@ -38,6 +38,44 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Run a worker hosting any number of connectors, managed through
+    /// Kafka Connect's REST API, with configs and status kept in Kafka.
+    ///
+    /// Every worker with the same group.id and topics hosts the same
+    /// connectors and shares their partitions.
+    Serve {
+        /// Worker file (.properties or JSON): group.id, listeners, the
+        /// storage topics, REST auth, and connector defaults such as
+        /// kafka.bootstrap.servers.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// kafka.bootstrap.servers (overrides the file).
+        #[arg(long, env = "LAMBDA_SINK_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: Option<String>,
+        /// listeners, e.g. http://127.0.0.1:8083 (overrides the file).
+        #[arg(long, env = "LAMBDA_SINK_LISTENERS")]
+        listeners: Option<String>,
+        /// group.id: the cluster of workers (overrides the file).
+        #[arg(long, env = "LAMBDA_SINK_GROUP_ID")]
+        group_id: Option<String>,
+    },
+    /// Manage the connectors of a worker (`serve`), like `confluent connect`.
+    Connect {
+        /// The worker's REST API.
+        #[arg(
+            long,
+            global = true,
+            default_value = "http://127.0.0.1:8083",
+            env = "LAMBDA_SINK_URL"
+        )]
+        url: String,
+        /// Output format.
+        #[arg(long, short, global = true, value_enum, default_value_t = ConnectOutput::Human)]
+        output: ConnectOutput,
+        /// What to do.
+        #[command(subcommand)]
+        command: ConnectCommand,
+    },
     /// Check a configuration and print every problem at once.
     ///
     /// Exits 0 when the configuration is valid, 2 when it is not. Unless
@@ -69,6 +107,102 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `connect` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConnectCommand {
+    /// The worker's plugins.
+    Plugin {
+        /// What to show.
+        #[command(subcommand)]
+        command: ConnectPlugin,
+    },
+    /// Create a connector from a file: flat JSON, {"name","config"} JSON,
+    /// or .properties (the file `confluent connect create --config` takes).
+    Create {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Every connector: ID | Name | Status | Type.
+    List,
+    /// A connector's state, tasks and configuration.
+    Describe {
+        /// Connector name.
+        name: String,
+    },
+    /// Pause a connector: records stop flowing, offsets hold.
+    Pause {
+        /// Connector name.
+        name: String,
+    },
+    /// Resume a paused or stopped connector.
+    Resume {
+        /// Connector name.
+        name: String,
+    },
+    /// Stop a connector: no tasks; its offsets may then be reset.
+    Stop {
+        /// Connector name.
+        name: String,
+    },
+    /// Restart a connector (on every worker).
+    Restart {
+        /// Connector name.
+        name: String,
+        /// Only if it failed.
+        #[arg(long)]
+        only_failed: bool,
+    },
+    /// Delete a connector (its outcome topics are kept).
+    Delete {
+        /// Connector name.
+        name: String,
+    },
+    /// A connector's committed offsets.
+    Offsets {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConnectOffsets,
+    },
+}
+
+/// `connect plugin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConnectPlugin {
+    /// The plugins: Plugin Name | Type.
+    List,
+    /// Every property: Config | Documentation | Required.
+    Describe {
+        /// Plugin name (LambdaSink or the class name).
+        #[arg(default_value = "LambdaSink")]
+        plugin: String,
+    },
+}
+
+/// `connect offsets` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConnectOffsets {
+    /// Print the committed offsets (a body `PATCH .../offsets` accepts).
+    Get {
+        /// Connector name.
+        name: String,
+    },
+    /// Reset every offset (the connector must be stopped).
+    Reset {
+        /// Connector name.
+        name: String,
+    },
+}
+
+/// Output of `connect` commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConnectOutput {
+    /// Tables and sentences.
+    Human,
+    /// The API's JSON.
+    Json,
 }
 
 /// `plugin` subcommands.

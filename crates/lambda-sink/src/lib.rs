@@ -12,7 +12,9 @@
 //! * [`pipeline`] — the connector at run time;
 //! * [`registry`] — the Schema Registry client and schema cache;
 //! * [`http`], [`status`], [`metrics`] — `/health`, `/status`, `/metrics`;
-//! * [`telemetry`] — logging.
+//! * [`telemetry`] — logging;
+//! * [`worker`] — `serve`: many connectors, the Kafka Connect REST API,
+//!   state kept in Kafka.
 
 pub mod cli;
 pub mod commands;
@@ -25,6 +27,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod status;
 pub mod telemetry;
+pub mod worker;
 
 /// Process exit codes (SPEC §1).
 pub mod exit {

@@ -6,12 +6,13 @@
 
 use std::sync::Mutex;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 /// `{topic}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,6 +56,20 @@ pub struct ReasonLabel {
 pub struct TypeLabel {
     /// `sync` or `async`.
     pub r#type: &'static str,
+}
+
+/// A registered clone of one of [`Metrics`]' metrics.
+#[derive(Debug)]
+struct Shared(Box<dyn Metric>);
+
+impl EncodeMetric for Shared {
+    fn encode(&self, encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        self.0.metric_type()
+    }
 }
 
 /// Every metric lambda-sink exports.
@@ -118,75 +133,85 @@ impl Metrics {
             committed_offset: Family::default(),
             registry: Mutex::new(Registry::default()),
         };
-        r.register(
-            "records_consumed",
-            "Records consumed from Kafka",
-            m.records_consumed.clone(),
-        );
-        r.register(
-            "records_resolved",
-            "Records whose outcome is decided, by outcome (success, function_error, invocation_error, ignored, dlq, accepted)",
-            m.records_resolved.clone(),
-        );
-        r.register(
-            "invocations",
-            "Lambda invocation attempts, by result",
-            m.invocations.clone(),
-        );
-        r.register(
-            "invocation_duration_seconds",
-            "Latency of one invocation attempt",
-            m.invocation_duration.clone(),
-        );
-        r.register(
-            "batch_records",
-            "Records per invocation",
-            m.batch_records.clone(),
-        );
-        r.register(
-            "batch_bytes",
-            "Request bytes per invocation",
-            m.batch_bytes.clone(),
-        );
-        r.register(
-            "retries",
-            "Invocation retries, by reason",
-            m.retries.clone(),
-        );
-        r.register(
-            "throttles",
-            "Throttling responses (429) from Lambda",
-            m.throttles.clone(),
-        );
-        r.register(
-            "in_flight_invocations",
-            "Invocations in flight",
-            m.in_flight.clone(),
-        );
-        r.register(
-            "in_flight_limit",
-            "Most invocations allowed in flight now: aws.lambda.max.in.flight, lowered while Lambda throttles (aws.lambda.adaptive.concurrency)",
-            m.in_flight_limit.clone(),
-        );
-        r.register(
-            "full_partitions",
-            "Partitions held back because max.poll.records of their records wait for Lambda",
-            m.full_partitions.clone(),
-        );
-        r.register(
-            "consumer_lag",
-            "Records between the consumer's position and the end of the partition",
-            m.consumer_lag.clone(),
-        );
-        r.register(
-            "committed_offset",
-            "Committed offset of the connector's group, per partition",
-            m.committed_offset.clone(),
-        );
+        for (name, help, metric) in m.table() {
+            r.register(name, help, Shared(metric));
+        }
         *m.registry
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = r;
         m
+    }
+
+    /// Every metric with its name and help, in exposition order (clones
+    /// share the values).
+    fn table(&self) -> Vec<(&'static str, &'static str, Box<dyn Metric>)> {
+        vec![
+            (
+                "records_consumed",
+                "Records consumed from Kafka",
+                Box::new(self.records_consumed.clone()),
+            ),
+            (
+                "records_resolved",
+                "Records whose outcome is decided, by outcome (success, function_error, invocation_error, ignored, dlq, accepted)",
+                Box::new(self.records_resolved.clone()),
+            ),
+            (
+                "invocations",
+                "Lambda invocation attempts, by result",
+                Box::new(self.invocations.clone()),
+            ),
+            (
+                "invocation_duration_seconds",
+                "Latency of one invocation attempt",
+                Box::new(self.invocation_duration.clone()),
+            ),
+            (
+                "batch_records",
+                "Records per invocation",
+                Box::new(self.batch_records.clone()),
+            ),
+            (
+                "batch_bytes",
+                "Request bytes per invocation",
+                Box::new(self.batch_bytes.clone()),
+            ),
+            (
+                "retries",
+                "Invocation retries, by reason",
+                Box::new(self.retries.clone()),
+            ),
+            (
+                "throttles",
+                "Throttling responses (429) from Lambda",
+                Box::new(self.throttles.clone()),
+            ),
+            (
+                "in_flight_invocations",
+                "Invocations in flight",
+                Box::new(self.in_flight.clone()),
+            ),
+            (
+                "in_flight_limit",
+                "Most invocations allowed in flight now: aws.lambda.max.in.flight, lowered while Lambda throttles (aws.lambda.adaptive.concurrency)",
+                Box::new(self.in_flight_limit.clone()),
+            ),
+            (
+                "full_partitions",
+                "Partitions held back because max.poll.records of their records wait for Lambda",
+                Box::new(self.full_partitions.clone()),
+            ),
+            (
+                "consumer_lag",
+                "Records between the consumer's position and the end of the partition",
+                Box::new(self.consumer_lag.clone()),
+            ),
+            (
+                "committed_offset",
+                "Committed offset of the connector's group, per partition",
+                Box::new(self.committed_offset.clone()),
+            ),
+        ]
     }
 
     /// The Prometheus text exposition of every metric.
@@ -221,13 +246,72 @@ impl Metrics {
     }
 }
 
+/// The Prometheus text of several connectors' metrics (`serve`), every
+/// sample labelled with its `connector`, each family's HELP and TYPE
+/// once.
+pub fn encode_by_connector(connectors: &[(String, std::sync::Arc<Metrics>)]) -> String {
+    use std::borrow::Cow;
+    // family → (header lines, sample lines), in first-seen order.
+    let mut families: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for (name, metrics) in connectors {
+        // prometheus_client writes label values as given: escape them.
+        let value = name
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        let mut r = Registry::with_prefix_and_labels(
+            "lambda_sink",
+            std::iter::once((Cow::Borrowed("connector"), Cow::Owned(value))),
+        );
+        for (metric, help, m) in metrics.table() {
+            r.register(metric, help, Shared(m));
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &r);
+        let mut current: Option<usize> = None;
+        for line in text.lines() {
+            if line == "# EOF" {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# ") {
+                let family = rest.split_whitespace().nth(1).unwrap_or_default();
+                let at = match families.iter().position(|f| f.0 == family) {
+                    Some(at) => at,
+                    None => {
+                        families.push((family.to_string(), Vec::new(), Vec::new()));
+                        families.len() - 1
+                    }
+                };
+                if !families[at].1.iter().any(|h| h == line) {
+                    families[at].1.push(line.to_string());
+                }
+                current = Some(at);
+            } else if let Some(at) = current {
+                families[at].2.push(line.to_string());
+            }
+        }
+    }
+    let mut out = String::new();
+    for (_, headers, samples) in families {
+        for line in headers.iter().chain(&samples) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
     fn exposition_has_every_metric_with_help() {
-        let m = Metrics::new();
+        let m = Arc::new(Metrics::new());
         m.resolved(lambda_sink_core::route::Outcome::Success, 3);
         m.invocation_duration
             .get_or_create(&TypeLabel { r#type: "sync" })
@@ -249,6 +333,25 @@ mod tests {
         ] {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }
+        let other = Arc::new(Metrics::new());
+        other.throttles.inc();
+        let both = encode_by_connector(&[("a\"b".into(), m.clone()), ("c".into(), other)]);
+        assert_eq!(
+            both.matches("# HELP lambda_sink_throttles ").count(),
+            1,
+            "{both}"
+        );
+        assert!(
+            both.contains("lambda_sink_throttles_total{connector=\"c\"} 1"),
+            "{both}"
+        );
+        assert!(
+            both.contains(
+                "lambda_sink_records_resolved_total{connector=\"a\\\"b\",outcome=\"success\"} 3"
+            ),
+            "{both}"
+        );
+        assert!(both.ends_with("# EOF\n"));
         m.forget_partition("t", 0);
         assert!(!m.encode().contains("lambda_sink_consumer_lag{"));
     }

@@ -3,31 +3,12 @@
 //! `tasks[].{id, state, worker_id, trace}`, `type: "sink"` (plus `id`, the
 //! connector id, an extension `lambda-sink status` shows).
 
+use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+pub use lambda_sink_core::connect::status::State;
+use lambda_sink_core::connect::status::{ConnectorReport, TaskReport};
 use serde_json::{Value, json};
-
-/// Kafka Connect's connector and task states (the subset lambda-sink uses).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Starting: not consuming yet.
-    Unassigned,
-    /// Consuming and invoking.
-    Running,
-    /// Stopped by a failure; `trace` says why.
-    Failed,
-}
-
-impl State {
-    /// Connect's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unassigned => "UNASSIGNED",
-            Self::Running => "RUNNING",
-            Self::Failed => "FAILED",
-        }
-    }
-}
 
 struct Inner {
     state: State,
@@ -35,6 +16,8 @@ struct Inner {
     trace: Option<String>,
     tasks: Vec<State>,
     worker_id: String,
+    /// Topics a task was assigned a partition of.
+    topics: BTreeSet<String>,
 }
 
 /// Shared by the pipeline (which updates it) and the HTTP endpoint.
@@ -59,6 +42,7 @@ impl ServiceStatus {
                 trace: None,
                 tasks: vec![State::Unassigned; tasks],
                 worker_id: host,
+                topics: BTreeSet::new(),
             }),
         }
     }
@@ -71,6 +55,16 @@ impl ServiceStatus {
     pub fn set_http_port(&self, port: u16) {
         let mut inner = self.lock();
         inner.worker_id = format!("{}:{port}", inner.worker_id);
+    }
+
+    /// The connector's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The worker id is `id` (`serve`: the worker's advertised address).
+    pub fn set_worker_id(&self, id: &str) {
+        self.lock().worker_id = id.to_string();
     }
 
     /// Every task is consuming.
@@ -88,6 +82,57 @@ impl ServiceStatus {
         inner.state = State::Failed;
         inner.trace = Some(trace.to_string());
         inner.tasks.fill(State::Failed);
+    }
+
+    /// A state set from outside the pipeline (`serve`: paused, stopped,
+    /// restarting, unassigned); clears a failure.
+    pub fn set(&self, state: State) {
+        let mut inner = self.lock();
+        inner.state = state;
+        inner.trace = None;
+        inner.stopping = false;
+        inner.tasks.fill(state);
+    }
+
+    /// A task was assigned a partition of `topic`.
+    pub fn topic_seen(&self, topic: &str) {
+        let mut inner = self.lock();
+        if !inner.topics.contains(topic) {
+            inner.topics.insert(topic.to_string());
+        }
+    }
+
+    /// Forgets the topics seen (`PUT /connectors/{c}/topics/reset`).
+    pub fn reset_topics(&self) {
+        self.lock().topics.clear();
+    }
+
+    /// What this instance reports of the connector to the status topic.
+    pub fn report(&self) -> ConnectorReport {
+        let inner = self.lock();
+        let trace = |state: State| {
+            (state == State::Failed)
+                .then(|| inner.trace.clone())
+                .flatten()
+        };
+        let tasks = if inner.state == State::Stopped {
+            Vec::new()
+        } else {
+            inner
+                .tasks
+                .iter()
+                .map(|&state| TaskReport {
+                    state,
+                    trace: trace(state),
+                })
+                .collect()
+        };
+        ConnectorReport {
+            state: inner.state,
+            trace: trace(inner.state),
+            tasks,
+            topics: inner.topics.iter().cloned().collect(),
+        }
     }
 
     /// A stop was requested: work is draining.

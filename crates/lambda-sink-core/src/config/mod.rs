@@ -36,7 +36,7 @@ pub use problem::Problem;
 pub use reference::Resolver;
 pub use secret::{MASK, Secret};
 pub use source::{RawConfig, RawEntry, SourceError, load, parse};
-pub use validate::{ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT, Validation, validate};
+pub use validate::{ASYNC_PAYLOAD_LIMIT, SYNC_PAYLOAD_LIMIT, Validation, validate, validate_kafka};
 
 /// A validated connector configuration.
 #[derive(Clone, Debug)]

@@ -968,6 +968,17 @@ pub fn canonical_name(key: &str) -> Option<&'static str> {
     ALIASES.iter().find(|(a, _)| *a == key).map(|(_, c)| *c)
 }
 
+/// Whether values of `key` (as written, alias or not) are secret: a
+/// password property, or a pass-through client property that names a
+/// credential.
+pub fn is_secret(key: &str) -> bool {
+    match classify(canonical_name(key).unwrap_or(key)) {
+        Key::Property(p) => p.is_secret(),
+        Key::PassThrough(_, client_key) => is_secret_pass_through(client_key),
+        _ => false,
+    }
+}
+
 /// Which client a pass-through property is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PassThrough {

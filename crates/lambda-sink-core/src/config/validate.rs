@@ -47,6 +47,29 @@ pub fn validate(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Valida
     validate_tracking_reads(raw, env).0
 }
 
+/// Validates the Kafka connection in `raw` only (`kafka.bootstrap.servers`,
+/// `kafka.auth.mode` and its keys, `kafka.*` pass-through): what a
+/// worker's own clients need. Other table properties are accepted and
+/// ignored; unknown keys are errors.
+///
+/// # Errors
+/// Every problem found.
+pub fn validate_kafka(
+    raw: &RawConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<KafkaConfig, Vec<Problem>> {
+    let mut report = Report::default();
+    let entries = fold_entries(raw, env, &mut report);
+    let mut values = Values::default();
+    for (key, entry) in &entries {
+        classify(key, entry, &mut values, &mut report);
+    }
+    match kafka(&values, &mut report) {
+        Some(kafka) if report.errors.is_empty() => Ok(kafka),
+        _ => Err(report.errors),
+    }
+}
+
 /// [`validate`], also returning the table properties the builder read.
 fn validate_tracking_reads(
     raw: &RawConfig,
@@ -92,14 +115,6 @@ struct Entry {
     secret: bool,
 }
 
-fn is_secret_key(canonical: &str) -> bool {
-    match properties::classify(canonical) {
-        Key::Property(p) => p.is_secret(),
-        Key::PassThrough(_, client_key) => properties::is_secret_pass_through(client_key),
-        _ => false,
-    }
-}
-
 /// Pass 1: one value per canonical key, references resolved.
 fn fold_entries(
     raw: &RawConfig,
@@ -112,7 +127,7 @@ fn fold_entries(
         let key = e.key.trim();
         let Some(value) = &e.value else { continue };
         let canonical = properties::canonical_name(key).unwrap_or(key).to_string();
-        let secret = is_secret_key(&canonical);
+        let secret = properties::is_secret(&canonical);
         match folded.get(&canonical) {
             Some(prev) if prev.value.as_ref() == Some(value) => report.warn(
                 key,

@@ -1,8 +1,10 @@
 //! One module per subcommand; [`dispatch`] runs the chosen one and returns
 //! the process exit code.
 
+mod connect;
 mod describe;
 mod run;
+mod serve;
 mod status;
 mod validate;
 
@@ -19,6 +21,24 @@ use crate::cli::{Command, PluginCommand};
 pub async fn dispatch(command: Command, shutdown: CancellationToken) -> anyhow::Result<u8> {
     match command {
         Command::Run { config } => run::run(&config, shutdown).await,
+        Command::Serve {
+            config,
+            bootstrap_servers,
+            listeners,
+            group_id,
+        } => {
+            let overrides = serve::Overrides {
+                bootstrap_servers,
+                listeners,
+                group_id,
+            };
+            serve::serve(config.as_deref(), overrides, shutdown).await
+        }
+        Command::Connect {
+            url,
+            output,
+            command,
+        } => connect::connect(&url, output, command).await,
         Command::Validate { config, offline } => validate::validate(&config, offline).await,
         Command::Plugin {
             command: PluginCommand::Describe { output },
@@ -30,4 +50,36 @@ pub async fn dispatch(command: Command, shutdown: CancellationToken) -> anyhow::
             Ok(crate::exit::OK)
         }
     }
+}
+
+/// A `confluent`-style table: a header row, then one row each, columns
+/// padded and separated by ` | `.
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(String::len)
+                .chain([h.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        text.truncate(text.trim_end().len());
+        text.push('\n');
+        text
+    };
+    let mut out = line(&mut header.iter().copied());
+    for r in rows {
+        out.push_str(&line(&mut r.iter().map(String::as_str)));
+    }
+    out
 }

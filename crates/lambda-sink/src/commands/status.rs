@@ -33,27 +33,7 @@ fn render(status: &Value) -> String {
         text(&status["connector"]["state"]),
         text(&status["type"]),
     ];
-    let header = ["ID", "Name", "Status", "Type"];
-    let widths: Vec<usize> = header
-        .iter()
-        .zip(&row)
-        .map(|(h, r)| h.len().max(r.len()))
-        .collect();
-    let line = |cells: [&str; 4]| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join(" | ")
-            .trim_end()
-            .to_string()
-    };
-    let mut out = format!(
-        "{}\n{}\n",
-        line(header),
-        line([&row[0], &row[1], &row[2], &row[3]])
-    );
+    let mut out = super::table(&["ID", "Name", "Status", "Type"], &[row.to_vec()]);
     if let Some(trace) = status["connector"]["trace"].as_str() {
         out.push_str(&format!("  trace: {trace}\n"));
     }

@@ -80,6 +80,7 @@ pub(super) struct TaskHandler {
 
 impl TaskHandler {
     fn start_partition(&self, tp: TopicPartition) -> PartitionHandle {
+        self.shared.status.topic_seen(&tp.topic);
         let limit = self.buffer_limit();
         let (records, rx) = mpsc::channel(limit);
         let consumed = self

@@ -1,0 +1,242 @@
+//! The property table in Kafka Connect's shapes: `ConfigKeyInfo` for
+//! `GET /connector-plugins/{p}/config`, and `ConfigInfos` for
+//! `PUT /connector-plugins/{p}/config/validate`, from the same table and
+//! validator `plugin describe` and `validate` use.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::records::Props;
+use crate::config::Problem;
+use crate::config::properties::{self, DefaultValue, Group, Kind, PROPERTIES, Property, Required};
+
+/// What a password value is shown as (Connect's `ConfigDef` rendering).
+pub const HIDDEN: &str = "[hidden]";
+
+fn type_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::String | Kind::Enum { .. } => "STRING",
+        Kind::Password => "PASSWORD",
+        Kind::Int { max, .. } if max > i64::from(i32::MAX) => "LONG",
+        Kind::Int { .. } => "INT",
+        Kind::Bool => "BOOLEAN",
+        Kind::List => "LIST",
+    }
+}
+
+/// `ConfigKeyInfo` of one property; `order` is its place in its group.
+fn key_info(p: &Property, order: usize) -> Value {
+    let default = match p.default {
+        DefaultValue::Value(v) => json!(v),
+        DefaultValue::None | DefaultValue::Derived(_) => Value::Null,
+    };
+    json!({
+        "name": p.name,
+        "type": type_name(p.kind),
+        "required": p.required == Required::Yes,
+        "default_value": default,
+        "importance": p.importance.as_str().to_ascii_uppercase(),
+        "documentation": p.doc,
+        "group": p.group.title(),
+        "width": "NONE",
+        "display_name": p.name,
+        "dependents": [],
+        "order": order,
+    })
+}
+
+/// Every property with its order in its group, in table order.
+fn numbered() -> impl Iterator<Item = (&'static Property, usize)> {
+    let mut seen: BTreeMap<Group, usize> = BTreeMap::new();
+    PROPERTIES.iter().map(move |p| {
+        let n = seen.entry(p.group).or_insert(0);
+        *n += 1;
+        (p, *n)
+    })
+}
+
+/// `GET /connector-plugins/{p}/config`: every property's `ConfigKeyInfo`.
+pub fn config_key_infos() -> Vec<Value> {
+    numbered().map(|(p, order)| key_info(p, order)).collect()
+}
+
+/// A submitted value as it may be shown: password values masked unless
+/// they are `${provider:...}` references.
+pub fn shown_value(key: &str, value: &Value) -> Value {
+    match value.as_str() {
+        Some(text) if properties::is_secret(key) && !is_reference(text) => json!(HIDDEN),
+        _ => value.clone(),
+    }
+}
+
+/// Whether `text` is a single `${provider:...}` reference (stored and
+/// returned unresolved, so it is not itself a secret).
+pub fn is_reference(text: &str) -> bool {
+    text.starts_with("${") && text.ends_with('}') && text[2..].contains(':')
+}
+
+/// `config` with every secret value masked ([`shown_value`]).
+pub fn masked(config: &Props) -> Props {
+    config
+        .iter()
+        .map(|(k, v)| (k.clone(), shown_value(k, v)))
+        .collect()
+}
+
+/// `ConfigInfos` for `submitted`, validated with `errors` found: one entry
+/// per property of the table, then one per submitted key that is not a
+/// table property (pass-through or unknown, `definition: null`), then one
+/// per problem about anything else.
+pub fn config_infos(class: &str, submitted: &Props, errors: &[Problem]) -> Value {
+    let mut by_key: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for e in errors {
+        by_key
+            .entry(e.property.as_str())
+            .or_default()
+            .push(e.message.as_str());
+    }
+    let mut take = |key: &str| by_key.remove(key).unwrap_or_default();
+    let value_info = |key: &str, recommended: Vec<&str>, errors: Vec<&str>| {
+        json!({
+            "name": key,
+            "value": submitted.get(key).map_or(Value::Null, |v| shown_value(key, v)),
+            "recommended_values": recommended,
+            "errors": errors,
+            "visible": true,
+        })
+    };
+    let mut configs = Vec::new();
+    for (p, order) in numbered() {
+        let recommended = match p.kind {
+            Kind::Enum { values, .. } => values.to_vec(),
+            Kind::Bool => vec!["true", "false"],
+            _ => Vec::new(),
+        };
+        let errors = take(p.name);
+        configs.push(json!({
+            "definition": key_info(p, order),
+            "value": value_info(p.name, recommended, errors),
+        }));
+    }
+    for key in submitted.keys() {
+        if properties::find(key).is_none() {
+            let errors = take(key);
+            configs
+                .push(json!({ "definition": null, "value": value_info(key, Vec::new(), errors) }));
+        }
+    }
+    for (key, errors) in std::mem::take(&mut by_key) {
+        configs.push(json!({ "definition": null, "value": value_info(key, Vec::new(), errors) }));
+    }
+    let groups: Vec<&str> = Group::ALL.iter().map(|g| g.title()).collect();
+    json!({
+        "name": class,
+        "error_count": errors.len(),
+        "groups": groups,
+        "configs": configs,
+    })
+}
+
+/// Connect's message for a create or update refused by validation.
+pub fn invalid_message(errors: &[Problem]) -> String {
+    let mut text = format!(
+        "Connector configuration is invalid and contains the following {} error(s):",
+        errors.len()
+    );
+    for e in errors {
+        text.push('\n');
+        text.push_str(&e.to_string());
+    }
+    text.push_str("\nYou can also find the above list of errors at the endpoint `/connector-plugins/{connectorType}/config/validate`");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_infos_use_connects_vocabulary() {
+        let infos = config_key_infos();
+        assert_eq!(infos.len(), PROPERTIES.len());
+        for info in &infos {
+            let ty = info["type"].as_str().expect("type");
+            assert!(
+                ["STRING", "INT", "LONG", "BOOLEAN", "LIST", "PASSWORD"].contains(&ty),
+                "{ty}"
+            );
+            assert!(["HIGH", "MEDIUM", "LOW"].contains(&info["importance"].as_str().expect("i")));
+            if info["required"] == true {
+                assert!(info["default_value"].is_null(), "{info}");
+            }
+        }
+        let name = infos.iter().find(|i| i["name"] == "name").expect("name");
+        assert_eq!(name["required"], true);
+        assert_eq!(name["order"], 2);
+        let secret = infos
+            .iter()
+            .find(|i| i["name"] == "aws.secret.access.key")
+            .expect("secret");
+        assert_eq!(secret["type"], "PASSWORD");
+    }
+
+    #[test]
+    fn config_infos_report_every_problem_next_to_its_key() {
+        let submitted: Props = serde_json::from_value(json!({
+            "name": "c",
+            "aws.secret.access.key": "s3cr3t",
+            "aws.lambda.batch.size": "0",
+            "no.such.key": "x",
+        }))
+        .expect("props");
+        let errors = [
+            Problem::new("aws.lambda.batch.size", "must be at least 1"),
+            Problem::new("no.such.key", "unknown property"),
+            Problem::new("topics", "set topics or topics.regex"),
+        ];
+        let infos = config_infos("LambdaSink", &submitted, &errors);
+        assert_eq!(infos["error_count"], 3);
+        let find = |name: &str| {
+            infos["configs"]
+                .as_array()
+                .expect("configs")
+                .iter()
+                .find(|c| c["value"]["name"] == name)
+                .cloned()
+                .expect(name)
+        };
+        assert_eq!(
+            find("aws.lambda.batch.size")["value"]["errors"],
+            json!(["must be at least 1"])
+        );
+        assert_eq!(find("no.such.key")["definition"], Value::Null);
+        assert_eq!(find("topics")["value"]["value"], Value::Null);
+        assert_eq!(find("aws.secret.access.key")["value"]["value"], HIDDEN);
+        assert!(!infos.to_string().contains("s3cr3t"));
+        assert_eq!(
+            find("aws.lambda.invocation.type")["value"]["recommended_values"],
+            json!(["sync", "async"])
+        );
+    }
+
+    #[test]
+    fn references_are_shown_and_secrets_are_not() {
+        let config: Props = serde_json::from_value(json!({
+            "aws.secret.access.key": "${env:SECRET}",
+            "aws.lambda.function.name": "f",
+            "kafka.sasl.password": "pw",
+            "kafka.api.secret": "x",
+        }))
+        .expect("props");
+        let m = masked(&config);
+        assert_eq!(m["aws.secret.access.key"], "${env:SECRET}");
+        assert_eq!(m["aws.lambda.function.name"], "f");
+        assert_eq!(m["kafka.sasl.password"], HIDDEN);
+        assert_eq!(m["kafka.api.secret"], HIDDEN);
+        let message = invalid_message(&[Problem::new("topics", "missing")]);
+        assert!(message.starts_with(
+            "Connector configuration is invalid and contains the following 1 error(s):\ntopics: missing\n"
+        ));
+    }
+}

@@ -1,0 +1,328 @@
+//! `lambda-sink connect ...`: a worker's connectors managed from the
+//! command line, with `confluent connect`'s commands and output, through
+//! the same REST API any other tool uses.
+
+use anyhow::Context;
+use lambda_sink_core::config::{self, ConnectorId};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use super::table;
+use crate::cli::{ConnectCommand, ConnectOffsets, ConnectOutput, ConnectPlugin};
+use crate::exit;
+
+/// A worker's API at `url`.
+struct Api {
+    url: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    /// Calls the API; an error answer becomes its Connect `message`.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let mut request = self.client.request(method.clone(), &url);
+        if let Ok(token) = std::env::var("LAMBDA_SINK_TOKEN") {
+            request = request.bearer_auth(token);
+        } else if let (Ok(user), Ok(password)) = (
+            std::env::var("LAMBDA_SINK_USER"),
+            std::env::var("LAMBDA_SINK_PASSWORD"),
+        ) {
+            request = request.basic_auth(user, Some(password));
+        }
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach the worker at {}; is `lambda-sink serve` running there? (--url)",
+                self.url
+            )
+        })?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let value: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = value["message"]
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+        anyhow::bail!("{message} (HTTP {} from {method} {path})", status.as_u16())
+    }
+}
+
+/// Percent-encodes a connector name for a path.
+fn segment(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Runs a `connect` command against `url`.
+///
+/// # Errors
+/// When the worker cannot be reached or refuses; the message is its own.
+pub(super) async fn connect(
+    url: &str,
+    output: ConnectOutput,
+    command: ConnectCommand,
+) -> anyhow::Result<u8> {
+    let api = Api {
+        url: url.to_string(),
+        client: reqwest::Client::new(),
+    };
+    let json = output == ConnectOutput::Json;
+    let print = |v: &Value| {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    };
+    match command {
+        ConnectCommand::Plugin {
+            command: ConnectPlugin::List,
+        } => {
+            let plugins = api
+                .call(Method::GET, "/connector-plugins?connectorsOnly=false", None)
+                .await?;
+            if json {
+                print(&plugins);
+            } else {
+                let rows: Vec<Vec<String>> = plugins
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| vec![text(&p["class"]), text(&p["type"])])
+                    .collect();
+                print!("{}", table(&["Plugin Name", "Type"], &rows));
+            }
+        }
+        ConnectCommand::Plugin {
+            command: ConnectPlugin::Describe { plugin },
+        } => {
+            let body = json!({ "connector.class": plugin });
+            let path = format!("/connector-plugins/{}/config/validate", segment(&plugin));
+            let infos = api.call(Method::PUT, &path, Some(&body)).await?;
+            if json {
+                print(&infos);
+            } else {
+                let mut rows: Vec<(bool, Vec<String>)> = infos["configs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["definition"].is_object())
+                    .map(|c| {
+                        let d = &c["definition"];
+                        let required = d["required"] == true;
+                        (
+                            required,
+                            vec![
+                                text(&d["name"]),
+                                text(&d["documentation"]),
+                                required.to_string(),
+                            ],
+                        )
+                    })
+                    .collect();
+                rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1[0].cmp(&b.1[0])));
+                let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, r)| r).collect();
+                print!("{}", table(&["Config", "Documentation", "Required"], &rows));
+            }
+        }
+        ConnectCommand::Create { config: path } => {
+            let raw = config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut props = Map::new();
+            for e in raw.entries {
+                if let Some(v) = e.value {
+                    props.insert(e.key, Value::String(v));
+                }
+            }
+            let name = props
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .with_context(|| {
+                    format!("{} has no name; add \"name\": \"...\"", path.display())
+                })?;
+            let body = json!({ "name": name, "config": props });
+            let created = api.call(Method::POST, "/connectors", Some(&body)).await?;
+            if json {
+                print(&created);
+            } else {
+                println!("Created connector {name} {}", connector_id(&name, &props));
+            }
+        }
+        ConnectCommand::List => {
+            let all = api
+                .call(Method::GET, "/connectors?expand=status&expand=info", None)
+                .await?;
+            if json {
+                print(&all);
+            } else {
+                let rows: Vec<Vec<String>> = all
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(name, c)| {
+                        let config = c["info"]["config"].as_object().cloned().unwrap_or_default();
+                        vec![
+                            connector_id(name, &config),
+                            name.clone(),
+                            text(&c["status"]["connector"]["state"]),
+                            text(&c["status"]["type"]),
+                        ]
+                    })
+                    .collect();
+                print!("{}", table(&["ID", "Name", "Status", "Type"], &rows));
+            }
+        }
+        ConnectCommand::Describe { name } => {
+            let base = format!("/connectors/{}", segment(&name));
+            let status = api
+                .call(Method::GET, &format!("{base}/status"), None)
+                .await?;
+            let config = api
+                .call(Method::GET, &format!("{base}/config"), None)
+                .await?;
+            if json {
+                print(&json!({ "status": status, "config": config }));
+            } else {
+                let props = config.as_object().cloned().unwrap_or_default();
+                let mut out = table(
+                    &["ID", "Name", "Status", "Type", "Trace"],
+                    &[vec![
+                        connector_id(&name, &props),
+                        name.clone(),
+                        text(&status["connector"]["state"]),
+                        text(&status["type"]),
+                        text(&status["connector"]["trace"]),
+                    ]],
+                );
+                let tasks: Vec<Vec<String>> = status["tasks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| {
+                        vec![
+                            t["id"].to_string(),
+                            text(&t["state"]),
+                            text(&t["worker_id"]),
+                            text(&t["trace"]),
+                        ]
+                    })
+                    .collect();
+                out.push_str("\nTask Level Details\n");
+                out.push_str(&table(&["Task", "State", "Worker ID", "Trace"], &tasks));
+                let configs: Vec<Vec<String>> = props
+                    .iter()
+                    .map(|(k, v)| vec![k.clone(), text(v)])
+                    .collect();
+                out.push_str("\nConfiguration Details\n");
+                out.push_str(&table(&["Config", "Value"], &configs));
+                print!("{out}");
+            }
+        }
+        ConnectCommand::Pause { name } => {
+            lifecycle(&api, Method::PUT, &name, "pause", "Paused").await?
+        }
+        ConnectCommand::Resume { name } => {
+            lifecycle(&api, Method::PUT, &name, "resume", "Resumed").await?
+        }
+        ConnectCommand::Stop { name } => {
+            lifecycle(&api, Method::PUT, &name, "stop", "Stopped").await?
+        }
+        ConnectCommand::Restart { name, only_failed } => {
+            let action = format!("restart?includeTasks=true&onlyFailed={only_failed}");
+            lifecycle(&api, Method::POST, &name, &action, "Restarted").await?;
+        }
+        ConnectCommand::Delete { name } => {
+            api.call(
+                Method::DELETE,
+                &format!("/connectors/{}", segment(&name)),
+                None,
+            )
+            .await?;
+            println!("Deleted connector \"{name}\".");
+        }
+        ConnectCommand::Offsets {
+            command: ConnectOffsets::Get { name },
+        } => {
+            let path = format!("/connectors/{}/offsets", segment(&name));
+            let offsets = api.call(Method::GET, &path, None).await?;
+            if json {
+                print(&offsets);
+            } else {
+                let rows: Vec<Vec<String>> = offsets["offsets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|o| {
+                        vec![
+                            text(&o["partition"]["kafka_topic"]),
+                            o["partition"]["kafka_partition"].to_string(),
+                            o["offset"]["kafka_offset"].to_string(),
+                        ]
+                    })
+                    .collect();
+                print!("{}", table(&["Topic", "Partition", "Offset"], &rows));
+            }
+        }
+        ConnectCommand::Offsets {
+            command: ConnectOffsets::Reset { name },
+        } => {
+            let path = format!("/connectors/{}/offsets", segment(&name));
+            let answer = api.call(Method::DELETE, &path, None).await?;
+            println!("{}", text(&answer["message"]));
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn lifecycle(
+    api: &Api,
+    method: Method,
+    name: &str,
+    action: &str,
+    done: &str,
+) -> anyhow::Result<()> {
+    api.call(
+        method,
+        &format!("/connectors/{}/{action}", segment(name)),
+        None,
+    )
+    .await?;
+    println!("{done} connector \"{name}\".");
+    Ok(())
+}
+
+/// A JSON value as table text (`""` for null).
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The connector id: `connector.id`, or the name made topic-safe.
+fn connector_id(name: &str, config: &Map<String, Value>) -> String {
+    let raw = config
+        .get("connector.id")
+        .and_then(Value::as_str)
+        .unwrap_or(name);
+    ConnectorId::sanitize(raw)
+        .map(|i| i.to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,186 @@
+//! A connector's consumer group `connect-<id>`, which holds a sink's
+//! offsets (as in Kafka Connect): reading the committed offsets, altering
+//! them, resetting them by deleting the group, and deleting the group
+//! after the connector is deleted.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use lambda_sink_core::config::{ClientRole, ConnectorId, KafkaConfig, Subscription};
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::{info, warn};
+
+use crate::kafka::client_config;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One partition's committed offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionOffset {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The next offset the group will read.
+    pub offset: i64,
+}
+
+/// Why a change to a group's offsets was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    /// Members are still in the group (a task has not stopped yet).
+    #[error(
+        "the connector's consumer group {0} still has members (its tasks are still stopping); retry in a moment"
+    )]
+    Busy(String),
+    /// Anything else.
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+fn consumer(kafka: &KafkaConfig, id: &ConnectorId) -> anyhow::Result<BaseConsumer> {
+    let mut config = client_config(&kafka.client_properties(ClientRole::Consumer(id)));
+    config.set("enable.auto.commit", "false");
+    config
+        .create()
+        .context("creating a client of the connector's consumer group")
+}
+
+/// Every partition of the subscribed topics (a pattern: every matching
+/// topic that exists now).
+fn partitions(c: &BaseConsumer, subscription: &Subscription) -> anyhow::Result<TopicPartitionList> {
+    let metadata = c
+        .fetch_metadata(None, TIMEOUT)
+        .context("reading the cluster's topics")?;
+    let mut list = TopicPartitionList::new();
+    for t in metadata.topics() {
+        if t.error().is_none() && subscription.includes(t.name()) {
+            for p in t.partitions() {
+                list.add_partition(t.name(), p.id());
+            }
+        }
+    }
+    Ok(list)
+}
+
+/// The committed offsets of the connector's group, by topic and partition
+/// (partitions without a committed offset are left out).
+///
+/// # Errors
+/// When Kafka cannot be asked.
+pub async fn committed(
+    kafka: &KafkaConfig,
+    id: &ConnectorId,
+    subscription: &Subscription,
+) -> anyhow::Result<Vec<PartitionOffset>> {
+    let (kafka, id, subscription) = (kafka.clone(), id.clone(), subscription.clone());
+    tokio::task::spawn_blocking(move || {
+        let c = consumer(&kafka, &id)?;
+        let list = partitions(&c, &subscription)?;
+        let committed = c
+            .committed_offsets(list, TIMEOUT)
+            .context("reading the committed offsets")?;
+        let mut out: Vec<PartitionOffset> = committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(PartitionOffset {
+                    topic: e.topic().to_string(),
+                    partition: e.partition(),
+                    offset: o,
+                }),
+                _ => None,
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        Ok(out)
+    })
+    .await
+    .context("the offsets reader ended abnormally")?
+}
+
+/// Commits `offsets` for the connector's group, which must be empty.
+///
+/// # Errors
+/// [`GroupError::Busy`] while a member remains; otherwise what Kafka said.
+pub async fn alter(
+    kafka: &KafkaConfig,
+    id: &ConnectorId,
+    offsets: Vec<PartitionOffset>,
+) -> Result<(), GroupError> {
+    let (kafka, id) = (kafka.clone(), id.clone());
+    tokio::task::spawn_blocking(move || {
+        let c = consumer(&kafka, &id)?;
+        let mut list = TopicPartitionList::new();
+        for o in &offsets {
+            list.add_partition_offset(&o.topic, o.partition, Offset::Offset(o.offset))
+                .context("building the offsets")?;
+        }
+        match c.commit(&list, CommitMode::Sync) {
+            Ok(()) => Ok(()),
+            Err(e) => match e.rdkafka_error_code() {
+                Some(
+                    RDKafkaErrorCode::UnknownMemberId
+                    | RDKafkaErrorCode::IllegalGeneration
+                    | RDKafkaErrorCode::RebalanceInProgress,
+                ) => Err(GroupError::Busy(id.group_id())),
+                _ => Err(anyhow::anyhow!("committing the new offsets: {e}").into()),
+            },
+        }
+    })
+    .await
+    .map_err(|e| GroupError::Other(anyhow::anyhow!("the offsets writer ended abnormally: {e}")))?
+}
+
+/// Deletes the connector's group (its offsets). A group that does not
+/// exist is already reset.
+///
+/// # Errors
+/// [`GroupError::Busy`] while a member remains; otherwise what Kafka said.
+pub async fn delete_group(kafka: &KafkaConfig, id: &ConnectorId) -> Result<(), GroupError> {
+    let admin: AdminClient<DefaultClientContext> =
+        client_config(&kafka.client_properties(ClientRole::Admin))
+            .create()
+            .context("creating the Kafka admin client")?;
+    let group = id.group_id();
+    let results = admin
+        .delete_groups(
+            &[group.as_str()],
+            &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+        )
+        .await
+        .context("deleting the consumer group")?;
+    match results.into_iter().next() {
+        Some(Ok(_)) | None | Some(Err((_, RDKafkaErrorCode::GroupIdNotFound))) => Ok(()),
+        Some(Err((_, RDKafkaErrorCode::NonEmptyGroup))) => Err(GroupError::Busy(group)),
+        Some(Err((_, code))) => {
+            Err(anyhow::anyhow!("deleting consumer group {group}: {code}").into())
+        }
+    }
+}
+
+/// After a delete: removes the group once the last member left. Every
+/// worker hosting the connector tries after its own tasks stopped, so the
+/// last one out succeeds; a few retries cover members still leaving.
+pub async fn delete_group_when_empty(kafka: &KafkaConfig, id: &ConnectorId) {
+    for attempt in 0..5_u32 {
+        match delete_group(kafka, id).await {
+            Ok(()) => {
+                info!(group = %id.group_id(), "deleted the consumer group of a deleted connector");
+                return;
+            }
+            Err(GroupError::Busy(_)) => {
+                // Another worker's tasks are still leaving; it will try too.
+                tokio::time::sleep(Duration::from_millis(500) * (attempt + 1)).await;
+            }
+            Err(e) => {
+                warn!(group = %id.group_id(), error = %e, "cannot delete the consumer group of a deleted connector");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! A compacted Kafka topic used as a replicated log of state: every worker
+//! reads it from the beginning and applies each record in order, and a
+//! write returns only once this worker has read it back (Connect's
+//! "produce, then read to the end"), so a write to any worker is visible
+//! on it at once and on every other worker as soon as it reads the topic.
+//! Conflicting writes are ordered by the topic.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use lambda_sink_core::config::{ClientRole, KafkaConfig};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::kafka::client_config;
+
+/// How long a write waits for Kafka and for reading itself back.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a topic should look like when the worker creates it.
+pub struct TopicSpec<'a> {
+    /// Topic name.
+    pub name: &'a str,
+    /// Replication factor (-1: the broker's default).
+    pub replication: i32,
+    /// What it is for, in error messages.
+    pub purpose: &'a str,
+}
+
+/// Creates `spec` as a single-partition compacted topic unless it exists;
+/// an existing one must have one partition and `cleanup.policy=compact`
+/// (a deleting topic would lose connectors; several partitions would lose
+/// the order of writes).
+///
+/// # Errors
+/// When it cannot be created or is not shaped as required.
+pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> =
+        client_config(&kafka.client_properties(ClientRole::Admin))
+            .create()
+            .context("creating the Kafka admin client")?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let topic = NewTopic::new(spec.name, 1, TopicReplication::Fixed(spec.replication))
+        .set("cleanup.policy", "compact");
+    let created = admin
+        .create_topics([&topic], &options)
+        .await
+        .with_context(|| format!("creating the {} {}", spec.purpose, spec.name))?;
+    match created.into_iter().next() {
+        Some(Ok(_)) => info!(topic = spec.name, "created the {}", spec.purpose),
+        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | None => {}
+        Some(Err((_, code))) => anyhow::bail!(
+            "cannot create the {} {}: {code}; create it yourself (1 partition, cleanup.policy=compact) or allow this principal to create topics",
+            spec.purpose,
+            spec.name
+        ),
+    }
+    let metadata = {
+        let admin_client = admin.inner();
+        admin_client
+            .fetch_metadata(Some(spec.name), Duration::from_secs(10))
+            .with_context(|| format!("reading the metadata of {}", spec.name))?
+    };
+    let partitions = metadata
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len());
+    anyhow::ensure!(
+        partitions == 1,
+        "the {} {} has {partitions} partitions; it must have exactly 1 (its records are a log whose order matters): point the worker at another topic",
+        spec.purpose,
+        spec.name
+    );
+    let configs = admin
+        .describe_configs([&ResourceSpecifier::Topic(spec.name)], &options)
+        .await
+        .with_context(|| format!("reading the configuration of {}", spec.name))?;
+    if let Some(Ok(resource)) = configs.into_iter().next() {
+        let policy = resource
+            .get("cleanup.policy")
+            .and_then(|e| e.value.clone())
+            .unwrap_or_default();
+        anyhow::ensure!(
+            policy.contains("compact") && !policy.contains("delete"),
+            "the {} {} has cleanup.policy={policy}; it must be compact, or connectors would be lost when old records are deleted",
+            spec.purpose,
+            spec.name
+        );
+    }
+    Ok(())
+}
+
+/// One state topic, read by a background task and written through here.
+pub struct TopicLog {
+    topic: String,
+    producer: FutureProducer,
+    /// The next offset this worker will read.
+    position: watch::Receiver<i64>,
+}
+
+impl TopicLog {
+    /// Starts reading `topic` (one partition) from the beginning, calling
+    /// `apply` for each record in order, and returns once every record
+    /// that existed at the start was applied.
+    ///
+    /// # Errors
+    /// When the clients cannot be created or the topic cannot be read.
+    pub async fn open(
+        kafka: &KafkaConfig,
+        topic: &str,
+        mut apply: impl FnMut(&str, Option<&[u8]>) + Send + 'static,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let mut props = client_config(&kafka.client_properties(ClientRole::Admin));
+        props
+            .set("group.id", format!("lambda-sink-reader-{topic}"))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "50");
+        let consumer: StreamConsumer = props
+            .create()
+            .with_context(|| format!("creating the reader of {topic}"))?;
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(topic, 0, Offset::Beginning)
+            .context("assigning the state topic")?;
+        consumer
+            .assign(&assignment)
+            .with_context(|| format!("reading {topic}"))?;
+        let producer: FutureProducer =
+            client_config(&kafka.client_properties(ClientRole::Producer))
+                .set("linger.ms", "0")
+                .create()
+                .context("creating the state producer")?;
+        let end = {
+            let topic = topic.to_string();
+            let reader = props.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
+                let probe: rdkafka::consumer::BaseConsumer = reader.create()?;
+                let (_, high) = probe
+                    .fetch_watermarks(&topic, 0, Duration::from_secs(30))
+                    .with_context(|| format!("reading the end of {topic}"))?;
+                Ok(high)
+            })
+            .await
+            .context("reading the end of the state topic")??
+        };
+        let (positions, position) = watch::channel(0_i64);
+        let name = topic.to_string();
+        tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    () = stop.cancelled() => break,
+                    m = consumer.recv() => m,
+                };
+                match message {
+                    Ok(m) => {
+                        let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+                        apply(&key, m.payload());
+                        positions.send_replace(m.offset() + 1);
+                    }
+                    Err(e) => warn!(topic = %name, error = %e, "reading a state topic; retrying"),
+                }
+            }
+        });
+        let log = Self {
+            topic: topic.to_string(),
+            producer,
+            position,
+        };
+        log.read_to(end)
+            .await
+            .with_context(|| format!("reading {topic} to its end at start (offset {end})"))?;
+        Ok(log)
+    }
+
+    /// Waits until every record before `offset` was applied.
+    async fn read_to(&self, offset: i64) -> anyhow::Result<()> {
+        let mut position = self.position.clone();
+        tokio::time::timeout(WRITE_TIMEOUT, position.wait_for(|p| *p >= offset))
+            .await
+            .context("timed out")?
+            .context("the reader stopped")?;
+        Ok(())
+    }
+
+    /// Writes one record (`None`: a tombstone) and returns once this worker
+    /// has applied it.
+    ///
+    /// # Errors
+    /// When Kafka does not take it or it is not read back within 30 s.
+    pub async fn write(&self, key: &str, value: Option<&[u8]>) -> anyhow::Result<()> {
+        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
+        if let Some(v) = value {
+            record = record.payload(v);
+        }
+        let delivery = self
+            .producer
+            .send(record, WRITE_TIMEOUT)
+            .await
+            .map_err(|(e, _)| anyhow::anyhow!("writing to {}: {e}", self.topic))?;
+        self.read_to(delivery.offset + 1).await
+    }
+
+    /// Writes without waiting to read it back (status heartbeats).
+    ///
+    /// # Errors
+    /// When Kafka does not take it.
+    pub async fn send(&self, key: &str, value: Option<&[u8]>) -> anyhow::Result<()> {
+        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
+        if let Some(v) = value {
+            record = record.payload(v);
+        }
+        self.producer
+            .send(record, WRITE_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| anyhow::anyhow!("writing to {}: {e}", self.topic))
+    }
+}

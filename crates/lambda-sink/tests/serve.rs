@@ -1,0 +1,805 @@
+//! `lambda-sink serve` against the real broker and Lambda emulator: the
+//! Kafka Connect REST API (lifecycle, config updates, offsets, validation,
+//! bad input, auth), state kept in Kafka, two workers sharing connectors,
+//! the `connect` CLI and a real Connect client from PyPI.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use lambda_sink_testkit::connector::Connector;
+use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::{Services, unique, wait_until};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A worker's REST API.
+struct Api {
+    url: String,
+    client: reqwest::Client,
+    auth: Option<(String, String)>,
+}
+
+impl Api {
+    fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            client: reqwest::Client::new(),
+            auth: None,
+        }
+    }
+
+    /// Status and JSON body (`Null` when empty).
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut r = self.client.request(method, format!("{}{path}", self.url));
+        if let Some((u, p)) = &self.auth {
+            r = r.basic_auth(u, Some(p));
+        }
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        self.send(r).await
+    }
+
+    /// Sends a raw body.
+    async fn raw(&self, method: Method, path: &str, body: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        self.send(r).await
+    }
+
+    async fn send(&self, r: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = r.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, body)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    /// Waits until the connector's state (and every task's) is `state`.
+    async fn wait_state(&self, name: &str, state: &str) -> Value {
+        wait_until(MINUTE, &format!("{name} {state}"), || async {
+            let (code, s) = self.get(&format!("/connectors/{name}/status")).await;
+            let tasks_ok = s["tasks"]
+                .as_array()
+                .is_some_and(|t| t.iter().all(|t| t["state"] == state));
+            (code == 200 && s["connector"]["state"] == state && tasks_ok).then_some(s)
+        })
+        .await
+    }
+}
+
+/// One test's topic, function and worker cluster.
+struct World {
+    s: Services,
+    topic: String,
+    function: String,
+    group: String,
+    partitions: i32,
+}
+
+impl World {
+    async fn new(prefix: &str, partitions: i32) -> Self {
+        let s = Services::from_env();
+        let topic = unique(prefix);
+        let function = unique(&format!("{prefix}-fn"));
+        s.create_topic(&topic, partitions).await.unwrap();
+        s.deploy_test_function(&function, 10, &[]).await.unwrap();
+        Self {
+            s,
+            topic,
+            function,
+            group: unique(&format!("{prefix}-cluster")),
+            partitions,
+        }
+    }
+
+    fn worker(&self, extra: &[(&str, &str)]) -> Connector {
+        let props = self.s.worker_properties(&self.group, extra);
+        Connector::serve(Path::new(BIN), &props, &[]).unwrap()
+    }
+
+    /// A connector config as a user submits it (the worker supplies Kafka
+    /// and AWS).
+    fn connector(&self, extra: &[(&str, &str)]) -> Value {
+        let mut c = json!({
+            "connector.class": "io.confluent.connect.aws.lambda.AwsLambdaSinkConnector",
+            "topics": self.topic,
+            "aws.lambda.function.name": self.function,
+            "tasks.max": "1",
+        });
+        for (k, v) in extra {
+            c[*k] = json!(v);
+        }
+        c
+    }
+
+    async fn produce(&self, from: usize, count: usize) {
+        let records: Vec<Produce> = (from..from + count)
+            .map(|i| {
+                let p = i32::try_from(i).unwrap() % self.partitions;
+                Produce::text(p, &format!("k{i}"), &json!({ "i": i }).to_string())
+            })
+            .collect();
+        self.s.produce(&self.topic, &records).await.unwrap();
+    }
+
+    /// (partition, offset) of every record `function` logged.
+    async fn seen(&self, function: &str) -> Vec<(i64, i64)> {
+        self.s
+            .function_records(function)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["partition"].as_i64().unwrap(),
+                    r["offset"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    async fn wait_seen(&self, function: &str, n: usize) -> Vec<(i64, i64)> {
+        wait_until(MINUTE, &format!("{n} records at {function}"), || async {
+            let seen = self.seen(function).await;
+            (seen.len() >= n).then_some(seen)
+        })
+        .await
+    }
+
+    async fn committed_to_end(&self, name: &str) -> Vec<i64> {
+        self.s
+            .wait_committed_to_end(
+                &format!("connect-{name}"),
+                &self.topic,
+                self.partitions,
+                MINUTE,
+            )
+            .await
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_through_the_connect_api() {
+    let w = World::new("serve-life", 2).await;
+    let worker = w.worker(&[]);
+    let api = Api::new(&worker.api_url().await);
+    let name = unique("life");
+
+    let (code, root) = api.get("/").await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        root["version"], "3.9.0",
+        "the Connect API level tools gate on"
+    );
+    assert!(root["lambda_sink_version"].is_string());
+    assert!(!root["kafka_cluster_id"].as_str().unwrap().is_empty());
+
+    // Create: 201 with Location and ConnectorInfo; the config as submitted.
+    let submitted = w.connector(&[]);
+    let body = json!({ "name": name, "config": submitted });
+    let r = api
+        .client
+        .post(format!("{}/connectors", api.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(
+        r.headers()["location"],
+        format!("/connectors/{name}").as_str()
+    );
+    let info: Value = r.json().await.unwrap();
+    assert_eq!(info["name"], name);
+    assert_eq!(info["type"], "sink");
+    let (code, again) = api.call(Method::POST, "/connectors", Some(&body)).await;
+    assert_eq!((code, again["error_code"].clone()), (409, json!(409)));
+    assert_eq!(again["message"], format!("Connector {name} already exists"));
+
+    // Terraform's rule: GET config is what was submitted plus name.
+    let mut expected = submitted.clone();
+    expected["name"] = json!(name);
+    assert_eq!(
+        api.get(&format!("/connectors/{name}/config")).await.1,
+        expected
+    );
+
+    let status = api.wait_state(&name, "RUNNING").await;
+    assert_eq!(status["type"], "sink");
+    assert_eq!(status["tasks"].as_array().unwrap().len(), 1);
+    let worker_id = status["tasks"][0]["worker_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        api.url.ends_with(&worker_id),
+        "worker_id {worker_id} is the advertised address"
+    );
+
+    // Both expand forms.
+    let (_, names) = api.get("/connectors").await;
+    assert!(names.as_array().unwrap().contains(&json!(name)));
+    for query in ["expand=status&expand=info", "expand=status,info"] {
+        let (code, all) = api.get(&format!("/connectors?{query}")).await;
+        assert_eq!(code, 200);
+        assert_eq!(
+            all[&name]["status"]["connector"]["state"], "RUNNING",
+            "{query}"
+        );
+        assert_eq!(all[&name]["info"]["config"]["topics"], w.topic, "{query}");
+    }
+
+    w.produce(0, 20).await;
+    w.wait_seen(&w.function, 20).await;
+    assert_eq!(w.committed_to_end(&name).await, vec![10, 10]);
+    let topics = json!({ &name: { "topics": [w.topic] } });
+    wait_until(MINUTE, "the active topic", || async {
+        (api.get(&format!("/connectors/{name}/topics")).await.1 == topics).then_some(())
+    })
+    .await;
+
+    // Pause: the tasks leave the group, offsets hold, nothing is invoked.
+    let path = |action: &str| format!("/connectors/{name}/{action}");
+    assert_eq!(api.call(Method::PUT, &path("pause"), None).await.0, 202);
+    api.wait_state(&name, "PAUSED").await;
+    assert_eq!(
+        w.s.group_members(&format!("connect-{name}")).await.unwrap(),
+        0
+    );
+    w.produce(20, 10).await;
+    assert_eq!(
+        w.seen(&w.function).await.len(),
+        20,
+        "nothing invoked while paused"
+    );
+    assert_eq!(
+        w.s.committed(&format!("connect-{name}"), &w.topic, 2)
+            .await
+            .unwrap(),
+        vec![10, 10]
+    );
+    assert_eq!(api.call(Method::PUT, &path("resume"), None).await.0, 202);
+    api.wait_state(&name, "RUNNING").await;
+    w.wait_seen(&w.function, 30).await;
+    assert_eq!(w.committed_to_end(&name).await, vec![15, 15]);
+
+    // Offsets can change only when stopped.
+    let patch = json!({"offsets": [{"partition": {"kafka_topic": w.topic, "kafka_partition": 0},
+                                    "offset": {"kafka_offset": 5}}]});
+    let (code, refused) = api
+        .call(Method::PATCH, &path("offsets"), Some(&patch))
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Connectors must be in the STOPPED state")
+    );
+    assert_eq!(api.call(Method::PUT, &path("stop"), None).await.0, 204);
+    let stopped = api.wait_state(&name, "STOPPED").await;
+    assert_eq!(stopped["tasks"], json!([]));
+    assert_eq!(api.get(&path("tasks")).await.1, json!([]));
+    let (_, offsets) = api.get(&path("offsets")).await;
+    assert_eq!(
+        offsets["offsets"][1],
+        json!({"partition": {"kafka_topic": w.topic, "kafka_partition": 1}, "offset": {"kafka_offset": 15}})
+    );
+    let (code, done) = api
+        .call(Method::PATCH, &path("offsets"), Some(&patch))
+        .await;
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(
+        done["message"],
+        "The offsets for this connector have been altered successfully"
+    );
+    assert_eq!(
+        api.get(&path("offsets")).await.1["offsets"][0]["offset"]["kafka_offset"],
+        5
+    );
+    // Resumed: partition 0 is invoked again from offset 5.
+    assert_eq!(api.call(Method::PUT, &path("resume"), None).await.0, 202);
+    let seen = w.wait_seen(&w.function, 40).await;
+    assert_eq!(
+        seen.iter().filter(|(p, o)| *p == 0 && *o == 5).count(),
+        2,
+        "offset 5 re-invoked"
+    );
+    assert_eq!(w.committed_to_end(&name).await, vec![15, 15]);
+
+    // Stop, reset every offset, resume: everything again from the start.
+    assert_eq!(api.call(Method::PUT, &path("stop"), None).await.0, 204);
+    api.wait_state(&name, "STOPPED").await;
+    let (code, reset) = api.call(Method::DELETE, &path("offsets"), None).await;
+    assert_eq!(
+        (code, reset["message"].clone()),
+        (
+            200,
+            json!("The offsets for this connector have been reset successfully")
+        )
+    );
+    assert_eq!(api.get(&path("offsets")).await.1, json!({"offsets": []}));
+    assert_eq!(api.call(Method::PUT, &path("resume"), None).await.0, 202);
+    w.wait_seen(&w.function, 70).await;
+    assert_eq!(w.committed_to_end(&name).await, vec![15, 15]);
+
+    // Restart: plain (204) and with tasks (202, shown RESTARTING).
+    assert_eq!(api.call(Method::POST, &path("restart"), None).await.0, 204);
+    let (code, restarting) = api
+        .call(
+            Method::POST,
+            &path("restart?includeTasks=true&onlyFailed=false"),
+            None,
+        )
+        .await;
+    assert_eq!(code, 202);
+    assert_eq!(restarting["tasks"][0]["state"], "RESTARTING");
+    api.wait_state(&name, "RUNNING").await;
+
+    // An identical PUT writes nothing; a changed one restarts the tasks on
+    // the new config (here: another function).
+    let mut same = submitted.clone();
+    same["name"] = json!(name);
+    let configs_end =
+        w.s.end_offsets(&format!("{}-configs", w.group), 1)
+            .await
+            .unwrap();
+    let (code, _) = api.call(Method::PUT, &path("config"), Some(&same)).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        w.s.end_offsets(&format!("{}-configs", w.group), 1)
+            .await
+            .unwrap(),
+        configs_end
+    );
+    let second = unique("serve-life-fn2");
+    w.s.deploy_test_function(&second, 10, &[]).await.unwrap();
+    let mut changed = same.clone();
+    changed["aws.lambda.function.name"] = json!(second);
+    let (code, updated) = api.call(Method::PUT, &path("config"), Some(&changed)).await;
+    assert_eq!(code, 200, "{updated}");
+    assert_eq!(api.get(&path("config")).await.1, changed);
+    api.wait_state(&name, "RUNNING").await;
+    w.produce(30, 4).await;
+    w.wait_seen(&second, 4).await;
+    assert_eq!(w.committed_to_end(&name).await, vec![17, 17]);
+
+    // Delete: gone at once, the group follows, outcome topics stay.
+    assert_eq!(
+        api.call(Method::DELETE, &format!("/connectors/{name}"), None)
+            .await
+            .0,
+        204
+    );
+    let (code, gone) = api.get(&format!("/connectors/{name}")).await;
+    assert_eq!(
+        (code, gone["message"].clone()),
+        (404, json!(format!("Connector {name} not found")))
+    );
+    wait_until(MINUTE, "the group deleted", || async {
+        let committed =
+            w.s.committed(&format!("connect-{name}"), &w.topic, 2)
+                .await
+                .unwrap();
+        (committed == vec![-1, -1]).then_some(())
+    })
+    .await;
+    assert!(w.s.topic_exists(&format!("success-{name}")).await.unwrap());
+    assert!(
+        !api.get("/connectors")
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .contains(&json!(name))
+    );
+    let mut worker = worker;
+    worker.stop_cleanly().await;
+}
+
+/// `ConfigInfos` entry of `key`.
+fn config_info<'a>(infos: &'a Value, key: &str) -> &'a Value {
+    infos["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["value"]["name"] == key)
+        .unwrap_or_else(|| panic!("{key} in {infos}"))
+}
+
+#[tokio::test]
+async fn validation_and_plugins_in_connects_shape() {
+    let w = World::new("serve-valid", 1).await;
+    let worker = w.worker(&[]);
+    let api = Api::new(&worker.api_url().await);
+
+    let (code, plugins) = api.get("/connector-plugins/").await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        plugins[0]["class"],
+        "io.confluent.connect.aws.lambda.AwsLambdaSinkConnector"
+    );
+    assert_eq!(plugins[0]["type"], "sink");
+    let (code, keys) = api
+        .get("/connector-plugins/AwsLambdaSinkConnector/config")
+        .await;
+    assert_eq!(code, 200);
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["name"] == "aws.lambda.function.name")
+    );
+    let (code, unknown) = api.get("/connector-plugins/FileStreamSink/config").await;
+    assert_eq!(
+        (code, unknown["message"].clone()),
+        (404, json!("Unknown plugin FileStreamSink."))
+    );
+
+    // Every problem at once, each next to its key; 200 even with errors.
+    let bad = json!({
+        "connector.class": "LambdaSink",
+        "name": "v",
+        "topics": w.topic,
+        "aws.lambda.batch.size": "0",
+        "aws.lambda.invocation.type": "sometimes",
+        "aws.secret.access.key": "hunter2",
+        "no.such.property": "x",
+    });
+    let (code, infos) = api
+        .call(
+            Method::PUT,
+            "/connector-plugins/LambdaSink/config/validate",
+            Some(&bad),
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(infos["name"], "LambdaSink");
+    for key in [
+        "aws.lambda.batch.size",
+        "aws.lambda.invocation.type",
+        "aws.lambda.function.name",
+        "no.such.property",
+    ] {
+        let errors = config_info(&infos, key)["value"]["errors"]
+            .as_array()
+            .unwrap();
+        assert!(!errors.is_empty(), "{key} has its error");
+    }
+    assert!(config_info(&infos, "no.such.property")["definition"].is_null());
+    assert!(infos["error_count"].as_u64().unwrap() >= 4);
+    assert!(
+        !infos.to_string().contains("hunter2"),
+        "secrets are never returned"
+    );
+    let good = w.connector(&[("name", "v")]);
+    let (_, ok) = api
+        .call(
+            Method::PUT,
+            "/connector-plugins/AwsLambdaSinkConnector/config/validate",
+            Some(&good),
+        )
+        .await;
+    assert_eq!(ok["error_count"], 0, "{ok}");
+
+    let (code, e) = api
+        .call(
+            Method::PUT,
+            "/connector-plugins/LambdaSink/config/validate",
+            Some(&json!({"topics": "t"})),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("contains no connector type")
+    );
+    let (code, e) = api
+        .call(
+            Method::PUT,
+            "/connector-plugins/LambdaSink/config/validate",
+            Some(&json!({"connector.class": "FileStreamSink"})),
+        )
+        .await;
+    assert_eq!(code, 500);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Failed to find any class that implements Connector")
+    );
+
+    // Create with the same problems: 400 naming every one.
+    let (code, e) = api
+        .call(
+            Method::POST,
+            "/connectors",
+            Some(&json!({"name": "v", "config": bad})),
+        )
+        .await;
+    assert_eq!(code, 400);
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Connector configuration is invalid and contains the following"),
+        "{message}"
+    );
+    for key in [
+        "aws.lambda.batch.size",
+        "aws.lambda.invocation.type",
+        "no.such.property",
+    ] {
+        assert!(message.contains(key), "{key} in {message}");
+    }
+    assert!(!message.contains("hunter2"));
+    assert_eq!(
+        api.get("/connectors").await.1,
+        json!([]),
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_connects_error_shape_and_the_worker_keeps_running() {
+    let w = World::new("serve-bad", 1).await;
+    let worker = w.worker(&[("rest.request.max.bytes", "2048")]);
+    let api = Api::new(&worker.api_url().await);
+    let name = unique("bad");
+    let (code, _) = api
+        .call(
+            Method::POST,
+            "/connectors",
+            Some(&json!({"name": name, "config": w.connector(&[])})),
+        )
+        .await;
+    assert_eq!(code, 201);
+
+    let big = format!(
+        "{{\"name\":\"x\",\"config\":{{\"pad\":\"{}\"}}}}",
+        "a".repeat(4096)
+    );
+    let cases: Vec<(Method, String, String, u16, &str)> = vec![
+        (
+            Method::POST,
+            "/connectors".into(),
+            "{\"name\": ".into(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            Method::POST,
+            "/connectors".into(),
+            String::new(),
+            400,
+            "empty",
+        ),
+        (
+            Method::POST,
+            "/connectors".into(),
+            "[1,2]".into(),
+            400,
+            "JSON object",
+        ),
+        (
+            Method::POST,
+            "/connectors".into(),
+            "{\"name\": 5, \"config\": {}}".into(),
+            400,
+            "name must be a string",
+        ),
+        (
+            Method::POST,
+            "/connectors".into(),
+            "{\"name\": \"x\", \"config\": []}".into(),
+            400,
+            "JSON object",
+        ),
+        (
+            Method::POST,
+            "/connectors".into(),
+            "{\"name\": \"x\", \"config\": {\"a\": {\"b\": 1}}}".into(),
+            400,
+            "must be a string",
+        ),
+        (
+            Method::POST,
+            "/connectors".into(),
+            "{\"name\": \"x\", \"cnofig\": {}}".into(),
+            400,
+            "unknown field \"cnofig\"",
+        ),
+        (
+            Method::POST,
+            "/connectors".into(),
+            big,
+            413,
+            "rest.request.max.bytes",
+        ),
+        (
+            Method::PUT,
+            format!("/connectors/{name}/config"),
+            "{\"name\": \"other\"}".into(),
+            400,
+            "doesn't match connector name in the URL",
+        ),
+        (
+            Method::PATCH,
+            format!("/connectors/{name}/offsets"),
+            "{\"offsets\": []}".into(),
+            400,
+            "Partitions / offsets need to be provided",
+        ),
+        (
+            Method::GET,
+            "/connectors/nobody".into(),
+            String::new(),
+            404,
+            "Connector nobody not found",
+        ),
+        (
+            Method::GET,
+            "/connectors/nobody/status".into(),
+            String::new(),
+            404,
+            "No status found for connector nobody",
+        ),
+        (
+            Method::PUT,
+            "/connectors/nobody/pause".into(),
+            String::new(),
+            404,
+            "Unknown connector nobody",
+        ),
+        (
+            Method::POST,
+            "/connectors/nobody/restart".into(),
+            String::new(),
+            404,
+            "Unknown connector: nobody",
+        ),
+        (
+            Method::GET,
+            format!("/connectors/{name}/tasks/7/status"),
+            String::new(),
+            404,
+            "No status found for task",
+        ),
+        (
+            Method::POST,
+            format!("/connectors/{name}/tasks/x/restart"),
+            String::new(),
+            404,
+            "Unknown task",
+        ),
+        (
+            Method::DELETE,
+            "/connectors/nobody".into(),
+            String::new(),
+            404,
+            "Connector nobody not found",
+        ),
+        (
+            Method::GET,
+            "/no/such/path".into(),
+            String::new(),
+            404,
+            "HTTP 404 Not Found",
+        ),
+        (
+            Method::DELETE,
+            "/connectors".into(),
+            String::new(),
+            405,
+            "HTTP 405 Method Not Allowed",
+        ),
+    ];
+    for (method, path, body, status, message) in cases {
+        let (code, e) = api.raw(method.clone(), &path, &body).await;
+        assert_eq!(code, status, "{method} {path}: {e}");
+        assert_eq!(e["error_code"], json!(status), "{method} {path}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(message),
+            "{method} {path}: {e} should say {message:?}"
+        );
+    }
+    let (code, root) = api.get("/").await;
+    assert_eq!(
+        (code, root["version"].clone()),
+        (200, json!("3.9.0")),
+        "still serving"
+    );
+    api.wait_state(&name, "RUNNING").await;
+}
+
+#[tokio::test]
+async fn auth_and_secrets() {
+    let w = World::new("serve-auth", 1).await;
+    // The password comes from the worker's environment.
+    let props = w.s.worker_properties(
+        &w.group,
+        &[
+            ("rest.auth.basic.user", "admin"),
+            ("rest.auth.basic.password", "${env:SERVE_TEST_PASSWORD}"),
+        ],
+    );
+    let worker = Connector::serve(
+        Path::new(BIN),
+        &props,
+        &[("SERVE_TEST_PASSWORD", "s3cr3t-pw")],
+    )
+    .unwrap();
+    let mut api = Api::new(&worker.api_url().await);
+    for path in ["/", "/connectors", "/connector-plugins"] {
+        let (code, e) = api.get(path).await;
+        assert_eq!((code, e["error_code"].clone()), (401, json!(401)), "{path}");
+    }
+    api.auth = Some(("admin".into(), "wrong".into()));
+    assert_eq!(api.get("/connectors").await.0, 401);
+    api.auth = Some(("admin".into(), "s3cr3t-pw".into()));
+    assert_eq!(api.get("/connectors").await.0, 200);
+
+    // A password in clear is masked; a reference is returned unresolved.
+    let name = unique("auth");
+    let config = w.connector(&[
+        ("aws.secret.access.key", "${env:SERVE_TEST_PASSWORD}"),
+        ("kafka.ssl.key.password", "clear-text-secret"),
+    ]);
+    let (code, info) = api
+        .call(
+            Method::POST,
+            "/connectors",
+            Some(&json!({"name": name, "config": config})),
+        )
+        .await;
+    assert_eq!(code, 201, "{info}");
+    let (_, shown) = api.get(&format!("/connectors/{name}/config")).await;
+    assert_eq!(shown["aws.secret.access.key"], "${env:SERVE_TEST_PASSWORD}");
+    assert_eq!(shown["kafka.ssl.key.password"], "[hidden]");
+    // PUT back what GET showed: the stored secret is kept, nothing changes.
+    let (code, _) = api
+        .call(
+            Method::PUT,
+            &format!("/connectors/{name}/config"),
+            Some(&shown),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let everything = [
+        api.get("/connectors?expand=info&expand=status")
+            .await
+            .1
+            .to_string(),
+        api.get(&format!("/connectors/{name}/tasks"))
+            .await
+            .1
+            .to_string(),
+        worker.log(),
+    ]
+    .join("\n");
+    assert!(!everything.contains("clear-text-secret"), "a secret leaked");
+    assert!(
+        !everything.contains("s3cr3t-pw"),
+        "the resolved reference leaked"
+    );
+}
