@@ -803,3 +803,117 @@ async fn auth_and_secrets() {
         "the resolved reference leaked"
     );
 }
+
+#[tokio::test]
+async fn two_workers_share_connectors_through_kafka() {
+    let w = World::new("serve-two", 4).await;
+    let a = w.worker(&[]);
+    let mut b = w.worker(&[]);
+    let (api_a, api_b) = (Api::new(&a.api_url().await), Api::new(&b.api_url().await));
+    let name = unique("two");
+    let config = w.connector(&[
+        ("consumer.override.session.timeout.ms", "6000"),
+        ("aws.lambda.batch.size", "5"),
+    ]);
+    let (code, _) = api_a
+        .call(
+            Method::POST,
+            "/connectors",
+            Some(&json!({"name": name, "config": config})),
+        )
+        .await;
+    assert_eq!(code, 201);
+
+    // Created on A, it runs on both, and B's API says so.
+    let both = wait_until(MINUTE, "a task on each worker", || async {
+        let (_, s) = api_b.get(&format!("/connectors/{name}/status")).await;
+        let tasks = s["tasks"].as_array().cloned().unwrap_or_default();
+        let workers: std::collections::BTreeSet<String> = tasks
+            .iter()
+            .map(|t| t["worker_id"].as_str().unwrap().to_string())
+            .collect();
+        let running = tasks.iter().all(|t| t["state"] == "RUNNING");
+        (tasks.len() == 2 && workers.len() == 2 && running).then_some(s)
+    })
+    .await;
+    assert_eq!(both["tasks"][1]["id"], 1);
+    assert_eq!(
+        api_a.get(&format!("/connectors/{name}/status")).await.1["tasks"],
+        both["tasks"]
+    );
+    // Both hold partitions of the group.
+    wait_until(MINUTE, "two members", || async {
+        (w.s.group_members(&format!("connect-{name}")).await.unwrap() == 2).then_some(())
+    })
+    .await;
+
+    // Kill B mid-stream: its partitions move to A, no record is lost.
+    w.produce(0, 400).await;
+    w.wait_seen(&w.function, 100).await;
+    b.kill9();
+    w.produce(400, 200).await;
+    wait_until(
+        Duration::from_secs(120),
+        "A alone reaches the end",
+        || async {
+            let ends = w.s.end_offsets(&w.topic, 4).await.unwrap();
+            let committed =
+                w.s.committed(&format!("connect-{name}"), &w.topic, 4)
+                    .await
+                    .unwrap();
+            (committed == ends).then_some(())
+        },
+    )
+    .await;
+    let verdict =
+        w.s.verify(&lambda_sink_testkit::verify::Run {
+            topic: &w.topic,
+            partitions: 4,
+            connector: &name,
+            function: Some(&w.function),
+        })
+        .await
+        .unwrap();
+    assert_eq!(verdict.lost_count, 0, "{}", verdict.summary());
+    assert_eq!(verdict.produced, 600);
+    // B's report lapses; A's tasks remain.
+    wait_until(MINUTE, "B gone from the status", || async {
+        let (_, s) = api_a.get(&format!("/connectors/{name}/status")).await;
+        (s["tasks"].as_array().map(Vec::len) == Some(1)).then_some(())
+    })
+    .await;
+
+    // Paused, then every worker restarted: the connector comes back
+    // paused, from the topics alone.
+    assert_eq!(
+        api_a
+            .call(Method::PUT, &format!("/connectors/{name}/pause"), None)
+            .await
+            .0,
+        202
+    );
+    api_a.wait_state(&name, "PAUSED").await;
+    let mut a = a;
+    a.stop_cleanly().await;
+    let a2 = w.worker(&[]);
+    let b2 = w.worker(&[]);
+    let (api_a2, api_b2) = (Api::new(&a2.api_url().await), Api::new(&b2.api_url().await));
+    assert_eq!(api_b2.get("/connectors").await.1, json!([name]));
+    assert_eq!(
+        api_a2.get(&format!("/connectors/{name}/config")).await.1["aws.lambda.batch.size"],
+        "5"
+    );
+    let paused = api_a2.wait_state(&name, "PAUSED").await;
+    assert_eq!(paused["tasks"].as_array().unwrap().len(), 2, "{paused}");
+    assert_eq!(
+        api_b2
+            .call(Method::PUT, &format!("/connectors/{name}/resume"), None)
+            .await
+            .0,
+        202
+    );
+    api_a2.wait_state(&name, "RUNNING").await;
+    w.produce(600, 8).await;
+    w.s.wait_committed_to_end(&format!("connect-{name}"), &w.topic, 4, MINUTE)
+        .await;
+}
