@@ -917,3 +917,179 @@ async fn two_workers_share_connectors_through_kafka() {
     w.s.wait_committed_to_end(&format!("connect-{name}"), &w.topic, 4, MINUTE)
         .await;
 }
+
+/// Runs a program; its exit code and stdout (stderr shown on failure).
+fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), format!("{stdout}{stderr}"))
+}
+
+#[tokio::test]
+async fn the_connect_cli_mirrors_confluents() {
+    let w = World::new("serve-cli", 1).await;
+    let worker = w.worker(&[]);
+    let url = worker.api_url().await;
+    let bin = Path::new(BIN);
+    let cli = |args: &[&str]| {
+        let mut all = vec!["connect", "--url", url.as_str()];
+        all.extend_from_slice(args);
+        run(bin, &all, &[])
+    };
+    let name = unique("cli");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("connector.json");
+    let mut config = w.connector(&[]);
+    config["name"] = json!(name);
+    std::fs::write(&file, config.to_string()).unwrap();
+
+    let (code, out) = cli(&["create", "--config", file.to_str().unwrap()]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, format!("Created connector {name} {name}").as_str())
+    );
+    wait_until(MINUTE, "RUNNING in connect list", || async {
+        let (_, out) = cli(&["list"]);
+        out.lines()
+            .any(|l| {
+                l.split(" | ")
+                    .map(str::trim)
+                    .eq([name.as_str(), name.as_str(), "RUNNING", "sink"])
+            })
+            .then_some(())
+    })
+    .await;
+    let (_, list) = cli(&["list"]);
+    assert!(list.starts_with("ID"), "{list}");
+    assert_eq!(
+        list.lines()
+            .next()
+            .unwrap()
+            .split(" | ")
+            .map(str::trim)
+            .collect::<Vec<_>>(),
+        ["ID", "Name", "Status", "Type"]
+    );
+    let (code, described) = cli(&["describe", &name]);
+    assert_eq!(code, 0);
+    assert!(
+        described.contains("Task Level Details") && described.contains(&w.topic),
+        "{described}"
+    );
+    let (code, json_out) = cli(&["describe", &name, "--output", "json"]);
+    assert_eq!(code, 0);
+    let parsed: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(parsed["config"]["topics"], w.topic);
+
+    assert_eq!(
+        cli(&["pause", &name]).1.trim(),
+        format!("Paused connector \"{name}\".")
+    );
+    Api::new(&url).wait_state(&name, "PAUSED").await;
+    assert_eq!(
+        cli(&["resume", &name]).1.trim(),
+        format!("Resumed connector \"{name}\".")
+    );
+    assert_eq!(cli(&["restart", &name]).0, 0);
+    assert_eq!(
+        cli(&["stop", &name]).1.trim(),
+        format!("Stopped connector \"{name}\".")
+    );
+    Api::new(&url).wait_state(&name, "STOPPED").await;
+    let (code, offsets) = cli(&["offsets", "get", &name]);
+    assert_eq!(code, 0);
+    assert!(offsets.starts_with("Topic"), "{offsets}");
+    let (code, reset) = cli(&["offsets", "reset", &name]);
+    assert_eq!(
+        (code, reset.trim()),
+        (
+            0,
+            "The offsets for this connector have been reset successfully"
+        )
+    );
+
+    let (code, plugins) = cli(&["plugin", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        plugins.contains("io.confluent.connect.aws.lambda.AwsLambdaSinkConnector | sink"),
+        "{plugins}"
+    );
+    let (code, describe) = cli(&["plugin", "describe"]);
+    assert_eq!(code, 0);
+    let second = describe.lines().nth(1).unwrap();
+    assert!(
+        second.trim_end().ends_with("| true"),
+        "required first: {second}"
+    );
+
+    assert_eq!(
+        cli(&["delete", &name]).1.trim(),
+        format!("Deleted connector \"{name}\".")
+    );
+    let (code, missing) = cli(&["describe", &name]);
+    assert_eq!(code, 1);
+    assert!(
+        missing.contains(&format!("No status found for connector {name}")),
+        "{missing}"
+    );
+    let (code, unreachable) = run(
+        bin,
+        &["connect", "--url", "http://127.0.0.1:1", "list"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        unreachable.contains("cannot reach the worker"),
+        "{unreachable}"
+    );
+}
+
+#[tokio::test]
+async fn a_connect_client_from_pypi_drives_the_worker() {
+    // kafka-connect-py's `kc`, installed by scripts/install.sh.
+    let python =
+        std::env::var("LAMBDA_SINK_PYTHON").expect("LAMBDA_SINK_PYTHON (scripts/services.sh env)");
+    let kc = Path::new(&python).with_file_name("kc");
+    let w = World::new("serve-kc", 1).await;
+    let worker = w.worker(&[]);
+    let url = worker.api_url().await;
+    let kc = |args: &[&str]| {
+        let (code, out) = run(&kc, args, &[("KAFKA_CONNECT_URL", url.as_str())]);
+        assert_eq!(code, 0, "kc {args:?}: {out}");
+        out
+    };
+    let info: Value = serde_json::from_str(&kc(&["info"])).unwrap();
+    assert_eq!(info["version"], "3.9.0");
+    let name = unique("kc");
+    let request = json!({ "name": name, "config": w.connector(&[]) }).to_string();
+    let created: Value = serde_json::from_str(&kc(&["create", "--config-data", &request])).unwrap();
+    assert_eq!(created["name"], name);
+    wait_until(MINUTE, "RUNNING through kc", || async {
+        let status: Value = serde_json::from_str(&kc(&["status", &name])).ok()?;
+        (status["connector"]["state"] == "RUNNING").then_some(())
+    })
+    .await;
+    let listed: Value = serde_json::from_str(&kc(&["list", "--expand", "status"])).unwrap();
+    assert_eq!(listed[&name]["status"]["connector"]["state"], "RUNNING");
+    kc(&["pause", &name]);
+    let api = Api::new(&url);
+    api.wait_state(&name, "PAUSED").await;
+    kc(&["resume", &name]);
+    api.wait_state(&name, "RUNNING").await;
+    let tasks: Value = serde_json::from_str(&kc(&["list-tasks", &name])).unwrap();
+    assert_eq!(tasks[0]["id"], json!({"connector": name, "task": 0}));
+    kc(&["restart", &name, "--include-tasks"]);
+    api.wait_state(&name, "RUNNING").await;
+    let plugins: Value = serde_json::from_str(&kc(&["list-plugins"])).unwrap();
+    assert_eq!(plugins[0]["type"], "sink");
+    kc(&["delete", &name]);
+    assert_eq!(api.get(&format!("/connectors/{name}")).await.0, 404);
+}
