@@ -160,6 +160,12 @@ pub enum ConnectCommand {
         /// Connector name.
         name: String,
     },
+    /// A connector's dead letter queue.
+    Dlq {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConnectDlq,
+    },
     /// A connector's committed offsets.
     Offsets {
         /// What to do.
@@ -178,6 +184,31 @@ pub enum ConnectPlugin {
         /// Plugin name (LambdaSink or the class name).
         #[arg(default_value = "LambdaSink")]
         plugin: String,
+    },
+}
+
+/// `connect dlq` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConnectDlq {
+    /// Replay dead letters through the connector (by default every one not
+    /// redriven yet); prints what came of them.
+    Redrive {
+        /// Connector name.
+        name: String,
+        /// Only this DLQ partition (repeatable).
+        #[arg(long)]
+        partition: Vec<i32>,
+        /// First DLQ offset (default: after the last redrive).
+        #[arg(long)]
+        from_offset: Option<i64>,
+        /// DLQ offset to stop before (default: the end).
+        #[arg(long)]
+        to_offset: Option<i64>,
+    },
+    /// What was redriven so far.
+    History {
+        /// Connector name.
+        name: String,
     },
 }
 

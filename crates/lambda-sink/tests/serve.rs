@@ -1093,3 +1093,126 @@ async fn a_connect_client_from_pypi_drives_the_worker() {
     kc(&["delete", &name]);
     assert_eq!(api.get(&format!("/connectors/{name}")).await.0, 404);
 }
+
+#[tokio::test]
+async fn dlq_redrive_replays_dead_letters_once_the_cause_is_fixed() {
+    let w = World::new("serve-dlq", 1).await;
+    let worker = w.worker(&[]);
+    let api = Api::new(&worker.api_url().await);
+    let name = unique("dlq");
+    // Values are text, but the connector was told JSON: the bad ones go to
+    // the DLQ.
+    let mut config = w.connector(&[("input.data.format", "JSON"), ("errors.tolerance", "all")]);
+    let (code, _) = api
+        .call(
+            Method::POST,
+            "/connectors",
+            Some(&json!({"name": name, "config": config})),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let records: Vec<Produce> = (0..10)
+        .map(|i| {
+            let value = if i % 2 == 0 {
+                json!({"i": i}).to_string()
+            } else {
+                format!("plain text {i}")
+            };
+            Produce::text(0, &format!("k{i}"), &value)
+        })
+        .collect();
+    w.s.produce(&w.topic, &records).await.unwrap();
+    let dead =
+        w.s.read_topic(&format!("dlq-{name}"), 5, MINUTE)
+            .await
+            .unwrap();
+    assert_eq!(dead.len(), 5);
+    w.committed_to_end(&name).await;
+    assert_eq!(w.seen(&w.function).await.len(), 5);
+
+    // Nothing fixed yet: redriven records fail again and go back to the DLQ.
+    let path = format!("/connectors/{name}/dlq/redrive");
+    let (code, first) = api
+        .call(Method::POST, &path, Some(&json!({"to_offset": 2})))
+        .await;
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(
+        (first["redriven"].clone(), first["outcomes"]["dlq"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(
+        w.s.end_offsets(&format!("dlq-{name}"), 1).await.unwrap(),
+        vec![7]
+    );
+
+    // Fixed (the values are STRING): the rest are invoked as the original
+    // records, at their original offsets.
+    config["input.data.format"] = json!("STRING");
+    config["name"] = json!(name);
+    assert_eq!(
+        api.call(
+            Method::PUT,
+            &format!("/connectors/{name}/config"),
+            Some(&config)
+        )
+        .await
+        .0,
+        200
+    );
+    let (code, fixed) = api.call(Method::POST, &path, None).await;
+    assert_eq!(code, 200, "{fixed}");
+    // From the cursor (offset 2) to the end (7): offsets 2..5 of the first
+    // dead letters, and the 2 dead-lettered again (the same records as 0 and 1).
+    assert_eq!(fixed["read"], 5);
+    assert_eq!(fixed["redriven"], 5, "{fixed}");
+    assert_eq!(fixed["outcomes"]["success"], 5, "{fixed}");
+    let seen = w.wait_seen(&w.function, 10).await;
+    let mut odd: Vec<i64> = seen
+        .iter()
+        .filter(|(_, o)| o % 2 == 1)
+        .map(|(_, o)| *o)
+        .collect();
+    odd.sort_unstable();
+    assert_eq!(
+        odd,
+        vec![1, 3, 5, 7, 9],
+        "every dead letter invoked once, as its original record"
+    );
+    // Recorded: the cursor is at the end, a redrive without range has nothing.
+    let (_, history) = api.get(&path).await;
+    assert_eq!(history["cursor"]["0"], 7);
+    assert_eq!(history["history"].as_array().unwrap().len(), 2);
+    let (_, nothing) = api.call(Method::POST, &path, Some(&json!({}))).await;
+    assert_eq!(nothing["redriven"], 0);
+    let (code, e) = api
+        .call(Method::POST, &path, Some(&json!({"partitions": [3]})))
+        .await;
+    assert_eq!(
+        (code, e["message"].clone()),
+        (400, json!(format!("the DLQ dlq-{name} has no partition 3")))
+    );
+    // The CLI says the same.
+    let (code, out) = run(
+        Path::new(BIN),
+        &[
+            "connect",
+            "--url",
+            &api.url,
+            "dlq",
+            "redrive",
+            &name,
+            "--from-offset",
+            "0",
+            "--to-offset",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (
+            0,
+            format!("Redrove 1 record(s) of 1 from dlq-{name} (success 1).").as_str()
+        )
+    );
+}

@@ -85,6 +85,15 @@ pub enum ConfigRecord {
         /// Connector name.
         name: String,
     },
+    /// What was redriven from the connector's DLQ (lambda-sink's own key):
+    /// the cursor per DLQ partition and the latest redrives; `None`
+    /// removes it.
+    Redrives {
+        /// Connector name.
+        name: String,
+        /// The record, as written.
+        value: Option<Value>,
+    },
     /// A record lambda-sink does not use (task configs, commits, session
     /// keys, exactly-once fencing, loggers) or a tombstone of one.
     Ignored,
@@ -95,6 +104,7 @@ const TARGET: &str = "target-state-";
 const RESTART: &str = "restart-connector-";
 const TOPICS_RESET: &str = "topics-reset-";
 const WORKER: &str = "lambda.sink.worker.id";
+const REDRIVES: &str = "redrives-";
 
 impl ConfigRecord {
     /// Parses a record read from the config topic.
@@ -139,6 +149,12 @@ impl ConfigRecord {
             return Ok(Self::TargetState {
                 name: name.into(),
                 state,
+            });
+        }
+        if let Some(name) = key.strip_prefix(REDRIVES) {
+            return Ok(Self::Redrives {
+                name: name.into(),
+                value: json,
             });
         }
         if let Some(name) = key.strip_prefix(TOPICS_RESET) {
@@ -198,6 +214,7 @@ impl ConfigRecord {
                 (format!("{RESTART}{name}"), Some(v))
             }
             Self::TopicsReset { name } => (format!("{TOPICS_RESET}{name}"), Some(json!({}))),
+            Self::Redrives { name, value } => (format!("{REDRIVES}{name}"), value.clone()),
             Self::Ignored => (String::new(), None),
         };
         (key, value.map(|v| v.to_string().into_bytes()))
@@ -228,6 +245,8 @@ pub struct ConnectorEntry {
     pub restart: Restart,
     /// How many topic-tracking resets were read.
     pub topics_resets: u64,
+    /// What was redriven from its DLQ.
+    pub redrives: Option<Value>,
 }
 
 /// Every connector of the cluster, folded from the config topic in order.
@@ -262,6 +281,7 @@ impl ClusterState {
                         target,
                         restart: Restart::default(),
                         topics_resets: 0,
+                        redrives: None,
                     });
             }
             ConfigRecord::TargetState { name, state } => {
@@ -284,6 +304,11 @@ impl ClusterState {
                         only_failed,
                         worker,
                     };
+                }
+            }
+            ConfigRecord::Redrives { name, value } => {
+                if let Some(e) = self.connectors.get_mut(&name) {
+                    e.redrives = value;
                 }
             }
             ConfigRecord::TopicsReset { name } => {
@@ -356,6 +381,11 @@ mod tests {
             name: "orders".into(),
         };
         assert_eq!(round_trip(&reset), reset);
+        let redrives = ConfigRecord::Redrives {
+            name: "orders".into(),
+            value: Some(json!({"cursor": {"0": 5}})),
+        };
+        assert_eq!(round_trip(&redrives), redrives);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::table;
-use crate::cli::{ConnectCommand, ConnectOffsets, ConnectOutput, ConnectPlugin};
+use crate::cli::{ConnectCommand, ConnectDlq, ConnectOffsets, ConnectOutput, ConnectPlugin};
 use crate::exit;
 
 /// A worker's API at `url`.
@@ -278,6 +278,55 @@ pub(super) async fn connect(
                     .collect();
                 print!("{}", table(&["Topic", "Partition", "Offset"], &rows));
             }
+        }
+        ConnectCommand::Dlq {
+            command:
+                ConnectDlq::Redrive {
+                    name,
+                    partition,
+                    from_offset,
+                    to_offset,
+                },
+        } => {
+            let mut body = json!({});
+            if !partition.is_empty() {
+                body["partitions"] = json!(partition);
+            }
+            if let Some(f) = from_offset {
+                body["from_offset"] = json!(f);
+            }
+            if let Some(t) = to_offset {
+                body["to_offset"] = json!(t);
+            }
+            let path = format!("/connectors/{}/dlq/redrive", segment(&name));
+            let report = api.call(Method::POST, &path, Some(&body)).await?;
+            if json {
+                print(&report);
+            } else {
+                let outcomes: Vec<String> = report["outcomes"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                println!(
+                    "Redrove {} record(s) of {} from {} ({}).",
+                    report["redriven"],
+                    text(&report["read"]),
+                    text(&report["dlq_topic"]),
+                    if outcomes.is_empty() {
+                        "nothing to redrive".to_string()
+                    } else {
+                        outcomes.join(", ")
+                    }
+                );
+            }
+        }
+        ConnectCommand::Dlq {
+            command: ConnectDlq::History { name },
+        } => {
+            let path = format!("/connectors/{}/dlq/redrive", segment(&name));
+            print(&api.call(Method::GET, &path, None).await?);
         }
         ConnectCommand::Offsets {
             command: ConnectOffsets::Reset { name },

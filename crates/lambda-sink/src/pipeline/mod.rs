@@ -28,6 +28,7 @@ mod invoke;
 mod limit;
 mod partition;
 mod ports;
+mod replay;
 mod route;
 mod task;
 #[cfg(test)]
@@ -53,6 +54,7 @@ use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
 use crate::{kafka, lambda};
 use ports::{Lambda, Outcomes, Schemas};
+pub use replay::replay;
 use task::TaskHandler;
 
 /// Why a run did not end cleanly.
@@ -182,35 +184,10 @@ pub async fn run(
     telemetry: Telemetry,
 ) -> Result<(), RunError> {
     let stop = shutdown.child_token();
-    let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
-    let invoker = Invoker::new(lambda::client(&sdk));
-    let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
-        .context("creating the Kafka producer")?;
-    // The start-up checks are independent: run them side by side, so the
-    // first invocation waits for the slowest, not for their sum.
-    let registry = tokio::select! {
-        biased;
-        () = stop.cancelled() => return Ok(()),
-        checked = async {
-            tokio::try_join!(
-                check_credentials(&sdk),
-                check_registry(&config),
-                async {
-                    let cluster = kafka::await_cluster(&config.kafka).await?;
-                    kafka::create_output_topics(&config, &cluster).await
-                },
-            )
-        } => checked?.1,
+    let Some((shared, producer)) = start(config, stop.clone(), telemetry).await? else {
+        return Ok(());
     };
-    let tasks = config.tasks_max;
-    let shared = Arc::new(Shared::new(
-        config,
-        Arc::new(invoker),
-        Arc::new(producer.clone()),
-        registry.map(|r| Arc::new(r) as Arc<dyn Schemas>),
-        stop.clone(),
-        telemetry,
-    ));
+    let tasks = shared.config.tasks_max;
     let mut threads = Vec::with_capacity(tasks);
     for task in 0..tasks {
         let consumer = TaskConsumer::new(&shared.config, task, shared.metrics.clone())
@@ -246,9 +223,52 @@ pub async fn run(
             shared.fail(format!("a consumer task ended abnormally: {e}"));
         }
     }
-    // Every outcome a stored offset depends on was acknowledged already;
-    // this only lets what a failing run enqueued go out. librdkafka's flush
-    // blocks: off the runtime.
+    finish(&shared, producer).await
+}
+
+/// Connects to everything a run needs, checking it side by side
+/// (credentials, registry, cluster and output topics); `None` when `stop`
+/// is cancelled first.
+async fn start(
+    config: Config,
+    stop: CancellationToken,
+    telemetry: Telemetry,
+) -> Result<Option<(Arc<Shared>, OutcomeProducer)>, RunError> {
+    let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
+    let invoker = Invoker::new(lambda::client(&sdk));
+    let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
+        .context("creating the Kafka producer")?;
+    // The start-up checks are independent: run them side by side, so the
+    // first invocation waits for the slowest, not for their sum.
+    let registry = tokio::select! {
+        biased;
+        () = stop.cancelled() => return Ok(None),
+        checked = async {
+            tokio::try_join!(
+                check_credentials(&sdk),
+                check_registry(&config),
+                async {
+                    let cluster = kafka::await_cluster(&config.kafka).await?;
+                    kafka::create_output_topics(&config, &cluster).await
+                },
+            )
+        } => checked?.1,
+    };
+    let shared = Arc::new(Shared::new(
+        config,
+        Arc::new(invoker),
+        Arc::new(producer.clone()),
+        registry.map(|r| Arc::new(r) as Arc<dyn Schemas>),
+        stop,
+        telemetry,
+    ));
+    Ok(Some((shared, producer)))
+}
+
+/// Lets what a run enqueued go out (every outcome a stored offset depends
+/// on was acknowledged already); then the run's verdict.
+async fn finish(shared: &Shared, producer: OutcomeProducer) -> Result<(), RunError> {
+    // librdkafka's flush blocks: off the runtime.
     let flushing = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5)));
     if let Err(e) = flushing.await {
         error!(error = %e, "the outcome producer's final flush did not run");

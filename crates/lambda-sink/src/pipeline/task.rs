@@ -34,6 +34,12 @@ pub(super) struct Inbox {
 }
 
 impl Inbox {
+    /// An inbox reading `records`, waking `wake` at half of its capacity.
+    pub(super) fn new(records: mpsc::Receiver<SourceRecord>, wake: Arc<Wake>) -> Self {
+        let low = records.max_capacity() / 2;
+        Self { records, low, wake }
+    }
+
     /// The next record; `None` once the handler dropped the sender.
     pub(super) async fn recv(&mut self) -> Option<SourceRecord> {
         let record = self.records.recv().await;
@@ -91,11 +97,7 @@ impl TaskHandler {
                 topic: tp.topic.to_string(),
             })
             .clone();
-        let inbox = Inbox {
-            records: rx,
-            low: limit / 2,
-            wake: self.wake.clone(),
-        };
+        let inbox = Inbox::new(rx, self.wake.clone());
         let stop = self.shared.stop.child_token();
         let worker = Worker::new(
             tp,

@@ -8,6 +8,7 @@
 //!   following its config and target state, and the status reporter;
 //! * [`offsets`] — a connector's consumer group: committed offsets, alter,
 //!   reset, delete;
+//! * [`redrive`] — replaying dead letters through their connector;
 //! * [`rest`] — the HTTP API.
 //!
 //! There is no leader and no coordinator of our own. The config topic
@@ -19,6 +20,7 @@
 pub mod config;
 pub mod host;
 pub mod offsets;
+pub mod redrive;
 pub mod rest;
 pub mod store;
 
@@ -58,6 +60,8 @@ pub struct Worker {
     pub host: host::Host,
     /// Cancelled to stop the worker.
     pub shutdown: CancellationToken,
+    /// Held while a DLQ redrive runs on this worker.
+    pub redriving: tokio::sync::Mutex<()>,
 }
 
 impl Worker {
@@ -266,6 +270,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
         reports,
         host: host::Host::default(),
         shutdown: shutdown.clone(),
+        redriving: tokio::sync::Mutex::new(()),
     });
     let reconciling = tokio::spawn(host::reconcile(worker.clone()));
     let (reported, done) = tokio::sync::oneshot::channel();

@@ -51,6 +51,10 @@ pub(super) fn routes() -> Router<Arc<Worker>> {
             "/connectors/{name}/offsets",
             get(get_offsets).patch(alter_offsets).delete(reset_offsets),
         )
+        .route(
+            "/connectors/{name}/dlq/redrive",
+            get(redrives).post(redrive),
+        )
 }
 
 fn entry(w: &Worker, name: &str, missing: impl FnOnce() -> String) -> ApiResult<ConnectorEntry> {
@@ -390,7 +394,11 @@ async fn patch_config(
 }
 
 async fn remove(State(w): Shared, Path(name): Path<String>) -> ApiResult<StatusCode> {
-    entry(&w, &name, not_found(&name))?;
+    let e = entry(&w, &name, not_found(&name))?;
+    if e.redrives.is_some() {
+        let name = name.clone();
+        write(&w, ConfigRecord::Redrives { name, value: None }).await?;
+    }
     write(
         &w,
         ConfigRecord::Connector {
@@ -700,6 +708,37 @@ async fn reset_offsets(State(w): Shared, Path(name): Path<String>) -> ApiResult<
         json!({ "message": "The offsets for this connector have been reset successfully" }),
     )
     .into_response())
+}
+
+/// What was redriven so far: the cursor per DLQ partition and the latest
+/// redrives.
+async fn redrives(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response> {
+    let e = entry(&w, &name, not_found(&name))?;
+    let record = e
+        .redrives
+        .unwrap_or_else(|| json!({ "cursor": {}, "history": [] }));
+    Ok(axum::Json(record).into_response())
+}
+
+async fn redrive(State(w): Shared, Path(name): Path<String>, body: Bytes) -> ApiResult<Response> {
+    use crate::worker::redrive::{self, RedriveError, Request};
+    let e = entry(&w, &name, not_found(&name))?;
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        parse_body(&body)?
+    };
+    let request = Request::parse(&body).map_err(ApiError::bad_request)?;
+    let config = validated(&w, &e).await?;
+    // One redrive at a time on this worker: two would replay the same records.
+    let _one = w.redriving.lock().await;
+    let report = redrive::redrive(&w, &name, &e, config, request)
+        .await
+        .map_err(|err| match err {
+            RedriveError::Refused(m) => ApiError::bad_request(m),
+            RedriveError::Failed(e) => ApiError::internal(&e),
+        })?;
+    Ok(axum::Json(report).into_response())
 }
 
 #[cfg(test)]

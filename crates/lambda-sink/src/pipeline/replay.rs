@@ -1,0 +1,77 @@
+//! Replaying records that were already consumed (a DLQ redrive) through
+//! the same partition workers as a run: decode, batch, invoke, outcome
+//! topics, and the DLQ again for a record that fails again. Nothing is
+//! committed: the records' input offsets were committed when they were
+//! dead-lettered.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lambda_sink_core::config::Config;
+use lambda_sink_core::record::{SourceRecord, TopicPartition};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::partition::Worker;
+use super::ports::Offsets;
+use super::task::Inbox;
+use super::{RunError, Telemetry, finish, start};
+use crate::kafka::consumer::Wake;
+
+/// The offset store of a replay: nothing to commit.
+struct NoCommit;
+
+impl Offsets for NoCommit {
+    fn store(&self, _: &TopicPartition, _: i64) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Replays `records` through `config`'s pipeline and returns once every
+/// one has an outcome (or the replay failed). Records of one partition
+/// must be in increasing offset order.
+///
+/// # Errors
+/// As [`super::run`]: it could not start, or it failed (for example
+/// `behavior.on.error=fail` tripped again).
+pub async fn replay(
+    config: Config,
+    records: Vec<SourceRecord>,
+    stop: CancellationToken,
+    telemetry: Telemetry,
+) -> Result<(), RunError> {
+    let stop = stop.child_token();
+    let Some((shared, producer)) = start(config, stop.clone(), telemetry).await? else {
+        return Ok(());
+    };
+    let mut by_partition: BTreeMap<TopicPartition, Vec<SourceRecord>> = BTreeMap::new();
+    for r in records {
+        by_partition
+            .entry(TopicPartition::of(&r))
+            .or_default()
+            .push(r);
+    }
+    let store: Arc<dyn Offsets> = Arc::new(NoCommit);
+    let mut workers = Vec::new();
+    for (tp, records) in by_partition {
+        let (tx, rx) = mpsc::channel(records.len().max(1));
+        for r in records {
+            // The channel holds them all: this cannot wait.
+            if tx.try_send(r).is_err() {
+                break;
+            }
+        }
+        // Closed: the worker ends once every record has an outcome.
+        drop(tx);
+        let inbox = Inbox::new(rx, Arc::new(Wake::default()));
+        let worker = Worker::new(tp, 0, shared.clone(), store.clone(), stop.child_token());
+        workers.push(tokio::spawn(worker.run(inbox)));
+    }
+    shared.status.running();
+    for w in workers {
+        if let Err(e) = w.await {
+            shared.fail(format!("a replay worker ended abnormally: {e}"));
+        }
+    }
+    finish(&shared, producer).await
+}

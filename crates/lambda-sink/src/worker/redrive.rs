@@ -1,0 +1,445 @@
+//! DLQ redrive: records from a connector's dead letter queue replayed
+//! through its pipeline, as the original records (topic, partition, offset
+//! and headers from the `__connect.errors.*` context headers, which are
+//! dropped), so an operator who fixed the function or the data recovers
+//! without a script. Outcomes go where the connector sends them; a record
+//! that fails again is dead-lettered again.
+//!
+//! What was redriven is kept in the config topic (`redrives-<name>`): a
+//! cursor per DLQ partition, so a redrive without a range takes what came
+//! after the last one, and the latest redrives with their counts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use lambda_sink_core::config::{ClientRole, Config};
+use lambda_sink_core::connect::records::{ConfigRecord, ConnectorEntry};
+use lambda_sink_core::record::SourceRecord;
+use lambda_sink_core::route::Outcome;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::{Value, json};
+
+use super::Worker;
+use crate::kafka::client_config;
+use crate::metrics::{Metrics, OutcomeLabel};
+use crate::pipeline::{self, Telemetry};
+use crate::status::ServiceStatus;
+
+/// The most records one request may redrive.
+pub const MAX_RECORDS: usize = 100_000;
+/// Redrives remembered in `redrives-<name>`.
+const HISTORY: usize = 20;
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What to redrive.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// DLQ partitions (default: all).
+    pub partitions: Option<Vec<i32>>,
+    /// First DLQ offset (default: after the last redrive, else the start).
+    pub from_offset: Option<i64>,
+    /// DLQ offset to stop before (default: the end when the request came).
+    pub to_offset: Option<i64>,
+    /// At most this many records (default and cap [`MAX_RECORDS`]).
+    pub max_records: usize,
+}
+
+impl Request {
+    /// Parses a request body; `{}` redrives everything not redriven yet.
+    ///
+    /// # Errors
+    /// A message naming the field that is wrong.
+    pub fn parse(body: &Value) -> Result<Self, String> {
+        let Some(map) = body.as_object() else {
+            return Err("the redrive request must be a JSON object".into());
+        };
+        const FIELDS: [&str; 4] = ["partitions", "from_offset", "to_offset", "max_records"];
+        if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown field {k:?}; a redrive takes {}",
+                FIELDS.join(", ")
+            ));
+        }
+        let offset = |k: &str| -> Result<Option<i64>, String> {
+            match map.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_i64()
+                    .filter(|n| *n >= 0)
+                    .map(Some)
+                    .ok_or_else(|| format!("{k} must be a whole number, 0 or more")),
+            }
+        };
+        let partitions = match map.get("partitions") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|p| {
+                        p.as_i64()
+                            .and_then(|n| i32::try_from(n).ok())
+                            .filter(|n| *n >= 0)
+                            .ok_or_else(|| format!("partition {p} is not a partition number"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(other) => return Err(format!("partitions must be a list, not {other}")),
+        };
+        let max_records = match map.get("max_records") {
+            None | Some(Value::Null) => MAX_RECORDS,
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| (1..=MAX_RECORDS).contains(n))
+                .ok_or_else(|| format!("max_records must be in [1,...,{MAX_RECORDS}]"))?,
+        };
+        let (from_offset, to_offset) = (offset("from_offset")?, offset("to_offset")?);
+        if let (Some(f), Some(t)) = (from_offset, to_offset)
+            && t < f
+        {
+            return Err(format!("to_offset {t} is before from_offset {f}"));
+        }
+        Ok(Self {
+            partitions,
+            from_offset,
+            to_offset,
+            max_records,
+        })
+    }
+}
+
+/// Why a redrive could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RedriveError {
+    /// The request cannot be served as asked (400).
+    #[error("{0}")]
+    Refused(String),
+    /// Kafka or the pipeline failed (500).
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+}
+
+/// One DLQ partition's range: `from..to`.
+struct Range {
+    partition: i32,
+    from: i64,
+    to: i64,
+}
+
+/// The records of `ranges`, at most `max`, with the offset after the last
+/// one read per partition.
+fn read(
+    config: &Config,
+    topic: &str,
+    ranges: &[Range],
+    max: usize,
+) -> anyhow::Result<(Vec<(i32, i64, SourceRecord)>, BTreeMap<i32, i64>)> {
+    let mut props = client_config(&config.kafka.client_properties(ClientRole::Admin));
+    props
+        .set("group.id", "lambda-sink-redrive")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    let consumer: BaseConsumer = props.create().context("creating the DLQ reader")?;
+    let mut assignment = TopicPartitionList::new();
+    for r in ranges.iter().filter(|r| r.from < r.to) {
+        assignment
+            .add_partition_offset(topic, r.partition, Offset::Offset(r.from))
+            .context("assigning the DLQ")?;
+    }
+    consumer.assign(&assignment).context("reading the DLQ")?;
+    let mut next: BTreeMap<i32, i64> = ranges.iter().map(|r| (r.partition, r.from)).collect();
+    let ends: BTreeMap<i32, i64> = ranges.iter().map(|r| (r.partition, r.to)).collect();
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let done = |next: &BTreeMap<i32, i64>| next.iter().all(|(p, n)| *n >= ends[p]);
+    while out.len() < max && !done(&next) {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "reading the DLQ {topic} timed out"
+        );
+        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = m.context("reading the DLQ")?;
+        let (p, o) = (m.partition(), m.offset());
+        if o >= ends[&p] {
+            next.insert(p, ends[&p]);
+            consumer
+                .pause(&{
+                    let mut l = TopicPartitionList::new();
+                    l.add_partition(topic, p);
+                    l
+                })
+                .context("pausing a finished DLQ partition")?;
+            continue;
+        }
+        next.insert(p, o + 1);
+        let mut headers = Vec::new();
+        if let Some(h) = m.headers() {
+            for header in h.iter() {
+                headers.push((header.key.to_string(), header.value.map(<[u8]>::to_vec)));
+            }
+        }
+        let record = SourceRecord {
+            topic: Arc::from(""),
+            partition: 0,
+            offset: 0,
+            timestamp: m.timestamp().to_millis(),
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec),
+            headers,
+        };
+        out.push((p, o, record));
+    }
+    Ok((out, next))
+}
+
+/// The original record of a dead letter (from its context headers, which
+/// are dropped); `None` without them.
+fn original(mut record: SourceRecord) -> Option<SourceRecord> {
+    let header = |name: &str| {
+        record
+            .headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::to_string)
+    };
+    let topic = header("__connect.errors.topic")?;
+    let partition = header("__connect.errors.partition")?.parse().ok()?;
+    let offset = header("__connect.errors.offset")?.parse().ok()?;
+    record
+        .headers
+        .retain(|(k, _)| !k.starts_with("__connect.errors."));
+    record.topic = Arc::from(topic.as_str());
+    record.partition = partition;
+    record.offset = offset;
+    Some(record)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Redrives `request` of `name`'s DLQ through `config`'s pipeline and
+/// records it; the report.
+///
+/// # Errors
+/// [`RedriveError::Refused`] without a DLQ or for partitions it does not
+/// have; otherwise what failed.
+pub async fn redrive(
+    worker: &Worker,
+    name: &str,
+    entry: &ConnectorEntry,
+    config: Config,
+    request: Request,
+) -> Result<Value, RedriveError> {
+    let Some(dlq) = config.errors.dlq.as_ref() else {
+        return Err(RedriveError::Refused(
+            "the connector has no dead letter queue (errors.tolerance=all with errors.deadletterqueue.topic.name)".into(),
+        ));
+    };
+    let topic = dlq.topic.name.as_str().to_string();
+    let cursor = |p: i32| {
+        entry
+            .redrives
+            .as_ref()
+            .and_then(|r| r["cursor"][p.to_string()].as_i64())
+    };
+    // Each partition's range, from the watermarks.
+    let (reader_config, reader_topic) = (config.clone(), topic.clone());
+    let watermarks =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(i32, i64, i64)>> {
+            let props = client_config(&reader_config.kafka.client_properties(ClientRole::Admin));
+            let c: BaseConsumer = props.create().context("creating the DLQ reader")?;
+            let metadata = c
+                .fetch_metadata(Some(&reader_topic), TIMEOUT)
+                .context("reading the DLQ's partitions")?;
+            let partitions: Vec<i32> = metadata
+                .topics()
+                .iter()
+                .filter(|t| t.error().is_none())
+                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                .collect();
+            partitions
+                .into_iter()
+                .map(|p| {
+                    let (low, high) = c
+                        .fetch_watermarks(&reader_topic, p, TIMEOUT)
+                        .context("reading the DLQ's offsets")?;
+                    Ok((p, low, high))
+                })
+                .collect()
+        })
+        .await
+        .context("the DLQ reader ended abnormally")??;
+    if let Some(wanted) = &request.partitions
+        && let Some(p) = wanted
+            .iter()
+            .find(|p| !watermarks.iter().any(|w| w.0 == **p))
+    {
+        return Err(RedriveError::Refused(format!(
+            "the DLQ {topic} has no partition {p}"
+        )));
+    }
+    let ranges: Vec<Range> = watermarks
+        .iter()
+        .filter(|(p, _, _)| request.partitions.as_ref().is_none_or(|w| w.contains(p)))
+        .map(|&(partition, low, high)| Range {
+            partition,
+            from: request
+                .from_offset
+                .or_else(|| cursor(partition))
+                .unwrap_or(low)
+                .max(low),
+            to: request.to_offset.unwrap_or(high).min(high),
+        })
+        .collect();
+    let (reader_config, reader_topic, max) = (config.clone(), topic.clone(), request.max_records);
+    let (dead, next) =
+        tokio::task::spawn_blocking(move || read(&reader_config, &reader_topic, &ranges, max))
+            .await
+            .context("the DLQ reader ended abnormally")??;
+
+    // The latest dead letter of each original record, in offset order.
+    let read_count = dead.len();
+    let mut originals: BTreeMap<(String, i32, i64), SourceRecord> = BTreeMap::new();
+    let mut skipped = 0;
+    for (_, _, record) in dead {
+        match original(record) {
+            Some(r) => {
+                originals.insert((r.topic.to_string(), r.partition, r.offset), r);
+            }
+            None => skipped += 1,
+        }
+    }
+    let records: Vec<SourceRecord> = originals.into_values().collect();
+    let redriven = records.len();
+    let metrics = Arc::new(Metrics::new());
+    let telemetry = Telemetry {
+        metrics: metrics.clone(),
+        status: Arc::new(ServiceStatus::new(name, config.connector_id.as_str(), 0)),
+    };
+    if !records.is_empty() {
+        pipeline::replay(config, records, worker.shutdown.clone(), telemetry)
+            .await
+            .map_err(|e| anyhow::anyhow!("the redrive stopped: {e}"))?;
+    }
+    let mut outcomes = serde_json::Map::new();
+    for o in [
+        Outcome::Success,
+        Outcome::Accepted,
+        Outcome::Ignored,
+        Outcome::FunctionError,
+        Outcome::InvocationError,
+        Outcome::DeadLetter,
+    ] {
+        let n = metrics
+            .records_resolved
+            .get_or_create(&OutcomeLabel {
+                outcome: o.as_str(),
+            })
+            .get();
+        if n > 0 {
+            outcomes.insert(o.as_str().into(), json!(n));
+        }
+    }
+    let report = json!({
+        "dlq_topic": topic,
+        "at": now_ms(),
+        "worker_id": worker.worker_id,
+        "read": read_count,
+        "redriven": redriven,
+        "skipped_without_context_headers": skipped,
+        "duplicates": read_count - redriven - skipped,
+        "ranges": next
+            .iter()
+            .map(|(p, to)| json!({ "partition": p, "to_offset": to }))
+            .collect::<Vec<_>>(),
+        "outcomes": outcomes,
+    });
+    // Remember it: the cursor moves past what was read.
+    let mut record = entry.redrives.clone().unwrap_or_else(|| json!({}));
+    for (p, to) in &next {
+        record["cursor"][p.to_string()] = json!(to);
+    }
+    let mut history: Vec<Value> = record["history"].as_array().cloned().unwrap_or_default();
+    history.push(report.clone());
+    let keep = history.len().saturating_sub(HISTORY);
+    record["history"] = json!(history.split_off(keep));
+    worker
+        .write(&ConfigRecord::Redrives {
+            name: name.to_string(),
+            value: Some(record),
+        })
+        .await?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests() {
+        assert_eq!(
+            Request::parse(&json!({})),
+            Ok(Request {
+                max_records: MAX_RECORDS,
+                ..Request::default()
+            })
+        );
+        let r = Request::parse(
+            &json!({"partitions": [0], "from_offset": 3, "to_offset": 9, "max_records": 5}),
+        )
+        .expect("valid");
+        assert_eq!(
+            (r.from_offset, r.to_offset, r.max_records),
+            (Some(3), Some(9), 5)
+        );
+        for bad in [
+            json!([]),
+            json!({"from": 1}),
+            json!({"from_offset": -1}),
+            json!({"from_offset": 5, "to_offset": 2}),
+            json!({"partitions": 0}),
+            json!({"max_records": 0}),
+        ] {
+            assert!(Request::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_original_record_comes_from_the_context_headers() {
+        let text = |k: &str, v: &str| (k.to_string(), Some(v.as_bytes().to_vec()));
+        let dead = SourceRecord {
+            topic: Arc::from("dlq-c"),
+            partition: 0,
+            offset: 0,
+            timestamp: Some(5),
+            key: Some(b"k".to_vec()),
+            value: Some(b"v".to_vec()),
+            headers: vec![
+                text("own", "1"),
+                text("__connect.errors.topic", "orders"),
+                text("__connect.errors.partition", "3"),
+                text("__connect.errors.offset", "42"),
+                text("__connect.errors.stage", "VALUE_CONVERTER"),
+            ],
+        };
+        let r = original(dead.clone()).expect("has context");
+        assert_eq!((&*r.topic, r.partition, r.offset), ("orders", 3, 42));
+        assert_eq!(r.headers, vec![text("own", "1")]);
+        let mut bare = dead;
+        bare.headers.truncate(1);
+        assert!(original(bare).is_none());
+    }
+}
