@@ -1216,3 +1216,142 @@ async fn dlq_redrive_replays_dead_letters_once_the_cause_is_fixed() {
         )
     );
 }
+
+#[tokio::test]
+async fn https_listener_with_a_bearer_token() {
+    let s = Services::from_env();
+    let group = unique("serve-tls-cluster");
+    let props = s.worker_properties(
+        &group,
+        &[
+            ("listeners", "https://127.0.0.1:0"),
+            ("rest.tls.cert.file", &s.secure.tls_file("broker.crt")),
+            ("rest.tls.key.file", &s.secure.tls_file("broker.key")),
+            ("rest.auth.token", "${env:SERVE_TEST_TOKEN}"),
+        ],
+    );
+    let worker =
+        Connector::serve(Path::new(BIN), &props, &[("SERVE_TEST_TOKEN", "t0k3n")]).unwrap();
+    let address = worker.api_url().await.replace("http://", "https://");
+    let ca = std::fs::read(s.secure.tls_file("ca.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("{address}/"))
+        .bearer_auth("t0k3n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let root: Value = r.json().await.unwrap();
+    assert_eq!(root["version"], "3.9.0");
+    let r = client
+        .get(format!("{address}/connectors"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"lambda-sink\""
+    );
+    // Plain HTTP to the TLS port gets no answer, and the worker carries on.
+    let plain = address.replace("https://", "http://");
+    assert!(reqwest::get(format!("{plain}/")).await.is_err());
+    let r = client
+        .get(format!("{address}/connectors"))
+        .bearer_auth("t0k3n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(!worker.log().contains("t0k3n"), "the token is never logged");
+}
+
+#[tokio::test]
+async fn a_failing_connector_never_stops_the_others() {
+    let w = World::new("serve-iso", 1).await;
+    let worker = w.worker(&[]);
+    let api = Api::new(&worker.api_url().await);
+    let (broken, healthy) = (unique("broken"), unique("healthy"));
+    let missing = unique("no-such-fn");
+    let mut broken_config = w.connector(&[("aws.lambda.function.name", &missing)]);
+    for (name, config) in [(&broken, &broken_config), (&healthy, &w.connector(&[]))] {
+        let body = json!({"name": name, "config": config});
+        assert_eq!(
+            api.call(Method::POST, "/connectors", Some(&body)).await.0,
+            201
+        );
+    }
+    w.produce(0, 10).await;
+    let failed = wait_until(MINUTE, "the broken connector FAILED", || async {
+        let (_, s) = api.get(&format!("/connectors/{broken}/status")).await;
+        (s["connector"]["state"] == "FAILED").then_some(s)
+    })
+    .await;
+    assert!(
+        failed["connector"]["trace"]
+            .as_str()
+            .unwrap()
+            .contains(&missing),
+        "{failed}"
+    );
+    assert_eq!(failed["tasks"][0]["state"], "FAILED");
+    assert!(
+        failed["tasks"][0]["trace"].is_string(),
+        "a FAILED task carries its trace"
+    );
+    let (code, task) = api
+        .get(&format!("/connectors/{broken}/tasks/0/status"))
+        .await;
+    assert_eq!((code, task["state"].clone()), (200, json!("FAILED")));
+    // The other one carried on.
+    w.wait_seen(&w.function, 10).await;
+    w.committed_to_end(&healthy).await;
+    assert_eq!(
+        api.get(&format!("/connectors/{healthy}/status")).await.1["connector"]["state"],
+        "RUNNING"
+    );
+    // Restarting only what failed leaves the healthy one alone; fixing the
+    // config brings the broken one back, from where it stopped.
+    let (code, shown) = api
+        .call(
+            Method::POST,
+            &format!("/connectors/{healthy}/restart?onlyFailed=true&includeTasks=true"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (code, shown["tasks"][0]["state"].clone()),
+        (202, json!("RUNNING"))
+    );
+    broken_config["aws.lambda.function.name"] = json!(w.function);
+    broken_config["name"] = json!(broken);
+    let (code, _) = api
+        .call(
+            Method::PUT,
+            &format!("/connectors/{broken}/config"),
+            Some(&broken_config),
+        )
+        .await;
+    assert_eq!(code, 200);
+    api.wait_state(&broken, "RUNNING").await;
+    w.wait_seen(&w.function, 20).await;
+    w.committed_to_end(&broken).await;
+}
+
+#[tokio::test]
+async fn beyond_loopback_without_auth_is_warned_about() {
+    let s = Services::from_env();
+    let props = s.worker_properties(&unique("serve-open"), &[("listeners", "http://0.0.0.0:0")]);
+    let worker = Connector::serve(Path::new(BIN), &props, &[]).unwrap();
+    worker.api_url().await;
+    assert!(
+        worker.log().contains("without authentication"),
+        "{}",
+        worker.log()
+    );
+}

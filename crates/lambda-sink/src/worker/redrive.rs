@@ -130,14 +130,12 @@ struct Range {
     to: i64,
 }
 
-/// The records of `ranges`, at most `max`, with the offset after the last
-/// one read per partition.
-fn read(
-    config: &Config,
-    topic: &str,
-    ranges: &[Range],
-    max: usize,
-) -> anyhow::Result<(Vec<(i32, i64, SourceRecord)>, BTreeMap<i32, i64>)> {
+/// Dead letters as read (their headers still on) and, per DLQ partition,
+/// the offset after the last one read.
+type Read = (Vec<SourceRecord>, BTreeMap<i32, i64>);
+
+/// The records of `ranges`, at most `max`.
+fn read(config: &Config, topic: &str, ranges: &[Range], max: usize) -> anyhow::Result<Read> {
     let mut props = client_config(&config.kafka.client_properties(ClientRole::Admin));
     props
         .set("group.id", "lambda-sink-redrive")
@@ -193,7 +191,7 @@ fn read(
             value: m.payload().map(<[u8]>::to_vec),
             headers,
         };
-        out.push((p, o, record));
+        out.push(record);
     }
     Ok((out, next))
 }
@@ -313,7 +311,7 @@ pub async fn redrive(
     let read_count = dead.len();
     let mut originals: BTreeMap<(String, i32, i64), SourceRecord> = BTreeMap::new();
     let mut skipped = 0;
-    for (_, _, record) in dead {
+    for record in dead {
         match original(record) {
             Some(r) => {
                 originals.insert((r.topic.to_string(), r.partition, r.offset), r);
