@@ -58,6 +58,10 @@ pub enum Command {
         /// group.id: the cluster of workers (overrides the file).
         #[arg(long, env = "LAMBDA_SINK_GROUP_ID")]
         group_id: Option<String>,
+        /// Check the worker configuration, print every problem, and exit
+        /// (0 valid, 2 not) without contacting Kafka.
+        #[arg(long)]
+        check: bool,
     },
     /// Manage the connectors of a worker (`serve`), like `confluent connect`.
     Connect {

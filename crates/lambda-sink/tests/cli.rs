@@ -317,3 +317,59 @@ fn the_kubernetes_example_config_validates() {
         serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
     assert_eq!(embedded, file);
 }
+
+#[test]
+fn the_kubernetes_serve_example_parses() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let file = repo.join("deploy/kubernetes/worker.properties");
+    let check = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lambda-sink"));
+        cmd.args(["serve", "--check", "--config", file.to_str().unwrap()]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let env = [
+        ("POD_IP", "10.0.0.5"),
+        ("REST_PASSWORD", "pw"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "broker.example.com:9092"),
+        ("KAFKA_API_KEY", "key"),
+        ("KAFKA_API_SECRET", "secret"),
+        ("SCHEMA_REGISTRY_URL", "https://registry.example.com"),
+        ("SCHEMA_REGISTRY_USER_INFO", "key:secret"),
+    ];
+    let out = check(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("cluster lambda-sink-prod"),
+        "{}",
+        text(&out)
+    );
+    // Without its environment it names what is missing, and exits 2.
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("REST_PASSWORD"), "{}", text(&out));
+    // The manifest embeds the same file.
+    let manifest = std::fs::read_to_string(repo.join("deploy/kubernetes/serve.yaml")).unwrap();
+    let embedded: Vec<String> = manifest
+        .split("worker.properties: |")
+        .nth(1)
+        .unwrap()
+        .split("---")
+        .next()
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    let lines: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    assert_eq!(embedded, lines);
+}

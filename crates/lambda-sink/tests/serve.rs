@@ -754,6 +754,7 @@ async fn auth_and_secrets() {
         let (code, e) = api.get(path).await;
         assert_eq!((code, e["error_code"].clone()), (401, json!(401)), "{path}");
     }
+    assert_eq!(api.get("/health").await.1["status"], "healthy", "probes need no credentials");
     api.auth = Some(("admin".into(), "wrong".into()));
     assert_eq!(api.get("/connectors").await.0, 401);
     api.auth = Some(("admin".into(), "s3cr3t-pw".into()));

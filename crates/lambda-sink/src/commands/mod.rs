@@ -26,11 +26,13 @@ pub async fn dispatch(command: Command, shutdown: CancellationToken) -> anyhow::
             bootstrap_servers,
             listeners,
             group_id,
+            check,
         } => {
             let overrides = serve::Overrides {
                 bootstrap_servers,
                 listeners,
                 group_id,
+                check,
             };
             serve::serve(config.as_deref(), overrides, shutdown).await
         }

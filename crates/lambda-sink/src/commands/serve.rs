@@ -13,6 +13,8 @@ pub(super) struct Overrides {
     pub(super) bootstrap_servers: Option<String>,
     pub(super) listeners: Option<String>,
     pub(super) group_id: Option<String>,
+    /// Only check the configuration.
+    pub(super) check: bool,
 }
 
 /// Runs the worker. Exit code 0 after a requested stop with every
@@ -58,6 +60,15 @@ pub(super) async fn serve(
             return Ok(exit::CONFIG);
         }
     };
+    if overrides.check {
+        println!(
+            "the worker configuration is valid: cluster {}, listener {}, {} connector default(s)",
+            config.group_id,
+            config.listener,
+            config.defaults.len()
+        );
+        return Ok(exit::OK);
+    }
     worker::run(config, shutdown).await?;
     Ok(exit::OK)
 }

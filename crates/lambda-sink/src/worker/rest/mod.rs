@@ -214,11 +214,15 @@ fn authorized(auth: &Auth, header: Option<&HeaderValue>) -> bool {
     }
 }
 
+/// Requires `auth` on every path but `/health`.
 async fn authenticate(State(auth): State<Option<Auth>>, request: Request, next: Next) -> Response {
     let Some(auth) = auth else {
         return next.run(request).await;
     };
-    if authorized(&auth, request.headers().get(header::AUTHORIZATION)) {
+    // Probes need no credentials, and the answer tells nothing.
+    if request.uri().path() == "/health"
+        || authorized(&auth, request.headers().get(header::AUTHORIZATION))
+    {
         return next.run(request).await;
     }
     let mut response = error_response(
