@@ -252,6 +252,18 @@ async fn lifecycle_through_the_connect_api() {
     w.produce(0, 20).await;
     w.wait_seen(&w.function, 20).await;
     assert_eq!(w.committed_to_end(&name).await, vec![10, 10]);
+    // Metrics are the worker's, each sample labelled with its connector.
+    let r = api
+        .client
+        .get(format!("{}/metrics", api.url))
+        .send()
+        .await
+        .unwrap();
+    let metrics = r.text().await.unwrap();
+    let resolved = format!(
+        "lambda_sink_records_resolved_total{{connector=\"{name}\",outcome=\"success\"}} 20"
+    );
+    assert!(metrics.contains(&resolved), "{resolved} in\n{metrics}");
     let topics = json!({ &name: { "topics": [w.topic] } });
     wait_until(MINUTE, "the active topic", || async {
         (api.get(&format!("/connectors/{name}/topics")).await.1 == topics).then_some(())
@@ -575,6 +587,7 @@ async fn bad_input_gets_connects_error_shape_and_the_worker_keeps_running() {
         .await;
     assert_eq!(code, 201);
 
+    let duplicate = json!({"name": name, "config": w.connector(&[])}).to_string();
     let big = format!(
         "{{\"name\":\"x\",\"config\":{{\"pad\":\"{}\"}}}}",
         "a".repeat(4096)
@@ -754,7 +767,11 @@ async fn auth_and_secrets() {
         let (code, e) = api.get(path).await;
         assert_eq!((code, e["error_code"].clone()), (401, json!(401)), "{path}");
     }
-    assert_eq!(api.get("/health").await.1["status"], "healthy", "probes need no credentials");
+    assert_eq!(
+        api.get("/health").await.1["status"],
+        "healthy",
+        "probes need no credentials"
+    );
     api.auth = Some(("admin".into(), "wrong".into()));
     assert_eq!(api.get("/connectors").await.0, 401);
     api.auth = Some(("admin".into(), "s3cr3t-pw".into()));
