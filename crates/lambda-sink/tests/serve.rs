@@ -425,6 +425,12 @@ async fn lifecycle_through_the_connect_api() {
             .unwrap()
             .contains(&json!(name))
     );
+    // Created again under the same name at once: it waits for its
+    // predecessor to leave (and delete the group), then starts afresh.
+    let (code, _) = api.call(Method::POST, "/connectors", Some(&body)).await;
+    assert_eq!(code, 201);
+    api.wait_state(&name, "RUNNING").await;
+    assert_eq!(w.committed_to_end(&name).await, vec![17, 17]);
     let mut worker = worker;
     worker.stop_cleanly().await;
 }
@@ -648,6 +654,13 @@ async fn bad_input_gets_connects_error_shape_and_the_worker_keeps_running() {
             big,
             413,
             "rest.request.max.bytes",
+        ),
+        (
+            Method::POST,
+            "/connectors".into(),
+            duplicate,
+            409,
+            "already exists",
         ),
         (
             Method::PUT,

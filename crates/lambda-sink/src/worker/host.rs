@@ -62,23 +62,32 @@ impl Host {
             .map(|(name, h)| (name.clone(), h.metrics.clone()))
             .collect()
     }
-
-    /// The local status of `name`, if hosted here.
-    pub fn status(&self, name: &str) -> Option<Arc<ServiceStatus>> {
-        lock(&self.hosted)
-            .get(name)
-            .map(|h| lock(&h.status).clone())
-    }
 }
 
 /// Follows the cluster state until shutdown, then stops every connector
 /// and waits for their drains.
 pub async fn reconcile(worker: Arc<Worker>) {
     let mut cluster = worker.cluster.clone();
+    // Supervisors of deleted connectors, still draining and deleting the
+    // group: a connector created again under the name waits for its
+    // predecessor.
+    let mut leaving: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
     loop {
         let state = cluster.borrow_and_update().clone();
+        leaving.retain(|_, j| !j.is_finished());
         {
             let mut hosted = lock(&worker.host.hosted);
+            let deleted: Vec<String> = hosted
+                .keys()
+                .filter(|name| state.get(name).is_none())
+                .cloned()
+                .collect();
+            for name in deleted {
+                if let Some(h) = hosted.remove(&name) {
+                    h.desired.send_replace(None);
+                    leaving.insert(name, h.join);
+                }
+            }
             for (name, entry) in state.connectors() {
                 match hosted.get(name) {
                     Some(h) => {
@@ -89,14 +98,9 @@ pub async fn reconcile(worker: Arc<Worker>) {
                         });
                     }
                     None => {
-                        let h = start(&worker, name, entry.clone());
+                        let h = start(&worker, name, entry.clone(), leaving.remove(name));
                         hosted.insert(name.clone(), h);
                     }
-                }
-            }
-            for (name, h) in hosted.iter() {
-                if state.get(name).is_none() {
-                    h.desired.send_replace(None);
                 }
             }
         }
@@ -104,14 +108,13 @@ pub async fn reconcile(worker: Arc<Worker>) {
             () = worker.shutdown.cancelled() => break,
             changed = cluster.changed() => if changed.is_err() { break },
         }
-        // Forget supervisors that ended (deleted connectors).
-        lock(&worker.host.hosted).retain(|_, h| !h.join.is_finished());
     }
     let joins: Vec<JoinHandle<()>> = {
         let mut hosted = lock(&worker.host.hosted);
         std::mem::take(&mut *hosted)
             .into_values()
             .map(|h| h.join)
+            .chain(leaving.into_values())
             .collect()
     };
     for j in joins {
@@ -119,17 +122,23 @@ pub async fn reconcile(worker: Arc<Worker>) {
     }
 }
 
-fn start(worker: &Arc<Worker>, name: &str, entry: ConnectorEntry) -> Hosted {
+fn start(
+    worker: &Arc<Worker>,
+    name: &str,
+    entry: ConnectorEntry,
+    predecessor: Option<JoinHandle<()>>,
+) -> Hosted {
     let (desired, rx) = watch::channel(Some(entry));
     let status = Arc::new(Mutex::new(Arc::new(ServiceStatus::new(name, name, 0))));
     let metrics = Arc::new(Metrics::new());
-    let join = tokio::spawn(supervise(
-        worker.clone(),
-        name.to_string(),
-        rx,
-        status.clone(),
-        metrics.clone(),
-    ));
+    let (w, n, s) = (worker.clone(), name.to_string(), status.clone());
+    let m = metrics.clone();
+    let join = tokio::spawn(async move {
+        if let Some(p) = predecessor {
+            let _ = p.await;
+        }
+        supervise(w, n, rx, s, m).await;
+    });
     Hosted {
         desired,
         status,
