@@ -118,7 +118,12 @@ impl Worker {
             self.store.clone(),
             self.shared.clone(),
         );
-        let span = info_span!("partition", topic = %self.tp.topic, partition = self.tp.partition);
+        let span = info_span!(
+            "partition",
+            connector = %self.shared.config.name,
+            topic = %self.tp.topic,
+            partition = self.tp.partition
+        );
         let worker = Arc::new(self);
         let work = async move { worker.work(inbox, pending_tx).await };
         tokio::join!(work.instrument(span.clone()), committer.instrument(span));

@@ -63,16 +63,26 @@ pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> anyhow::
             spec.name
         ),
     }
-    let metadata = {
-        let admin_client = admin.inner();
-        admin_client
-            .fetch_metadata(Some(spec.name), Duration::from_secs(10))
-            .with_context(|| format!("reading the metadata of {}", spec.name))?
-    };
-    let partitions = metadata
-        .topics()
-        .first()
-        .map_or(0, |t| t.partitions().len());
+    // A topic just created can take a moment to show in the metadata.
+    let mut partitions = 0;
+    for attempt in 0..50_u32 {
+        // librdkafka's metadata call blocks.
+        let metadata = tokio::task::block_in_place(|| {
+            admin
+                .inner()
+                .fetch_metadata(Some(spec.name), Duration::from_secs(10))
+        })
+        .with_context(|| format!("reading the metadata of {}", spec.name))?;
+        partitions = metadata
+            .topics()
+            .first()
+            .filter(|t| t.error().is_none())
+            .map_or(0, |t| t.partitions().len());
+        if partitions > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20) * (attempt + 1).min(10)).await;
+    }
     anyhow::ensure!(
         partitions == 1,
         "the {} {} has {partitions} partitions; it must have exactly 1 (its records are a log whose order matters): point the worker at another topic",
