@@ -9,6 +9,9 @@
 //! outcome records to the producer and, once Kafka acknowledges them, stores
 //! the partition's committable offset (the contiguous watermark).
 //!
+//! [`replay`] runs the same partition workers over records that were
+//! already consumed (a DLQ redrive), committing nothing.
+//!
 //! Stopping — a signal, a fatal error, or a rebalance taking partitions away —
 //! always takes the same path: no new batches, in-flight ones finish (bounded
 //! by `shutdown.timeout.ms`), their outcomes are acknowledged, offsets are

@@ -6,9 +6,10 @@
 //! This module owns the router, the error shape (every error, including
 //! unknown paths, wrong methods and oversized bodies, is answered in it),
 //! authentication (basic or bearer), the body bound and HTTPS. The
-//! endpoints are in [`connectors`] and [`plugins`].
+//! endpoints are in [`connectors`], [`offsets`] and [`plugins`].
 
 mod connectors;
+mod offsets;
 mod plugins;
 
 use std::net::SocketAddr;
@@ -100,6 +101,7 @@ pub fn router(worker: Arc<Worker>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .merge(connectors::routes())
+        .merge(offsets::routes())
         .merge(plugins::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
