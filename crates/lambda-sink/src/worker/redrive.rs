@@ -124,15 +124,68 @@ pub enum RedriveError {
 }
 
 /// One DLQ partition's range: `from..to`.
-struct Range {
-    partition: i32,
-    from: i64,
-    to: i64,
+pub struct Range {
+    /// Partition.
+    pub partition: i32,
+    /// First offset.
+    pub from: i64,
+    /// Offset to stop before.
+    pub to: i64,
 }
 
-/// Dead letters as read (their headers still on) and, per DLQ partition,
-/// the offset after the last one read.
-type Read = (Vec<SourceRecord>, BTreeMap<i32, i64>);
+/// Each partition of `topic` with its low and high watermarks.
+///
+/// # Errors
+/// When Kafka cannot be asked.
+pub async fn watermarks(config: &Config, topic: &str) -> anyhow::Result<Vec<(i32, i64, i64)>> {
+    let (config, topic) = (config.clone(), topic.to_string());
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(i32, i64, i64)>> {
+        let props = client_config(&config.kafka.client_properties(ClientRole::Admin));
+        let c: BaseConsumer = props.create().context("creating the DLQ reader")?;
+        let metadata = c
+            .fetch_metadata(Some(&topic), TIMEOUT)
+            .context("reading the DLQ's partitions")?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        partitions
+            .into_iter()
+            .map(|p| {
+                let (low, high) = c
+                    .fetch_watermarks(&topic, p, TIMEOUT)
+                    .context("reading the DLQ's offsets")?;
+                Ok((p, low, high))
+            })
+            .collect()
+    })
+    .await
+    .context("the DLQ reader ended abnormally")?
+}
+
+/// The records of `ranges` (at most `max`) as read, headers and all, with
+/// the DLQ offset after the last one read per partition.
+///
+/// # Errors
+/// When Kafka cannot be read in time.
+pub async fn read_ranges(
+    config: &Config,
+    topic: &str,
+    ranges: Vec<Range>,
+    max: usize,
+) -> anyhow::Result<Read> {
+    let (config, topic) = (config.clone(), topic.to_string());
+    tokio::task::spawn_blocking(move || read(&config, &topic, &ranges, max))
+        .await
+        .context("the DLQ reader ended abnormally")?
+}
+
+/// Dead letters as read (their headers still on, and their DLQ position
+/// in `partition`/`offset`) and, per DLQ partition, the offset after the
+/// last one read.
+pub type Read = (Vec<SourceRecord>, BTreeMap<i32, i64>);
 
 /// The records of `ranges`, at most `max`.
 fn read(config: &Config, topic: &str, ranges: &[Range], max: usize) -> anyhow::Result<Read> {
@@ -183,9 +236,9 @@ fn read(config: &Config, topic: &str, ranges: &[Range], max: usize) -> anyhow::R
             }
         }
         let record = SourceRecord {
-            topic: Arc::from(""),
-            partition: 0,
-            offset: 0,
+            topic: Arc::from(topic),
+            partition: p,
+            offset: o,
             timestamp: m.timestamp().to_millis(),
             key: m.key().map(<[u8]>::to_vec),
             value: m.payload().map(<[u8]>::to_vec),
@@ -252,33 +305,7 @@ pub async fn redrive(
             .as_ref()
             .and_then(|r| r["cursor"][p.to_string()].as_i64())
     };
-    // Each partition's range, from the watermarks.
-    let (reader_config, reader_topic) = (config.clone(), topic.clone());
-    let watermarks =
-        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(i32, i64, i64)>> {
-            let props = client_config(&reader_config.kafka.client_properties(ClientRole::Admin));
-            let c: BaseConsumer = props.create().context("creating the DLQ reader")?;
-            let metadata = c
-                .fetch_metadata(Some(&reader_topic), TIMEOUT)
-                .context("reading the DLQ's partitions")?;
-            let partitions: Vec<i32> = metadata
-                .topics()
-                .iter()
-                .filter(|t| t.error().is_none())
-                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                .collect();
-            partitions
-                .into_iter()
-                .map(|p| {
-                    let (low, high) = c
-                        .fetch_watermarks(&reader_topic, p, TIMEOUT)
-                        .context("reading the DLQ's offsets")?;
-                    Ok((p, low, high))
-                })
-                .collect()
-        })
-        .await
-        .context("the DLQ reader ended abnormally")??;
+    let watermarks = watermarks(&config, &topic).await?;
     if let Some(wanted) = &request.partitions
         && let Some(p) = wanted
             .iter()
