@@ -2,6 +2,7 @@
 //! through Kafka Connect's REST API, sharing its state through Kafka.
 //!
 //! * [`config`] — the worker's own properties;
+//! * [`console`] — the web console and its live plots;
 //! * [`store`] — a compacted topic as a replicated log (read to the end at
 //!   start, read-your-writes);
 //! * [`host`] — the connectors this worker runs: one supervisor each,
@@ -18,6 +19,7 @@
 //! among the workers hosting it.
 
 pub mod config;
+pub mod console;
 pub mod host;
 pub mod offsets;
 pub mod redrive;
@@ -62,6 +64,8 @@ pub struct Worker {
     pub shutdown: CancellationToken,
     /// Held while a DLQ redrive runs on this worker.
     pub redriving: tokio::sync::Mutex<()>,
+    /// The console's plot data.
+    pub series: console::series::Series,
 }
 
 impl Worker {
@@ -271,7 +275,20 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
         host: host::Host::default(),
         shutdown: shutdown.clone(),
         redriving: tokio::sync::Mutex::new(()),
+        series: console::series::Series::default(),
     });
+    let sampler = {
+        let worker = worker.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(console::series::INTERVAL);
+            loop {
+                tokio::select! {
+                    () = worker.shutdown.cancelled() => break,
+                    _ = tick.tick() => worker.series.record(&worker.host.metrics()),
+                }
+            }
+        })
+    };
     let reconciling = tokio::spawn(host::reconcile(worker.clone()));
     let (reported, done) = tokio::sync::oneshot::channel();
     let reporting = tokio::spawn(host::report(worker.clone(), done));
@@ -300,6 +317,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
     reader.cancel();
     http_stop.cancel();
     let _ = serving.await;
+    let _ = sampler.await;
     tracing::info!("lambda-sink worker stopped: every connector drained");
     Ok(())
 }

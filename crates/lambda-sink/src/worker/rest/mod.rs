@@ -103,6 +103,7 @@ pub fn router(worker: Arc<Worker>) -> Router {
         .merge(connectors::routes())
         .merge(offsets::routes())
         .merge(plugins::routes())
+        .merge(super::console::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             Limits { max_body },
@@ -216,13 +217,17 @@ fn authorized(auth: &Auth, header: Option<&HeaderValue>) -> bool {
     }
 }
 
-/// Requires `auth` on every path but `/health`.
+/// Requires `auth` on every path but `/health` and the console's static
+/// shell (embedded page, script and style: no data, which the shell then
+/// fetches with the credentials the user gives it).
 async fn authenticate(State(auth): State<Option<Auth>>, request: Request, next: Next) -> Response {
     let Some(auth) = auth else {
         return next.run(request).await;
     };
     // Probes need no credentials, and the answer tells nothing.
-    if request.uri().path() == "/health"
+    let path = request.uri().path();
+    if path == "/health"
+        || super::console::is_shell(path)
         || authorized(&auth, request.headers().get(header::AUTHORIZATION))
     {
         return next.run(request).await;

@@ -1,0 +1,479 @@
+// lambda-sink console: one page, routed by the URL's hash, drawing with
+// the DOM (text only: nothing from records, headers or configs is ever
+// parsed as HTML) and SVG. It calls the worker's REST API like any script.
+"use strict";
+
+const PLUGIN = "LambdaSink";
+const REFRESH_MS = 2000;
+let timer = null;
+
+// ── DOM helpers: every text goes in as textContent ──────────────────────
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "on") for (const [ev, f] of Object.entries(v)) node.addEventListener(ev, f);
+    else if (k === "text") node.textContent = String(v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+const $main = () => document.getElementById("main");
+function show(...nodes) { $main().replaceChildren(...nodes); }
+function path(name) { return encodeURIComponent(name); }
+
+// ── The API ─────────────────────────────────────────────────────────────
+async function api(method, url, body) {
+  const headers = { "Accept": "application/json" };
+  const credentials = sessionStorage.getItem("lambda-sink-authorization");
+  if (credentials) headers["Authorization"] = credentials;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (r.status === 401) askForCredentials(r.headers.get("WWW-Authenticate") || "");
+  const text = await r.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
+  if (!r.ok) {
+    const message = data && data.message ? data.message : "HTTP " + r.status;
+    throw Object.assign(new Error(message), { status: r.status, data });
+  }
+  return data;
+}
+
+function notice(text, kind) {
+  const n = el("p", { class: "notice " + (kind || ""), role: "status", "data-testid": "notice", text });
+  $main().prepend(n);
+  setTimeout(() => n.remove(), 8000);
+}
+
+// ── Routing ─────────────────────────────────────────────────────────────
+function route() {
+  if (timer) { clearInterval(timer); timer = null; }
+  const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
+  const parts = hash.split("/").filter(Boolean);
+  if (parts.length === 0) return connectorsPage();
+  if (parts[0] === "new") return formPage(null);
+  if (parts[0] === "edit" && parts[1]) return formPage(parts.slice(1).join("/"));
+  if (parts[0] === "connector" && parts.length >= 3 && parts[parts.length - 1] === "dlq")
+    return dlqPage(parts.slice(1, -1).join("/"));
+  if (parts[0] === "connector" && parts[1]) return detailPage(parts.slice(1).join("/"));
+  show(el("p", { text: "No such page." }));
+}
+function every(f) { f(); timer = setInterval(f, REFRESH_MS); }
+
+// ── Connectors page ─────────────────────────────────────────────────────
+function badge(state) {
+  return el("span", { class: "state " + String(state || "").toLowerCase(), "data-testid": "state", text: state || "?" });
+}
+function errorsOf(totals) {
+  const r = (totals && totals.resolved) || {};
+  return (r.function_error || 0) + (r.invocation_error || 0) + (r.dlq || 0);
+}
+function lastRate(plot) {
+  const p = plot.points[plot.points.length - 1];
+  return p ? p.consumed_per_s : 0;
+}
+async function action(name, what) {
+  const base = "/connectors/" + path(name);
+  const calls = {
+    pause: ["PUT", base + "/pause"], resume: ["PUT", base + "/resume"], stop: ["PUT", base + "/stop"],
+    restart: ["POST", base + "/restart?includeTasks=true"], delete: ["DELETE", base],
+  };
+  const [method, url] = calls[what];
+  try { await api(method, url); notice(what + ": " + name, "ok"); }
+  catch (e) { notice(e.message, "error"); }
+}
+function actions(name, state, after) {
+  const box = el("div", { class: "actions" });
+  const button = (what, label) => el("button", {
+    type: "button", "data-testid": what,
+    on: { click: async () => { await action(name, what); if (after) after(); } },
+  }, label);
+  if (state === "PAUSED" || state === "STOPPED") box.append(button("resume", "Resume"));
+  else box.append(button("pause", "Pause"));
+  box.append(button("stop", "Stop"), button("restart", "Restart"));
+  const del = el("button", { type: "button", class: "danger", "data-testid": "delete" }, "Delete");
+  del.addEventListener("click", () => {
+    const confirmBox = el("span", { class: "confirm" },
+      "Delete " + name + "? ",
+      el("button", { type: "button", class: "danger", "data-testid": "confirm-delete",
+        on: { click: async () => { await action(name, "delete"); location.hash = "#/"; route(); } } }, "Delete for good"),
+      el("button", { type: "button", on: { click: () => confirmBox.remove() } }, "Cancel"));
+    box.append(confirmBox);
+  });
+  box.append(del);
+  return box;
+}
+function connectorsPage() {
+  const body = el("tbody");
+  show(
+    el("div", { class: "bar" }, el("h1", { text: "Connectors" }), el("a", { class: "button", href: "#/new" }, "New connector")),
+    el("table", { "data-testid": "connectors" },
+      el("thead", {}, el("tr", {}, ["Name", "State", "Tasks", "Worker", "Records/s", "Lag", "Errors", ""].map((h) => el("th", { text: h })))),
+      body));
+  every(async () => {
+    let all;
+    try { all = await api("GET", "/connectors?expand=status&expand=info"); }
+    catch (e) { body.replaceChildren(el("tr", {}, el("td", { colspan: 8, text: e.message }))); return; }
+    const names = Object.keys(all).sort();
+    const rows = await Promise.all(names.map(async (name) => {
+      const s = all[name].status;
+      let plot = { points: [], totals: null };
+      try { plot = await api("GET", "/console/api/connectors/" + path(name) + "/series"); } catch (_) { /* shown as 0 */ }
+      const tasks = s.tasks.map((t) => t.state);
+      const running = tasks.filter((t) => t === "RUNNING").length;
+      return el("tr", { "data-connector": name },
+        el("td", {}, el("a", { href: "#/connector/" + path(name), text: name })),
+        el("td", {}, badge(s.connector.state)),
+        el("td", { text: tasks.length ? running + "/" + tasks.length + " running" : "none" }),
+        el("td", { text: s.connector.worker_id }),
+        el("td", { "data-testid": "rate", text: lastRate(plot).toFixed(1) }),
+        el("td", { "data-testid": "lag", text: plot.totals ? String(plot.totals.lag) : "–" }),
+        el("td", { "data-testid": "errors", text: String(errorsOf(plot.totals)) }),
+        el("td", {}, actions(name, s.connector.state)));
+    }));
+    body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, text: "No connectors yet." }))]));
+  });
+}
+
+// ── Create / edit form, generated from the property table ──────────────
+// `inherited`: the worker's connector default for this property, if any.
+function fieldFor(def, value, inherited, onChange) {
+  const id = "f-" + def.name.replace(/[^A-Za-z0-9]/g, "-");
+  let input;
+  const recommended = value.recommended_values || [];
+  const fallback = inherited !== undefined ? "worker default: " + inherited
+    : def.default_value !== null && def.default_value !== "" ? "default: " + def.default_value : "";
+  if (recommended.length) {
+    input = el("select", { id, name: def.name },
+      el("option", { value: "", text: fallback ? "(" + fallback + ")" : "(unset)" }),
+      recommended.map((v) => el("option", { value: v, text: v })));
+  } else {
+    input = el("input", {
+      id, name: def.name, type: def.type === "PASSWORD" ? "password" : "text", autocomplete: "off", placeholder: fallback,
+    });
+  }
+  const required = def.required && inherited === undefined;
+  if (value.value !== null && value.value !== undefined) input.value = value.value;
+  input.addEventListener("input", onChange);
+  input.addEventListener("change", onChange);
+  const label = el("label", { for: id }, def.name, required ? el("span", { class: "required", title: "required", text: " *" }) : null);
+  const errors = el("ul", { class: "errors", "data-field": def.name });
+  return { input, row: el("div", { class: "field", "data-field-row": def.name }, label, input,
+    el("p", { class: "doc", text: def.documentation }), errors), errors };
+}
+async function formPage(editing) {
+  show(el("p", { class: "muted", text: "Loading the property table…" }));
+  let current = { "connector.class": PLUGIN };
+  if (editing) {
+    try { current = await api("GET", "/connectors/" + path(editing) + "/config"); }
+    catch (e) { show(el("p", { class: "error", text: e.message })); return; }
+  }
+  const [first, inherited] = await Promise.all([
+    api("PUT", "/connector-plugins/" + PLUGIN + "/config/validate", current),
+    api("GET", "/console/api/defaults"),
+  ]);
+  const fields = new Map();
+  const extra = {}; // imported keys the table does not define (pass-through)
+  const touched = new Set();
+  let showAll = false;
+  const form = el("form", { "data-testid": "connector-form", novalidate: true });
+  const summary = el("div", { class: "summary", "data-testid": "summary" });
+  const values = () => {
+    const out = { ...extra };
+    for (const [name, f] of fields) if (f.input.value !== "") out[name] = f.input.value;
+    if (!out["connector.class"]) out["connector.class"] = PLUGIN;
+    return out;
+  };
+  let pending = null;
+  const validate = async (all) => {
+    const answer = await api("PUT", "/connector-plugins/" + PLUGIN + "/config/validate", values());
+    let count = 0;
+    for (const c of answer.configs) {
+      const f = fields.get(c.value.name);
+      const errs = c.value.errors || [];
+      count += errs.length;
+      if (f) f.errors.replaceChildren(...((all || touched.has(c.value.name)) ? errs.map((m) => el("li", { text: m })) : []));
+    }
+    summary.textContent = count ? count + " problem(s) to fix" : "The configuration is valid.";
+    summary.className = "summary " + (count ? "bad" : "good");
+    return count;
+  };
+  const changed = (name) => () => {
+    touched.add(name);
+    clearTimeout(pending);
+    pending = setTimeout(() => validate(false), 250);
+  };
+  const groups = first.groups;
+  const byGroup = new Map(groups.map((g) => [g, []]));
+  for (const c of first.configs) {
+    if (!c.definition) { if (c.value.value !== null) extra[c.value.name] = c.value.value; continue; }
+    const f = fieldFor(c.definition, c.value, inherited[c.definition.name], changed(c.definition.name));
+    f.importance = c.definition.importance;
+    fields.set(c.definition.name, f);
+    (byGroup.get(c.definition.group) || byGroup.set(c.definition.group, []).get(c.definition.group)).push(f);
+  }
+  if (editing && fields.get("name")) fields.get("name").input.readOnly = true;
+  const sections = [];
+  for (const [group, list] of byGroup) {
+    if (!list.length) continue;
+    sections.push(el("fieldset", {}, el("legend", { text: group }), list.map((f) => f.row)));
+  }
+  const applyVisibility = () => {
+    for (const f of fields.values()) f.row.hidden = !showAll && f.importance === "LOW" && f.input.value === "";
+  };
+  // The topic picker: the cluster's topics, toggled into `topics`.
+  const topicsField = fields.get("topics");
+  if (topicsField) {
+    const picker = el("div", { class: "picker", "data-testid": "topic-picker" }, el("span", { class: "muted", text: "Loading topics…" }));
+    topicsField.row.append(picker);
+    api("GET", "/console/api/topics").then((topics) => {
+      // A cluster may hold thousands of topics: show the first matches of a filter.
+      const SHOWN = 60;
+      const filter = el("input", { type: "search", class: "filter", placeholder: "filter " + topics.length + " topics", "data-testid": "topic-filter" });
+      const chips = el("span", {});
+      const toggle = (t) => {
+        const list = topicsField.input.value.split(",").map((s) => s.trim()).filter(Boolean);
+        const at = list.indexOf(t);
+        if (at >= 0) list.splice(at, 1); else list.push(t);
+        topicsField.input.value = list.join(",");
+        topicsField.input.dispatchEvent(new Event("input"));
+      };
+      const render = () => {
+        const needle = filter.value.trim().toLowerCase();
+        const matching = topics.filter((t) => t.toLowerCase().includes(needle));
+        const more = matching.length > SHOWN ? " and " + (matching.length - SHOWN) + " more: filter to find them"
+          : matching.length === 0 ? "no topic matches" : "";
+        chips.replaceChildren(...matching.slice(0, SHOWN).map((t) =>
+          el("button", { type: "button", class: "chip", "data-topic": t, on: { click: () => toggle(t) } }, t)),
+          el("span", { class: "muted", text: more }));
+      };
+      filter.addEventListener("input", render);
+      render();
+      picker.replaceChildren(el("span", { class: "muted", text: "Cluster topics: " }), filter, chips);
+    }).catch((e) => picker.replaceChildren(el("span", { class: "error", text: e.message })));
+  }
+  // Import the file `confluent connect create --config` takes.
+  const importBox = el("textarea", { rows: 5, "data-testid": "import-json", placeholder: '{"name": "...", "config": {...}} or a flat JSON object' });
+  const importButton = el("button", { type: "button", "data-testid": "import", on: { click: () => {
+    let parsed;
+    try { parsed = JSON.parse(importBox.value); } catch (e) { notice("Not JSON: " + e.message, "error"); return; }
+    const flat = parsed && typeof parsed.config === "object" ? { ...parsed.config, name: parsed.name ?? parsed.config.name } : parsed;
+    for (const [k, v] of Object.entries(flat || {})) {
+      if (v === undefined || v === null) continue;
+      const f = fields.get(k);
+      if (f) { f.input.value = String(v); touched.add(k); } else extra[k] = String(v);
+    }
+    applyVisibility();
+    validate(false);
+  } } }, "Import JSON");
+  const submit = el("button", { type: "submit", class: "primary", "data-testid": "submit" }, editing ? "Save" : "Create");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (await validate(true)) { summary.scrollIntoView(); return; }
+    const config = values();
+    try {
+      if (editing) await api("PUT", "/connectors/" + path(editing) + "/config", config);
+      else await api("POST", "/connectors", { name: config.name, config });
+      location.hash = "#/connector/" + path(config.name || editing);
+    } catch (e) { summary.textContent = e.message; summary.className = "summary bad"; }
+  });
+  const toggle = el("label", { class: "muted" }, el("input", { type: "checkbox", on: { change: (e) => { showAll = e.target.checked; applyVisibility(); } } }), " show every property");
+  form.append(...sections, el("div", { class: "bar" }, summary, submit));
+  applyVisibility();
+  show(el("h1", { text: editing ? "Edit " + editing : "New connector" }),
+    el("details", { class: "import" }, el("summary", { text: "Import JSON" }), importBox, importButton),
+    toggle, form);
+}
+
+// ── Charts (SVG, drawn from numbers only) ───────────────────────────────
+const COLORS = ["#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
+function svg(tag, attrs) {
+  const n = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+  return n;
+}
+function chart(title, series, unit, testid) {
+  const W = 560, H = 150, L = 48, B = 18;
+  const all = series.flatMap((s) => s.points.map((p) => p[1])).filter((v) => Number.isFinite(v));
+  const peak = Math.max(0, ...all);
+  const max = peak > 0 ? peak : 1;
+  const times = series.flatMap((s) => s.points.map((p) => p[0]));
+  const t0 = Math.min(...times), t1 = Math.max(...times);
+  const x = (t) => L + ((t - t0) / Math.max(1, t1 - t0)) * (W - L - 8);
+  const y = (v) => 6 + (1 - v / max) * (H - B - 6);
+  const box = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "data-testid": testid });
+  const label = svg("title", {}); label.textContent = title; box.append(label);
+  box.append(svg("line", { x1: L, y1: H - B, x2: W - 8, y2: H - B, class: "axis" }));
+  const top = svg("text", { x: 2, y: 14, class: "tick" }); top.textContent = formatNumber(max) + unit; box.append(top);
+  const zero = svg("text", { x: 2, y: H - B, class: "tick" }); zero.textContent = "0"; box.append(zero);
+  series.forEach((s, i) => {
+    const pts = s.points.filter((p) => Number.isFinite(p[1]));
+    if (pts.length === 0) return;
+    const color = COLORS[i % COLORS.length];
+    box.append(svg("polyline", { points: pts.map((p) => x(p[0]) + "," + y(p[1])).join(" "), fill: "none", stroke: color, "stroke-width": 2, "data-series": s.name }));
+    const [lt, lv] = pts[pts.length - 1]; // the latest value, visible even alone
+    box.append(svg("circle", { cx: x(lt), cy: y(lv), r: 2.5, fill: color }));
+  });
+  const legend = el("div", { class: "legend" }, series.map((s, i) => {
+    const last = s.points.length ? s.points[s.points.length - 1][1] : null;
+    return el("span", {}, el("i", { class: "c" + (i % COLORS.length) }), s.name + (last === null || !Number.isFinite(last) ? "" : " " + formatNumber(last) + unit));
+  }));
+  return el("figure", { class: "plot" }, el("figcaption", { text: title }), box, legend);
+}
+function formatNumber(v) {
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 1) return v.toFixed(1);
+  return v.toPrecision(2);
+}
+function plots(plot) {
+  const pts = plot.points;
+  const pick = (f) => pts.map((p) => [p.at, f(p)]);
+  const outcomes = [...new Set(pts.flatMap((p) => Object.keys(p.resolved_per_s)))].sort();
+  const partitions = [...new Set(pts.flatMap((p) => Object.keys(p.lag)))].sort();
+  const latency = (q) => pick((p) => (p.latency_s[q] === null ? NaN : p.latency_s[q] * 1000));
+  return [
+    chart("Records per second: consumed and resolved by outcome", [
+      { name: "consumed", points: pick((p) => p.consumed_per_s) },
+      ...outcomes.map((o) => ({ name: o, points: pick((p) => p.resolved_per_s[o] || 0) })),
+    ], "/s", "plot-throughput"),
+    chart("Consumer lag per partition", partitions.map((k) => ({ name: k, points: pick((p) => p.lag[k] ?? NaN) })), "", "plot-lag"),
+    chart("Invocation latency (bucket bound)", [
+      { name: "p50", points: latency("p50") }, { name: "p95", points: latency("p95") }, { name: "p99", points: latency("p99") },
+    ], " ms", "plot-latency"),
+    chart("In-flight invocations and the adaptive limit", [
+      { name: "in flight", points: pick((p) => p.in_flight) }, { name: "limit", points: pick((p) => p.limit) },
+    ], "", "plot-in-flight"),
+    chart("Throttles and retries per second", [
+      { name: "throttles", points: pick((p) => p.throttles_per_s) }, { name: "retries", points: pick((p) => p.retries_per_s) },
+    ], "/s", "plot-retries"),
+  ];
+}
+
+// ── Connector detail page ───────────────────────────────────────────────
+function detailPage(name) {
+  const head = el("div", { class: "bar" });
+  const tasks = el("tbody");
+  const charts = el("div", { class: "plots" });
+  const totals = el("p", { class: "muted", "data-testid": "totals" });
+  show(
+    el("p", {}, el("a", { href: "#/", text: "← Connectors" })),
+    head, totals,
+    el("p", {}, el("a", { href: "#/edit/" + path(name), "data-testid": "edit" }, "Edit configuration"), " · ",
+      el("a", { href: "#/connector/" + path(name) + "/dlq", "data-testid": "dlq-link" }, "Dead letter queue")),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Task", "State", "Worker", "Trace"].map((h) => el("th", { text: h })))), tasks),
+    charts,
+    el("details", { class: "prometheus" }, el("summary", { text: "Long-term monitoring: scrape /metrics into Prometheus" }),
+      el("pre", { text: "scrape_configs:\n  - job_name: lambda-sink\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['" + location.host + "']\n# every sample carries connector=\"" + name + "\"; e.g. in Grafana:\n# sum by (outcome) (rate(lambda_sink_records_resolved_total{connector=\"" + name + "\"}[1m]))" })));
+  every(async () => {
+    let status, plot;
+    try {
+      status = await api("GET", "/connectors/" + path(name) + "/status");
+      plot = await api("GET", "/console/api/connectors/" + path(name) + "/series");
+    } catch (e) { head.replaceChildren(el("h1", { text: name }), el("span", { class: "error", text: e.message })); return; }
+    head.replaceChildren(el("h1", { text: name }), badge(status.connector.state), actions(name, status.connector.state));
+    if (status.connector.trace) head.append(el("pre", { class: "trace", "data-testid": "trace", text: status.connector.trace }));
+    tasks.replaceChildren(...status.tasks.map((t) => el("tr", {},
+      el("td", { text: String(t.id) }), el("td", {}, badge(t.state)), el("td", { text: t.worker_id }),
+      el("td", {}, t.trace ? el("pre", { class: "trace", text: t.trace }) : ""))));
+    const t = plot.totals;
+    totals.textContent = t ? "Consumed " + t.consumed + " · lag " + t.lag + " · errors " + errorsOf(t) + " · throttles " + t.throttles + " · retries " + t.retries : "No samples yet.";
+    charts.replaceChildren(...plots(plot));
+  });
+}
+
+// ── DLQ view ────────────────────────────────────────────────────────────
+function bytes(shown) {
+  if (!shown) return el("span", { class: "muted", text: "null" });
+  return el("span", {},
+    el("code", { class: "bytes", text: shown.text }),
+    shown.encoding === "base64" ? el("span", { class: "tag", text: "base64" }) : null,
+    shown.truncated ? el("span", { class: "tag", text: "truncated (" + shown.bytes + " bytes)" }) : null);
+}
+async function dlqPage(name) {
+  const list = el("tbody");
+  const report = el("pre", { class: "report", "data-testid": "redrive-report", hidden: true });
+  const selected = new Set();
+  const load = async () => {
+    let dlq;
+    try { dlq = await api("GET", "/console/api/connectors/" + path(name) + "/dlq?limit=50"); }
+    catch (e) { list.replaceChildren(el("tr", {}, el("td", { colspan: 7, text: e.message }))); return; }
+    if (!dlq.dlq_topic) { list.replaceChildren(el("tr", {}, el("td", { colspan: 7, text: "This connector has no dead letter queue." }))); return; }
+    list.replaceChildren(...(dlq.records.length ? dlq.records.map((r) => {
+      const id = r.partition + ":" + r.offset;
+      const box = el("input", { type: "checkbox", "data-testid": "select", on: { change: (e) => { if (e.target.checked) selected.add(id); else selected.delete(id); } } });
+      const own = r.headers.filter((h) => !h.key.startsWith("__connect.errors."));
+      return el("tr", { "data-testid": "dead-letter", "data-offset": r.offset },
+        el("td", {}, box),
+        el("td", { text: r.partition + " @ " + r.offset }),
+        el("td", { text: r.timestamp ? new Date(r.timestamp).toISOString() : "" }),
+        el("td", {}, el("div", { class: "stage", text: r.error.stage || "" }), el("div", { "data-testid": "reason", text: r.error.message || "" })),
+        el("td", { text: (r.error.topic || "?") + "-" + (r.error.partition || "?") + " @ " + (r.error.offset || "?") }),
+        el("td", {}, el("div", {}, "key: ", bytes(r.key)), el("div", { "data-testid": "value" }, "value: ", bytes(r.value))),
+        el("td", { "data-testid": "headers" }, own.map((h) => el("div", {}, el("span", { class: "hkey", text: h.key + ": " }), bytes(h.value)))));
+    }) : [el("tr", {}, el("td", { colspan: 7, text: "The dead letter queue " + dlq.dlq_topic + " is empty." }))]));
+  };
+  const redrive = async (bodies) => {
+    const results = [];
+    for (const body of bodies) {
+      try { results.push(await api("POST", "/connectors/" + path(name) + "/dlq/redrive", body)); }
+      catch (e) { results.push({ error: e.message }); }
+    }
+    report.hidden = false;
+    report.textContent = results.map((r) => r.error ? "error: " + r.error : "redrove " + r.redriven + " of " + r.read + ": " + JSON.stringify(r.outcomes)).join("\n");
+    selected.clear();
+    await load();
+  };
+  show(
+    el("p", {}, el("a", { href: "#/connector/" + path(name), text: "← " + name })),
+    el("div", { class: "bar" }, el("h1", { text: "Dead letters of " + name }),
+      el("div", { class: "actions" },
+        el("button", { type: "button", "data-testid": "redrive-selected", on: { click: () => redrive([...selected].map((id) => {
+          const [p, o] = id.split(":").map(Number);
+          return { partitions: [p], from_offset: o, to_offset: o + 1 };
+        })) } }, "Redrive selected"),
+        el("button", { type: "button", "data-testid": "redrive-new", on: { click: () => redrive([{}]) } }, "Redrive all not redriven yet"))),
+    report,
+    el("table", { "data-testid": "dlq" }, el("thead", {}, el("tr", {}, ["", "DLQ position", "Time", "Reason", "Original record", "Bytes", "Headers"].map((h) => el("th", { text: h })))), list));
+  await load();
+}
+
+// ── Credentials ─────────────────────────────────────────────────────────
+// The worker answers 401 with its scheme; the box asks for a token or a
+// user and password, kept for this tab only (sessionStorage).
+function askForCredentials(challenge) {
+  const basic = /^Basic/i.test(challenge);
+  document.getElementById("auth-user-row").hidden = !basic;
+  document.getElementById("auth-secret-label").textContent = basic ? "Password" : "Bearer token";
+  document.getElementById("auth").dataset.scheme = basic ? "basic" : "bearer";
+  document.getElementById("auth").hidden = false;
+}
+function saveCredentials(event) {
+  event.preventDefault();
+  const box = document.getElementById("auth");
+  const secret = document.getElementById("auth-secret").value;
+  const value = box.dataset.scheme === "basic"
+    ? "Basic " + btoa(unescape(encodeURIComponent(document.getElementById("auth-user").value + ":" + secret)))
+    : "Bearer " + secret;
+  sessionStorage.setItem("lambda-sink-authorization", value);
+  box.hidden = true;
+  loadWorker();
+  route();
+}
+function loadWorker() {
+  api("GET", "/").then((info) => {
+    document.getElementById("worker").textContent = "Connect API " + info.version + " · lambda-sink " + info.lambda_sink_version;
+  }).catch(() => {});
+}
+
+// ── Start ───────────────────────────────────────────────────────────────
+window.addEventListener("hashchange", route);
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("auth").addEventListener("submit", saveCredentials);
+  loadWorker();
+  route();
+});

@@ -1,0 +1,267 @@
+//! The console's live plots: each hosted connector's metrics sampled every
+//! [`INTERVAL`] into a bounded ring in the worker's memory ([`KEPT`]
+//! samples: the last ten minutes), so no monitoring stack is needed to
+//! watch a connector. Samples come from the connector's own Prometheus
+//! exposition, so a plot shows exactly what `/metrics` says.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::metrics::Metrics;
+use crate::pipeline::lock;
+
+/// How often a sample is taken.
+pub const INTERVAL: Duration = Duration::from_secs(2);
+/// Samples kept per connector (10 minutes).
+pub const KEPT: usize = 300;
+
+/// One sample: cumulative counters and current gauges.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the epoch.
+    pub at: u64,
+    /// Records consumed, all topics.
+    pub consumed: f64,
+    /// Records resolved, by outcome.
+    pub resolved: BTreeMap<String, f64>,
+    /// Consumer lag by `topic-partition`.
+    pub lag: BTreeMap<String, f64>,
+    /// Invocation latency histogram: cumulative count per bucket bound.
+    pub latency: Vec<(f64, f64)>,
+    /// Invocations in flight.
+    pub in_flight: f64,
+    /// The in-flight limit.
+    pub limit: f64,
+    /// Throttles (429) so far.
+    pub throttles: f64,
+    /// Retries so far, all reasons.
+    pub retries: f64,
+}
+
+/// `name{labels} value` → (name, labels, value).
+fn sample_line(line: &str) -> Option<(&str, BTreeMap<&str, String>, f64)> {
+    if line.starts_with('#') || line.is_empty() {
+        return None;
+    }
+    let (head, value) = line.rsplit_once(' ')?;
+    let value: f64 = value.parse().ok()?;
+    let (name, labels) = match head.split_once('{') {
+        Some((name, rest)) => (name, rest.strip_suffix('}')?),
+        None => (head, ""),
+    };
+    let mut map = BTreeMap::new();
+    // Our label values never hold `",` (topics, outcomes, numbers).
+    for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once("=\"")?;
+        map.insert(k, v.trim_end_matches('"').to_string());
+    }
+    Some((name, map, value))
+}
+
+/// A sample of one connector's exposition.
+pub fn sample(text: &str, at: u64) -> Sample {
+    let mut s = Sample {
+        at,
+        ..Sample::default()
+    };
+    let mut buckets: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+    for line in text.lines() {
+        let Some((name, labels, value)) = sample_line(line) else {
+            continue;
+        };
+        match name {
+            "lambda_sink_records_consumed_total" => s.consumed += value,
+            "lambda_sink_records_resolved_total" => {
+                let outcome = labels.get("outcome").cloned().unwrap_or_default();
+                *s.resolved.entry(outcome).or_insert(0.0) += value;
+            }
+            "lambda_sink_consumer_lag" => {
+                let key = format!(
+                    "{}-{}",
+                    labels.get("topic").map_or("", String::as_str),
+                    labels.get("partition").map_or("", String::as_str)
+                );
+                s.lag.insert(key, value);
+            }
+            "lambda_sink_invocation_duration_seconds_bucket" => {
+                let le = labels.get("le").map_or("+Inf", String::as_str);
+                let bound = le.parse::<f64>().unwrap_or(f64::INFINITY);
+                // Sum the sync and async families bucket by bucket.
+                let entry = buckets.entry(bound.to_bits()).or_insert((bound, 0.0));
+                entry.1 += value;
+            }
+            "lambda_sink_in_flight_invocations" => s.in_flight = value,
+            "lambda_sink_in_flight_limit" => s.limit = value,
+            "lambda_sink_throttles_total" => s.throttles = value,
+            "lambda_sink_retries_total" => s.retries += value,
+            _ => {}
+        }
+    }
+    let mut latency: Vec<(f64, f64)> = buckets.into_values().collect();
+    latency.sort_by(|a, b| a.0.total_cmp(&b.0));
+    s.latency = latency;
+    s
+}
+
+/// The `q` quantile (0..1) of the invocations between two histogram
+/// samples, as the upper bound of the bucket it falls in (`None`: none).
+fn quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
+    let count = |h: &[(f64, f64)], bound: f64| {
+        h.iter()
+            .find(|(b, _)| {
+                (*b - bound).abs() < f64::EPSILON || (b.is_infinite() && bound.is_infinite())
+            })
+            .map_or(0.0, |(_, c)| *c)
+    };
+    let deltas: Vec<(f64, f64)> = after
+        .iter()
+        .map(|(bound, c)| (*bound, c - count(before, *bound)))
+        .collect();
+    let total = deltas.last().map_or(0.0, |(_, c)| *c);
+    if total <= 0.0 {
+        return None;
+    }
+    deltas
+        .iter()
+        .find(|(_, c)| *c >= q * total)
+        .map(|(b, _)| *b)
+        .filter(|b| b.is_finite())
+}
+
+/// Per-second rates and gauges of a ring of samples, for the plots.
+pub fn plot(samples: &VecDeque<Sample>) -> Value {
+    let points: Vec<Value> = samples
+        .iter()
+        .zip(samples.iter().skip(1))
+        .map(|(a, b)| {
+            let seconds = ((b.at.saturating_sub(a.at)) as f64 / 1000.0).max(0.001);
+            let rate = |x: f64, y: f64| ((y - x) / seconds).max(0.0);
+            let resolved: BTreeMap<&String, f64> = b
+                .resolved
+                .iter()
+                .map(|(k, v)| (k, rate(a.resolved.get(k).copied().unwrap_or(0.0), *v)))
+                .collect();
+            json!({
+                "at": b.at,
+                "consumed_per_s": rate(a.consumed, b.consumed),
+                "resolved_per_s": resolved,
+                "lag": b.lag,
+                "latency_s": {
+                    "p50": quantile(&a.latency, &b.latency, 0.5),
+                    "p95": quantile(&a.latency, &b.latency, 0.95),
+                    "p99": quantile(&a.latency, &b.latency, 0.99),
+                },
+                "in_flight": b.in_flight,
+                "limit": b.limit,
+                "throttles_per_s": rate(a.throttles, b.throttles),
+                "retries_per_s": rate(a.retries, b.retries),
+            })
+        })
+        .collect();
+    let totals = samples.back().map(|s| {
+        json!({
+            "consumed": s.consumed,
+            "resolved": s.resolved,
+            "lag": s.lag.values().sum::<f64>(),
+            "throttles": s.throttles,
+            "retries": s.retries,
+        })
+    });
+    json!({ "interval_ms": INTERVAL.as_millis(), "points": points, "totals": totals })
+}
+
+/// Every hosted connector's ring.
+#[derive(Default)]
+pub struct Series {
+    rings: Mutex<BTreeMap<String, VecDeque<Sample>>>,
+}
+
+impl Series {
+    /// Takes one sample of each connector; forgets connectors not listed.
+    pub fn record(&self, connectors: &[(String, Arc<Metrics>)]) {
+        let at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut rings = lock(&self.rings);
+        rings.retain(|name, _| connectors.iter().any(|(n, _)| n == name));
+        for (name, metrics) in connectors {
+            let ring = rings.entry(name.clone()).or_default();
+            if ring.len() == KEPT {
+                ring.pop_front();
+            }
+            ring.push_back(sample(&metrics.encode(), at));
+        }
+    }
+
+    /// The plot data of `name` (empty points when not sampled yet).
+    pub fn plot(&self, name: &str) -> Value {
+        let rings = lock(&self.rings);
+        rings.get(name).map_or_else(|| plot(&VecDeque::new()), plot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{OutcomeLabel, PartitionLabels, TypeLabel};
+
+    #[test]
+    fn samples_and_rates_come_from_the_exposition() {
+        let m = Metrics::new();
+        let take = |m: &Metrics, at| sample(&m.encode(), at);
+        let first = take(&m, 1_000);
+        m.records_resolved
+            .get_or_create(&OutcomeLabel { outcome: "success" })
+            .inc_by(40);
+        m.records_consumed
+            .get_or_create(&crate::metrics::TopicLabel { topic: "t".into() })
+            .inc_by(50);
+        m.consumer_lag
+            .get_or_create(&PartitionLabels {
+                topic: "t".into(),
+                partition: "3".into(),
+            })
+            .set(7);
+        m.in_flight_limit.set(16);
+        for _ in 0..99 {
+            m.invocation_duration
+                .get_or_create(&TypeLabel { r#type: "sync" })
+                .observe(0.007);
+        }
+        m.invocation_duration
+            .get_or_create(&TypeLabel { r#type: "sync" })
+            .observe(2.0);
+        let second = take(&m, 3_000);
+        assert_eq!(second.consumed, 50.0);
+        assert_eq!(second.lag["t-3"], 7.0);
+        let ring: VecDeque<Sample> = [first, second].into_iter().collect();
+        let p = plot(&ring);
+        let point = &p["points"][0];
+        assert_eq!(point["consumed_per_s"], 25.0);
+        assert_eq!(point["resolved_per_s"]["success"], 20.0);
+        assert_eq!(point["limit"], 16.0);
+        assert_eq!(
+            point["latency_s"]["p50"], 0.01,
+            "7 ms is in the 10 ms bucket"
+        );
+        assert_eq!(point["latency_s"]["p99"], 0.01);
+        assert_eq!(p["totals"]["lag"], 7.0);
+        assert!(quantile(&[], &[], 0.5).is_none());
+    }
+
+    #[test]
+    fn rings_are_bounded_and_follow_the_hosted_connectors() {
+        let series = Series::default();
+        let m = Arc::new(Metrics::new());
+        for _ in 0..KEPT + 5 {
+            series.record(&[("a".into(), m.clone())]);
+        }
+        assert_eq!(lock(&series.rings)["a"].len(), KEPT);
+        series.record(&[("b".into(), m)]);
+        assert!(!lock(&series.rings).contains_key("a"));
+        assert_eq!(series.plot("nobody")["points"], json!([]));
+    }
+}
