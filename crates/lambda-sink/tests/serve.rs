@@ -776,10 +776,25 @@ async fn auth_and_secrets() {
     )
     .unwrap();
     let mut api = Api::new(&worker.api_url().await);
-    for path in ["/", "/connectors", "/connector-plugins"] {
+    for path in [
+        "/",
+        "/connectors",
+        "/connector-plugins",
+        "/console/api/topics",
+        "/console/api/connectors/x/series",
+        "/console/api/connectors/x/dlq",
+    ] {
         let (code, e) = api.get(path).await;
         assert_eq!((code, e["error_code"].clone()), (401, json!(401)), "{path}");
     }
+    // The console's static shell holds no data: the browser loads it, and
+    // its requests for data then carry the credentials.
+    let (code, page) = api.get("/console").await;
+    assert_eq!(code, 200);
+    assert!(
+        page.as_str().is_some_and(|p| p.contains("app.js")),
+        "{page}"
+    );
     assert_eq!(
         api.get("/health").await.1["status"],
         "healthy",
@@ -789,6 +804,9 @@ async fn auth_and_secrets() {
     assert_eq!(api.get("/connectors").await.0, 401);
     api.auth = Some(("admin".into(), "s3cr3t-pw".into()));
     assert_eq!(api.get("/connectors").await.0, 200);
+    let (code, topics) = api.get("/console/api/topics").await;
+    assert_eq!(code, 200, "{topics}");
+    assert!(topics.is_array(), "{topics}");
 
     // A password in clear is masked; a reference is returned unresolved.
     let name = unique("auth");
@@ -1288,6 +1306,16 @@ async fn https_listener_with_a_bearer_token() {
     assert_eq!(
         r.headers()["www-authenticate"],
         "Bearer realm=\"lambda-sink\""
+    );
+    let r = client
+        .get(format!("{address}/console/api/topics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "the console's data needs the token"
     );
     // Plain HTTP to the TLS port gets no answer, and the worker carries on.
     let plain = address.replace("https://", "http://");
