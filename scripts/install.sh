@@ -8,6 +8,8 @@
 #   * test TLS material: a CA, a broker certificate for 127.0.0.1, a client
 #     certificate for mutual TLS (openssl);
 #   * a Python venv with ministack (Lambda emulator), awscli and confluent-kafka;
+#   * Debian's chromium (apt) and playwright-core (npm, scripts/browser's
+#     lock file) for the web console's browser tests;
 #   * the test Lambda function (zip), built from this repo.
 # The downloads run side by side with the function's build. Idempotent: a
 # second run only rebuilds what changed. Cold: about 2 minutes plus the build.
@@ -81,6 +83,21 @@ install_venv() {
     touch "$VENV/.complete"
 }
 
+install_chromium() {
+    local sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q chromium chromium-driver ||
+        { "${sudo[@]}" apt-get update -q && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q chromium chromium-driver; }
+}
+
+install_browser_deps() {
+    local partial=$BROWSER_DEPS.partial
+    rm -rf "$partial" && mkdir -p "$partial"
+    cp "$REPO/scripts/browser/package.json" "$REPO/scripts/browser/package-lock.json" "$partial/"
+    (cd "$partial" && npm ci --no-audit --no-fund --loglevel=error)
+    rm -rf "$BROWSER_DEPS" && mv "$partial" "$BROWSER_DEPS"
+}
+
 # Each missing piece installs in the background, its output in a file.
 pids=() names=()
 background() {
@@ -109,6 +126,17 @@ if [[ -f $VENV/.complete ]]; then
     log "python tools: cached at $VENV"
 else
     background python-tools install_venv
+fi
+
+if [[ -x $CHROMIUM ]]; then
+    log "chromium: installed at $CHROMIUM"
+else
+    background chromium install_chromium
+fi
+if [[ -d $BROWSER_DEPS/node_modules/playwright-core ]]; then
+    log "playwright-core: cached at $BROWSER_DEPS"
+else
+    background browser-deps install_browser_deps
 fi
 
 log "building the test function"

@@ -38,6 +38,10 @@ MAVEN_REPO=$CACHE/m2
 # The venv is keyed by the lock file's hash: changing a pin installs afresh.
 VENV=$CACHE/venv-$(sha256sum "$REPO/scripts/requirements.lock" | cut -c1-12)
 PYTHON=$VENV/bin/python
+# The console's browser tests: Debian's Chromium, and playwright-core (npm)
+# keyed by its lock file's hash.
+CHROMIUM=${LAMBDA_SINK_CHROMIUM:-/usr/bin/chromium}
+BROWSER_DEPS=$CACHE/browser-$(sha256sum "$REPO/scripts/browser/package-lock.json" | cut -c1-12)
 FUNCTION_ZIP=$REPO/target/test-function/function.zip
 
 # Test credentials of the local broker's SASL_SSL listener (loopback only).
@@ -89,6 +93,8 @@ export LAMBDA_SINK_TEST_LAMBDA_ENDPOINT=${LAMBDA_SINK_TEST_LAMBDA_ENDPOINT:-http
 export LAMBDA_SINK_TEST_REGISTRY_URL=${LAMBDA_SINK_TEST_REGISTRY_URL:-http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7}
 export LAMBDA_SINK_TEST_FUNCTION_ZIP=${LAMBDA_SINK_TEST_FUNCTION_ZIP:-$FUNCTION_ZIP}
 export LAMBDA_SINK_PYTHON=$PYTHON
+export LAMBDA_SINK_CHROMIUM=$CHROMIUM
+export LAMBDA_SINK_BROWSER_NODE_PATH=$BROWSER_DEPS/node_modules
 export LAMBDA_SINK_BROKER_SCRIPT=$REPO/scripts/broker.sh
 ENV
 }
