@@ -1,0 +1,157 @@
+//! The web console in real headless Chromium: `tests/console/console.js`
+//! (playwright-core driving Debian's chromium) against a `serve` worker on
+//! the real broker and Lambda emulator. This test owns the world (topic,
+//! function, worker) and produces records when the script asks for them;
+//! the script signs in with the worker's bearer token, creates the
+//! connector through the form (an inline
+//! validation error first), watches it run, pauses and resumes it, reads
+//! the DLQ (a planted `<script>` record shown as text) and redrives a
+//! record after fixing the cause. Then this test checks the function got it.
+//!
+//! `LAMBDA_SINK_SCREENSHOTS=docs/console` keeps the screenshots there
+//! (1280×800, one per page).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use lambda_sink_testkit::connector::Connector;
+use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::{Services, unique, wait_until};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
+
+/// What the script asks for: good records, bad ones, and a planted one.
+fn records() -> Vec<Produce> {
+    let mut out: Vec<Produce> = (0..40)
+        .map(|i| Produce::text(0, &format!("k{i}"), &json!({ "i": i }).to_string()))
+        .collect();
+    for i in 0..3 {
+        out.push(Produce::text(
+            0,
+            &format!("bad{i}"),
+            &format!("not json {i}"),
+        ));
+    }
+    let mut planted = Produce::text(
+        0,
+        "<b>key</b>",
+        "<script>window.__xss = 1</script><b>bold</b>",
+    );
+    planted.headers.push((
+        "evil".into(),
+        b"<img src=x onerror=window.__xss=2>".to_vec(),
+    ));
+    out.push(planted);
+    out
+}
+
+#[tokio::test]
+async fn the_console_in_headless_chromium() {
+    let s = Services::from_env();
+    let (topic, function, name) = (
+        unique("console"),
+        unique("console-fn"),
+        unique("console-sink"),
+    );
+    s.create_topic(&topic, 1).await.unwrap();
+    s.deploy_test_function(&function, 10, &[]).await.unwrap();
+    // The console obeys the listener's auth: the script signs in first.
+    let token = unique("console-token");
+    let props = s.worker_properties(
+        &unique("console-cluster"),
+        &[("rest.auth.token", "${env:CONSOLE_TEST_TOKEN}")],
+    );
+    let worker =
+        Connector::serve(Path::new(BIN), &props, &[("CONSOLE_TEST_TOKEN", &token)]).unwrap();
+    let url = worker.api_url().await;
+
+    let node_path = std::env::var("LAMBDA_SINK_BROWSER_NODE_PATH")
+        .expect("LAMBDA_SINK_BROWSER_NODE_PATH (scripts/services.sh env)");
+    let shots = std::env::var("LAMBDA_SINK_SCREENSHOTS").ok();
+    let scratch = tempfile::tempdir().unwrap();
+    let shots_dir = shots
+        .clone()
+        .unwrap_or_else(|| scratch.path().display().to_string());
+    std::fs::create_dir_all(&shots_dir).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console/console.js");
+    let mut child = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("NODE_PATH", &node_path)
+        .env("CONSOLE_URL", &url)
+        .env("CONSOLE_TOPIC", &topic)
+        .env("CONSOLE_FUNCTION", &function)
+        .env("CONSOLE_NAME", &name)
+        .env("CONSOLE_TOKEN", &token)
+        .env("CONSOLE_SCREENSHOTS", &shots_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node (the machine's Node.js)");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut transcript = Vec::new();
+    let mut redriven = None;
+    let run = async {
+        while let Some(line) = out.next_line().await.unwrap() {
+            transcript.push(line.clone());
+            if line == "need records" {
+                s.produce(&topic, &records()).await.unwrap();
+                stdin.write_all(b"ok\n").await.unwrap();
+            } else if let Some(o) = line.strip_prefix("redriven dlq-offset ") {
+                redriven = Some(o.to_string());
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(240), run)
+        .await
+        .unwrap_or_else(|_| panic!("the browser test timed out:\n{}", transcript.join("\n")));
+    let status = child.wait_with_output().await.unwrap();
+    assert!(
+        status.status.success() && transcript.last().map(String::as_str) == Some("done"),
+        "the browser test failed:\n{}\n{}\nworker log:\n{}",
+        transcript.join("\n"),
+        String::from_utf8_lossy(&status.stderr),
+        worker.log()
+    );
+    assert!(redriven.is_some(), "{}", transcript.join("\n"));
+
+    // The planted record (offset 43 of the input) reached the function
+    // once redriven, with its value intact.
+    let value = wait_until(
+        Duration::from_secs(60),
+        "the redriven record at the function",
+        || async {
+            let seen = s.function_records(&function).await.unwrap();
+            seen.iter()
+                .find(|r| r["offset"] == 43)
+                .map(|r| r["value"].clone())
+        },
+    )
+    .await;
+    assert_eq!(value, json!("<script>window.__xss = 1</script><b>bold</b>"));
+    for page in [
+        "console-new",
+        "console-invalid",
+        "console-connector",
+        "console-connectors",
+        "console-dlq",
+        "console-edit",
+    ] {
+        let file = Path::new(&shots_dir).join(format!("{page}.png"));
+        assert!(
+            std::fs::metadata(&file).unwrap().len() > 10_000,
+            "{} is a real screenshot",
+            file.display()
+        );
+    }
+}

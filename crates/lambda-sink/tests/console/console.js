@@ -1,0 +1,165 @@
+// The web console in real headless Chromium (Debian's), driven by
+// playwright-core; run by tests/console.rs, which owns the worker, the
+// topic and the function, and produces records when this script asks:
+//   this script prints   "need <what>"   and waits for a line on stdin.
+// Exits non-zero (with the reason) on the first failed check.
+"use strict";
+
+const assert = require("node:assert/strict");
+const readline = require("node:readline");
+const path = require("node:path");
+const { chromium } = require("playwright-core");
+
+const URL = process.env.CONSOLE_URL;
+const TOPIC = process.env.CONSOLE_TOPIC;
+const FUNCTION = process.env.CONSOLE_FUNCTION;
+const NAME = process.env.CONSOLE_NAME;
+const TOKEN = process.env.CONSOLE_TOKEN;
+const SHOTS = process.env.CONSOLE_SCREENSHOTS; // a directory, or unset
+const TIMEOUT = 60_000;
+
+const lines = readline.createInterface({ input: process.stdin });
+const waiting = [];
+lines.on("line", (l) => { const w = waiting.shift(); if (w) w(l); });
+function need(what) {
+  console.log("need " + what);
+  return new Promise((resolve) => waiting.push(resolve));
+}
+function step(text) { console.log("step " + text); }
+
+async function shot(page, name, centred) {
+  if (!SHOTS) return;
+  if (centred) await centred.evaluate((n) => n.scrollIntoView({ block: "center" }));
+  await page.screenshot({ path: path.join(SHOTS, name + ".png"), fullPage: false });
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.LAMBDA_SINK_CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(TIMEOUT);
+  const problems = [];
+  page.on("pageerror", (e) => problems.push("page error: " + e.message));
+  page.on("console", (m) => { if (m.type() === "error") problems.push("console error: " + m.text()); });
+
+  step("sign in: the worker wants its bearer token");
+  await page.goto(URL + "/console#/");
+  await page.getByTestId("auth").waitFor();
+  assert.equal(await page.locator("tr[data-connector]").count(), 0, "nothing shown without credentials");
+  await page.locator("#auth-secret").fill("wrong-" + TOKEN);
+  await page.getByTestId("auth-save").click();
+  await page.getByTestId("auth").waitFor(); // asked again
+  await page.locator("#auth-secret").fill(TOKEN);
+  await page.getByTestId("auth-save").click();
+  await page.getByTestId("connectors").waitFor();
+  assert.equal(await page.getByTestId("auth").isVisible(), false);
+
+  step("the create form, from the property table");
+  await page.goto(URL + "/console#/new");
+  const form = page.getByTestId("connector-form");
+  await form.waitFor();
+  const field = (name) => page.locator(`[name="${name}"]`);
+  assert.equal(await page.locator('[data-field-row="name"] .required').count(), 1, "name is marked required");
+  assert.equal(await field("aws.secret.access.key").getAttribute("type"), "password", "secrets are password fields");
+  assert.ok((await field("aws.lambda.invocation.type").locator("option").allTextContents()).includes("async"), "enums are choices");
+  assert.match(await field("aws.lambda.batch.size").getAttribute("placeholder"), /default: 20/, "defaults are shown");
+  // What the worker's file supplies is shown and not required; its secrets stay hidden.
+  assert.equal(await page.locator('[data-field-row="kafka.bootstrap.servers"] .required').count(), 0);
+  assert.match(await field("kafka.bootstrap.servers").getAttribute("placeholder"), /^worker default: 127\.0\.0\.1:/);
+  assert.equal(await field("aws.secret.access.key").getAttribute("placeholder"), "worker default: [hidden]");
+  await shot(page, "console-new");
+
+  await field("name").fill(NAME);
+  await page.getByTestId("topic-filter").fill(TOPIC); // the topic picker
+  await page.locator(`[data-topic="${TOPIC}"]`).click();
+  assert.equal(await field("topics").inputValue(), TOPIC);
+  await field("aws.lambda.function.name").fill(FUNCTION);
+  await field("input.data.format").selectOption("JSON");
+  await field("errors.tolerance").selectOption("all");
+  step("a validation error shown inline, before submit");
+  await field("aws.lambda.batch.size").fill("0");
+  const batchErrors = page.locator('[data-field="aws.lambda.batch.size"] li');
+  await batchErrors.first().waitFor();
+  assert.match(await batchErrors.first().textContent(), /0/);
+  await shot(page, "console-invalid", field("aws.lambda.batch.size"));
+  await page.getByTestId("submit").click();
+  assert.match(await page.getByTestId("summary").textContent(), /problem/, "not submitted while invalid");
+  assert.equal(await page.evaluate(() => location.hash), "#/new");
+  await field("aws.lambda.batch.size").fill("5");
+  await page.waitForFunction(() => document.querySelectorAll('[data-field="aws.lambda.batch.size"] li').length === 0);
+  await page.getByTestId("submit").click();
+
+  step("RUNNING on its detail page");
+  await page.waitForFunction((n) => location.hash === "#/connector/" + encodeURIComponent(n), NAME);
+  await page.waitForFunction(() => document.querySelector('[data-testid="state"]')?.textContent === "RUNNING");
+
+  step("the throughput plot moves while records flow");
+  await need("records");
+  await page.waitForFunction(() => {
+    const line = document.querySelector('[data-testid="plot-throughput"] polyline[data-series="consumed"]');
+    if (!line) return false;
+    const ys = line.getAttribute("points").trim().split(" ").map((p) => Number(p.split(",")[1]));
+    return new Set(ys).size > 1; // not a flat line
+  });
+
+  step("the connectors page: lag reaches 0");
+  await page.goto(URL + "/console#/");
+  const row = page.locator(`tr[data-connector="${NAME}"]`);
+  await row.waitFor();
+  await page.waitForFunction((n) => document.querySelector(`tr[data-connector="${n}"] [data-testid="lag"]`)?.textContent === "0", NAME);
+  assert.notEqual(await row.getByTestId("errors").textContent(), "0", "the bad records count as errors");
+  await shot(page, "console-connectors");
+
+  step("pause and resume");
+  await row.getByTestId("pause").click();
+  await page.waitForFunction((n) => document.querySelector(`tr[data-connector="${n}"] [data-testid="state"]`)?.textContent === "PAUSED", NAME);
+  await row.getByTestId("resume").click();
+  await page.waitForFunction((n) => document.querySelector(`tr[data-connector="${n}"] [data-testid="state"]`)?.textContent === "RUNNING", NAME);
+
+  step("the DLQ view shows a planted record as text");
+  await page.goto(URL + "/console#/connector/" + encodeURIComponent(NAME) + "/dlq");
+  const dead = page.getByTestId("dead-letter");
+  await dead.first().waitFor();
+  const planted = dead.filter({ hasText: "<script>" });
+  await planted.first().waitFor();
+  assert.match(await planted.first().getByTestId("value").textContent(), /<script>window\.__xss = 1<\/script><b>bold<\/b>/);
+  assert.match(await planted.first().getByTestId("headers").textContent(), /<img src=x onerror=/);
+  assert.equal(await page.locator('[data-testid="dlq"] script, [data-testid="dlq"] b, [data-testid="dlq"] img').count(), 0, "no markup from records");
+  assert.equal(await page.evaluate(() => window.__xss), undefined, "no planted script ran");
+  assert.match(await planted.first().getByTestId("reason").textContent(), /\S/, "the reason is decoded");
+  await shot(page, "console-dlq");
+
+  step("fix the cause (the values are text), then redrive the selection");
+  await page.goto(URL + "/console#/edit/" + encodeURIComponent(NAME));
+  await form.waitFor();
+  await field("input.data.format").selectOption("STRING");
+  await page.waitForFunction(() => /valid/.test(document.querySelector('[data-testid="summary"]').textContent));
+  await shot(page, "console-edit", field("input.data.format"));
+  await page.getByTestId("submit").click();
+  await page.waitForFunction((n) => location.hash === "#/connector/" + encodeURIComponent(n), NAME);
+  await page.waitForFunction(() => document.querySelector('[data-testid="state"]')?.textContent === "RUNNING");
+  await page.goto(URL + "/console#/connector/" + encodeURIComponent(NAME) + "/dlq");
+  await dead.first().waitFor();
+  const offset = await planted.first().getAttribute("data-offset");
+  await planted.first().getByTestId("select").check();
+  await page.getByTestId("redrive-selected").click();
+  await page.waitForFunction(() => /redrove 1 of 1: \{"success":1\}/.test(document.querySelector('[data-testid="redrive-report"]')?.textContent || ""));
+  console.log("redriven dlq-offset " + offset);
+
+  if (SHOTS) { // the detail page once it has some history
+    await page.goto(URL + "/console#/connector/" + encodeURIComponent(NAME));
+    await page.waitForFunction(() => (document.querySelector('[data-testid="plot-throughput"] polyline')?.getAttribute("points") || "").trim().split(" ").length >= 8);
+    await shot(page, "console-connector");
+  }
+
+  assert.deepEqual(problems.filter((p) => !/status of 40[0-9]/.test(p)), [], "the page ran without errors");
+  await browser.close();
+  console.log("done");
+  process.exit(0);
+})().catch((e) => {
+  console.error("console test failed: " + (e && e.stack ? e.stack : e));
+  process.exit(1);
+});
