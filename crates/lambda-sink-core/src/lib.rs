@@ -7,6 +7,7 @@
 //!   topic records, cluster-wide status, `ConfigInfos`.
 //! * [`config`] — the property table, the three config file shapes, secret
 //!   references, and validation of a raw property map into a typed [`config::Config`].
+//! * [`transform`] — Single Message Transforms and predicates.
 //!
 //! The adapters (librdkafka, the AWS SDK, HTTP) live in the `lambda-sink` crate
 //! and depend on this one, never the other way round.
@@ -23,3 +24,4 @@ pub mod record;
 pub mod retry;
 pub mod route;
 pub mod schedule;
+pub mod transform;

@@ -1,0 +1,192 @@
+//! Java `SimpleDateFormat` patterns (as TimestampConverter and
+//! TimestampRouter take them), always in UTC, translated once to chrono's
+//! format items. The common letters are supported (`y M d H h m s SSS E a
+//! D Z X z` and quoted literals); any other letter is a config error
+//! rather than a silent difference.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+
+/// A translated pattern.
+#[derive(Clone, Debug)]
+pub(super) struct DateFormat {
+    pattern: String,
+    chrono: String,
+    has_date: bool,
+    has_time: bool,
+    has_offset: bool,
+}
+
+impl DateFormat {
+    /// Translates a `SimpleDateFormat` pattern.
+    ///
+    /// # Errors
+    /// A pattern letter or run that is not supported, or an unclosed quote.
+    pub(super) fn parse(pattern: &str) -> Result<Self, String> {
+        let mut out = String::new();
+        let (mut has_date, mut has_time, mut has_offset) = (false, false, false);
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c == '\'' {
+                // '' is a quote; 'text' is literal text.
+                if chars.get(i + 1) == Some(&'\'') {
+                    out.push('\'');
+                    i += 2;
+                    continue;
+                }
+                let mut j = i + 1;
+                loop {
+                    match chars.get(j) {
+                        None => return Err(format!("{pattern:?}: unterminated quote")),
+                        Some('\'') if chars.get(j + 1) == Some(&'\'') => {
+                            out.push('\'');
+                            j += 2;
+                        }
+                        Some('\'') => break,
+                        Some('%') => {
+                            out.push_str("%%");
+                            j += 1;
+                        }
+                        Some(other) => {
+                            out.push(*other);
+                            j += 1;
+                        }
+                    }
+                }
+                i = j + 1;
+                continue;
+            }
+            if !c.is_ascii_alphabetic() {
+                if c == '%' {
+                    out.push_str("%%");
+                } else {
+                    out.push(c);
+                }
+                i += 1;
+                continue;
+            }
+            let mut n = 1;
+            while chars.get(i + n) == Some(&c) {
+                n += 1;
+            }
+            let item = match (c, n) {
+                ('y', 2) => "%y",
+                ('y', _) => "%Y",
+                ('M', 1) => "%-m",
+                ('M', 2) => "%m",
+                ('M', 3) => "%b",
+                ('M', _) => "%B",
+                ('d', 1) => "%-d",
+                ('d', _) => "%d",
+                ('D', _) => "%j",
+                ('E', 1..=3) => "%a",
+                ('E', _) => "%A",
+                ('H', 1) => "%-H",
+                ('H', _) => "%H",
+                ('h', 1) => "%-I",
+                ('h', _) => "%I",
+                ('m', 1) => "%-M",
+                ('m', _) => "%M",
+                ('s', 1) => "%-S",
+                ('s', _) => "%S",
+                ('S', 3) => "%3f",
+                ('a', _) => "%p",
+                ('Z', _) => "%z",
+                // Always UTC: ISO 8601's zero offset, and the zone's name.
+                ('X', _) => "Z",
+                ('z', _) => "UTC",
+                _ => {
+                    return Err(format!(
+                        "{pattern:?}: the pattern letter run {:?} is not supported; supported: y, M, d, D, E, H, h, m, s, SSS, a, Z, X, z and quoted text",
+                        std::iter::repeat_n(c, n).collect::<String>()
+                    ));
+                }
+            };
+            match c {
+                'y' | 'M' | 'd' | 'D' | 'E' => has_date = true,
+                'H' | 'h' | 'm' | 's' | 'S' | 'a' => has_time = true,
+                'Z' => has_offset = true,
+                _ => {}
+            }
+            out.push_str(item);
+            i += n;
+        }
+        Ok(Self {
+            pattern: pattern.to_string(),
+            chrono: out,
+            has_date,
+            has_time,
+            has_offset,
+        })
+    }
+
+    /// The pattern as configured.
+    pub(super) fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// `ms` (epoch milliseconds) formatted in UTC.
+    pub(super) fn format_millis(&self, ms: i64) -> String {
+        DateTime::<Utc>::from_timestamp_millis(ms)
+            .map(|t| t.format(&self.chrono).to_string())
+            .unwrap_or_default()
+    }
+
+    /// Epoch milliseconds of `text` in this pattern (UTC unless the
+    /// pattern has an offset); missing date parts are 1970-01-01, missing
+    /// time parts midnight.
+    ///
+    /// # Errors
+    /// The text does not match the pattern.
+    pub(super) fn parse_millis(&self, text: &str) -> Result<i64, String> {
+        let f = self.chrono.as_str();
+        let e = |e: chrono::ParseError| e.to_string();
+        if self.has_offset {
+            return DateTime::parse_from_str(text, f)
+                .map(|t| t.timestamp_millis())
+                .map_err(e);
+        }
+        let at = match (self.has_date, self.has_time) {
+            (true, true) => NaiveDateTime::parse_from_str(text, f).map_err(e)?,
+            (true, false) => NaiveDate::parse_from_str(text, f)
+                .map_err(e)?
+                .and_time(NaiveTime::MIN),
+            (false, _) => NaiveDate::from_ymd_opt(1970, 1, 1)
+                .unwrap_or_default()
+                .and_time(NaiveTime::parse_from_str(text, f).map_err(e)?),
+        };
+        Ok(at.and_utc().timestamp_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_patterns_round_trip_in_utc() {
+        let f = DateFormat::parse("yyyy-MM-dd'T'HH:mm:ss.SSS").unwrap();
+        assert_eq!(
+            f.format_millis(1_700_000_000_123),
+            "2023-11-14T22:13:20.123"
+        );
+        assert_eq!(
+            f.parse_millis("2023-11-14T22:13:20.123"),
+            Ok(1_700_000_000_123)
+        );
+        let day = DateFormat::parse("yyyyMMdd").unwrap();
+        assert_eq!(day.format_millis(1_700_000_000_123), "20231114");
+        assert_eq!(day.parse_millis("20231114"), Ok(1_699_920_000_000));
+        let quoted = DateFormat::parse("'at' HH 'o''clock' %").unwrap();
+        assert_eq!(quoted.format_millis(0), "at 00 o'clock %");
+        assert!(day.parse_millis("2023-11-14").is_err());
+    }
+
+    #[test]
+    fn unsupported_letters_are_refused() {
+        let e = DateFormat::parse("yyyy-ww").unwrap_err();
+        assert!(e.contains("\"ww\" is not supported"), "{e}");
+        assert!(DateFormat::parse("'open").is_err());
+    }
+}
