@@ -143,6 +143,8 @@ pub enum Stage {
     /// The record could not be delivered to Lambda (too large, or an async
     /// enqueue that kept failing).
     TaskPut,
+    /// A transform (`transforms=`) failed on the record.
+    Transformation,
 }
 
 impl Stage {
@@ -152,6 +154,7 @@ impl Stage {
             Self::KeyConverter => "KEY_CONVERTER",
             Self::ValueConverter => "VALUE_CONVERTER",
             Self::TaskPut => "TASK_PUT",
+            Self::Transformation => "TRANSFORMATION",
         }
     }
 }
@@ -178,6 +181,17 @@ impl DeadLetter {
             class_name: converter_class(format).to_string(),
             exception_class: DATA_EXCEPTION.to_string(),
             message,
+        }
+    }
+
+    /// A record a transform failed on (`TRANSFORMATION`), naming the
+    /// transform's class.
+    pub fn transformation(error: &crate::transform::TransformError) -> Self {
+        Self {
+            stage: Stage::Transformation,
+            class_name: error.class.to_string(),
+            exception_class: DATA_EXCEPTION.to_string(),
+            message: error.to_string(),
         }
     }
 

@@ -37,6 +37,8 @@ pub enum Outcome {
     InvocationError,
     /// Sent to the dead letter queue.
     DeadLetter,
+    /// Dropped by a transform (`transforms=`): never invoked, committed.
+    Filtered,
 }
 
 impl Outcome {
@@ -49,6 +51,7 @@ impl Outcome {
             Self::FunctionError => "function_error",
             Self::InvocationError => "invocation_error",
             Self::DeadLetter => "dlq",
+            Self::Filtered => "filtered",
         }
     }
 }

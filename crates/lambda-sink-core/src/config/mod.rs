@@ -71,6 +71,8 @@ pub struct Config {
     pub errors: ErrorsConfig,
     /// This process's HTTP endpoint and shutdown.
     pub service: ServiceConfig,
+    /// `transforms` / `predicates`: applied to each decoded record.
+    pub transforms: std::sync::Arc<crate::transform::Chain>,
 }
 
 impl Config {

@@ -10,9 +10,12 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use regex::Regex;
+
+use crate::transform::Chain;
 
 use super::problem::shown;
 use super::properties::{self, Key, Kind, PassThrough, Property, Required};
@@ -199,12 +202,20 @@ struct Values {
     /// builder must not report them again as missing.
     invalid: BTreeSet<&'static str>,
     pass_through: BTreeMap<PassThrough, ClientProperties>,
+    /// `transforms*` and `predicates*` keys, for the transform chain.
+    transforms: BTreeMap<String, String>,
     read: RefCell<BTreeSet<&'static str>>,
 }
 
 /// Pass 2 for one key.
 fn classify(key: &str, entry: &Entry, values: &mut Values, report: &mut Report) {
     let shown_as = entry.written_as.as_str();
+    if crate::transform::is_transform_key(key) {
+        if let Some(value) = &entry.value {
+            values.transforms.insert(key.to_string(), value.clone());
+        }
+        return;
+    }
     let Some(value) = &entry.value else {
         if let Key::Property(p) = properties::classify(key) {
             values.invalid.insert(p.name);
@@ -484,6 +495,13 @@ fn build(v: &Values, report: &mut Report) -> Option<Config> {
     }
 
     let (reporter, errors) = outputs?;
+    let transforms = match Chain::configure(&v.transforms) {
+        Ok(chain) => Some(Arc::new(chain)),
+        Err(problems) => {
+            report.errors.extend(problems);
+            None
+        }
+    };
     Some(Config {
         name: name?,
         connector_id: connector_id?,
@@ -503,6 +521,7 @@ fn build(v: &Values, report: &mut Report) -> Option<Config> {
         reporter,
         errors,
         service: service?,
+        transforms: transforms?,
     })
 }
 

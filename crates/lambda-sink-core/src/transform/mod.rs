@@ -272,6 +272,68 @@ impl Chain {
     }
 }
 
+/// What [`render`] made of a record.
+#[derive(Debug)]
+pub enum Transformed {
+    /// The payload element of the transformed record.
+    Element(Vec<u8>),
+    /// A transform dropped it.
+    Dropped,
+    /// A transform failed on it.
+    Failed(TransformError),
+}
+
+/// Applies `chain` to `source`, whose key and value are decoded to JSON
+/// text (`None` = null), and renders the payload element of the result:
+/// its topic (routers may change it), key, value and headers.
+pub fn render(
+    chain: &Chain,
+    source: &SourceRecord,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    include_headers: bool,
+) -> Transformed {
+    let parse = |json: Option<&[u8]>| -> Result<Value, String> {
+        json.map_or(Ok(Value::Null), |bytes| {
+            serde_json::from_slice(bytes)
+                .map_err(|e| format!("the decoded record is not JSON: {e}"))
+        })
+    };
+    let decoded = parse(key).and_then(|k| Ok((k, parse(value)?)));
+    let (key, value) = match decoded {
+        Ok(kv) => kv,
+        Err(message) => {
+            return Transformed::Failed(TransformError {
+                class: "lambda-sink",
+                alias: String::new(),
+                message,
+            });
+        }
+    };
+    let record = match chain.apply(Record::new(source, key, value)) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Transformed::Dropped,
+        Err(e) => return Transformed::Failed(e),
+    };
+    let text = |v: &Value| (!v.is_null()).then(|| serde_json::to_vec(v).unwrap_or_default());
+    let (key, value) = (text(&record.key), text(&record.value));
+    let shown = SourceRecord {
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        timestamp: record.timestamp,
+        key: None,
+        value: None,
+        headers: record.headers,
+    };
+    Transformed::Element(crate::payload::render_element(
+        &shown,
+        key.as_deref(),
+        value.as_deref(),
+        include_headers,
+    ))
+}
+
 /// The aliases listed under `root` (`transforms` or `predicates`): trimmed,
 /// non-empty, each once.
 fn aliases(

@@ -1,7 +1,9 @@
 //! Decoding a record into its payload element (SPEC §3): the key and value
 //! by their formats — schemaless, or through the Schema Registry — then
-//! Confluent's JSON element. A record that cannot be decoded becomes a dead
-//! letter; a registry that cannot be reached delays the record instead.
+//! the connector's transforms, if any, then Confluent's JSON element. A
+//! record that cannot be decoded or transformed becomes a dead letter; one
+//! a transform drops is resolved without an invocation; a registry that
+//! cannot be reached delays the record instead.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, Stage};
 use lambda_sink_core::payload;
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::retry::Backoff;
+use lambda_sink_core::transform::{self, Transformed};
 use tracing::warn;
 
 use super::Halt;
@@ -57,12 +60,29 @@ impl Worker {
             Decoded::Json(json) => json,
             Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
         };
-        let element = payload::render_element(
-            &record,
-            key.as_deref(),
-            value.as_deref(),
-            config.lambda.include_headers,
-        );
+        let element = if config.transforms.is_empty() {
+            payload::render_element(
+                &record,
+                key.as_deref(),
+                value.as_deref(),
+                config.lambda.include_headers,
+            )
+        } else {
+            match transform::render(
+                &config.transforms,
+                &record,
+                key.as_deref(),
+                value.as_deref(),
+                config.lambda.include_headers,
+            ) {
+                Transformed::Element(element) => element,
+                Transformed::Dropped => return Ok(Item::Filtered { record }),
+                Transformed::Failed(error) => {
+                    let dead = DeadLetter::transformation(&error);
+                    return Ok(Item::Dead { record, dead });
+                }
+            }
+        };
         if !self.limits.fits_alone(element.len()) {
             let dead = DeadLetter::task_put(format!(
                 "record {}@{} renders to a {}-byte payload element, larger than aws.lambda.max.payload.bytes ({}) allows for one request",

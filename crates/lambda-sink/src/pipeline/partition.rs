@@ -42,13 +42,15 @@ pub(super) enum Item {
         record: SourceRecord,
         dead: DeadLetter,
     },
+    /// A transform dropped it: resolved without an invocation.
+    Filtered { record: SourceRecord },
 }
 
 impl Element for Item {
     fn element_len(&self) -> Option<usize> {
         match self {
             Self::Ready { element, .. } => Some(element.len()),
-            Self::Dead { .. } => None,
+            Self::Dead { .. } | Self::Filtered { .. } => None,
         }
     }
 }
@@ -238,18 +240,21 @@ impl Worker {
         let (worker, pending) = (self.clone(), pending.clone());
         let Taken { items, lanes } = taken;
         let job = async move {
-            // The scheduler takes a dead letter alone: one or the other.
+            // The scheduler takes a dead letter or a filtered record alone.
             let mut batch = Vec::with_capacity(items.len());
-            let mut dead = None;
+            let mut alone = None;
             for q in items {
                 match q.item {
                     Item::Ready { record, element } => batch.push((record, element)),
-                    Item::Dead { record, dead: d } => dead = Some((record, d)),
+                    single => alone = Some(single),
                 }
             }
-            let result = match dead {
-                Some((record, d)) => worker.dead_letter(record, d, &pending).await,
-                None => worker.process(batch, &pending).await,
+            let result = match alone {
+                Some(Item::Dead { record, dead }) => {
+                    worker.dead_letter(record, dead, &pending).await
+                }
+                Some(Item::Filtered { record }) => worker.filtered(record, &pending).await,
+                _ => worker.process(batch, &pending).await,
             };
             (lanes, result)
         };

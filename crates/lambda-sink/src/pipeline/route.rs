@@ -115,6 +115,16 @@ impl Worker {
         self.apply(vec![record], resolution, pending).await
     }
 
+    /// Resolves a record a transform dropped: committed, never invoked.
+    pub(super) async fn filtered(
+        &self,
+        record: SourceRecord,
+        pending: &mpsc::Sender<Pending>,
+    ) -> Result<(), Halt> {
+        let resolution = Resolution::Resolved(Outcome::Filtered, Write::Nothing);
+        self.apply(vec![record], resolution, pending).await
+    }
+
     /// Why the connector stops, for the operator: what failed, where, and
     /// that the records are not committed.
     fn stop_message(&self, records: &[SourceRecord], stop: &Stop) -> String {

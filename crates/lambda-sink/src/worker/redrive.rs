@@ -366,6 +366,7 @@ pub async fn redrive(
         Outcome::FunctionError,
         Outcome::InvocationError,
         Outcome::DeadLetter,
+        Outcome::Filtered,
     ] {
         let n = metrics
             .records_resolved
