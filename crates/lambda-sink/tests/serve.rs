@@ -473,6 +473,65 @@ async fn validation_and_plugins_in_connects_shape() {
         (code, unknown["message"].clone()),
         (404, json!("Unknown plugin FileStreamSink."))
     );
+    // Transforms and predicates, listed and described as Connect does.
+    assert_eq!(
+        plugins.as_array().unwrap().len(),
+        1,
+        "connectorsOnly by default"
+    );
+    let (_, all) = api.get("/connector-plugins?connectorsOnly=false").await;
+    let of = |class: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["class"] == class)
+            .map(|p| p["type"].clone())
+    };
+    assert_eq!(
+        of("org.apache.kafka.connect.transforms.MaskField$Value"),
+        Some(json!("transformation"))
+    );
+    assert_eq!(
+        of("org.apache.kafka.connect.transforms.predicates.RecordIsTombstone"),
+        Some(json!("predicate"))
+    );
+    let (code, mask) = api
+        .get("/connector-plugins/org.apache.kafka.connect.transforms.MaskField%24Value/config")
+        .await;
+    assert_eq!(code, 200, "{mask}");
+    assert!(
+        mask.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["name"] == "fields" && k["required"] == true),
+        "{mask}"
+    );
+    let (code, answer) = api
+        .call(
+            Method::PUT,
+            "/connector-plugins/LambdaSink/config/validate",
+            Some(&json!({
+                "connector.class": "LambdaSink",
+                "transforms": "mask",
+                "transforms.mask.type": "org.apache.kafka.connect.transforms.MaskFeild$Value",
+            })),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let type_info = answer["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["value"]["name"] == "transforms.mask.type")
+        .unwrap_or_else(|| panic!("{answer}"));
+    assert_eq!(type_info["definition"]["group"], "Transforms: mask");
+    assert!(
+        type_info["value"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("did you mean \"org.apache.kafka.connect.transforms.MaskField$Value\""),
+        "{type_info}"
+    );
 
     // Every problem at once, each next to its key; 200 even with errors.
     let bad = json!({

@@ -405,6 +405,14 @@ pub(crate) fn full_match(pattern: &str) -> Result<Regex, regex::Error> {
 /// Pass 3: the typed config and cross-field rules. Returns a config only when
 /// every part could be built; the caller discards it if any error was reported.
 fn build(v: &Values, report: &mut Report) -> Option<Config> {
+    // First: the checks below may end the build early.
+    let transforms = match Chain::configure(&v.transforms) {
+        Ok(chain) => Some(Arc::new(chain)),
+        Err(problems) => {
+            report.errors.extend(problems);
+            None
+        }
+    };
     for p in properties::PROPERTIES {
         if p.required == Required::Yes && !v.has_value(p.name) && !v.is_invalid(p.name) {
             report.error(p.name, format!("is required: {}", first_sentence(p.doc)));
@@ -495,13 +503,6 @@ fn build(v: &Values, report: &mut Report) -> Option<Config> {
     }
 
     let (reporter, errors) = outputs?;
-    let transforms = match Chain::configure(&v.transforms) {
-        Ok(chain) => Some(Arc::new(chain)),
-        Err(problems) => {
-            report.errors.extend(problems);
-            None
-        }
-    };
     Some(Config {
         name: name?,
         connector_id: connector_id?,

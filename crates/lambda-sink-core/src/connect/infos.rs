@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::records::Props;
 use crate::config::Problem;
 use crate::config::properties::{self, DefaultValue, Group, Kind, PROPERTIES, Property, Required};
+use crate::transform::catalog;
 
 /// What a password value is shown as (Connect's `ConfigDef` rendering).
 pub const HIDDEN: &str = "[hidden]";
@@ -119,8 +120,24 @@ pub fn config_infos(class: &str, submitted: &Props, errors: &[Problem]) -> Value
             "value": value_info(p.name, recommended, errors),
         }));
     }
+    // Connect's `ConnectorConfig.enrich`: each listed transform and
+    // predicate alias gets definitions in a group of its own.
+    let mut groups: Vec<String> = Group::ALL.iter().map(|g| g.title().to_string()).collect();
+    let mut defined = std::collections::BTreeSet::new();
+    for (group, key_info) in transform_key_infos(submitted) {
+        let name = key_info["name"].as_str().unwrap_or_default().to_string();
+        let errors = take(&name);
+        configs.push(json!({
+            "definition": key_info,
+            "value": value_info(&name, Vec::new(), errors),
+        }));
+        if !groups.contains(&group) {
+            groups.push(group);
+        }
+        defined.insert(name);
+    }
     for key in submitted.keys() {
-        if properties::find(key).is_none() {
+        if properties::find(key).is_none() && !defined.contains(key) {
             let errors = take(key);
             configs
                 .push(json!({ "definition": null, "value": value_info(key, Vec::new(), errors) }));
@@ -129,12 +146,106 @@ pub fn config_infos(class: &str, submitted: &Props, errors: &[Problem]) -> Value
     for (key, errors) in std::mem::take(&mut by_key) {
         configs.push(json!({ "definition": null, "value": value_info(key, Vec::new(), errors) }));
     }
-    let groups: Vec<&str> = Group::ALL.iter().map(|g| g.title()).collect();
     json!({
         "name": class,
         "error_count": errors.len(),
         "groups": groups,
         "configs": configs,
+    })
+}
+
+/// `ConfigKeyInfo`s of the transforms and predicates `submitted` lists,
+/// each with its group (`Transforms: <alias>`): `type`, a transform's
+/// `predicate` and `negate`, and the class's own properties when the
+/// class is known.
+pub fn transform_key_infos(submitted: &Props) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (root, title) in [("transforms", "Transforms"), ("predicates", "Predicates")] {
+        let Some(list) = submitted.get(root).and_then(Value::as_str) else {
+            continue;
+        };
+        for alias in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let group = format!("{title}: {alias}");
+            let class = submitted
+                .get(&format!("{root}.{alias}.type"))
+                .and_then(Value::as_str)
+                .and_then(|c| catalog::find(c).ok());
+            let mut keys: Vec<(&str, &str, bool, Option<&str>, String)> = vec![(
+                "type",
+                "CLASS",
+                true,
+                None,
+                format!("Class for the '{alias}' {}.", &root[..root.len() - 1]),
+            )];
+            if root == "transforms" {
+                keys.push((
+                    "predicate",
+                    "STRING",
+                    false,
+                    Some(""),
+                    "The alias of a predicate deciding whether this transform applies.".into(),
+                ));
+                keys.push((
+                    "negate",
+                    "BOOLEAN",
+                    false,
+                    Some("false"),
+                    "Apply the transform when the predicate does not match.".into(),
+                ));
+            }
+            for p in class.map_or(&[][..], |c| c.properties) {
+                keys.push((p.name, p.kind, p.required, p.default, p.doc.to_string()));
+            }
+            for (order, (name, kind, required, default, doc)) in keys.into_iter().enumerate() {
+                let full = format!("{root}.{alias}.{name}");
+                let info = plugin_key_info(
+                    &full,
+                    kind,
+                    required,
+                    default,
+                    &doc,
+                    Some(&group),
+                    order + 1,
+                );
+                out.push((group.clone(), info));
+            }
+        }
+    }
+    out
+}
+
+/// `GET /connector-plugins/{p}/config` of a transform or predicate: its
+/// own properties' `ConfigKeyInfo`s.
+pub fn plugin_key_infos(plugin: &catalog::Plugin) -> Vec<Value> {
+    plugin
+        .properties
+        .iter()
+        .enumerate()
+        .map(|(i, p)| plugin_key_info(p.name, p.kind, p.required, p.default, p.doc, None, i + 1))
+        .collect()
+}
+
+fn plugin_key_info(
+    name: &str,
+    kind: &str,
+    required: bool,
+    default: Option<&str>,
+    doc: &str,
+    group: Option<&str>,
+    order: usize,
+) -> Value {
+    json!({
+        "name": name,
+        "type": kind,
+        "required": required,
+        "default_value": default,
+        "importance": if required { "HIGH" } else { "MEDIUM" },
+        "documentation": doc,
+        "group": group,
+        "width": "NONE",
+        "display_name": name,
+        "dependents": [],
+        "order": order,
     })
 }
 
@@ -179,6 +290,50 @@ mod tests {
             .find(|i| i["name"] == "aws.secret.access.key")
             .expect("secret");
         assert_eq!(secret["type"], "PASSWORD");
+    }
+
+    #[test]
+    fn config_infos_define_the_listed_transforms() {
+        let submitted: Props = serde_json::from_value(json!({
+            "transforms": "mask",
+            "transforms.mask.type": "MaskField$Value",
+            "transforms.mask.fieldz": "card",
+        }))
+        .expect("props");
+        let errors = [
+            Problem::new("transforms.mask.fields", "Missing required configuration"),
+            Problem::new("transforms.mask.fieldz", "unknown property"),
+        ];
+        let infos = config_infos("LambdaSink", &submitted, &errors);
+        assert!(
+            infos["groups"]
+                .as_array()
+                .expect("groups")
+                .contains(&json!("Transforms: mask"))
+        );
+        let find = |name: &str| {
+            infos["configs"]
+                .as_array()
+                .expect("configs")
+                .iter()
+                .find(|c| c["value"]["name"] == name)
+                .cloned()
+                .expect(name)
+        };
+        let fields = find("transforms.mask.fields");
+        assert_eq!(fields["definition"]["required"], true);
+        assert_eq!(fields["definition"]["group"], "Transforms: mask");
+        assert_eq!(
+            fields["value"]["errors"][0],
+            "Missing required configuration"
+        );
+        assert_eq!(
+            find("transforms.mask.type")["value"]["value"],
+            "MaskField$Value"
+        );
+        let typo = find("transforms.mask.fieldz");
+        assert!(typo["definition"].is_null());
+        assert_eq!(typo["value"]["errors"][0], "unknown property");
     }
 
     #[test]

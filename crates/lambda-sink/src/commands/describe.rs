@@ -7,6 +7,7 @@
 use std::io::Write;
 
 use lambda_sink_core::config::properties::{DefaultValue, Group, PROPERTIES, Property, Required};
+use lambda_sink_core::transform;
 use serde_json::json;
 
 use crate::cli::Output;
@@ -108,6 +109,47 @@ fn write_text(out: &mut impl Write) -> std::io::Result<()> {
             writeln!(out, " | Importance: {}", p.importance.as_str())?;
         }
     }
+    write_transforms(out)
+}
+
+/// The transforms and predicates (`transforms=`, `predicates=`).
+fn write_transforms(out: &mut impl Write) -> std::io::Result<()> {
+    let title = "Transforms and predicates";
+    writeln!(
+        out,
+        "
+{title}
+{}",
+        "=".repeat(title.len())
+    )?;
+    writeln!(
+        out,
+        "
+transforms=a,b (at most {}) with transforms.<a>.type=<class> (full or simple name) and its \
+         properties as transforms.<a>.<key>; predicates=p with predicates.<p>.type=<class>; \
+         transforms.<a>.predicate=<p> and transforms.<a>.negate=true|false apply a transform conditionally. \
+         Semantics and differences: docs/transforms.md.",
+        transform::MAX_TRANSFORMS
+    )?;
+    for plugin in transform::catalog::PLUGINS {
+        writeln!(
+            out,
+            "
+{} ({})",
+            plugin.class,
+            plugin.kind().as_str()
+        )?;
+        writeln!(out, "    {}", plugin.doc)?;
+        for p in plugin.properties {
+            let default = match (p.required, p.default) {
+                (true, _) => "required".to_string(),
+                (false, Some("")) => "default \"\"".to_string(),
+                (false, Some(d)) => format!("default {d}"),
+                (false, None) => "optional".to_string(),
+            };
+            writeln!(out, "    {} ({}, {default}): {}", p.name, p.kind, p.doc)?;
+        }
+    }
     Ok(())
 }
 
@@ -155,10 +197,28 @@ fn as_json() -> serde_json::Value {
             })
         })
         .collect();
+    let transforms: Vec<_> = transform::catalog::PLUGINS
+        .iter()
+        .map(|plugin| {
+            json!({
+                "class": plugin.class,
+                "type": plugin.kind().as_str(),
+                "doc": plugin.doc,
+                "properties": plugin.properties.iter().map(|p| json!({
+                    "name": p.name,
+                    "type": p.kind,
+                    "required": p.required,
+                    "default": p.default,
+                    "doc": p.doc,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     json!({
         "plugin": "LambdaSink",
         "version": env!("CARGO_PKG_VERSION"),
         "properties": properties,
+        "transforms": transforms,
     })
 }
 
@@ -185,6 +245,28 @@ mod tests {
         assert!(text.contains(
             "\naws.lambda.batch.size\n    Most records per invocation. Batches never mix partitions.\n    Type: int | Default: 20 | Valid values: [1,...,2147483647] | Importance: high\n"
         ));
+    }
+
+    #[test]
+    fn every_transform_and_predicate_is_described() {
+        let mut out = Vec::new();
+        write_text(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for plugin in transform::catalog::PLUGINS {
+            assert!(
+                text.contains(&format!("\n{} (", plugin.class)),
+                "{}",
+                plugin.class
+            );
+        }
+        assert!(text.contains(
+            "\n    fields (LIST, required): Fields to mask (a missing one is added as null).\n"
+        ));
+        let v = as_json();
+        assert_eq!(
+            v["transforms"].as_array().unwrap().len(),
+            transform::catalog::PLUGINS.len()
+        );
     }
 
     #[test]
