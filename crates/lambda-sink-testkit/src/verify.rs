@@ -15,8 +15,11 @@
 //! given; otherwise (a fake endpoint) the outcome topics. With a real
 //! function, a result in `success-` that echoes the record's value (the test
 //! function's answer) is evidence too: the emulator has been seen to drop an
-//! invocation's log lines although the function ran and answered. Such
-//! records are counted as **missing from the log**, never silently.
+//! invocation's log lines although the function ran and answered. So is an
+//! `error-` record of class `function` (the Invoke API said the function ran
+//! with that batch and failed): the emulator loses the log lines of an
+//! invocation it kills at the function's timeout. Such records are counted
+//! as **missing from the log**, never silently.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -49,8 +52,9 @@ pub struct Verdict {
     pub lost_count: usize,
     /// Records at or above the committed offset (redelivered on restart).
     pub pending: usize,
-    /// Records the function echoed in a result but whose invocation its log
-    /// does not show (the emulator lost the log lines).
+    /// Records the function echoed in a result, or failed with a function
+    /// error, whose invocation its log does not show (the emulator lost the
+    /// log lines).
     pub missing_from_log: usize,
     /// Produced without any outcome record (the first few).
     pub without_outcome: Vec<Position>,
@@ -149,6 +153,8 @@ impl Services {
         let mut results = Vec::new();
         // Results whose `echo` is the record's value, by position.
         let mut echoes: Vec<(Position, serde_json::Value)> = Vec::new();
+        // Records of a batch the Invoke API says the function ran and failed.
+        let mut function_errors: Vec<Position> = Vec::new();
         for kind in ["success", "error"] {
             for r in self.read_all(&format!("{kind}-{}", run.connector)).await? {
                 let Some(position) = header_position(
@@ -164,6 +170,9 @@ impl Services {
                     && let Some(echo) = echo_of(&r)
                 {
                     echoes.push((position, echo));
+                }
+                if kind == "error" && r.header("error_class") == "function" {
+                    function_errors.push(position);
                 }
             }
         }
@@ -209,6 +218,14 @@ impl Services {
                 .collect();
             for (position, echo) in echoes {
                 if !invoked.contains_key(&position) && inputs.get(&position) == Some(&echo) {
+                    invoked.insert(position, 1);
+                    missing_from_log += 1;
+                }
+            }
+        }
+        if run.function.is_some() {
+            for position in function_errors {
+                if !invoked.contains_key(&position) {
                     invoked.insert(position, 1);
                     missing_from_log += 1;
                 }
