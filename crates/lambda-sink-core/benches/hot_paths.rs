@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the per-record hot paths: decoding a key or value
 //! (schemaless JSON/STRING/BYTES, Avro, Protobuf), rendering the payload
-//! element, and cutting batches. `cargo bench -p lambda-sink-core`.
+//! element, applying a transform chain, and cutting batches. `cargo bench -p lambda-sink-core`.
 //! Results and analysis: `BENCHMARKS.md`.
 
 use std::collections::VecDeque;
@@ -15,6 +15,7 @@ use lambda_sink_core::codec::schemaless;
 use lambda_sink_core::config::{DataFormat, DecimalFormat, RecordConverter};
 use lambda_sink_core::payload::render_element;
 use lambda_sink_core::record::SourceRecord;
+use lambda_sink_core::transform::{self, Chain};
 
 /// A ~100-byte JSON value, like the end-to-end benchmark's small records.
 const JSON_VALUE: &[u8] =
@@ -200,5 +201,72 @@ fn batching(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, schemaless, registry_formats, render, batching);
+/// A ~1 KB JSON value: an order with a card, nested address and items.
+fn kilobyte_value() -> Vec<u8> {
+    let items: Vec<_> = (0..12)
+        .map(|i| serde_json::json!({"sku": format!("sku-{i:05}"), "qty": i % 3 + 1, "price": 9.99 + f64::from(i)}))
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "id": 12345, "customer": "c-000042", "card": "4111-1111-1111-1111", "status": "live",
+        "address": {"street": "1 Main Street", "city": "Springfield", "zip": "12345", "country": "US"},
+        "items": items, "note": "leave at the door, ring twice; fragile contents",
+    }))
+    .expect("json")
+}
+
+fn transforms(c: &mut Criterion) {
+    let value = kilobyte_value();
+    let mut record = record();
+    record.value = Some(value.clone());
+    let key = br#""c-000042""#;
+    // Three transforms: mask a field, add the offset, drop a field.
+    let keys: std::collections::BTreeMap<String, String> = [
+        ("transforms", "mask,offset,drop"),
+        (
+            "transforms.mask.type",
+            "org.apache.kafka.connect.transforms.MaskField$Value",
+        ),
+        ("transforms.mask.fields", "card"),
+        (
+            "transforms.offset.type",
+            "org.apache.kafka.connect.transforms.InsertField$Value",
+        ),
+        ("transforms.offset.offset.field", "offset"),
+        (
+            "transforms.drop.type",
+            "org.apache.kafka.connect.transforms.ReplaceField$Value",
+        ),
+        ("transforms.drop.exclude", "note"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let chain = Chain::configure(&keys).expect("chain");
+    let mut group = c.benchmark_group("transforms_1kb");
+    group.throughput(Throughput::Bytes(value.len() as u64));
+    group.bench_function("no_chain", |b| {
+        b.iter(|| render_element(black_box(&record), Some(key), Some(&value), false));
+    });
+    // What any chain pays: the decoded JSON parsed into a value and
+    // written back (no transform).
+    group.bench_function("parse_and_write_only", |b| {
+        b.iter(|| {
+            let v: serde_json::Value = serde_json::from_slice(black_box(&value)).expect("json");
+            black_box(serde_json::to_vec(&v).expect("json"))
+        });
+    });
+    group.bench_function("three_transforms", |b| {
+        b.iter(|| transform::render(&chain, black_box(&record), Some(key), Some(&value), false));
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    schemaless,
+    registry_formats,
+    render,
+    batching,
+    transforms
+);
 criterion_main!(benches);
