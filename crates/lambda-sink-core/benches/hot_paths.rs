@@ -256,7 +256,15 @@ fn transforms(c: &mut Criterion) {
         });
     });
     group.bench_function("three_transforms", |b| {
-        b.iter(|| transform::render(&chain, black_box(&record), Some(key), Some(&value), false));
+        b.iter(|| {
+            transform::render(
+                &chain,
+                black_box(&record),
+                Some(key),
+                Some(&value),
+                transform::Rendering::default(),
+            )
+        });
     });
     group.finish();
 }

@@ -158,6 +158,43 @@ async fn a_chain_transforms_filters_and_dead_letters_records() {
     assert_eq!(d.text(), "\"not an object\"", "the original bytes");
 }
 
+/// Confluent's default record converter renders the record the transforms
+/// made: they see the JSON value, the function gets Java's `Map` text.
+#[tokio::test]
+async fn the_default_record_converter_renders_the_transformed_record() {
+    let s = Services::from_env();
+    let topic = unique("smt-java");
+    s.create_topic(&topic, 1).await.unwrap();
+    let function = unique("smt-java-fn");
+    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let v = json!({"id": 1, "card": "4111-1111"}).to_string();
+    s.produce(&topic, &[Produce::text(0, "k", &v)])
+        .await
+        .unwrap();
+    let name = unique("smt-java-sink");
+    let config = s.connector_config(
+        &name,
+        &topic,
+        &function,
+        &[
+            ("input.data.format", "JSON"),
+            ("record.converter.class", "JsonKeyValueConverter"),
+            ("transforms", "mask"),
+            ("transforms.mask.type", "MaskField$Value"),
+            ("transforms.mask.fields", "card"),
+        ],
+    );
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let seen = wait_until(MINUTE, "the record at the function", || async {
+        let seen = s.function_records(&function).await.unwrap();
+        (!seen.is_empty()).then_some(seen)
+    })
+    .await;
+    c.stop_cleanly().await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["value"], json!("{id=1, card=}"));
+}
+
 #[test]
 fn validate_reports_a_broken_chain_with_the_keys_to_fix() {
     let dir = tempfile::tempdir().unwrap();

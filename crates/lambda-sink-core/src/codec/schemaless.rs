@@ -52,15 +52,24 @@ fn render_json(converter: RecordConverter, bytes: &[u8]) -> Result<Cow<'_, [u8]>
             serde_json::from_slice::<IgnoredAny>(bytes).map_err(invalid)?;
             Ok(Cow::Borrowed(bytes.trim_ascii()))
         }
-        RecordConverter::EscapedJson => {
+        RecordConverter::EscapedJson | RecordConverter::Json => {
             let value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
-            Ok(Cow::Owned(json_string(&value.to_string())))
+            Ok(Cow::Owned(convert(converter, &value)))
         }
+    }
+}
+
+/// A parsed JSON key or value rendered as `record.converter.class` says
+/// (what [`render`] does to `JSON` input after parsing it). Transforms use
+/// it to render the record they changed exactly as an unchanged one.
+pub fn convert(converter: RecordConverter, value: &Value) -> Vec<u8> {
+    match converter {
+        RecordConverter::NativeJson => value.to_string().into_bytes(),
+        RecordConverter::EscapedJson => json_string(&value.to_string()),
         RecordConverter::Json => {
-            let value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
             let mut text = String::new();
-            java_text(&value, &mut text);
-            Ok(Cow::Owned(json_string(&text)))
+            java_text(value, &mut text);
+            json_string(&text)
         }
     }
 }

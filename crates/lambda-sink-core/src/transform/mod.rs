@@ -31,7 +31,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::config::Problem;
+use crate::codec::schemaless;
+use crate::config::{Problem, RecordConverter};
 use crate::record::SourceRecord;
 
 pub use props::Props;
@@ -283,15 +284,29 @@ pub enum Transformed {
     Failed(TransformError),
 }
 
+/// How [`render`] writes the transformed key and value.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rendering {
+    /// `record.converter.class` when the key's input format is schemaless
+    /// `JSON` (it renders the key, as it would without transforms); `None`:
+    /// the key is written as its JSON.
+    pub key: Option<RecordConverter>,
+    /// The same for the value.
+    pub value: Option<RecordConverter>,
+    /// `aws.lambda.payload.include.headers`.
+    pub include_headers: bool,
+}
+
 /// Applies `chain` to `source`, whose key and value are decoded to JSON
-/// text (`None` = null), and renders the payload element of the result:
-/// its topic (routers may change it), key, value and headers.
+/// text (`None` = null; a schemaless `JSON` part as the JSON itself, not yet
+/// converted), and renders the payload element of the result: its topic
+/// (routers may change it), key, value and headers.
 pub fn render(
     chain: &Chain,
     source: &SourceRecord,
     key: Option<&[u8]>,
     value: Option<&[u8]>,
-    include_headers: bool,
+    rendering: Rendering,
 ) -> Transformed {
     let parse = |json: Option<&[u8]>| -> Result<Value, String> {
         json.map_or(Ok(Value::Null), |bytes| {
@@ -315,8 +330,14 @@ pub fn render(
         Ok(None) => return Transformed::Dropped,
         Err(e) => return Transformed::Failed(e),
     };
-    let text = |v: &Value| (!v.is_null()).then(|| serde_json::to_vec(v).unwrap_or_default());
-    let (key, value) = (text(&record.key), text(&record.value));
+    let text = |v: &Value, converter: Option<RecordConverter>| {
+        (!v.is_null()).then(|| match converter {
+            Some(c) => schemaless::convert(c, v),
+            None => v.to_string().into_bytes(),
+        })
+    };
+    let key = text(&record.key, rendering.key);
+    let value = text(&record.value, rendering.value);
     let shown = SourceRecord {
         topic: record.topic,
         partition: record.partition,
@@ -330,7 +351,7 @@ pub fn render(
         &shown,
         key.as_deref(),
         value.as_deref(),
-        include_headers,
+        rendering.include_headers,
     ))
 }
 

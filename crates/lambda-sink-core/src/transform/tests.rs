@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::codec::schemaless;
+use crate::config::RecordConverter;
 
 fn keys(props: &[(&str, &str)]) -> BTreeMap<String, String> {
     props
@@ -1068,4 +1070,69 @@ fn every_catalog_entry_builds_and_knows_its_properties() {
             );
         }
     }
+}
+
+/// The payload element of `value` (JSON input) through `c` under each
+/// record converter, and the element the same record gets without
+/// transforms.
+fn rendered(c: &Chain, value: &[u8], converter: RecordConverter) -> (String, String) {
+    let source = SourceRecord {
+        topic: Arc::from("orders"),
+        partition: 0,
+        offset: 7,
+        timestamp: None,
+        key: None,
+        value: Some(value.to_vec()),
+        headers: vec![],
+    };
+    let rendering = Rendering {
+        key: Some(converter),
+        value: Some(converter),
+        include_headers: false,
+    };
+    let transformed = match render(c, &source, None, Some(value), rendering) {
+        Transformed::Element(e) => String::from_utf8(e).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let plain = schemaless::render(crate::config::DataFormat::Json, converter, value).unwrap();
+    let untouched = crate::payload::render_element(&source, None, Some(&plain), false);
+    (transformed, String::from_utf8(untouched).unwrap())
+}
+
+#[test]
+fn the_record_converter_renders_what_the_transforms_made() {
+    let value = br#"{"id":1,"card":"4111"}"#;
+    // A chain that applies to nothing renders exactly as no chain.
+    let idle = chain(&[
+        ("transforms", "f"),
+        ("transforms.f.type", "Filter"),
+        ("transforms.f.predicate", "p"),
+        ("predicates", "p"),
+        ("predicates.p.type", "TopicNameMatches"),
+        ("predicates.p.pattern", "never"),
+    ]);
+    for converter in [
+        RecordConverter::Json,
+        RecordConverter::EscapedJson,
+        RecordConverter::NativeJson,
+    ] {
+        let (transformed, untouched) = rendered(&idle, value, converter);
+        assert_eq!(transformed, untouched, "{converter:?}");
+    }
+    // Transforms see the JSON, not the converter's text: MaskField finds
+    // `card` under the default converter, which then writes Java's text.
+    let mask = chain(&[
+        ("transforms", "m"),
+        ("transforms.m.type", "MaskField$Value"),
+        ("transforms.m.fields", "card"),
+    ]);
+    let (java, _) = rendered(&mask, value, RecordConverter::Json);
+    assert!(java.contains(r#""value":"{id=1, card=}""#), "{java}");
+    let (escaped, _) = rendered(&mask, value, RecordConverter::EscapedJson);
+    assert!(
+        escaped.contains(r#""value":"{\"id\":1,\"card\":\"\"}""#),
+        "{escaped}"
+    );
+    let (native, _) = rendered(&mask, value, RecordConverter::NativeJson);
+    assert!(native.contains(r#""value":{"id":1,"card":""}"#), "{native}");
 }

@@ -12,12 +12,12 @@ use std::time::Duration;
 use lambda_sink_core::codec::schema::Compiled;
 use lambda_sink_core::codec::schemaless;
 use lambda_sink_core::codec::wire::{self, SchemaRef};
-use lambda_sink_core::config::DataFormat;
+use lambda_sink_core::config::{DataFormat, RecordConverter};
 use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, Stage};
 use lambda_sink_core::payload;
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::retry::Backoff;
-use lambda_sink_core::transform::{self, Transformed};
+use lambda_sink_core::transform::{self, Rendering, Transformed};
 use tracing::warn;
 
 use super::Halt;
@@ -68,12 +68,22 @@ impl Worker {
                 config.lambda.include_headers,
             )
         } else {
+            // Transforms see a JSON part as its JSON; the record converter
+            // renders what they made of it.
+            let converter = |format: DataFormat| {
+                (format == DataFormat::Json).then_some(config.lambda.converter)
+            };
+            let rendering = Rendering {
+                key: converter(config.key_format),
+                value: converter(config.value_format),
+                include_headers: config.lambda.include_headers,
+            };
             match transform::render(
                 &config.transforms,
                 &record,
                 key.as_deref(),
                 value.as_deref(),
-                config.lambda.include_headers,
+                rendering,
             ) {
                 Transformed::Element(element) => element,
                 Transformed::Dropped => return Ok(Item::Filtered { record }),
@@ -121,12 +131,16 @@ impl Worker {
         };
         let config = &self.shared.config;
         if !format.needs_registry() {
-            return Ok(
-                match schemaless::render(format, config.lambda.converter, bytes) {
-                    Ok(json) => Decoded::Json(Some(json)),
-                    Err(e) => dead(&e.message),
-                },
-            );
+            // With transforms, a JSON part stays JSON until they have run.
+            let converter = if config.transforms.is_empty() {
+                config.lambda.converter
+            } else {
+                RecordConverter::NativeJson
+            };
+            return Ok(match schemaless::render(format, converter, bytes) {
+                Ok(json) => Decoded::Json(Some(json)),
+                Err(e) => dead(&e.message),
+            });
         }
         // A record written by Apicurio's serializer in its headers mode may
         // even parse as a Confluent header; whatever fails, say so.
