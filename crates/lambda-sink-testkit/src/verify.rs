@@ -225,8 +225,8 @@ impl Services {
         }
         if run.function.is_some() {
             for position in function_errors {
-                if !invoked.contains_key(&position) {
-                    invoked.insert(position, 1);
+                if let std::collections::btree_map::Entry::Vacant(e) = invoked.entry(position) {
+                    e.insert(1);
                     missing_from_log += 1;
                 }
             }
