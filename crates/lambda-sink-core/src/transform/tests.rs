@@ -1136,3 +1136,151 @@ fn the_record_converter_renders_what_the_transforms_made() {
     let (native, _) = rendered(&mask, value, RecordConverter::NativeJson);
     assert!(native.contains(r#""value":{"id":1,"card":""}"#), "{native}");
 }
+
+/// A connector's transform properties (as a Cloud docs page writes them)
+/// applied to `input`.
+fn documented(props: &[(&str, &str)], input: Record) -> Record {
+    chain(props).apply(input).unwrap().unwrap()
+}
+
+/// Confluent Cloud's usage pages (docs.confluent.io/cloud/current/connectors/
+/// transforms/<name>.html, read 2026-12-03), each example's configuration
+/// as the page writes it, and its before and after. Where the page and
+/// Apache's source disagree, the source wins and the case says so.
+#[test]
+fn confluent_cloud_documented_examples() {
+    // maskfield.html, "Mask value".
+    let r = documented(
+        &[
+            ("transforms", "MaskField"),
+            (
+                "transforms.MaskField.type",
+                "org.apache.kafka.connect.transforms.MaskField$Value",
+            ),
+            ("transforms.MaskField.fields", "string_field"),
+        ],
+        record(
+            json!("k"),
+            json!({"integer_field": 22, "string_field": "foo"}),
+        ),
+    );
+    assert_eq!(r.value, json!({"integer_field": 22, "string_field": ""}));
+    // maskfield.html, "Replace value": three transforms, the third on two fields.
+    let r = documented(
+        &[
+            ("transforms", "SSNMask,IPMask,PhoneMask"),
+            (
+                "transforms.SSNMask.type",
+                "org.apache.kafka.connect.transforms.MaskField$Value",
+            ),
+            ("transforms.SSNMask.fields", "SSN"),
+            ("transforms.SSNMask.replacement", "***-***-****"),
+            (
+                "transforms.IPMask.type",
+                "org.apache.kafka.connect.transforms.MaskField$Value",
+            ),
+            ("transforms.IPMask.fields", "IPAddress"),
+            ("transforms.IPMask.replacement", "xxx.xxx.xxx.xxx"),
+            (
+                "transforms.PhoneMask.type",
+                "org.apache.kafka.connect.transforms.MaskField$Value",
+            ),
+            ("transforms.PhoneMask.fields", "office,mobile"),
+            ("transforms.PhoneMask.replacement", "+0-000-000-0000"),
+        ],
+        record(
+            json!("k"),
+            json!({"SSN": "123-45-6789", "IPAddress": "10.1.2.3", "office": "+1-555-0100", "mobile": "+1-555-0199", "name": "Ann"}),
+        ),
+    );
+    assert_eq!(
+        r.value,
+        json!({"SSN": "***-***-****", "IPAddress": "xxx.xxx.xxx.xxx", "office": "+0-000-000-0000", "mobile": "+0-000-000-0000", "name": "Ann"})
+    );
+    // cast.html, "Cast value": the page shows "63521704.02"; Apache's
+    // Cast.castToString is Double.toString, which writes 6.352170402E7
+    // for a double of that size, so that is what a Connect worker sends.
+    let cast = |spec: &str, value: Value| {
+        documented(
+            &[
+                ("transforms", "Cast"),
+                (
+                    "transforms.Cast.type",
+                    "org.apache.kafka.connect.transforms.Cast$Value",
+                ),
+                ("transforms.Cast.spec", spec),
+            ],
+            record(json!("k"), value),
+        )
+        .value
+    };
+    assert_eq!(cast("string", json!(63_521_704.02)), json!("6.352170402E7"));
+    assert_eq!(cast("string", json!(4761.5)), json!("4761.5"));
+    // cast.html, "Cast comma-separated values".
+    let v = cast(
+        "ID:string,score:float64",
+        json!({"ID": 46290, "score": 4761}),
+    );
+    assert_eq!(v["ID"], json!("46290"));
+    assert_eq!(v["score"].to_string(), "4761.0");
+    // flatten.html, "JSON Example".
+    let r = documented(
+        &[
+            ("transforms", "flatten"),
+            (
+                "transforms.flatten.type",
+                "org.apache.kafka.connect.transforms.Flatten$Value",
+            ),
+            ("transforms.flatten.delimiter", "."),
+        ],
+        record(
+            json!("k"),
+            json!({"content": {"id": 42, "name": {"first": "David", "middle": null, "last": "Wong"}}}),
+        ),
+    );
+    assert_eq!(
+        r.value,
+        json!({"content.id": 42, "content.name.first": "David", "content.name.middle": null, "content.name.last": "Wong"})
+    );
+    // insertheader.html: header app.id with the literal best-app-ever.
+    let r = documented(
+        &[
+            ("transforms", "insertAppIdHeader"),
+            (
+                "transforms.insertAppIdHeader.type",
+                "org.apache.kafka.connect.transforms.InsertHeader",
+            ),
+            ("transforms.insertAppIdHeader.header", "app.id"),
+            (
+                "transforms.insertAppIdHeader.value.literal",
+                "best-app-ever",
+            ),
+        ],
+        record(json!("k"), json!({"a": 1})),
+    );
+    assert_eq!(
+        r.headers.last(),
+        Some(&("app.id".to_string(), Some(b"best-app-ever".to_vec())))
+    );
+    // timestamprouter.html: ordersTopic → foo-ordersTopic-201804 (`YYYY`
+    // is the week year, which is the calendar year in April).
+    let mut april = record(json!("k"), json!({"a": 1}));
+    april.topic = Arc::from("ordersTopic");
+    april.timestamp = Some(1_523_836_800_000); // 2018-04-16T00:00:00Z
+    let r = documented(
+        &[
+            ("transforms", "TimestampRouter"),
+            (
+                "transforms.TimestampRouter.type",
+                "org.apache.kafka.connect.transforms.TimestampRouter",
+            ),
+            (
+                "transforms.TimestampRouter.topic.format",
+                "foo-${topic}-${timestamp}",
+            ),
+            ("transforms.TimestampRouter.timestamp.format", "YYYYMM"),
+        ],
+        april,
+    );
+    assert_eq!(&*r.topic, "foo-ordersTopic-201804");
+}

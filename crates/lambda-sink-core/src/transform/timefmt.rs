@@ -1,8 +1,13 @@
 //! Java `SimpleDateFormat` patterns (as TimestampConverter and
 //! TimestampRouter take them), always in UTC, translated once to chrono's
 //! format items. The common letters are supported (`y M d H h m s SSS E a
-//! D Z X z` and quoted literals); any other letter is a config error
-//! rather than a silent difference.
+//! D Z X z` and quoted literals, and `Y`, the week year, for formatting);
+//! any other letter is a config error rather than a silent difference.
+//!
+//! `Y` is Java's week year in the `en-US` calendar a Connect worker
+//! usually runs with (weeks start on Sunday; week 1 is the week holding
+//! January 1st), so from the Sunday before a January 1st on, the week
+//! year is already the next year — the classic `YYYY` surprise, kept.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
@@ -14,6 +19,24 @@ pub(super) struct DateFormat {
     has_date: bool,
     has_time: bool,
     has_offset: bool,
+    has_week_year: bool,
+}
+
+/// Stand-ins for the week year in the chrono pattern (private-use code
+/// points, which no pattern contains), replaced after formatting.
+const WEEK_YEAR: char = '\u{E000}';
+const WEEK_YEAR_2: char = '\u{E001}';
+
+/// Java's `en-US` week year of `day` (see the module documentation).
+fn week_year(day: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    let next = day.year() + 1;
+    let Some(january_first) = NaiveDate::from_ymd_opt(next, 1, 1) else {
+        return day.year();
+    };
+    let days_since_sunday = i64::from(january_first.weekday().num_days_from_sunday());
+    let week_one = january_first - chrono::Duration::days(days_since_sunday);
+    if day >= week_one { next } else { day.year() }
 }
 
 impl DateFormat {
@@ -24,6 +47,7 @@ impl DateFormat {
     pub(super) fn parse(pattern: &str) -> Result<Self, String> {
         let mut out = String::new();
         let (mut has_date, mut has_time, mut has_offset) = (false, false, false);
+        let mut has_week_year = false;
         let chars: Vec<char> = pattern.chars().collect();
         let mut i = 0;
         while i < chars.len() {
@@ -70,6 +94,12 @@ impl DateFormat {
             while chars.get(i + n) == Some(&c) {
                 n += 1;
             }
+            if c == 'Y' {
+                out.push(if n == 2 { WEEK_YEAR_2 } else { WEEK_YEAR });
+                has_week_year = true;
+                i += n;
+                continue;
+            }
             let item = match (c, n) {
                 ('y', 2) => "%y",
                 ('y', _) => "%Y",
@@ -98,7 +128,7 @@ impl DateFormat {
                 ('z', _) => "UTC",
                 _ => {
                     return Err(format!(
-                        "{pattern:?}: the pattern letter run {:?} is not supported; supported: y, M, d, D, E, H, h, m, s, SSS, a, Z, X, z and quoted text",
+                        "{pattern:?}: the pattern letter run {:?} is not supported; supported: y, Y, M, d, D, E, H, h, m, s, SSS, a, Z, X, z and quoted text",
                         std::iter::repeat_n(c, n).collect::<String>()
                     ));
                 }
@@ -118,6 +148,7 @@ impl DateFormat {
             has_date,
             has_time,
             has_offset,
+            has_week_year,
         })
     }
 
@@ -128,9 +159,16 @@ impl DateFormat {
 
     /// `ms` (epoch milliseconds) formatted in UTC.
     pub(super) fn format_millis(&self, ms: i64) -> String {
-        DateTime::<Utc>::from_timestamp_millis(ms)
-            .map(|t| t.format(&self.chrono).to_string())
-            .unwrap_or_default()
+        let Some(t) = DateTime::<Utc>::from_timestamp_millis(ms) else {
+            return String::new();
+        };
+        let text = t.format(&self.chrono).to_string();
+        if !self.has_week_year {
+            return text;
+        }
+        let year = week_year(t.date_naive());
+        text.replace(WEEK_YEAR, &year.to_string())
+            .replace(WEEK_YEAR_2, &format!("{:02}", year.rem_euclid(100)))
     }
 
     /// Epoch milliseconds of `text` in this pattern (UTC unless the
@@ -140,6 +178,12 @@ impl DateFormat {
     /// # Errors
     /// The text does not match the pattern.
     pub(super) fn parse_millis(&self, text: &str) -> Result<i64, String> {
+        if self.has_week_year {
+            return Err(format!(
+                "{:?}: Y (the week year) formats a timestamp but cannot parse one; use y",
+                self.pattern
+            ));
+        }
         let f = self.chrono.as_str();
         let e = |e: chrono::ParseError| e.to_string();
         if self.has_offset {
@@ -181,6 +225,32 @@ mod tests {
         let quoted = DateFormat::parse("'at' HH 'o''clock' %").unwrap();
         assert_eq!(quoted.format_millis(0), "at 00 o'clock %");
         assert!(day.parse_millis("2023-11-14").is_err());
+    }
+
+    #[test]
+    fn the_week_year_turns_at_the_sunday_before_january_first() {
+        // Java: new SimpleDateFormat("YYYY-MM-dd") in en-US, UTC.
+        let f = DateFormat::parse("YYYY-MM-dd").unwrap();
+        let at = |y, m, d| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_time(NaiveTime::MIN)
+                .and_utc()
+                .timestamp_millis()
+        };
+        // 2019-01-01 is a Tuesday: its week starts on Sunday 2018-12-30.
+        assert_eq!(f.format_millis(at(2018, 12, 29)), "2018-12-29");
+        assert_eq!(f.format_millis(at(2018, 12, 30)), "2019-12-30");
+        assert_eq!(f.format_millis(at(2019, 1, 5)), "2019-01-05");
+        // 2023-01-01 is a Sunday: nothing turns early.
+        assert_eq!(f.format_millis(at(2022, 12, 31)), "2022-12-31");
+        assert_eq!(
+            DateFormat::parse("YY")
+                .unwrap()
+                .format_millis(at(2018, 12, 30)),
+            "19"
+        );
+        assert!(f.parse_millis("2019-12-30").is_err());
     }
 
     #[test]
