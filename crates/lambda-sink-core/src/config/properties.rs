@@ -1057,14 +1057,6 @@ pub fn unsupported(key: &str) -> Option<String> {
             "Kafka headers are passed to the function as UTF-8 (or base64) strings; remove this property",
         ),
         (
-            "transforms",
-            "Single Message Transforms are not supported; transform records in the function instead",
-        ),
-        (
-            "predicates",
-            "Single Message Transforms are not supported; transform records in the function instead",
-        ),
-        (
             "provider.integration.id",
             "Confluent Provider Integration exists only inside Confluent Cloud; use authentication.method=IAM Roles with aws.iam.role.arn",
         ),
@@ -1098,14 +1090,6 @@ pub fn unsupported(key: &str) -> Option<String> {
         ),
     ];
     const PREFIXES: &[(&str, &str)] = &[
-        (
-            "transforms.",
-            "Single Message Transforms are not supported; transform records in the function instead",
-        ),
-        (
-            "predicates.",
-            "Single Message Transforms are not supported; transform records in the function instead",
-        ),
         (
             "reporter.admin.",
             "use kafka.* (all clients) or producer.override.* instead",
@@ -1302,11 +1286,8 @@ mod tests {
                 .unwrap()
                 .contains("input.data.format")
         );
-        assert!(
-            unsupported("transforms.mask.type")
-                .unwrap()
-                .contains("Single Message Transforms")
-        );
+        // Transforms are the chain's (crate::transform), not unsupported.
+        assert!(unsupported("transforms.mask.type").is_none());
         assert!(
             unsupported("provider.integration.id")
                 .unwrap()

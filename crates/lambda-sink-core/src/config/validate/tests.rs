@@ -586,9 +586,10 @@ fn unknown_and_unsupported_properties() {
         &[("value.converter", "io.confluent.connect.avro.AvroConverter")],
         "value.converter: not supported: Kafka Connect converters are not used; set input.data.format instead (AvroConverter → AVRO, JsonSchemaConverter → JSON_SR, ProtobufConverter → PROTOBUF, JsonConverter → JSON, StringConverter → STRING, ByteArrayConverter → BYTES)",
     );
+    // Transforms are supported: an alias without its type says what is missing.
     assert_error(
         &[("transforms", "mask")],
-        "transforms: not supported: Single Message Transforms are not supported; transform records in the function instead",
+        "transforms.mask.type: Missing required configuration \"transforms.mask.type\" which has no default value.",
     );
 }
 
