@@ -122,16 +122,43 @@ impl Transform for InsertField {
 
 // ── ReplaceField ───────────────────────────────────────────────────────
 
+/// What a ReplaceField (Apache's or Confluent's nested one) keeps, drops
+/// and renames.
+#[derive(Debug)]
+pub(super) struct FieldSelection {
+    /// `exclude` (or its deprecated alias `blacklist`).
+    pub(super) exclude: BTreeSet<String>,
+    /// `include` (or `whitelist`); empty keeps everything.
+    pub(super) include: BTreeSet<String>,
+    /// `renames`, old to new.
+    pub(super) renames: BTreeMap<String, String>,
+}
+
+impl FieldSelection {
+    /// Reads the ReplaceField properties, or `None` after reporting why not.
+    pub(super) fn configure(p: &mut Props) -> Option<Self> {
+        let mut exclude: BTreeSet<String> = p.list("exclude").into_iter().collect();
+        exclude.extend(p.list("blacklist"));
+        let mut include: BTreeSet<String> = p.list("include").into_iter().collect();
+        include.extend(p.list("whitelist"));
+        let renames = renames(p);
+        p.boolean("replace.null.with.default", true);
+        Some(Self {
+            exclude,
+            include,
+            renames: renames?,
+        })
+    }
+}
+
 #[derive(Debug)]
 struct ReplaceField {
     part: Part,
-    exclude: BTreeSet<String>,
-    include: BTreeSet<String>,
-    renames: BTreeMap<String, String>,
+    fields: FieldSelection,
 }
 
 /// `renames`: `old:new` pairs.
-pub(super) fn renames(p: &mut Props) -> Option<BTreeMap<String, String>> {
+fn renames(p: &mut Props) -> Option<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     let mut ok = true;
     for pair in p.list("renames") {
@@ -149,26 +176,9 @@ pub(super) fn renames(p: &mut Props) -> Option<BTreeMap<String, String>> {
     ok.then_some(out)
 }
 
-/// `exclude` (or its deprecated alias `blacklist`) and `include` (or
-/// `whitelist`).
-pub(super) fn include_exclude(p: &mut Props) -> (BTreeSet<String>, BTreeSet<String>) {
-    let mut exclude: BTreeSet<String> = p.list("exclude").into_iter().collect();
-    exclude.extend(p.list("blacklist"));
-    let mut include: BTreeSet<String> = p.list("include").into_iter().collect();
-    include.extend(p.list("whitelist"));
-    (exclude, include)
-}
-
 pub(super) fn replace_field(p: &mut Props, part: Part) -> Built {
-    let (exclude, include) = include_exclude(p);
-    let renames = renames(p);
-    p.boolean("replace.null.with.default", true);
-    Some(Box::new(ReplaceField {
-        part,
-        exclude,
-        include,
-        renames: renames?,
-    }))
+    let fields = FieldSelection::configure(p)?;
+    Some(Box::new(ReplaceField { part, fields }))
 }
 
 impl Transform for ReplaceField {
@@ -181,10 +191,10 @@ impl Transform for ReplaceField {
                 *map = old
                     .into_iter()
                     .filter(|(k, _)| {
-                        !self.exclude.contains(k)
-                            && (self.include.is_empty() || self.include.contains(k))
+                        !self.fields.exclude.contains(k)
+                            && (self.fields.include.is_empty() || self.fields.include.contains(k))
                     })
-                    .map(|(k, v)| match self.renames.get(&k) {
+                    .map(|(k, v)| match self.fields.renames.get(&k) {
                         Some(to) => (to.clone(), v),
                         None => (k, v),
                     })

@@ -11,13 +11,12 @@
 //! split: the path before it selects nodes, and the filter tests each
 //! node — an array's elements, or an object itself.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
-use super::apache::{Built, include_exclude, renames};
+use super::apache::{Built, FieldSelection};
 use super::{Part, Props, Record, Transform};
 
 // ── Filter ─────────────────────────────────────────────────────────────
@@ -251,29 +250,21 @@ impl Transform for TombstoneHandler {
 #[derive(Debug)]
 struct ReplaceField {
     part: Part,
-    exclude: BTreeSet<String>,
-    include: BTreeSet<String>,
-    renames: BTreeMap<String, String>,
+    fields: FieldSelection,
 }
 
 pub(super) fn replace_field(p: &mut Props, part: Part) -> Built {
-    let (exclude, include) = include_exclude(p);
-    let renames = renames(p);
-    p.boolean("replace.null.with.default", true);
-    Some(Box::new(ReplaceField {
-        part,
-        exclude,
-        include,
-        renames: renames?,
-    }))
+    let fields = FieldSelection::configure(p)?;
+    Some(Box::new(ReplaceField { part, fields }))
 }
 
 impl ReplaceField {
     /// Kept: no `include`, or the path is included, under an included
     /// path, or on the way to one.
     fn included(&self, path: &str) -> bool {
-        self.include.is_empty()
-            || self.include.iter().any(|i| {
+        let include = &self.fields.include;
+        include.is_empty()
+            || include.iter().any(|i| {
                 i == path
                     || path
                         .strip_prefix(i.as_str())
@@ -291,14 +282,14 @@ impl ReplaceField {
             } else {
                 format!("{prefix}.{k}")
             };
-            if self.exclude.contains(&path) || !self.included(&path) {
+            if self.fields.exclude.contains(&path) || !self.included(&path) {
                 continue;
             }
             let v = match v {
                 Value::Object(inner) => Value::Object(self.rebuild(&path, inner)),
                 other => other,
             };
-            let name = self.renames.get(&path).cloned().unwrap_or(k);
+            let name = self.fields.renames.get(&path).cloned().unwrap_or(k);
             out.insert(name, v);
         }
         out
