@@ -95,7 +95,7 @@ pub(super) async fn connect(
             command: ConnectPlugin::List,
         } => {
             let plugins = api
-                .call(Method::GET, "/connector-plugins?connectorsOnly=false", None)
+                .call(Method::GET, "/connector-plugins", None)
                 .await?;
             if json {
                 print(&plugins);
