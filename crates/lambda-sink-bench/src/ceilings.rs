@@ -106,6 +106,7 @@ fn request(d: &Dataset, batch: usize) -> anyhow::Result<Vec<u8>> {
                 partition: 0,
                 offset: i64::try_from(i)?,
                 timestamp: Some(1_764_115_200_000),
+                timestamp_type: lambda_sink_core::record::TimestampType::CreateTime,
                 key: Some(d.key(i).into_bytes()),
                 value: Some(d.value(i).into_bytes()),
                 headers: Vec::new(),

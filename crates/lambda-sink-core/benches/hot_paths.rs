@@ -27,6 +27,7 @@ fn record() -> SourceRecord {
         partition: 3,
         offset: 1_234_567,
         timestamp: Some(1_764_115_200_000),
+        timestamp_type: lambda_sink_core::record::TimestampType::CreateTime,
         key: Some(b"c-000042".to_vec()),
         value: Some(JSON_VALUE.to_vec()),
         headers: vec![("trace".into(), Some(b"abc123".to_vec()))],

@@ -8,6 +8,8 @@
 //! * [`config`] — the property table, the three config file shapes, secret
 //!   references, and validation of a raw property map into a typed [`config::Config`].
 //! * [`transform`] — Single Message Transforms and predicates.
+//! * [`esm`] — the event shape of AWS's Kafka event source mapping and its
+//!   partial batch response.
 //!
 //! The adapters (librdkafka, the AWS SDK, HTTP) live in the `lambda-sink` crate
 //! and depend on this one, never the other way round.
@@ -17,6 +19,7 @@ pub mod codec;
 pub mod concurrency;
 pub mod config;
 pub mod connect;
+pub mod esm;
 pub mod offsets;
 pub mod outcome;
 pub mod payload;

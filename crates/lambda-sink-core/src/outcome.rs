@@ -650,6 +650,7 @@ mod tests {
             partition: 2,
             offset: 9,
             timestamp: Some(5),
+            timestamp_type: crate::record::TimestampType::CreateTime,
             key: None,
             value: None,
             headers: vec![],

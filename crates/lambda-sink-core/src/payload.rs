@@ -81,6 +81,7 @@ mod tests {
             partition: 1,
             offset: 43822,
             timestamp: Some(1_562_844_607_000),
+            timestamp_type: crate::record::TimestampType::CreateTime,
             key: Some(b"mykey".to_vec()),
             value: Some(b"{}".to_vec()),
             headers: vec![

@@ -16,12 +16,24 @@ pub struct SourceRecord {
     pub offset: i64,
     /// Timestamp in epoch milliseconds, when the record has one.
     pub timestamp: Option<i64>,
+    /// What the timestamp is (the producer's or the broker's).
+    pub timestamp_type: TimestampType,
     /// Key bytes; `None` for a null key.
     pub key: Option<Vec<u8>>,
     /// Value bytes; `None` for a tombstone.
     pub value: Option<Vec<u8>>,
     /// Headers in record order; a header value may be null.
     pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// Kafka's timestamp types (of a record that has a timestamp).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimestampType {
+    /// Set by the producer.
+    #[default]
+    CreateTime,
+    /// Set by the broker when it appended the record.
+    LogAppendTime,
 }
 
 impl SourceRecord {

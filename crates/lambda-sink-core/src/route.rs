@@ -91,6 +91,12 @@ pub enum Finished<'a> {
     Answered(&'a Invoked),
     /// Retries ran out (`aws.lambda.retry.timeout.ms`).
     GaveUp(&'a InvokeFailure),
+    /// The function answered with a partial batch response naming these
+    /// records as failed (`aws.lambda.batch.item.failures`).
+    ItemsFailed(&'a Invoked),
+    /// The function's partial batch response is malformed, for this
+    /// reason: the whole batch failed.
+    BadItemFailures(&'a Invoked, &'a str),
 }
 
 /// What is written for every record of the batch.
@@ -144,6 +150,27 @@ pub fn route(records: usize, finished: Finished<'_>, policy: &Policy) -> Resolut
         (InvocationType::Sync, Finished::GaveUp(failure)) => {
             failed(BatchError::invocation(failure), policy)
         }
+        (_, Finished::ItemsFailed(invoked)) => failed(
+            BatchError {
+                class: ErrorClass::Function,
+                error_type: "BatchItemFailure".into(),
+                status_code: invoked.status,
+                body: ResultValue::from_body(&invoked.payload),
+            },
+            policy,
+        ),
+        (_, Finished::BadItemFailures(invoked, reason)) => failed(
+            BatchError {
+                class: ErrorClass::Function,
+                error_type: "InvalidBatchItemFailures".into(),
+                status_code: invoked.status,
+                body: ResultValue::Json(serde_json::json!({
+                    "errorMessage": format!("the function's partial batch response is invalid: {reason}"),
+                    "response": String::from_utf8_lossy(&invoked.payload),
+                })),
+            },
+            policy,
+        ),
         (InvocationType::Sync, Finished::Answered(invoked)) => match &invoked.function_error {
             Some(function_error) => failed(
                 BatchError {
@@ -256,6 +283,13 @@ mod tests {
             (Sync, Log, false, "function_error", "function_error", "-"),
             (Sync, Log, true, "gave_up", "invocation_error", "errors"),
             (Sync, Log, false, "gave_up", "invocation_error", "-"),
+            // Partial batch responses: the failed part is a function error.
+            (Sync, Fail, true, "items_failed", "stop:failed", "-"),
+            (Sync, Ignore, true, "items_failed", "ignored", "-"),
+            (Sync, Log, true, "items_failed", "function_error", "errors"),
+            (Sync, Log, false, "items_failed", "function_error", "-"),
+            (Sync, Fail, true, "bad_items", "stop:failed", "-"),
+            (Sync, Log, true, "bad_items", "function_error", "errors"),
             // Async: 202 carries no result and no function error; a batch
             // Lambda never accepted is dead-lettered (or stops without a DLQ).
             (Async, Fail, true, "ok", "accepted", "-"),
@@ -282,6 +316,8 @@ mod tests {
             let finished = match result {
                 "ok" => Finished::Answered(&ok),
                 "function_error" => Finished::Answered(&function_error),
+                "items_failed" => Finished::ItemsFailed(&ok),
+                "bad_items" => Finished::BadItemFailures(&ok, "not a list"),
                 _ => Finished::GaveUp(&gave_up),
             };
             let got = route(2, finished, &policy);

@@ -20,6 +20,11 @@
 //! The environment variable `RESPONSE_SHAPE` changes the answer for
 //! response-mapping tests: `object` returns one object for the whole batch,
 //! `short` returns one element fewer than there are records.
+//!
+//! An event of AWS's Kafka event source mapping (an object with
+//! `eventSource`) goes to [`esm::handle`] instead.
+
+mod esm;
 
 use std::time::Duration;
 
@@ -32,6 +37,9 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    if event.payload.get("eventSource").is_some() {
+        return esm::handle(event.payload, &event.context.request_id);
+    }
     let records: Vec<Value> = match event.payload {
         Value::Array(items) => items,
         other => vec![other],

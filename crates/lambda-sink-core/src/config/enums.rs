@@ -157,6 +157,16 @@ config_enum! {
 }
 
 config_enum! {
+    /// `aws.lambda.payload.format`: the request the function receives.
+    PayloadFormat {
+        /// Confluent's LambdaSink payload: a list of `{"payload": {...}}`.
+        Confluent = "confluent",
+        /// AWS's Kafka event source mapping event (`SelfManagedKafka` or `aws:kafka`).
+        Esm = "esm",
+    }
+}
+
+config_enum! {
     /// `aws.lambda.ordering`: which records of a partition may be in flight together.
     Ordering {
         /// One batch of a partition in flight at a time, in offset order.

@@ -29,7 +29,7 @@ pub use client::ClientRole;
 pub use enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
     DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, Ordering,
-    RecordConverter, ReporterValueFormat,
+    PayloadFormat, RecordConverter, ReporterValueFormat,
 };
 pub use names::{ConnectorId, FunctionRef, TopicName};
 pub use problem::Problem;
@@ -310,6 +310,12 @@ pub struct LambdaConfig {
     pub adaptive_concurrency: bool,
     /// `aws.lambda.payload.include.headers`.
     pub include_headers: bool,
+    /// `aws.lambda.payload.format`.
+    pub payload_format: PayloadFormat,
+    /// `aws.lambda.esm.event.source.arn` (the ESM event's `eventSourceArn`).
+    pub esm_event_source_arn: Option<String>,
+    /// `aws.lambda.batch.item.failures`: read partial batch responses.
+    pub batch_item_failures: bool,
     /// `record.converter.class`.
     pub converter: RecordConverter,
     /// `behavior.on.error`.

@@ -13,7 +13,7 @@
 use super::enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
     DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, Ordering,
-    RecordConverter, ReporterValueFormat,
+    PayloadFormat, RecordConverter, ReporterValueFormat,
 };
 
 /// A property's value type, which decides how its text is parsed.
@@ -743,6 +743,36 @@ pub static PROPERTIES: &[Property] = &[
         Lambda,
         true,
         "Lower the in-flight limit when Lambda throttles (429) and raise it again, up to `aws.lambda.max.in.flight`, while calls succeed (AIMD). `false` keeps the limit at `aws.lambda.max.in.flight`."
+    ),
+    prop!(
+        "aws.lambda.payload.format",
+        one_of(PayloadFormat::NAMES),
+        Value("confluent"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "The request the function receives. `confluent`: Confluent's LambdaSink payload, a list of `{\"payload\": {...}}`. `esm`: the event of AWS's Kafka event source mapping (`{\"eventSource\", \"bootstrapServers\", \"records\": {\"<topic>-<partition>\": [...]}}`, base64 `key` and `value`, headers as signed bytes), so a function written for the event source mapping runs unchanged (docs/esm.md)."
+    ),
+    prop!(
+        "aws.lambda.esm.event.source.arn",
+        Kind::String,
+        DefaultValue::None,
+        No,
+        Low,
+        Lambda,
+        true,
+        "With `aws.lambda.payload.format=esm`: the MSK cluster ARN to send as `eventSourceArn`, which makes `eventSource` `aws:kafka` (as for Amazon MSK); unset, the event is `SelfManagedKafka`."
+    ),
+    prop!(
+        "aws.lambda.batch.item.failures",
+        Kind::Bool,
+        Derived("`true` with `aws.lambda.payload.format=esm`, else `false`"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "Read the function's answer as the event source mapping's partial batch response (`{\"batchItemFailures\": [{\"itemIdentifier\": {\"partition\": \"<topic>-<partition>\", \"offset\": n}}]}`): the lowest reported record and those after it in the batch fail (`behavior.on.error`), the ones before it succeed. No failures, an empty list or `null`: all succeeded. A malformed answer, or one naming a record not in the batch, fails the whole batch. Sync mode only."
     ),
     prop!(
         "aws.lambda.payload.include.headers",

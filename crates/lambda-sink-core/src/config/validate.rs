@@ -23,9 +23,9 @@ use super::{
     AssumeRole, AuthenticationMethod, AutoOffsetReset, AwsConfig, AwsCredentials, BehaviorOnError,
     ClientProperties, ClientValue, Config, ConfigurationMode, ConnectorId, DataFormat,
     DecimalFormat, Dlq, ErrorsConfig, ErrorsTolerance, FunctionRef, InvocationType, KafkaAuth,
-    KafkaAuthMode, KafkaConfig, LambdaConfig, Ordering, OutputTopic, Problem, Proxy, RawConfig,
-    RecordConverter, ReporterConfig, ReporterTopic, ReporterValueFormat, Resolver, Routing,
-    SchemaRegistryConfig, Secret, ServiceConfig, Subscription, TopicName,
+    KafkaAuthMode, KafkaConfig, LambdaConfig, Ordering, OutputTopic, PayloadFormat, Problem, Proxy,
+    RawConfig, RecordConverter, ReporterConfig, ReporterTopic, ReporterValueFormat, Resolver,
+    Routing, SchemaRegistryConfig, Secret, ServiceConfig, Subscription, TopicName,
 };
 
 /// Lambda's synchronous (RequestResponse) request limit.
@@ -502,6 +502,16 @@ fn build(v: &Values, report: &mut Report) -> Option<Config> {
         }
     }
 
+    if let (Some(l), Some(chain)) = (&lambda, &transforms)
+        && l.payload_format == PayloadFormat::Esm
+        && !chain.is_empty()
+    {
+        report.error(
+            "transforms",
+            "cannot be combined with aws.lambda.payload.format=esm: the event carries the record's own bytes; transform in the function, or use the confluent format",
+        );
+        return None;
+    }
     let (reporter, errors) = outputs?;
     Some(Config {
         name: name?,
@@ -971,6 +981,33 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
             .int("aws.lambda.max.in.flight.per.partition")
             .map(usize_of),
     };
+    let payload_format = v.choice("aws.lambda.payload.format", PayloadFormat::from_canonical);
+    let esm = payload_format == Some(PayloadFormat::Esm);
+    let esm_event_source_arn = v.text("aws.lambda.esm.event.source.arn");
+    if let Some(arn) = &esm_event_source_arn {
+        if !esm {
+            report.warn(
+                "aws.lambda.esm.event.source.arn",
+                "has no effect unless aws.lambda.payload.format=esm",
+            );
+        } else if !arn.starts_with("arn:aws") || !arn.contains(":kafka:") {
+            report.error(
+                "aws.lambda.esm.event.source.arn",
+                format!("{arn:?} is not an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>)"),
+            );
+        }
+    }
+    let batch_item_failures = if v.is_set("aws.lambda.batch.item.failures") {
+        v.bool("aws.lambda.batch.item.failures")
+    } else {
+        esm
+    };
+    if batch_item_failures && invocation_type == Some(InvocationType::Async) {
+        report.warn(
+            "aws.lambda.batch.item.failures",
+            "has no effect in async mode: the function's answer never reaches lambda-sink",
+        );
+    }
     Some(LambdaConfig {
         routing: routing?,
         invocation_type: invocation_type?,
@@ -986,6 +1023,9 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
         max_in_flight_per_partition: per_partition?,
         adaptive_concurrency: v.bool("aws.lambda.adaptive.concurrency"),
         include_headers: v.bool("aws.lambda.payload.include.headers"),
+        payload_format: payload_format?,
+        esm_event_source_arn,
+        batch_item_failures,
         converter: v.choice("record.converter.class", RecordConverter::from_canonical)?,
         behavior_on_error: behavior_on_error?,
     })

@@ -343,6 +343,7 @@ pub fn render(
         partition: record.partition,
         offset: record.offset,
         timestamp: record.timestamp,
+        timestamp_type: source.timestamp_type,
         key: None,
         value: None,
         headers: record.headers,

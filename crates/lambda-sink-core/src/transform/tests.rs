@@ -1081,6 +1081,7 @@ fn rendered(c: &Chain, value: &[u8], converter: RecordConverter) -> (String, Str
         partition: 0,
         offset: 7,
         timestamp: None,
+        timestamp_type: crate::record::TimestampType::CreateTime,
         key: None,
         value: Some(value.to_vec()),
         headers: vec![],

@@ -94,9 +94,7 @@ pub(super) async fn connect(
         ConnectCommand::Plugin {
             command: ConnectPlugin::List,
         } => {
-            let plugins = api
-                .call(Method::GET, "/connector-plugins", None)
-                .await?;
+            let plugins = api.call(Method::GET, "/connector-plugins", None).await?;
             if json {
                 print(&plugins);
             } else {

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use lambda_sink_core::config::{ClientRole, Config};
 use lambda_sink_core::outcome::{Disposition, RetryReason};
-use lambda_sink_core::record::{SourceRecord, TopicPartition};
+use lambda_sink_core::record::{SourceRecord, TimestampType, TopicPartition};
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
@@ -609,6 +609,10 @@ fn owned(topics: &mut HashMap<String, Arc<str>>, m: &BorrowedMessage<'_>) -> Sou
         partition: m.partition(),
         offset: m.offset(),
         timestamp: m.timestamp().to_millis(),
+        timestamp_type: match m.timestamp() {
+            rdkafka::Timestamp::LogAppendTime(_) => TimestampType::LogAppendTime,
+            _ => TimestampType::CreateTime,
+        },
         key: m.key().map(<[u8]>::to_vec),
         value: m.payload().map(<[u8]>::to_vec),
         headers: m

@@ -13,6 +13,7 @@ use lambda_sink_core::codec::schema::Compiled;
 use lambda_sink_core::codec::schemaless;
 use lambda_sink_core::codec::wire::{self, SchemaRef};
 use lambda_sink_core::config::{DataFormat, RecordConverter};
+use lambda_sink_core::esm;
 use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, Stage};
 use lambda_sink_core::payload;
 use lambda_sink_core::record::SourceRecord;
@@ -60,7 +61,25 @@ impl Worker {
             Decoded::Json(json) => json,
             Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
         };
-        let element = if config.transforms.is_empty() {
+        let element = if self.envelope.is_some() {
+            // The event source mapping's record: the record's own bytes
+            // (base64), or for a Schema Registry format the decoded JSON, as
+            // ESM's EventRecordFormat=JSON delivers it.
+            let (own_key, own_value) = (record.key.as_deref(), record.value.as_deref());
+            esm::render_record(
+                &record,
+                if config.key_format.needs_registry() {
+                    key.as_deref()
+                } else {
+                    own_key
+                },
+                if config.value_format.needs_registry() {
+                    value.as_deref()
+                } else {
+                    own_value
+                },
+            )
+        } else if config.transforms.is_empty() {
             payload::render_element(
                 &record,
                 key.as_deref(),
@@ -99,7 +118,7 @@ impl Worker {
                 self.tp,
                 record.offset,
                 element.len(),
-                self.limits.max_bytes
+                config.lambda.max_payload_bytes
             ));
             return Ok(Item::Dead { record, dead });
         }

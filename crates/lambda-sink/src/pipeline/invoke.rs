@@ -4,7 +4,8 @@
 //! a slot of the process-wide in-flight limit ([`limit`](super::limit)).
 
 use lambda_sink_core::batch;
-use lambda_sink_core::config::FunctionRef;
+use lambda_sink_core::config::{FunctionRef, InvocationType};
+use lambda_sink_core::esm::{self, Envelope, ItemFailures};
 use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, InvokeFailure, RetryReason};
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::retry::Backoff;
@@ -55,8 +56,13 @@ impl Worker {
             let range = offsets_range(batch.iter().map(|(r, _)| r));
             // Built for each attempt rather than kept: the SDK takes the body
             // as an owned Vec, so one copy per attempt is the least there is.
-            let body = || batch::request_body(batch.iter().map(|(_, e)| e.as_slice()));
-            let bytes = batch::request_len(batch.len(), batch.iter().map(|(_, e)| e.len()).sum());
+            let elements = || batch.iter().map(|(_, e)| e.as_slice());
+            let body = || match &self.envelope {
+                Some(envelope) => envelope.wrap(elements()),
+                None => batch::request_body(elements()),
+            };
+            let bytes = batch::request_len(batch.len(), batch.iter().map(|(_, e)| e.len()).sum())
+                + self.envelope.as_ref().map_or(0, Envelope::overhead);
             debug!(offsets = %range, records = batch.len(), bytes, "invoking");
             let metrics = &self.shared.metrics;
             metrics.batch_records.observe(batch.len() as f64);
@@ -92,7 +98,40 @@ impl Worker {
                 }
                 Attempt::Cancelled => return Err(Halt::Stopped),
             };
-            let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
+            let mut records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
+            if let Ok(invoked) = &finished
+                && let Some(failures) = self.item_failures(invoked, &records)
+            {
+                match failures {
+                    ItemFailures::None => {}
+                    ItemFailures::From(first) => {
+                        let failed = records.split_off(first);
+                        warn!(
+                            offsets = %offsets_range(failed.iter()),
+                            "the function reported failed records (batchItemFailures): they and the records after them in the batch fail"
+                        );
+                        if !records.is_empty() {
+                            let ok =
+                                route::route(records.len(), Finished::Answered(invoked), policy);
+                            self.apply(records, ok, pending).await?;
+                        }
+                        let resolution =
+                            route::route(failed.len(), Finished::ItemsFailed(invoked), policy);
+                        self.apply(failed, resolution, pending).await?;
+                        continue;
+                    }
+                    ItemFailures::Malformed(reason) => {
+                        warn!(offsets = %range, error = %reason, "the function's partial batch response is invalid: the whole batch failed");
+                        let resolution = route::route(
+                            records.len(),
+                            Finished::BadItemFailures(invoked, &reason),
+                            policy,
+                        );
+                        self.apply(records, resolution, pending).await?;
+                        continue;
+                    }
+                }
+            }
             let resolution = match &finished {
                 Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
                 Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
@@ -101,6 +140,21 @@ impl Worker {
             self.apply(records, resolution, pending).await?;
         }
         Ok(())
+    }
+
+    /// What a successful sync answer says as a partial batch response, when
+    /// `aws.lambda.batch.item.failures` is on.
+    fn item_failures(&self, invoked: &Invoked, records: &[SourceRecord]) -> Option<ItemFailures> {
+        let lambda = &self.shared.config.lambda;
+        if !lambda.batch_item_failures
+            || lambda.invocation_type != InvocationType::Sync
+            || invoked.function_error.is_some()
+        {
+            return None;
+        }
+        let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+        let key = esm::partition_key(&self.tp.topic, self.tp.partition);
+        Some(esm::item_failures(&invoked.payload, &key, &offsets))
     }
 
     /// Invokes with the one retry layer: backoff with jitter, `Retry-After`,

@@ -17,6 +17,8 @@
 use std::sync::{Arc, Mutex};
 
 use lambda_sink_core::batch::{BatchLimits, Element};
+use lambda_sink_core::config::PayloadFormat;
+use lambda_sink_core::esm::Envelope;
 use lambda_sink_core::offsets::OffsetTracker;
 use lambda_sink_core::outcome::DeadLetter;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
@@ -82,6 +84,9 @@ pub(super) struct Worker {
     ledger: Ledger,
     pub(super) stop: CancellationToken,
     pub(super) limits: BatchLimits,
+    /// The event around this partition's records with
+    /// `aws.lambda.payload.format=esm`.
+    pub(super) envelope: Option<Envelope>,
 }
 
 impl Worker {
@@ -92,9 +97,23 @@ impl Worker {
         store: Arc<dyn Offsets>,
         stop: CancellationToken,
     ) -> Self {
+        let config = &shared.config;
+        let envelope = (config.lambda.payload_format == PayloadFormat::Esm).then(|| {
+            Envelope::new(
+                config.lambda.esm_event_source_arn.as_deref(),
+                &config.kafka.bootstrap_servers.join(","),
+                &tp.topic,
+                tp.partition,
+            )
+        });
+        // The envelope's bytes count against every request of the
+        // partition, so a request stays within the limit byte for byte.
         let limits = BatchLimits {
-            max_records: shared.config.lambda.batch_size,
-            max_bytes: shared.config.lambda.max_payload_bytes,
+            max_records: config.lambda.batch_size,
+            max_bytes: config
+                .lambda
+                .max_payload_bytes
+                .saturating_sub(envelope.as_ref().map_or(0, Envelope::overhead)),
         };
         Self {
             tp,
@@ -104,6 +123,7 @@ impl Worker {
             ledger: Arc::new(Mutex::new(OffsetTracker::new())),
             stop,
             limits,
+            envelope,
         }
     }
 

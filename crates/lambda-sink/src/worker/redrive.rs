@@ -240,6 +240,7 @@ fn read(config: &Config, topic: &str, ranges: &[Range], max: usize) -> anyhow::R
             partition: p,
             offset: o,
             timestamp: m.timestamp().to_millis(),
+            timestamp_type: lambda_sink_core::record::TimestampType::CreateTime,
             key: m.key().map(<[u8]>::to_vec),
             value: m.payload().map(<[u8]>::to_vec),
             headers,
@@ -451,6 +452,7 @@ mod tests {
             partition: 0,
             offset: 0,
             timestamp: Some(5),
+            timestamp_type: lambda_sink_core::record::TimestampType::CreateTime,
             key: Some(b"k".to_vec()),
             value: Some(b"v".to_vec()),
             headers: vec![

@@ -153,6 +153,7 @@ fn keyed(partition: i32, offset: i64, key: Option<&str>, value: &str) -> SourceR
         partition,
         offset,
         timestamp: Some(1_700_000_000_000 + offset),
+        timestamp_type: lambda_sink_core::record::TimestampType::CreateTime,
         key: key.map(|k| k.as_bytes().to_vec()),
         value: Some(value.as_bytes().to_vec()),
         headers: Vec::new(),
