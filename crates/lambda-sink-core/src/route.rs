@@ -97,6 +97,9 @@ pub enum Finished<'a> {
     /// The function's partial batch response is malformed, for this
     /// reason: the whole batch failed.
     BadItemFailures(&'a Invoked, &'a str),
+    /// The records are older than `aws.lambda.max.record.age.ms` (this):
+    /// they were not invoked.
+    Expired(std::time::Duration),
 }
 
 /// What is written for every record of the batch.
@@ -159,6 +162,28 @@ pub fn route(records: usize, finished: Finished<'_>, policy: &Policy) -> Resolut
             },
             policy,
         ),
+        (invocation, Finished::Expired(max_age)) => {
+            let message = format!(
+                "the record is older than aws.lambda.max.record.age.ms ({} ms) and was not invoked",
+                max_age.as_millis()
+            );
+            if invocation == InvocationType::Async {
+                // As a batch Lambda never accepted: to the DLQ.
+                return dead_letter(DeadLetter::task_put(message), policy);
+            }
+            failed(
+                BatchError {
+                    class: ErrorClass::Invocation,
+                    error_type: "RecordAgeExceeded".into(),
+                    status_code: 0,
+                    body: ResultValue::Json(serde_json::json!({
+                        "errorType": "RecordAgeExceeded",
+                        "errorMessage": message,
+                    })),
+                },
+                policy,
+            )
+        }
         (_, Finished::BadItemFailures(invoked, reason)) => failed(
             BatchError {
                 class: ErrorClass::Function,
@@ -290,6 +315,9 @@ mod tests {
             (Sync, Log, false, "items_failed", "function_error", "-"),
             (Sync, Fail, true, "bad_items", "stop:failed", "-"),
             (Sync, Log, true, "bad_items", "function_error", "errors"),
+            (Sync, Log, true, "expired", "invocation_error", "errors"),
+            (Sync, Fail, true, "expired", "stop:failed", "-"),
+            (Async, Log, true, "expired", "dlq", "dlq"),
             // Async: 202 carries no result and no function error; a batch
             // Lambda never accepted is dead-lettered (or stops without a DLQ).
             (Async, Fail, true, "ok", "accepted", "-"),
@@ -318,6 +346,7 @@ mod tests {
                 "function_error" => Finished::Answered(&function_error),
                 "items_failed" => Finished::ItemsFailed(&ok),
                 "bad_items" => Finished::BadItemFailures(&ok, "not a list"),
+                "expired" => Finished::Expired(std::time::Duration::from_secs(60)),
                 _ => Finished::GaveUp(&gave_up),
             };
             let got = route(2, finished, &policy);

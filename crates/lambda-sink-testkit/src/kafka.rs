@@ -52,6 +52,8 @@ pub struct Produce {
     pub value: Option<Vec<u8>>,
     /// Headers.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// Timestamp (epoch ms); `None`: the producer's clock.
+    pub timestamp: Option<i64>,
 }
 
 impl Produce {
@@ -62,6 +64,7 @@ impl Produce {
             key: Some(key.as_bytes().to_vec()),
             value: Some(value.as_bytes().to_vec()),
             headers: Vec::new(),
+            timestamp: None,
         }
     }
 }
@@ -101,6 +104,9 @@ impl Services {
             }
             if let Some(v) = &r.value {
                 fr = fr.payload(v.as_slice());
+            }
+            if let Some(t) = r.timestamp {
+                fr = fr.timestamp(t);
             }
             let delivery = producer
                 .send_result(fr)

@@ -91,6 +91,8 @@ pub struct Metrics {
     pub retries: Family<ReasonLabel, Counter>,
     /// 429 responses from Lambda.
     pub throttles: Counter,
+    /// Failed batches split in two (`aws.lambda.bisect.on.function.error`).
+    pub bisections: Counter,
     /// Invocations in flight now.
     pub in_flight: Gauge,
     /// The in-flight limit now (`aws.lambda.max.in.flight`, lowered while
@@ -126,6 +128,7 @@ impl Metrics {
             batch_bytes: Histogram::new(exponential_buckets(256.0, 4.0, 10)),
             retries: Family::default(),
             throttles: Counter::default(),
+            bisections: Counter::default(),
             in_flight: Gauge::default(),
             in_flight_limit: Gauge::default(),
             full_partitions: Gauge::default(),
@@ -185,6 +188,11 @@ impl Metrics {
                 "throttles",
                 "Throttling responses (429) from Lambda",
                 Box::new(self.throttles.clone()),
+            ),
+            (
+                "bisections",
+                "Batches split in two after a function error (aws.lambda.bisect.on.function.error)",
+                Box::new(self.bisections.clone()),
             ),
             (
                 "in_flight_invocations",

@@ -1,8 +1,10 @@
-//! `aws.lambda.payload.format=esm` end to end, against the real broker and
-//! a function written for AWS's Kafka event source mapping: the test
-//! function's ESM handler deserialises the event into `aws_lambda_events`'
-//! `KafkaEvent` (it fails the invocation if it cannot) and answers with a
-//! partial batch response.
+//! AWS's Kafka event source mapping behaviours end to end, against the real
+//! broker and the test function: `aws.lambda.payload.format=esm` with a
+//! function written for ESM (the test function's ESM handler deserialises
+//! the event into `aws_lambda_events`' `KafkaEvent`, failing the
+//! invocation if it cannot, and answers with a partial batch response),
+//! and ESM's failure settings (bisect, retries, maximum record age), each
+//! with a function that fails on exactly one record.
 
 #![allow(
     clippy::unwrap_used,
@@ -137,4 +139,164 @@ async fn a_function_written_for_the_event_source_mapping_runs_unchanged() {
         "{metrics}"
     );
     c.stop_cleanly().await;
+}
+
+/// A run of `records` (one partition, one batch) through a connector with
+/// ESM's failure `settings` and the test function, until committed to the
+/// end; what it wrote and the function saw is read afterwards.
+struct FailureRun {
+    s: Services,
+    name: String,
+    function: String,
+    metrics: String,
+}
+
+impl FailureRun {
+    async fn new(prefix: &str, records: Vec<Produce>, settings: &[(&str, &str)]) -> Self {
+        let s = Services::from_env();
+        let topic = unique(prefix);
+        s.create_topic(&topic, 1).await.unwrap();
+        let function = unique(&format!("{prefix}-fn"));
+        s.deploy_test_function(&function, 30, &[]).await.unwrap();
+        s.produce(&topic, &records).await.unwrap();
+        let name = unique(&format!("{prefix}-sink"));
+        let batch = records.len().to_string();
+        let mut extra = vec![
+            ("input.data.format", "JSON"),
+            ("aws.lambda.batch.size", batch.as_str()),
+            ("aws.lambda.batch.linger.ms", "10000"),
+            ("aws.lambda.retry.backoff.ms", "10"),
+            ("behavior.on.error", "log"),
+            ("http.listener", "127.0.0.1:0"),
+        ];
+        extra.extend_from_slice(settings);
+        let config = s.connector_config(&name, &topic, &function, &extra);
+        let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+        let url = c.http_url().await;
+        s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
+            .await;
+        let metrics = reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        c.stop_cleanly().await;
+        Self {
+            s,
+            name,
+            function,
+            metrics,
+        }
+    }
+
+    /// The offsets of the outcome records in `kind-<id>`.
+    async fn outcomes(&self, kind: &str, expected: usize) -> Vec<(i64, String)> {
+        let mut got: Vec<(i64, String)> = self
+            .s
+            .read_topic(&format!("{kind}-{}", self.name), expected, MINUTE)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.header("input_record_offset").parse().unwrap(),
+                    r.header("error_type").to_string(),
+                )
+            })
+            .collect();
+        got.sort();
+        got
+    }
+
+    /// How many times the function received each offset.
+    async fn invocations(&self) -> std::collections::BTreeMap<i64, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for r in self.s.function_records(&self.function).await.unwrap() {
+            *counts.entry(r["offset"].as_i64().unwrap()).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Records `{"i": i}`, the one at `failing` asking the function to fail.
+fn failing_at(n: i64, failing: i64) -> Vec<Produce> {
+    (0..n)
+        .map(|i| {
+            let value = json!({"i": i, "fail": i == failing});
+            Produce::text(0, &format!("k{i}"), &value.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bisect_isolates_the_one_failing_record() {
+    let run = FailureRun::new(
+        "esm-bisect",
+        failing_at(8, 5),
+        &[("aws.lambda.bisect.on.function.error", "true")],
+    )
+    .await;
+    // 8 → [0..4) ok, [4..8) fails → [4,5] fails, [6,7] ok → [4] ok, [5] fails.
+    assert_eq!(run.outcomes("error", 1).await, [(5, "Unhandled".into())]);
+    let ok: Vec<i64> = run
+        .outcomes("success", 7)
+        .await
+        .iter()
+        .map(|o| o.0)
+        .collect();
+    assert_eq!(ok, [0, 1, 2, 3, 4, 6, 7]);
+    assert_eq!(
+        metric(&run.metrics, "lambda_sink_bisections_total"),
+        Some(3.0),
+        "{}",
+        run.metrics
+    );
+    // Record 5 was in every failing batch: 8, 4, 2 and 1 records.
+    assert_eq!(run.invocations().await.get(&5), Some(&4));
+}
+
+#[tokio::test]
+async fn a_failing_record_is_retried_the_configured_number_of_times() {
+    let run = FailureRun::new(
+        "esm-retry",
+        failing_at(1, 0),
+        &[("aws.lambda.function.error.max.retries", "2")],
+    )
+    .await;
+    // The first invocation and two retries, then behavior.on.error.
+    assert_eq!(run.invocations().await.get(&0), Some(&3));
+    assert_eq!(run.outcomes("error", 1).await, [(0, "Unhandled".into())]);
+    assert_eq!(
+        metric(
+            &run.metrics,
+            "lambda_sink_retries_total{reason=\"function_error\"}"
+        ),
+        Some(2.0),
+        "{}",
+        run.metrics
+    );
+}
+
+#[tokio::test]
+async fn records_older_than_the_maximum_age_are_not_invoked() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let hour_ago = i64::try_from(now).unwrap() - 3_600_000;
+    let mut records = failing_at(3, -1);
+    records[1].timestamp = Some(hour_ago);
+    let run = FailureRun::new(
+        "esm-age",
+        records,
+        &[("aws.lambda.max.record.age.ms", "60000")],
+    )
+    .await;
+    assert_eq!(
+        run.outcomes("error", 1).await,
+        [(1, "RecordAgeExceeded".into())]
+    );
+    let invoked: Vec<i64> = run.invocations().await.into_keys().collect();
+    assert_eq!(invoked, [0, 2], "the old record is never invoked");
 }

@@ -316,6 +316,12 @@ pub struct LambdaConfig {
     pub esm_event_source_arn: Option<String>,
     /// `aws.lambda.batch.item.failures`: read partial batch responses.
     pub batch_item_failures: bool,
+    /// `aws.lambda.function.error.max.retries`; `None` retries forever.
+    pub function_error_retries: Option<u32>,
+    /// `aws.lambda.bisect.on.function.error`.
+    pub bisect_on_function_error: bool,
+    /// `aws.lambda.max.record.age.ms`; `None`: no limit.
+    pub max_record_age: Option<Duration>,
     /// `record.converter.class`.
     pub converter: RecordConverter,
     /// `behavior.on.error`.

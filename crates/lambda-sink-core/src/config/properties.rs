@@ -775,6 +775,36 @@ pub static PROPERTIES: &[Property] = &[
         "Read the function's answer as the event source mapping's partial batch response (`{\"batchItemFailures\": [{\"itemIdentifier\": {\"partition\": \"<topic>-<partition>\", \"offset\": n}}]}`): the lowest reported record and those after it in the batch fail (`behavior.on.error`), the ones before it succeed. No failures, an empty list or `null`: all succeeded. A malformed answer, or one naming a record not in the batch, fails the whole batch. Sync mode only."
     ),
     prop!(
+        "aws.lambda.function.error.max.retries",
+        int(-1, 10_000),
+        Value("0"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "How many times a batch the function fails (a function error, or the records a partial batch response reports) is invoked again before `behavior.on.error` takes it, with backoff from `aws.lambda.retry.backoff.ms` to `aws.lambda.retry.backoff.max.ms`; `-1` retries until it succeeds. ESM's `MaximumRetryAttempts`. Sync mode only."
+    ),
+    prop!(
+        "aws.lambda.bisect.on.function.error",
+        Kind::Bool,
+        Value("false"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "When the function fails a batch of more than one record, split it in two and invoke each half, until the failing records are isolated; splitting does not use up a retry. ESM's `BisectBatchOnFunctionError`. Sync mode only."
+    ),
+    prop!(
+        "aws.lambda.max.record.age.ms",
+        int(-1, 604_800_000),
+        Value("-1"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "Records older than this (by their Kafka timestamp) are not invoked: they go to `behavior.on.error` as an `invocation_error` with `error_type` `RecordAgeExceeded` (in async mode, to the DLQ). `-1`: no limit. ESM's `MaximumRecordAgeInSeconds`, in milliseconds."
+    ),
+    prop!(
         "aws.lambda.payload.include.headers",
         Kind::Bool,
         Value("false"),

@@ -1008,6 +1008,31 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
             "has no effect in async mode: the function's answer never reaches lambda-sink",
         );
     }
+    if invocation_type == Some(InvocationType::Async) {
+        for p in [
+            "aws.lambda.function.error.max.retries",
+            "aws.lambda.bisect.on.function.error",
+        ] {
+            if v.is_set(p) {
+                report.warn(
+                    p,
+                    "has no effect in async mode: lambda-sink never sees the function's errors",
+                );
+            }
+        }
+    }
+    let function_error_retries = v
+        .int("aws.lambda.function.error.max.retries")
+        .map(|n| u32::try_from(n).ok());
+    let max_record_age = v
+        .int("aws.lambda.max.record.age.ms")
+        .map(|n| (n >= 0).then(|| millis(n)));
+    if max_record_age == Some(Some(Duration::ZERO)) {
+        report.error(
+            "aws.lambda.max.record.age.ms",
+            "0 would skip every record; use -1 for no limit, or the age in milliseconds",
+        );
+    }
     Some(LambdaConfig {
         routing: routing?,
         invocation_type: invocation_type?,
@@ -1026,6 +1051,9 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
         payload_format: payload_format?,
         esm_event_source_arn,
         batch_item_failures,
+        function_error_retries: function_error_retries?,
+        bisect_on_function_error: v.bool("aws.lambda.bisect.on.function.error"),
+        max_record_age: max_record_age?,
         converter: v.choice("record.converter.class", RecordConverter::from_canonical)?,
         behavior_on_error: behavior_on_error?,
     })

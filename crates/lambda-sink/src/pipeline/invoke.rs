@@ -19,6 +19,48 @@ use super::commit::Pending;
 use super::partition::{Worker, offsets_range};
 use crate::metrics::{ReasonLabel, ResultLabel, TypeLabel};
 
+/// Records with their rendered payload elements.
+type Rendered = Vec<(SourceRecord, Vec<u8>)>;
+
+/// A batch still to invoke, and how many times its function error has
+/// been retried.
+struct Work {
+    batch: Rendered,
+    retries: u32,
+}
+
+/// How the function failed (part of) an answered batch.
+enum FunctionFailure {
+    /// `X-Amz-Function-Error`: the whole batch.
+    Error,
+    /// A partial batch response.
+    Items,
+    /// A malformed partial batch response.
+    Malformed(String),
+}
+
+impl FunctionFailure {
+    fn describe(&self) -> String {
+        match self {
+            Self::Error => "function error".into(),
+            Self::Items => "the function reported failed records (batchItemFailures): they and the records after them in the batch fail".into(),
+            Self::Malformed(reason) => format!("the function's partial batch response is invalid ({reason}): the whole batch failed"),
+        }
+    }
+}
+
+/// Splits off the records older than `max_age` (by their timestamp), each
+/// part in offset order.
+fn split_expired(batch: Rendered, max_age: std::time::Duration) -> (Rendered, Rendered) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let oldest = now.saturating_sub(i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX));
+    batch
+        .into_iter()
+        .partition(|(r, _)| r.timestamp.is_some_and(|t| t < oldest))
+}
+
 /// What came of invoking a batch, retries included.
 enum Attempt {
     Done(Invoked),
@@ -33,7 +75,7 @@ impl Worker {
     /// hands its resolution on.
     pub(super) async fn process(
         &self,
-        batch: Vec<(SourceRecord, Vec<u8>)>,
+        batch: Rendered,
         pending: &mpsc::Sender<Pending>,
     ) -> Result<(), Halt> {
         let Some(function) = self
@@ -50,9 +92,24 @@ impl Worker {
             )));
         };
         let policy = &self.shared.policy;
+        let lambda = &self.shared.config.lambda;
         // A stack keeps halves in order: the first half is processed first.
-        let mut work = vec![batch];
-        while let Some(batch) = work.pop() {
+        let mut work = vec![Work { batch, retries: 0 }];
+        while let Some(Work { mut batch, retries }) = work.pop() {
+            if let Some(max_age) = lambda.max_record_age {
+                let (expired, fresh) = split_expired(batch, max_age);
+                batch = fresh;
+                if !expired.is_empty() {
+                    let records: Vec<SourceRecord> = expired.into_iter().map(|(r, _)| r).collect();
+                    warn!(offsets = %offsets_range(records.iter()), max_age_ms = max_age.as_millis(), "records older than aws.lambda.max.record.age.ms are not invoked");
+                    let resolution =
+                        route::route(records.len(), Finished::Expired(max_age), policy);
+                    self.apply(records, resolution, pending).await?;
+                }
+                if batch.is_empty() {
+                    continue;
+                }
+            }
             let range = offsets_range(batch.iter().map(|(r, _)| r));
             // Built for each attempt rather than kept: the SDK takes the body
             // as an owned Vec, so one copy per attempt is the least there is.
@@ -71,11 +128,13 @@ impl Worker {
                 Attempt::Done(invoked) => Ok(invoked),
                 Attempt::GaveUp(failure) => Err(failure),
                 Attempt::Split if batch.len() > 1 => {
-                    let mut first = batch;
-                    let second = first.split_off(first.len() / 2);
+                    let second = batch.split_off(batch.len() / 2);
                     debug!(offsets = %range, "request too large for Lambda: splitting the batch");
-                    work.push(second);
-                    work.push(first);
+                    work.push(Work {
+                        batch: second,
+                        retries,
+                    });
+                    work.push(Work { batch, retries });
                     continue;
                 }
                 Attempt::Split => {
@@ -98,63 +157,110 @@ impl Worker {
                 }
                 Attempt::Cancelled => return Err(Halt::Stopped),
             };
-            let mut records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
-            if let Ok(invoked) = &finished
-                && let Some(failures) = self.item_failures(invoked, &records)
-            {
-                match failures {
-                    ItemFailures::None => {}
-                    ItemFailures::From(first) => {
-                        let failed = records.split_off(first);
-                        warn!(
-                            offsets = %offsets_range(failed.iter()),
-                            "the function reported failed records (batchItemFailures): they and the records after them in the batch fail"
-                        );
-                        if !records.is_empty() {
-                            let ok =
-                                route::route(records.len(), Finished::Answered(invoked), policy);
-                            self.apply(records, ok, pending).await?;
-                        }
-                        let resolution =
-                            route::route(failed.len(), Finished::ItemsFailed(invoked), policy);
-                        self.apply(failed, resolution, pending).await?;
-                        continue;
-                    }
-                    ItemFailures::Malformed(reason) => {
-                        warn!(offsets = %range, error = %reason, "the function's partial batch response is invalid: the whole batch failed");
-                        let resolution = route::route(
-                            records.len(),
-                            Finished::BadItemFailures(invoked, &reason),
-                            policy,
-                        );
-                        self.apply(records, resolution, pending).await?;
-                        continue;
-                    }
-                }
-            }
-            let resolution = match &finished {
-                Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
-                Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
+            let failure = match &finished {
+                Ok(invoked) => self.function_failure(invoked, &batch),
+                Err(_) => None,
             };
-            super::route::log_resolved_error(&records, &resolution, &finished);
+            let Some((first, failure)) = failure else {
+                let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
+                let resolution = match &finished {
+                    Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
+                    Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
+                };
+                super::route::log_resolved_error(&records, &resolution, &finished);
+                self.apply(records, resolution, pending).await?;
+                continue;
+            };
+            let Ok(invoked) = &finished else { continue };
+            // The records before the first failed one succeeded.
+            let mut failed = batch.split_off(first);
+            if !batch.is_empty() {
+                let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
+                let ok = route::route(records.len(), Finished::Answered(invoked), policy);
+                self.apply(records, ok, pending).await?;
+            }
+            let failed_range = offsets_range(failed.iter().map(|(r, _)| r));
+            if lambda.bisect_on_function_error
+                && failed.len() > 1
+                && matches!(failure, FunctionFailure::Error)
+            {
+                // Splitting does not use up a retry, as in ESM.
+                let second = failed.split_off(failed.len() / 2);
+                debug!(offsets = %failed_range, "function error: bisecting the batch");
+                metrics.bisections.inc();
+                work.push(Work {
+                    batch: second,
+                    retries,
+                });
+                work.push(Work {
+                    batch: failed,
+                    retries,
+                });
+                continue;
+            }
+            if lambda
+                .function_error_retries
+                .is_none_or(|max| retries < max)
+            {
+                let backoff = Backoff::forever(lambda.retry_backoff, lambda.retry_backoff_max);
+                let delay = backoff.delay_forever(retries, rand::random::<f64>());
+                metrics
+                    .retries
+                    .get_or_create(&ReasonLabel {
+                        reason: "function_error",
+                    })
+                    .inc();
+                warn!(offsets = %failed_range, attempt = retries + 1, retry_in_ms = delay.as_millis(), "{}; retrying (aws.lambda.function.error.max.retries)", failure.describe());
+                tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => return Err(Halt::Stopped),
+                    () = tokio::time::sleep(delay) => {}
+                }
+                work.push(Work {
+                    batch: failed,
+                    retries: retries.saturating_add(1),
+                });
+                continue;
+            }
+            let records: Vec<SourceRecord> = failed.into_iter().map(|(r, _)| r).collect();
+            let finished = match &failure {
+                FunctionFailure::Error => Finished::Answered(invoked),
+                FunctionFailure::Items => Finished::ItemsFailed(invoked),
+                FunctionFailure::Malformed(reason) => Finished::BadItemFailures(invoked, reason),
+            };
+            warn!(offsets = %failed_range, retries, "{}", failure.describe());
+            let resolution = route::route(records.len(), finished, policy);
             self.apply(records, resolution, pending).await?;
         }
         Ok(())
     }
 
-    /// What a successful sync answer says as a partial batch response, when
-    /// `aws.lambda.batch.item.failures` is on.
-    fn item_failures(&self, invoked: &Invoked, records: &[SourceRecord]) -> Option<ItemFailures> {
+    /// Whether the function failed records of an answered batch, and from
+    /// which index on: a function error fails them all; with
+    /// `aws.lambda.batch.item.failures`, a partial batch response fails the
+    /// first reported record and those after it, and a malformed one all.
+    fn function_failure(
+        &self,
+        invoked: &Invoked,
+        batch: &[(SourceRecord, Vec<u8>)],
+    ) -> Option<(usize, FunctionFailure)> {
         let lambda = &self.shared.config.lambda;
-        if !lambda.batch_item_failures
-            || lambda.invocation_type != InvocationType::Sync
-            || invoked.function_error.is_some()
-        {
+        if lambda.invocation_type != InvocationType::Sync {
             return None;
         }
-        let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+        if invoked.function_error.is_some() {
+            return Some((0, FunctionFailure::Error));
+        }
+        if !lambda.batch_item_failures {
+            return None;
+        }
+        let offsets: Vec<i64> = batch.iter().map(|(r, _)| r.offset).collect();
         let key = esm::partition_key(&self.tp.topic, self.tp.partition);
-        Some(esm::item_failures(&invoked.payload, &key, &offsets))
+        match esm::item_failures(&invoked.payload, &key, &offsets) {
+            ItemFailures::None => None,
+            ItemFailures::From(first) => Some((first, FunctionFailure::Items)),
+            ItemFailures::Malformed(reason) => Some((0, FunctionFailure::Malformed(reason))),
+        }
     }
 
     /// Invokes with the one retry layer: backoff with jitter, `Retry-After`,

@@ -858,3 +858,65 @@ fn rest_and_properties_shapes_validate_alike() {
         assert_eq!(v.config.unwrap().lambda.batch_size, 50, "{origin}");
     }
 }
+
+#[test]
+fn esm_format_and_failure_settings() {
+    let c = config(&[]);
+    assert_eq!(c.lambda.payload_format, PayloadFormat::Confluent);
+    assert!(!c.lambda.batch_item_failures);
+    assert_eq!(
+        (
+            c.lambda.function_error_retries,
+            c.lambda.bisect_on_function_error,
+            c.lambda.max_record_age
+        ),
+        (Some(0), false, None)
+    );
+    let esm = config(&[("aws.lambda.payload.format", "esm")]);
+    assert!(esm.lambda.batch_item_failures, "on by default in esm mode");
+    assert!(
+        !config(&[
+            ("aws.lambda.payload.format", "esm"),
+            ("aws.lambda.batch.item.failures", "false")
+        ])
+        .lambda
+        .batch_item_failures
+    );
+    let tuned = config(&[
+        ("aws.lambda.function.error.max.retries", "-1"),
+        ("aws.lambda.max.record.age.ms", "60000"),
+    ]);
+    assert_eq!(
+        tuned.lambda.function_error_retries, None,
+        "-1 retries forever"
+    );
+    assert_eq!(tuned.lambda.max_record_age, Some(Duration::from_secs(60)));
+    assert_error(
+        &[("aws.lambda.max.record.age.ms", "0")],
+        "aws.lambda.max.record.age.ms: 0 would skip every record; use -1 for no limit, or the age in milliseconds",
+    );
+    assert_error(
+        &[
+            ("aws.lambda.payload.format", "esm"),
+            ("aws.lambda.esm.event.source.arn", "my-cluster"),
+        ],
+        "aws.lambda.esm.event.source.arn: \"my-cluster\" is not an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>)",
+    );
+    assert_error(
+        &[
+            ("aws.lambda.payload.format", "esm"),
+            ("transforms", "m"),
+            ("transforms.m.type", "MaskField$Value"),
+            ("transforms.m.fields", "card"),
+        ],
+        "transforms: cannot be combined with aws.lambda.payload.format=esm: the event carries the record's own bytes; transform in the function, or use the confluent format",
+    );
+    assert!(
+        warnings(&[(
+            "aws.lambda.esm.event.source.arn",
+            "arn:aws:kafka:us-east-1:1:cluster/c/u"
+        )])
+        .iter()
+        .any(|w| w.contains("has no effect unless aws.lambda.payload.format=esm"))
+    );
+}
