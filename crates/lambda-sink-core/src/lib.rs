@@ -9,7 +9,7 @@
 //!   references, and validation of a raw property map into a typed [`config::Config`].
 //! * [`transform`] — Single Message Transforms and predicates.
 //! * [`esm`] — the event shape of AWS's Kafka event source mapping and its
-//!   partial batch response.
+//!   partial batch response; [`event_filter`] — its event filtering.
 //!
 //! The adapters (librdkafka, the AWS SDK, HTTP) live in the `lambda-sink` crate
 //! and depend on this one, never the other way round.
@@ -20,6 +20,7 @@ pub mod concurrency;
 pub mod config;
 pub mod connect;
 pub mod esm;
+pub mod event_filter;
 pub mod offsets;
 pub mod outcome;
 pub mod payload;

@@ -300,3 +300,42 @@ async fn records_older_than_the_maximum_age_are_not_invoked() {
     let invoked: Vec<i64> = run.invocations().await.into_keys().collect();
     assert_eq!(invoked, [0, 2], "the old record is never invoked");
 }
+
+#[tokio::test]
+async fn records_no_filter_pattern_matches_are_committed_and_never_invoked() {
+    let values = [
+        json!({"status": "live", "n": 1}).to_string(),
+        json!({"status": "test", "n": 2}).to_string(),
+        json!({"status": "live", "n": 300}).to_string(),
+        "a plain string".to_string(),
+    ];
+    let records: Vec<Produce> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Produce::text(0, &format!("k{i}"), v))
+        .collect();
+    // ESM's FilterCriteria, as `aws lambda create-event-source-mapping
+    // --filter-criteria` takes it: live records, except n = 300.
+    let pattern = json!({"value": {"status": ["live"], "n": [{"anything-but": [300]}]}});
+    let criteria = json!({"Filters": [{"Pattern": pattern.to_string()}]}).to_string();
+    let run = FailureRun::new(
+        "esm-filter",
+        records,
+        &[
+            ("input.data.format", "STRING"),
+            ("aws.lambda.filter.criteria", &criteria),
+        ],
+    )
+    .await;
+    let invoked: Vec<i64> = run.invocations().await.into_keys().collect();
+    assert_eq!(invoked, [0]);
+    assert_eq!(
+        metric(
+            &run.metrics,
+            "lambda_sink_records_resolved_total{outcome=\"filtered\"}"
+        ),
+        Some(3.0),
+        "{}",
+        run.metrics
+    );
+}

@@ -322,6 +322,8 @@ pub struct LambdaConfig {
     pub bisect_on_function_error: bool,
     /// `aws.lambda.max.record.age.ms`; `None`: no limit.
     pub max_record_age: Option<Duration>,
+    /// `aws.lambda.filter.criteria` (empty: every record is invoked).
+    pub filter: crate::event_filter::FilterCriteria,
     /// `record.converter.class`.
     pub converter: RecordConverter,
     /// `behavior.on.error`.

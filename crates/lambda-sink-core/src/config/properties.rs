@@ -775,6 +775,16 @@ pub static PROPERTIES: &[Property] = &[
         "Read the function's answer as the event source mapping's partial batch response (`{\"batchItemFailures\": [{\"itemIdentifier\": {\"partition\": \"<topic>-<partition>\", \"offset\": n}}]}`): the lowest reported record and those after it in the batch fail (`behavior.on.error`), the ones before it succeed. No failures, an empty list or `null`: all succeeded. A malformed answer, or one naming a record not in the batch, fails the whole batch. Sync mode only."
     ),
     prop!(
+        "aws.lambda.filter.criteria",
+        Kind::String,
+        DefaultValue::None,
+        No,
+        Medium,
+        Lambda,
+        true,
+        "Only records matching one of these patterns are invoked; the others are committed without an invocation and counted as `filtered`. ESM's `FilterCriteria` as the AWS CLI and CloudFormation take it (`{\"Filters\": [{\"Pattern\": \"{\\\"value\\\": {\\\"status\\\": [\\\"live\\\"]}}\"}]}`), or one pattern object. Patterns use Lambda's operators (exact, `equals-ignore-case`, `anything-but`, `numeric`, `exists`, `prefix`, `suffix`, `$or`) on `topic`, `partition`, `offset`, `timestamp`, `timestampType` and `value` (the record's value as UTF-8, parsed as JSON when it is JSON; for a Schema Registry format, the decoded record). Up to 10 patterns."
+    ),
+    prop!(
         "aws.lambda.function.error.max.retries",
         int(-1, 10_000),
         Value("0"),

@@ -27,6 +27,7 @@ use super::{
     RawConfig, RecordConverter, ReporterConfig, ReporterTopic, ReporterValueFormat, Resolver,
     Routing, SchemaRegistryConfig, Secret, ServiceConfig, Subscription, TopicName,
 };
+use crate::event_filter::FilterCriteria;
 
 /// Lambda's synchronous (RequestResponse) request limit.
 pub const SYNC_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -1033,6 +1034,12 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
             "0 would skip every record; use -1 for no limit, or the age in milliseconds",
         );
     }
+    let filter = match v.text("aws.lambda.filter.criteria") {
+        None => Some(FilterCriteria::default()),
+        Some(text) => FilterCriteria::parse(&text)
+            .map_err(|e| report.error("aws.lambda.filter.criteria", e))
+            .ok(),
+    };
     Some(LambdaConfig {
         routing: routing?,
         invocation_type: invocation_type?,
@@ -1054,6 +1061,7 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
         function_error_retries: function_error_retries?,
         bisect_on_function_error: v.bool("aws.lambda.bisect.on.function.error"),
         max_record_age: max_record_age?,
+        filter: filter?,
         converter: v.choice("record.converter.class", RecordConverter::from_canonical)?,
         behavior_on_error: behavior_on_error?,
     })

@@ -61,6 +61,16 @@ impl Worker {
             Decoded::Json(json) => json,
             Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
         };
+        // ESM's event filtering: on the record's own value, or for a
+        // Schema Registry format the decoded record.
+        let filter_on = if config.value_format.needs_registry() {
+            value.as_deref()
+        } else {
+            record.value.as_deref()
+        };
+        if !config.lambda.filter.passes(&record, filter_on) {
+            return Ok(Item::Filtered { record });
+        }
         let element = if self.envelope.is_some() {
             // The event source mapping's record: the record's own bytes
             // (base64), or for a Schema Registry format the decoded JSON, as

@@ -911,6 +911,26 @@ fn esm_format_and_failure_settings() {
         ],
         "transforms: cannot be combined with aws.lambda.payload.format=esm: the event carries the record's own bytes; transform in the function, or use the confluent format",
     );
+    assert_error(
+        &[(
+            "aws.lambda.filter.criteria",
+            r#"{"value": {"ip": [{"cidr": "10.0.0.0/8"}]}}"#,
+        )],
+        "aws.lambda.filter.criteria: Filters[0].value.ip: \"cidr\" is not an operator Lambda's event filtering supports; supported: prefix, suffix, equals-ignore-case, anything-but, numeric, exists",
+    );
+    let filtered = config(&[("aws.lambda.filter.criteria", r#"{"value": {"a": [1]}}"#)]);
+    let record = crate::record::SourceRecord {
+        topic: "t".into(),
+        partition: 0,
+        offset: 0,
+        timestamp: None,
+        timestamp_type: crate::record::TimestampType::CreateTime,
+        key: None,
+        value: None,
+        headers: vec![],
+    };
+    assert!(filtered.lambda.filter.passes(&record, Some(br#"{"a": 1}"#)));
+    assert!(!filtered.lambda.filter.passes(&record, Some(br#"{"a": 2}"#)));
     assert!(
         warnings(&[(
             "aws.lambda.esm.event.source.arn",
