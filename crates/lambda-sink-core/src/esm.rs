@@ -28,6 +28,8 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::codec::schemaless::write_json_string;
+use crate::codec::wire::SchemaRef;
+use crate::config::DataFormat;
 use crate::record::{SourceRecord, TimestampType};
 
 /// The envelope of one partition's event: the bytes before the records'
@@ -107,15 +109,46 @@ pub fn partition_key(topic: &str, partition: i32) -> String {
     format!("{topic}-{partition}")
 }
 
-/// Renders one record of the event. `key` and `value` are the bytes the
-/// function gets base64-encoded (the record's own, or for a Schema
-/// Registry format the decoded JSON text); `None` leaves the field out.
-pub fn render_record(record: &SourceRecord, key: Option<&[u8]>, value: Option<&[u8]>) -> Vec<u8> {
+/// A key or value as the event carries it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Part<'a> {
+    /// The bytes the function gets base64-encoded: the record's own, or for
+    /// a Schema Registry format the decoded JSON text (ESM's
+    /// `EventRecordFormat=JSON`); `None` leaves the field out.
+    pub bytes: Option<&'a [u8]>,
+    /// For a Schema Registry format: `dataFormat` (`AVRO`, `PROTOBUF`,
+    /// `JSON`) and the writer schema, as `keySchemaMetadata` /
+    /// `valueSchemaMetadata`.
+    pub schema: Option<(&'static str, SchemaRef)>,
+}
+
+impl<'a> Part<'a> {
+    /// The record's own bytes.
+    pub fn own(bytes: Option<&'a [u8]>) -> Self {
+        Self {
+            bytes,
+            schema: None,
+        }
+    }
+}
+
+/// ESM's `dataFormat` of a Schema Registry format.
+pub fn data_format(format: DataFormat) -> Option<&'static str> {
+    match format {
+        DataFormat::Avro => Some("AVRO"),
+        DataFormat::Protobuf => Some("PROTOBUF"),
+        DataFormat::JsonSr => Some("JSON"),
+        DataFormat::Json | DataFormat::String | DataFormat::Bytes => None,
+    }
+}
+
+/// Renders one record of the event.
+pub fn render_record(record: &SourceRecord, key: Part<'_>, value: Part<'_>) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = Vec::with_capacity(
         160 + record.topic.len()
-            + key.map_or(0, |k| k.len() * 4 / 3 + 4)
-            + value.map_or(0, |v| v.len() * 4 / 3 + 4),
+            + key.bytes.map_or(0, |k| k.len() * 4 / 3 + 4)
+            + value.bytes.map_or(0, |v| v.len() * 4 / 3 + 4),
     );
     // Writing to a Vec cannot fail.
     out.extend_from_slice(b"{\"topic\":");
@@ -131,7 +164,7 @@ pub fn render_record(record: &SourceRecord, key: Option<&[u8]>, value: Option<&[
         ",\"partition\":{},\"offset\":{},\"timestamp\":{timestamp},\"timestampType\":\"{kind}\"",
         record.partition, record.offset
     );
-    for (name, bytes) in [("key", key), ("value", value)] {
+    for (name, bytes) in [("key", key.bytes), ("value", value.bytes)] {
         if let Some(bytes) = bytes {
             let _ = write!(out, ",\"{name}\":\"{}\"", b64.encode(bytes));
         }
@@ -153,7 +186,18 @@ pub fn render_record(record: &SourceRecord, key: Option<&[u8]>, value: Option<&[
         }
         out.extend_from_slice(b"]}");
     }
-    out.extend_from_slice(b"]}");
+    out.push(b']');
+    for (name, part) in [("keySchemaMetadata", key), ("valueSchemaMetadata", value)] {
+        if let Some((format, schema)) = part.schema {
+            let _ = write!(
+                out,
+                ",\"{name}\":{{\"dataFormat\":\"{format}\",\"schemaId\":"
+            );
+            write_json_string(&mut out, &schema.esm_id());
+            out.push(b'}');
+        }
+    }
+    out.push(b'}');
     out
 }
 
@@ -243,7 +287,11 @@ mod tests {
     #[test]
     fn the_event_is_what_aws_documents() {
         let r = record();
-        let element = render_record(&r, r.key.as_deref(), r.value.as_deref());
+        let element = render_record(
+            &r,
+            Part::own(r.key.as_deref()),
+            Part::own(r.value.as_deref()),
+        );
         let envelope = Envelope::new(None, "b-1:9092,b-2:9092", "my-topic", 3);
         let body = envelope.wrap([element.as_slice(), element.as_slice()]);
         assert_eq!(
@@ -294,7 +342,8 @@ mod tests {
         r.value = None;
         r.timestamp = None;
         r.headers.clear();
-        let v: Value = serde_json::from_slice(&render_record(&r, None, None)).unwrap();
+        let none = Part::default();
+        let v: Value = serde_json::from_slice(&render_record(&r, none, none)).unwrap();
         let o = v.as_object().unwrap();
         assert!(!o.contains_key("key") && !o.contains_key("value"), "{v}");
         assert_eq!(
@@ -304,8 +353,34 @@ mod tests {
         assert_eq!(v["headers"], json!([]));
         r.timestamp = Some(5);
         r.timestamp_type = TimestampType::LogAppendTime;
-        let v: Value = serde_json::from_slice(&render_record(&r, None, None)).unwrap();
+        let v: Value = serde_json::from_slice(&render_record(&r, none, none)).unwrap();
         assert_eq!(v["timestampType"], "LOG_APPEND_TIME");
+    }
+
+    #[test]
+    fn a_schema_registry_record_carries_its_schema_metadata() {
+        let r = record();
+        let decoded = br#"{"name":"Powertools","age":5}"#;
+        let key = Part {
+            bytes: Some(b"1"),
+            schema: Some(("AVRO", SchemaRef::Id(1234))),
+        };
+        let value = Part {
+            bytes: Some(decoded),
+            schema: Some(("PROTOBUF", SchemaRef::Guid([0xab; 16]))),
+        };
+        let v: Value = serde_json::from_slice(&render_record(&r, key, value)).unwrap();
+        assert_eq!(
+            v["keySchemaMetadata"],
+            json!({"dataFormat": "AVRO", "schemaId": "1234"})
+        );
+        assert_eq!(
+            v["valueSchemaMetadata"],
+            json!({"dataFormat": "PROTOBUF", "schemaId": "abababab-abab-abab-abab-abababababab"})
+        );
+        // The value is the decoded JSON, base64 (EventRecordFormat=JSON).
+        let b64 = base64::engine::general_purpose::STANDARD;
+        assert_eq!(b64.decode(v["value"].as_str().unwrap()).unwrap(), decoded);
     }
 
     #[test]

@@ -189,6 +189,45 @@ async fn format_reaches_the_function(format: &str) {
     }
 }
 
+/// ESM's schema-registry event (EventRecordFormat=JSON): the decoded record
+/// as base64 JSON, with `valueSchemaMetadata` naming the format and schema.
+#[tokio::test]
+async fn avro_records_reach_an_esm_function_with_their_schema_metadata() {
+    let w = World::new("fmt-esm-avro").await;
+    let expected =
+        produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 10, 2, &[]).await;
+    let c = w.start(
+        &w.s.registry_url,
+        &[
+            ("input.data.format", "AVRO"),
+            ("aws.lambda.payload.format", "esm"),
+        ],
+    );
+    w.finish(c).await;
+    let received = w.received().await;
+    assert_eq!(received.len(), expected.len(), "every record once");
+    for e in &expected {
+        let got = &received[&(e.partition, e.offset)];
+        assert_eq!(got["shape"], "esm");
+        assert!(
+            same(&got["value"], &e.value),
+            "{} vs {}",
+            got["value"],
+            e.value
+        );
+        let meta = &got["value_schema_metadata"];
+        assert_eq!(meta["dataFormat"], "AVRO", "{got}");
+        assert!(
+            meta["schemaId"]
+                .as_str()
+                .is_some_and(|id| id.parse::<u32>().is_ok()),
+            "{meta}"
+        );
+        // The key is STRING here: its own bytes, no metadata.
+        assert_eq!(got["key_schema_metadata"], Value::Null);
+    }
+}
+
 #[tokio::test]
 async fn avro_records_reach_the_function_as_json() {
     format_reaches_the_function("AVRO").await;

@@ -3,7 +3,9 @@
 //! `KafkaEvent` (a field it cannot read fails the invocation), base64
 //! values decoded, and a partial batch response for the records whose
 //! value asks to fail (`"fail_item": true`). Each record is logged like the
-//! Confluent handler logs it, with its decoded key, value and headers.
+//! Confluent handler logs it, with its decoded key, value and headers, and
+//! the schema metadata ESM adds for a Schema Registry format (which the
+//! crate keeps in its catch-all `other` fields).
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::Engine;
@@ -65,6 +67,8 @@ pub(crate) fn handle(event: Value, request_id: &str) -> Result<Value, Diagnostic
                     "key": decode(&record.key)?,
                     "value": parsed,
                     "headers": headers,
+                    "key_schema_metadata": record.other.get("keySchemaMetadata"),
+                    "value_schema_metadata": record.other.get("valueSchemaMetadata"),
                     "request_id": request_id,
                 })
             );

@@ -21,6 +21,17 @@ pub enum SchemaRef {
     Guid([u8; 16]),
 }
 
+impl SchemaRef {
+    /// The id as ESM's `schemaId` writes it: the number, or the GUID in its
+    /// dashed form.
+    pub fn esm_id(&self) -> String {
+        match self {
+            Self::Id(id) => id.to_string(),
+            Self::Guid(_) => self.to_string().trim_start_matches("guid ").to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for SchemaRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -28,7 +28,9 @@ use crate::metrics::ReasonLabel;
 /// A decoded key or value (borrowing the record's bytes where they are the
 /// JSON itself), or why the record goes to the DLQ.
 enum Decoded<'r> {
-    Json(Option<Cow<'r, [u8]>>),
+    /// The JSON text (`None` = null) and, for a Schema Registry format, the
+    /// writer schema.
+    Json(Option<Cow<'r, [u8]>>, Option<SchemaRef>),
     Dead(DeadLetter),
 }
 
@@ -37,7 +39,7 @@ impl Worker {
     /// `Err(Halt::Stopped)` when asked to stop while waiting for the registry.
     pub(super) async fn prepare(&self, record: SourceRecord) -> Result<Item, Halt> {
         let config = &self.shared.config;
-        let key = match self
+        let (key, key_schema) = match self
             .decode(
                 config.key_format,
                 record.key.as_deref(),
@@ -46,10 +48,10 @@ impl Worker {
             )
             .await?
         {
-            Decoded::Json(json) => json,
+            Decoded::Json(json, schema) => (json, schema),
             Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
         };
-        let value = match self
+        let (value, value_schema) = match self
             .decode(
                 config.value_format,
                 record.value.as_deref(),
@@ -58,7 +60,7 @@ impl Worker {
             )
             .await?
         {
-            Decoded::Json(json) => json,
+            Decoded::Json(json, schema) => (json, schema),
             Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
         };
         // ESM's event filtering: on the record's own value, or for a
@@ -73,22 +75,22 @@ impl Worker {
         }
         let element = if self.envelope.is_some() {
             // The event source mapping's record: the record's own bytes
-            // (base64), or for a Schema Registry format the decoded JSON, as
-            // ESM's EventRecordFormat=JSON delivers it.
-            let (own_key, own_value) = (record.key.as_deref(), record.value.as_deref());
-            esm::render_record(
-                &record,
-                if config.key_format.needs_registry() {
-                    key.as_deref()
-                } else {
-                    own_key
-                },
-                if config.value_format.needs_registry() {
-                    value.as_deref()
-                } else {
-                    own_value
-                },
-            )
+            // (base64), or for a Schema Registry format the decoded JSON
+            // with its schema metadata, as ESM's EventRecordFormat=JSON
+            // delivers it.
+            let key = esm_part(
+                config.key_format,
+                record.key.as_deref(),
+                key.as_deref(),
+                key_schema,
+            );
+            let value = esm_part(
+                config.value_format,
+                record.value.as_deref(),
+                value.as_deref(),
+                value_schema,
+            );
+            esm::render_record(&record, key, value)
         } else if config.transforms.is_empty() {
             payload::render_element(
                 &record,
@@ -144,7 +146,7 @@ impl Worker {
         record: &SourceRecord,
     ) -> Result<Decoded<'r>, Halt> {
         let Some(bytes) = bytes else {
-            return Ok(Decoded::Json(None));
+            return Ok(Decoded::Json(None, None));
         };
         let dead = |reason: &str| {
             let what = if stage == Stage::KeyConverter {
@@ -167,7 +169,7 @@ impl Worker {
                 RecordConverter::NativeJson
             };
             return Ok(match schemaless::render(format, converter, bytes) {
-                Ok(json) => Decoded::Json(Some(json)),
+                Ok(json) => Decoded::Json(Some(json), None),
                 Err(e) => dead(&e.message),
             });
         }
@@ -197,7 +199,7 @@ impl Worker {
         }
         Ok(
             match compiled.decode(framed.payload, config.decimal_format) {
-                Ok(json) => Decoded::Json(Some(Cow::Owned(json))),
+                Ok(json) => Decoded::Json(Some(Cow::Owned(json)), Some(framed.schema)),
                 Err(e) => dead(&e.message),
             },
         )
@@ -243,5 +245,22 @@ impl Worker {
             }
             attempt = attempt.saturating_add(1);
         }
+    }
+}
+
+/// A key or value of the event source mapping's record: the record's own
+/// bytes, or for a Schema Registry format the decoded JSON and its schema.
+fn esm_part<'a>(
+    format: DataFormat,
+    own: Option<&'a [u8]>,
+    decoded: Option<&'a [u8]>,
+    schema: Option<SchemaRef>,
+) -> esm::Part<'a> {
+    match esm::data_format(format) {
+        Some(name) => esm::Part {
+            bytes: decoded,
+            schema: schema.map(|s| (name, s)),
+        },
+        None => esm::Part::own(own),
     }
 }
