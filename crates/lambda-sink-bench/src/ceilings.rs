@@ -170,7 +170,7 @@ pub async fn invoke(
                 let mut n = 0u64;
                 while started.elapsed() < duration {
                     invoker
-                        .invoke(&function, InvocationType::Sync, body.clone())
+                        .invoke(&function, InvocationType::Sync, body.clone(), None)
                         .await
                         .map_err(|e| anyhow::anyhow!("invoking the fake endpoint: {e:?}"))?;
                     n += 1;

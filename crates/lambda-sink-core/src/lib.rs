@@ -8,6 +8,7 @@
 //! * [`config`] — the property table, the three config file shapes, secret
 //!   references, and validation of a raw property map into a typed [`config::Config`].
 //! * [`transform`] — Single Message Transforms and predicates.
+//! * [`trace`] — idempotency keys and `traceparent` for the function.
 //! * [`esm`] — the event shape of AWS's Kafka event source mapping and its
 //!   partial batch response; [`event_filter`] — its event filtering.
 //!
@@ -28,4 +29,5 @@ pub mod record;
 pub mod retry;
 pub mod route;
 pub mod schedule;
+pub mod trace;
 pub mod transform;

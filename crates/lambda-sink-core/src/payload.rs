@@ -69,6 +69,41 @@ pub fn render_element(
     out
 }
 
+/// Fields lambda-sink adds to an element (ext) so a function can dedupe
+/// and trace: `idempotencyKey` (`aws.lambda.idempotency.key`) and the
+/// record's W3C `traceparent`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Extras<'a> {
+    /// The record's idempotency key.
+    pub idempotency_key: Option<&'a str>,
+    /// The record's `traceparent` header.
+    pub traceparent: Option<&'a str>,
+}
+
+impl Extras<'_> {
+    /// Adds the fields to `element`, a rendered object whose last `closing`
+    /// bytes close the object they belong in (`}}` of Confluent's element,
+    /// whose fields live in `payload`; `}` of an ESM record).
+    pub fn append(&self, element: &mut Vec<u8>, closing: usize) {
+        if self.idempotency_key.is_none() && self.traceparent.is_none() {
+            return;
+        }
+        let end = element.split_off(element.len().saturating_sub(closing));
+        for (name, value) in [
+            ("idempotencyKey", self.idempotency_key),
+            ("traceparent", self.traceparent),
+        ] {
+            if let Some(value) = value {
+                element.extend_from_slice(b",\"");
+                element.extend_from_slice(name.as_bytes());
+                element.extend_from_slice(b"\":");
+                write_json_string(element, value);
+            }
+        }
+        element.extend_from_slice(&end);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +156,31 @@ mod tests {
             v["payload"]["headers"],
             json!([{"key": "trace", "value": "abc"}, {"key": "bin", "value": "/wA="}, {"key": "none", "value": null}])
         );
+    }
+
+    #[test]
+    fn extras_go_inside_the_object_they_belong_to() {
+        let mut e = render_element(&record(), None, Some(b"1"), false);
+        let extras = Extras {
+            idempotency_key: Some("my\"topic/1/43822"),
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        };
+        extras.append(&mut e, 2);
+        let v: Value = serde_json::from_slice(&e).unwrap();
+        assert_eq!(v["payload"]["idempotencyKey"], "my\"topic/1/43822");
+        assert_eq!(
+            v["payload"]["traceparent"],
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
+        let mut esm = br#"{"topic":"t"}"#.to_vec();
+        Extras {
+            idempotency_key: Some("t/0/1"),
+            traceparent: None,
+        }
+        .append(&mut esm, 1);
+        assert_eq!(esm, br#"{"topic":"t","idempotencyKey":"t/0/1"}"#);
+        let mut untouched = b"{}".to_vec();
+        Extras::default().append(&mut untouched, 1);
+        assert_eq!(untouched, b"{}");
     }
 }

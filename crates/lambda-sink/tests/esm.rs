@@ -339,3 +339,79 @@ async fn records_no_filter_pattern_matches_are_committed_and_never_invoked() {
         run.metrics
     );
 }
+
+/// The records of one partition through a connector with `settings`; what
+/// the function logged for each, in offset order.
+async fn seen_by_the_function(
+    prefix: &str,
+    records: &[Produce],
+    settings: &[(&str, &str)],
+) -> Vec<Value> {
+    let s = Services::from_env();
+    let topic = unique(prefix);
+    s.create_topic(&topic, 1).await.unwrap();
+    let function = unique(&format!("{prefix}-fn"));
+    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    s.produce(&topic, records).await.unwrap();
+    let name = unique(&format!("{prefix}-sink"));
+    let config = s.connector_config(&name, &topic, &function, settings);
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
+        .await;
+    c.stop_cleanly().await;
+    let mut seen = s.function_records(&function).await.unwrap();
+    seen.sort_by_key(|r| r["offset"].as_i64());
+    seen
+}
+
+#[tokio::test]
+async fn idempotency_keys_and_the_traceparent_reach_the_function() {
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut records = vec![
+        Produce::text(0, "k0", &json!({"orderId": "o-1"}).to_string()),
+        Produce::text(0, "k1", &json!({"orderId": "o-2"}).to_string()),
+    ];
+    records[1]
+        .headers
+        .push(("traceparent".into(), traceparent.as_bytes().to_vec()));
+    // Confluent's payload: the key from the coordinates, the traceparent
+    // as a field.
+    let seen = seen_by_the_function(
+        "idem",
+        &records,
+        &[
+            ("input.data.format", "JSON"),
+            ("aws.lambda.idempotency.key", "offset"),
+        ],
+    )
+    .await;
+    let topic = seen[0]["topic"].as_str().unwrap().to_string();
+    let keys: Vec<&Value> = seen.iter().map(|r| &r["idempotency_key"]).collect();
+    assert_eq!(
+        keys,
+        [
+            &json!(format!("{topic}/0/0")),
+            &json!(format!("{topic}/0/1"))
+        ]
+    );
+    assert_eq!(seen[0]["traceparent"], Value::Null);
+    assert_eq!(seen[1]["traceparent"], traceparent);
+    // ESM's event: the key from a field of the value; the traceparent is
+    // among the record's headers.
+    let seen = seen_by_the_function(
+        "idem-esm",
+        &records,
+        &[
+            ("input.data.format", "JSON"),
+            ("aws.lambda.payload.format", "esm"),
+            ("aws.lambda.idempotency.key", "field:orderId"),
+        ],
+    )
+    .await;
+    let keys: Vec<&Value> = seen.iter().map(|r| &r["idempotency_key"]).collect();
+    assert_eq!(keys, [&json!("o-1"), &json!("o-2")]);
+    assert_eq!(
+        seen[1]["headers"],
+        json!([{"key": "traceparent", "value": traceparent}])
+    );
+}

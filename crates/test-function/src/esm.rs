@@ -69,6 +69,7 @@ pub(crate) fn handle(event: Value, request_id: &str) -> Result<Value, Diagnostic
                     "headers": headers,
                     "key_schema_metadata": record.other.get("keySchemaMetadata"),
                     "value_schema_metadata": record.other.get("valueSchemaMetadata"),
+                    "idempotency_key": record.other.get("idempotencyKey"),
                     "request_id": request_id,
                 })
             );

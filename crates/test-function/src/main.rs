@@ -60,6 +60,8 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
                 "key": payload.get("key"),
                 "value": value,
                 "headers": payload.get("headers"),
+                "idempotency_key": payload.get("idempotencyKey"),
+                "traceparent": payload.get("traceparent"),
                 "request_id": event.context.request_id,
             })
         );

@@ -324,6 +324,8 @@ pub struct LambdaConfig {
     pub max_record_age: Option<Duration>,
     /// `aws.lambda.filter.criteria` (empty: every record is invoked).
     pub filter: crate::event_filter::FilterCriteria,
+    /// `aws.lambda.idempotency.key`.
+    pub idempotency_key: crate::trace::IdempotencyKey,
     /// `record.converter.class`.
     pub converter: RecordConverter,
     /// `behavior.on.error`.

@@ -785,6 +785,16 @@ pub static PROPERTIES: &[Property] = &[
         "Only records matching one of these patterns are invoked; the others are committed without an invocation and counted as `filtered`. ESM's `FilterCriteria` as the AWS CLI and CloudFormation take it (`{\"Filters\": [{\"Pattern\": \"{\\\"value\\\": {\\\"status\\\": [\\\"live\\\"]}}\"}]}`), or one pattern object. Patterns use Lambda's operators (exact, `equals-ignore-case`, `anything-but`, `numeric`, `exists`, `prefix`, `suffix`, `$or`) on `topic`, `partition`, `offset`, `timestamp`, `timestampType` and `value` (the record's value as UTF-8, parsed as JSON when it is JSON; for a Schema Registry format, the decoded record). Up to 10 patterns."
     ),
     prop!(
+        "aws.lambda.idempotency.key",
+        Kind::String,
+        Value("none"),
+        No,
+        Low,
+        Lambda,
+        true,
+        "Adds `idempotencyKey` to each payload element (inside `payload`, or to the ESM record), so a function can dedupe redelivered records (Powertools' idempotency utility): `offset` (`<topic>/<partition>/<offset>`, the same on every redelivery), `header:<name>` (that header's value) or `field:<name>` (that top-level field of a JSON value); `none` adds nothing. A record's W3C `traceparent` header is always passed on: as the `traceparent` field of Confluent's element, and as the invocation's `X-Amzn-Trace-Id` (the first traced record of the batch)."
+    ),
+    prop!(
         "aws.lambda.function.error.max.retries",
         int(-1, 10_000),
         Value("0"),

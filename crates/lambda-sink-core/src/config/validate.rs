@@ -28,6 +28,7 @@ use super::{
     Routing, SchemaRegistryConfig, Secret, ServiceConfig, Subscription, TopicName,
 };
 use crate::event_filter::FilterCriteria;
+use crate::trace::IdempotencyKey;
 
 /// Lambda's synchronous (RequestResponse) request limit.
 pub const SYNC_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -1040,6 +1041,13 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
             .map_err(|e| report.error("aws.lambda.filter.criteria", e))
             .ok(),
     };
+    let idempotency_key =
+        v.text("aws.lambda.idempotency.key")
+            .map_or(Some(IdempotencyKey::None), |text| {
+                IdempotencyKey::parse(&text)
+                    .map_err(|e| report.error("aws.lambda.idempotency.key", e))
+                    .ok()
+            });
     Some(LambdaConfig {
         routing: routing?,
         invocation_type: invocation_type?,
@@ -1062,6 +1070,7 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
         bisect_on_function_error: v.bool("aws.lambda.bisect.on.function.error"),
         max_record_age: max_record_age?,
         filter: filter?,
+        idempotency_key: idempotency_key?,
         converter: v.choice("record.converter.class", RecordConverter::from_canonical)?,
         behavior_on_error: behavior_on_error?,
     })

@@ -25,7 +25,7 @@ impl Invoker {
         Self { client }
     }
 
-    /// Sends one request.
+    /// Sends one request, with `trace` as its `X-Amzn-Trace-Id` header.
     ///
     /// # Errors
     /// Every failure without a Lambda response, and every error response.
@@ -34,7 +34,9 @@ impl Invoker {
         function: &FunctionRef,
         kind: InvocationType,
         body: Vec<u8>,
+        trace: Option<&str>,
     ) -> Result<Invoked, InvokeFailure> {
+        let trace = trace.map(str::to_string);
         let invocation_type = match kind {
             InvocationType::Sync => SdkInvocationType::RequestResponse,
             InvocationType::Async => SdkInvocationType::Event,
@@ -46,6 +48,14 @@ impl Invoker {
             .set_qualifier(function.qualifier().map(str::to_string))
             .invocation_type(invocation_type)
             .payload(Blob::new(body))
+            .customize()
+            .mutate_request(move |request| {
+                if let Some(trace) = &trace {
+                    request
+                        .headers_mut()
+                        .insert("X-Amzn-Trace-Id", trace.clone());
+                }
+            })
             .send()
             .await;
         match result {

@@ -18,6 +18,7 @@ use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, Stage};
 use lambda_sink_core::payload;
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::retry::Backoff;
+use lambda_sink_core::trace;
 use lambda_sink_core::transform::{self, Rendering, Transformed};
 use tracing::warn;
 
@@ -63,8 +64,9 @@ impl Worker {
             Decoded::Json(json, schema) => (json, schema),
             Decoded::Dead(dead) => return Ok(Item::Dead { record, dead }),
         };
-        // ESM's event filtering: on the record's own value, or for a
-        // Schema Registry format the decoded record.
+        // ESM's event filtering (and a `field:` idempotency key): on the
+        // record's own value, or for a Schema Registry format the decoded
+        // record.
         let filter_on = if config.value_format.needs_registry() {
             value.as_deref()
         } else {
@@ -73,7 +75,7 @@ impl Worker {
         if !config.lambda.filter.passes(&record, filter_on) {
             return Ok(Item::Filtered { record });
         }
-        let element = if self.envelope.is_some() {
+        let mut element = if self.envelope.is_some() {
             // The event source mapping's record: the record's own bytes
             // (base64), or for a Schema Registry format the decoded JSON
             // with its schema metadata, as ESM's EventRecordFormat=JSON
@@ -124,6 +126,19 @@ impl Worker {
                 }
             }
         };
+        let idempotency_key = config.lambda.idempotency_key.of(&record, filter_on);
+        let extras = payload::Extras {
+            idempotency_key: idempotency_key.as_deref(),
+            // An ESM record carries its headers, traceparent included.
+            traceparent: if self.envelope.is_some() {
+                None
+            } else {
+                trace::traceparent(&record)
+            },
+        };
+        // Confluent's element closes `payload` and itself; an ESM record
+        // closes itself.
+        extras.append(&mut element, if self.envelope.is_some() { 1 } else { 2 });
         if !self.limits.fits_alone(element.len()) {
             let dead = DeadLetter::task_put(format!(
                 "record {}@{} renders to a {}-byte payload element, larger than aws.lambda.max.payload.bytes ({}) allows for one request",

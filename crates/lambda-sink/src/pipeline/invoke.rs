@@ -10,6 +10,7 @@ use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, InvokeFailure
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::retry::Backoff;
 use lambda_sink_core::route::{self, Finished, Invoked};
+use lambda_sink_core::trace;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -124,7 +125,15 @@ impl Worker {
             let metrics = &self.shared.metrics;
             metrics.batch_records.observe(batch.len() as f64);
             metrics.batch_bytes.observe(bytes as f64);
-            let finished = match self.invoke_with_retry(&function, body).await {
+            // One trace per request: the first traced record's.
+            let trace = batch
+                .iter()
+                .find_map(|(r, _)| trace::traceparent(r))
+                .and_then(trace::xray_trace_id);
+            let finished = match self
+                .invoke_with_retry(&function, body, trace.as_deref())
+                .await
+            {
                 Attempt::Done(invoked) => Ok(invoked),
                 Attempt::GaveUp(failure) => Err(failure),
                 Attempt::Split if batch.len() > 1 => {
@@ -270,6 +279,7 @@ impl Worker {
         &self,
         function: &FunctionRef,
         body: impl Fn() -> Vec<u8>,
+        trace: Option<&str>,
     ) -> Attempt {
         let lambda = &self.shared.config.lambda;
         let backoff = Backoff {
@@ -290,7 +300,7 @@ impl Worker {
             let result = self
                 .shared
                 .lambda
-                .invoke(function, lambda.invocation_type, body())
+                .invoke(function, lambda.invocation_type, body(), trace)
                 .await;
             metrics
                 .invocation_duration

@@ -22,12 +22,14 @@ use crate::lambda::invoke::Invoker;
 use crate::registry::{Registry, RegistryError};
 
 /// Invokes a function: one request, no retries (the pipeline owns them).
+/// `trace` is the request's `X-Amzn-Trace-Id`, when a record carries one.
 pub(crate) trait Lambda: Send + Sync + 'static {
     fn invoke<'a>(
         &'a self,
         function: &'a FunctionRef,
         kind: InvocationType,
         body: Vec<u8>,
+        trace: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Invoked, InvokeFailure>>;
 }
 
@@ -57,8 +59,9 @@ impl Lambda for Invoker {
         function: &'a FunctionRef,
         kind: InvocationType,
         body: Vec<u8>,
+        trace: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Invoked, InvokeFailure>> {
-        Box::pin(Invoker::invoke(self, function, kind, body))
+        Box::pin(Invoker::invoke(self, function, kind, body, trace))
     }
 }
 

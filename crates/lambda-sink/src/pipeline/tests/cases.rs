@@ -491,3 +491,31 @@ async fn throttling_lowers_the_limit_to_the_functions_capacity() {
         "without adaptation most calls are throttled: {throttled} of {calls}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_records_traceparent_becomes_the_requests_x_ray_trace_id() {
+    let h = Setup::new(&[("aws.lambda.batch.size", "2")], echo).start();
+    let mut traced = record(0, 1, "{}");
+    traced.headers.push((
+        "traceparent".into(),
+        Some(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_vec()),
+    ));
+    h.deliver([record(0, 0, "{}"), traced, record(0, 2, "{}")]);
+    h.stored(0, 3).await;
+    let traces: Vec<Option<String>> = h
+        .lambda
+        .calls
+        .borrow()
+        .iter()
+        .map(|c| c.trace.clone())
+        .collect();
+    assert_eq!(
+        traces,
+        [
+            Some(
+                "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1".into()
+            ),
+            None
+        ]
+    );
+}

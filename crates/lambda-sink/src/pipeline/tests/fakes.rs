@@ -27,6 +27,8 @@ use crate::registry::RegistryError;
 pub(super) struct Call {
     pub(super) offsets: Vec<i64>,
     pub(super) keys: Vec<Option<String>>,
+    /// The request's `X-Amzn-Trace-Id`.
+    pub(super) trace: Option<String>,
 }
 
 /// A call as it ran, in virtual time.
@@ -68,6 +70,7 @@ impl Lambda for FakeLambda {
         _function: &'a FunctionRef,
         _kind: InvocationType,
         body: Vec<u8>,
+        trace: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Invoked, InvokeFailure>> {
         let elements: Vec<serde_json::Value> =
             serde_json::from_slice(&body).expect("the request body is a JSON array");
@@ -84,6 +87,7 @@ impl Lambda for FakeLambda {
                 .iter()
                 .map(|e| e["payload"]["key"].as_str().map(str::to_string))
                 .collect(),
+            trace: trace.map(str::to_string),
         };
         let mut n = 0;
         self.calls.send_modify(|calls| {

@@ -1,0 +1,191 @@
+//! What a payload element carries so a function can dedupe and trace: the
+//! idempotency key (`aws.lambda.idempotency.key`) and the record's W3C
+//! `traceparent`, with the X-Ray form of it for the invocation's
+//! `X-Amzn-Trace-Id` header.
+
+use crate::record::SourceRecord;
+
+/// Where a record's idempotency key comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum IdempotencyKey {
+    /// No key.
+    #[default]
+    None,
+    /// `<topic>/<partition>/<offset>`: unique per record, the same on every
+    /// redelivery.
+    Offset,
+    /// The value of this header (records without it get none).
+    Header(String),
+    /// This top-level field of a JSON value (records without it get none).
+    Field(String),
+}
+
+impl IdempotencyKey {
+    /// Parses `none`, `offset`, `header:<name>` or `field:<name>`.
+    ///
+    /// # Errors
+    /// Anything else, saying what is accepted.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let named = |prefix: &str| {
+            text.strip_prefix(prefix)
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+        };
+        match text.trim() {
+            "none" => Ok(Self::None),
+            "offset" => Ok(Self::Offset),
+            _ => {
+                if let Some(name) = named("header:") {
+                    Ok(Self::Header(name))
+                } else if let Some(name) = named("field:") {
+                    Ok(Self::Field(name))
+                } else {
+                    Err(format!(
+                        "{text:?} is not a key source; use none, offset (<topic>/<partition>/<offset>), header:<name> or field:<name>"
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The key of `record`, whose value is `value` as JSON text when it is
+    /// JSON.
+    pub fn of(&self, record: &SourceRecord, value: Option<&[u8]>) -> Option<String> {
+        match self {
+            Self::None => None,
+            Self::Offset => Some(format!(
+                "{}/{}/{}",
+                record.topic, record.partition, record.offset
+            )),
+            Self::Header(name) => record
+                .headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.as_deref())
+                .map(|v| String::from_utf8_lossy(v).into_owned()),
+            Self::Field(name) => {
+                let value: serde_json::Value = serde_json::from_slice(value?).ok()?;
+                match value.get(name)? {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Null => None,
+                    other => Some(other.to_string()),
+                }
+            }
+        }
+    }
+}
+
+/// The record's W3C `traceparent` header, when it has a valid one
+/// (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`, ids not all
+/// zero).
+pub fn traceparent(record: &SourceRecord) -> Option<&str> {
+    let (_, value) = record
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("traceparent"))?;
+    let text = std::str::from_utf8(value.as_deref()?).ok()?.trim();
+    let parts: Vec<&str> = text.split('-').collect();
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+    match parts.as_slice() {
+        [version, trace, parent, flags]
+            if hex(version, 2)
+                && *version != "ff"
+                && hex(trace, 32)
+                && nonzero(trace)
+                && hex(parent, 16)
+                && nonzero(parent)
+                && hex(flags, 2) =>
+        {
+            Some(text)
+        }
+        _ => None,
+    }
+}
+
+/// The X-Ray `X-Amzn-Trace-Id` of a valid `traceparent`: the same trace
+/// (`Root=1-<first 8 hex>-<last 24 hex>`), its parent, and whether it is
+/// sampled — the mapping AWS's OpenTelemetry propagators use.
+pub fn xray_trace_id(traceparent: &str) -> Option<String> {
+    let mut parts = traceparent.split('-');
+    let (_, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let sampled = u8::from_str_radix(flags, 16).ok()? & 1;
+    Some(format!(
+        "Root=1-{}-{};Parent={parent};Sampled={sampled}",
+        trace.get(..8)?,
+        trace.get(8..)?
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn record(headers: Vec<(&str, &str)>) -> SourceRecord {
+        SourceRecord {
+            topic: Arc::from("orders"),
+            partition: 2,
+            offset: 41,
+            timestamp: None,
+            timestamp_type: crate::record::TimestampType::CreateTime,
+            key: None,
+            value: None,
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Some(v.as_bytes().to_vec())))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        let r = record(vec![("request-id", "r-9")]);
+        let value = br#"{"orderId": "o-1", "n": 5}"#;
+        let key = |spec: &str| IdempotencyKey::parse(spec).unwrap().of(&r, Some(value));
+        assert_eq!(key("none"), None);
+        assert_eq!(key("offset").as_deref(), Some("orders/2/41"));
+        assert_eq!(key("header:request-id").as_deref(), Some("r-9"));
+        assert_eq!(key("header:missing"), None);
+        assert_eq!(key("field:orderId").as_deref(), Some("o-1"));
+        assert_eq!(key("field:n").as_deref(), Some("5"));
+        assert_eq!(
+            IdempotencyKey::Field("orderId".into()).of(&r, Some(b"not json")),
+            None
+        );
+        for bad in ["", "header:", "key", "field: "] {
+            assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn traceparent_and_its_xray_form() {
+        // The W3C spec's example.
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let r = record(vec![("Traceparent", tp)]);
+        assert_eq!(traceparent(&r), Some(tp));
+        assert_eq!(
+            xray_trace_id(tp).as_deref(),
+            Some("Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1")
+        );
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "not a traceparent",
+        ] {
+            assert_eq!(
+                traceparent(&record(vec![("traceparent", bad)])),
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(traceparent(&record(vec![])), None);
+    }
+}
