@@ -171,9 +171,61 @@ pub struct DeadLetter {
     pub exception_class: String,
     /// What went wrong.
     pub message: String,
+    /// For a batch failure sent here by `aws.lambda.on.failure=dlq`: ESM's
+    /// on-failure context.
+    pub failure: Option<FailureContext>,
+}
+
+/// What ESM's on-failure destination record says of a failed batch, as
+/// `lambda.*` headers of each dead letter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailureContext {
+    /// `RetryAttemptsExhausted`, or `RecordAgeExceeded` for a record never
+    /// invoked.
+    pub condition: &'static str,
+    /// Invocations of the record (0 when too old to invoke).
+    pub approximate_invoke_count: u32,
+    /// The function (`name[:qualifier]`).
+    pub function: String,
+    /// The HTTP status of the last answer, 0 without one.
+    pub status_code: u16,
+    /// `X-Amz-Function-Error` or the error type.
+    pub function_error: String,
 }
 
 impl DeadLetter {
+    /// A batch that failed for good, sent to the DLQ as ESM sends it to its
+    /// on-failure destination; the pipeline fills in the invoke count and
+    /// the function.
+    pub fn on_failure(error: &BatchError) -> Self {
+        let condition = if error.error_type == "RecordAgeExceeded" {
+            "RecordAgeExceeded"
+        } else {
+            "RetryAttemptsExhausted"
+        };
+        let message = match &error.body {
+            ResultValue::Json(v) => v.to_string(),
+            ResultValue::Text(t) => t.clone(),
+        };
+        Self {
+            stage: Stage::TaskPut,
+            class_name: SINK_TASK_CLASS.to_string(),
+            exception_class: CONNECT_EXCEPTION.to_string(),
+            message: format!(
+                "{} error ({}): {message}",
+                error.class.as_str(),
+                error.error_type
+            ),
+            failure: Some(FailureContext {
+                condition,
+                approximate_invoke_count: 0,
+                function: String::new(),
+                status_code: error.status_code,
+                function_error: error.error_type.clone(),
+            }),
+        }
+    }
+
     /// A key or value that `format`'s converter cannot decode.
     pub fn converter(stage: Stage, format: crate::config::DataFormat, message: String) -> Self {
         Self {
@@ -181,6 +233,7 @@ impl DeadLetter {
             class_name: converter_class(format).to_string(),
             exception_class: DATA_EXCEPTION.to_string(),
             message,
+            failure: None,
         }
     }
 
@@ -192,6 +245,7 @@ impl DeadLetter {
             class_name: error.class.to_string(),
             exception_class: DATA_EXCEPTION.to_string(),
             message: error.to_string(),
+            failure: None,
         }
     }
 
@@ -202,6 +256,7 @@ impl DeadLetter {
             class_name: SINK_TASK_CLASS.to_string(),
             exception_class: CONNECT_EXCEPTION.to_string(),
             message,
+            failure: None,
         }
     }
 }
@@ -235,7 +290,7 @@ pub fn dlq_headers(
     task: usize,
     dead: &DeadLetter,
 ) -> Vec<(&'static str, String)> {
-    vec![
+    let mut headers = vec![
         ("__connect.errors.topic", record.topic.to_string()),
         ("__connect.errors.partition", record.partition.to_string()),
         ("__connect.errors.offset", record.offset.to_string()),
@@ -248,7 +303,26 @@ pub fn dlq_headers(
             dead.exception_class.clone(),
         ),
         ("__connect.errors.exception.message", dead.message.clone()),
-    ]
+    ];
+    if let Some(f) = &dead.failure {
+        headers.extend([
+            ("lambda.requestContext.condition", f.condition.to_string()),
+            (
+                "lambda.requestContext.approximateInvokeCount",
+                f.approximate_invoke_count.to_string(),
+            ),
+            ("lambda.requestContext.functionArn", f.function.clone()),
+            (
+                "lambda.responseContext.statusCode",
+                f.status_code.to_string(),
+            ),
+            (
+                "lambda.responseContext.functionError",
+                f.function_error.clone(),
+            ),
+        ]);
+    }
+    headers
 }
 
 /// How an invocation failed, as the Lambda adapter saw it.
@@ -679,6 +753,7 @@ mod tests {
             class_name: "org.apache.kafka.connect.json.JsonConverter".into(),
             exception_class: DATA_EXCEPTION.into(),
             message: "not valid JSON".into(),
+            failure: None,
         };
         let h = dlq_headers(&r, "my-sink", 0, &dead);
         assert_eq!(

@@ -7,7 +7,7 @@
 //! [`Resolution`]: it writes the records [`Write`] names, then commits — or
 //! stops the connector with nothing committed.
 
-use crate::config::{BehaviorOnError, Config, InvocationType};
+use crate::config::{BehaviorOnError, Config, InvocationType, OnFailure};
 use crate::outcome::{self, BatchError, DeadLetter, ErrorClass, InvokeFailure, ResultValue};
 
 /// A response from Lambda (200, 202 or 204).
@@ -69,6 +69,8 @@ pub struct Policy {
     pub errors: bool,
     /// A dead letter queue is configured (`errors.tolerance=all`).
     pub dlq: bool,
+    /// `aws.lambda.on.failure=dlq`: failed batches go to the DLQ.
+    pub failures_to_dlq: bool,
 }
 
 impl Policy {
@@ -80,6 +82,7 @@ impl Policy {
             results: config.reporter.result.is_some(),
             errors: config.reporter.error.is_some(),
             dlq: config.errors.dlq.is_some(),
+            failures_to_dlq: config.lambda.on_failure == OnFailure::Dlq,
         }
     }
 }
@@ -224,8 +227,15 @@ pub fn dead_letter(dead: DeadLetter, policy: &Policy) -> Resolution {
     }
 }
 
-/// A failed batch (sync): `behavior.on.error` decides.
+/// A failed batch (sync): to the DLQ with `aws.lambda.on.failure=dlq`,
+/// else `behavior.on.error` decides.
 fn failed(error: BatchError, policy: &Policy) -> Resolution {
+    if policy.failures_to_dlq && policy.dlq {
+        return Resolution::Resolved(
+            Outcome::DeadLetter,
+            Write::DeadLetters(DeadLetter::on_failure(&error)),
+        );
+    }
     match policy.behavior {
         BehaviorOnError::Fail => Resolution::Stop(Stop::Failed(error)),
         BehaviorOnError::Ignore => Resolution::Resolved(Outcome::Ignored, Write::Nothing),
@@ -340,6 +350,7 @@ mod tests {
                 results: topics,
                 errors: topics,
                 dlq: topics,
+                failures_to_dlq: false,
             };
             let finished = match result {
                 "ok" => Finished::Answered(&ok),
@@ -366,6 +377,7 @@ mod tests {
             results: true,
             errors: true,
             dlq: true,
+            failures_to_dlq: false,
         };
         let ok = Invoked {
             status: 200,
@@ -405,6 +417,7 @@ mod tests {
             results: false,
             errors: false,
             dlq: true,
+            failures_to_dlq: false,
         };
         let failure = InvokeFailure {
             status: Some(503),
@@ -424,5 +437,55 @@ mod tests {
             "{}",
             d.message
         );
+    }
+
+    #[test]
+    fn on_failure_dlq_sends_failed_batches_to_the_dlq_with_esms_context() {
+        let policy = Policy {
+            invocation: InvocationType::Sync,
+            behavior: BehaviorOnError::Fail,
+            results: true,
+            errors: true,
+            dlq: true,
+            failures_to_dlq: true,
+        };
+        let failed = Invoked {
+            status: 200,
+            function_error: Some("Unhandled".into()),
+            payload: br#"{"errorMessage":"boom"}"#.to_vec(),
+        };
+        let Resolution::Resolved(Outcome::DeadLetter, Write::DeadLetters(dead)) =
+            route(1, Finished::Answered(&failed), &policy)
+        else {
+            panic!("not dead-lettered");
+        };
+        let context = dead.failure.expect("ESM's context");
+        assert_eq!(
+            (
+                context.condition,
+                context.status_code,
+                context.function_error.as_str()
+            ),
+            ("RetryAttemptsExhausted", 200, "Unhandled")
+        );
+        assert!(dead.message.contains("boom"), "{}", dead.message);
+        let Resolution::Resolved(_, Write::DeadLetters(old)) = route(
+            1,
+            Finished::Expired(std::time::Duration::from_secs(60)),
+            &policy,
+        ) else {
+            panic!("not dead-lettered");
+        };
+        assert_eq!(old.failure.map(|f| f.condition), Some("RecordAgeExceeded"));
+        // Successes are untouched.
+        let ok = Invoked {
+            status: 200,
+            function_error: None,
+            payload: b"{}".to_vec(),
+        };
+        assert!(matches!(
+            route(1, Finished::Answered(&ok), &policy),
+            Resolution::Resolved(Outcome::Success, _)
+        ));
     }
 }

@@ -415,3 +415,43 @@ async fn idempotency_keys_and_the_traceparent_reach_the_function() {
         json!([{"key": "traceparent", "value": traceparent}])
     );
 }
+
+#[tokio::test]
+async fn a_batch_that_failed_for_good_goes_to_the_dlq_with_esms_context() {
+    let run = FailureRun::new(
+        "esm-onfail",
+        failing_at(2, 1),
+        &[
+            ("aws.lambda.bisect.on.function.error", "true"),
+            ("aws.lambda.function.error.max.retries", "1"),
+            ("aws.lambda.on.failure", "dlq"),
+            ("errors.tolerance", "all"),
+        ],
+    )
+    .await;
+    let dead = run
+        .s
+        .read_topic(&format!("dlq-{}", run.name), 1, MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    let d = &dead[0];
+    assert_eq!(d.header("__connect.errors.offset"), "1");
+    assert_eq!(
+        d.header("lambda.requestContext.condition"),
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(
+        d.header("lambda.requestContext.approximateInvokeCount"),
+        "2"
+    );
+    assert_eq!(d.header("lambda.requestContext.functionArn"), run.function);
+    assert_eq!(
+        d.header("lambda.responseContext.functionError"),
+        "Unhandled"
+    );
+    assert_eq!(d.header("lambda.responseContext.statusCode"), "200");
+    // The original record, as any dead letter.
+    assert_eq!(d.text(), json!({"i": 1, "fail": true}).to_string());
+    assert_eq!(run.outcomes("success", 1).await, [(0, String::new())]);
+}

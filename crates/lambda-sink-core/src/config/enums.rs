@@ -167,6 +167,16 @@ config_enum! {
 }
 
 config_enum! {
+    /// `aws.lambda.on.failure`: where a batch that failed for good goes.
+    OnFailure {
+        /// `behavior.on.error` decides (Confluent's behaviour).
+        Error = "error",
+        /// The dead letter queue, with ESM's on-failure context in headers.
+        Dlq = "dlq",
+    }
+}
+
+config_enum! {
     /// `aws.lambda.ordering`: which records of a partition may be in flight together.
     Ordering {
         /// One batch of a partition in flight at a time, in offset order.

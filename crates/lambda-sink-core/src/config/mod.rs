@@ -28,7 +28,7 @@ use std::time::Duration;
 pub use client::ClientRole;
 pub use enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
-    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, Ordering,
+    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, OnFailure, Ordering,
     PayloadFormat, RecordConverter, ReporterValueFormat,
 };
 pub use names::{ConnectorId, FunctionRef, TopicName};
@@ -326,6 +326,8 @@ pub struct LambdaConfig {
     pub filter: crate::event_filter::FilterCriteria,
     /// `aws.lambda.idempotency.key`.
     pub idempotency_key: crate::trace::IdempotencyKey,
+    /// `aws.lambda.on.failure`.
+    pub on_failure: OnFailure,
     /// `record.converter.class`.
     pub converter: RecordConverter,
     /// `behavior.on.error`.

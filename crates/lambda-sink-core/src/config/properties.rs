@@ -12,7 +12,7 @@
 
 use super::enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
-    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, Ordering,
+    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, OnFailure, Ordering,
     PayloadFormat, RecordConverter, ReporterValueFormat,
 };
 
@@ -793,6 +793,16 @@ pub static PROPERTIES: &[Property] = &[
         Lambda,
         true,
         "Adds `idempotencyKey` to each payload element (inside `payload`, or to the ESM record), so a function can dedupe redelivered records (Powertools' idempotency utility): `offset` (`<topic>/<partition>/<offset>`, the same on every redelivery), `header:<name>` (that header's value) or `field:<name>` (that top-level field of a JSON value); `none` adds nothing. A record's W3C `traceparent` header is always passed on: as the `traceparent` field of Confluent's element, and as the invocation's `X-Amzn-Trace-Id` (the first traced record of the batch)."
+    ),
+    prop!(
+        "aws.lambda.on.failure",
+        one_of(OnFailure::NAMES),
+        Value("error"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "Where records go whose batch failed for good (a function error after `aws.lambda.function.error.max.retries`, an invocation that kept failing, a record older than `aws.lambda.max.record.age.ms`). `error`: `behavior.on.error` decides. `dlq`: the dead letter queue (`errors.tolerance=all`, the default), like ESM's on-failure destination, with its context as headers: `lambda.requestContext.condition` (`RetryAttemptsExhausted` or `RecordAgeExceeded`), `lambda.requestContext.approximateInvokeCount`, `lambda.requestContext.functionArn` (the function as configured), `lambda.responseContext.statusCode` and `lambda.responseContext.functionError`, next to the `__connect.errors.*` headers."
     ),
     prop!(
         "aws.lambda.function.error.max.retries",

@@ -23,9 +23,9 @@ use super::{
     AssumeRole, AuthenticationMethod, AutoOffsetReset, AwsConfig, AwsCredentials, BehaviorOnError,
     ClientProperties, ClientValue, Config, ConfigurationMode, ConnectorId, DataFormat,
     DecimalFormat, Dlq, ErrorsConfig, ErrorsTolerance, FunctionRef, InvocationType, KafkaAuth,
-    KafkaAuthMode, KafkaConfig, LambdaConfig, Ordering, OutputTopic, PayloadFormat, Problem, Proxy,
-    RawConfig, RecordConverter, ReporterConfig, ReporterTopic, ReporterValueFormat, Resolver,
-    Routing, SchemaRegistryConfig, Secret, ServiceConfig, Subscription, TopicName,
+    KafkaAuthMode, KafkaConfig, LambdaConfig, OnFailure, Ordering, OutputTopic, PayloadFormat,
+    Problem, Proxy, RawConfig, RecordConverter, ReporterConfig, ReporterTopic, ReporterValueFormat,
+    Resolver, Routing, SchemaRegistryConfig, Secret, ServiceConfig, Subscription, TopicName,
 };
 use crate::event_filter::FilterCriteria;
 use crate::trace::IdempotencyKey;
@@ -515,6 +515,16 @@ fn build(v: &Values, report: &mut Report) -> Option<Config> {
         return None;
     }
     let (reporter, errors) = outputs?;
+    if let Some(l) = &lambda
+        && l.on_failure == OnFailure::Dlq
+        && errors.dlq.is_none()
+    {
+        report.error(
+            "aws.lambda.on.failure",
+            "dlq needs the dead letter queue, which errors.tolerance=none turns off: set errors.tolerance=all (the default)",
+        );
+        return None;
+    }
     Some(Config {
         name: name?,
         connector_id: connector_id?,
@@ -1071,6 +1081,7 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
         max_record_age: max_record_age?,
         filter: filter?,
         idempotency_key: idempotency_key?,
+        on_failure: v.choice("aws.lambda.on.failure", OnFailure::from_canonical)?,
         converter: v.choice("record.converter.class", RecordConverter::from_canonical)?,
         behavior_on_error: behavior_on_error?,
     })

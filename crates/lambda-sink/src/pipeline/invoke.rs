@@ -9,7 +9,7 @@ use lambda_sink_core::esm::{self, Envelope, ItemFailures};
 use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, InvokeFailure, RetryReason};
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::retry::Backoff;
-use lambda_sink_core::route::{self, Finished, Invoked};
+use lambda_sink_core::route::{self, Finished, Invoked, Resolution, Write};
 use lambda_sink_core::trace;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -62,6 +62,18 @@ fn split_expired(batch: Rendered, max_age: std::time::Duration) -> (Rendered, Re
         .partition(|(r, _)| r.timestamp.is_some_and(|t| t < oldest))
 }
 
+/// `resolution` with the invoke count and the function in ESM's on-failure
+/// context, when it sends the records to the DLQ with one.
+fn with_context(mut resolution: Resolution, function: &FunctionRef, invokes: u32) -> Resolution {
+    if let Resolution::Resolved(_, Write::DeadLetters(dead)) = &mut resolution
+        && let Some(context) = &mut dead.failure
+    {
+        context.approximate_invoke_count = invokes;
+        context.function = function.to_string();
+    }
+    resolution
+}
+
 /// What came of invoking a batch, retries included.
 enum Attempt {
     Done(Invoked),
@@ -105,6 +117,7 @@ impl Worker {
                     warn!(offsets = %offsets_range(records.iter()), max_age_ms = max_age.as_millis(), "records older than aws.lambda.max.record.age.ms are not invoked");
                     let resolution =
                         route::route(records.len(), Finished::Expired(max_age), policy);
+                    let resolution = with_context(resolution, &function, 0);
                     self.apply(records, resolution, pending).await?;
                 }
                 if batch.is_empty() {
@@ -176,6 +189,7 @@ impl Worker {
                     Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
                     Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
                 };
+                let resolution = with_context(resolution, &function, retries + 1);
                 super::route::log_resolved_error(&records, &resolution, &finished);
                 self.apply(records, resolution, pending).await?;
                 continue;
@@ -238,7 +252,11 @@ impl Worker {
                 FunctionFailure::Malformed(reason) => Finished::BadItemFailures(invoked, reason),
             };
             warn!(offsets = %failed_range, retries, "{}", failure.describe());
-            let resolution = route::route(records.len(), finished, policy);
+            let resolution = with_context(
+                route::route(records.len(), finished, policy),
+                &function,
+                retries + 1,
+            );
             self.apply(records, resolution, pending).await?;
         }
         Ok(())

@@ -918,6 +918,22 @@ fn esm_format_and_failure_settings() {
         )],
         "aws.lambda.filter.criteria: Filters[0].value.ip: \"cidr\" is not an operator Lambda's event filtering supports; supported: prefix, suffix, equals-ignore-case, anything-but, numeric, exists",
     );
+    assert_error(
+        &[
+            ("aws.lambda.on.failure", "dlq"),
+            ("errors.tolerance", "none"),
+        ],
+        "aws.lambda.on.failure: dlq needs the dead letter queue, which errors.tolerance=none turns off: set errors.tolerance=all (the default)",
+    );
+    assert_eq!(
+        config(&[
+            ("aws.lambda.on.failure", "dlq"),
+            ("errors.tolerance", "all")
+        ])
+        .lambda
+        .on_failure,
+        OnFailure::Dlq
+    );
     let filtered = config(&[("aws.lambda.filter.criteria", r#"{"value": {"a": [1]}}"#)]);
     let record = crate::record::SourceRecord {
         topic: "t".into(),
