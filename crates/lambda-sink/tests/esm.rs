@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
-use lambda_sink_testkit::{Services, metric, unique, wait_until};
+use lambda_sink_testkit::{Services, metric, unique};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
@@ -24,20 +24,11 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn a_function_written_for_the_event_source_mapping_runs_unchanged() {
-    let s = Services::from_env();
-    let topic = unique("esm");
-    s.create_topic(&topic, 1).await.unwrap();
-    let function = unique("esm-fn");
-    s.deploy_test_function(&function, 30, &[]).await.unwrap();
     // Six records in one batch; the function fails offset 3 (and, for the
     // partition's order, 4 and 5 fail with it).
     let mut records: Vec<Produce> = (0..6)
         .map(|i| {
-            let value = if i == 3 {
-                json!({"i": i, "fail_item": true})
-            } else {
-                json!({"i": i})
-            };
+            let value = json!({"i": i, "fail_item": i == 3});
             Produce::text(0, &format!("k{i}"), &value.to_string())
         })
         .collect();
@@ -45,43 +36,20 @@ async fn a_function_written_for_the_event_source_mapping_runs_unchanged() {
         .headers
         .push(("accent".into(), "\u{eb}".as_bytes().to_vec()));
     records[1].key = None;
-    s.produce(&topic, &records).await.unwrap();
-
-    let name = unique("esm-sink");
-    let config = s.connector_config(
-        &name,
-        &topic,
-        &function,
-        &[
-            ("input.data.format", "JSON"),
-            ("aws.lambda.payload.format", "esm"),
-            ("aws.lambda.batch.size", "6"),
-            ("aws.lambda.batch.linger.ms", "10000"),
-            ("behavior.on.error", "log"),
-            ("http.listener", "127.0.0.1:0"),
-        ],
-    );
-    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
-    let url = c.http_url().await;
-    s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
-        .await;
+    let run = Run::new("esm", records, &[("aws.lambda.payload.format", "esm")]).await;
 
     // The function read every record through KafkaEvent, in one event.
-    let seen = wait_until(MINUTE, "six records at the function", || async {
-        let seen = s.function_records(&function).await.unwrap();
-        (seen.len() >= 6).then_some(seen)
-    })
-    .await;
+    let seen = run.seen().await;
     assert_eq!(seen.len(), 6, "{seen:?}");
     let first = &seen[0];
+    let topic = first["topic"].as_str().unwrap();
     assert_eq!(first["shape"], "esm");
     assert_eq!(first["event_source"], "SelfManagedKafka");
     assert_eq!(first["partition_key"], format!("{topic}-0"));
-    assert_eq!(first["topic"], topic);
     assert_eq!(first["timestamp_type"], "CREATE_TIME");
     assert!(first["timestamp"].as_i64().unwrap() > 1_700_000_000_000);
     assert_eq!(first["key"], "k0");
-    assert_eq!(first["value"], json!({"i": 0}));
+    assert_eq!(first["value"], json!({"i": 0, "fail_item": false}));
     assert_eq!(
         first["headers"],
         json!([{"key": "accent", "value": "\u{eb}"}])
@@ -96,62 +64,35 @@ async fn a_function_written_for_the_event_source_mapping_runs_unchanged() {
     assert_eq!(requests.len(), 1, "one invocation");
 
     // Only the reported record and those after it failed; the rest succeeded.
-    let successes = s
-        .read_topic(&format!("success-{name}"), 3, MINUTE)
+    let ok: Vec<i64> = run
+        .outcomes("success", 3)
         .await
-        .unwrap();
-    let errors = s
-        .read_topic(&format!("error-{name}"), 3, MINUTE)
-        .await
-        .unwrap();
-    let at = |rs: &[lambda_sink_testkit::kafka::Record]| -> Vec<String> {
-        rs.iter()
-            .map(|r| r.header("input_record_offset").to_string())
-            .collect()
-    };
-    assert_eq!(at(&successes), ["0", "1", "2"]);
-    assert_eq!(at(&errors), ["3", "4", "5"]);
-    assert!(
-        errors
-            .iter()
-            .all(|r| r.header("error_type") == "BatchItemFailure")
-    );
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .iter()
+        .map(|o| o.0)
+        .collect();
+    assert_eq!(ok, [0, 1, 2]);
+    let failed = run.outcomes("error", 3).await;
     assert_eq!(
-        metric(
-            &metrics,
-            "lambda_sink_records_resolved_total{outcome=\"function_error\"}"
-        ),
-        Some(3.0),
-        "{metrics}"
+        failed,
+        [3, 4, 5].map(|o| (o, "BatchItemFailure".to_string()))
     );
-    assert_eq!(
-        metric(
-            &metrics,
-            "lambda_sink_records_resolved_total{outcome=\"success\"}"
-        ),
-        Some(3.0),
-        "{metrics}"
-    );
-    c.stop_cleanly().await;
+    for (outcome, count) in [("function_error", 3.0), ("success", 3.0)] {
+        let name = format!("lambda_sink_records_resolved_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(metric(&run.metrics, &name), Some(count), "{}", run.metrics);
+    }
 }
 
 /// A run of `records` (one partition, one batch) through a connector with
-/// ESM's failure `settings` and the test function, until committed to the
-/// end; what it wrote and the function saw is read afterwards.
-struct FailureRun {
+/// `settings` and the test function, until committed to the end; what it
+/// wrote and the function saw is read afterwards.
+struct Run {
     s: Services,
     name: String,
     function: String,
     metrics: String,
 }
 
-impl FailureRun {
+impl Run {
     async fn new(prefix: &str, records: Vec<Produce>, settings: &[(&str, &str)]) -> Self {
         let s = Services::from_env();
         let topic = unique(prefix);
@@ -209,6 +150,13 @@ impl FailureRun {
         got
     }
 
+    /// What the function logged for each record, in offset order.
+    async fn seen(&self) -> Vec<Value> {
+        let mut seen = self.s.function_records(&self.function).await.unwrap();
+        seen.sort_by_key(|r| r["offset"].as_i64());
+        seen
+    }
+
     /// How many times the function received each offset.
     async fn invocations(&self) -> std::collections::BTreeMap<i64, usize> {
         let mut counts = std::collections::BTreeMap::new();
@@ -231,7 +179,7 @@ fn failing_at(n: i64, failing: i64) -> Vec<Produce> {
 
 #[tokio::test]
 async fn bisect_isolates_the_one_failing_record() {
-    let run = FailureRun::new(
+    let run = Run::new(
         "esm-bisect",
         failing_at(8, 5),
         &[("aws.lambda.bisect.on.function.error", "true")],
@@ -258,7 +206,7 @@ async fn bisect_isolates_the_one_failing_record() {
 
 #[tokio::test]
 async fn a_failing_record_is_retried_the_configured_number_of_times() {
-    let run = FailureRun::new(
+    let run = Run::new(
         "esm-retry",
         failing_at(1, 0),
         &[("aws.lambda.function.error.max.retries", "2")],
@@ -287,7 +235,7 @@ async fn records_older_than_the_maximum_age_are_not_invoked() {
     let hour_ago = i64::try_from(now).unwrap() - 3_600_000;
     let mut records = failing_at(3, -1);
     records[1].timestamp = Some(hour_ago);
-    let run = FailureRun::new(
+    let run = Run::new(
         "esm-age",
         records,
         &[("aws.lambda.max.record.age.ms", "60000")],
@@ -318,7 +266,7 @@ async fn records_no_filter_pattern_matches_are_committed_and_never_invoked() {
     // --filter-criteria` takes it: live records, except n = 300.
     let pattern = json!({"value": {"status": ["live"], "n": [{"anything-but": [300]}]}});
     let criteria = json!({"Filters": [{"Pattern": pattern.to_string()}]}).to_string();
-    let run = FailureRun::new(
+    let run = Run::new(
         "esm-filter",
         records,
         &[
@@ -340,30 +288,6 @@ async fn records_no_filter_pattern_matches_are_committed_and_never_invoked() {
     );
 }
 
-/// The records of one partition through a connector with `settings`; what
-/// the function logged for each, in offset order.
-async fn seen_by_the_function(
-    prefix: &str,
-    records: &[Produce],
-    settings: &[(&str, &str)],
-) -> Vec<Value> {
-    let s = Services::from_env();
-    let topic = unique(prefix);
-    s.create_topic(&topic, 1).await.unwrap();
-    let function = unique(&format!("{prefix}-fn"));
-    s.deploy_test_function(&function, 30, &[]).await.unwrap();
-    s.produce(&topic, records).await.unwrap();
-    let name = unique(&format!("{prefix}-sink"));
-    let config = s.connector_config(&name, &topic, &function, settings);
-    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
-    s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
-        .await;
-    c.stop_cleanly().await;
-    let mut seen = s.function_records(&function).await.unwrap();
-    seen.sort_by_key(|r| r["offset"].as_i64());
-    seen
-}
-
 #[tokio::test]
 async fn idempotency_keys_and_the_traceparent_reach_the_function() {
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -376,14 +300,16 @@ async fn idempotency_keys_and_the_traceparent_reach_the_function() {
         .push(("traceparent".into(), traceparent.as_bytes().to_vec()));
     // Confluent's payload: the key from the coordinates, the traceparent
     // as a field.
-    let seen = seen_by_the_function(
+    let seen = Run::new(
         "idem",
-        &records,
+        records.clone(),
         &[
             ("input.data.format", "JSON"),
             ("aws.lambda.idempotency.key", "offset"),
         ],
     )
+    .await
+    .seen()
     .await;
     let topic = seen[0]["topic"].as_str().unwrap().to_string();
     let keys: Vec<&Value> = seen.iter().map(|r| &r["idempotency_key"]).collect();
@@ -398,15 +324,17 @@ async fn idempotency_keys_and_the_traceparent_reach_the_function() {
     assert_eq!(seen[1]["traceparent"], traceparent);
     // ESM's event: the key from a field of the value; the traceparent is
     // among the record's headers.
-    let seen = seen_by_the_function(
+    let seen = Run::new(
         "idem-esm",
-        &records,
+        records,
         &[
             ("input.data.format", "JSON"),
             ("aws.lambda.payload.format", "esm"),
             ("aws.lambda.idempotency.key", "field:orderId"),
         ],
     )
+    .await
+    .seen()
     .await;
     let keys: Vec<&Value> = seen.iter().map(|r| &r["idempotency_key"]).collect();
     assert_eq!(keys, [&json!("o-1"), &json!("o-2")]);
@@ -418,7 +346,7 @@ async fn idempotency_keys_and_the_traceparent_reach_the_function() {
 
 #[tokio::test]
 async fn a_batch_that_failed_for_good_goes_to_the_dlq_with_esms_context() {
-    let run = FailureRun::new(
+    let run = Run::new(
         "esm-onfail",
         failing_at(2, 1),
         &[

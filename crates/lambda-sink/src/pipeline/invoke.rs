@@ -1,7 +1,10 @@
 //! Invoking a batch (SPEC §4.1): splitting it when Lambda finds it too
-//! large, the one retry layer (backoff with jitter, `Retry-After`, bounded by
-//! `aws.lambda.retry.timeout.ms`, cancellation-aware), each attempt holding
-//! a slot of the process-wide in-flight limit ([`limit`](super::limit)).
+//! large, the one retry layer for invocation failures (backoff with jitter,
+//! `Retry-After`, bounded by `aws.lambda.retry.timeout.ms`,
+//! cancellation-aware), each attempt holding a slot of the process-wide
+//! in-flight limit ([`limit`](super::limit)); and the event source
+//! mapping's behaviours for function failures — partial batch responses,
+//! bisection, retries, the maximum record age — and the request's trace.
 
 use lambda_sink_core::batch;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
@@ -84,8 +87,11 @@ enum Attempt {
 }
 
 impl Worker {
-    /// Invokes one batch (splitting it if Lambda says it is too large) and
-    /// hands its resolution on.
+    /// Invokes one batch and hands its resolution on: records older than
+    /// `aws.lambda.max.record.age.ms` are not invoked, a batch Lambda finds
+    /// too large is split, and a batch the function fails (wholly, or from
+    /// the first record a partial batch response reports) is bisected and
+    /// retried as configured before it is resolved as failed.
     pub(super) async fn process(
         &self,
         batch: Rendered,
@@ -246,17 +252,20 @@ impl Worker {
                 continue;
             }
             let records: Vec<SourceRecord> = failed.into_iter().map(|(r, _)| r).collect();
-            let finished = match &failure {
+            let how = match &failure {
                 FunctionFailure::Error => Finished::Answered(invoked),
                 FunctionFailure::Items => Finished::ItemsFailed(invoked),
                 FunctionFailure::Malformed(reason) => Finished::BadItemFailures(invoked, reason),
             };
-            warn!(offsets = %failed_range, retries, "{}", failure.describe());
+            if !matches!(failure, FunctionFailure::Error) {
+                warn!(offsets = %failed_range, retries, "{}", failure.describe());
+            }
             let resolution = with_context(
-                route::route(records.len(), finished, policy),
+                route::route(records.len(), how, policy),
                 &function,
                 retries + 1,
             );
+            super::route::log_resolved_error(&records, &resolution, &finished);
             self.apply(records, resolution, pending).await?;
         }
         Ok(())
