@@ -182,31 +182,19 @@ pub(super) fn replace_field(p: &mut Props, part: Part) -> Built {
 }
 
 impl Transform for ReplaceField {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
-        let value = self.part.get_mut(&mut record);
-        match value {
-            Value::Null => {}
-            Value::Object(map) => {
-                let old = std::mem::take(map);
-                *map = old
-                    .into_iter()
-                    .filter(|(k, _)| {
-                        !self.fields.exclude.contains(k)
-                            && (self.fields.include.is_empty() || self.fields.include.contains(k))
-                    })
-                    .map(|(k, v)| match self.fields.renames.get(&k) {
-                        Some(to) => (to.clone(), v),
-                        None => (k, v),
-                    })
-                    .collect();
-            }
-            other => {
-                return Err(require_map(other, "field replacement")
-                    .err()
-                    .unwrap_or_default());
-            }
-        }
-        Ok(Some(record))
+    fn apply(&self, record: Record) -> Result<Option<Record>, String> {
+        self.part.rebuild_map(record, "field replacement", |old| {
+            old.into_iter()
+                .filter(|(k, _)| {
+                    !self.fields.exclude.contains(k)
+                        && (self.fields.include.is_empty() || self.fields.include.contains(k))
+                })
+                .map(|(k, v)| match self.fields.renames.get(&k) {
+                    Some(to) => (to.clone(), v),
+                    None => (k, v),
+                })
+                .collect()
+        })
     }
 }
 
@@ -890,19 +878,12 @@ impl Flatten {
 }
 
 impl Transform for Flatten {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
-        let value = self.part.get_mut(&mut record);
-        match value {
-            Value::Null => {}
-            Value::Object(map) => {
-                let old = std::mem::take(map);
-                let mut out = Map::with_capacity(old.len());
-                self.walk(None, old, &mut out);
-                *map = out;
-            }
-            other => return Err(require_map(other, "flattening").err().unwrap_or_default()),
-        }
-        Ok(Some(record))
+    fn apply(&self, record: Record) -> Result<Option<Record>, String> {
+        self.part.rebuild_map(record, "flattening", |old| {
+            let mut out = Map::with_capacity(old.len());
+            self.walk(None, old, &mut out);
+            out
+        })
     }
 }
 

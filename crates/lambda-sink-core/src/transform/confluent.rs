@@ -297,21 +297,9 @@ impl ReplaceField {
 }
 
 impl Transform for ReplaceField {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
-        let value = self.part.get_mut(&mut record);
-        match value {
-            Value::Null => {}
-            Value::Object(map) => {
-                let old = std::mem::take(map);
-                *map = self.rebuild("", old);
-            }
-            other => {
-                return Err(super::require_map(other, "field replacement")
-                    .err()
-                    .unwrap_or_default());
-            }
-        }
-        Ok(Some(record))
+    fn apply(&self, record: Record) -> Result<Option<Record>, String> {
+        self.part
+            .rebuild_map(record, "field replacement", |old| self.rebuild("", old))
     }
 }
 

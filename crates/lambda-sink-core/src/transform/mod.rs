@@ -452,6 +452,26 @@ impl Part {
             Self::Value => &mut record.value,
         }
     }
+
+    /// Rebuilds the part's map with `rebuild`, as Connect's map transforms
+    /// do: a null part (a tombstone) passes unchanged, anything else but a
+    /// map is `requireMap`'s error for `purpose`.
+    pub(crate) fn rebuild_map(
+        self,
+        mut record: Record,
+        purpose: &str,
+        rebuild: impl FnOnce(serde_json::Map<String, Value>) -> serde_json::Map<String, Value>,
+    ) -> Result<Option<Record>, String> {
+        match self.get_mut(&mut record) {
+            Value::Null => {}
+            Value::Object(map) => {
+                let old = std::mem::take(map);
+                *map = rebuild(old);
+            }
+            other => return Err(require_map(other, purpose).err().unwrap_or_default()),
+        }
+        Ok(Some(record))
+    }
 }
 
 #[cfg(test)]
