@@ -15,7 +15,7 @@ use regex::Regex;
 use serde_json::{Map, Number, Value};
 
 use super::timefmt::DateFormat;
-use super::{Part, Props, Record, Transform, java_class, require_map};
+use super::{Part, Props, Record, Transform, java_class, not_a_map, require_map};
 
 /// A transform built from its properties, or `None` after reporting why not.
 pub(super) type Built = Option<Box<dyn Transform>>;
@@ -111,9 +111,7 @@ impl Transform for InsertField {
                 }
             }
             other => {
-                return Err(require_map(other, "field insertion")
-                    .err()
-                    .unwrap_or_default());
+                return Err(not_a_map(other, "field insertion"));
             }
         }
         Ok(Some(record))
@@ -266,7 +264,7 @@ impl Transform for MaskField {
         // No tombstone guard in Apache's MaskField: a null value fails.
         let value = self.part.get_mut(&mut record);
         let Value::Object(map) = value else {
-            return Err(require_map(value, "mask fields").err().unwrap_or_default());
+            return Err(not_a_map(value, "mask fields"));
         };
         for field in &self.fields {
             // A missing field is added, masked from null: as null.
@@ -388,9 +386,7 @@ impl Transform for ExtractField {
                 Value::Object(mut map) => map.shift_remove(step).unwrap_or(Value::Null),
                 Value::Null => Value::Null,
                 other => {
-                    return Err(require_map(&other, "field extraction")
-                        .err()
-                        .unwrap_or_default());
+                    return Err(not_a_map(&other, "field extraction"));
                 }
             };
         }
@@ -680,7 +676,7 @@ impl Transform for Cast {
             CastSpec::Whole(to) => *value = cast_value(value, *to)?,
             CastSpec::Fields(fields) => {
                 let Value::Object(map) = value else {
-                    return Err(require_map(value, "cast types").err().unwrap_or_default());
+                    return Err(not_a_map(value, "cast types"));
                 };
                 for (field, to) in fields {
                     let cast = cast_value(map.get(field).unwrap_or(&Value::Null), *to)?;
@@ -835,9 +831,7 @@ impl Transform for TimestampConverter {
                     map.insert(field.clone(), converted);
                 }
                 other => {
-                    return Err(require_map(other, "converting timestamp formats")
-                        .err()
-                        .unwrap_or_default());
+                    return Err(not_a_map(other, "converting timestamp formats"));
                 }
             },
         }
@@ -985,7 +979,7 @@ impl Transform for HeaderFrom {
         let mut added = Vec::with_capacity(self.pairs.len());
         let value = self.part.get_mut(&mut record);
         let Value::Object(map) = value else {
-            return Err(require_map(value, purpose).err().unwrap_or_default());
+            return Err(not_a_map(value, purpose));
         };
         for (field, header) in &self.pairs {
             let v = if self.moving {

@@ -420,11 +420,16 @@ pub(crate) fn require_map<'v>(
 ) -> Result<&'v serde_json::Map<String, Value>, String> {
     match value {
         Value::Object(map) => Ok(map),
-        other => Err(format!(
-            "Only Map objects supported in absence of schema for [{purpose}], found: {}",
-            java_class(other)
-        )),
+        other => Err(not_a_map(other, purpose)),
     }
+}
+
+/// `requireMap`'s message for a value that is not a map.
+pub(crate) fn not_a_map(value: &Value, purpose: &str) -> String {
+    format!(
+        "Only Map objects supported in absence of schema for [{purpose}], found: {}",
+        java_class(value)
+    )
 }
 
 /// Which part of the record a `$Key` / `$Value` transform works on.
@@ -468,7 +473,7 @@ impl Part {
                 let old = std::mem::take(map);
                 *map = rebuild(old);
             }
-            other => return Err(require_map(other, purpose).err().unwrap_or_default()),
+            other => return Err(not_a_map(other, purpose)),
         }
         Ok(Some(record))
     }
