@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the per-record hot paths: decoding a key or value
 //! (schemaless JSON/STRING/BYTES, Avro, Protobuf), rendering the payload
-//! element, applying a transform chain, and cutting batches. `cargo bench -p lambda-sink-core`.
+//! element (Confluent's, or the event source mapping's record), applying a
+//! transform chain, and cutting batches. `cargo bench -p lambda-sink-core`.
 //! Results and analysis: `BENCHMARKS.md`.
 
 use std::collections::VecDeque;
@@ -13,6 +14,7 @@ use lambda_sink_core::batch::{BatchLimits, Element, request_body, take_batch};
 use lambda_sink_core::codec::schema::{Compiled, SchemaType};
 use lambda_sink_core::codec::schemaless;
 use lambda_sink_core::config::{DataFormat, DecimalFormat, RecordConverter};
+use lambda_sink_core::esm;
 use lambda_sink_core::payload::render_element;
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::transform::{self, Chain};
@@ -162,6 +164,17 @@ fn render(c: &mut Criterion) {
     });
     group.bench_function("with_headers", |b| {
         b.iter(|| render_element(black_box(&record), Some(&key), Some(JSON_VALUE), true));
+    });
+    // The event source mapping's record of the same record: base64 key
+    // and value, headers as signed bytes.
+    group.bench_function("esm_record", |b| {
+        b.iter(|| {
+            esm::render_record(
+                black_box(&record),
+                esm::Part::own(record.key.as_deref()),
+                esm::Part::own(Some(JSON_VALUE)),
+            )
+        });
     });
     group.finish();
 }
