@@ -1285,3 +1285,113 @@ fn confluent_cloud_documented_examples() {
     );
     assert_eq!(&*r.topic, "foo-ordersTopic-201804");
 }
+
+/// More of Confluent's documented examples: extractfield.html ("Extract
+/// Field Name" and the ValueToKey + ExtractField chain) and
+/// extracttopic.html (its four examples, as the page configures them).
+#[test]
+fn confluent_documented_extract_examples() {
+    let r = documented(
+        &[
+            ("transforms", "ExtractField"),
+            (
+                "transforms.ExtractField.type",
+                "org.apache.kafka.connect.transforms.ExtractField$Key",
+            ),
+            ("transforms.ExtractField.field", "id"),
+        ],
+        record(json!({"id": 42, "cost": 4000}), json!(null)),
+    );
+    assert_eq!(r.key, json!(42));
+    // The chain that keys JDBC rows by c1.
+    let r = documented(
+        &[
+            ("transforms", "createKey,extractInt"),
+            (
+                "transforms.createKey.type",
+                "org.apache.kafka.connect.transforms.ValueToKey",
+            ),
+            ("transforms.createKey.fields", "c1"),
+            (
+                "transforms.extractInt.type",
+                "org.apache.kafka.connect.transforms.ExtractField$Key",
+            ),
+            ("transforms.extractInt.field", "c1"),
+        ],
+        record(json!(null), json!({"c1": 1, "c2": "foo"})),
+    );
+    assert_eq!((r.key, r.value), (json!(1), json!({"c1": 1, "c2": "foo"})));
+    // ExtractTopic's examples, each alone.
+    let topic = |props: &[(&str, &str)], key: Value, value: Value| {
+        chain(props)
+            .apply(record(key, value))
+            .map(|r| r.map(|r| r.topic.to_string()))
+            .map_err(|e| e.message)
+    };
+    assert_eq!(
+        topic(
+            &[
+                ("transforms", "KeyExample"),
+                (
+                    "transforms.KeyExample.type",
+                    "io.confluent.connect.transforms.ExtractTopic$Key"
+                ),
+            ],
+            json!("from-key"),
+            json!({})
+        ),
+        Ok(Some("from-key".into()))
+    );
+    let value_field = [
+        ("transforms", "ValueFieldExample"),
+        (
+            "transforms.ValueFieldExample.type",
+            "io.confluent.connect.transforms.ExtractTopic$Value",
+        ),
+        ("transforms.ValueFieldExample.field", "f2"),
+    ];
+    assert_eq!(
+        topic(&value_field, json!("k"), json!({"f2": "t2"})),
+        Ok(Some("t2".into()))
+    );
+    assert!(
+        topic(&value_field, json!("k"), json!({})).is_err(),
+        "f2 is required"
+    );
+    // The page's KeyFieldExample configures $Value, as written.
+    let skip = [
+        ("transforms", "KeyFieldExample"),
+        (
+            "transforms.KeyFieldExample.type",
+            "io.confluent.connect.transforms.ExtractTopic$Value",
+        ),
+        ("transforms.KeyFieldExample.field", "f3"),
+        ("transforms.KeyFieldExample.skip.missing.or.null", "true"),
+    ];
+    assert_eq!(
+        topic(&skip, json!("k"), json!({"f3": null})),
+        Ok(Some("orders".into())),
+        "null or missing: the topic is left as-is"
+    );
+    let json_path = [
+        ("transforms", "FieldJsonPathExample"),
+        (
+            "transforms.FieldJsonPathExample.type",
+            "io.confluent.connect.transforms.ExtractTopic$Key",
+        ),
+        ("transforms.FieldJsonPathExample.field", "[\"f1\"][\"f3\"]"),
+        ("transforms.FieldJsonPathExample.field.format", "JSON_PATH"),
+        (
+            "transforms.FieldJsonPathExample.skip.missing.or.null",
+            "true",
+        ),
+    ];
+    assert_eq!(
+        topic(&json_path, json!({"f1": {"f3": "nested"}}), json!(1)),
+        Ok(Some("nested".into()))
+    );
+    assert_eq!(
+        topic(&json_path, json!({"f1": {}}), json!(1)),
+        Ok(Some("orders".into()))
+    );
+}
