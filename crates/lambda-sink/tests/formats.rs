@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::Engine;
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::{Produce, Record};
 use lambda_sink_testkit::{Services, unique};
@@ -225,6 +226,43 @@ async fn avro_records_reach_an_esm_function_with_their_schema_metadata() {
         );
         // The key is STRING here: its own bytes, no metadata.
         assert_eq!(got["key_schema_metadata"], Value::Null);
+    }
+}
+
+/// ESM's EventRecordFormat=SOURCE: the record's own bytes without the
+/// Confluent wire-format header, with the schema metadata.
+#[tokio::test]
+async fn avro_records_reach_an_esm_function_in_their_source_form() {
+    let w = World::new("fmt-esm-source").await;
+    let expected =
+        produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 4, 2, &[]).await;
+    let c = w.start(
+        &w.s.registry_url,
+        &[
+            ("input.data.format", "AVRO"),
+            ("aws.lambda.payload.format", "esm"),
+            ("aws.lambda.esm.record.format", "source"),
+        ],
+    );
+    w.finish(c).await;
+    let raw: BTreeMap<(i64, i64), Vec<u8>> =
+        w.s.read_topic(&w.topic, expected.len(), MINUTE)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| ((i64::from(r.partition), r.offset), r.value.unwrap()))
+            .collect();
+    let received = w.received().await;
+    assert_eq!(received.len(), expected.len(), "every record once");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (position, got) in &received {
+        let sent = b64.decode(got["value_base64"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            sent,
+            raw[position][5..],
+            "the Avro bytes after the 5-byte header"
+        );
+        assert_eq!(got["value_schema_metadata"]["dataFormat"], "AVRO");
     }
 }
 

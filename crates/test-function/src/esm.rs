@@ -70,6 +70,7 @@ pub(crate) fn handle(event: Value, request_id: &str) -> Result<Value, Diagnostic
                     "key_schema_metadata": record.other.get("keySchemaMetadata"),
                     "value_schema_metadata": record.other.get("valueSchemaMetadata"),
                     "idempotency_key": record.other.get("idempotencyKey"),
+                    "value_base64": record.value,
                     "request_id": request_id,
                 })
             );

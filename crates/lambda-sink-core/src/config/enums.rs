@@ -167,6 +167,17 @@ config_enum! {
 }
 
 config_enum! {
+    /// `aws.lambda.esm.record.format`: how the ESM event carries a Schema
+    /// Registry record (ESM's `EventRecordFormat`).
+    EsmRecordFormat {
+        /// The decoded record as JSON (base64).
+        Json = "json",
+        /// The record's bytes without the registry's wire-format header (base64).
+        Source = "source",
+    }
+}
+
+config_enum! {
     /// `aws.lambda.on.failure`: where a batch that failed for good goes.
     OnFailure {
         /// `behavior.on.error` decides (Confluent's behaviour).

@@ -28,8 +28,8 @@ use std::time::Duration;
 pub use client::ClientRole;
 pub use enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
-    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, OnFailure, Ordering,
-    PayloadFormat, RecordConverter, ReporterValueFormat,
+    DataFormat, DecimalFormat, ErrorsTolerance, EsmRecordFormat, InvocationType, KafkaAuthMode,
+    OnFailure, Ordering, PayloadFormat, RecordConverter, ReporterValueFormat,
 };
 pub use names::{ConnectorId, FunctionRef, TopicName};
 pub use problem::Problem;
@@ -314,6 +314,8 @@ pub struct LambdaConfig {
     pub payload_format: PayloadFormat,
     /// `aws.lambda.esm.event.source.arn` (the ESM event's `eventSourceArn`).
     pub esm_event_source_arn: Option<String>,
+    /// `aws.lambda.esm.record.format`.
+    pub esm_record_format: EsmRecordFormat,
     /// `aws.lambda.batch.item.failures`: read partial batch responses.
     pub batch_item_failures: bool,
     /// `aws.lambda.function.error.max.retries`; `None` retries forever.

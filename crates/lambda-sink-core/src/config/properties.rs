@@ -12,8 +12,8 @@
 
 use super::enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
-    DataFormat, DecimalFormat, ErrorsTolerance, InvocationType, KafkaAuthMode, OnFailure, Ordering,
-    PayloadFormat, RecordConverter, ReporterValueFormat,
+    DataFormat, DecimalFormat, ErrorsTolerance, EsmRecordFormat, InvocationType, KafkaAuthMode,
+    OnFailure, Ordering, PayloadFormat, RecordConverter, ReporterValueFormat,
 };
 
 /// A property's value type, which decides how its text is parsed.
@@ -763,6 +763,16 @@ pub static PROPERTIES: &[Property] = &[
         Lambda,
         true,
         "With `aws.lambda.payload.format=esm`: the MSK cluster ARN to send as `eventSourceArn`, which makes `eventSource` `aws:kafka` (as for Amazon MSK); unset, the event is `SelfManagedKafka`."
+    ),
+    prop!(
+        "aws.lambda.esm.record.format",
+        one_of(EsmRecordFormat::NAMES),
+        Value("json"),
+        No,
+        Low,
+        Lambda,
+        true,
+        "With `aws.lambda.payload.format=esm` and a Schema Registry format: ESM's `EventRecordFormat`. `json`: the key or value is the decoded record as JSON; `source`: the record's own bytes without the registry's wire-format header (magic byte and schema id; Protobuf message indexes stay). Both base64, with `keySchemaMetadata` / `valueSchemaMetadata`."
     ),
     prop!(
         "aws.lambda.batch.item.failures",

@@ -22,10 +22,11 @@ use super::properties::{self, Key, Kind, PassThrough, Property, Required};
 use super::{
     AssumeRole, AuthenticationMethod, AutoOffsetReset, AwsConfig, AwsCredentials, BehaviorOnError,
     ClientProperties, ClientValue, Config, ConfigurationMode, ConnectorId, DataFormat,
-    DecimalFormat, Dlq, ErrorsConfig, ErrorsTolerance, FunctionRef, InvocationType, KafkaAuth,
-    KafkaAuthMode, KafkaConfig, LambdaConfig, OnFailure, Ordering, OutputTopic, PayloadFormat,
-    Problem, Proxy, RawConfig, RecordConverter, ReporterConfig, ReporterTopic, ReporterValueFormat,
-    Resolver, Routing, SchemaRegistryConfig, Secret, ServiceConfig, Subscription, TopicName,
+    DecimalFormat, Dlq, ErrorsConfig, ErrorsTolerance, EsmRecordFormat, FunctionRef,
+    InvocationType, KafkaAuth, KafkaAuthMode, KafkaConfig, LambdaConfig, OnFailure, Ordering,
+    OutputTopic, PayloadFormat, Problem, Proxy, RawConfig, RecordConverter, ReporterConfig,
+    ReporterTopic, ReporterValueFormat, Resolver, Routing, SchemaRegistryConfig, Secret,
+    ServiceConfig, Subscription, TopicName,
 };
 use crate::event_filter::FilterCriteria;
 use crate::trace::IdempotencyKey;
@@ -1009,6 +1010,12 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
             );
         }
     }
+    if !esm && v.is_set("aws.lambda.esm.record.format") {
+        report.warn(
+            "aws.lambda.esm.record.format",
+            "has no effect unless aws.lambda.payload.format=esm",
+        );
+    }
     let batch_item_failures = if v.is_set("aws.lambda.batch.item.failures") {
         v.bool("aws.lambda.batch.item.failures")
     } else {
@@ -1075,6 +1082,10 @@ fn lambda(v: &Values, sub: Option<&Subscription>, report: &mut Report) -> Option
         include_headers: v.bool("aws.lambda.payload.include.headers"),
         payload_format: payload_format?,
         esm_event_source_arn,
+        esm_record_format: v.choice(
+            "aws.lambda.esm.record.format",
+            EsmRecordFormat::from_canonical,
+        )?,
         batch_item_failures,
         function_error_retries: function_error_retries?,
         bisect_on_function_error: v.bool("aws.lambda.bisect.on.function.error"),

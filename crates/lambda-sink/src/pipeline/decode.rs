@@ -12,7 +12,7 @@ use std::time::Duration;
 use lambda_sink_core::codec::schema::Compiled;
 use lambda_sink_core::codec::schemaless;
 use lambda_sink_core::codec::wire::{self, SchemaRef};
-use lambda_sink_core::config::{DataFormat, RecordConverter};
+use lambda_sink_core::config::{DataFormat, EsmRecordFormat, RecordConverter};
 use lambda_sink_core::esm;
 use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, Stage};
 use lambda_sink_core::payload;
@@ -80,17 +80,20 @@ impl Worker {
             // (base64), or for a Schema Registry format the decoded JSON
             // with its schema metadata, as ESM's EventRecordFormat=JSON
             // delivers it.
+            let source = config.lambda.esm_record_format == EsmRecordFormat::Source;
             let key = esm_part(
                 config.key_format,
                 record.key.as_deref(),
                 key.as_deref(),
                 key_schema,
+                source,
             );
             let value = esm_part(
                 config.value_format,
                 record.value.as_deref(),
                 value.as_deref(),
                 value_schema,
+                source,
             );
             esm::render_record(&record, key, value)
         } else if config.transforms.is_empty() {
@@ -264,16 +267,23 @@ impl Worker {
 }
 
 /// A key or value of the event source mapping's record: the record's own
-/// bytes, or for a Schema Registry format the decoded JSON and its schema.
+/// bytes, or for a Schema Registry format its schema and the decoded JSON
+/// (or, with `source`, its bytes after the wire-format header).
 fn esm_part<'a>(
     format: DataFormat,
     own: Option<&'a [u8]>,
     decoded: Option<&'a [u8]>,
     schema: Option<SchemaRef>,
+    source: bool,
 ) -> esm::Part<'a> {
     match esm::data_format(format) {
         Some(name) => esm::Part {
-            bytes: decoded,
+            bytes: if source {
+                // Decoding succeeded, so the header parses.
+                own.and_then(|b| wire::parse(b).ok()).map(|f| f.payload)
+            } else {
+                decoded
+            },
             schema: schema.map(|s| (name, s)),
         },
         None => esm::Part::own(own),

@@ -934,6 +934,11 @@ fn esm_format_and_failure_settings() {
         .on_failure,
         OnFailure::Dlq
     );
+    assert!(
+        warnings(&[("aws.lambda.esm.record.format", "source")])
+            .iter()
+            .any(|w| w.contains("has no effect unless aws.lambda.payload.format=esm"))
+    );
     let filtered = config(&[("aws.lambda.filter.criteria", r#"{"value": {"a": [1]}}"#)]);
     let record = crate::record::SourceRecord {
         topic: "t".into(),
