@@ -33,6 +33,7 @@ pub(crate) fn handle(event: Value, request_id: &str) -> Result<Value, Diagnostic
             .transpose()
     };
     let mut failures = Vec::new();
+    let mut log = crate::Log::default();
     // Partitions in a stable order (the map's is random).
     let mut partitions: Vec<_> = event.records.iter().collect();
     partitions.sort_by(|a, b| a.0.cmp(b.0));
@@ -52,28 +53,25 @@ pub(crate) fn handle(event: Value, request_id: &str) -> Result<Value, Diagnostic
                     json!({"key": name, "value": String::from_utf8_lossy(&bytes)})
                 })
                 .collect();
-            println!(
-                "{}",
-                json!({
-                    "lambda_sink_test": "record",
-                    "shape": "esm",
-                    "event_source": event.event_source,
-                    "partition_key": partition_key,
-                    "topic": record.topic,
-                    "partition": record.partition,
-                    "offset": record.offset,
-                    "timestamp": record.timestamp.0.timestamp_millis(),
-                    "timestamp_type": record.timestamp_type,
-                    "key": decode(&record.key)?,
-                    "value": parsed,
-                    "headers": headers,
-                    "key_schema_metadata": record.other.get("keySchemaMetadata"),
-                    "value_schema_metadata": record.other.get("valueSchemaMetadata"),
-                    "idempotency_key": record.other.get("idempotencyKey"),
-                    "value_base64": record.value,
-                    "request_id": request_id,
-                })
-            );
+            log.line(&json!({
+                "lambda_sink_test": "record",
+                "shape": "esm",
+                "event_source": event.event_source,
+                "partition_key": partition_key,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "timestamp": record.timestamp.0.timestamp_millis(),
+                "timestamp_type": record.timestamp_type,
+                "key": decode(&record.key)?,
+                "value": parsed,
+                "headers": headers,
+                "key_schema_metadata": record.other.get("keySchemaMetadata"),
+                "value_schema_metadata": record.other.get("valueSchemaMetadata"),
+                "idempotency_key": record.other.get("idempotencyKey"),
+                "value_base64": record.value,
+                "request_id": request_id,
+            }));
             if parsed.get("fail_item") == Some(&Value::Bool(true)) {
                 failures.push(json!({
                     "itemIdentifier": {"partition": partition_key, "offset": record.offset}
@@ -81,5 +79,6 @@ pub(crate) fn handle(event: Value, request_id: &str) -> Result<Value, Diagnostic
             }
         }
     }
+    log.write();
     Ok(json!({ "batchItemFailures": failures }))
 }

@@ -47,12 +47,11 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let mut fail = false;
     let mut sleep_ms = 0u64;
     let mut results = Vec::with_capacity(records.len());
+    let mut log = Log::default();
     for element in &records {
         let payload = element.get("payload").unwrap_or(element);
         let value = payload.get("value").cloned().unwrap_or(Value::Null);
-        println!(
-            "{}",
-            json!({
+        log.line(&json!({
                 "lambda_sink_test": "record",
                 "topic": payload.get("topic"),
                 "partition": payload.get("partition"),
@@ -63,8 +62,7 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
                 "idempotency_key": payload.get("idempotencyKey"),
                 "traceparent": payload.get("traceparent"),
                 "request_id": event.context.request_id,
-            })
-        );
+        }));
         let controls = controls(&value);
         fail |= controls.fail;
         sleep_ms = sleep_ms.max(controls.sleep_ms);
@@ -82,6 +80,7 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
             }
         }));
     }
+    log.write();
     if sleep_ms > 0 {
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
     }
@@ -99,6 +98,30 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         }
         _ => Value::Array(results),
     })
+}
+
+/// The invocation's log lines, written to stdout in one write: the
+/// emulator reads a runtime's output line by line and stops at a short idle
+/// gap, so lines printed one by one from a descheduled process can miss
+/// their invocation's log.
+#[derive(Default)]
+pub(crate) struct Log(String);
+
+impl Log {
+    /// Adds one JSON line.
+    pub(crate) fn line(&mut self, value: &Value) {
+        self.0.push_str(&value.to_string());
+        self.0.push('\n');
+    }
+
+    /// Writes every line at once.
+    pub(crate) fn write(&self) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        // A log line that cannot be written is not the function's failure.
+        let _ = out.write_all(self.0.as_bytes());
+        let _ = out.flush();
+    }
 }
 
 #[derive(Default)]
