@@ -173,6 +173,7 @@ fn render(c: &mut Criterion) {
                 black_box(&record),
                 esm::Part::own(record.key.as_deref()),
                 esm::Part::own(Some(JSON_VALUE)),
+                &lambda_sink_core::payload::Extras::default(),
             )
         });
     });

@@ -75,20 +75,30 @@ where
     I: IntoIterator<Item = &'a [u8]>,
     I::IntoIter: Clone,
 {
+    framed_body(b"[", elements, b"]")
+}
+
+/// Joins rendered elements by `,` between `open` (ending in `[`) and `close`
+/// (starting with `]`): a list body, or one inside an envelope.
+pub fn framed_body<'a, I>(open: &[u8], elements: I, close: &[u8]) -> Vec<u8>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+    I::IntoIter: Clone,
+{
     let elements = elements.into_iter();
     // Sized exactly once: a body grown by doubling is copied over and over.
     let (count, bytes) = elements
         .clone()
         .fold((0, 0), |(count, bytes), e| (count + 1, bytes + e.len()));
-    let mut body = Vec::with_capacity(request_len(count, bytes));
-    body.push(b'[');
+    let mut body = Vec::with_capacity(request_len(count, bytes) - 2 + open.len() + close.len());
+    body.extend_from_slice(open);
     for (i, e) in elements.enumerate() {
         if i > 0 {
             body.push(b',');
         }
         body.extend_from_slice(e);
     }
-    body.push(b']');
+    body.extend_from_slice(close);
     body
 }
 

@@ -30,6 +30,7 @@ use serde_json::Value;
 use crate::codec::schemaless::write_json_string;
 use crate::codec::wire::SchemaRef;
 use crate::config::DataFormat;
+use crate::payload::Extras;
 use crate::record::{SourceRecord, TimestampType};
 
 /// The envelope of one partition's event: the bytes before the records'
@@ -84,21 +85,7 @@ impl Envelope {
         I: IntoIterator<Item = &'a [u8]>,
         I::IntoIter: Clone,
     {
-        let elements = elements.into_iter();
-        let (count, bytes) = elements.clone().fold((0, 0), |(count, bytes), e: &[u8]| {
-            (count + 1, bytes + e.len())
-        });
-        let mut body =
-            Vec::with_capacity(crate::batch::request_len(count, bytes) + self.overhead());
-        body.extend_from_slice(&self.prefix);
-        for (i, e) in elements.enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(e);
-        }
-        body.extend_from_slice(self.suffix);
-        body
+        crate::batch::framed_body(&self.prefix, elements, self.suffix)
     }
 }
 
@@ -142,8 +129,13 @@ pub fn data_format(format: DataFormat) -> Option<&'static str> {
     }
 }
 
-/// Renders one record of the event.
-pub fn render_record(record: &SourceRecord, key: Part<'_>, value: Part<'_>) -> Vec<u8> {
+/// Renders one record of the event, with lambda-sink's `extras`.
+pub fn render_record(
+    record: &SourceRecord,
+    key: Part<'_>,
+    value: Part<'_>,
+    extras: &Extras<'_>,
+) -> Vec<u8> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = Vec::with_capacity(
         160 + record.topic.len()
@@ -166,7 +158,13 @@ pub fn render_record(record: &SourceRecord, key: Part<'_>, value: Part<'_>) -> V
     );
     for (name, bytes) in [("key", key.bytes), ("value", value.bytes)] {
         if let Some(bytes) = bytes {
-            let _ = write!(out, ",\"{name}\":\"{}\"", b64.encode(bytes));
+            let _ = write!(out, ",\"{name}\":\"");
+            // Encoded straight into the element: no String per record.
+            let start = out.len();
+            out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+            let written = b64.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
+            out.truncate(start + written);
+            out.push(b'"');
         }
     }
     out.extend_from_slice(b",\"headers\":[");
@@ -181,8 +179,7 @@ pub fn render_record(record: &SourceRecord, key: Part<'_>, value: Part<'_>) -> V
             if j > 0 {
                 out.push(b',');
             }
-            // Java's byte is signed.
-            let _ = write!(out, "{}", i8::from_ne_bytes([*byte]));
+            push_java_byte(&mut out, *byte);
         }
         out.extend_from_slice(b"]}");
     }
@@ -197,8 +194,26 @@ pub fn render_record(record: &SourceRecord, key: Part<'_>, value: Part<'_>) -> V
             out.push(b'}');
         }
     }
+    extras.write(&mut out);
     out.push(b'}');
     out
+}
+
+/// Writes `byte` as Java's signed `byte` (`-128..=127`), without the
+/// formatting machinery (this runs for every header byte).
+fn push_java_byte(out: &mut Vec<u8>, byte: u8) {
+    let signed = i16::from(i8::from_ne_bytes([byte]));
+    if signed < 0 {
+        out.push(b'-');
+    }
+    let n = signed.unsigned_abs();
+    if n >= 100 {
+        out.push(b'0' + u8::try_from(n / 100).unwrap_or(0));
+    }
+    if n >= 10 {
+        out.push(b'0' + u8::try_from(n / 10 % 10).unwrap_or(0));
+    }
+    out.push(b'0' + u8::try_from(n % 10).unwrap_or(0));
 }
 
 /// What a function's answer says about a batch of one partition's records
@@ -291,6 +306,7 @@ mod tests {
             &r,
             Part::own(r.key.as_deref()),
             Part::own(r.value.as_deref()),
+            &Extras::default(),
         );
         let envelope = Envelope::new(None, "b-1:9092,b-2:9092", "my-topic", 3);
         let body = envelope.wrap([element.as_slice(), element.as_slice()]);
@@ -343,7 +359,8 @@ mod tests {
         r.timestamp = None;
         r.headers.clear();
         let none = Part::default();
-        let v: Value = serde_json::from_slice(&render_record(&r, none, none)).unwrap();
+        let v: Value =
+            serde_json::from_slice(&render_record(&r, none, none, &Extras::default())).unwrap();
         let o = v.as_object().unwrap();
         assert!(!o.contains_key("key") && !o.contains_key("value"), "{v}");
         assert_eq!(
@@ -353,8 +370,32 @@ mod tests {
         assert_eq!(v["headers"], json!([]));
         r.timestamp = Some(5);
         r.timestamp_type = TimestampType::LogAppendTime;
-        let v: Value = serde_json::from_slice(&render_record(&r, none, none)).unwrap();
+        let v: Value =
+            serde_json::from_slice(&render_record(&r, none, none, &Extras::default())).unwrap();
         assert_eq!(v["timestampType"], "LOG_APPEND_TIME");
+    }
+
+    #[test]
+    fn every_byte_is_written_as_java_s_signed_byte() {
+        for byte in 0..=255u8 {
+            let mut out = Vec::new();
+            push_java_byte(&mut out, byte);
+            let expected = i8::from_ne_bytes([byte]).to_string();
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn extras_are_fields_of_the_record() {
+        let extras = Extras {
+            idempotency_key: Some("my-topic/3/15"),
+            traceparent: None,
+        };
+        let none = Part::default();
+        let v: Value =
+            serde_json::from_slice(&render_record(&record(), none, none, &extras)).unwrap();
+        assert_eq!(v["idempotencyKey"], "my-topic/3/15");
+        assert!(v.get("traceparent").is_none());
     }
 
     #[test]
@@ -369,7 +410,8 @@ mod tests {
             bytes: Some(decoded),
             schema: Some(("PROTOBUF", SchemaRef::Guid([0xab; 16]))),
         };
-        let v: Value = serde_json::from_slice(&render_record(&r, key, value)).unwrap();
+        let v: Value =
+            serde_json::from_slice(&render_record(&r, key, value, &Extras::default())).unwrap();
         assert_eq!(
             v["keySchemaMetadata"],
             json!({"dataFormat": "AVRO", "schemaId": "1234"})

@@ -20,6 +20,17 @@ pub fn render_element(
     value: Option<&[u8]>,
     include_headers: bool,
 ) -> Vec<u8> {
+    render_element_with(record, key, value, include_headers, &Extras::default())
+}
+
+/// [`render_element`] with lambda-sink's extra fields in `payload`.
+pub fn render_element_with(
+    record: &SourceRecord,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    include_headers: bool,
+    extras: &Extras<'_>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(
         96 + record.topic.len() + key.map_or(4, <[u8]>::len) + value.map_or(4, <[u8]>::len),
     );
@@ -65,6 +76,7 @@ pub fn render_element(
         }
         out.push(b']');
     }
+    extras.write(&mut out);
     out.extend_from_slice(b"}}");
     out
 }
@@ -81,26 +93,20 @@ pub struct Extras<'a> {
 }
 
 impl Extras<'_> {
-    /// Adds the fields to `element`, a rendered object whose last `closing`
-    /// bytes close the object they belong in (`}}` of Confluent's element,
-    /// whose fields live in `payload`; `}` of an ESM record).
-    pub fn append(&self, element: &mut Vec<u8>, closing: usize) {
-        if self.idempotency_key.is_none() && self.traceparent.is_none() {
-            return;
-        }
-        let end = element.split_off(element.len().saturating_sub(closing));
+    /// Writes the fields as `,"name":"value"` members of the object being
+    /// rendered into `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
         for (name, value) in [
             ("idempotencyKey", self.idempotency_key),
             ("traceparent", self.traceparent),
         ] {
             if let Some(value) = value {
-                element.extend_from_slice(b",\"");
-                element.extend_from_slice(name.as_bytes());
-                element.extend_from_slice(b"\":");
-                write_json_string(element, value);
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":");
+                write_json_string(out, value);
             }
         }
-        element.extend_from_slice(&end);
     }
 }
 
@@ -159,28 +165,22 @@ mod tests {
     }
 
     #[test]
-    fn extras_go_inside_the_object_they_belong_to() {
-        let mut e = render_element(&record(), None, Some(b"1"), false);
+    fn extras_go_inside_payload() {
         let extras = Extras {
             idempotency_key: Some("my\"topic/1/43822"),
             traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
         };
-        extras.append(&mut e, 2);
+        let e = render_element_with(&record(), None, Some(b"1"), false, &extras);
         let v: Value = serde_json::from_slice(&e).unwrap();
         assert_eq!(v["payload"]["idempotencyKey"], "my\"topic/1/43822");
         assert_eq!(
             v["payload"]["traceparent"],
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         );
-        let mut esm = br#"{"topic":"t"}"#.to_vec();
-        Extras {
-            idempotency_key: Some("t/0/1"),
-            traceparent: None,
-        }
-        .append(&mut esm, 1);
-        assert_eq!(esm, br#"{"topic":"t","idempotencyKey":"t/0/1"}"#);
-        let mut untouched = b"{}".to_vec();
-        Extras::default().append(&mut untouched, 1);
-        assert_eq!(untouched, b"{}");
+        assert_eq!(
+            render_element_with(&record(), None, Some(b"1"), false, &Extras::default()),
+            render_element(&record(), None, Some(b"1"), false),
+            "no extras, no fields"
+        );
     }
 }

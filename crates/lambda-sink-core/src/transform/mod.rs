@@ -286,7 +286,7 @@ pub enum Transformed {
 
 /// How [`render`] writes the transformed key and value.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Rendering {
+pub struct Rendering<'a> {
     /// `record.converter.class` when the key's input format is schemaless
     /// `JSON` (it renders the key, as it would without transforms); `None`:
     /// the key is written as its JSON.
@@ -295,6 +295,8 @@ pub struct Rendering {
     pub value: Option<RecordConverter>,
     /// `aws.lambda.payload.include.headers`.
     pub include_headers: bool,
+    /// lambda-sink's extra fields of the element.
+    pub extras: crate::payload::Extras<'a>,
 }
 
 /// Applies `chain` to `source`, whose key and value are decoded to JSON
@@ -306,7 +308,7 @@ pub fn render(
     source: &SourceRecord,
     key: Option<&[u8]>,
     value: Option<&[u8]>,
-    rendering: Rendering,
+    rendering: Rendering<'_>,
 ) -> Transformed {
     let parse = |json: Option<&[u8]>| -> Result<Value, String> {
         json.map_or(Ok(Value::Null), |bytes| {
@@ -348,11 +350,12 @@ pub fn render(
         value: None,
         headers: record.headers,
     };
-    Transformed::Element(crate::payload::render_element(
+    Transformed::Element(crate::payload::render_element_with(
         &shown,
         key.as_deref(),
         value.as_deref(),
         rendering.include_headers,
+        &rendering.extras,
     ))
 }
 

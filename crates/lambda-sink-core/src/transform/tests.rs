@@ -1090,6 +1090,7 @@ fn rendered(c: &Chain, value: &[u8], converter: RecordConverter) -> (String, Str
         key: Some(converter),
         value: Some(converter),
         include_headers: false,
+        extras: crate::payload::Extras::default(),
     };
     let transformed = match render(c, &source, None, Some(value), rendering) {
         Transformed::Element(e) => String::from_utf8(e).unwrap(),

@@ -75,7 +75,17 @@ impl Worker {
         if !config.lambda.filter.passes(&record, filter_on) {
             return Ok(Item::Filtered { record });
         }
-        let mut element = if self.envelope.is_some() {
+        let idempotency_key = config.lambda.idempotency_key.of(&record, filter_on);
+        let extras = payload::Extras {
+            idempotency_key: idempotency_key.as_deref(),
+            // An ESM record carries its headers, traceparent included.
+            traceparent: if self.envelope.is_some() {
+                None
+            } else {
+                trace::traceparent(&record)
+            },
+        };
+        let element = if self.envelope.is_some() {
             // The event source mapping's record: the record's own bytes
             // (base64), or for a Schema Registry format the decoded JSON
             // with its schema metadata, as ESM's EventRecordFormat=JSON
@@ -95,13 +105,14 @@ impl Worker {
                 value_schema,
                 source,
             );
-            esm::render_record(&record, key, value)
+            esm::render_record(&record, key, value, &extras)
         } else if config.transforms.is_empty() {
-            payload::render_element(
+            payload::render_element_with(
                 &record,
                 key.as_deref(),
                 value.as_deref(),
                 config.lambda.include_headers,
+                &extras,
             )
         } else {
             // Transforms see a JSON part as its JSON; the record converter
@@ -113,6 +124,7 @@ impl Worker {
                 key: converter(config.key_format),
                 value: converter(config.value_format),
                 include_headers: config.lambda.include_headers,
+                extras,
             };
             match transform::render(
                 &config.transforms,
@@ -129,19 +141,6 @@ impl Worker {
                 }
             }
         };
-        let idempotency_key = config.lambda.idempotency_key.of(&record, filter_on);
-        let extras = payload::Extras {
-            idempotency_key: idempotency_key.as_deref(),
-            // An ESM record carries its headers, traceparent included.
-            traceparent: if self.envelope.is_some() {
-                None
-            } else {
-                trace::traceparent(&record)
-            },
-        };
-        // Confluent's element closes `payload` and itself; an ESM record
-        // closes itself.
-        extras.append(&mut element, if self.envelope.is_some() { 1 } else { 2 });
         if !self.limits.fits_alone(element.len()) {
             let dead = DeadLetter::task_put(format!(
                 "record {}@{} renders to a {}-byte payload element, larger than aws.lambda.max.payload.bytes ({}) allows for one request",
@@ -180,8 +179,10 @@ impl Worker {
         };
         let config = &self.shared.config;
         if !format.needs_registry() {
-            // With transforms, a JSON part stays JSON until they have run.
-            let converter = if config.transforms.is_empty() {
+            // With transforms, a JSON part stays JSON until they have run;
+            // an ESM record carries the record's own bytes, so JSON is only
+            // validated (borrowed, not rendered).
+            let converter = if config.transforms.is_empty() && self.envelope.is_none() {
                 config.lambda.converter
             } else {
                 RecordConverter::NativeJson
