@@ -55,6 +55,7 @@ enum Node {
 enum Rule {
     /// An exact JSON value (strings, numbers by their text, booleans, null).
     Exact(Value),
+    /// Lowercased.
     EqualsIgnoreCase(String),
     AnythingBut(Vec<Value>),
     Numeric(Vec<(Cmp, f64)>),
@@ -238,7 +239,8 @@ fn rule(r: &Value, at: &str) -> Result<Rule, String> {
     Ok(match name.as_str() {
         "prefix" => Rule::Prefix(text("prefix")?),
         "suffix" => Rule::Suffix(text("suffix")?),
-        "equals-ignore-case" => Rule::EqualsIgnoreCase(text("equals-ignore-case")?),
+        // Folded once here, not for every record.
+        "equals-ignore-case" => Rule::EqualsIgnoreCase(text("equals-ignore-case")?.to_lowercase()),
         "exists" => match arg {
             Value::Bool(b) => Rule::Exists(*b),
             other => return Err(format!("{at}: exists takes true or false, not {other}")),
@@ -320,8 +322,8 @@ impl Rule {
             (rule, Some(Value::Array(items))) => items.iter().any(|i| rule.matches(Some(i))),
             (_, None | Some(Value::Object(_))) => false,
             (Self::Exact(want), Some(have)) => exact(want, have),
-            (Self::EqualsIgnoreCase(want), Some(Value::String(have))) => {
-                have.to_lowercase() == want.to_lowercase()
+            (Self::EqualsIgnoreCase(folded), Some(Value::String(have))) => {
+                have.to_lowercase() == *folded
             }
             (Self::Prefix(p), Some(Value::String(have))) => have.starts_with(p.as_str()),
             (Self::Suffix(s), Some(Value::String(have))) => have.ends_with(s.as_str()),
@@ -342,12 +344,11 @@ impl Rule {
     }
 }
 
-/// Exact equality, numbers by their text as Lambda compares them.
+/// Exact equality, numbers by their text as Lambda compares them: with the
+/// workspace's `arbitrary_precision` a JSON number is its text, so `==` is
+/// that comparison (`300` is not `300.0`; tested below).
 fn exact(want: &Value, have: &Value) -> bool {
-    match (want, have) {
-        (Value::Number(a), Value::Number(b)) => a.to_string() == b.to_string(),
-        (a, b) => a == b,
-    }
+    want == have
 }
 
 #[cfg(test)]

@@ -176,12 +176,18 @@ pub struct DeadLetter {
     pub failure: Option<FailureContext>,
 }
 
+/// ESM's on-failure `condition` of a batch whose invocations failed.
+pub const RETRY_ATTEMPTS_EXHAUSTED: &str = "RetryAttemptsExhausted";
+/// ESM's on-failure `condition` of a record too old to invoke (and the
+/// `error_type` of its error record).
+pub const RECORD_AGE_EXCEEDED: &str = "RecordAgeExceeded";
+
 /// What ESM's on-failure destination record says of a failed batch, as
 /// `lambda.*` headers of each dead letter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FailureContext {
-    /// `RetryAttemptsExhausted`, or `RecordAgeExceeded` for a record never
-    /// invoked.
+    /// [`RETRY_ATTEMPTS_EXHAUSTED`], or [`RECORD_AGE_EXCEEDED`] for a
+    /// record never invoked.
     pub condition: &'static str,
     /// Invocations of the record (0 when too old to invoke).
     pub approximate_invoke_count: u32,
@@ -197,12 +203,7 @@ impl DeadLetter {
     /// A batch that failed for good, sent to the DLQ as ESM sends it to its
     /// on-failure destination; the pipeline fills in the invoke count and
     /// the function.
-    pub fn on_failure(error: &BatchError) -> Self {
-        let condition = if error.error_type == "RecordAgeExceeded" {
-            "RecordAgeExceeded"
-        } else {
-            "RetryAttemptsExhausted"
-        };
+    pub fn on_failure(error: &BatchError, condition: &'static str) -> Self {
         let message = match &error.body {
             ResultValue::Json(v) => v.to_string(),
             ResultValue::Text(t) => t.clone(),

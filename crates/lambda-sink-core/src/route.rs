@@ -8,7 +8,10 @@
 //! stops the connector with nothing committed.
 
 use crate::config::{BehaviorOnError, Config, InvocationType, OnFailure};
-use crate::outcome::{self, BatchError, DeadLetter, ErrorClass, InvokeFailure, ResultValue};
+use crate::outcome::{
+    self, BatchError, DeadLetter, ErrorClass, InvokeFailure, RECORD_AGE_EXCEEDED,
+    RETRY_ATTEMPTS_EXHAUSTED, ResultValue,
+};
 
 /// A response from Lambda (200, 202 or 204).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +72,7 @@ pub struct Policy {
     pub errors: bool,
     /// A dead letter queue is configured (`errors.tolerance=all`).
     pub dlq: bool,
-    /// `aws.lambda.on.failure=dlq`: failed batches go to the DLQ.
+    /// `aws.lambda.on.failure=dlq` (with a DLQ): failed batches go to it.
     pub failures_to_dlq: bool,
 }
 
@@ -82,7 +85,8 @@ impl Policy {
             results: config.reporter.result.is_some(),
             errors: config.reporter.error.is_some(),
             dlq: config.errors.dlq.is_some(),
-            failures_to_dlq: config.lambda.on_failure == OnFailure::Dlq,
+            failures_to_dlq: config.lambda.on_failure == OnFailure::Dlq
+                && config.errors.dlq.is_some(),
         }
     }
 }
@@ -174,16 +178,17 @@ pub fn route(records: usize, finished: Finished<'_>, policy: &Policy) -> Resolut
                 // As a batch Lambda never accepted: to the DLQ.
                 return dead_letter(DeadLetter::task_put(message), policy);
             }
-            failed(
+            failed_as(
                 BatchError {
                     class: ErrorClass::Invocation,
-                    error_type: "RecordAgeExceeded".into(),
+                    error_type: RECORD_AGE_EXCEEDED.into(),
                     status_code: 0,
                     body: ResultValue::Json(serde_json::json!({
-                        "errorType": "RecordAgeExceeded",
+                        "errorType": RECORD_AGE_EXCEEDED,
                         "errorMessage": message,
                     })),
                 },
+                RECORD_AGE_EXCEEDED,
                 policy,
             )
         }
@@ -227,13 +232,18 @@ pub fn dead_letter(dead: DeadLetter, policy: &Policy) -> Resolution {
     }
 }
 
-/// A failed batch (sync): to the DLQ with `aws.lambda.on.failure=dlq`,
-/// else `behavior.on.error` decides.
+/// A batch whose invocations failed (sync): see [`failed_as`].
 fn failed(error: BatchError, policy: &Policy) -> Resolution {
-    if policy.failures_to_dlq && policy.dlq {
+    failed_as(error, RETRY_ATTEMPTS_EXHAUSTED, policy)
+}
+
+/// A failed batch: to the DLQ with `aws.lambda.on.failure=dlq` (saying
+/// ESM's `condition`), else `behavior.on.error` decides.
+fn failed_as(error: BatchError, condition: &'static str, policy: &Policy) -> Resolution {
+    if policy.failures_to_dlq {
         return Resolution::Resolved(
             Outcome::DeadLetter,
-            Write::DeadLetters(DeadLetter::on_failure(&error)),
+            Write::DeadLetters(DeadLetter::on_failure(&error, condition)),
         );
     }
     match policy.behavior {

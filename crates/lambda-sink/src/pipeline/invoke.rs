@@ -60,9 +60,12 @@ fn split_expired(batch: Rendered, max_age: std::time::Duration) -> (Rendered, Re
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let oldest = now.saturating_sub(i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX));
-    batch
-        .into_iter()
-        .partition(|(r, _)| r.timestamp.is_some_and(|t| t < oldest))
+    let expired = |r: &SourceRecord| r.timestamp.is_some_and(|t| t < oldest);
+    // The usual case: nothing expired, the batch kept as it is.
+    if !batch.iter().any(|(r, _)| expired(r)) {
+        return (Vec::new(), batch);
+    }
+    batch.into_iter().partition(|(r, _)| expired(r))
 }
 
 /// `resolution` with the invoke count and the function in ESM's on-failure
@@ -186,10 +189,12 @@ impl Worker {
                 Attempt::Cancelled => return Err(Halt::Stopped),
             };
             let failure = match &finished {
-                Ok(invoked) => self.function_failure(invoked, &batch),
+                Ok(invoked) => self
+                    .function_failure(invoked, &batch)
+                    .map(|(first, failure)| (invoked, first, failure)),
                 Err(_) => None,
             };
-            let Some((first, failure)) = failure else {
+            let Some((invoked, first, failure)) = failure else {
                 let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
                 let resolution = match &finished {
                     Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
@@ -200,7 +205,6 @@ impl Worker {
                 self.apply(records, resolution, pending).await?;
                 continue;
             };
-            let Ok(invoked) = &finished else { continue };
             // The records before the first failed one succeeded.
             let mut failed = batch.split_off(first);
             if !batch.is_empty() {
