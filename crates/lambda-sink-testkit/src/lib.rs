@@ -354,6 +354,17 @@ pub fn metric(text: &str, prefix: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The Prometheus text an instance serves at `<url>/metrics`.
+///
+/// # Errors
+/// When the endpoint cannot be reached or answers no text.
+pub async fn scrape(url: &str) -> anyhow::Result<String> {
+    let response = reqwest::get(format!("{url}/metrics"))
+        .await
+        .context("GET /metrics")?;
+    response.text().await.context("reading /metrics")
+}
+
 /// A name no other test uses: `prefix-<16 hex digits>`.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{:016x}", rand::random::<u64>())

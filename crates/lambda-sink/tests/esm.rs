@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
-use lambda_sink_testkit::{Services, metric, unique};
+use lambda_sink_testkit::{Services, metric, scrape, unique};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
@@ -116,12 +116,7 @@ impl Run {
         let url = c.http_url().await;
         s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
             .await;
-        let metrics = reqwest::get(format!("{url}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = scrape(&url).await.unwrap();
         c.stop_cleanly().await;
         Self {
             s,

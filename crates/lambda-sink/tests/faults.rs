@@ -24,7 +24,9 @@ use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
 use lambda_sink_testkit::verify::{Run, Verdict};
-use lambda_sink_testkit::{Services, fake_lambda, metric, try_wait_until, unique, wait_until};
+use lambda_sink_testkit::{
+    Services, fake_lambda, metric, scrape, try_wait_until, unique, wait_until,
+};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
@@ -451,12 +453,7 @@ async fn a_throttling_storm_is_ridden_out_without_loss_or_busy_looping() {
     assert_eq!(w.invoked().await, 0, "nothing ran while throttled");
     w.s.set_concurrency(&w.function, None).await.unwrap();
     w.drained(records, &[&c]).await;
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape(&url).await.unwrap();
     let throttles = metric(&metrics, "lambda_sink_throttles_total ").unwrap_or(0.0);
     c.stop_cleanly().await;
     let v = w.verify().await;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
-use lambda_sink_testkit::{Services, metric, unique, wait_until};
+use lambda_sink_testkit::{Services, metric, scrape, unique, wait_until};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
@@ -116,12 +116,7 @@ async fn a_chain_transforms_filters_and_dead_letters_records() {
     );
 
     // The filtered ones are committed (above) and counted.
-    let metrics = reqwest::get(format!("{url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape(&url).await.unwrap();
     assert_eq!(
         metric(
             &metrics,
