@@ -4,11 +4,12 @@
 # live: scripts/services.sh runs the shared broker with it, and the testkit's
 # private brokers (fault suite, benchmarks) run theirs with it.
 #
-#   broker.sh init DIR PORT CONTROLLER_PORT [SASL_SSL_PORT MTLS_PORT]
+#   broker.sh init DIR PORT CONTROLLER_PORT [SASL_SSL_PORT MTLS_PORT [EXTRA]]
 #       writes DIR/server.properties and formats a fresh DIR/data; with the
 #       two extra ports also a SASL_SSL listener (PLAIN with the test API key,
 #       SCRAM-SHA-512 with the test user) and a mutual-TLS listener, using
-#       the certificates install.sh made
+#       the certificates install.sh made (empty ports: none); EXTRA is
+#       appended to server.properties (a test's own broker settings)
 #   broker.sh start DIR      starts it, records DIR/pid, and returns once a
 #                            Metadata request is answered (never a fixed sleep)
 #   broker.sh stop DIR       SIGTERM (a clean shutdown), then waits
@@ -19,7 +20,7 @@
 # Logs go to DIR/log. Needs scripts/install.sh to have run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # The broker's PID if DIR's broker is running (and the PID is still ours).
 broker_pid() {
@@ -32,8 +33,8 @@ broker_pid() {
 }
 
 init() {
-    local dir port controller sasl_ssl mtls
-    dir=$(mkdir -p "$1" && cd "$1" && pwd) port=$2 controller=$3 sasl_ssl=${4:-} mtls=${5:-}
+    local dir port controller sasl_ssl mtls extra
+    dir=$(mkdir -p "$1" && cd "$1" && pwd) port=$2 controller=$3 sasl_ssl=${4:-} mtls=${5:-} extra=${6:-}
     [[ -d $KAFKA_HOME/libs ]] || die "Kafka is not installed; run scripts/install.sh"
     ! broker_pid "$dir" >/dev/null || die "the broker in $dir is running; stop it first"
     rm -rf "$dir/data"
@@ -92,6 +93,9 @@ listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.se
 # Mutual TLS: a client must present a certificate signed by the test CA.
 listener.name.mtls.ssl.client.auth=required
 PROPS
+    fi
+    if [[ -n $extra ]]; then
+        printf '# The test'"'"'s own settings.\n%s\n' "$extra" >>"$dir/server.properties"
     fi
     cat >"$dir/log4j2.properties" <<'PROPS'
 status = error
@@ -170,7 +174,7 @@ signal_and_wait() {
 }
 
 case ${1:-} in
-    init) (($# == 4 || $# == 6)) || usage; init "${@:2}" ;;
+    init) (($# == 4 || $# == 6 || $# == 7)) || usage; init "${@:2}" ;;
     start) (($# == 2)) || usage; start "$2" ;;
     stop) (($# == 2)) || usage; signal_and_wait "$(cd "$2" && pwd)" TERM ;;
     kill) (($# == 2)) || usage; signal_and_wait "$(cd "$2" && pwd)" KILL ;;

@@ -36,11 +36,25 @@ impl PrivateBroker {
     /// # Panics
     /// When the broker cannot be started or a topic created (a test failure).
     pub async fn start(topics: &[(&str, i32)]) -> Self {
+        Self::start_with(topics, &[]).await
+    }
+
+    /// As [`Self::start`], with `properties` (`key=value` lines) added to
+    /// the broker's configuration.
+    ///
+    /// # Panics
+    /// When the broker cannot be started or a topic created (a test failure).
+    pub async fn start_with(topics: &[(&str, i32)], properties: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (port, controller) = free_ports();
         let broker = Self { port, dir };
+        let mut init = vec!["init".to_string(), port.to_string(), controller.to_string()];
+        if !properties.is_empty() {
+            // broker.sh's optional SASL/mTLS ports stay off.
+            init.extend([String::new(), String::new(), properties.join("\n")]);
+        }
         broker
-            .script(&["init", &port.to_string(), &controller.to_string()])
+            .script(&init.iter().map(String::as_str).collect::<Vec<_>>())
             .await;
         broker.script(&["start"]).await;
         let s = Services {

@@ -88,10 +88,32 @@ impl Connector {
     /// # Errors
     /// When `kill` cannot be run.
     pub fn terminate(&self) -> anyhow::Result<()> {
+        self.signal("-TERM")
+    }
+
+    /// Freezes the process (SIGSTOP): it neither heartbeats nor commits, as
+    /// a process stalled by the OS or a long pause would (a zombie once its
+    /// group session expires).
+    ///
+    /// # Errors
+    /// When `kill` cannot be run.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Lets a paused process run again (SIGCONT).
+    ///
+    /// # Errors
+    /// When `kill` cannot be run.
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()?;
-        anyhow::ensure!(status.success(), "kill -TERM failed");
+        anyhow::ensure!(status.success(), "kill {signal} failed");
         Ok(())
     }
 

@@ -41,6 +41,23 @@ impl Record {
     }
 }
 
+/// Which records a reader sees (`isolation.level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// `read_committed`: records of committed transactions and
+    /// non-transactional records.
+    Committed,
+    /// `read_uncommitted`: everything written, aborted records too.
+    Uncommitted,
+}
+
+/// When a read stops.
+enum Until {
+    Count(usize),
+    /// Every partition's position at or past these offsets.
+    Positions(Vec<i64>),
+}
+
 /// A record to produce.
 #[derive(Clone, Debug, Default)]
 pub struct Produce {
@@ -137,6 +154,39 @@ impl Services {
         expected: usize,
         timeout: Duration,
     ) -> anyhow::Result<Vec<Record>> {
+        self.read(topic, Until::Count(expected), Isolation::Committed, timeout)
+            .await
+    }
+
+    /// Reads all of `topic` as a reader with `isolation` sees it: until its
+    /// position reaches the end offsets it had when the read began (a
+    /// `read_committed` reader also waits for transactions open then to
+    /// end; transaction markers and aborted records are never delivered to
+    /// it, so a count of records would not do), or `timeout` passed.
+    ///
+    /// # Errors
+    /// When the consumer cannot be created or the read times out.
+    pub async fn read_to_end(
+        &self,
+        topic: &str,
+        isolation: Isolation,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Record>> {
+        let partitions = self.partition_count(topic).await?;
+        let end = self
+            .watermarks(topic, partitions, Isolation::Uncommitted)
+            .await?;
+        self.read(topic, Until::Positions(end), isolation, timeout)
+            .await
+    }
+
+    async fn read(
+        &self,
+        topic: &str,
+        until: Until,
+        isolation: Isolation,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<Record>> {
         let config = self.kafka_config();
         let topic = topic.to_string();
         tokio::task::spawn_blocking(move || {
@@ -144,6 +194,13 @@ impl Services {
                 .clone()
                 .set("group.id", crate::unique("test-reader"))
                 .set("enable.auto.commit", "false")
+                .set(
+                    "isolation.level",
+                    match isolation {
+                        Isolation::Committed => "read_committed",
+                        Isolation::Uncommitted => "read_uncommitted",
+                    },
+                )
                 .create()
                 .context("creating consumer")?;
             let deadline = Instant::now() + timeout;
@@ -172,7 +229,27 @@ impl Services {
                 tpl.add_partition_offset(&topic, i32::try_from(p)?, Offset::Beginning)?;
             }
             consumer.assign(&tpl).context("assign")?;
-            while records.len() < expected && Instant::now() < deadline {
+            let done = |records: &Vec<Record>| match &until {
+                Until::Count(n) => records.len() >= *n,
+                Until::Positions(end) => consumer.position().is_ok_and(|at| {
+                    end.iter().enumerate().all(|(p, e)| {
+                        *e == 0
+                            || i32::try_from(p).ok().and_then(|p| at.find_partition(&topic, p)).is_some_and(
+                                |e2| matches!(e2.offset(), Offset::Offset(o) if o >= *e),
+                            )
+                    })
+                }),
+            };
+            while !done(&records) {
+                if Instant::now() >= deadline {
+                    if let Until::Positions(end) = &until {
+                        bail!(
+                            "reading {topic} to its end offsets {end:?} did not finish in {timeout:?} (read {})",
+                            records.len()
+                        );
+                    }
+                    break;
+                }
                 match consumer.poll(Duration::from_millis(100)) {
                     Some(Ok(m)) => records.push(Record {
                         partition: m.partition(),
@@ -270,12 +347,29 @@ impl Services {
         .await?
     }
 
-    /// End offsets (high watermarks) of `topic`'s `partitions`.
+    /// End offsets of `topic`'s `partitions`, as a `read_committed` reader
+    /// sees them (the high watermarks unless a transaction is open).
     ///
     /// # Errors
     /// When the broker cannot answer.
     pub async fn end_offsets(&self, topic: &str, partitions: i32) -> anyhow::Result<Vec<i64>> {
-        let config = self.kafka_config();
+        self.watermarks(topic, partitions, Isolation::Committed)
+            .await
+    }
+
+    /// The end offsets a reader with `isolation` sees: the last stable
+    /// offset (`read_committed`; before the first open transaction) or the
+    /// high watermark.
+    async fn watermarks(
+        &self,
+        topic: &str,
+        partitions: i32,
+        isolation: Isolation,
+    ) -> anyhow::Result<Vec<i64>> {
+        let mut config = self.kafka_config();
+        if isolation == Isolation::Uncommitted {
+            config.set("isolation.level", "read_uncommitted");
+        }
         let topic = topic.to_string();
         tokio::task::spawn_blocking(move || {
             let consumer: BaseConsumer = config.create()?;

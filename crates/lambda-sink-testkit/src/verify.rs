@@ -117,23 +117,18 @@ fn tally(positions: impl IntoIterator<Item = Position>) -> BTreeMap<Position, us
 }
 
 impl Services {
-    /// Everything in `topic` (all partitions, up to their end offsets).
+    /// Everything in `topic` a `read_committed` reader sees (all
+    /// partitions, up to their end offsets).
     async fn read_all(&self, topic: &str) -> anyhow::Result<Vec<crate::kafka::Record>> {
         if !self.topic_exists(topic).await? {
             return Ok(Vec::new());
         }
-        let partitions = self.partition_count(topic).await?;
-        let total: i64 = self.end_offsets(topic, partitions).await?.iter().sum();
-        let expected = usize::try_from(total)?;
-        let records = self
-            .read_topic(topic, expected, Duration::from_secs(120))
-            .await?;
-        anyhow::ensure!(
-            records.len() == expected,
-            "read {} of {expected} records of {topic}",
-            records.len()
-        );
-        Ok(records)
+        self.read_to_end(
+            topic,
+            crate::kafka::Isolation::Committed,
+            Duration::from_secs(120),
+        )
+        .await
     }
 
     /// Verifies a run (see the module documentation).

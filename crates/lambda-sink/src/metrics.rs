@@ -93,6 +93,8 @@ pub struct Metrics {
     pub throttles: Counter,
     /// Failed batches split in two (`aws.lambda.bisect.on.function.error`).
     pub bisections: Counter,
+    /// Exactly-once transactions, by result (`committed`, `aborted`).
+    pub transactions: Family<ResultLabel, Counter>,
     /// Invocations in flight now.
     pub in_flight: Gauge,
     /// The in-flight limit now (`aws.lambda.max.in.flight`, lowered while
@@ -129,6 +131,7 @@ impl Metrics {
             retries: Family::default(),
             throttles: Counter::default(),
             bisections: Counter::default(),
+            transactions: Family::default(),
             in_flight: Gauge::default(),
             in_flight_limit: Gauge::default(),
             full_partitions: Gauge::default(),
@@ -193,6 +196,11 @@ impl Metrics {
                 "bisections",
                 "Batches split in two after a function error (aws.lambda.bisect.on.function.error)",
                 Box::new(self.bisections.clone()),
+            ),
+            (
+                "transactions",
+                "Exactly-once transactions of outcome records and offsets (reporter.exactly.once), by result (committed, aborted)",
+                Box::new(self.transactions.clone()),
             ),
             (
                 "in_flight_invocations",

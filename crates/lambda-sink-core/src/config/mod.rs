@@ -372,6 +372,19 @@ pub struct ReporterConfig {
     pub result: Option<ReporterTopic>,
     /// Function and invocation errors.
     pub error: Option<ReporterTopic>,
+    /// `reporter.exactly.once=true`: outcome records and offsets are
+    /// committed in Kafka transactions bounded by these.
+    pub transactions: Option<Transactions>,
+}
+
+/// The bounds of one exactly-once transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transactions {
+    /// `reporter.transaction.interval.ms`: longest a transaction stays open.
+    pub interval: Duration,
+    /// `reporter.transaction.max.records`: outcome records that commit a
+    /// transaction early.
+    pub max_records: usize,
 }
 
 /// Records that cannot be processed.

@@ -971,6 +971,36 @@ pub static PROPERTIES: &[Property] = &[
         false,
         "`string`: the error's JSON text written as a JSON string literal (Confluent's bytes). `json` (ext): the JSON itself."
     ),
+    prop!(
+        "reporter.exactly.once",
+        Kind::Bool,
+        Value("false"),
+        No,
+        Medium,
+        Reporter,
+        true,
+        "Write outcome records (results, errors, dead letters) and the consumer offsets they resolve in one Kafka transaction per task (KIP-447 fencing), so a `read_committed` reader of the outcome topics sees each input record's outcome exactly once, whatever crashes or rebalances. Invocations stay at-least-once (Lambda is outside Kafka). Needs Kafka 2.5 or later and, with ACLs, WRITE and DESCRIBE on the transactional ids `lambda-sink-<connector.id>-*`. In async mode it covers the dead letters, the only outcomes there."
+    ),
+    prop!(
+        "reporter.transaction.interval.ms",
+        int(10, 60_000),
+        Value("100"),
+        No,
+        Low,
+        Reporter,
+        true,
+        "With `reporter.exactly.once=true`: how long a transaction stays open before it is committed (Kafka Streams' exactly-once default). Outcomes become visible to `read_committed` readers, and offsets are committed, at most this much later; longer intervals mean fewer transactions."
+    ),
+    prop!(
+        "reporter.transaction.max.records",
+        int(1, 1_000_000),
+        Value("10000"),
+        No,
+        Low,
+        Reporter,
+        true,
+        "With `reporter.exactly.once=true`: a transaction is committed early once it holds this many outcome records, which bounds what an aborted transaction re-sends."
+    ),
     // ── Errors ──────────────────────────────────────────────────────────────
     prop!(
         "errors.tolerance",
@@ -1123,7 +1153,9 @@ pub fn forbidden_pass_through(target: PassThrough, client_key: &str) -> Option<&
         "enable.idempotence" | "acks" | "request.required.acks" => {
             "outcome records are always produced with acks=all and idempotence, so none is lost or reordered"
         }
-        "transactional.id" => "lambda-sink does not use transactions",
+        "transactional.id" => {
+            "lambda-sink derives transactional ids itself (reporter.exactly.once=true)"
+        }
         "enable.partition.eof" => "lambda-sink manages end-of-partition events itself",
         "auto.offset.reset" if target != PassThrough::Consumer => {
             "use consumer.override.auto.offset.reset"

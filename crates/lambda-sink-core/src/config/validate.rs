@@ -26,7 +26,7 @@ use super::{
     InvocationType, KafkaAuth, KafkaAuthMode, KafkaConfig, LambdaConfig, OnFailure, Ordering,
     OutputTopic, PayloadFormat, Problem, Proxy, RawConfig, RecordConverter, ReporterConfig,
     ReporterTopic, ReporterValueFormat, Resolver, Routing, SchemaRegistryConfig, Secret,
-    ServiceConfig, Subscription, TopicName,
+    ServiceConfig, Subscription, TopicName, Transactions,
 };
 use crate::event_filter::FilterCriteria;
 use crate::trace::IdempotencyKey;
@@ -1253,7 +1253,50 @@ fn outputs(
         tolerance: tolerance?,
         dlq: dlq?,
     };
-    ok.then_some((ReporterConfig { result, error }, errors))
+    let transactions = transactions(v, report);
+    ok.then_some((
+        ReporterConfig {
+            result,
+            error,
+            transactions: transactions?,
+        },
+        errors,
+    ))
+}
+
+/// `reporter.exactly.once` with `reporter.transaction.*`, checked against the producer's own
+/// `transaction.timeout.ms` (a transaction must close well before the
+/// coordinator aborts it).
+fn transactions(v: &Values, report: &mut Report) -> Option<Option<Transactions>> {
+    let interval = millis(v.int("reporter.transaction.interval.ms")?);
+    let max_records = usize::try_from(v.int("reporter.transaction.max.records")?).ok()?;
+    if !v.bool("reporter.exactly.once") {
+        return Some(None);
+    }
+    const TIMEOUT: &str = "producer.override.transaction.timeout.ms";
+    let configured = [PassThrough::Producer, PassThrough::All]
+        .into_iter()
+        .find_map(|t| v.pass_through(t).get("transaction.timeout.ms").cloned());
+    if let Some(timeout) = configured {
+        match timeout.expose().trim().parse::<u64>() {
+            Ok(ms) if Duration::from_millis(ms) > interval * 2 => {}
+            _ => {
+                report.error(
+                    TIMEOUT,
+                    format!(
+                        "must be a number of milliseconds above twice reporter.transaction.interval.ms ({} ms), \
+                         or the coordinator aborts transactions before lambda-sink commits them",
+                        interval.as_millis()
+                    ),
+                );
+                return None;
+            }
+        }
+    }
+    Some(Some(Transactions {
+        interval,
+        max_records,
+    }))
 }
 
 /// Reads an output topic's name (with `${connector}` substituted), partitions

@@ -27,7 +27,9 @@ use lambda_sink_core::config::{ClientRole, Config};
 use lambda_sink_core::outcome::{Disposition, RetryReason};
 use lambda_sink_core::record::{SourceRecord, TimestampType, TopicPartition};
 use rdkafka::consumer::base_consumer::PartitionQueue;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance,
+};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::statistics::Statistics;
@@ -121,6 +123,20 @@ impl OffsetStore {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(next))?;
         consumer.store_offsets(&tpl)
+    }
+}
+
+/// The consumer's group metadata (member id, generation): what an
+/// exactly-once offset commit is fenced by.
+#[derive(Clone)]
+pub struct GroupMetadata {
+    consumer: Weak<BaseConsumer<TaskContext>>,
+}
+
+impl GroupMetadata {
+    /// The metadata now; `None` once the consumer is gone.
+    pub fn get(&self) -> Option<ConsumerGroupMetadata> {
+        self.consumer.upgrade()?.group_metadata()
     }
 }
 
@@ -328,6 +344,13 @@ impl TaskConsumer {
             "client.id".into(),
             lambda_sink_core::config::ClientValue::new(client_id, false),
         );
+        if config.reporter.transactions.is_some() {
+            // Offsets are committed inside the outcome transactions only.
+            props.insert(
+                "enable.auto.commit".into(),
+                lambda_sink_core::config::ClientValue::new("false", false),
+            );
+        }
         let context = TaskContext {
             task,
             handler: OnceLock::new(),
@@ -368,6 +391,13 @@ impl TaskConsumer {
     /// The handle through which the pipeline stores offsets.
     pub fn offset_store(&self) -> OffsetStore {
         OffsetStore {
+            consumer: Arc::downgrade(&self.consumer),
+        }
+    }
+
+    /// The consumer's group metadata, for exactly-once offset commits.
+    pub fn group_metadata(&self) -> GroupMetadata {
+        GroupMetadata {
             consumer: Arc::downgrade(&self.consumer),
         }
     }

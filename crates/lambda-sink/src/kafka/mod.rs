@@ -4,6 +4,8 @@
 //!
 //! * [`consumer`]: a task's consumer, poll thread, pause/resume, rebalances;
 //! * [`producer`]: outcome records, sent until acknowledged;
+//! * [`transaction`]: outcome records and offsets in one transaction per
+//!   task (`reporter.exactly.once`);
 //! * [`diagnostics`]: librdkafka's log lines and errors, folded, and the
 //!   refusals (credentials, TLS) that retrying does not heal;
 //! * here: client configs, property checks, the cluster probe and topic
@@ -12,6 +14,7 @@
 pub mod consumer;
 pub mod diagnostics;
 pub mod producer;
+pub mod transaction;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

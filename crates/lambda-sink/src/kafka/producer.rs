@@ -125,7 +125,8 @@ impl OutcomeProducer {
 
 type Delivery = rdkafka::producer::DeliveryFuture;
 
-fn enqueue(
+/// Enqueues `r`; its delivery resolves once Kafka acknowledges it.
+pub(super) fn enqueue(
     producer: &FutureProducer<KafkaContext>,
     r: &OutcomeRecord,
 ) -> Result<Delivery, KafkaError> {
@@ -154,10 +155,14 @@ fn disposition(producer: &FutureProducer<KafkaContext>, error: &KafkaError) -> D
     if let Some((code, reason)) = producer.client().fatal_error() {
         return Disposition::Stop(format!("the producer failed fatally ({code:?}): {reason}"));
     }
-    let Some(code) = error.rdkafka_error_code() else {
-        return Disposition::Retry(RetryReason::Kafka);
-    };
-    let advice = match code {
+    permanent_delivery_error(error)
+        .map_or(Disposition::Retry(RetryReason::Kafka), Disposition::Stop)
+}
+
+/// Why sending `error`'s record again will never succeed, with what to do;
+/// `None` when it may.
+pub(super) fn permanent_delivery_error(error: &KafkaError) -> Option<String> {
+    let advice = match error.rdkafka_error_code()? {
         RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize => {
             "the record is larger than the topic or broker allows; raise the topic's max.message.bytes \
              (and producer.override.message.max.bytes)"
@@ -169,8 +174,11 @@ fn disposition(producer: &FutureProducer<KafkaContext>, error: &KafkaError) -> D
         | RDKafkaErrorCode::ClusterAuthorizationFailed => {
             "not authorized to write to the topic; grant WRITE on it"
         }
+        RDKafkaErrorCode::GroupAuthorizationFailed => {
+            "not authorized to commit the group's offsets; grant READ on the group connect-<connector.id>"
+        }
         RDKafkaErrorCode::Fatal => "the producer failed fatally",
-        _ => return Disposition::Retry(RetryReason::Kafka),
+        _ => return None,
     };
-    Disposition::Stop(format!("{error}: {advice}"))
+    Some(format!("{error}: {advice}"))
 }

@@ -7,7 +7,9 @@
 //! `aws.lambda.ordering` allows (one at a time in offset order by default;
 //! several at once, never two holding one key, in `key` mode), hands the
 //! outcome records to the producer and, once Kafka acknowledges them, stores
-//! the partition's committable offset (the contiguous watermark).
+//! the partition's committable offset (the contiguous watermark). With
+//! `reporter.exactly.once` the outcome records go instead, with that offset,
+//! into the task's transaction (`kafka::transaction`).
 //!
 //! [`replay`] runs the same partition workers over records that were
 //! already consumed (a DLQ redrive), committing nothing.
@@ -52,11 +54,12 @@ use tracing::{error, info};
 
 use crate::kafka::consumer::{RecordHandler, TaskConsumer};
 use crate::kafka::producer::OutcomeProducer;
+use crate::kafka::transaction::Transactions;
 use crate::lambda::invoke::Invoker;
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
 use crate::{kafka, lambda};
-use ports::{Lambda, Outcomes, Schemas};
+use ports::{Lambda, Offsets, Outcomes, Schemas};
 pub use replay::replay;
 use task::TaskHandler;
 
@@ -195,10 +198,14 @@ pub async fn run(
     for task in 0..tasks {
         let consumer = TaskConsumer::new(&shared.config, task, shared.metrics.clone())
             .with_context(|| format!("creating the consumer of task {task}"))?;
+        let store: Arc<dyn Offsets> = match shared.config.reporter.transactions {
+            Some(bounds) => Arc::new(transactions(&shared, task, &consumer, bounds).await?),
+            None => Arc::new(consumer.offset_store()),
+        };
         let handler: Arc<dyn RecordHandler> = Arc::new(TaskHandler {
             task,
             shared: shared.clone(),
-            store: Arc::new(consumer.offset_store()),
+            store,
             wake: consumer.wake(),
             runtime: Handle::current(),
             partitions: Mutex::new(HashMap::new()),
@@ -266,6 +273,29 @@ async fn start(
         telemetry,
     ));
     Ok(Some((shared, producer)))
+}
+
+/// Task `task`'s transactions (`reporter.exactly.once`), initialised: a
+/// cluster or ACLs that do not allow them stop the start here.
+async fn transactions(
+    shared: &Arc<Shared>,
+    task: usize,
+    consumer: &TaskConsumer,
+    bounds: lambda_sink_core::config::Transactions,
+) -> Result<Transactions, RunError> {
+    let config = &shared.config;
+    let failing = shared.clone();
+    Transactions::start(
+        &config.kafka.client_properties(ClientRole::Producer),
+        &format!("lambda-sink-{}", config.connector_id),
+        task,
+        consumer.group_metadata(),
+        bounds,
+        shared.metrics.clone(),
+        Arc::new(move |reason| failing.fail(reason)),
+    )
+    .await
+    .map_err(RunError::Start)
 }
 
 /// Lets what a run enqueued go out (every outcome a stored offset depends

@@ -80,7 +80,7 @@ pub(super) struct Worker {
     pub(super) tp: TopicPartition,
     pub(super) task: usize,
     pub(super) shared: Arc<Shared>,
-    store: Arc<dyn Offsets>,
+    pub(super) store: Arc<dyn Offsets>,
     ledger: Ledger,
     pub(super) stop: CancellationToken,
     pub(super) limits: BatchLimits,

@@ -1,6 +1,7 @@
 //! The pipeline's seams: the four services a partition worker talks to —
-//! Lambda, the outcome producer, the offset store and the Schema Registry —
-//! as small traits, with the real adapters in a few lines each.
+//! Lambda, the outcome producer, the offset store (at-least-once) or the
+//! task's transactions (exactly-once), and the Schema Registry — as small
+//! traits, with the real adapters in a few lines each.
 //!
 //! The component tests (`pipeline::tests`) run the real workers against
 //! scripted implementations of these traits; everything else uses the
@@ -18,6 +19,7 @@ use lambda_sink_core::route::Invoked;
 
 use crate::kafka::consumer::OffsetStore;
 use crate::kafka::producer::{OutcomeProducer, OutcomeRecord, ProduceError};
+use crate::kafka::transaction::Transactions;
 use crate::lambda::invoke::Invoker;
 use crate::registry::{Registry, RegistryError};
 
@@ -41,11 +43,42 @@ pub(crate) trait Outcomes: Send + Sync + 'static {
 }
 
 /// Stores a partition's committable offset (the next offset to consume).
+///
+/// At-least-once ([`OffsetStore`]): outcome records were acknowledged
+/// before their offsets are stored. Exactly-once ([`Transactions`]): the
+/// outcome records travel with the offset that resolves them and are
+/// written in the transaction that commits it.
 pub(crate) trait Offsets: Send + Sync + 'static {
+    /// Whether outcome records go with the offsets (exactly-once) rather
+    /// than to [`Outcomes`] before them.
+    fn with_outcomes(&self) -> bool {
+        false
+    }
+
+    /// Stores `next` for `tp`, with the outcome records of the records
+    /// below it not stored before (in offset order; none at-least-once).
+    ///
     /// # Errors
     /// When the partition is no longer held: nothing to do, the next owner
     /// redoes the work.
-    fn store(&self, tp: &TopicPartition, next: i64) -> Result<(), String>;
+    fn store(
+        &self,
+        tp: &TopicPartition,
+        next: i64,
+        outcomes: Vec<OutcomeRecord>,
+    ) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Makes what was stored durable now: partitions are being given up.
+    /// (At-least-once the consumer commits stored offsets itself.)
+    fn flush(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Drops what `partitions` stored that is not durable yet: they were
+    /// lost, or given up before it became durable.
+    fn forget(&self, _partitions: Vec<TopicPartition>) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// Looks up writer schemas.
@@ -72,8 +105,38 @@ impl Outcomes for OutcomeProducer {
 }
 
 impl Offsets for OffsetStore {
-    fn store(&self, tp: &TopicPartition, next: i64) -> Result<(), String> {
-        OffsetStore::store(self, tp, next).map_err(|e| e.to_string())
+    fn store(
+        &self,
+        tp: &TopicPartition,
+        next: i64,
+        _outcomes: Vec<OutcomeRecord>,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        let stored = OffsetStore::store(self, tp, next).map_err(|e| e.to_string());
+        Box::pin(async move { stored })
+    }
+}
+
+impl Offsets for Transactions {
+    fn with_outcomes(&self) -> bool {
+        true
+    }
+
+    fn store(
+        &self,
+        tp: &TopicPartition,
+        next: i64,
+        outcomes: Vec<OutcomeRecord>,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        let tp = tp.clone();
+        Box::pin(async move { self.release(&tp, next, outcomes).await })
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(self.commit())
+    }
+
+    fn forget(&self, partitions: Vec<TopicPartition>) -> BoxFuture<'_, ()> {
+        Box::pin(Transactions::forget(self, partitions))
     }
 }
 

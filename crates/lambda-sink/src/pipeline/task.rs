@@ -174,32 +174,58 @@ impl RecordHandler for TaskHandler {
                 .metrics
                 .forget_partition(&tp.topic, tp.partition);
         }
+        let partitions: Vec<TopicPartition> = handles.iter().map(|(tp, _)| tp.clone()).collect();
         if why == Release::Lost {
-            // Nothing they resolve could be committed any more.
-            for (_, h) in handles {
-                h.join.abort();
-            }
+            // Nothing they resolve could be committed any more. Called on
+            // the consumer's poll thread (a blocking thread), never inside
+            // the runtime, so blocking on the runtime here is allowed.
+            self.runtime.block_on(async {
+                for (_, h) in &handles {
+                    h.join.abort();
+                }
+                // Once they are gone, nothing more of theirs is stored.
+                for (_, h) in handles {
+                    let _ = h.join.await;
+                }
+                self.store.forget(partitions).await;
+            });
             return;
         }
         let timeout = self.shared.config.service.shutdown_timeout;
-        // Called on the consumer's poll thread (a blocking thread), never
-        // inside the runtime, so blocking on the runtime here is allowed.
         self.runtime.block_on(async {
             let deadline = tokio::time::Instant::now() + timeout;
+            let mut complete = true;
             for (tp, mut h) in handles {
                 if tokio::time::timeout_at(deadline, &mut h.join).await.is_err() {
                     h.join.abort();
-                    // Only a stop that leaves work undone is a failed stop;
-                    // after a rebalance the next owner redoes it.
-                    if why == Release::Shutdown {
-                        self.shared.abandoned.store(true, Ordering::SeqCst);
-                    }
+                    complete = false;
                     warn!(
                         partition = %tp,
                         timeout_ms = timeout.as_millis(),
                         "in-flight work did not finish within shutdown.timeout.ms: abandoned, it is not committed and will be redone"
                     );
                 }
+            }
+            // Exactly-once: the open transaction commits before the
+            // partitions go (at-least-once the consumer commits next).
+            let flushed = match tokio::time::timeout_at(deadline, self.store.flush()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    warn!(error = %e, "the final transaction did not commit: its records will be redone");
+                    false
+                }
+                Err(_) => {
+                    warn!(timeout_ms = timeout.as_millis(), "the final transaction did not commit within shutdown.timeout.ms: its records will be redone");
+                    false
+                }
+            };
+            if !flushed {
+                self.store.forget(partitions).await;
+            }
+            // Only a stop that leaves work undone is a failed stop; after a
+            // rebalance the next owner redoes it.
+            if why == Release::Shutdown && !(complete && flushed) {
+                self.shared.abandoned.store(true, Ordering::SeqCst);
             }
         });
     }

@@ -961,3 +961,40 @@ fn esm_format_and_failure_settings() {
         .any(|w| w.contains("has no effect unless aws.lambda.payload.format=esm"))
     );
 }
+
+#[test]
+fn exactly_once_is_off_by_default_and_bounded_when_on() {
+    assert_eq!(config(&[]).reporter.transactions, None);
+    let on = config(&[("reporter.exactly.once", "true")]);
+    assert_eq!(
+        on.reporter.transactions,
+        Some(crate::config::Transactions {
+            interval: std::time::Duration::from_millis(100),
+            max_records: 10_000,
+        })
+    );
+    // The coordinator would abort transactions before they commit.
+    assert_error(
+        &[
+            ("reporter.exactly.once", "true"),
+            ("reporter.transaction.interval.ms", "5000"),
+            ("producer.override.transaction.timeout.ms", "8000"),
+        ],
+        "producer.override.transaction.timeout.ms: must be a number of milliseconds above twice \
+         reporter.transaction.interval.ms (5000 ms), or the coordinator aborts transactions before \
+         lambda-sink commits them",
+    );
+    assert!(
+        check(&[
+            ("reporter.exactly.once", "true"),
+            ("producer.override.transaction.timeout.ms", "60000"),
+        ])
+        .errors
+        .is_empty()
+    );
+    assert_error(
+        &[("producer.override.transactional.id", "mine")],
+        "producer.override.transactional.id: cannot be set through pass-through: \
+         lambda-sink derives transactional ids itself (reporter.exactly.once=true)",
+    );
+}

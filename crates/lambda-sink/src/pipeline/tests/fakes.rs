@@ -188,24 +188,58 @@ impl Outcomes for FakeOutcomes {
 /// The offset store: publishes the last stored offset of each partition.
 /// With `audit`, every store first checks that each earlier offset of the
 /// partition has its outcome record sent (each record must have one then).
+/// With `transactional`, it stands for the task's transactions: outcome
+/// records come with the offsets (`released`), and every store checks that
+/// they are exactly those of the records since the previous one.
 pub(super) struct FakeOffsets {
     pub(super) stored: watch::Sender<HashMap<i32, i64>>,
     pub(super) audit: Option<Arc<FakeOutcomes>>,
+    pub(super) transactional: bool,
+    /// Exactly-once: each store's offset and the input offsets of the
+    /// outcome records released with it.
+    pub(super) released: Mutex<Vec<(i32, i64, Vec<i64>)>>,
     /// Stores that passed a record without an outcome.
     pub(super) violations: Mutex<Vec<String>>,
 }
 
+/// The input offset an outcome record names.
+pub(super) fn input_offset(r: &OutcomeRecord) -> Option<i64> {
+    r.headers
+        .iter()
+        .find(|(k, _)| k == "input_record_offset")
+        .and_then(|(_, v)| std::str::from_utf8(v.as_deref()?).ok()?.parse().ok())
+}
+
 impl Offsets for FakeOffsets {
-    fn store(&self, tp: &TopicPartition, next: i64) -> Result<(), String> {
-        if let Some(outcomes) = &self.audit {
+    fn with_outcomes(&self) -> bool {
+        self.transactional
+    }
+
+    fn store(
+        &self,
+        tp: &TopicPartition,
+        next: i64,
+        outcomes: Vec<OutcomeRecord>,
+    ) -> BoxFuture<'_, Result<(), String>> {
+        if self.transactional {
+            let offsets: Vec<i64> = outcomes.iter().filter_map(input_offset).collect();
+            let mut released = lock(&self.released);
+            let previous = released
+                .iter()
+                .rev()
+                .find(|(p, _, _)| *p == tp.partition)
+                .map_or(0, |(_, n, _)| *n);
+            let expected: Vec<i64> = (previous..next).collect();
+            if offsets != expected {
+                lock(&self.violations).push(format!(
+                    "stored {next} with the outcomes of {offsets:?}, not of {expected:?}"
+                ));
+            }
+            released.push((tp.partition, next, offsets));
+        } else if let Some(outcomes) = &self.audit {
             let sent: std::collections::HashSet<i64> = lock(&outcomes.sent)
                 .iter()
-                .filter_map(|r| {
-                    r.headers
-                        .iter()
-                        .find(|(k, _)| k == "input_record_offset")
-                        .and_then(|(_, v)| std::str::from_utf8(v.as_deref()?).ok()?.parse().ok())
-                })
+                .filter_map(input_offset)
                 .collect();
             if let Some(missing) = (0..next).find(|o| !sent.contains(o)) {
                 lock(&self.violations).push(format!(
@@ -216,7 +250,7 @@ impl Offsets for FakeOffsets {
         self.stored.send_modify(|s| {
             s.insert(tp.partition, next);
         });
-        Ok(())
+        Box::pin(async { Ok(()) })
     }
 }
 

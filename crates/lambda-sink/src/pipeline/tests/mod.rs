@@ -72,6 +72,8 @@ struct Setup {
     schemas: Option<Arc<FakeSchemas>>,
     /// Check at every store that the records before it have outcomes.
     audit: bool,
+    /// The offset store stands for exactly-once transactions.
+    transactional: bool,
 }
 
 impl Setup {
@@ -85,6 +87,7 @@ impl Setup {
             refuse: Vec::new(),
             schemas: None,
             audit: false,
+            transactional: false,
         }
     }
 
@@ -106,6 +109,8 @@ impl Setup {
         let offsets_store = Arc::new(FakeOffsets {
             stored,
             audit: self.audit.then(|| outcomes.clone()),
+            transactional: self.transactional,
+            released: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
         });
         let stop = CancellationToken::new();

@@ -7,7 +7,10 @@
 //!   records reach the function in offset order;
 //! * in `partition` mode calls never overlap and go in offset order;
 //! * every stored offset comes after records whose outcomes are written
-//!   (the fake offset store audits each store), and the last is the end.
+//!   (the fake offset store audits each store), and the last is the end;
+//! * with `reporter.exactly.once`, each store carries exactly the outcome
+//!   records of the records since the previous one, in offset order,
+//!   however out of order the batches resolved.
 
 use std::collections::BTreeMap;
 
@@ -58,6 +61,7 @@ fn per_key_order(spans: &[Span]) -> BTreeMap<String, Vec<i64>> {
 
 fn check(
     ordering: &str,
+    exactly_once: bool,
     keys: &[Option<u8>],
     latencies: Vec<u32>,
     behaviours: Vec<Behaviour>,
@@ -86,6 +90,7 @@ fn check(
             },
         );
         setup.audit = true;
+        setup.transactional = exactly_once;
         let h = setup.start();
         let n = keys.len() as i64;
         h.deliver(keys.iter().enumerate().map(|(o, k)| {
@@ -95,6 +100,17 @@ fn check(
         h.stored(0, n).await;
         let spans = lock(&h.lambda.spans).clone();
         prop_assert_eq!(lock(&h.store.violations).clone(), Vec::<String>::new());
+        if exactly_once {
+            prop_assert!(
+                lock(&h.outcomes.sent).is_empty(),
+                "an outcome bypassed the transaction"
+            );
+            let released: usize = lock(&h.store.released)
+                .iter()
+                .map(|(_, _, o)| o.len())
+                .sum();
+            prop_assert_eq!(released, keys.len(), "one outcome per record");
+        }
         match ordering {
             "key" => {
                 prop_assert_eq!(super::cases::shared_keys_in_flight(&spans), vec![]);
@@ -141,7 +157,8 @@ proptest! {
         latencies in prop::collection::vec(1u32..50, 1..30),
         behaviours in prop::collection::vec(behaviour(), 1..30),
         ordering in prop::sample::select(vec!["partition", "key", "none"]),
+        exactly_once in any::<bool>(),
     ) {
-        check(ordering, &keys, latencies, behaviours)?;
+        check(ordering, exactly_once, &keys, latencies, behaviours)?;
     }
 }

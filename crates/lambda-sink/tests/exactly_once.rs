@@ -1,0 +1,275 @@
+//! `reporter.exactly.once=true` against the real broker and the emulator:
+//! outcome records and the offsets they resolve commit in one transaction,
+//! so a `read_committed` reader of the outcome topics sees each input
+//! record's outcome once; a zombie (a paused member whose partitions moved
+//! on) cannot commit what it wrote; and a cluster that cannot run
+//! transactions stops the start with what to fix.
+//!
+//! The crash, rebalance and broker-restart scenarios with exactly-once on
+//! are in the fault suite (`tests/faults.rs`).
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use lambda_sink_testkit::broker::PrivateBroker;
+use lambda_sink_testkit::connector::Connector;
+use lambda_sink_testkit::kafka::{Isolation, Produce, Record};
+use lambda_sink_testkit::verify::Run;
+use lambda_sink_testkit::{Services, metric, scrape, unique, wait_until};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A test's topic, function and connector name.
+struct World {
+    s: Services,
+    topic: String,
+    function: String,
+    name: String,
+    partitions: i32,
+}
+
+impl World {
+    async fn new(prefix: &str, partitions: i32) -> Self {
+        let s = Services::from_env();
+        let topic = unique(prefix);
+        s.create_topic(&topic, partitions).await.unwrap();
+        let function = unique(&format!("{prefix}-fn"));
+        s.deploy_test_function(&function, 30, &[]).await.unwrap();
+        Self {
+            s,
+            topic,
+            function,
+            name: unique(&format!("{prefix}-sink")),
+            partitions,
+        }
+    }
+
+    fn config(&self, extra: &[(&str, &str)]) -> Value {
+        let mut base = vec![("reporter.exactly.once", "true")];
+        base.extend_from_slice(extra);
+        self.s
+            .connector_config(&self.name, &self.topic, &self.function, &base)
+    }
+
+    fn start(&self, extra: &[(&str, &str)]) -> Connector {
+        Connector::start(Path::new(BIN), &self.config(extra), &[]).unwrap()
+    }
+
+    async fn drained(&self, running: &[&Connector]) {
+        let waited = self
+            .s
+            .try_wait_committed_to_end(
+                &format!("connect-{}", self.name),
+                &self.topic,
+                self.partitions,
+                2 * MINUTE,
+            )
+            .await;
+        if let Err(e) = waited {
+            let logs: Vec<String> = running.iter().map(|c| c.log()).collect();
+            panic!("{e}; the connectors' logs:\n{}", logs.join("\n-----\n"));
+        }
+    }
+
+    async fn outcomes(&self, kind: &str, isolation: Isolation) -> Vec<Record> {
+        self.s
+            .read_to_end(&format!("{kind}-{}", self.name), isolation, 3 * MINUTE)
+            .await
+            .unwrap()
+    }
+
+    fn run(&self) -> Run<'_> {
+        Run {
+            topic: &self.topic,
+            partitions: self.partitions,
+            connector: &self.name,
+            function: Some(&self.function),
+        }
+    }
+}
+
+/// Input offsets named by outcome records, by partition.
+fn positions(records: &[Record]) -> Vec<(String, String)> {
+    let mut p: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.header("input_record_partition").to_string(),
+                r.header("input_record_offset").to_string(),
+            )
+        })
+        .collect();
+    p.sort();
+    p
+}
+
+#[tokio::test]
+async fn a_read_committed_reader_sees_each_outcome_once() {
+    let w = World::new("eos", 3).await;
+    // Results, function errors (`fail`) and undecodable records (DLQ), over
+    // few keys so that key mode resolves batches out of order.
+    let records: Vec<Produce> = (0..300)
+        .map(|i| {
+            let value = match i % 50 {
+                7 => "not json".to_string(),
+                13 => json!({ "i": i, "fail": true }).to_string(),
+                _ => json!({ "i": i }).to_string(),
+            };
+            Produce::text(i % 3, &format!("k{}", i % 12), &value)
+        })
+        .collect();
+    w.s.produce(&w.topic, &records).await.unwrap();
+    let mut c = w.start(&[
+        ("aws.lambda.batch.size", "5"),
+        ("aws.lambda.ordering", "key"),
+        ("aws.lambda.max.in.flight.per.partition", "4"),
+        ("http.listener", "127.0.0.1:0"),
+    ]);
+    w.drained(&[&c]).await;
+    let metrics = scrape(&c.http_url().await).await.unwrap();
+    c.stop_cleanly().await;
+
+    let v = w.s.verify(&w.run()).await.unwrap();
+    assert_eq!(
+        (v.lost_count, v.without_outcome_count, v.duplicate_outcomes),
+        (0, 0, 0),
+        "{}",
+        v.summary()
+    );
+    assert_eq!(v.dead_lettered, 6, "{}", v.summary());
+    assert!(v.committed_to_end, "{}", v.summary());
+    let committed = metric(
+        &metrics,
+        "lambda_sink_transactions_total{result=\"committed\"}",
+    );
+    assert!(
+        committed.is_some_and(|n| n >= 1.0),
+        "transactions committed: {committed:?}"
+    );
+    // A clean run aborts nothing: what is written is what commits.
+    for kind in ["success", "error"] {
+        let read_committed = w.outcomes(kind, Isolation::Committed).await;
+        let everything = w.outcomes(kind, Isolation::Uncommitted).await;
+        assert_eq!(positions(&read_committed), positions(&everything), "{kind}");
+    }
+    let errors = w.outcomes("error", Isolation::Committed).await;
+    assert!(
+        !errors.is_empty(),
+        "the failing batches wrote error records"
+    );
+}
+
+#[tokio::test]
+async fn a_zombie_cannot_commit_its_outcomes() {
+    let w = World::new("eos-zombie", 2).await;
+    let records: Vec<Produce> = (0..200)
+        .map(|i| Produce::text(i % 2, &format!("k{i}"), &json!({ "i": i }).to_string()))
+        .collect();
+    w.s.produce(&w.topic, &records).await.unwrap();
+    // The zombie-to-be keeps its transaction open (a minute, with a
+    // coordinator timeout beyond the test) so that it holds outcome records
+    // written and not committed when it freezes.
+    let session = [
+        ("aws.lambda.batch.size", "10"),
+        ("consumer.override.session.timeout.ms", "6000"),
+        ("consumer.override.heartbeat.interval.ms", "1000"),
+    ];
+    let mut zombie_config = session.to_vec();
+    zombie_config.extend([
+        ("reporter.transaction.interval.ms", "60000"),
+        ("reporter.transaction.max.records", "1000000"),
+        ("producer.override.transaction.timeout.ms", "300000"),
+    ]);
+    let mut zombie = w.start(&zombie_config);
+    let success = format!("success-{}", w.name);
+    wait_until(MINUTE, "the zombie writes uncommitted outcomes", || async {
+        let written =
+            w.s.read_to_end(&success, Isolation::Uncommitted, MINUTE)
+                .await
+                .ok()?;
+        (written.len() >= 20).then_some(())
+    })
+    .await;
+    zombie.pause().unwrap();
+    let written_by_zombie = positions(&w.outcomes("success", Isolation::Uncommitted).await);
+
+    // Its session expires; the new member takes both partitions over from
+    // the committed offsets (none) and commits everything.
+    let mut successor = w.start(&session);
+    w.drained(&[&successor]).await;
+
+    // The zombie wakes and stops: its final commit carries the old
+    // generation, or its consumer learns first that the partitions are
+    // gone; either way its transaction aborts.
+    zombie.resume().unwrap();
+    zombie.terminate().unwrap();
+    let code = zombie.wait(MINUTE).await;
+    successor.stop_cleanly().await;
+    let zombie_log = zombie.log();
+    assert!(
+        zombie_log.contains("partitions lost") || zombie_log.contains("did not commit"),
+        "the zombie never noticed it was fenced (exit {code:?}):\n{zombie_log}"
+    );
+
+    let v = w.s.verify(&w.run()).await.unwrap();
+    assert_eq!(
+        (v.lost_count, v.without_outcome_count, v.duplicate_outcomes),
+        (0, 0, 0),
+        "{}",
+        v.summary()
+    );
+    // The zombie's records are in the log, but only the successor's commit.
+    let everything = positions(&w.outcomes("success", Isolation::Uncommitted).await);
+    let committed = positions(&w.outcomes("success", Isolation::Committed).await);
+    assert_eq!(committed.len(), 200);
+    assert!(written_by_zombie.len() >= 20);
+    // (It may have written more: records in flight when it froze, and
+    // its aborted transaction written again before it gave up.)
+    assert!(
+        everything.len() >= committed.len() + written_by_zombie.len(),
+        "every record the zombie wrote is in the log ({} of them, {} in all), and none of it committed",
+        written_by_zombie.len(),
+        everything.len()
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_without_transactions_stops_the_start_with_advice() {
+    // The transaction state log cannot be created on one broker with three
+    // replicas: no transaction coordinator ever becomes available.
+    let topic = unique("eos-none");
+    let broker = PrivateBroker::start_with(
+        &[(&topic, 1)],
+        &["transaction.state.log.replication.factor=3"],
+    )
+    .await;
+    let s = Services {
+        bootstrap: broker.bootstrap(),
+        ..Services::from_env()
+    };
+    let function = unique("eos-none-fn");
+    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let config = s.connector_config(
+        &unique("eos-none-sink"),
+        &topic,
+        &function,
+        &[("reporter.exactly.once", "true")],
+    );
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let code = c.wait(2 * MINUTE).await;
+    let log = c.log();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("cannot initialise transactions")
+            && log.contains("transaction.state.log.replication.factor")
+            && log.contains("reporter.exactly.once=false"),
+        "{log}"
+    );
+}
