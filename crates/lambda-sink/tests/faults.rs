@@ -1,6 +1,9 @@
 //! The fault suite: lambda-sink's at-least-once promise under crashes,
 //! rebalances, broker outages, throttling, function failures, bad input and
-//! shutdown, each scenario ending with the zero-loss verifier.
+//! shutdown, each scenario ending with the zero-loss verifier; and, for the
+//! crash, rebalance and broker scenarios, the exactly-once promise
+//! (`reporter.exactly.once`): no outcome seen twice by a `read_committed`
+//! reader.
 //!
 //! By default (CI) every scenario runs a short version. The full suite:
 //!
@@ -235,22 +238,70 @@ fn titled(scenario: &str, mode: &str) -> String {
     }
 }
 
+/// The delivery of outcome records under test.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    AtLeastOnce,
+    /// `reporter.exactly.once=true`: a `read_committed` reader (the
+    /// verifier) must see no duplicate outcome.
+    ExactlyOnce,
+}
+
+impl Delivery {
+    fn properties(self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            Self::AtLeastOnce => Vec::new(),
+            Self::ExactlyOnce => vec![("reporter.exactly.once", "true")],
+        }
+    }
+
+    fn title(self, scenario: String) -> String {
+        match self {
+            Self::AtLeastOnce => scenario,
+            Self::ExactlyOnce => format!("{scenario}, exactly-once"),
+        }
+    }
+
+    /// Nothing lost; with exactly-once also no outcome seen twice.
+    fn check(self, v: &Verdict) {
+        assert_nothing_lost(v, true);
+        if self == Self::ExactlyOnce {
+            assert_eq!(
+                v.duplicate_outcomes,
+                0,
+                "a read_committed reader saw duplicate outcomes: {}",
+                v.summary()
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn kill_9_at_random_moments_loses_nothing() {
-    kill_9_at_random_moments("partition").await;
+    kill_9_at_random_moments("partition", Delivery::AtLeastOnce).await;
 }
 
 #[tokio::test]
 async fn kill_9_at_random_moments_loses_nothing_in_key_mode() {
-    kill_9_at_random_moments("key").await;
+    kill_9_at_random_moments("key", Delivery::AtLeastOnce).await;
 }
 
 #[tokio::test]
 async fn kill_9_at_random_moments_loses_nothing_in_none_mode() {
-    kill_9_at_random_moments("none").await;
+    kill_9_at_random_moments("none", Delivery::AtLeastOnce).await;
 }
 
-async fn kill_9_at_random_moments(mode: &str) {
+#[tokio::test]
+async fn kill_9_at_random_moments_duplicates_no_outcome_exactly_once() {
+    kill_9_at_random_moments("partition", Delivery::ExactlyOnce).await;
+}
+
+#[tokio::test]
+async fn kill_9_at_random_moments_duplicates_no_outcome_exactly_once_in_key_mode() {
+    kill_9_at_random_moments("key", Delivery::ExactlyOnce).await;
+}
+
+async fn kill_9_at_random_moments(mode: &str, delivery: Delivery) {
     let started = Instant::now();
     let records = scale(3_000, 100_000);
     let kills = scale(4, 20);
@@ -259,7 +310,8 @@ async fn kill_9_at_random_moments(mode: &str) {
         json!({ "i": i }).to_string()
     })
     .await;
-    let extra = ordering(mode);
+    let mut extra = ordering(mode);
+    extra.extend(delivery.properties());
     for _ in 0..kills {
         let mut c = w.start(&extra);
         c.wait_for_log("partitions assigned", Duration::from_secs(60))
@@ -272,30 +324,38 @@ async fn kill_9_at_random_moments(mode: &str) {
     c.stop_cleanly().await;
     let v = w.verify().await;
     report(
-        &titled("kill -9 at random moments, restarted each time", mode),
+        &delivery.title(titled(
+            "kill -9 at random moments, restarted each time",
+            mode,
+        )),
         &v,
         started,
         json!({ "restarts": kills }),
     );
-    assert_nothing_lost(&v, true);
+    delivery.check(&v);
 }
 
 #[tokio::test]
 async fn members_killed_and_added_while_records_flow_lose_nothing() {
-    members_killed_and_added("partition").await;
+    members_killed_and_added("partition", Delivery::AtLeastOnce).await;
 }
 
 #[tokio::test]
 async fn members_killed_and_added_while_records_flow_lose_nothing_in_key_mode() {
-    members_killed_and_added("key").await;
+    members_killed_and_added("key", Delivery::AtLeastOnce).await;
 }
 
 #[tokio::test]
 async fn members_killed_and_added_while_records_flow_lose_nothing_in_none_mode() {
-    members_killed_and_added("none").await;
+    members_killed_and_added("none", Delivery::AtLeastOnce).await;
 }
 
-async fn members_killed_and_added(mode: &str) {
+#[tokio::test]
+async fn members_killed_and_added_duplicate_no_outcome_exactly_once() {
+    members_killed_and_added("partition", Delivery::ExactlyOnce).await;
+}
+
+async fn members_killed_and_added(mode: &str, delivery: Delivery) {
     let started = Instant::now();
     let records = scale(1_500, 20_000);
     let w = World::new(&format!("f-churn-{mode}"), 6, 30).await;
@@ -305,6 +365,7 @@ async fn members_killed_and_added(mode: &str) {
     .await;
     let mut extra = vec![("aws.lambda.batch.size", "5")];
     extra.extend(ordering(mode));
+    extra.extend(delivery.properties());
     let mut members: Vec<Connector> = (0..3).map(|_| w.start(&extra)).collect();
     for m in &members {
         m.wait_for_log("partitions assigned", Duration::from_secs(60))
@@ -320,16 +381,25 @@ async fn members_killed_and_added(mode: &str) {
     }
     let v = w.verify().await;
     report(
-        &titled("3 members, one killed and one added mid-run", mode),
+        &delivery.title(titled("3 members, one killed and one added mid-run", mode)),
         &v,
         started,
         json!({ "restarts": 1 }),
     );
-    assert_nothing_lost(&v, true);
+    delivery.check(&v);
 }
 
 #[tokio::test]
 async fn a_broker_crash_and_restart_loses_nothing() {
+    a_broker_crash_and_restart(Delivery::AtLeastOnce).await;
+}
+
+#[tokio::test]
+async fn a_broker_crash_and_restart_duplicates_no_outcome_exactly_once() {
+    a_broker_crash_and_restart(Delivery::ExactlyOnce).await;
+}
+
+async fn a_broker_crash_and_restart(delivery: Delivery) {
     let started = Instant::now();
     let records = scale(2_000, 30_000);
     let topic = unique("f-broker");
@@ -348,7 +418,9 @@ async fn a_broker_crash_and_restart_loses_nothing() {
         partitions: 4,
     };
     w.produce(records, |i| json!({ "i": i }).to_string()).await;
-    let mut c = w.start(&[("aws.lambda.batch.size", "20")]);
+    let mut extra = vec![("aws.lambda.batch.size", "20")];
+    extra.extend(delivery.properties());
+    let mut c = w.start(&extra);
     wait_until(Duration::from_secs(120), "a quarter invoked", || async {
         (w.invoked().await >= records / 4).then_some(())
     })
@@ -361,12 +433,12 @@ async fn a_broker_crash_and_restart_loses_nothing() {
     c.stop_cleanly().await;
     let v = w.verify().await;
     report(
-        "broker killed (SIGKILL) and restarted mid-run",
+        &delivery.title("broker killed (SIGKILL) and restarted mid-run".into()),
         &v,
         started,
         json!({ "restarts": 0 }),
     );
-    assert_nothing_lost(&v, true);
+    delivery.check(&v);
 }
 
 #[tokio::test]
