@@ -9,6 +9,7 @@ use lambda_sink_testkit::broker::PrivateBroker;
 
 use lambda_sink_bench::load::Dataset;
 use lambda_sink_bench::report::{self, Results};
+use lambda_sink_bench::sink::Delivery;
 use lambda_sink_bench::{ceilings, load, sink};
 
 /// Benchmarks lambda-sink against the broker's and the endpoint's ceilings.
@@ -47,6 +48,10 @@ struct Args {
     /// for a quick comparison with `--baseline`.
     #[arg(long)]
     partition_mode_only: bool,
+    /// Measure only the outcome-delivery comparison (at-least-once against
+    /// exactly-once) on the small-record topic.
+    #[arg(long)]
+    outcomes_only: bool,
     /// Where the raw samples and medians are written.
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -71,6 +76,9 @@ async fn main() -> anyhow::Result<()> {
         Dataset::new("small", 100, args.small),
         Dataset::new("large", 1_000, args.large),
     ];
+    if args.outcomes_only {
+        return outcomes_only(&args, &env, &datasets[0]).await;
+    }
     for d in &datasets {
         eprintln!("preloading {} records of ~{} B", d.records, d.value_bytes);
         load::preload(&env, d).await?;
@@ -171,25 +179,73 @@ async fn main() -> anyhow::Result<()> {
         }
         let latency = sink::added_latency(&env, round, args.latency_seconds).await?;
         results.add("latency", &latency);
+        measure_outcomes(&env, &datasets[0], &mut results).await?;
     }
     if !args.partition_mode_only {
         let table = report::table(&results, &datasets, &bound, &concurrent, &throttle);
         println!("{table}");
+        println!(
+            "{}",
+            report::outcomes(&results, &datasets[0], OUTCOME_BATCH, &DELIVERIES)
+        );
     }
     if args.baseline.is_some() {
         println!("{}", report::baseline(&results, &datasets, &bound));
     }
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&args.out, serde_json::to_vec_pretty(&results.json())?)
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!("raw samples and medians: {}", args.out.display());
-    Ok(())
+    write_results(&args.out, &results)
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+/// The outcome-delivery comparison's batch size and deliveries: the
+/// default transaction interval and shorter ones (the trade-off).
+const OUTCOME_BATCH: usize = 20;
+const DELIVERIES: [Delivery; 4] = [
+    Delivery::AtLeastOnce,
+    Delivery::ExactlyOnce(1_000),
+    Delivery::ExactlyOnce(300),
+    Delivery::ExactlyOnce(100),
+];
+
+/// One round of the outcome-delivery comparison, the deliveries side by side.
+async fn measure_outcomes(
+    env: &sink::Env,
+    d: &Dataset,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    for delivery in DELIVERIES {
+        let run = sink::outcomes(env, d, OUTCOME_BATCH, delivery).await?;
+        results.add(&format!("outcomes/{}", delivery.key()), &run);
+    }
+    Ok(())
+}
+
+/// `--outcomes-only`: preloads `d` and runs only the outcome-delivery comparison.
+async fn outcomes_only(args: &Args, env: &sink::Env, d: &Dataset) -> anyhow::Result<()> {
+    eprintln!("preloading {} records of ~{} B", d.records, d.value_bytes);
+    load::preload(env, d).await?;
+    let mut results = Results::default();
+    for round in 1..=args.runs {
+        eprintln!("round {round} of {}", args.runs);
+        measure_outcomes(env, d, &mut results).await?;
+    }
+    println!(
+        "{}",
+        report::outcomes(&results, d, OUTCOME_BATCH, &DELIVERIES)
+    );
+    write_results(&args.out, &results)
+}
+
+fn write_results(out: &std::path::Path, results: &Results) -> anyhow::Result<()> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(out, serde_json::to_vec_pretty(&results.json())?)
+        .with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("raw samples and medians: {}", out.display());
+    Ok(())
 }

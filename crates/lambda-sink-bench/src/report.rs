@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use crate::load::Dataset;
-use crate::sink::{Concurrent, LatencyBound, Throttled};
+use crate::sink::{Concurrent, Delivery, LatencyBound, Throttled};
 
 /// One measurement: named figures.
 pub type Sample = BTreeMap<&'static str, f64>;
@@ -291,6 +291,38 @@ pub fn baseline(r: &Results, datasets: &[Dataset], bound: &LatencyBound) -> Stri
         r.median("bound/lambda-sink", "records_per_s")
             / r.median("bound/baseline", "records_per_s"),
     );
+    out
+}
+
+/// The outcome-delivery comparison (`sink::outcomes`): at-least-once and
+/// exactly-once side by side, medians.
+pub fn outcomes(r: &Results, d: &Dataset, batch: usize, deliveries: &[Delivery]) -> String {
+    let base = format!("outcomes/{}", Delivery::AtLeastOnce.key());
+    let mut out = format!(
+        "### Outcome records at-least-once and exactly-once ({} × ~{} B, batch {batch}, a result record each, side by side, medians)\n\n\
+         | delivery | rec/s to committed | ÷ at-least-once | invoked rec/s | last invocation → committed ms | lambda-sink CPU µs/rec | broker CPU µs/rec | peak RSS MB |\n\
+         |---|---|---|---|---|---|---|---|\n",
+        fmt_int(d.records as f64),
+        d.value_bytes,
+    );
+    for delivery in deliveries {
+        let key = format!("outcomes/{}", delivery.key());
+        let label = match delivery {
+            Delivery::AtLeastOnce => "at-least-once".to_string(),
+            Delivery::ExactlyOnce(ms) => format!("exactly-once, interval {ms} ms"),
+        };
+        let _ = writeln!(
+            out,
+            "| {label} | {} | **{:.2}** | {} | {:.0} | {:.2} | {:.2} | {:.0} |",
+            fmt_int(r.median(&key, "records_per_s")),
+            r.median(&key, "records_per_s") / r.median(&base, "records_per_s"),
+            fmt_int(r.median(&key, "invoked_per_s")),
+            r.median(&key, "commit_lag_ms"),
+            r.median(&key, "cpu_us_per_record"),
+            r.median(&key, "broker_cpu_us_per_record"),
+            r.median(&key, "peak_rss_mb"),
+        );
+    }
     out
 }
 

@@ -259,6 +259,96 @@ pub async fn drain_with(
     ]))
 }
 
+/// How outcome records are delivered in an [`outcomes`] run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Acknowledged before their offsets are stored (the default).
+    AtLeastOnce,
+    /// `reporter.exactly.once=true` with this `reporter.transaction.interval.ms`.
+    ExactlyOnce(u64),
+}
+
+impl Delivery {
+    /// The results file's name for it.
+    pub fn key(self) -> String {
+        match self {
+            Self::AtLeastOnce => "at-least-once".into(),
+            Self::ExactlyOnce(ms) => format!("exactly-once-{ms}ms"),
+        }
+    }
+}
+
+/// lambda-sink drains `d` with batch `batch` and a result record per input
+/// record (the result topic on), delivered as `delivery` says: records/s
+/// from the first invocation until every offset is committed — with
+/// exactly-once the moment the last outcome is visible to a
+/// `read_committed` reader —, CPU per record and peak RSS. (Committed
+/// offsets are read every 20 ms: a measurement, not a synchronisation.)
+pub async fn outcomes(
+    env: &Env,
+    d: &Dataset,
+    batch: usize,
+    delivery: Delivery,
+) -> anyhow::Result<Sample> {
+    let fake = fake_lambda::start_dedicated(2)?;
+    let name = unique(&format!("bench-outcomes-{}", delivery.key()));
+    let interval;
+    let mut extra = vec![("reporter.result.topic.name", "success-${connector}")];
+    if let Delivery::ExactlyOnce(ms) = delivery {
+        interval = ms.to_string();
+        extra.push(("reporter.exactly.once", "true"));
+        extra.push(("reporter.transaction.interval.ms", &interval));
+    }
+    let config = env.config(&name, &d.topic, "fixed-drain", &fake.url(), batch, &extra);
+    let c = env.start(&config)?;
+    let spent = received(env, &fake, d.records, &c).await?;
+    let group = format!("connect-{name}");
+    let end = env.services.end_offsets(&d.topic, env.partitions).await?;
+    let deadline = Instant::now() + env.patience(d.records);
+    while env
+        .services
+        .committed(&group, &d.topic, env.partitions)
+        .await?
+        != end
+    {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{group} never committed to the end; lambda-sink's log:\n{}",
+            c.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let done = Instant::now();
+    let (cpu, peak) = c.resources().context("reading /proc")?;
+    let first = *fake
+        .stats
+        .first_request
+        .get()
+        .context("no request arrived")?;
+    let last = first + fake.stats.active();
+    stop_committed(env, c, &name, &d.topic).await?;
+    let seconds = done.duration_since(first).as_secs_f64();
+    Ok(Sample::from([
+        ("records_per_s", d.records as f64 / seconds),
+        (
+            "invoked_per_s",
+            d.records as f64 / fake.stats.active().as_secs_f64(),
+        ),
+        // From the last invocation until its offset (and outcome) committed.
+        (
+            "commit_lag_ms",
+            done.duration_since(last).as_secs_f64() * 1000.0,
+        ),
+        ("cpu_seconds", cpu),
+        ("cpu_us_per_record", spent.sink / d.records as f64 * 1e6),
+        (
+            "broker_cpu_us_per_record",
+            spent.broker / d.records as f64 * 1e6,
+        ),
+        ("peak_rss_mb", peak as f64 / 1_048_576.0),
+    ]))
+}
+
 /// The latency-bound case: the endpoint answers after `latency_ms`, so the
 /// best possible rate is one batch per partition per latency.
 #[derive(Clone, Debug)]

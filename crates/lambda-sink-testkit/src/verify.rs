@@ -10,6 +10,8 @@
 //!   record. Must be 0 when every record should have one (sync mode,
 //!   `behavior.on.error=log`).
 //! * **duplicate invocations / outcomes** — allowed by at-least-once, counted.
+//!   The outcome topics are read as a `read_committed` reader sees them, so
+//!   with `reporter.exactly.once` duplicate outcomes must be 0.
 //!
 //! The evidence of invocation is the function's log when a function name is
 //! given; otherwise (a fake endpoint) the outcome topics. With a real

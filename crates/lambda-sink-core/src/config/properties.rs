@@ -984,22 +984,22 @@ pub static PROPERTIES: &[Property] = &[
     prop!(
         "reporter.transaction.interval.ms",
         int(10, 60_000),
-        Value("100"),
+        Value("1000"),
         No,
         Low,
         Reporter,
         true,
-        "With `reporter.exactly.once=true`: how long a transaction stays open before it is committed (Kafka Streams' exactly-once default). Outcomes become visible to `read_committed` readers, and offsets are committed, at most this much later; longer intervals mean fewer transactions."
+        "With `reporter.exactly.once=true`: how long a transaction stays open before it is committed. Outcomes become visible to `read_committed` readers, and offsets are committed, about this much later. Each transaction costs a pause of the order of 100 ms, so shorter intervals cost throughput (BENCHMARKS.md: 100 ms runs at about 0.6 of at-least-once, 1000 ms at par)."
     ),
     prop!(
         "reporter.transaction.max.records",
         int(1, 1_000_000),
-        Value("10000"),
+        Value("50000"),
         No,
         Low,
         Reporter,
         true,
-        "With `reporter.exactly.once=true`: a transaction is committed early once it holds this many outcome records, which bounds what an aborted transaction re-sends."
+        "With `reporter.exactly.once=true`: a transaction is committed early once it holds this many outcome records. It bounds the outcome records a task holds in memory until they commit (and what an aborted transaction writes again); too low a bound commits more often than the interval and costs throughput."
     ),
     // ── Errors ──────────────────────────────────────────────────────────────
     prop!(

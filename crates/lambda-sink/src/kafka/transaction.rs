@@ -133,8 +133,14 @@ impl Transactions {
             failures: 0,
             waiters: Vec::new(),
             stopped: false,
+            inbox: Inbox {
+                releases: releases_rx,
+                control: control_rx,
+                releases_open: true,
+                control_open: true,
+            },
         };
-        tokio::spawn(transactor.run(releases_rx, control_rx));
+        tokio::spawn(transactor.run());
         Ok(Self { releases, control })
     }
 
@@ -266,41 +272,47 @@ struct Transactor {
     waiters: Vec<oneshot::Sender<Result<(), String>>>,
     /// A permanent failure stopped the connector: nothing more is written.
     stopped: bool,
+    inbox: Inbox,
+}
+
+/// What the task sends the transactor.
+struct Inbox {
+    releases: mpsc::Receiver<Release>,
+    control: mpsc::UnboundedReceiver<Control>,
+    releases_open: bool,
+    control_open: bool,
+}
+
+/// What woke the transactor.
+enum Event {
+    Control(Option<Control>),
+    Release(Option<Release>),
+    Due,
 }
 
 impl Transactor {
-    async fn run(
-        mut self,
-        mut releases: mpsc::Receiver<Release>,
-        mut control: mpsc::UnboundedReceiver<Control>,
-    ) {
-        let mut open = true;
-        loop {
+    async fn run(mut self) {
+        while self.inbox.control_open {
             let due = self.due();
-            let room = open && self.held() < self.bounds.max_records;
-            tokio::select! {
+            let room = self.room();
+            let event = tokio::select! {
                 biased;
-                c = control.recv() => match c {
-                    Some(Control::Commit(reply)) => {
-                        if self.current.is_empty() && self.queued.is_empty() {
-                            let _ = reply.send(Ok(()));
-                        } else {
-                            self.waiters.push(reply);
-                            self.retry = None;
-                            self.attempt().await;
-                        }
+                c = self.inbox.control.recv() => Event::Control(c),
+                r = self.inbox.releases.recv(), if room => Event::Release(r),
+                () = sleep_until(due), if due.is_some() => Event::Due,
+            };
+            match event {
+                Event::Control(Some(Control::Commit(reply))) => {
+                    if self.current.is_empty() && self.queued.is_empty() {
+                        let _ = reply.send(Ok(()));
+                    } else {
+                        self.waiters.push(reply);
+                        self.attempt().await;
                     }
-                    Some(Control::Forget(partitions, reply)) => {
-                        self.forget(&partitions).await;
-                        let _ = reply.send(());
-                    }
-                    None => break,
-                },
-                r = releases.recv(), if room => match r {
-                    Some(release) => self.take(release).await,
-                    None => open = false,
-                },
-                () = sleep_until(due), if due.is_some() => self.attempt().await,
+                }
+                Event::Control(c) => self.control(c).await,
+                Event::Release(r) => self.release(r).await,
+                Event::Due => self.attempt().await,
             }
         }
         // Every handle is gone (the task stopped, after its final commit):
@@ -309,6 +321,59 @@ impl Transactor {
             let producer = self.producer.clone();
             let _ =
                 tokio::task::spawn_blocking(move || producer.abort_transaction(CALL_TIMEOUT)).await;
+        }
+    }
+
+    /// A control message; a commit asked for joins the waiters (the caller
+    /// starts one when none is under way).
+    async fn control(&mut self, control: Option<Control>) {
+        match control {
+            Some(Control::Commit(reply)) => self.waiters.push(reply),
+            Some(Control::Forget(partitions, reply)) => {
+                self.forget(&partitions).await;
+                let _ = reply.send(());
+            }
+            None => self.inbox.control_open = false,
+        }
+    }
+
+    async fn release(&mut self, release: Option<Release>) {
+        match release {
+            Some(release) => self.take(release).await,
+            None => self.inbox.releases_open = false,
+        }
+    }
+
+    /// Whether to take releases now.
+    fn room(&self) -> bool {
+        self.inbox.releases_open && self.held() < self.bounds.max_records
+    }
+
+    /// Commits the producer's transaction, taking releases (into `queued`)
+    /// and control messages while the broker works: partitions do not wait
+    /// for a commit to hand over what they resolved.
+    async fn commit(&mut self) -> Result<(), Failed> {
+        let producer = self.producer.clone();
+        let mut call =
+            tokio::task::spawn_blocking(move || producer.commit_transaction(CALL_TIMEOUT));
+        loop {
+            let room = self.room();
+            let event = tokio::select! {
+                biased;
+                done = &mut call => {
+                    return match done {
+                        Ok(result) => result.map_err(classify),
+                        Err(e) => Err(Failed::Permanent(format!("a transaction call panicked: {e}"))),
+                    };
+                }
+                c = self.inbox.control.recv(), if self.inbox.control_open => Event::Control(c),
+                r = self.inbox.releases.recv(), if room => Event::Release(r),
+            };
+            match event {
+                Event::Control(c) => self.control(c).await,
+                Event::Release(r) => self.release(r).await,
+                Event::Due => {}
+            }
         }
     }
 
@@ -409,7 +474,7 @@ impl Transactor {
                     .await
                     .map(|()| self.phase = Phase::Committing),
                 Phase::Committing => {
-                    match self.call(|p| p.commit_transaction(CALL_TIMEOUT)).await {
+                    match self.commit().await {
                         Ok(()) => {
                             self.committed();
                             // What was released meanwhile goes out now; it
@@ -548,7 +613,12 @@ impl Transactor {
         self.opened = (!self.current.is_empty()).then(Instant::now);
         self.deliveries.clear();
         self.failures = 0;
-        self.answer(Ok(()));
+        // A commit asked for covers everything released before it: what
+        // arrived while this one was committing goes in the next (due at
+        // once while anyone waits).
+        if self.current.is_empty() {
+            self.answer(Ok(()));
+        }
     }
 
     fn answer(&mut self, result: Result<(), String>) {

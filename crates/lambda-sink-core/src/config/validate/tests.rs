@@ -969,8 +969,8 @@ fn exactly_once_is_off_by_default_and_bounded_when_on() {
     assert_eq!(
         on.reporter.transactions,
         Some(crate::config::Transactions {
-            interval: std::time::Duration::from_millis(100),
-            max_records: 10_000,
+            interval: std::time::Duration::from_millis(1000),
+            max_records: 50_000,
         })
     );
     // The coordinator would abort transactions before they commit.
