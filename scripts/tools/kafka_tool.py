@@ -10,6 +10,9 @@ checking what lambda-sink wrote, so tests do not only agree with themselves.
   kafka_tool.py committed GROUP TOPIC        prints {"partition": committed offset, ...}
   kafka_tool.py end-offsets TOPIC            prints {"partition": end offset, ...}
   kafka_tool.py ready SECONDS                exit 0 once a Metadata request lists a broker
+  kafka_tool.py deny-transactional-ids PREFIX PRINCIPAL
+                                             adds an ACL denying PRINCIPAL every operation
+                                             on the transactional ids starting with PREFIX
 
 The broker is $KAFKA_BOOTSTRAP (default 127.0.0.1:9092).
 """
@@ -19,7 +22,8 @@ import sys
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient,
+                                  NewTopic, ResourcePatternType, ResourceType)
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 COMMON = {"bootstrap.servers": BOOTSTRAP}
@@ -126,6 +130,14 @@ def ready(seconds):
         sys.exit(f"not ready: {e}")
 
 
+def deny_transactional_ids(prefix, principal):
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    acl = AclBinding(ResourceType.TRANSACTIONAL_ID, prefix, ResourcePatternType.PREFIXED,
+                     principal, "*", AclOperation.ALL, AclPermissionType.DENY)
+    for future in admin.create_acls([acl]).values():
+        future.result(30)
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -143,6 +155,8 @@ def main(argv):
         end_offsets(args[0])
     elif cmd == "ready" and len(args) == 1:
         ready(args[0])
+    elif cmd == "deny-transactional-ids" and len(args) == 2:
+        deny_transactional_ids(*args)
     else:
         sys.exit(__doc__)
 

@@ -3,7 +3,7 @@
 //! so a `read_committed` reader of the outcome topics sees each input
 //! record's outcome once; a zombie (a paused member whose partitions moved
 //! on) cannot commit what it wrote; and a cluster that cannot run
-//! transactions stops the start with what to fix.
+//! transactions, or whose ACLs deny them, stops the start with what to fix.
 //!
 //! The crash, rebalance and broker-restart scenarios with exactly-once on
 //! are in the fault suite (`tests/faults.rs`).
@@ -270,4 +270,60 @@ async fn a_cluster_without_transactions_stops_the_start_with_advice() {
             && log.contains("reporter.exactly.once=false"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn transactional_ids_denied_by_acls_stop_the_start_with_the_grant_to_add() {
+    // Kafka's own authorizer, allowing what no ACL names, and one ACL
+    // denying lambda-sink's transactional ids to the (PLAINTEXT) principal.
+    let topic = unique("eos-acl");
+    let broker = PrivateBroker::start_with(
+        &[(&topic, 1)],
+        &[
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=true",
+        ],
+    )
+    .await;
+    let s = Services {
+        bootstrap: broker.bootstrap(),
+        ..Services::from_env()
+    };
+    let python = std::env::var("LAMBDA_SINK_PYTHON")
+        .expect("LAMBDA_SINK_PYTHON (set by scripts/services.sh env) names the venv's python");
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tools/kafka_tool.py");
+    let denied = std::process::Command::new(python)
+        .arg(tool)
+        .args(["deny-transactional-ids", "lambda-sink-", "User:ANONYMOUS"])
+        .env("KAFKA_BOOTSTRAP", &s.bootstrap)
+        .output()
+        .unwrap();
+    assert!(denied.status.success(), "{denied:?}");
+    s.produce(&topic, &[Produce::text(0, "k", r#"{"i":0}"#)])
+        .await
+        .unwrap();
+    let function = unique("eos-acl-fn");
+    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let name = unique("eos-acl-sink");
+    let config = s.connector_config(
+        &name,
+        &topic,
+        &function,
+        &[("reporter.exactly.once", "true")],
+    );
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let code = c.wait(2 * MINUTE).await;
+    let log = c.log();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(&format!(
+            "not authorized to use transactional id lambda-sink-{name}-0-"
+        )) && log.contains(&format!("--transactional-id lambda-sink-{name}-"))
+            && log.contains(
+                "--allow-principal User:<principal> --operation Write --operation Describe"
+            ),
+        "{log}"
+    );
+    // Found at start: before the consumer joined, so nothing was invoked.
+    assert!(!log.contains("partitions assigned"), "{log}");
 }

@@ -711,9 +711,10 @@ fn init_advice(e: &KafkaError, id: &str, timeout: Duration) -> String {
     let prefix = id.rsplitn(3, '-').nth(2).unwrap_or(id);
     let advice = match e.rdkafka_error_code() {
         Some(RDKafkaErrorCode::TransactionalIdAuthorizationFailed) => format!(
-            "not authorized to use transactional id {id}: grant WRITE and DESCRIBE on the \
-             transactional ids with the prefix {prefix}- (kafka-acls --add --transactional-id {prefix}- \
-             --resource-pattern-type prefixed --operation Write --operation Describe), or set reporter.exactly.once=false"
+            "not authorized to use transactional id {id}: grant the connector's principal WRITE \
+             and DESCRIBE on the transactional ids with the prefix {prefix}- (kafka-acls --add \
+             --allow-principal User:<principal> --operation Write --operation Describe \
+             --transactional-id {prefix}- --resource-pattern-type prefixed), or set reporter.exactly.once=false"
         ),
         Some(RDKafkaErrorCode::ClusterAuthorizationFailed) => {
             "not authorized for idempotent writes: grant IDEMPOTENT_WRITE on the cluster, or set reporter.exactly.once=false".into()
