@@ -1,8 +1,9 @@
 //! From resolved records to stored offsets: a batch's outcome records are
 //! enqueued in order, and its offsets are stored once Kafka acknowledges
 //! them all (at-least-once), or they are released with the offsets that
-//! resolve them into the task's transaction (`reporter.exactly.once`). The committer runs beside the worker, so batches go on while
-//! earlier outcomes are still being acknowledged. The worker tracks every
+//! resolve them into the task's transaction (`reporter.exactly.once`). The
+//! committer runs beside the worker, so batches go on while earlier
+//! outcomes are still being acknowledged. The worker tracks every
 //! record in the partition's [`Ledger`] as it takes it, in offset order;
 //! batches resolve in any order (`aws.lambda.ordering` `key` and `none`),
 //! and the [`OffsetTracker`] stores only the contiguous watermark, never
