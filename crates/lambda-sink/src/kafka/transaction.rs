@@ -90,22 +90,28 @@ enum Control {
     Forget(Vec<TopicPartition>, oneshot::Sender<()>),
 }
 
+/// A task's transactional producer with its transactions initialised, not
+/// yet running: initialised before the task's consumer joins the group, so
+/// a cluster that refuses transactions never takes partitions from the
+/// group's healthy members.
+pub struct Initialised {
+    producer: FutureProducer<KafkaContext>,
+    props: ClientProperties,
+    id: String,
+}
+
 impl Transactions {
-    /// Creates task `task`'s transactional producer, initialises its
-    /// transactions (the start-up check: a cluster or ACLs that do not allow
-    /// transactions fail here, with what to fix), and starts its transactor.
+    /// Creates task `task`'s transactional producer and initialises its
+    /// transactions: the start-up check, where a cluster or ACLs that do not
+    /// allow transactions fail, with what to fix.
     ///
     /// # Errors
     /// When the producer cannot be created or its transactions initialised.
-    pub async fn start(
+    pub async fn init(
         props: &ClientProperties,
         prefix: &str,
         task: usize,
-        group: GroupMetadata,
-        bounds: Bounds,
-        metrics: Arc<Metrics>,
-        fail: Fail,
-    ) -> anyhow::Result<Self> {
+    ) -> anyhow::Result<Initialised> {
         let id = format!("{prefix}-{task}-{:08x}", rand::random::<u32>());
         let mut props = props.clone();
         props.insert("transactional.id".into(), ClientValue::new(&id, false));
@@ -114,34 +120,11 @@ impl Transactions {
             .or_insert_with(|| ClientValue::new("10000", false));
         let producer = init(&props, &id, INIT_TIMEOUT).await?;
         info!(task, transactional_id = %id, "exactly-once: transactions initialised");
-        let (releases, releases_rx) = mpsc::channel(RELEASE_QUEUE);
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let transactor = Transactor {
+        Ok(Initialised {
             producer,
             props,
             id,
-            group,
-            bounds,
-            metrics,
-            fail,
-            phase: Phase::Idle,
-            current: Content::default(),
-            queued: Content::default(),
-            deliveries: Vec::new(),
-            opened: None,
-            retry: None,
-            failures: 0,
-            waiters: Vec::new(),
-            stopped: false,
-            inbox: Inbox {
-                releases: releases_rx,
-                control: control_rx,
-                releases_open: true,
-                control_open: true,
-            },
-        };
-        tokio::spawn(transactor.run());
-        Ok(Self { releases, control })
+        })
     }
 
     /// Hands `tp`'s outcome records below `next` (in offset order) to the
@@ -190,6 +173,53 @@ impl Transactions {
         if self.control.send(Control::Forget(partitions, tx)).is_ok() {
             let _ = rx.await;
         }
+    }
+}
+
+impl Initialised {
+    /// Starts the transactor, committing offsets with `group`'s metadata
+    /// (the task's consumer); `fail` stops the connector on a failure no
+    /// retry heals.
+    pub fn start(
+        self,
+        group: GroupMetadata,
+        bounds: Bounds,
+        metrics: Arc<Metrics>,
+        fail: Fail,
+    ) -> Transactions {
+        let Self {
+            producer,
+            props,
+            id,
+        } = self;
+        let (releases, releases_rx) = mpsc::channel(RELEASE_QUEUE);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let transactor = Transactor {
+            producer,
+            props,
+            id,
+            group,
+            bounds,
+            metrics,
+            fail,
+            phase: Phase::Idle,
+            current: Content::default(),
+            queued: Content::default(),
+            deliveries: Vec::new(),
+            opened: None,
+            retry: None,
+            failures: 0,
+            waiters: Vec::new(),
+            stopped: false,
+            inbox: Inbox {
+                releases: releases_rx,
+                control: control_rx,
+                releases_open: true,
+                control_open: true,
+            },
+        };
+        tokio::spawn(transactor.run());
+        Transactions { releases, control }
     }
 }
 

@@ -54,7 +54,7 @@ use tracing::{error, info};
 
 use crate::kafka::consumer::{RecordHandler, TaskConsumer};
 use crate::kafka::producer::OutcomeProducer;
-use crate::kafka::transaction::Transactions;
+use crate::kafka::transaction::{Initialised, Transactions};
 use crate::lambda::invoke::Invoker;
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
@@ -194,12 +194,29 @@ pub async fn run(
         return Ok(());
     };
     let tasks = shared.config.tasks_max;
+    // Exactly-once: every task's transactions are initialised before any
+    // consumer joins the group, so a start that fails takes no partitions.
+    let mut exactly_once = Vec::new();
+    if let Some(bounds) = shared.config.reporter.transactions {
+        for task in 0..tasks {
+            exactly_once.push((init_transactions(&shared.config, task).await?, bounds));
+        }
+    }
+    let mut exactly_once = exactly_once.into_iter();
     let mut threads = Vec::with_capacity(tasks);
     for task in 0..tasks {
         let consumer = TaskConsumer::new(&shared.config, task, shared.metrics.clone())
             .with_context(|| format!("creating the consumer of task {task}"))?;
-        let store: Arc<dyn Offsets> = match shared.config.reporter.transactions {
-            Some(bounds) => Arc::new(transactions(&shared, task, &consumer, bounds).await?),
+        let store: Arc<dyn Offsets> = match exactly_once.next() {
+            Some((initialised, bounds)) => {
+                let failing = shared.clone();
+                Arc::new(initialised.start(
+                    consumer.group_metadata(),
+                    bounds,
+                    shared.metrics.clone(),
+                    Arc::new(move |reason| failing.fail(reason)),
+                ))
+            }
             None => Arc::new(consumer.offset_store()),
         };
         let handler: Arc<dyn RecordHandler> = Arc::new(TaskHandler {
@@ -277,22 +294,11 @@ async fn start(
 
 /// Task `task`'s transactions (`reporter.exactly.once`), initialised: a
 /// cluster or ACLs that do not allow them stop the start here.
-async fn transactions(
-    shared: &Arc<Shared>,
-    task: usize,
-    consumer: &TaskConsumer,
-    bounds: lambda_sink_core::config::Transactions,
-) -> Result<Transactions, RunError> {
-    let config = &shared.config;
-    let failing = shared.clone();
-    Transactions::start(
+async fn init_transactions(config: &Config, task: usize) -> Result<Initialised, RunError> {
+    Transactions::init(
         &config.kafka.client_properties(ClientRole::Producer),
         &format!("lambda-sink-{}", config.connector_id),
         task,
-        consumer.group_metadata(),
-        bounds,
-        shared.metrics.clone(),
-        Arc::new(move |reason| failing.fail(reason)),
     )
     .await
     .map_err(RunError::Start)
