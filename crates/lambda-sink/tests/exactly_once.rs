@@ -238,24 +238,30 @@ async fn a_zombie_cannot_commit_its_outcomes() {
     );
 }
 
-#[tokio::test]
-async fn a_cluster_without_transactions_stops_the_start_with_advice() {
-    // The transaction state log cannot be created on one broker with three
-    // replicas: no transaction coordinator ever becomes available.
-    let topic = unique("eos-none");
-    let broker = PrivateBroker::start_with(
-        &[(&topic, 1)],
-        &["transaction.state.log.replication.factor=3"],
-    )
-    .await;
+/// A connector with exactly-once on, started against a private broker with
+/// `properties` (and `prepare` run on it first) holding one record, that
+/// must refuse to start: exit 1, before its consumer joined the group (so
+/// nothing was invoked). Its name and log.
+async fn refused_start(
+    prefix: &str,
+    properties: &[&str],
+    prepare: impl FnOnce(&Services),
+) -> (String, String) {
+    let topic = unique(prefix);
+    let broker = PrivateBroker::start_with(&[(&topic, 1)], properties).await;
     let s = Services {
         bootstrap: broker.bootstrap(),
         ..Services::from_env()
     };
-    let function = unique("eos-none-fn");
+    prepare(&s);
+    s.produce(&topic, &[Produce::text(0, "k", r#"{"i":0}"#)])
+        .await
+        .unwrap();
+    let function = unique(&format!("{prefix}-fn"));
     s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let name = unique(&format!("{prefix}-sink"));
     let config = s.connector_config(
-        &unique("eos-none-sink"),
+        &name,
         &topic,
         &function,
         &[("reporter.exactly.once", "true")],
@@ -264,6 +270,20 @@ async fn a_cluster_without_transactions_stops_the_start_with_advice() {
     let code = c.wait(2 * MINUTE).await;
     let log = c.log();
     assert_eq!(code, Some(1), "{log}");
+    assert!(!log.contains("partitions assigned"), "{log}");
+    (name, log)
+}
+
+#[tokio::test]
+async fn a_cluster_without_transactions_stops_the_start_with_advice() {
+    // The transaction state log cannot be created on one broker with three
+    // replicas: no transaction coordinator ever becomes available.
+    let (_, log) = refused_start(
+        "eos-none",
+        &["transaction.state.log.replication.factor=3"],
+        |_| {},
+    )
+    .await;
     assert!(
         log.contains("cannot initialise transactions")
             && log.contains("transaction.state.log.replication.factor")
@@ -276,45 +296,27 @@ async fn a_cluster_without_transactions_stops_the_start_with_advice() {
 async fn transactional_ids_denied_by_acls_stop_the_start_with_the_grant_to_add() {
     // Kafka's own authorizer, allowing what no ACL names, and one ACL
     // denying lambda-sink's transactional ids to the (PLAINTEXT) principal.
-    let topic = unique("eos-acl");
-    let broker = PrivateBroker::start_with(
-        &[(&topic, 1)],
+    let deny = |s: &Services| {
+        let python = std::env::var("LAMBDA_SINK_PYTHON")
+            .expect("LAMBDA_SINK_PYTHON (set by scripts/services.sh env) names the venv's python");
+        let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tools/kafka_tool.py");
+        let denied = std::process::Command::new(python)
+            .arg(tool)
+            .args(["deny-transactional-ids", "lambda-sink-", "User:ANONYMOUS"])
+            .env("KAFKA_BOOTSTRAP", &s.bootstrap)
+            .output()
+            .unwrap();
+        assert!(denied.status.success(), "{denied:?}");
+    };
+    let (name, log) = refused_start(
+        "eos-acl",
         &[
             "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found=true",
         ],
+        deny,
     )
     .await;
-    let s = Services {
-        bootstrap: broker.bootstrap(),
-        ..Services::from_env()
-    };
-    let python = std::env::var("LAMBDA_SINK_PYTHON")
-        .expect("LAMBDA_SINK_PYTHON (set by scripts/services.sh env) names the venv's python");
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tools/kafka_tool.py");
-    let denied = std::process::Command::new(python)
-        .arg(tool)
-        .args(["deny-transactional-ids", "lambda-sink-", "User:ANONYMOUS"])
-        .env("KAFKA_BOOTSTRAP", &s.bootstrap)
-        .output()
-        .unwrap();
-    assert!(denied.status.success(), "{denied:?}");
-    s.produce(&topic, &[Produce::text(0, "k", r#"{"i":0}"#)])
-        .await
-        .unwrap();
-    let function = unique("eos-acl-fn");
-    s.deploy_test_function(&function, 30, &[]).await.unwrap();
-    let name = unique("eos-acl-sink");
-    let config = s.connector_config(
-        &name,
-        &topic,
-        &function,
-        &[("reporter.exactly.once", "true")],
-    );
-    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
-    let code = c.wait(2 * MINUTE).await;
-    let log = c.log();
-    assert_eq!(code, Some(1), "{log}");
     assert!(
         log.contains(&format!(
             "not authorized to use transactional id lambda-sink-{name}-0-"
@@ -324,6 +326,4 @@ async fn transactional_ids_denied_by_acls_stop_the_start_with_the_grant_to_add()
             ),
         "{log}"
     );
-    // Found at start: before the consumer joined, so nothing was invoked.
-    assert!(!log.contains("partitions assigned"), "{log}");
 }
