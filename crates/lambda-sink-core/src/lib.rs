@@ -9,6 +9,8 @@
 //!   references, and validation of a raw property map into a typed [`config::Config`].
 //! * [`transform`] — Single Message Transforms and predicates.
 //! * [`trace`] — idempotency keys and `traceparent` for the function.
+//! * [`transaction`] — what exactly-once transactions hold, under which
+//!   partition lease, and the invariant every commit keeps.
 //! * [`esm`] — the event shape of AWS's Kafka event source mapping and its
 //!   partial batch response; [`event_filter`] — its event filtering.
 //!
@@ -30,4 +32,5 @@ pub mod retry;
 pub mod route;
 pub mod schedule;
 pub mod trace;
+pub mod transaction;
 pub mod transform;
