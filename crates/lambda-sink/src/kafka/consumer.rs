@@ -126,17 +126,78 @@ impl OffsetStore {
     }
 }
 
-/// The consumer's group metadata (member id, generation): what an
-/// exactly-once offset commit is fenced by.
+/// The task's consumer as its transactions see it: the group metadata
+/// (member id, generation) an exactly-once offset commit is fenced by, and
+/// the group's committed offsets.
 #[derive(Clone)]
 pub struct GroupMetadata {
     consumer: Weak<BaseConsumer<TaskContext>>,
 }
 
 impl GroupMetadata {
-    /// The metadata now; `None` once the consumer is gone.
-    pub fn get(&self) -> Option<ConsumerGroupMetadata> {
-        self.consumer.upgrade()?.group_metadata()
+    /// The metadata to commit offsets of `partitions` with, read now, if
+    /// the consumer holds them all.
+    ///
+    /// The broker fences a commit by the member and generation it carries,
+    /// but accepts a transactional one that carries neither (generation -1,
+    /// no member id), and librdkafka resets both before the application
+    /// hears that its membership is gone. So the assignment is checked here
+    /// too: a partition that is lost or no longer assigned is never
+    /// committed, whatever the metadata says.
+    ///
+    /// # Errors
+    /// Why the offsets must not be committed now.
+    pub fn for_offsets<'a>(
+        &self,
+        partitions: impl IntoIterator<Item = &'a TopicPartition>,
+    ) -> Result<ConsumerGroupMetadata, String> {
+        let consumer = self
+            .consumer
+            .upgrade()
+            .ok_or("the task's consumer is gone")?;
+        let metadata = consumer
+            .group_metadata()
+            .ok_or("the task's consumer is not a group member now")?;
+        if consumer.assignment_lost() {
+            return Err("the task's consumer lost its partitions".into());
+        }
+        let assigned = consumer
+            .assignment()
+            .map_err(|e| format!("reading the consumer's assignment: {e}"))?;
+        for tp in partitions {
+            if assigned.find_partition(&tp.topic, tp.partition).is_none() {
+                return Err(format!("partition {tp} is no longer assigned to the task"));
+            }
+        }
+        Ok(metadata)
+    }
+
+    /// The group's committed offsets of `partitions` (stable: once no
+    /// transaction holding offsets of them is in flight). Blocks.
+    ///
+    /// # Errors
+    /// When the consumer is gone or the broker does not answer in time.
+    pub fn committed(
+        &self,
+        partitions: &[TopicPartition],
+        timeout: Duration,
+    ) -> KafkaResult<HashMap<TopicPartition, i64>> {
+        let consumer = self.consumer.upgrade().ok_or(KafkaError::Canceled)?;
+        let mut tpl = TopicPartitionList::new();
+        for tp in partitions {
+            tpl.add_partition(&tp.topic, tp.partition);
+        }
+        let committed = consumer.committed_offsets(tpl, timeout)?;
+        Ok(partitions
+            .iter()
+            .filter_map(|tp| {
+                let e = committed.find_partition(&tp.topic, tp.partition)?;
+                match e.offset() {
+                    Offset::Offset(n) => Some((tp.clone(), n)),
+                    _ => None,
+                }
+            })
+            .collect())
     }
 }
 

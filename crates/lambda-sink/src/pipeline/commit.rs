@@ -17,6 +17,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use lambda_sink_core::offsets::OffsetTracker;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use lambda_sink_core::route::Outcome;
+use lambda_sink_core::transaction::Lease;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -96,6 +97,7 @@ impl Worker {
 /// does not hold.
 pub(super) async fn commit_loop(
     tp: TopicPartition,
+    lease: Lease,
     ledger: Ledger,
     mut pending: mpsc::Receiver<Pending>,
     store: Arc<dyn Offsets>,
@@ -138,10 +140,10 @@ pub(super) async fn commit_loop(
         };
         let later = held.split_off(&next);
         let released = std::mem::replace(&mut held, later)
-            .into_values()
-            .flatten()
+            .into_iter()
+            .flat_map(|(offset, records)| records.into_iter().map(move |r| (offset, r)))
             .collect();
-        if let Err(e) = store.store(&tp, next, released).await {
+        if let Err(e) = store.store(&tp, lease, next, released).await {
             debug!(error = %e, next, "offset not stored (partition no longer held)");
         }
     }

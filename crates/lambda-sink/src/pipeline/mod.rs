@@ -39,7 +39,6 @@ mod task;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -54,7 +53,7 @@ use tracing::{error, info};
 
 use crate::kafka::consumer::{RecordHandler, TaskConsumer};
 use crate::kafka::producer::OutcomeProducer;
-use crate::kafka::transaction::{Initialised, Transactions};
+use crate::kafka::transaction::Initialised;
 use crate::lambda::invoke::Invoker;
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
@@ -219,14 +218,13 @@ pub async fn run(
             }
             None => Arc::new(consumer.offset_store()),
         };
-        let handler: Arc<dyn RecordHandler> = Arc::new(TaskHandler {
+        let handler: Arc<dyn RecordHandler> = Arc::new(TaskHandler::new(
             task,
-            shared: shared.clone(),
+            shared.clone(),
             store,
-            wake: consumer.wake(),
-            runtime: Handle::current(),
-            partitions: Mutex::new(HashMap::new()),
-        });
+            consumer.wake(),
+            Handle::current(),
+        ));
         let token = shared.stop.clone();
         threads.push(tokio::task::spawn_blocking(move || {
             consumer.run(handler, &token)
@@ -295,7 +293,7 @@ async fn start(
 /// Task `task`'s transactions (`reporter.exactly.once`), initialised: a
 /// cluster or ACLs that do not allow them stop the start here.
 async fn init_transactions(config: &Config, task: usize) -> Result<Initialised, RunError> {
-    Transactions::init(
+    Initialised::init(
         &config.kafka.client_properties(ClientRole::Producer),
         &format!("lambda-sink-{}", config.connector_id),
         task,

@@ -23,6 +23,7 @@ use lambda_sink_core::offsets::OffsetTracker;
 use lambda_sink_core::outcome::DeadLetter;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use lambda_sink_core::schedule::{Lane, Scheduler, Taken};
+use lambda_sink_core::transaction::Lease;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -78,6 +79,8 @@ type Joined = Result<Finished, tokio::task::JoinError>;
 /// One partition's worker.
 pub(super) struct Worker {
     pub(super) tp: TopicPartition,
+    /// Its hold on the partition, with which it stores offsets.
+    lease: Lease,
     pub(super) task: usize,
     pub(super) shared: Arc<Shared>,
     pub(super) store: Arc<dyn Offsets>,
@@ -92,6 +95,7 @@ pub(super) struct Worker {
 impl Worker {
     pub(super) fn new(
         tp: TopicPartition,
+        lease: Lease,
         task: usize,
         shared: Arc<Shared>,
         store: Arc<dyn Offsets>,
@@ -117,6 +121,7 @@ impl Worker {
         };
         Self {
             tp,
+            lease,
             task,
             shared,
             store,
@@ -135,6 +140,7 @@ impl Worker {
         let (pending_tx, pending_rx) = mpsc::channel(commit::PENDING_BATCHES.max(slots));
         let committer = commit::commit_loop(
             self.tp.clone(),
+            self.lease,
             self.ledger.clone(),
             pending_rx,
             self.store.clone(),

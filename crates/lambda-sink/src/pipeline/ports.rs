@@ -16,6 +16,7 @@ use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::outcome::InvokeFailure;
 use lambda_sink_core::record::TopicPartition;
 use lambda_sink_core::route::Invoked;
+use lambda_sink_core::transaction::Lease;
 
 use crate::kafka::consumer::OffsetStore;
 use crate::kafka::producer::{OutcomeProducer, OutcomeRecord, ProduceError};
@@ -55,8 +56,9 @@ pub(crate) trait Offsets: Send + Sync + 'static {
         false
     }
 
-    /// Stores `next` for `tp`, with the outcome records of the records
-    /// below it not stored before (in offset order; none at-least-once).
+    /// Stores `next` for `tp`, held under `lease`, with the outcome records
+    /// of the records below it not stored before (in offset order, each
+    /// with its input record's offset; none at-least-once).
     ///
     /// # Errors
     /// When the partition is no longer held: nothing to do, the next owner
@@ -64,8 +66,9 @@ pub(crate) trait Offsets: Send + Sync + 'static {
     fn store(
         &self,
         tp: &TopicPartition,
+        lease: Lease,
         next: i64,
-        outcomes: Vec<OutcomeRecord>,
+        outcomes: Vec<(i64, OutcomeRecord)>,
     ) -> BoxFuture<'_, Result<(), String>>;
 
     /// Makes what was stored durable now: partitions are being given up.
@@ -74,9 +77,10 @@ pub(crate) trait Offsets: Send + Sync + 'static {
         Box::pin(async { Ok(()) })
     }
 
-    /// Drops what `partitions` stored that is not durable yet: they were
-    /// lost, or given up before it became durable.
-    fn forget(&self, _partitions: Vec<TopicPartition>) -> BoxFuture<'_, ()> {
+    /// Lets `leases` go: what they stored and is not durable yet is
+    /// dropped, and what they store later is refused (the partitions were
+    /// lost or given up; their next owner redoes it).
+    fn forget(&self, _leases: Vec<(TopicPartition, Lease)>) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
 }
@@ -108,8 +112,9 @@ impl Offsets for OffsetStore {
     fn store(
         &self,
         tp: &TopicPartition,
+        _lease: Lease,
         next: i64,
-        _outcomes: Vec<OutcomeRecord>,
+        _outcomes: Vec<(i64, OutcomeRecord)>,
     ) -> BoxFuture<'_, Result<(), String>> {
         let stored = OffsetStore::store(self, tp, next).map_err(|e| e.to_string());
         Box::pin(async move { stored })
@@ -124,19 +129,20 @@ impl Offsets for Transactions {
     fn store(
         &self,
         tp: &TopicPartition,
+        lease: Lease,
         next: i64,
-        outcomes: Vec<OutcomeRecord>,
+        outcomes: Vec<(i64, OutcomeRecord)>,
     ) -> BoxFuture<'_, Result<(), String>> {
         let tp = tp.clone();
-        Box::pin(async move { self.release(&tp, next, outcomes).await })
+        Box::pin(async move { self.release(&tp, lease, next, outcomes).await })
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(self.commit())
     }
 
-    fn forget(&self, partitions: Vec<TopicPartition>) -> BoxFuture<'_, ()> {
-        Box::pin(Transactions::forget(self, partitions))
+    fn forget(&self, leases: Vec<(TopicPartition, Lease)>) -> BoxFuture<'_, ()> {
+        Box::pin(Transactions::forget(self, leases))
     }
 }
 

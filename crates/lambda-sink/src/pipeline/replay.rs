@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use lambda_sink_core::config::Config;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
+use lambda_sink_core::transaction::Lease;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -27,8 +28,9 @@ impl Offsets for NoCommit {
     fn store(
         &self,
         _: &TopicPartition,
+        _: Lease,
         _: i64,
-        _: Vec<OutcomeRecord>,
+        _: Vec<(i64, OutcomeRecord)>,
     ) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
@@ -71,7 +73,7 @@ pub async fn replay(
         // Closed: the worker ends once every record has an outcome.
         drop(tx);
         let inbox = Inbox::new(rx, Arc::new(Wake::default()));
-        let worker = Worker::new(tp, 0, shared.clone(), store.clone(), stop.child_token());
+        let worker = Worker::new(tp, 0, 0, shared.clone(), store.clone(), stop.child_token());
         workers.push(tokio::spawn(worker.run(inbox)));
     }
     shared.status.running();

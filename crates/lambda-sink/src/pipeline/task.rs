@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
+use lambda_sink_core::transaction::Lease;
 use prometheus_client::metrics::counter::Counter;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -72,19 +73,43 @@ pub(super) struct PartitionHandle {
     consumed: Counter,
     stop: CancellationToken,
     join: JoinHandle<()>,
+    /// The worker's hold on the partition: let go once it is drained.
+    lease: Lease,
 }
 
 /// The pipeline side of one task's consumer.
 pub(super) struct TaskHandler {
-    pub(super) task: usize,
-    pub(super) shared: Arc<Shared>,
-    pub(super) store: Arc<dyn Offsets>,
-    pub(super) wake: Arc<Wake>,
-    pub(super) runtime: Handle,
-    pub(super) partitions: Mutex<HashMap<TopicPartition, PartitionHandle>>,
+    task: usize,
+    shared: Arc<Shared>,
+    store: Arc<dyn Offsets>,
+    wake: Arc<Wake>,
+    runtime: Handle,
+    partitions: Mutex<HashMap<TopicPartition, PartitionHandle>>,
+    /// The last lease given to a worker.
+    leases: AtomicU64,
 }
 
 impl TaskHandler {
+    /// Task `task`'s handler: workers store offsets in `store` and wake
+    /// `wake` (the consumer's poll thread) when their buffer has room.
+    pub(super) fn new(
+        task: usize,
+        shared: Arc<Shared>,
+        store: Arc<dyn Offsets>,
+        wake: Arc<Wake>,
+        runtime: Handle,
+    ) -> Self {
+        Self {
+            task,
+            shared,
+            store,
+            wake,
+            runtime,
+            partitions: Mutex::new(HashMap::new()),
+            leases: AtomicU64::new(0),
+        }
+    }
+
     fn start_partition(&self, tp: TopicPartition) -> PartitionHandle {
         self.shared.status.topic_seen(&tp.topic);
         let limit = self.buffer_limit();
@@ -99,8 +124,10 @@ impl TaskHandler {
             .clone();
         let inbox = Inbox::new(rx, self.wake.clone());
         let stop = self.shared.stop.child_token();
+        let lease = self.leases.fetch_add(1, Ordering::Relaxed) + 1;
         let worker = Worker::new(
             tp,
+            lease,
             self.task,
             self.shared.clone(),
             self.store.clone(),
@@ -111,6 +138,7 @@ impl TaskHandler {
             consumed,
             stop,
             join: self.runtime.spawn(worker.run(inbox)),
+            lease,
         }
     }
 }
@@ -174,7 +202,13 @@ impl RecordHandler for TaskHandler {
                 .metrics
                 .forget_partition(&tp.topic, tp.partition);
         }
-        let partitions: Vec<TopicPartition> = handles.iter().map(|(tp, _)| tp.clone()).collect();
+        // Their leases end with the drain, whatever it commits: what they
+        // stored and is not durable by then is dropped, and nothing they
+        // might store later is taken (their next owner redoes it).
+        let leases: Vec<(TopicPartition, Lease)> = handles
+            .iter()
+            .map(|(tp, h)| (tp.clone(), h.lease))
+            .collect();
         if why == Release::Lost {
             // Nothing they resolve could be committed any more. Called on
             // the consumer's poll thread (a blocking thread), never inside
@@ -187,7 +221,7 @@ impl RecordHandler for TaskHandler {
                 for (_, h) in handles {
                     let _ = h.join.await;
                 }
-                self.store.forget(partitions).await;
+                self.store.forget(leases).await;
             });
             return;
         }
@@ -198,6 +232,7 @@ impl RecordHandler for TaskHandler {
             for (tp, mut h) in handles {
                 if tokio::time::timeout_at(deadline, &mut h.join).await.is_err() {
                     h.join.abort();
+                    let _ = h.join.await;
                     complete = false;
                     warn!(
                         partition = %tp,
@@ -219,9 +254,7 @@ impl RecordHandler for TaskHandler {
                     false
                 }
             };
-            if !flushed {
-                self.store.forget(partitions).await;
-            }
+            self.store.forget(leases).await;
             // Only a stop that leaves work undone is a failed stop; after a
             // rebalance the next owner redoes it.
             if why == Release::Shutdown && !(complete && flushed) {

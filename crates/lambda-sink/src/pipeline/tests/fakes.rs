@@ -14,6 +14,7 @@ use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::outcome::InvokeFailure;
 use lambda_sink_core::record::TopicPartition;
 use lambda_sink_core::route::Invoked;
+use lambda_sink_core::transaction::Lease;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -218,11 +219,21 @@ impl Offsets for FakeOffsets {
     fn store(
         &self,
         tp: &TopicPartition,
+        _lease: Lease,
         next: i64,
-        outcomes: Vec<OutcomeRecord>,
+        outcomes: Vec<(i64, OutcomeRecord)>,
     ) -> BoxFuture<'_, Result<(), String>> {
         if self.transactional {
-            let offsets: Vec<i64> = outcomes.iter().filter_map(input_offset).collect();
+            let offsets: Vec<i64> = outcomes.iter().map(|(o, _)| *o).collect();
+            let named: Vec<i64> = outcomes
+                .iter()
+                .filter_map(|(_, r)| input_offset(r))
+                .collect();
+            if named != offsets {
+                lock(&self.violations).push(format!(
+                    "outcomes of {named:?} released as those of {offsets:?}"
+                ));
+            }
             let mut released = lock(&self.released);
             let previous = released
                 .iter()

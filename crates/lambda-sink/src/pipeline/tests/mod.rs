@@ -126,14 +126,13 @@ impl Setup {
             stop.clone(),
             telemetry,
         ));
-        let handler = Arc::new(TaskHandler {
-            task: 0,
-            shared: shared.clone(),
-            store: offsets_store.clone(),
-            wake: Arc::new(Wake::default()),
-            runtime: Handle::current(),
-            partitions: Mutex::new(HashMap::new()),
-        });
+        let handler = Arc::new(TaskHandler::new(
+            0,
+            shared.clone(),
+            offsets_store.clone(),
+            Arc::new(Wake::default()),
+            Handle::current(),
+        ));
         Harness {
             shared,
             handler,

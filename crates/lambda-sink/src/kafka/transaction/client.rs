@@ -1,0 +1,306 @@
+//! The Kafka side of a task's transactions: librdkafka's transactional
+//! producer, the task's consumer (group metadata, committed offsets), the
+//! start-up check that turns a cluster or ACLs refusing transactions into
+//! what to fix, and how each librdkafka error is handled ([`classify`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::FutureExt;
+use futures::future::Map;
+use lambda_sink_core::config::{ClientProperties, ClientValue, Transactions as Bounds};
+use lambda_sink_core::record::TopicPartition;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::info;
+
+use super::{Class, Fail, Transactions, Txn, TxnError};
+use crate::kafka::client_config;
+use crate::kafka::consumer::GroupMetadata;
+use crate::kafka::diagnostics::KafkaContext;
+use crate::kafka::producer::{OutcomeRecord, enqueue, permanent_delivery_error};
+use crate::metrics::Metrics;
+
+/// How long one blocking transaction call may take before it is resumed
+/// later (each is resumable after a timeout).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long `init_transactions` may take at start before the cluster is
+/// declared unable to run transactions.
+const INIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A task's transactional producer with its transactions initialised, not
+/// yet running: initialised before the task's consumer joins the group, so
+/// a cluster that refuses transactions never takes partitions from the
+/// group's healthy members.
+pub struct Initialised {
+    producer: FutureProducer<KafkaContext>,
+    props: Arc<ClientProperties>,
+    id: Arc<str>,
+}
+
+impl Initialised {
+    /// Creates task `task`'s transactional producer and initialises its
+    /// transactions: the start-up check, where a cluster or ACLs that do not
+    /// allow transactions fail, with what to fix.
+    ///
+    /// # Errors
+    /// When the producer cannot be created or its transactions initialised.
+    pub async fn init(props: &ClientProperties, prefix: &str, task: usize) -> anyhow::Result<Self> {
+        let id = format!("{prefix}-{task}-{:08x}", rand::random::<u32>());
+        let mut props = props.clone();
+        props.insert("transactional.id".into(), ClientValue::new(&id, false));
+        props
+            .entry("transaction.timeout.ms".into())
+            .or_insert_with(|| ClientValue::new("10000", false));
+        let producer = create(&props).context("creating the transactional producer")?;
+        let p = producer.clone();
+        tokio::task::spawn_blocking(move || p.init_transactions(INIT_TIMEOUT))
+            .await
+            .context("initialising transactions")?
+            .map_err(|e| anyhow::anyhow!(init_advice(&e, &id, INIT_TIMEOUT)))?;
+        info!(task, transactional_id = %id, "exactly-once: transactions initialised");
+        Ok(Self {
+            producer,
+            props: Arc::new(props),
+            id: Arc::from(id),
+        })
+    }
+
+    /// Starts the transactor, committing offsets with `group`'s metadata
+    /// (the task's consumer); `fail` stops the connector on a failure no
+    /// retry heals.
+    pub fn start(
+        self,
+        group: GroupMetadata,
+        bounds: Bounds,
+        metrics: Arc<Metrics>,
+        fail: Fail,
+    ) -> Transactions {
+        let id = self.id.to_string();
+        let txn = KafkaTxn {
+            producer: self.producer,
+            props: self.props,
+            id: self.id,
+            group,
+        };
+        Transactions::start(txn, id, bounds, metrics, fail)
+    }
+}
+
+/// librdkafka's transactional producer and the task's consumer group.
+#[derive(Clone)]
+pub(crate) struct KafkaTxn {
+    producer: FutureProducer<KafkaContext>,
+    props: Arc<ClientProperties>,
+    id: Arc<str>,
+    group: GroupMetadata,
+}
+
+type Delivered = <DeliveryFuture as std::future::Future>::Output;
+
+impl Txn for KafkaTxn {
+    type Delivery = Map<DeliveryFuture, fn(Delivered) -> Result<(), TxnError>>;
+
+    fn begin(&self) -> Result<(), TxnError> {
+        self.producer.begin_transaction().map_err(classify)
+    }
+
+    fn send(&self, record: &OutcomeRecord) -> Result<Self::Delivery, TxnError> {
+        match enqueue(&self.producer, record) {
+            Ok(delivery) => Ok(delivery.map(delivered as fn(Delivered) -> _)),
+            Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
+                Err(TxnError::new(Class::Full, "the producer's queue is full"))
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    fn send_offsets(&self, offsets: &HashMap<TopicPartition, i64>) -> Result<(), TxnError> {
+        let group = self
+            .group
+            .for_offsets(offsets.keys())
+            .map_err(|reason| TxnError::new(Class::Abortable, reason))?;
+        let mut tpl = TopicPartitionList::new();
+        for (tp, next) in offsets {
+            tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*next))
+                .map_err(classify)?;
+        }
+        self.producer
+            .send_offsets_to_transaction(&tpl, &group, CALL_TIMEOUT)
+            .map_err(classify)
+    }
+
+    fn commit(&self) -> Result<(), TxnError> {
+        self.producer
+            .commit_transaction(CALL_TIMEOUT)
+            .map_err(classify)
+    }
+
+    fn abort(&self) -> Result<(), TxnError> {
+        self.producer
+            .abort_transaction(CALL_TIMEOUT)
+            .map_err(classify)
+    }
+
+    fn renew(&self) -> Result<Self, TxnError> {
+        let producer = create(&self.props).map_err(|e| {
+            TxnError::new(
+                Class::Permanent,
+                format!("creating the transactional producer: {e}"),
+            )
+        })?;
+        match producer.init_transactions(CALL_TIMEOUT) {
+            Ok(()) => Ok(Self {
+                producer,
+                ..self.clone()
+            }),
+            // Refusals that retrying does not heal; the rest (the cluster
+            // away) is retried.
+            Err(e) if permanent_init_error(&e) => Err(TxnError::new(
+                Class::Permanent,
+                init_advice(&e, &self.id, CALL_TIMEOUT),
+            )),
+            Err(e) => Err(TxnError::new(
+                Class::Retriable,
+                format!("initialising the new producer's transactions: {e}"),
+            )),
+        }
+    }
+
+    fn committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>, TxnError> {
+        self.group.committed(partitions, CALL_TIMEOUT).map_err(|e| {
+            TxnError::new(
+                Class::Retriable,
+                format!("reading the group's committed offsets: {e}"),
+            )
+        })
+    }
+}
+
+/// A delivery's result; only a failure no retry heals is permanent (the
+/// others fail the transaction's commit, which handles them).
+fn delivered(result: Delivered) -> Result<(), TxnError> {
+    match result {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((e, _))) => Err(match permanent_delivery_error(&e) {
+            Some(reason) => TxnError::new(Class::Permanent, reason),
+            None => TxnError::new(Class::Abortable, e.to_string()),
+        }),
+        Err(_canceled) => Err(TxnError::new(Class::Abortable, "delivery cancelled")),
+    }
+}
+
+fn create(props: &ClientProperties) -> Result<FutureProducer<KafkaContext>, KafkaError> {
+    client_config(props).create_with_context(KafkaContext::new(props))
+}
+
+/// Whether a failed `init_transactions` is a refusal (not the cluster away).
+fn permanent_init_error(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::UnsupportedVersion
+                | RDKafkaErrorCode::UnsupportedForMessageFormat
+                | RDKafkaErrorCode::InvalidTransactionTimeout
+        )
+    )
+}
+
+/// What a failed `init_transactions` means, and what to do.
+fn init_advice(e: &KafkaError, id: &str, timeout: Duration) -> String {
+    let prefix = id.rsplitn(3, '-').nth(2).unwrap_or(id);
+    let advice = match e.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::TransactionalIdAuthorizationFailed) => format!(
+            "not authorized to use transactional id {id}: grant the connector's principal WRITE \
+             and DESCRIBE on the transactional ids with the prefix {prefix}- (kafka-acls --add \
+             --allow-principal User:<principal> --operation Write --operation Describe \
+             --transactional-id {prefix}- --resource-pattern-type prefixed), or set reporter.exactly.once=false"
+        ),
+        Some(RDKafkaErrorCode::ClusterAuthorizationFailed) => {
+            "not authorized for idempotent writes: grant IDEMPOTENT_WRITE on the cluster, or set reporter.exactly.once=false".into()
+        }
+        Some(
+            RDKafkaErrorCode::UnsupportedVersion | RDKafkaErrorCode::UnsupportedForMessageFormat,
+        ) => "the cluster does not support transactions (Kafka 2.5 or later is needed); set reporter.exactly.once=false".into(),
+        Some(RDKafkaErrorCode::InvalidTransactionTimeout) => {
+            "producer.override.transaction.timeout.ms exceeds the broker's transaction.max.timeout.ms; lower it".into()
+        }
+        Some(RDKafkaErrorCode::RequestTimedOut | RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::OperationTimedOut) => format!(
+            "the cluster's transaction coordinator did not answer within {} s: the cluster may not \
+             support transactions (Kafka 2.5 or later, with transaction.state.log.replication.factor \
+             no larger than its number of brokers), or the coordinator is unavailable; fix it or set reporter.exactly.once=false",
+            timeout.as_secs()
+        ),
+        _ => "set reporter.exactly.once=false if the cluster does not allow transactions".into(),
+    };
+    format!("exactly-once: cannot initialise transactions ({e}): {advice}")
+}
+
+/// How a failed librdkafka transaction call is handled: librdkafka's own
+/// verdict (retriable, requires abort, fatal), except that failures no
+/// retry heals (authorization, unknown topic, record too large) stop the
+/// connector, and what librdkafka marks none of the three (a call in the
+/// wrong state) is treated as fatal, as its documentation advises.
+fn classify(e: KafkaError) -> TxnError {
+    if e.rdkafka_error_code() != Some(RDKafkaErrorCode::Fatal)
+        && let Some(reason) = permanent_delivery_error(&e)
+    {
+        return TxnError::new(Class::Permanent, reason);
+    }
+    let class = match &e {
+        KafkaError::Transaction(t) if t.is_retriable() => Class::Retriable,
+        KafkaError::Transaction(t) if t.txn_requires_abort() => Class::Abortable,
+        _ => Class::Fatal,
+    };
+    TxnError::new(class, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_failures_say_what_to_fix() {
+        let denied = KafkaError::Global(RDKafkaErrorCode::TransactionalIdAuthorizationFailed);
+        let text = init_advice(&denied, "lambda-sink-orders-0-1a2b3c4d", INIT_TIMEOUT);
+        assert!(
+            text.contains("--transactional-id lambda-sink-orders-")
+                && text.contains("reporter.exactly.once=false"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn errors_keep_librdkafka_s_words_and_say_how_they_are_handled() {
+        // (error, class)
+        let cases = [
+            (
+                KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge),
+                Class::Permanent,
+            ),
+            (
+                KafkaError::MessageProduction(RDKafkaErrorCode::State),
+                Class::Fatal,
+            ),
+            (
+                KafkaError::Global(RDKafkaErrorCode::TopicAuthorizationFailed),
+                Class::Permanent,
+            ),
+        ];
+        for (e, class) in cases {
+            let words = e.to_string();
+            let got = classify(e);
+            assert_eq!(got.class, class, "{words}");
+            assert!(got.to_string().contains(&words), "{got}");
+        }
+    }
+}
