@@ -347,7 +347,7 @@ impl<T: Txn> Transactor<T> {
             match event {
                 Event::Control(Some(Control::Commit(reply))) => {
                     self.waiters.push(reply);
-                    if self.retry.is_none() {
+                    if self.retry.is_none() || self.stopped {
                         self.attempt().await;
                     }
                 }
@@ -480,6 +480,9 @@ impl<T: Txn> Transactor<T> {
     /// again after a backoff.
     async fn attempt(&mut self) {
         self.retry = None;
+        if self.stopped {
+            self.answer(Err(STOPPED.into()));
+        }
         while !self.stopped {
             let phase = self.phase;
             let step = match phase {
@@ -617,7 +620,7 @@ impl<T: Txn> Transactor<T> {
     /// otherwise the coordinator aborts it after `transaction.timeout.ms`).
     async fn stop(&mut self, reason: String) {
         self.stopped = true;
-        if self.phase == Phase::Open {
+        if matches!(self.phase, Phase::Open | Phase::Committing) {
             let _ = self.abort().await;
         }
         (self.fail)(reason.clone());

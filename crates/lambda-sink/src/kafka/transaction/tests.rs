@@ -90,6 +90,8 @@ struct Cluster {
     committed_outcomes: Vec<(i32, i64)>,
     /// Partitions the consumer holds (offsets of others are refused).
     assigned: HashSet<i32>,
+    /// Commits fail for good (a deleted topic, say).
+    refuse_commits: bool,
     violations: Vec<String>,
 }
 
@@ -222,6 +224,10 @@ impl Txn for FakeTxn {
             Some(State::Open) => {}
             None => return Err(c.violation("commit without a transaction".into())),
         }
+        if c.refuse_commits {
+            c.open.as_mut().unwrap().0 = State::AbortRequired;
+            return Err(TxnError::new(Class::Permanent, "the topic was deleted"));
+        }
         if c.fault() {
             match c.rng.random_range(0..5) {
                 0 => return Err(TxnError::new(Class::Retriable, "timed out, not committed")),
@@ -325,6 +331,7 @@ impl Run {
             committed_offsets: HashMap::new(),
             committed_outcomes: Vec::new(),
             assigned: (0..PARTITIONS).collect(),
+            refuse_commits: false,
             violations: Vec::new(),
         }));
         let metrics = Arc::new(Metrics::new());
@@ -550,4 +557,35 @@ fn a_fault_free_run_aborts_nothing() {
             );
         });
     }
+}
+
+#[test]
+fn a_permanent_failure_stops_the_connector_and_answers_every_caller() {
+    runtime().block_on(async {
+        let mut run = Run::new(0, 0.0);
+        run.cluster.lock().unwrap().refuse_commits = true;
+        run.release(0, 5).await;
+        let minute = Duration::from_secs(60);
+        let committed = tokio::time::timeout(minute, run.transactions.commit())
+            .await
+            .unwrap();
+        assert!(committed.unwrap_err().contains("the topic was deleted"));
+        assert_eq!(
+            run.failures.lock().unwrap().len(),
+            1,
+            "the connector stops once"
+        );
+        // Nothing hangs after the stop: a release is refused, a commit answered.
+        let other = tp(1);
+        let late = run
+            .transactions
+            .release(&other, 2, 1, vec![(0, outcome(1, 0))]);
+        assert!(tokio::time::timeout(minute, late).await.unwrap().is_err());
+        let again = tokio::time::timeout(minute, run.transactions.commit());
+        assert!(again.await.unwrap().is_err());
+        let c = run.cluster.lock().unwrap();
+        assert!(c.open.is_none(), "its transaction was aborted");
+        assert!(c.committed_outcomes.is_empty());
+        assert_eq!(c.violations, Vec::<String>::new());
+    });
 }
