@@ -133,47 +133,35 @@ impl Services {
         .await
     }
 
-    /// Verifies a run (see the module documentation).
-    ///
-    /// # Errors
-    /// When the broker, the outcome topics or the function's log cannot be read.
-    pub async fn verify(&self, run: &Run<'_>) -> anyhow::Result<Verdict> {
-        let end = self.end_offsets(run.topic, run.partitions).await?;
-        let produced: Vec<Position> = (0..run.partitions)
-            .flat_map(|p| (0..end[usize::try_from(p).unwrap_or(0)]).map(move |o| (p, o)))
-            .collect();
+    /// The records of `run`'s result and error topics with the input
+    /// position each names, and the input positions its dead letters name,
+    /// as a `read_committed` reader sees them.
+    async fn outcome_records(
+        &self,
+        run: &Run<'_>,
+    ) -> anyhow::Result<(
+        Vec<(&'static str, crate::kafka::Record, Position)>,
+        Vec<Position>,
+    )> {
         let header_position = |r: &crate::kafka::Record, topic_h: &str, p_h: &str, o_h: &str| {
             (r.header(topic_h) == run.topic)
                 .then(|| Some((r.header(p_h).parse().ok()?, r.header(o_h).parse().ok()?)))
                 .flatten()
         };
-        let mut results = Vec::new();
-        // Results whose `echo` is the record's value, by position.
-        let mut echoes: Vec<(Position, serde_json::Value)> = Vec::new();
-        // Records of a batch the Invoke API says the function ran and failed.
-        let mut function_errors: Vec<Position> = Vec::new();
+        let mut records = Vec::new();
         for kind in ["success", "error"] {
             for r in self.read_all(&format!("{kind}-{}", run.connector)).await? {
-                let Some(position) = header_position(
+                if let Some(position) = header_position(
                     &r,
                     "input_record_topic",
                     "input_record_partition",
                     "input_record_offset",
-                ) else {
-                    continue;
-                };
-                results.push(position);
-                if kind == "success"
-                    && let Some(echo) = echo_of(&r)
-                {
-                    echoes.push((position, echo));
-                }
-                if kind == "error" && r.header("error_class") == "function" {
-                    function_errors.push(position);
+                ) {
+                    records.push((kind, r, position));
                 }
             }
         }
-        let dead: Vec<Position> = self
+        let dead = self
             .read_all(&format!("dlq-{}", run.connector))
             .await?
             .iter()
@@ -186,6 +174,91 @@ impl Services {
                 )
             })
             .collect();
+        Ok((records, dead))
+    }
+
+    /// Checks, while nothing of `run` is running (after a crash, say), that
+    /// the group's committed offset of each partition is past every
+    /// committed outcome of it (exactly-once: an outcome commits with the
+    /// offset past its input record) and not behind `floor`, the offsets
+    /// seen at the previous check, which it then raises.
+    ///
+    /// The outcomes are read first: a `read_committed` read does not pass a
+    /// transaction the crashed process left open, and the offsets read
+    /// after it (a stable fetch) can only be further on.
+    ///
+    /// # Errors
+    /// What does not hold, or why it could not be read.
+    pub async fn offsets_cover_outcomes(
+        &self,
+        run: &Run<'_>,
+        floor: &mut Vec<i64>,
+    ) -> anyhow::Result<()> {
+        let (records, dead) = self.outcome_records(run).await?;
+        let positions = records.iter().map(|(_, _, p)| *p).chain(dead);
+        let partitions = usize::try_from(run.partitions)?;
+        let mut highest = vec![-1i64; partitions];
+        for (p, o) in positions {
+            let slot = &mut highest[usize::try_from(p)?];
+            *slot = (*slot).max(o);
+        }
+        let group = format!("connect-{}", run.connector);
+        // A transaction the crashed process left holding offsets holds the
+        // stable fetch until the coordinator aborts it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+        let committed = loop {
+            match self.committed(&group, run.topic, run.partitions).await {
+                Ok(c) => break c,
+                Err(e) if tokio::time::Instant::now() > deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        };
+        floor.resize(partitions, -1);
+        let mut problems = Vec::new();
+        for (p, (committed, highest)) in committed.iter().zip(&highest).enumerate() {
+            if *highest >= (*committed).max(0) {
+                problems.push(format!(
+                    "partition {p}: committed offset {committed}, but the outcome of offset {highest} is committed"
+                ));
+            }
+            if *committed < floor[p] {
+                problems.push(format!(
+                    "partition {p}: committed offset {committed} moved back from {}",
+                    floor[p]
+                ));
+            }
+            floor[p] = floor[p].max(*committed);
+        }
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+        Ok(())
+    }
+
+    /// Verifies a run (see the module documentation).
+    ///
+    /// # Errors
+    /// When the broker, the outcome topics or the function's log cannot be read.
+    pub async fn verify(&self, run: &Run<'_>) -> anyhow::Result<Verdict> {
+        let end = self.end_offsets(run.topic, run.partitions).await?;
+        let produced: Vec<Position> = (0..run.partitions)
+            .flat_map(|p| (0..end[usize::try_from(p).unwrap_or(0)]).map(move |o| (p, o)))
+            .collect();
+        let (outcome_records, dead) = self.outcome_records(run).await?;
+        let mut results = Vec::new();
+        // Results whose `echo` is the record's value, by position.
+        let mut echoes: Vec<(Position, serde_json::Value)> = Vec::new();
+        // Records of a batch the Invoke API says the function ran and failed.
+        let mut function_errors: Vec<Position> = Vec::new();
+        for (kind, r, position) in outcome_records {
+            results.push(position);
+            if kind == "success"
+                && let Some(echo) = echo_of(&r)
+            {
+                echoes.push((position, echo));
+            }
+            if kind == "error" && r.header("error_class") == "function" {
+                function_errors.push(position);
+            }
+        }
         let invocations: Vec<Position> = match run.function {
             Some(f) => self
                 .function_records(f)

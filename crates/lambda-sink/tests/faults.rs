@@ -3,7 +3,8 @@
 //! shutdown, each scenario ending with the zero-loss verifier; and, for the
 //! crash, rebalance and broker scenarios, the exactly-once promise
 //! (`reporter.exactly.once`): no outcome seen twice by a `read_committed`
-//! reader.
+//! reader, and after every kill -9 the group's committed offsets past every
+//! committed outcome and never moved back.
 //!
 //! By default (CI) every scenario runs a short version. The full suite:
 //!
@@ -194,6 +195,57 @@ impl World {
             .unwrap()
     }
 
+    /// Starts `kills` members one after another, each killed (kill -9) at a
+    /// random moment once it holds partitions; with `join`, at the middle
+    /// kill a second member joins, takes partitions over and leaves by
+    /// SIGTERM (exit 0). Exactly-once: after every kill the committed
+    /// offsets must cover every committed outcome and never move back.
+    /// Then a last member drains the `records`; the verdict.
+    async fn crash_repeatedly(
+        &self,
+        records: usize,
+        extra: &[(&str, &str)],
+        kills: usize,
+        delivery: Delivery,
+        join: bool,
+    ) -> Verdict {
+        let run = Run {
+            topic: &self.topic,
+            partitions: self.partitions,
+            connector: &self.name,
+            function: Some(&self.function),
+        };
+        let mut floor = Vec::new();
+        let assigned = Duration::from_secs(60);
+        for k in 0..kills {
+            let mut c = self.start(extra);
+            c.wait_for_log("partitions assigned", assigned).await;
+            if join && k == kills / 2 {
+                let mut second = self.start(extra);
+                second.wait_for_log("partitions assigned", assigned).await;
+                tokio::time::sleep(random_ms(500, 2_000)).await;
+                assert_eq!(second.stop().await, Some(0), "{}", second.log());
+            }
+            tokio::time::sleep(random_ms(200, 1_500)).await;
+            c.kill9();
+            if delivery == Delivery::ExactlyOnce
+                && let Err(e) = self.s.offsets_cover_outcomes(&run, &mut floor).await
+            {
+                panic!("after kill {}: {e}\n{}", k + 1, c.log());
+            }
+        }
+        let mut c = self.start(extra);
+        self.drained(records, &[&c]).await;
+        c.stop_cleanly().await;
+        if delivery == Delivery::ExactlyOnce {
+            self.s
+                .offsets_cover_outcomes(&run, &mut floor)
+                .await
+                .unwrap();
+        }
+        self.verify().await
+    }
+
     async fn invoked(&self) -> usize {
         self.s
             .function_records(&self.function)
@@ -301,6 +353,11 @@ async fn kill_9_at_random_moments_duplicates_no_outcome_exactly_once_in_key_mode
     kill_9_at_random_moments("key", Delivery::ExactlyOnce).await;
 }
 
+#[tokio::test]
+async fn kill_9_at_random_moments_duplicates_no_outcome_exactly_once_in_none_mode() {
+    kill_9_at_random_moments("none", Delivery::ExactlyOnce).await;
+}
+
 async fn kill_9_at_random_moments(mode: &str, delivery: Delivery) {
     let started = Instant::now();
     let records = scale(3_000, 100_000);
@@ -312,17 +369,9 @@ async fn kill_9_at_random_moments(mode: &str, delivery: Delivery) {
     .await;
     let mut extra = ordering(mode);
     extra.extend(delivery.properties());
-    for _ in 0..kills {
-        let mut c = w.start(&extra);
-        c.wait_for_log("partitions assigned", Duration::from_secs(60))
-            .await;
-        tokio::time::sleep(random_ms(200, 1_500)).await;
-        c.kill9();
-    }
-    let mut c = w.start(&extra);
-    w.drained(records, &[&c]).await;
-    c.stop_cleanly().await;
-    let v = w.verify().await;
+    let v = w
+        .crash_repeatedly(records, &extra, kills, delivery, false)
+        .await;
     report(
         &delivery.title(titled(
             "kill -9 at random moments, restarted each time",
@@ -333,6 +382,41 @@ async fn kill_9_at_random_moments(mode: &str, delivery: Delivery) {
         json!({ "restarts": kills }),
     );
     delivery.check(&v);
+}
+
+#[tokio::test]
+async fn kill_9_with_a_member_joining_and_leaving_duplicates_no_outcome_exactly_once_in_key_mode() {
+    let started = Instant::now();
+    let records = scale(3_000, 12_000);
+    let kills = scale(5, 12);
+    let w = World::new("f-eos-join-key", 4, 30).await;
+    // A few hundred keys; about 1 % failing (function errors) and 0.25 %
+    // undecodable (dead letters): every kind of outcome is in transactions.
+    w.produce_keyed(records, 300, |i| match i % 400 {
+        17 => format!("{{not json {i}"),
+        n if n % 100 == 31 => json!({ "i": i, "fail": true }).to_string(),
+        _ => json!({ "i": i }).to_string(),
+    })
+    .await;
+    let mut extra = ordering("key");
+    extra.extend(Delivery::ExactlyOnce.properties());
+    extra.extend([
+        ("aws.lambda.batch.size", "20"),
+        ("behavior.on.error", "log"),
+    ]);
+    let v = w
+        .crash_repeatedly(records, &extra, kills, Delivery::ExactlyOnce, true)
+        .await;
+    report(
+        &Delivery::ExactlyOnce.title(titled(
+            "kill -9 at random moments, a member joining and leaving by SIGTERM",
+            "key",
+        )),
+        &v,
+        started,
+        json!({ "restarts": kills }),
+    );
+    Delivery::ExactlyOnce.check(&v);
 }
 
 #[tokio::test]
