@@ -5,8 +5,9 @@
 //! on) cannot commit what it wrote; and a cluster that cannot run
 //! transactions, or whose ACLs deny them, stops the start with what to fix.
 //!
-//! The crash, rebalance and broker-restart scenarios with exactly-once on
-//! are in the fault suite (`tests/faults.rs`).
+//! The fault-free run at full size and the crash, rebalance and
+//! broker-restart scenarios with exactly-once on are in the fault suite
+//! (`tests/faults.rs`).
 
 #![allow(
     clippy::unwrap_used,
@@ -168,113 +169,6 @@ async fn a_read_committed_reader_sees_each_outcome_once() {
         !errors.is_empty(),
         "the failing batches wrote error records"
     );
-}
-
-/// Warning and error lines of `log` that its input does not explain: a
-/// clean run logs only its records' function errors and dead letters.
-fn unexplained_warnings(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
-        .filter(|l| {
-            !l.contains("function error written to the error topic")
-                && !l.contains("record sent to the dead letter queue")
-        })
-        .collect()
-}
-
-#[tokio::test]
-async fn a_clean_run_commits_every_transaction_and_stops_with_exit_0() {
-    clean_run("partition").await;
-}
-
-#[tokio::test]
-async fn a_clean_run_commits_every_transaction_and_stops_with_exit_0_in_key_mode() {
-    clean_run("key").await;
-}
-
-/// Results, function errors and dead letters with nothing going wrong:
-/// every transaction opened commits (none aborted, no warning), a SIGTERM
-/// while batches are in flight commits the last one and exits 0, and a
-/// successor finishes with every outcome present once.
-async fn clean_run(ordering: &str) {
-    let w = World::new(&format!("eos-clean-{ordering}"), 4).await;
-    // Over 40 keys (each in one partition, as Kafka places keys); 2 %
-    // undecodable (DLQ), 2 % failing (function errors).
-    let wave = |from: usize, to: usize, sleep_ms: u64| -> Vec<Produce> {
-        (from..to)
-            .map(|i| {
-                let key = i % 40;
-                let value = match i % 50 {
-                    7 => "not json".to_string(),
-                    13 => json!({ "i": i, "fail": true }).to_string(),
-                    _ => json!({ "i": i, "sleep_ms": sleep_ms }).to_string(),
-                };
-                Produce::text(i32::try_from(key % 4).unwrap(), &format!("k{key}"), &value)
-            })
-            .collect()
-    };
-    w.s.produce(&w.topic, &wave(0, 400, 0)).await.unwrap();
-    let properties = [
-        ("aws.lambda.batch.size", "20"),
-        ("aws.lambda.ordering", ordering),
-        ("aws.lambda.max.in.flight.per.partition", "4"),
-        ("behavior.on.error", "log"),
-        // Many transactions in a short run.
-        ("reporter.transaction.interval.ms", "200"),
-        ("http.listener", "127.0.0.1:0"),
-    ];
-    let mut c = w.start(&properties);
-    w.drained(&[&c]).await;
-    let metrics = scrape(&c.http_url().await).await.unwrap();
-    let transactions = |result: &str| {
-        metric(
-            &metrics,
-            &format!("lambda_sink_transactions_total{{result=\"{result}\"}}"),
-        )
-    };
-    assert!(
-        transactions("committed").is_some_and(|n| n >= 2.0),
-        "several transactions committed: {:?}",
-        transactions("committed")
-    );
-    assert_eq!(transactions("aborted"), None, "none aborted:\n{metrics}");
-
-    // A slower second wave, stopped while its batches are in flight.
-    w.s.produce(&w.topic, &wave(400, 1_400, 300)).await.unwrap();
-    let group = format!("connect-{}", w.name);
-    wait_until(MINUTE, "the second wave flows", || async {
-        let committed = w.s.committed(&group, &w.topic, w.partitions).await.ok()?;
-        (committed.iter().sum::<i64>() >= 500).then_some(())
-    })
-    .await;
-    assert_eq!(
-        c.stop().await,
-        Some(0),
-        "a graceful stop exits 0:\n{}",
-        c.log()
-    );
-    let log = c.log();
-    assert_eq!(unexplained_warnings(&log), Vec::<&str>::new(), "{log}");
-
-    let mut successor = w.start(&properties);
-    w.drained(&[&successor]).await;
-    successor.stop_cleanly().await;
-    let log = successor.log();
-    assert_eq!(unexplained_warnings(&log), Vec::<&str>::new(), "{log}");
-
-    let v = w.verified_once().await;
-    assert_eq!(v.dead_lettered, 28, "{}", v.summary());
-    // Nothing was written that did not commit.
-    for kind in ["success", "error", "dlq"] {
-        let read_committed = w.outcomes(kind, Isolation::Committed).await;
-        let everything = w.outcomes(kind, Isolation::Uncommitted).await;
-        assert!(!read_committed.is_empty(), "{kind}");
-        assert_eq!(
-            read_committed.len(),
-            everything.len(),
-            "{kind}: records of aborted transactions in the log"
-        );
-    }
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::Connector;
-use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::kafka::{Isolation, Produce};
 use lambda_sink_testkit::verify::{Run, Verdict};
 use lambda_sink_testkit::{
     Services, fake_lambda, metric, scrape, try_wait_until, unique, wait_until,
@@ -125,8 +125,19 @@ impl World {
     /// Produces `n` records over `keys` distinct keys, each key always in
     /// the same partition (as Kafka's partitioner places keys).
     async fn produce_keyed(&self, n: usize, keys: usize, value: impl Fn(usize) -> String) {
+        self.produce_range(0..n, keys, value).await;
+    }
+
+    /// Produces records `range` (the i-th with key `i % keys`), as
+    /// [`Self::produce_keyed`].
+    async fn produce_range(
+        &self,
+        range: std::ops::Range<usize>,
+        keys: usize,
+        value: impl Fn(usize) -> String,
+    ) {
         let partitions = usize::try_from(self.partitions).unwrap();
-        for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
+        for chunk in range.collect::<Vec<_>>().chunks(20_000) {
             let records: Vec<Produce> = chunk
                 .iter()
                 .map(|i| {
@@ -328,6 +339,141 @@ impl Delivery {
     }
 }
 
+/// The mix of records: a few hundred keys, about 1 % failing
+/// (function errors) and 0.25 % undecodable (dead letters), each valid one
+/// asking the function to take `sleep_ms`.
+fn mixed(i: usize, sleep_ms: u64) -> String {
+    match i % 400 {
+        17 => format!("{{not json {i}"),
+        n if n % 100 == 31 => json!({ "i": i, "fail": true }).to_string(),
+        _ => json!({ "i": i, "sleep_ms": sleep_ms }).to_string(),
+    }
+}
+
+/// Warning and error lines of `log` that its input does not explain: a
+/// fault-free run logs only its records' function errors and dead letters.
+fn unexplained_warnings(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .filter(|l| {
+            !l.contains("function error written to the error topic")
+                && !l.contains("record sent to the dead letter queue")
+        })
+        .collect()
+}
+
+/// `lambda_sink_transactions_total{result}` in a scrape.
+fn transactions(metrics: &str, result: &str) -> f64 {
+    metric(
+        metrics,
+        &format!("lambda_sink_transactions_total{{result=\"{result}\"}}"),
+    )
+    .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_fault_free_run_aborts_no_transaction_and_stops_with_exit_0_exactly_once() {
+    fault_free("partition").await;
+}
+
+#[tokio::test]
+async fn a_fault_free_run_aborts_no_transaction_and_stops_with_exit_0_exactly_once_in_key_mode() {
+    fault_free("key").await;
+}
+
+/// Results, function errors and dead letters with nothing going wrong:
+/// every transaction opened commits (none aborted, no warning), a SIGTERM
+/// while batches are in flight commits the last one and exits 0, and a
+/// successor finishes with every outcome present once and nothing in the
+/// outcome topics that did not commit.
+async fn fault_free(mode: &str) {
+    let started = Instant::now();
+    let records = scale(3_000, 12_000);
+    let w = World::new(&format!("f-eos-clean-{mode}"), 4, 30).await;
+    let first = records / 6;
+    w.produce_range(0..first, 300, |i| mixed(i, 0)).await;
+    let mut extra = ordering(mode);
+    extra.extend(Delivery::ExactlyOnce.properties());
+    extra.extend([
+        ("aws.lambda.batch.size", "20"),
+        ("behavior.on.error", "log"),
+        ("http.listener", "127.0.0.1:0"),
+    ]);
+    // The CI size commits often, so that it runs many transactions too.
+    if !full() {
+        extra.push(("reporter.transaction.interval.ms", "250"));
+    }
+    let mut c = w.start(&extra);
+    w.drained(first, &[&c]).await;
+    let metrics = scrape(&c.http_url().await).await.unwrap();
+    assert!(transactions(&metrics, "committed") >= 1.0, "{metrics}");
+    assert_eq!(transactions(&metrics, "aborted"), 0.0, "{metrics}");
+
+    // A slower rest, stopped while its batches are in flight and with
+    // several rounds of them left for the successor (key order runs 32 at
+    // once here, partition order 4).
+    let sleep_ms = if mode == "partition" { 100 } else { 1_000 };
+    w.produce_range(first..records, 300, |i| mixed(i, sleep_ms))
+        .await;
+    let group = format!("connect-{}", w.name);
+    let flowing = i64::try_from(first + 100).unwrap();
+    wait_until(Duration::from_secs(120), "the rest flows", || async {
+        let committed = w.s.committed(&group, &w.topic, w.partitions).await.ok()?;
+        (committed.iter().sum::<i64>() >= flowing).then_some(())
+    })
+    .await;
+    let stopped = Instant::now();
+    assert_eq!(
+        c.stop().await,
+        Some(0),
+        "a graceful stop exits 0:\n{}",
+        c.log()
+    );
+    let stop_seconds = stopped.elapsed().as_secs_f64();
+    let log = c.log();
+    assert_eq!(unexplained_warnings(&log), Vec::<&str>::new(), "{log}");
+
+    let mut successor = w.start(&extra);
+    w.drained(records, &[&successor]).await;
+    let metrics = scrape(&successor.http_url().await).await.unwrap();
+    let committed = transactions(&metrics, "committed");
+    assert!(committed >= 2.0, "several transactions: {committed}");
+    assert_eq!(transactions(&metrics, "aborted"), 0.0, "{metrics}");
+    successor.stop_cleanly().await;
+    let log = successor.log();
+    assert_eq!(unexplained_warnings(&log), Vec::<&str>::new(), "{log}");
+
+    let v = w.verify().await;
+    // Nothing was written that did not commit.
+    for kind in ["success", "error", "dlq"] {
+        let topic = format!("{kind}-{}", w.name);
+        let read = |isolation| w.s.read_to_end(&topic, isolation, Duration::from_secs(120));
+        let read_committed = read(Isolation::Committed).await.unwrap();
+        let everything = read(Isolation::Uncommitted).await.unwrap();
+        assert!(!read_committed.is_empty(), "{kind}");
+        assert_eq!(
+            read_committed.len(),
+            everything.len(),
+            "{kind}: records of aborted transactions in the log"
+        );
+    }
+    report(
+        &Delivery::ExactlyOnce.title(titled("no fault, SIGTERM with batches in flight", mode)),
+        &v,
+        started,
+        json!({
+            "restarts": 1,
+            "aborted_transactions": 0,
+            "committed_transactions": committed,
+            "sigterm_exit": 0,
+            "stop_seconds": (stop_seconds * 10.0).round() / 10.0,
+        }),
+    );
+    Delivery::ExactlyOnce.check(&v);
+    let undecodable = (0..records).filter(|i| i % 400 == 17).count();
+    assert_eq!(v.dead_lettered, undecodable, "{}", v.summary());
+}
+
 #[tokio::test]
 async fn kill_9_at_random_moments_loses_nothing() {
     kill_9_at_random_moments("partition", Delivery::AtLeastOnce).await;
@@ -390,14 +536,7 @@ async fn kill_9_with_a_member_joining_and_leaving_duplicates_no_outcome_exactly_
     let records = scale(3_000, 12_000);
     let kills = scale(5, 12);
     let w = World::new("f-eos-join-key", 4, 30).await;
-    // A few hundred keys; about 1 % failing (function errors) and 0.25 %
-    // undecodable (dead letters): every kind of outcome is in transactions.
-    w.produce_keyed(records, 300, |i| match i % 400 {
-        17 => format!("{{not json {i}"),
-        n if n % 100 == 31 => json!({ "i": i, "fail": true }).to_string(),
-        _ => json!({ "i": i }).to_string(),
-    })
-    .await;
+    w.produce_keyed(records, 300, |i| mixed(i, 0)).await;
     let mut extra = ordering("key");
     extra.extend(Delivery::ExactlyOnce.properties());
     extra.extend([
