@@ -250,11 +250,21 @@ fn init_advice(e: &KafkaError, id: &str, timeout: Duration) -> String {
 /// retry heals (authorization, unknown topic, record too large) stop the
 /// connector, and what librdkafka marks none of the three (a call in the
 /// wrong state) is treated as fatal, as its documentation advises.
+///
+/// A call that timed out must be resumed before any other transaction call
+/// can be made: until then librdkafka answers the others with a retriable
+/// "conflicting call in progress". The transactor only resumes a timed-out
+/// call when it still wants it (it aborts instead when partitions are let
+/// go), so a conflict is fatal here: the producer is replaced, and its
+/// initialisation aborts the transaction left open.
 fn classify(e: KafkaError) -> TxnError {
     if e.rdkafka_error_code() != Some(RDKafkaErrorCode::Fatal)
         && let Some(reason) = permanent_delivery_error(&e)
     {
         return TxnError::new(Class::Permanent, reason);
+    }
+    if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Conflict) {
+        return TxnError::new(Class::Fatal, e.to_string());
     }
     let class = match &e {
         KafkaError::Transaction(t) if t.is_retriable() => Class::Retriable,
@@ -295,6 +305,7 @@ mod tests {
                 KafkaError::Global(RDKafkaErrorCode::TopicAuthorizationFailed),
                 Class::Permanent,
             ),
+            (KafkaError::Global(RDKafkaErrorCode::Conflict), Class::Fatal),
         ];
         for (e, class) in cases {
             let words = e.to_string();

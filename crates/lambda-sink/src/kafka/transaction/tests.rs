@@ -92,6 +92,10 @@ struct Cluster {
     assigned: HashSet<i32>,
     /// Commits fail for good (a deleted topic, say).
     refuse_commits: bool,
+    /// A `send_offsets` call timed out: until it is called again, every
+    /// other transaction call conflicts (librdkafka's resumable calls;
+    /// the adapter classifies the conflict as fatal).
+    offsets_call_pending: bool,
     violations: Vec<String>,
 }
 
@@ -145,6 +149,18 @@ impl FakeTxn {
         }
         Ok(c)
     }
+
+    /// [`Self::live`], for a transaction call other than `send_offsets`.
+    fn callable(&self) -> Result<std::sync::MutexGuard<'_, Cluster>, TxnError> {
+        let c = self.live()?;
+        if c.offsets_call_pending {
+            return Err(TxnError::new(
+                Class::Fatal,
+                "conflicting send_offsets_to_transaction call in progress",
+            ));
+        }
+        Ok(c)
+    }
 }
 
 impl Txn for FakeTxn {
@@ -190,9 +206,13 @@ impl Txn for FakeTxn {
                 format!("partition {tp} is no longer assigned"),
             ));
         }
+        c.offsets_call_pending = false;
         if c.fault() {
             return Err(match c.rng.random_range(0..3) {
-                0 => TxnError::new(Class::Retriable, "timed out"),
+                0 => {
+                    c.offsets_call_pending = true;
+                    TxnError::new(Class::Retriable, "timed out")
+                }
                 1 => {
                     c.open.as_mut().unwrap().0 = State::AbortRequired;
                     TxnError::new(Class::Abortable, "fenced by the group")
@@ -212,7 +232,7 @@ impl Txn for FakeTxn {
     fn commit(&self) -> Result<(), TxnError> {
         // A commit takes a moment: releases arrive meanwhile.
         std::thread::sleep(Duration::from_micros(300));
-        let mut c = self.live()?;
+        let mut c = self.callable()?;
         match c.open.as_ref().map(|(s, _)| *s) {
             Some(State::CommittedUnacknowledged) => {
                 c.open = None;
@@ -262,7 +282,7 @@ impl Txn for FakeTxn {
     }
 
     fn abort(&self) -> Result<(), TxnError> {
-        let mut c = self.live()?;
+        let mut c = self.callable()?;
         match c.open.as_ref().map(|(s, _)| *s) {
             Some(State::Open | State::AbortRequired) => {}
             state => return Err(c.violation(format!("abort in state {state:?}"))),
@@ -282,6 +302,7 @@ impl Txn for FakeTxn {
         // The new producer's initialisation aborts what the old one left
         // open (a commit that took effect stays committed).
         c.open = None;
+        c.offsets_call_pending = false;
         c.epoch += 1;
         c.fatal = false;
         Ok(Self {
@@ -332,6 +353,7 @@ impl Run {
             committed_outcomes: Vec::new(),
             assigned: (0..PARTITIONS).collect(),
             refuse_commits: false,
+            offsets_call_pending: false,
             violations: Vec::new(),
         }));
         let metrics = Arc::new(Metrics::new());
@@ -375,12 +397,15 @@ impl Run {
             return;
         }
         let records = (part.released..next).map(|o| (o, outcome(p, o))).collect();
-        if self
+        let partition = tp(p);
+        let release = self
             .transactions
-            .release(&tp(p), part.lease, next, records)
+            .release(&partition, part.lease, next, records);
+        // Virtual time: a transactor that never takes it again is stuck.
+        let taken = tokio::time::timeout(Duration::from_secs(600), release)
             .await
-            .is_ok()
-        {
+            .expect("the transactor took no release for 10 minutes: it is stuck");
+        if taken.is_ok() {
             part.released = next;
         }
     }
