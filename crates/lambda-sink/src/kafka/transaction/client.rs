@@ -17,7 +17,8 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::info;
 
-use super::{Class, Fail, Transactions, Txn, TxnError};
+use super::port::{Class, Txn, TxnError};
+use super::transactor::{Fail, Transactions};
 use crate::kafka::client_config;
 use crate::kafka::consumer::GroupMetadata;
 use crate::kafka::diagnostics::KafkaContext;

@@ -28,7 +28,8 @@ use lambda_sink_core::transaction::Lease;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Class, Transactions, Txn, TxnError};
+use super::port::{Class, Txn, TxnError};
+use super::transactor::Transactions;
 use crate::kafka::producer::OutcomeRecord;
 use crate::metrics::{Metrics, ResultLabel};
 

@@ -1,0 +1,649 @@
+//! The transactions of one task: the [`Transactions`] handle its partition
+//! workers release into, and the transactor that runs them (the lifecycle
+//! and failure handling described in the [parent module](super)).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use lambda_sink_core::config::Transactions as Bounds;
+use lambda_sink_core::record::TopicPartition;
+use lambda_sink_core::retry::Backoff;
+use lambda_sink_core::transaction::{self as txn, Admission, Content, Lease, Leases, Release};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::port::{Class, Txn, TxnError};
+use crate::kafka::producer::OutcomeRecord;
+use crate::metrics::{Metrics, ResultLabel};
+
+/// Releases waiting for the transactor, per task.
+const RELEASE_QUEUE: usize = 64;
+
+/// Stops the connector with a reason (a failure retrying cannot heal).
+pub type Fail = Arc<dyn Fn(String) + Send + Sync>;
+
+/// A task's handle on its transactions.
+#[derive(Clone)]
+pub struct Transactions {
+    releases: mpsc::Sender<Released>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+/// A release on its way to the transactor.
+struct Released {
+    release: Release<OutcomeRecord>,
+    /// Answered once the transactor holds the release (or refused it); a
+    /// release whose sender is gone (its worker was aborted) is dropped.
+    taken: oneshot::Sender<Result<(), String>>,
+}
+
+enum Control {
+    /// Commit what is open now; answered when it is committed (or fails).
+    Commit(oneshot::Sender<Result<(), String>>),
+    /// These leases are let go: drop what they released and is not
+    /// committed.
+    Forget(Vec<(TopicPartition, Lease)>, oneshot::Sender<()>),
+}
+
+const STOPPED: &str = "the task's transactions have stopped";
+
+impl Transactions {
+    /// Starts the transactor of `txn` (transactional id `id`); `fail` stops
+    /// the connector on a failure no retry heals.
+    pub(crate) fn start<T: Txn>(
+        txn: T,
+        id: String,
+        bounds: Bounds,
+        metrics: Arc<Metrics>,
+        fail: Fail,
+    ) -> Self {
+        let (releases, releases_rx) = mpsc::channel(RELEASE_QUEUE);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let transactor = Transactor {
+            txn,
+            id,
+            bounds,
+            metrics,
+            fail,
+            phase: Phase::Idle,
+            leases: Leases::default(),
+            current: Content::default(),
+            queued: Content::default(),
+            deliveries: Vec::new(),
+            opened: None,
+            retry: None,
+            failures: 0,
+            waiters: Vec::new(),
+            stopped: false,
+            inbox: Inbox {
+                releases: releases_rx,
+                control: control_rx,
+                releases_open: true,
+                control_open: true,
+            },
+        };
+        tokio::spawn(transactor.run());
+        Self { releases, control }
+    }
+
+    /// Hands `tp`'s outcome records below `next` (in offset order, each with
+    /// its input record's offset), released under `lease`, to the
+    /// transaction that commits `next`; returns once the transactor holds
+    /// them.
+    ///
+    /// # Errors
+    /// When the lease was let go (the partition's next owner redoes the
+    /// records), or the transactor has stopped.
+    pub async fn release(
+        &self,
+        tp: &TopicPartition,
+        lease: Lease,
+        next: i64,
+        records: Vec<(i64, OutcomeRecord)>,
+    ) -> Result<(), String> {
+        let (taken, held) = oneshot::channel();
+        let release = Release {
+            tp: tp.clone(),
+            lease,
+            next,
+            records,
+        };
+        self.releases
+            .send(Released { release, taken })
+            .await
+            .map_err(|_| STOPPED.to_string())?;
+        held.await.unwrap_or_else(|_| Err(STOPPED.into()))
+    }
+
+    /// Commits the open transaction now (partitions are being given up).
+    ///
+    /// # Errors
+    /// Why it did not commit (it is retried; the caller decides how long
+    /// to wait).
+    pub async fn commit(&self) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.control
+            .send(Control::Commit(tx))
+            .map_err(|_| STOPPED.to_string())?;
+        rx.await.unwrap_or_else(|_| Err(STOPPED.into()))
+    }
+
+    /// Lets `leases` go: what they released and is not committed is dropped
+    /// (aborting the open transaction if it wrote any of it), and what they
+    /// release later is refused; the partitions' next owner redoes it.
+    pub async fn forget(&self, leases: Vec<(TopicPartition, Lease)>) {
+        let (tx, rx) = oneshot::channel();
+        if self.control.send(Control::Forget(leases, tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Where the producer's transaction stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// No transaction begun; `current` (if any) is not written yet.
+    Idle,
+    /// Begun, all of `current` written, offsets not sent.
+    Open,
+    /// Offsets sent; committing (resumed after a timeout).
+    Committing,
+    /// Aborting (resumed after a timeout).
+    Aborting,
+    /// The producer failed fatally: a new one is needed. `unknown`: it
+    /// failed while committing, so the transaction may have committed.
+    Broken { unknown: bool },
+}
+
+impl Phase {
+    /// What a failure in this phase interrupted, for the log.
+    fn step(self) -> &'static str {
+        match self {
+            Self::Idle | Self::Open => "writing outcome records",
+            Self::Committing => "committing",
+            Self::Aborting => "aborting",
+            Self::Broken { .. } => "replacing the producer",
+        }
+    }
+}
+
+struct Transactor<T: Txn> {
+    txn: T,
+    id: String,
+    bounds: Bounds,
+    metrics: Arc<Metrics>,
+    fail: Fail,
+    phase: Phase,
+    leases: Leases,
+    /// What the producer's transaction holds (or will, once begun again).
+    current: Content<OutcomeRecord>,
+    /// Released while `current` was being committed, aborted or its
+    /// producer replaced: the next transaction's.
+    queued: Content<OutcomeRecord>,
+    /// Deliveries of `current`'s records in this attempt.
+    deliveries: Vec<T::Delivery>,
+    /// When `current` got its first release.
+    opened: Option<Instant>,
+    /// When to try again after a failure.
+    retry: Option<Instant>,
+    failures: u32,
+    /// Commits asked for, answered when everything released before them
+    /// has committed (or a failure interrupts it).
+    waiters: Vec<oneshot::Sender<Result<(), String>>>,
+    /// A permanent failure stopped the connector: nothing more is written.
+    stopped: bool,
+    inbox: Inbox,
+}
+
+/// What the task sends the transactor.
+struct Inbox {
+    releases: mpsc::Receiver<Released>,
+    control: mpsc::UnboundedReceiver<Control>,
+    releases_open: bool,
+    control_open: bool,
+}
+
+/// What woke the transactor.
+enum Event {
+    Control(Option<Control>),
+    Release(Option<Released>),
+    Due,
+}
+
+impl<T: Txn> Transactor<T> {
+    async fn run(mut self) {
+        while self.inbox.control_open {
+            let due = self.due();
+            let room = self.room();
+            // Control first (a commit or a forget must not wait behind
+            // releases), then releases, then the timer.
+            let event = tokio::select! {
+                biased;
+                c = self.inbox.control.recv() => Event::Control(c),
+                r = self.inbox.releases.recv(), if room => Event::Release(r),
+                () = sleep_until(due), if due.is_some() => Event::Due,
+            };
+            match event {
+                Event::Control(Some(Control::Commit(reply))) => {
+                    self.waiters.push(reply);
+                    if self.retry.is_none() || self.stopped {
+                        self.attempt().await;
+                    }
+                }
+                Event::Control(c) => self.control(c).await,
+                Event::Release(r) => self.release(r).await,
+                Event::Due => self.attempt().await,
+            }
+        }
+        // Every handle is gone (the task stopped, after its final commit):
+        // anything left did not commit, and is redone by the next owner.
+        if self.phase == Phase::Open {
+            let _ = self.call(|t| t.abort()).await;
+        }
+    }
+
+    /// A control message; a commit asked for joins the waiters.
+    async fn control(&mut self, control: Option<Control>) {
+        match control {
+            Some(Control::Commit(reply)) => self.waiters.push(reply),
+            Some(Control::Forget(leases, reply)) => {
+                self.forget(&leases).await;
+                let _ = reply.send(());
+            }
+            None => self.inbox.control_open = false,
+        }
+    }
+
+    async fn release(&mut self, release: Option<Released>) {
+        match release {
+            Some(release) => self.take(release).await,
+            None => self.inbox.releases_open = false,
+        }
+    }
+
+    /// Whether to take releases now (once stopped, to refuse them).
+    fn room(&self) -> bool {
+        self.inbox.releases_open && (self.stopped || self.held() < self.bounds.max_records)
+    }
+
+    fn held(&self) -> usize {
+        self.current.records().len() + self.queued.records().len()
+    }
+
+    /// When to commit (or try again).
+    fn due(&self) -> Option<Instant> {
+        if self.stopped {
+            return None;
+        }
+        if let Some(at) = self.retry {
+            return Some(at);
+        }
+        if self.current.is_empty() && self.queued.is_empty() {
+            // Nothing to commit: a waiter is answered at once.
+            return (!self.waiters.is_empty()).then(Instant::now);
+        }
+        if !self.waiters.is_empty() || self.held() >= self.bounds.max_records {
+            return Some(Instant::now());
+        }
+        Some(self.opened.unwrap_or_else(Instant::now) + self.bounds.interval)
+    }
+
+    async fn take(&mut self, released: Released) {
+        let Released { release, taken } = released;
+        // Its worker was aborted (the partition was lost): not ours to write.
+        if taken.is_closed() || self.stopped {
+            return;
+        }
+        match self.leases.admit(&release) {
+            Ok(Admission::Take) => {}
+            Ok(Admission::Stale) => {
+                debug!(transactional_id = %self.id, partition = %release.tp, next = release.next, "a release of a partition let go: dropped");
+                let _ = taken.send(Err(format!("partition {} was let go", release.tp)));
+                return;
+            }
+            Err(violation) => {
+                let _ = taken.send(Err(violation.to_string()));
+                self.violated(&violation).await;
+                return;
+            }
+        }
+        self.opened.get_or_insert_with(Instant::now);
+        // In `Idle` nothing of `current` is written yet, in `Open` all of
+        // it is; while a commit, an abort or a replacement is under way new
+        // releases wait in `queued`.
+        let writable = matches!(self.phase, Phase::Idle | Phase::Open);
+        let content = if writable {
+            &mut self.current
+        } else {
+            &mut self.queued
+        };
+        let start = content.add(release);
+        let _ = taken.send(Ok(()));
+        let write = self.phase == Phase::Open || (writable && self.retry.is_none());
+        if write && let Err(e) = self.write_from(start).await {
+            self.failed(Phase::Open, e).await;
+        }
+    }
+
+    /// Writes `current`'s records from `start` into the transaction; from
+    /// the first, after beginning it, when none is open. Only in `Idle` or
+    /// `Open`.
+    async fn write_from(&mut self, start: usize) -> Result<(), TxnError> {
+        debug_assert!(matches!(self.phase, Phase::Idle | Phase::Open));
+        let mut from = start;
+        if self.phase == Phase::Idle {
+            self.txn.begin()?;
+            self.phase = Phase::Open;
+            self.deliveries.clear();
+            from = 0;
+        }
+        for i in from..self.current.records().len() {
+            loop {
+                match self.txn.send(&self.current.records()[i].2) {
+                    Ok(delivery) => {
+                        self.deliveries.push(delivery);
+                        break;
+                    }
+                    Err(e) if e.class == Class::Full => {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the transaction on as far as it goes: write, send offsets,
+    /// commit; after a failure, abort or replace the producer and try
+    /// again after a backoff.
+    async fn attempt(&mut self) {
+        self.retry = None;
+        if self.stopped {
+            self.answer(Err(STOPPED.into()));
+        }
+        while !self.stopped {
+            let phase = self.phase;
+            let step = match phase {
+                Phase::Broken { unknown } => self.renew(unknown).await,
+                Phase::Aborting => self.abort().await,
+                Phase::Idle if self.current.is_empty() => {
+                    self.answer(Ok(()));
+                    return;
+                }
+                Phase::Idle => self.write_from(0).await,
+                Phase::Open => self.send_offsets().await,
+                Phase::Committing => match self.commit().await {
+                    Ok(()) => {
+                        self.committed();
+                        // What was released meanwhile is written now; it
+                        // commits at its own interval (at once if a commit
+                        // is waited for).
+                        if !self.stopped
+                            && !self.current.is_empty()
+                            && let Err(e) = self.write_from(0).await
+                        {
+                            self.failed(Phase::Open, e).await;
+                        }
+                        return;
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = step {
+                self.failed(phase, e).await;
+                return;
+            }
+        }
+    }
+
+    /// Checks the invariant, then sends the offsets.
+    async fn send_offsets(&mut self) -> Result<(), TxnError> {
+        if let Err(violation) = self.current.verify(&self.leases) {
+            self.violated(&violation).await;
+            return Ok(());
+        }
+        if !self.current.offsets().is_empty() {
+            let offsets = self.current.offsets().clone();
+            self.call(move |t| t.send_offsets(&offsets)).await?;
+        }
+        self.phase = Phase::Committing;
+        Ok(())
+    }
+
+    /// Commits the producer's transaction, taking releases (into `queued`)
+    /// and control messages while the broker works: partitions do not wait
+    /// for a commit to hand over what they resolved.
+    async fn commit(&mut self) -> Result<(), TxnError> {
+        let txn = self.txn.clone();
+        let mut call = tokio::task::spawn_blocking(move || txn.commit());
+        loop {
+            let room = self.room();
+            let event = tokio::select! {
+                biased;
+                done = &mut call => return joined(done),
+                c = self.inbox.control.recv(), if self.inbox.control_open => Event::Control(c),
+                r = self.inbox.releases.recv(), if room => Event::Release(r),
+            };
+            match event {
+                Event::Control(c) => self.control(c).await,
+                Event::Release(r) => self.release(r).await,
+                Event::Due => {}
+            }
+        }
+    }
+
+    /// Runs one blocking call off the runtime.
+    async fn call<R, F>(&self, f: F) -> Result<R, TxnError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&T) -> Result<R, TxnError> + Send + 'static,
+    {
+        let txn = self.txn.clone();
+        joined(tokio::task::spawn_blocking(move || f(&txn)).await)
+    }
+
+    /// A failed step of `phase`: abort or mark the producer for
+    /// replacement, answer what waits, and back off.
+    async fn failed(&mut self, phase: Phase, e: TxnError) {
+        let e = match e.class {
+            Class::Abortable => match self.abort().await {
+                Ok(()) => e,
+                Err(again) => again,
+            },
+            _ => e,
+        };
+        let permanent = match e.class {
+            Class::Permanent => Some(e.message.clone()),
+            _ => self.permanent_delivery_failure(),
+        };
+        if let Some(reason) = permanent {
+            self.stop(format!(
+                "exactly-once transaction of outcome records failed ({}): {reason}",
+                phase.step()
+            ))
+            .await;
+            return;
+        }
+        if e.class == Class::Fatal {
+            self.phase = Phase::Broken {
+                unknown: phase == Phase::Committing || phase == (Phase::Broken { unknown: true }),
+            };
+        }
+        let delay = Backoff::forever(Duration::from_millis(100), Duration::from_secs(5))
+            .delay_forever(self.failures, rand::random::<f64>());
+        self.failures = self.failures.saturating_add(1);
+        warn!(
+            transactional_id = %self.id,
+            step = phase.step(),
+            error = %e,
+            retry_in_ms = delay.as_millis(),
+            "exactly-once transaction failed; its outcome records are written again in a new transaction"
+        );
+        self.answer(Err(format!(
+            "the transaction failed while {}: {e}",
+            phase.step()
+        )));
+        self.retry = Some(Instant::now() + delay);
+    }
+
+    /// An invariant violation (a bug): nothing of it may commit.
+    async fn violated(&mut self, violation: &txn::Violation) {
+        self.stop(format!(
+            "exactly-once: a transaction would break the invariant that its offsets cover its outcome records, so it is aborted and the connector stops (a bug, please report it): {violation}"
+        ))
+        .await;
+    }
+
+    /// Stops the connector: the open transaction is aborted (best effort;
+    /// otherwise the coordinator aborts it after `transaction.timeout.ms`).
+    async fn stop(&mut self, reason: String) {
+        self.stopped = true;
+        if matches!(self.phase, Phase::Open | Phase::Committing) {
+            let _ = self.abort().await;
+        }
+        (self.fail)(reason.clone());
+        self.answer(Err(reason));
+    }
+
+    /// Aborts the producer's transaction (resumable after a timeout).
+    async fn abort(&mut self) -> Result<(), TxnError> {
+        self.phase = Phase::Aborting;
+        self.call(|t| t.abort()).await?;
+        self.aborted();
+        Ok(())
+    }
+
+    /// A delivery of this attempt that failed for a reason no retry heals
+    /// (deliveries that ended are let go).
+    fn permanent_delivery_failure(&mut self) -> Option<String> {
+        let mut permanent = None;
+        self.deliveries.retain_mut(|d| match d.now_or_never() {
+            None => true,
+            Some(Err(e)) if e.class == Class::Permanent => {
+                permanent.get_or_insert(e.message);
+                false
+            }
+            Some(_) => false,
+        });
+        permanent
+    }
+
+    /// The transaction aborted: everything is written again next time.
+    fn aborted(&mut self) {
+        self.metrics
+            .transactions
+            .get_or_create(&ResultLabel { result: "aborted" })
+            .inc();
+        let queued = std::mem::take(&mut self.queued);
+        self.current.append(queued);
+        self.deliveries.clear();
+        self.phase = Phase::Idle;
+    }
+
+    /// The transaction committed: what was released meanwhile is next.
+    fn committed(&mut self) {
+        if !self.current.is_empty() {
+            self.metrics
+                .transactions
+                .get_or_create(&ResultLabel {
+                    result: "committed",
+                })
+                .inc();
+            debug!(transactional_id = %self.id, records = self.current.records().len(), partitions = self.current.offsets().len(), "transaction committed");
+        }
+        self.leases.committed(self.current.offsets());
+        self.current = std::mem::take(&mut self.queued);
+        self.phase = Phase::Idle;
+        self.opened = (!self.current.is_empty()).then(Instant::now);
+        self.deliveries.clear();
+        self.failures = 0;
+        // A commit asked for covers everything released before it: what
+        // arrived while this one was committing goes in the next (due at
+        // once while anyone waits).
+        if self.current.is_empty() {
+            self.answer(Ok(()));
+        }
+    }
+
+    fn answer(&mut self, result: Result<(), String>) {
+        for w in self.waiters.drain(..) {
+            let _ = w.send(result.clone());
+        }
+    }
+
+    /// Replaces a producer that failed fatally (same transactional id, so
+    /// its initialisation completes or aborts whatever the old one left).
+    /// When it failed while committing, the group's committed offsets say
+    /// which of the two happened.
+    async fn renew(&mut self, unknown: bool) -> Result<(), TxnError> {
+        self.txn = self.call(Txn::renew).await?;
+        self.deliveries.clear();
+        if !unknown {
+            self.aborted();
+            return Ok(());
+        }
+        let sent = self.current.offsets().clone();
+        let held: Vec<TopicPartition> = sent
+            .keys()
+            .filter(|tp| self.leases.holds(tp))
+            .cloned()
+            .collect();
+        let committed = self.call(move |t| t.committed(&held)).await?;
+        if txn::did_commit(&sent, &committed, &self.leases) {
+            debug!(transactional_id = %self.id, "the transaction whose commit failed had committed");
+            self.committed();
+        } else {
+            self.aborted();
+        }
+        Ok(())
+    }
+
+    /// Lets `leases` go and drops what they released; aborts the open
+    /// transaction if it wrote any of it (records written without their
+    /// offsets must never commit). A transaction already committing keeps
+    /// them: its offsets were sent while the partitions were held, and it
+    /// commits or aborts them with those offsets, atomically.
+    async fn forget(&mut self, leases: &[(TopicPartition, Lease)]) {
+        let partitions: Vec<TopicPartition> = leases
+            .iter()
+            .filter(|(tp, lease)| self.leases.retire(tp, *lease))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        if partitions.is_empty() {
+            return;
+        }
+        self.queued.remove(&partitions);
+        let had = self.current.remove(&partitions);
+        if had && self.phase == Phase::Open {
+            debug!(transactional_id = %self.id, "partitions let go: aborting the open transaction");
+            match self.abort().await {
+                // The rest is written again at once.
+                Ok(()) => self.retry = Some(Instant::now()),
+                Err(e) => self.failed(Phase::Aborting, e).await,
+            }
+        }
+        if self.current.is_empty() && self.queued.is_empty() {
+            self.opened = None;
+        }
+    }
+}
+
+/// The result of a blocking call run on its own thread.
+fn joined<R>(done: Result<Result<R, TxnError>, tokio::task::JoinError>) -> Result<R, TxnError> {
+    done.unwrap_or_else(|e| {
+        Err(TxnError::new(
+            Class::Permanent,
+            format!("a transaction call panicked: {e}"),
+        ))
+    })
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
