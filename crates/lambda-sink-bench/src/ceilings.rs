@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use lambda_sink::lambda::invoke::Invoker;
-use lambda_sink_core::config::{DataFormat, InvocationType, RecordConverter};
+use lambda_sink_core::codec::{DataFormat, RecordConverter};
+use lambda_sink_core::config::InvocationType;
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::{batch, codec, payload};
 use lambda_sink_testkit::{fake_lambda, unique};

@@ -13,7 +13,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use lambda_sink_core::batch::{BatchLimits, Element, request_body, take_batch};
 use lambda_sink_core::codec::schema::{Compiled, SchemaType};
 use lambda_sink_core::codec::schemaless;
-use lambda_sink_core::config::{DataFormat, DecimalFormat, RecordConverter};
+use lambda_sink_core::codec::{DataFormat, DecimalFormat, RecordConverter};
 use lambda_sink_core::esm;
 use lambda_sink_core::payload::render_element;
 use lambda_sink_core::record::SourceRecord;

@@ -27,9 +27,9 @@ use std::io::Write;
 use base64::Engine;
 use serde_json::Value;
 
+use crate::codec::DataFormat;
 use crate::codec::schemaless::write_json_string;
 use crate::codec::wire::SchemaRef;
-use crate::config::DataFormat;
 use crate::payload::Extras;
 use crate::record::{SourceRecord, TimestampType};
 

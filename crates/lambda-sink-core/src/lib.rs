@@ -27,10 +27,14 @@ pub mod event_filter;
 pub mod offsets;
 pub mod outcome;
 pub mod payload;
+pub mod problem;
 pub mod record;
 pub mod retry;
 pub mod route;
 pub mod schedule;
+mod spelled;
 pub mod trace;
 pub mod transaction;
 pub mod transform;
+
+pub use problem::Problem;

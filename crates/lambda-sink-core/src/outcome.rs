@@ -228,7 +228,7 @@ impl DeadLetter {
     }
 
     /// A key or value that `format`'s converter cannot decode.
-    pub fn converter(stage: Stage, format: crate::config::DataFormat, message: String) -> Self {
+    pub fn converter(stage: Stage, format: crate::codec::DataFormat, message: String) -> Self {
         Self {
             stage,
             class_name: converter_class(format).to_string(),
@@ -271,8 +271,8 @@ pub const SINK_TASK_CLASS: &str = "io.confluent.connect.aws.lambda.AwsLambdaSink
 
 /// The converter class Kafka Connect would have used for `format`
 /// (`__connect.errors.class.name` of converter failures).
-pub fn converter_class(format: crate::config::DataFormat) -> &'static str {
-    use crate::config::DataFormat;
+pub fn converter_class(format: crate::codec::DataFormat) -> &'static str {
+    use crate::codec::DataFormat;
     match format {
         DataFormat::Avro => "io.confluent.connect.avro.AvroConverter",
         DataFormat::JsonSr => "io.confluent.connect.json.JsonSchemaConverter",

@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use lambda_sink_core::codec::DecimalFormat;
 use lambda_sink_core::codec::schema::{Compiled, SchemaType};
 use lambda_sink_core::codec::wire::{self, SchemaRef};
-use lambda_sink_core::config::DecimalFormat;
 use serde::Deserialize;
 use serde_json::Value;
 

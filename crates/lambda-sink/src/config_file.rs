@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use lambda_sink_core::config::{self, Problem, Validation};
+use lambda_sink_core::Problem;
+use lambda_sink_core::config::{self, Validation};
 
 /// Reads and validates `path`, resolving `${env:...}` from the process
 /// environment.

@@ -22,7 +22,7 @@ use num_bigint::BigInt;
 use serde_json::{Map, Number, Value};
 
 use super::DecodeError;
-use crate::config::DecimalFormat;
+use crate::codec::DecimalFormat;
 
 /// Largest single allocation the Avro decoder may make for one value: a
 /// corrupt length prefix fails instead of exhausting memory.

@@ -6,12 +6,15 @@
 //! the bytes; Schema Registry formats plug in beside them.
 
 pub mod avro;
+mod format;
 pub mod protobuf;
 pub mod schema;
 pub mod schemaless;
 pub mod wire;
 
 use std::fmt;
+
+pub use format::{DataFormat, DecimalFormat, RecordConverter};
 
 /// Why bytes could not be decoded: the record goes to the DLQ with this
 /// message (or stops the connector with `errors.tolerance=none`).

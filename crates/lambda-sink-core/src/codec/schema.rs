@@ -5,7 +5,7 @@ use serde::de::IgnoredAny;
 use super::DecodeError;
 use super::avro::AvroSchema;
 use super::protobuf::ProtoSchema;
-use crate::config::{DataFormat, DecimalFormat};
+use crate::codec::{DataFormat, DecimalFormat};
 
 /// The `schemaType` of a registry schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

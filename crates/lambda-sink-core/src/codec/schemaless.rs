@@ -17,7 +17,7 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::DecodeError;
-use crate::config::{DataFormat, RecordConverter};
+use crate::codec::{DataFormat, RecordConverter};
 
 /// Renders `bytes` of a schemaless `format` as JSON text: native JSON is
 /// the input itself (validated and trimmed, not copied), the others are new.

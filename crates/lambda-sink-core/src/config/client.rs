@@ -5,7 +5,11 @@
 //! settings at-least-once depends on, which nothing can override (validation
 //! already rejects attempts, this order makes it structural).
 
-use super::{AutoOffsetReset, ClientProperties, ClientValue, ConnectorId, KafkaAuth, KafkaConfig};
+use super::enums::AutoOffsetReset;
+
+use super::model::{ClientProperties, ClientValue, KafkaAuth, KafkaConfig};
+
+use super::names::ConnectorId;
 
 /// Which client the properties are for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

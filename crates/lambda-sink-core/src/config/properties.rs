@@ -12,9 +12,10 @@
 
 use super::enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
-    DataFormat, DecimalFormat, ErrorsTolerance, EsmRecordFormat, InvocationType, KafkaAuthMode,
-    OnFailure, Ordering, PayloadFormat, RecordConverter, ReporterValueFormat,
+    ErrorsTolerance, EsmRecordFormat, InvocationType, KafkaAuthMode, OnFailure, Ordering,
+    PayloadFormat, ReporterValueFormat,
 };
+use crate::codec::{DataFormat, DecimalFormat, RecordConverter};
 
 /// A property's value type, which decides how its text is parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

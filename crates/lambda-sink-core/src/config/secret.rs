@@ -37,6 +37,21 @@ impl<T> fmt::Display for Secret<T> {
     }
 }
 
+/// How a value appears in a message: quoted, shortened when long, and
+/// replaced by the mask when it is secret.
+pub(crate) fn shown(value: &str, secret: bool) -> String {
+    const LONGEST: usize = 80;
+    if secret {
+        return MASK.to_string();
+    }
+    if value.chars().count() > LONGEST {
+        let head: String = value.chars().take(LONGEST).collect();
+        format!("{head:?}…")
+    } else {
+        format!("{value:?}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +63,13 @@ mod tests {
         assert_eq!(format!("{s:?}"), MASK);
         assert_eq!(format!("{:?}", Some(&s)), format!("Some({MASK})"));
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn shown_quotes_masks_and_shortens() {
+        assert_eq!(shown("sync", false), "\"sync\"");
+        assert_eq!(shown("hunter2", true), "********");
+        let long = "x".repeat(100);
+        assert_eq!(shown(&long, false), format!("\"{}\"…", "x".repeat(80)));
     }
 }

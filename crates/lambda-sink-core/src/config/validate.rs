@@ -13,21 +13,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use regex::Regex;
-
+use crate::codec::{DataFormat, DecimalFormat, RecordConverter};
 use crate::transform::Chain;
 
-use super::problem::shown;
-use super::properties::{self, Key, Kind, PassThrough, Property, Required};
-use super::{
-    AssumeRole, AuthenticationMethod, AutoOffsetReset, AwsConfig, AwsCredentials, BehaviorOnError,
-    ClientProperties, ClientValue, Config, ConfigurationMode, ConnectorId, DataFormat,
-    DecimalFormat, Dlq, ErrorsConfig, ErrorsTolerance, EsmRecordFormat, FunctionRef,
-    InvocationType, KafkaAuth, KafkaAuthMode, KafkaConfig, LambdaConfig, OnFailure, Ordering,
-    OutputTopic, PayloadFormat, Problem, Proxy, RawConfig, RecordConverter, ReporterConfig,
-    ReporterTopic, ReporterValueFormat, Resolver, Routing, SchemaRegistryConfig, Secret,
-    ServiceConfig, Subscription, TopicName, Transactions,
+use super::enums::{
+    AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ErrorsTolerance,
+    EsmRecordFormat, InvocationType, KafkaAuthMode, OnFailure, Ordering, PayloadFormat,
+    ReporterValueFormat,
 };
+use super::model::{
+    AssumeRole, AwsConfig, AwsCredentials, ClientProperties, ClientValue, Config, Dlq,
+    ErrorsConfig, KafkaAuth, KafkaConfig, LambdaConfig, OutputTopic, Proxy, ReporterConfig,
+    ReporterTopic, Routing, SchemaRegistryConfig, ServiceConfig, Subscription, Transactions,
+    full_match,
+};
+use super::names::{ConnectorId, FunctionRef, TopicName};
+use super::properties::{self, Key, Kind, PassThrough, Property, Required};
+use super::reference::Resolver;
+use super::secret::Secret;
+use super::secret::shown;
+use super::source::RawConfig;
+use crate::Problem;
 use crate::event_filter::FilterCriteria;
 use crate::trace::IdempotencyKey;
 
@@ -398,11 +404,6 @@ fn millis(n: i64) -> Duration {
 
 fn usize_of(n: i64) -> usize {
     usize::try_from(n).unwrap_or(0)
-}
-
-/// The regex anchored for a full match, as Kafka's `topics.regex` is applied.
-pub(crate) fn full_match(pattern: &str) -> Result<Regex, regex::Error> {
-    Regex::new(&format!("^(?:{pattern})$"))
 }
 
 /// Pass 3: the typed config and cross-field rules. Returns a config only when

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::records::Props;
-use crate::config::Problem;
+use crate::Problem;
 use crate::config::properties::{self, DefaultValue, Group, Kind, PROPERTIES, Property, Required};
 use crate::transform::catalog;
 

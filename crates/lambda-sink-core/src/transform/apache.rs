@@ -14,8 +14,9 @@ use std::sync::Arc;
 use regex::Regex;
 use serde_json::{Map, Number, Value};
 
+use super::props::Props;
+use super::record::{Part, Record, Transform, java_class, not_a_map, require_map};
 use super::timefmt::DateFormat;
-use super::{Part, Props, Record, Transform, java_class, not_a_map, require_map};
 
 /// A transform built from its properties, or `None` after reporting why not.
 pub(super) type Built = Option<Box<dyn Transform>>;

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use super::predicates::{self, Built as BuiltPredicate};
-use super::{Part, Predicate, Props, Transform, apache, confluent};
+use super::props::{PropertyDoc, Props};
+use super::record::{Part, Predicate, Transform};
+use super::{apache, confluent};
 
 /// A transform or a predicate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,21 +28,6 @@ impl Kind {
             Self::Predicate => "predicate",
         }
     }
-}
-
-/// One property of a transform or predicate.
-#[derive(Debug)]
-pub struct PropertyDoc {
-    /// The key under `transforms.<alias>.`.
-    pub name: &'static str,
-    /// Connect's type name (`STRING`, `LIST`, `BOOLEAN`, `INT`).
-    pub kind: &'static str,
-    /// Whether it must be set.
-    pub required: bool,
-    /// The default, when it has one.
-    pub default: Option<&'static str>,
-    /// What it does.
-    pub doc: &'static str,
 }
 
 type BuildTransform = fn(&mut Props, Part) -> apache::Built;

@@ -17,7 +17,8 @@ use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
 use super::apache::{Built, FieldSelection};
-use super::{Part, Props, Record, Transform};
+use super::props::Props;
+use super::record::{Part, Record, Transform};
 
 // ── Filter ─────────────────────────────────────────────────────────────
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use super::{Predicate, Props, Record};
+use super::record::{Predicate, Record};
+
+use super::props::Props;
 
 /// A predicate built from its properties, or `None` after reporting why not.
 pub(super) type Built = Option<Arc<dyn Predicate>>;

@@ -1,13 +1,28 @@
 //! [`Props`]: one transform's or predicate's properties
 //! (`transforms.<alias>.*`), read by typed getters that report every
-//! problem against the full key, as the rest of the config does.
+//! problem against the full key, as the rest of the config does; and
+//! [`PropertyDoc`], how the catalog describes each.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
 
-use super::catalog::PropertyDoc;
-use crate::config::Problem;
+use crate::Problem;
+
+/// One property of a transform or predicate.
+#[derive(Debug)]
+pub struct PropertyDoc {
+    /// The key under `transforms.<alias>.`.
+    pub name: &'static str,
+    /// Connect's type name (`STRING`, `LIST`, `BOOLEAN`, `INT`).
+    pub kind: &'static str,
+    /// Whether it must be set.
+    pub required: bool,
+    /// The default, when it has one.
+    pub default: Option<&'static str>,
+    /// What it does.
+    pub doc: &'static str,
+}
 
 /// The properties under `<root>.<alias>.`, and the problems found reading them.
 #[derive(Debug)]

@@ -5,12 +5,14 @@
 //! method read is named next to the cases.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::*;
+use crate::codec::RecordConverter;
 use crate::codec::schemaless;
-use crate::config::RecordConverter;
+use crate::record::SourceRecord;
 
 fn keys(props: &[(&str, &str)]) -> BTreeMap<String, String> {
     props
@@ -1096,7 +1098,7 @@ fn rendered(c: &Chain, value: &[u8], converter: RecordConverter) -> (String, Str
         Transformed::Element(e) => String::from_utf8(e).unwrap(),
         other => panic!("{other:?}"),
     };
-    let plain = schemaless::render(crate::config::DataFormat::Json, converter, value).unwrap();
+    let plain = schemaless::render(crate::codec::DataFormat::Json, converter, value).unwrap();
     let untouched = crate::payload::render_element(&source, None, Some(&plain), false);
     (transformed, String::from_utf8(untouched).unwrap())
 }

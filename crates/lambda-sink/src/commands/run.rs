@@ -43,7 +43,7 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
         .await
         .is_none()
     {
-        problems.push(lambda_sink_core::config::Problem::new(
+        problems.push(lambda_sink_core::Problem::new(
             "aws.lambda.region",
             lambda::NO_REGION,
         ));

@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use lambda_sink_core::config::{Config, Problem, Subscription};
+use lambda_sink_core::Problem;
+use lambda_sink_core::config::{Config, Subscription};
 
 use crate::config_file::plural;
 use crate::lambda::{self, FunctionCheck, RegionSources};

@@ -14,8 +14,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lambda_sink_core::Problem;
 use lambda_sink_core::config::properties::{self, Key};
-use lambda_sink_core::config::{KafkaConfig, Problem, RawConfig, Resolver, Secret};
+use lambda_sink_core::config::{KafkaConfig, RawConfig, Resolver, Secret};
 
 /// How REST requests must authenticate.
 #[derive(Clone, Debug)]

@@ -30,7 +30,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use lambda_sink_core::config::{Problem, RawConfig, RawEntry, Validation, validate};
+use lambda_sink_core::Problem;
+use lambda_sink_core::config::{RawConfig, RawEntry, Validation, validate};
 use lambda_sink_core::connect::records::{ClusterState, ConfigRecord, Props};
 use lambda_sink_core::connect::status::{InstanceReport, report_worker};
 use tokio::sync::watch;

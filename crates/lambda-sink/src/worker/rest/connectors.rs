@@ -258,7 +258,7 @@ async fn create(State(w): Shared, body: Bytes) -> ApiResult<Response> {
     let config = config_map(request.remove("config").unwrap_or(json!({})), &name)?;
     if name.is_empty() {
         return Err(ApiError::bad_request(invalid_message(&[
-            lambda_sink_core::config::Problem::new("name", "is required: the connector's name"),
+            lambda_sink_core::Problem::new("name", "is required: the connector's name"),
         ])));
     }
     if w.state().get(&name).is_some() {

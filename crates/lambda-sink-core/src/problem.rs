@@ -27,31 +27,3 @@ impl fmt::Display for Problem {
         write!(f, "{}: {}", self.property, self.message)
     }
 }
-
-/// How a value appears in a message: quoted, shortened when long, and
-/// replaced by the mask when it is secret.
-pub(crate) fn shown(value: &str, secret: bool) -> String {
-    const LONGEST: usize = 80;
-    if secret {
-        return super::secret::MASK.to_string();
-    }
-    if value.chars().count() > LONGEST {
-        let head: String = value.chars().take(LONGEST).collect();
-        format!("{head:?}…")
-    } else {
-        format!("{value:?}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shown_quotes_masks_and_shortens() {
-        assert_eq!(shown("sync", false), "\"sync\"");
-        assert_eq!(shown("hunter2", true), "********");
-        let long = "x".repeat(100);
-        assert_eq!(shown(&long, false), format!("\"{}\"…", "x".repeat(80)));
-    }
-}
