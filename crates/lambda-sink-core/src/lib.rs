@@ -11,6 +11,8 @@
 //! * [`trace`] — idempotency keys and `traceparent` for the function.
 //! * [`transaction`] — what exactly-once transactions hold, under which
 //!   partition lease, and the invariant every commit keeps.
+//! * [`element`] — what a decoded record becomes: its payload element,
+//!   filtered, or a dead letter;
 //! * [`esm`] — the event shape of AWS's Kafka event source mapping and its
 //!   partial batch response; [`event_filter`] — its event filtering.
 //!
@@ -22,6 +24,7 @@ pub mod codec;
 pub mod concurrency;
 pub mod config;
 pub mod connect;
+pub mod element;
 pub mod esm;
 pub mod event_filter;
 pub mod offsets;

@@ -73,3 +73,12 @@ impl std::fmt::Display for TopicPartition {
         write!(f, "{}[{}]", self.topic, self.partition)
     }
 }
+
+/// `first..=last` of records in offset order, for logs and messages.
+pub fn offset_range<'a>(mut records: impl DoubleEndedIterator<Item = &'a SourceRecord>) -> String {
+    match (records.next(), records.next_back()) {
+        (Some(a), Some(b)) => format!("{}..={}", a.offset, b.offset),
+        (Some(a), None) => format!("{}..={}", a.offset, a.offset),
+        _ => String::new(),
+    }
+}

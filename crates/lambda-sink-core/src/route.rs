@@ -263,6 +263,51 @@ fn failed_as(error: BatchError, condition: &'static str, policy: &Policy) -> Res
     }
 }
 
+/// How the function failed the records of an answered batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionFailure {
+    /// `X-Amz-Function-Error`: the whole batch.
+    Error,
+    /// A partial batch response named the first failed record.
+    Items,
+    /// A partial batch response that cannot be read: the whole batch.
+    Malformed,
+}
+
+/// What follows a function failure of some records, as the event source
+/// mapping does it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Invoke each half on its own (`aws.lambda.bisect.on.function.error`;
+    /// it uses up no retry).
+    Bisect,
+    /// Invoke them again after a backoff
+    /// (`aws.lambda.function.error.max.retries`).
+    Retry,
+    /// Resolve them as failed ([`route`]).
+    Resolve,
+}
+
+/// What follows when the function failed `failed` records (`how`) that
+/// have been retried `retries` times: with `bisect`, a batch of more than
+/// one record the function failed as a whole is split; otherwise it is
+/// retried while `max_retries` allows (`None`: forever), then resolved.
+pub fn after_function_failure(
+    how: FunctionFailure,
+    failed: usize,
+    retries: u32,
+    bisect: bool,
+    max_retries: Option<u32>,
+) -> AfterFailure {
+    if bisect && failed > 1 && how == FunctionFailure::Error {
+        AfterFailure::Bisect
+    } else if max_retries.is_none_or(|max| retries < max) {
+        AfterFailure::Retry
+    } else {
+        AfterFailure::Resolve
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,5 +542,32 @@ mod tests {
             route(1, Finished::Answered(&ok), &policy),
             Resolution::Resolved(Outcome::Success, _)
         ));
+    }
+
+    #[test]
+    fn after_a_function_failure() {
+        use AfterFailure::{Bisect, Resolve, Retry};
+        use FunctionFailure::{Error, Items, Malformed};
+        // (how, failed records, retries so far, bisect, max retries, next)
+        let cases = [
+            (Error, 4, 0, true, Some(0), Bisect),
+            (Error, 4, 3, true, Some(1), Bisect),
+            (Error, 1, 0, true, Some(0), Resolve),
+            (Error, 1, 0, true, Some(2), Retry),
+            (Items, 4, 0, true, Some(2), Retry),
+            (Malformed, 4, 0, true, Some(0), Resolve),
+            (Error, 4, 0, false, Some(2), Retry),
+            (Error, 4, 1, false, Some(2), Retry),
+            (Error, 4, 2, false, Some(2), Resolve),
+            (Error, 4, 1_000, false, None, Retry),
+            (Error, 4, 0, false, Some(0), Resolve),
+        ];
+        for (how, failed, retries, bisect, max, next) in cases {
+            assert_eq!(
+                after_function_failure(how, failed, retries, bisect, max),
+                next,
+                "{how:?} {failed} records, {retries} retries, bisect {bisect}, max {max:?}"
+            );
+        }
     }
 }

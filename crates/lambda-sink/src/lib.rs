@@ -13,6 +13,7 @@
 //! * [`registry`] — the Schema Registry client and schema cache;
 //! * [`http`], [`status`], [`metrics`] — `/health`, `/status`, `/metrics`;
 //! * [`telemetry`] — logging;
+//! * `sync` — a mutex lock that survives poisoning;
 //! * [`worker`] — `serve`: many connectors, the Kafka Connect REST API,
 //!   state kept in Kafka.
 
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod registry;
 pub mod status;
+mod sync;
 pub mod telemetry;
 pub mod worker;
 

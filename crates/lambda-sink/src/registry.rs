@@ -13,8 +13,9 @@
 //!   that cannot be reached is transient (the caller retries, never DLQs);
 //!   refused credentials stop the connector.
 
+use crate::sync::lock;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lambda_sink_core::codec::schema::{Compiled, SchemaType};
@@ -359,12 +360,6 @@ impl Registry {
             failures.join("; ")
         )))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Each critical section is one insert or lookup: a panic elsewhere
-    // leaves the map consistent.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A reqwest error without the URL (which may hold credentials).

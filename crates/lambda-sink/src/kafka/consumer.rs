@@ -19,8 +19,9 @@
 //! librdkafka commits *stored* offsets on a timer; only the handler stores
 //! offsets, and only for records whose outcome is resolved.
 
+use crate::sync::lock;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use lambda_sink_core::config::{ClientRole, Config};
@@ -100,10 +101,6 @@ impl Wake {
             .unwrap_or_else(PoisonError::into_inner);
         *pending = false;
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Stores offsets on the consumer: the only way offsets advance.

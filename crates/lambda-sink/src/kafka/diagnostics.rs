@@ -22,8 +22,9 @@
 //! nothing else (the outcome producer, the start-up probe); the consumer's
 //! context delegates to its own [`ClientEvents`].
 
+use crate::sync::lock;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lambda_sink_core::config::ClientProperties;
@@ -225,11 +226,6 @@ impl ClientEvents {
             .iter()
             .fold(text.to_string(), |t, s| t.replace(s.as_str(), "********"))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each critical section is one map or slot update.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The librdkafka context of clients that need only [`ClientEvents`].

@@ -1,15 +1,16 @@
-//! From resolved records to stored offsets: a batch's outcome records are
-//! enqueued in order, and its offsets are stored once Kafka acknowledges
-//! them all (at-least-once), or they are released with the offsets that
-//! resolve them into the task's transaction (`reporter.exactly.once`). The
-//! committer runs beside the worker, so batches go on while earlier
-//! outcomes are still being acknowledged. The worker tracks every
-//! record in the partition's [`Ledger`] as it takes it, in offset order;
-//! batches resolve in any order (`aws.lambda.ordering` `key` and `none`),
-//! and the [`OffsetTracker`] stores only the contiguous watermark, never
-//! past an unresolved record.
+//! From resolved records to stored offsets ([`Committer`]): a batch's
+//! outcome records are enqueued in order, and its offsets are stored once
+//! Kafka acknowledges them all (at-least-once), or they are released with
+//! the offsets that resolve them into the task's transaction
+//! (`reporter.exactly.once`). The commit loop runs beside the worker, so
+//! batches go on while earlier outcomes are still being acknowledged. The
+//! worker tracks every record in the partition's ledger (an
+//! [`OffsetTracker`]) as it takes it, in offset order; batches resolve in
+//! any order (`aws.lambda.ordering` `key` and `none`), and only the
+//! contiguous watermark is stored, never past an unresolved record.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use futures::future::{BoxFuture, FutureExt, try_join_all};
@@ -21,21 +22,21 @@ use lambda_sink_core::transaction::Lease;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::partition::Worker;
+use super::context::{Context, Halt};
 use super::ports::Offsets;
-use super::{Halt, Shared, lock};
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
+use crate::sync::lock;
 
 /// Most batches whose outcomes may await acknowledgement at once, per
 /// partition, beyond its batches in flight.
-pub(super) const PENDING_BATCHES: usize = 4;
+const PENDING_BATCHES: usize = 4;
 
 /// A partition's consumed records until their offsets are committable:
-/// tracked by the worker, resolved by the committer.
-pub(super) type Ledger = Arc<Mutex<OffsetTracker>>;
+/// tracked by the worker, resolved by the commit loop.
+type Ledger = Arc<Mutex<OffsetTracker>>;
 
-/// A resolved batch on its way to the committer.
-pub(super) struct Pending {
+/// A resolved batch on its way to the commit loop.
+struct Pending {
     offsets: Vec<i64>,
     outcomes: Durable,
 }
@@ -50,9 +51,49 @@ enum Durable {
     WithOffsets(Vec<(i64, OutcomeRecord)>),
 }
 
-impl Worker {
-    /// Hands the batch's outcome records (in order) to the committer: sent
-    /// now and its offsets stored once all are acknowledged
+/// A partition's committer as the worker and its stages see it: it tracks
+/// the records taken and takes resolved batches. The commit loop ends once
+/// every clone is dropped and what they handed over is stored.
+#[derive(Clone)]
+pub(super) struct Committer {
+    ctx: Arc<Context>,
+    ledger: Ledger,
+    pending: mpsc::Sender<Pending>,
+    with_outcomes: bool,
+}
+
+impl Committer {
+    /// The committer of `tp` (held under `lease`) storing into `store`, and
+    /// its commit loop, to run beside the worker; `in_flight` batches may
+    /// resolve at once.
+    pub(super) fn start(
+        tp: TopicPartition,
+        lease: Lease,
+        ctx: &Arc<Context>,
+        store: Arc<dyn Offsets>,
+        in_flight: usize,
+    ) -> (Self, impl Future<Output = ()> + use<>) {
+        let (pending, pending_rx) = mpsc::channel(PENDING_BATCHES.max(in_flight));
+        let ledger: Ledger = Arc::new(Mutex::new(OffsetTracker::new()));
+        let committer = Self {
+            ctx: ctx.clone(),
+            ledger: ledger.clone(),
+            pending,
+            with_outcomes: store.with_outcomes(),
+        };
+        let committing = commit_loop(tp, lease, ledger, pending_rx, store, ctx.clone());
+        (committer, committing)
+    }
+
+    /// Tracks a record taken, in offset order.
+    pub(super) fn track(&self, offset: i64) {
+        if let Err(e) = lock(&self.ledger).track(offset) {
+            warn!(error = %e, "offset tracking");
+        }
+    }
+
+    /// Hands the batch's outcome records (in order) to the commit loop:
+    /// sent now and its offsets stored once all are acknowledged
     /// (at-least-once), or kept until its offsets are committable and then
     /// released with them (exactly-once).
     pub(super) async fn resolve(
@@ -60,10 +101,9 @@ impl Worker {
         records: &[SourceRecord],
         outcome: Outcome,
         outcomes: Vec<OutcomeRecord>,
-        pending: &mpsc::Sender<Pending>,
     ) -> Result<(), Halt> {
-        self.shared.metrics.resolved(outcome, records.len());
-        let outcomes = if self.store.with_outcomes() {
+        self.ctx.metrics.resolved(outcome, records.len());
+        let outcomes = if self.with_outcomes {
             // One outcome record per input record (extras, if any, go with
             // the last).
             let last = records.last().map_or(0, |r| r.offset);
@@ -76,12 +116,12 @@ impl Worker {
         } else {
             let deliveries: Vec<_> = outcomes
                 .into_iter()
-                .map(|o| self.shared.outcomes.send(o))
+                .map(|o| self.ctx.outcomes.send(o))
                 .collect();
             Durable::Acknowledged(try_join_all(deliveries).map(|r| r.map(|_| ())).boxed())
         };
         let offsets = records.iter().map(|r| r.offset).collect();
-        pending
+        self.pending
             .send(Pending { offsets, outcomes })
             .await
             .map_err(|_| Halt::Stopped)
@@ -95,13 +135,13 @@ impl Worker {
 /// it, released in offset order, so a transaction never holds an outcome
 /// whose offset it does not commit, nor commits an offset whose outcome it
 /// does not hold.
-pub(super) async fn commit_loop(
+async fn commit_loop(
     tp: TopicPartition,
     lease: Lease,
     ledger: Ledger,
     mut pending: mpsc::Receiver<Pending>,
     store: Arc<dyn Offsets>,
-    shared: Arc<Shared>,
+    ctx: Arc<Context>,
 ) {
     let mut waiting = FuturesUnordered::new();
     // Exactly-once: outcome records by input offset, until committable.
@@ -112,7 +152,7 @@ pub(super) async fn commit_loop(
             biased;
             Some((offsets, result)) = waiting.next(), if !waiting.is_empty() => {
                 if let Err(e) = result {
-                    shared.fail(format!("{e}"));
+                    ctx.fail(format!("{e}"));
                     return;
                 }
                 offsets

@@ -10,17 +10,20 @@ use lambda_sink_core::batch;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::esm::{self, Envelope, ItemFailures};
 use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, InvokeFailure, RetryReason};
-use lambda_sink_core::record::SourceRecord;
+use lambda_sink_core::record::{SourceRecord, TopicPartition, offset_range};
 use lambda_sink_core::retry::Backoff;
-use lambda_sink_core::route::{self, Finished, Invoked, Resolution, Write};
+use lambda_sink_core::route::{
+    self, AfterFailure, Finished, FunctionFailure, Invoked, Resolution, Write,
+    after_function_failure,
+};
 use lambda_sink_core::trace;
-use tokio::sync::mpsc;
+use std::sync::Arc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::Halt;
-use super::commit::Pending;
-use super::partition::{Worker, offsets_range};
+use super::context::{Context, Halt};
+use super::route::{Router, log_resolved_error};
 use crate::metrics::{ReasonLabel, ResultLabel, TypeLabel};
 
 /// Records with their rendered payload elements.
@@ -34,7 +37,7 @@ struct Work {
 }
 
 /// How the function failed (part of) an answered batch.
-enum FunctionFailure {
+enum Failure {
     /// `X-Amz-Function-Error`: the whole batch.
     Error,
     /// A partial batch response.
@@ -43,7 +46,15 @@ enum FunctionFailure {
     Malformed(String),
 }
 
-impl FunctionFailure {
+impl Failure {
+    fn kind(&self) -> FunctionFailure {
+        match self {
+            Self::Error => FunctionFailure::Error,
+            Self::Items => FunctionFailure::Items,
+            Self::Malformed(_) => FunctionFailure::Malformed,
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Self::Error => "function error".into(),
@@ -89,19 +100,49 @@ enum Attempt {
     Cancelled,
 }
 
-impl Worker {
+/// A partition's invoker: its batches through Lambda, resolved by the
+/// [`Router`].
+pub(super) struct Invoker {
+    ctx: Arc<Context>,
+    tp: TopicPartition,
+    /// The partition's stop: retries and backoffs end on it.
+    stop: CancellationToken,
+    /// The event around the partition's records with
+    /// `aws.lambda.payload.format=esm`.
+    envelope: Option<Envelope>,
+    router: Router,
+}
+
+impl Invoker {
+    pub(super) fn new(
+        ctx: Arc<Context>,
+        tp: TopicPartition,
+        stop: CancellationToken,
+        envelope: Option<Envelope>,
+        router: Router,
+    ) -> Self {
+        Self {
+            ctx,
+            tp,
+            stop,
+            envelope,
+            router,
+        }
+    }
+
+    /// Where records that are not invoked are resolved.
+    pub(super) fn router(&self) -> &Router {
+        &self.router
+    }
+
     /// Invokes one batch and hands its resolution on: records older than
     /// `aws.lambda.max.record.age.ms` are not invoked, a batch Lambda finds
     /// too large is split, and a batch the function fails (wholly, or from
     /// the first record a partial batch response reports) is bisected and
     /// retried as configured before it is resolved as failed.
-    pub(super) async fn process(
-        &self,
-        batch: Rendered,
-        pending: &mpsc::Sender<Pending>,
-    ) -> Result<(), Halt> {
+    pub(super) async fn process(&self, batch: Rendered) -> Result<(), Halt> {
         let Some(function) = self
-            .shared
+            .ctx
             .config
             .lambda
             .routing
@@ -113,128 +154,168 @@ impl Worker {
                 self.tp.topic, self.tp.topic
             )));
         };
-        let policy = &self.shared.policy;
-        let lambda = &self.shared.config.lambda;
         // A stack keeps halves in order: the first half is processed first.
         let mut work = vec![Work { batch, retries: 0 }];
-        while let Some(Work { mut batch, retries }) = work.pop() {
-            if let Some(max_age) = lambda.max_record_age {
-                let (expired, fresh) = split_expired(batch, max_age);
-                batch = fresh;
-                if !expired.is_empty() {
-                    let records: Vec<SourceRecord> = expired.into_iter().map(|(r, _)| r).collect();
-                    warn!(offsets = %offsets_range(records.iter()), max_age_ms = max_age.as_millis(), "records older than aws.lambda.max.record.age.ms are not invoked");
-                    let resolution =
-                        route::route(records.len(), Finished::Expired(max_age), policy);
-                    let resolution = with_context(resolution, &function, 0);
-                    self.apply(records, resolution, pending).await?;
-                }
-                if batch.is_empty() {
-                    continue;
-                }
+        while let Some(next) = work.pop() {
+            let then = self.step(&function, next).await?;
+            work.extend(then.into_iter().rev());
+        }
+        Ok(())
+    }
+
+    /// One batch: what is too old resolved, the rest invoked and resolved;
+    /// the work that follows from it, in order.
+    async fn step(&self, function: &FunctionRef, work: Work) -> Result<Vec<Work>, Halt> {
+        let Work { batch, retries } = work;
+        let batch = self.drop_expired(function, batch).await?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let range = offset_range(batch.iter().map(|(r, _)| r));
+        // Built for each attempt rather than kept: the SDK takes the body
+        // as an owned Vec, so one copy per attempt is the least there is.
+        let elements = || batch.iter().map(|(_, e)| e.as_slice());
+        let body = || match &self.envelope {
+            Some(envelope) => envelope.wrap(elements()),
+            None => batch::request_body(elements()),
+        };
+        let bytes = batch::request_len(batch.len(), batch.iter().map(|(_, e)| e.len()).sum())
+            + self.envelope.as_ref().map_or(0, Envelope::overhead);
+        debug!(offsets = %range, records = batch.len(), bytes, "invoking");
+        let metrics = &self.ctx.metrics;
+        metrics.batch_records.observe(batch.len() as f64);
+        metrics.batch_bytes.observe(bytes as f64);
+        // One trace per request: the first traced record's.
+        let trace = batch
+            .iter()
+            .find_map(|(r, _)| trace::traceparent(r))
+            .and_then(trace::xray_trace_id);
+        let finished = match self
+            .invoke_with_retry(function, body, trace.as_deref())
+            .await
+        {
+            Attempt::Done(invoked) => Ok(invoked),
+            Attempt::GaveUp(failure) => Err(failure),
+            Attempt::Split => return self.split(batch, retries).await,
+            Attempt::Stop(reason) => {
+                return Err(Halt::Failed(format!(
+                    "invoking {function} for {} offsets {range}: {reason}",
+                    self.tp
+                )));
             }
-            let range = offsets_range(batch.iter().map(|(r, _)| r));
-            // Built for each attempt rather than kept: the SDK takes the body
-            // as an owned Vec, so one copy per attempt is the least there is.
-            let elements = || batch.iter().map(|(_, e)| e.as_slice());
-            let body = || match &self.envelope {
-                Some(envelope) => envelope.wrap(elements()),
-                None => batch::request_body(elements()),
+            Attempt::Cancelled => return Err(Halt::Stopped),
+        };
+        self.after_answer(function, batch, retries, finished).await
+    }
+
+    /// Resolves the records older than `aws.lambda.max.record.age.ms`
+    /// without invoking them; the rest.
+    async fn drop_expired(
+        &self,
+        function: &FunctionRef,
+        batch: Rendered,
+    ) -> Result<Rendered, Halt> {
+        let Some(max_age) = self.ctx.config.lambda.max_record_age else {
+            return Ok(batch);
+        };
+        let (expired, fresh) = split_expired(batch, max_age);
+        if !expired.is_empty() {
+            let records: Vec<SourceRecord> = expired.into_iter().map(|(r, _)| r).collect();
+            warn!(offsets = %offset_range(records.iter()), max_age_ms = max_age.as_millis(), "records older than aws.lambda.max.record.age.ms are not invoked");
+            let resolution =
+                route::route(records.len(), Finished::Expired(max_age), &self.ctx.policy);
+            let resolution = with_context(resolution, function, 0);
+            self.router.apply(records, resolution).await?;
+        }
+        Ok(fresh)
+    }
+
+    /// A batch Lambda found too large: its halves, or for a single record,
+    /// a dead letter.
+    async fn split(&self, mut batch: Rendered, retries: u32) -> Result<Vec<Work>, Halt> {
+        if batch.len() > 1 {
+            let second = batch.split_off(batch.len() / 2);
+            debug!(offsets = %offset_range(batch.iter().map(|(r, _)| r)), "request too large for Lambda: splitting the batch");
+            return Ok(vec![
+                Work { batch, retries },
+                Work {
+                    batch: second,
+                    retries,
+                },
+            ]);
+        }
+        for (record, _) in batch {
+            let message = format!(
+                "Lambda rejected record {}@{} as too large for one request (RequestTooLargeException)",
+                self.tp, record.offset
+            );
+            self.router
+                .dead_letter(record, DeadLetter::task_put(message))
+                .await?;
+        }
+        Ok(Vec::new())
+    }
+
+    /// Resolves an answered (or given up) batch; when the function failed
+    /// some of its records, what the core's [`after_function_failure`]
+    /// says follows: bisect, retry after a backoff, or resolve as failed.
+    async fn after_answer(
+        &self,
+        function: &FunctionRef,
+        mut batch: Rendered,
+        retries: u32,
+        finished: Result<Invoked, InvokeFailure>,
+    ) -> Result<Vec<Work>, Halt> {
+        let policy = &self.ctx.policy;
+        let failure = match &finished {
+            Ok(invoked) => self.function_failure(invoked, &batch),
+            Err(_) => None,
+        };
+        let (Ok(invoked), Some((first, failure))) = (&finished, failure) else {
+            let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
+            let resolution = match &finished {
+                Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
+                Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
             };
-            let bytes = batch::request_len(batch.len(), batch.iter().map(|(_, e)| e.len()).sum())
-                + self.envelope.as_ref().map_or(0, Envelope::overhead);
-            debug!(offsets = %range, records = batch.len(), bytes, "invoking");
-            let metrics = &self.shared.metrics;
-            metrics.batch_records.observe(batch.len() as f64);
-            metrics.batch_bytes.observe(bytes as f64);
-            // One trace per request: the first traced record's.
-            let trace = batch
-                .iter()
-                .find_map(|(r, _)| trace::traceparent(r))
-                .and_then(trace::xray_trace_id);
-            let finished = match self
-                .invoke_with_retry(&function, body, trace.as_deref())
-                .await
-            {
-                Attempt::Done(invoked) => Ok(invoked),
-                Attempt::GaveUp(failure) => Err(failure),
-                Attempt::Split if batch.len() > 1 => {
-                    let second = batch.split_off(batch.len() / 2);
-                    debug!(offsets = %range, "request too large for Lambda: splitting the batch");
-                    work.push(Work {
-                        batch: second,
-                        retries,
-                    });
-                    work.push(Work { batch, retries });
-                    continue;
-                }
-                Attempt::Split => {
-                    // A single record Lambda still finds too large.
-                    for (record, _) in batch {
-                        let message = format!(
-                            "Lambda rejected record {}@{} as too large for one request (RequestTooLargeException)",
-                            self.tp, record.offset
-                        );
-                        self.dead_letter(record, DeadLetter::task_put(message), pending)
-                            .await?;
-                    }
-                    continue;
-                }
-                Attempt::Stop(reason) => {
-                    return Err(Halt::Failed(format!(
-                        "invoking {function} for {} offsets {range}: {reason}",
-                        self.tp
-                    )));
-                }
-                Attempt::Cancelled => return Err(Halt::Stopped),
-            };
-            let failure = match &finished {
-                Ok(invoked) => self
-                    .function_failure(invoked, &batch)
-                    .map(|(first, failure)| (invoked, first, failure)),
-                Err(_) => None,
-            };
-            let Some((invoked, first, failure)) = failure else {
-                let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
-                let resolution = match &finished {
-                    Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
-                    Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
-                };
-                let resolution = with_context(resolution, &function, retries + 1);
-                super::route::log_resolved_error(&records, &resolution, &finished);
-                self.apply(records, resolution, pending).await?;
-                continue;
-            };
-            // The records before the first failed one succeeded.
-            let mut failed = batch.split_off(first);
-            if !batch.is_empty() {
-                let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
-                let ok = route::route(records.len(), Finished::Answered(invoked), policy);
-                self.apply(records, ok, pending).await?;
-            }
-            let failed_range = offsets_range(failed.iter().map(|(r, _)| r));
-            if lambda.bisect_on_function_error
-                && failed.len() > 1
-                && matches!(failure, FunctionFailure::Error)
-            {
+            let resolution = with_context(resolution, function, retries + 1);
+            log_resolved_error(&records, &resolution, &finished);
+            self.router.apply(records, resolution).await?;
+            return Ok(Vec::new());
+        };
+        // The records before the first failed one succeeded.
+        let mut failed = batch.split_off(first);
+        if !batch.is_empty() {
+            let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
+            let ok = route::route(records.len(), Finished::Answered(invoked), policy);
+            self.router.apply(records, ok).await?;
+        }
+        let failed_range = offset_range(failed.iter().map(|(r, _)| r));
+        let lambda = &self.ctx.config.lambda;
+        let metrics = &self.ctx.metrics;
+        match after_function_failure(
+            failure.kind(),
+            failed.len(),
+            retries,
+            lambda.bisect_on_function_error,
+            lambda.function_error_retries,
+        ) {
+            AfterFailure::Bisect => {
                 // Splitting does not use up a retry, as in ESM.
                 let second = failed.split_off(failed.len() / 2);
                 debug!(offsets = %failed_range, "function error: bisecting the batch");
                 metrics.bisections.inc();
-                work.push(Work {
-                    batch: second,
-                    retries,
-                });
-                work.push(Work {
-                    batch: failed,
-                    retries,
-                });
-                continue;
+                Ok(vec![
+                    Work {
+                        batch: failed,
+                        retries,
+                    },
+                    Work {
+                        batch: second,
+                        retries,
+                    },
+                ])
             }
-            if lambda
-                .function_error_retries
-                .is_none_or(|max| retries < max)
-            {
+            AfterFailure::Retry => {
                 let backoff = Backoff::forever(lambda.retry_backoff, lambda.retry_backoff_max);
                 let delay = backoff.delay_forever(retries, rand::random::<f64>());
                 metrics
@@ -249,30 +330,31 @@ impl Worker {
                     () = self.stop.cancelled() => return Err(Halt::Stopped),
                     () = tokio::time::sleep(delay) => {}
                 }
-                work.push(Work {
+                Ok(vec![Work {
                     batch: failed,
                     retries: retries.saturating_add(1),
-                });
-                continue;
+                }])
             }
-            let records: Vec<SourceRecord> = failed.into_iter().map(|(r, _)| r).collect();
-            let how = match &failure {
-                FunctionFailure::Error => Finished::Answered(invoked),
-                FunctionFailure::Items => Finished::ItemsFailed(invoked),
-                FunctionFailure::Malformed(reason) => Finished::BadItemFailures(invoked, reason),
-            };
-            if !matches!(failure, FunctionFailure::Error) {
-                warn!(offsets = %failed_range, retries, "{}", failure.describe());
+            AfterFailure::Resolve => {
+                let records: Vec<SourceRecord> = failed.into_iter().map(|(r, _)| r).collect();
+                let how = match &failure {
+                    Failure::Error => Finished::Answered(invoked),
+                    Failure::Items => Finished::ItemsFailed(invoked),
+                    Failure::Malformed(reason) => Finished::BadItemFailures(invoked, reason),
+                };
+                if !matches!(failure, Failure::Error) {
+                    warn!(offsets = %failed_range, retries, "{}", failure.describe());
+                }
+                let resolution = with_context(
+                    route::route(records.len(), how, policy),
+                    function,
+                    retries + 1,
+                );
+                log_resolved_error(&records, &resolution, &finished);
+                self.router.apply(records, resolution).await?;
+                Ok(Vec::new())
             }
-            let resolution = with_context(
-                route::route(records.len(), how, policy),
-                &function,
-                retries + 1,
-            );
-            super::route::log_resolved_error(&records, &resolution, &finished);
-            self.apply(records, resolution, pending).await?;
         }
-        Ok(())
     }
 
     /// Whether the function failed records of an answered batch, and from
@@ -283,13 +365,13 @@ impl Worker {
         &self,
         invoked: &Invoked,
         batch: &[(SourceRecord, Vec<u8>)],
-    ) -> Option<(usize, FunctionFailure)> {
-        let lambda = &self.shared.config.lambda;
+    ) -> Option<(usize, Failure)> {
+        let lambda = &self.ctx.config.lambda;
         if lambda.invocation_type != InvocationType::Sync {
             return None;
         }
         if invoked.function_error.is_some() {
-            return Some((0, FunctionFailure::Error));
+            return Some((0, Failure::Error));
         }
         if !lambda.batch_item_failures {
             return None;
@@ -298,8 +380,8 @@ impl Worker {
         let key = esm::partition_key(&self.tp.topic, self.tp.partition);
         match esm::item_failures(&invoked.payload, &key, &offsets) {
             ItemFailures::None => None,
-            ItemFailures::From(first) => Some((first, FunctionFailure::Items)),
-            ItemFailures::Malformed(reason) => Some((0, FunctionFailure::Malformed(reason))),
+            ItemFailures::From(first) => Some((first, Failure::Items)),
+            ItemFailures::Malformed(reason) => Some((0, Failure::Malformed(reason))),
         }
     }
 
@@ -312,7 +394,7 @@ impl Worker {
         body: impl Fn() -> Vec<u8>,
         trace: Option<&str>,
     ) -> Attempt {
-        let lambda = &self.shared.config.lambda;
+        let lambda = &self.ctx.config.lambda;
         let backoff = Backoff {
             initial: lambda.retry_backoff,
             max: lambda.retry_backoff_max,
@@ -324,12 +406,12 @@ impl Worker {
             let permit = tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return Attempt::Cancelled,
-                p = self.shared.in_flight.acquire() => p,
+                p = self.ctx.in_flight.acquire() => p,
             };
-            let metrics = &self.shared.metrics;
+            let metrics = &self.ctx.metrics;
             let started_attempt = std::time::Instant::now();
             let result = self
-                .shared
+                .ctx
                 .lambda
                 .invoke(function, lambda.invocation_type, body(), trace)
                 .await;

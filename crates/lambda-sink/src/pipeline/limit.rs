@@ -11,7 +11,7 @@ use lambda_sink_core::concurrency::Aimd;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 
-use super::lock;
+use crate::sync::lock;
 
 /// Invocations in flight and how many may be.
 pub(crate) struct Limiter {

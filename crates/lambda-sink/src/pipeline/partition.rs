@@ -1,62 +1,40 @@
-//! One partition's worker: its records in offset order → payload elements
-//! ([`decode`](super::decode)) → batches → invocations
-//! ([`invoke`](super::invoke)) → outcome records ([`route`](super::route))
-//! → offsets ([`commit`](super::commit)).
+//! One partition's worker: builds its stages — the [`Decoder`], the
+//! [`Invoker`] (which resolves through the [`Router`]), the [`Committer`]
+//! and its commit loop — and runs the loop that takes the partition's
+//! records in offset order, queues their payload elements and starts
+//! batches.
 //!
-//! This file owns the loop that queues decoded records and starts batches
-//! (`aws.lambda.batch.size`, `aws.lambda.max.payload.bytes`,
-//! `aws.lambda.linger.ms`). Which queued records may go next is the core's
-//! [`Scheduler`] (`aws.lambda.ordering`): in `partition` mode one batch is in
-//! flight at a time and batches, dead letters and their outcome records go
-//! in offset order; in `key` and `none` mode up to
+//! Which queued records may go next is the core's [`Scheduler`]
+//! (`aws.lambda.ordering`): in `partition` mode one batch is in flight at a
+//! time and batches, dead letters and their outcome records go in offset
+//! order; in `key` and `none` mode up to
 //! `aws.lambda.max.in.flight.per.partition` batches run at once, each on its
-//! own tokio task. The worker queues at most that many batches' worth of
-//! records ahead (`batch.size × max.in.flight.per.partition`), beyond the
-//! partition's bounded channel.
+//! own tokio task. Batches are cut by `aws.lambda.batch.size`,
+//! `aws.lambda.max.payload.bytes` and `aws.lambda.linger.ms`. The worker
+//! queues at most that many batches' worth of records ahead
+//! (`batch.size × max.in.flight.per.partition`), beyond the partition's
+//! bounded channel.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use lambda_sink_core::batch::{BatchLimits, Element};
 use lambda_sink_core::config::PayloadFormat;
 use lambda_sink_core::esm::Envelope;
-use lambda_sink_core::offsets::OffsetTracker;
-use lambda_sink_core::outcome::DeadLetter;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use lambda_sink_core::schedule::{Lane, Scheduler, Taken};
 use lambda_sink_core::transaction::Lease;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, Span, info_span, warn};
+use tracing::{Instrument, Span, info_span};
 
-use super::commit::{self, Ledger, Pending};
+use super::commit::Committer;
+use super::context::{Context, Halt};
+use super::decode::{Decoder, Item};
+use super::inbox::Inbox;
+use super::invoke::Invoker;
 use super::ports::Offsets;
-use super::task::Inbox;
-use super::{Halt, Shared, lock};
-
-/// A record ready to be batched, or one that goes to the DLQ instead.
-pub(super) enum Item {
-    Ready {
-        record: SourceRecord,
-        element: Vec<u8>,
-    },
-    Dead {
-        record: SourceRecord,
-        dead: DeadLetter,
-    },
-    /// A transform dropped it: resolved without an invocation.
-    Filtered { record: SourceRecord },
-}
-
-impl Element for Item {
-    fn element_len(&self) -> Option<usize> {
-        match self {
-            Self::Ready { element, .. } => Some(element.len()),
-            Self::Dead { .. } | Self::Filtered { .. } => None,
-        }
-    }
-}
+use super::route::Router;
 
 /// A queued item and when it arrived (for `aws.lambda.linger.ms`).
 struct Queued {
@@ -76,20 +54,15 @@ type Finished = (Vec<Lane>, Result<(), Halt>);
 /// What came of a batch's task, as the scheduling loop sees it.
 type Joined = Result<Finished, tokio::task::JoinError>;
 
-/// One partition's worker.
+/// One partition's worker, not yet running.
 pub(super) struct Worker {
-    pub(super) tp: TopicPartition,
+    tp: TopicPartition,
     /// Its hold on the partition, with which it stores offsets.
     lease: Lease,
-    pub(super) task: usize,
-    pub(super) shared: Arc<Shared>,
-    pub(super) store: Arc<dyn Offsets>,
-    ledger: Ledger,
-    pub(super) stop: CancellationToken,
-    pub(super) limits: BatchLimits,
-    /// The event around this partition's records with
-    /// `aws.lambda.payload.format=esm`.
-    pub(super) envelope: Option<Envelope>,
+    task: usize,
+    ctx: Arc<Context>,
+    store: Arc<dyn Offsets>,
+    stop: CancellationToken,
 }
 
 impl Worker {
@@ -97,11 +70,33 @@ impl Worker {
         tp: TopicPartition,
         lease: Lease,
         task: usize,
-        shared: Arc<Shared>,
+        ctx: Arc<Context>,
         store: Arc<dyn Offsets>,
         stop: CancellationToken,
     ) -> Self {
-        let config = &shared.config;
+        Self {
+            tp,
+            lease,
+            task,
+            ctx,
+            store,
+            stop,
+        }
+    }
+
+    /// Runs until stopped; returns once every batch in flight has finished
+    /// and every pending outcome is acknowledged and its offset stored. A
+    /// failure stops the connector.
+    pub(super) async fn run(self, inbox: Inbox) {
+        let Self {
+            tp,
+            lease,
+            task,
+            ctx,
+            store,
+            stop,
+        } = self;
+        let config = &ctx.config;
         let envelope = (config.lambda.payload_format == PayloadFormat::Esm).then(|| {
             Envelope::new(
                 config.lambda.esm_event_source_arn.as_deref(),
@@ -119,49 +114,54 @@ impl Worker {
                 .max_payload_bytes
                 .saturating_sub(envelope.as_ref().map_or(0, Envelope::overhead)),
         };
-        Self {
-            tp,
-            lease,
-            task,
-            shared,
-            store,
-            ledger: Arc::new(Mutex::new(OffsetTracker::new())),
-            stop,
-            limits,
-            envelope,
-        }
-    }
-
-    /// Runs until stopped; returns once every batch in flight has finished
-    /// and every pending outcome is acknowledged and its offset stored. A
-    /// failure stops the connector.
-    pub(super) async fn run(self, inbox: Inbox) {
-        let slots = self.shared.config.lambda.max_in_flight_per_partition;
-        let (pending_tx, pending_rx) = mpsc::channel(commit::PENDING_BATCHES.max(slots));
-        let committer = commit::commit_loop(
-            self.tp.clone(),
-            self.lease,
-            self.ledger.clone(),
-            pending_rx,
-            self.store.clone(),
-            self.shared.clone(),
-        );
+        let slots = config.lambda.max_in_flight_per_partition;
         let span = info_span!(
             "partition",
-            connector = %self.shared.config.name,
-            topic = %self.tp.topic,
-            partition = self.tp.partition
+            connector = %config.name,
+            topic = %tp.topic,
+            partition = tp.partition
         );
-        let worker = Arc::new(self);
-        let work = async move { worker.work(inbox, pending_tx).await };
-        tokio::join!(work.instrument(span.clone()), committer.instrument(span));
+        let (committer, committing) = Committer::start(tp.clone(), lease, &ctx, store, slots);
+        let router = Router::new(ctx.clone(), tp.clone(), task, committer.clone());
+        let schedule = Schedule {
+            decoder: Decoder::new(ctx.clone(), stop.clone(), limits),
+            invoker: Arc::new(Invoker::new(
+                ctx.clone(),
+                tp,
+                stop.clone(),
+                envelope,
+                router,
+            )),
+            committer,
+            limits,
+            ctx,
+            stop,
+        };
+        tokio::join!(
+            schedule.run(inbox).instrument(span.clone()),
+            committing.instrument(span)
+        );
     }
+}
 
+/// The scheduling loop of a running worker, owning its stages: when it
+/// ends they are dropped, and the commit loop finishes what they handed
+/// over.
+struct Schedule {
+    ctx: Arc<Context>,
+    stop: CancellationToken,
+    limits: BatchLimits,
+    decoder: Decoder,
+    invoker: Arc<Invoker>,
+    committer: Committer,
+}
+
+impl Schedule {
     /// The scheduling loop: queue delivered records, start every batch the
     /// scheduler allows, and on a stop or failure (which stops the
     /// connector at once) wait for the batches in flight.
-    async fn work(self: &Arc<Self>, mut inbox: Inbox, pending: mpsc::Sender<Pending>) {
-        let lambda = &self.shared.config.lambda;
+    async fn run(self, mut inbox: Inbox) {
+        let lambda = &self.ctx.config.lambda;
         let (slots, linger) = (lambda.max_in_flight_per_partition, lambda.linger);
         let ahead = self.limits.max_records.saturating_mul(slots);
         let mut queue: Scheduler<Queued> = Scheduler::new(lambda.ordering);
@@ -183,7 +183,7 @@ impl Worker {
                 if taken.items.is_empty() {
                     break;
                 }
-                self.start(&mut running, taken, &pending);
+                self.start(&mut running, taken);
             }
             if running.is_empty() && (stopping || (!open && queue.is_empty())) {
                 return;
@@ -224,11 +224,9 @@ impl Worker {
         record: SourceRecord,
         at: Instant,
     ) -> Result<(), Halt> {
-        if let Err(e) = lock(&self.ledger).track(record.offset) {
-            warn!(error = %e, "offset tracking");
-        }
+        self.committer.track(record.offset);
         let lane = queue.lane(record.key.as_deref());
-        let item = self.prepare(record).await?;
+        let item = self.decoder.prepare(record).await?;
         queue.push(lane, Queued { item, at });
         Ok(())
     }
@@ -240,10 +238,7 @@ impl Worker {
                 queue.release(&lanes);
                 result
             }
-            Err(e) => Err(Halt::Failed(format!(
-                "a batch of {} ended abnormally: {e}",
-                self.tp
-            ))),
+            Err(e) => Err(Halt::Failed(format!("a batch ended abnormally: {e}"))),
         }
     }
 
@@ -251,19 +246,14 @@ impl Worker {
     /// connector at once, so the other batches in flight stop retrying too.
     fn halted(&self, halt: Halt) -> bool {
         if let Halt::Failed(reason) = halt {
-            self.shared.fail(reason);
+            self.ctx.fail(reason);
         }
         true
     }
 
     /// Starts a batch (or a dead letter) on its own task.
-    fn start(
-        self: &Arc<Self>,
-        running: &mut JoinSet<Finished>,
-        taken: Taken<Queued>,
-        pending: &mpsc::Sender<Pending>,
-    ) {
-        let (worker, pending) = (self.clone(), pending.clone());
+    fn start(&self, running: &mut JoinSet<Finished>, taken: Taken<Queued>) {
+        let invoker = self.invoker.clone();
         let Taken { items, lanes } = taken;
         let job = async move {
             // The scheduler takes a dead letter or a filtered record alone.
@@ -277,10 +267,10 @@ impl Worker {
             }
             let result = match alone {
                 Some(Item::Dead { record, dead }) => {
-                    worker.dead_letter(record, dead, &pending).await
+                    invoker.router().dead_letter(record, dead).await
                 }
-                Some(Item::Filtered { record }) => worker.filtered(record, &pending).await,
-                _ => worker.process(batch, &pending).await,
+                Some(Item::Filtered { record }) => invoker.router().filtered(record).await,
+                _ => invoker.process(batch).await,
             };
             (lanes, result)
         };
@@ -292,16 +282,5 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
-    }
-}
-
-/// `first..=last` of records in offset order, for logs and messages.
-pub(super) fn offsets_range<'a>(
-    mut records: impl DoubleEndedIterator<Item = &'a SourceRecord>,
-) -> String {
-    match (records.next(), records.next_back()) {
-        (Some(a), Some(b)) => format!("{}..={}", a.offset, b.offset),
-        (Some(a), None) => format!("{}..={}", a.offset, a.offset),
-        _ => String::new(),
     }
 }

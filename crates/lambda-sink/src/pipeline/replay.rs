@@ -13,10 +13,11 @@ use lambda_sink_core::transaction::Lease;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::connector::{RunError, finish, start};
+use super::context::Telemetry;
+use super::inbox::Inbox;
 use super::partition::Worker;
 use super::ports::Offsets;
-use super::task::Inbox;
-use super::{RunError, Telemetry, finish, start};
 use crate::kafka::consumer::Wake;
 use crate::kafka::producer::OutcomeRecord;
 use futures::future::BoxFuture;
@@ -50,7 +51,7 @@ pub async fn replay(
     telemetry: Telemetry,
 ) -> Result<(), RunError> {
     let stop = stop.child_token();
-    let Some((shared, producer)) = start(config, stop.clone(), telemetry).await? else {
+    let Some((ctx, producer)) = start(config, stop.clone(), telemetry).await? else {
         return Ok(());
     };
     let mut by_partition: BTreeMap<TopicPartition, Vec<SourceRecord>> = BTreeMap::new();
@@ -73,14 +74,14 @@ pub async fn replay(
         // Closed: the worker ends once every record has an outcome.
         drop(tx);
         let inbox = Inbox::new(rx, Arc::new(Wake::default()));
-        let worker = Worker::new(tp, 0, 0, shared.clone(), store.clone(), stop.child_token());
+        let worker = Worker::new(tp, 0, 0, ctx.clone(), store.clone(), stop.child_token());
         workers.push(tokio::spawn(worker.run(inbox)));
     }
-    shared.status.running();
+    ctx.status.running();
     for w in workers {
         if let Err(e) = w.await {
-            shared.fail(format!("a replay worker ended abnormally: {e}"));
+            ctx.fail(format!("a replay worker ended abnormally: {e}"));
         }
     }
-    finish(&shared, producer).await
+    finish(&ctx, producer).await
 }

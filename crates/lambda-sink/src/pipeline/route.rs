@@ -1,35 +1,56 @@
 //! Carrying out a batch's [`Resolution`] (decided by the core's
-//! [`route`](lambda_sink_core::route)): the result, error and dead letter
-//! records Kafka receives, with Confluent's headers, or the message the
-//! connector stops with.
+//! [`route`](lambda_sink_core::route)) with the [`Router`]: the result,
+//! error and dead letter records Kafka receives, with Confluent's headers,
+//! handed to the [`Committer`] with the records they resolve; or the
+//! message the connector stops with.
 
 use std::sync::Arc;
 
 use lambda_sink_core::outcome::{self, DeadLetter, InvokeFailure, ResultValue};
-use lambda_sink_core::record::SourceRecord;
+use lambda_sink_core::record::{SourceRecord, TopicPartition, offset_range};
 use lambda_sink_core::route::{self, Invoked, Outcome, Resolution, Stop, Write};
-use tokio::sync::mpsc;
 use tracing::warn;
 
-use super::Halt;
-use super::commit::Pending;
-use super::partition::{Worker, offsets_range};
+use super::commit::Committer;
+use super::context::{Context, Halt};
 use crate::kafka::producer::OutcomeRecord;
 
-impl Worker {
+/// A partition's router: what its resolved records become.
+pub(super) struct Router {
+    ctx: Arc<Context>,
+    tp: TopicPartition,
+    task: usize,
+    committer: Committer,
+}
+
+impl Router {
+    /// The router of `tp` (of task `task`), resolving into `committer`.
+    pub(super) fn new(
+        ctx: Arc<Context>,
+        tp: TopicPartition,
+        task: usize,
+        committer: Committer,
+    ) -> Self {
+        Self {
+            ctx,
+            tp,
+            task,
+            committer,
+        }
+    }
+
     /// Writes what `resolution` says for `records` and hands them to the
     /// committer, or stops the connector.
     pub(super) async fn apply(
         &self,
         records: Vec<SourceRecord>,
         resolution: Resolution,
-        pending: &mpsc::Sender<Pending>,
     ) -> Result<(), Halt> {
         let (outcome, write) = match resolution {
             Resolution::Resolved(outcome, write) => (outcome, write),
             Resolution::Stop(stop) => return Err(Halt::Failed(self.stop_message(&records, &stop))),
         };
-        let reporter = &self.shared.config.reporter;
+        let reporter = &self.ctx.config.reporter;
         let outcomes = match (write, &reporter.result, &reporter.error) {
             (Write::Results(results), Some(topic), _) => {
                 // One topic name per batch, shared by its records.
@@ -61,11 +82,11 @@ impl Worker {
                     .collect()
             }
             (Write::DeadLetters(dead), _, _) => {
-                return self.write_dead_letters(records, &dead, pending).await;
+                return self.write_dead_letters(records, &dead).await;
             }
             _ => Vec::new(),
         };
-        self.resolve(&records, outcome, outcomes, pending).await
+        self.committer.resolve(&records, outcome, outcomes).await
     }
 
     /// Sends records to the DLQ (original key, value, headers, timestamp,
@@ -74,9 +95,8 @@ impl Worker {
         &self,
         records: Vec<SourceRecord>,
         dead: &DeadLetter,
-        pending: &mpsc::Sender<Pending>,
     ) -> Result<(), Halt> {
-        let config = &self.shared.config;
+        let config = &self.ctx.config;
         let Some(dlq) = &config.errors.dlq else {
             let stop = Stop::Intolerable(dead.clone());
             return Err(Halt::Failed(self.stop_message(&records, &stop)));
@@ -100,7 +120,8 @@ impl Worker {
                 timestamp: record.timestamp,
             });
         }
-        self.resolve(&records, Outcome::DeadLetter, outcomes, pending)
+        self.committer
+            .resolve(&records, Outcome::DeadLetter, outcomes)
             .await
     }
 
@@ -109,20 +130,15 @@ impl Worker {
         &self,
         record: SourceRecord,
         dead: DeadLetter,
-        pending: &mpsc::Sender<Pending>,
     ) -> Result<(), Halt> {
-        let resolution = route::dead_letter(dead, &self.shared.policy);
-        self.apply(vec![record], resolution, pending).await
+        let resolution = route::dead_letter(dead, &self.ctx.policy);
+        self.apply(vec![record], resolution).await
     }
 
     /// Resolves a record a transform dropped: committed, never invoked.
-    pub(super) async fn filtered(
-        &self,
-        record: SourceRecord,
-        pending: &mpsc::Sender<Pending>,
-    ) -> Result<(), Halt> {
+    pub(super) async fn filtered(&self, record: SourceRecord) -> Result<(), Halt> {
         let resolution = Resolution::Resolved(Outcome::Filtered, Write::Nothing);
-        self.apply(vec![record], resolution, pending).await
+        self.apply(vec![record], resolution).await
     }
 
     /// Why the connector stops, for the operator: what failed, where, and
@@ -133,7 +149,7 @@ impl Worker {
                 "{} error on {} offsets {} ({}, status {}): {}; behavior.on.error=fail stops the connector, and these records are not committed",
                 error.class.as_str(),
                 self.tp,
-                offsets_range(records.iter()),
+                offset_range(records.iter()),
                 error.error_type,
                 error.status_code,
                 body_text(&error.body),
@@ -174,7 +190,7 @@ pub(super) fn log_resolved_error(
         _ => "function error written to the error topic",
     };
     warn!(
-        offsets = %offsets_range(records.iter()),
+        offsets = %offset_range(records.iter()),
         error_class = class,
         error_type = %error_type,
         "{message}"

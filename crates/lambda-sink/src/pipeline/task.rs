@@ -17,52 +17,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::context::Context;
+use super::inbox::Inbox;
 use super::partition::Worker;
 use super::ports::Offsets;
-use super::{Shared, lock};
 use crate::kafka::consumer::{RecordHandler, Release, Wake};
 use crate::metrics::TopicLabel;
-
-/// The worker's side of its partition's buffer: a bounded channel of
-/// `max.poll.records` records. Taking the record that leaves half of it
-/// wakes the consumer's poll thread, which refills a partition only while
-/// its channel has room. (A wake-up lost to a concurrent send is caught by
-/// the poll thread's own next pass or its 100 ms safety net.)
-pub(super) struct Inbox {
-    records: mpsc::Receiver<SourceRecord>,
-    low: usize,
-    wake: Arc<Wake>,
-}
-
-impl Inbox {
-    /// An inbox reading `records`, waking `wake` at half of its capacity.
-    pub(super) fn new(records: mpsc::Receiver<SourceRecord>, wake: Arc<Wake>) -> Self {
-        let low = records.max_capacity() / 2;
-        Self { records, low, wake }
-    }
-
-    /// The next record; `None` once the handler dropped the sender.
-    pub(super) async fn recv(&mut self) -> Option<SourceRecord> {
-        let record = self.records.recv().await;
-        self.taken();
-        record
-    }
-
-    /// A record already delivered, if any.
-    pub(super) fn try_recv(&mut self) -> Option<SourceRecord> {
-        let record = self.records.try_recv().ok();
-        if record.is_some() {
-            self.taken();
-        }
-        record
-    }
-
-    fn taken(&self) {
-        if self.records.len() == self.low {
-            self.wake.notify();
-        }
-    }
-}
+use crate::sync::lock;
 
 /// A partition's worker as its task's consumer sees it.
 pub(super) struct PartitionHandle {
@@ -80,7 +41,7 @@ pub(super) struct PartitionHandle {
 /// The pipeline side of one task's consumer.
 pub(super) struct TaskHandler {
     task: usize,
-    shared: Arc<Shared>,
+    ctx: Arc<Context>,
     store: Arc<dyn Offsets>,
     wake: Arc<Wake>,
     runtime: Handle,
@@ -94,14 +55,14 @@ impl TaskHandler {
     /// `wake` (the consumer's poll thread) when their buffer has room.
     pub(super) fn new(
         task: usize,
-        shared: Arc<Shared>,
+        ctx: Arc<Context>,
         store: Arc<dyn Offsets>,
         wake: Arc<Wake>,
         runtime: Handle,
     ) -> Self {
         Self {
             task,
-            shared,
+            ctx,
             store,
             wake,
             runtime,
@@ -111,11 +72,11 @@ impl TaskHandler {
     }
 
     fn start_partition(&self, tp: TopicPartition) -> PartitionHandle {
-        self.shared.status.topic_seen(&tp.topic);
+        self.ctx.status.topic_seen(&tp.topic);
         let limit = self.buffer_limit();
         let (records, rx) = mpsc::channel(limit);
         let consumed = self
-            .shared
+            .ctx
             .metrics
             .records_consumed
             .get_or_create(&TopicLabel {
@@ -123,13 +84,13 @@ impl TaskHandler {
             })
             .clone();
         let inbox = Inbox::new(rx, self.wake.clone());
-        let stop = self.shared.stop.child_token();
+        let stop = self.ctx.stop.child_token();
         let lease = self.leases.fetch_add(1, Ordering::Relaxed) + 1;
         let worker = Worker::new(
             tp,
             lease,
             self.task,
-            self.shared.clone(),
+            self.ctx.clone(),
             self.store.clone(),
             stop.clone(),
         );
@@ -182,7 +143,7 @@ impl RecordHandler for TaskHandler {
     }
 
     fn buffer_limit(&self) -> usize {
-        self.shared.config.max_buffered_per_partition.max(1)
+        self.ctx.config.max_buffered_per_partition.max(1)
     }
 
     fn drain(&self, partitions: &[TopicPartition], why: Release) {
@@ -198,9 +159,7 @@ impl RecordHandler for TaskHandler {
         }
         for (tp, h) in &handles {
             h.stop.cancel();
-            self.shared
-                .metrics
-                .forget_partition(&tp.topic, tp.partition);
+            self.ctx.metrics.forget_partition(&tp.topic, tp.partition);
         }
         // Their leases end with the drain, whatever it commits: what they
         // stored and is not durable by then is dropped, and nothing they
@@ -225,7 +184,7 @@ impl RecordHandler for TaskHandler {
             });
             return;
         }
-        let timeout = self.shared.config.service.shutdown_timeout;
+        let timeout = self.ctx.config.service.shutdown_timeout;
         self.runtime.block_on(async {
             let deadline = tokio::time::Instant::now() + timeout;
             let mut complete = true;
@@ -258,7 +217,7 @@ impl RecordHandler for TaskHandler {
             // Only a stop that leaves work undone is a failed stop; after a
             // rebalance the next owner redoes it.
             if why == Release::Shutdown && !(complete && flushed) {
-                self.shared.abandoned.store(true, Ordering::SeqCst);
+                self.ctx.abandon();
             }
         });
     }
@@ -268,6 +227,6 @@ impl RecordHandler for TaskHandler {
     }
 
     fn fail(&self, reason: String) {
-        self.shared.fail(reason);
+        self.ctx.fail(reason);
     }
 }

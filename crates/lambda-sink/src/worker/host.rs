@@ -23,8 +23,9 @@ use tracing::{Instrument, info, warn};
 
 use super::Worker;
 use crate::metrics::Metrics;
-use crate::pipeline::{self, RunError, Telemetry, lock};
+use crate::pipeline::{self, RunError, Telemetry};
 use crate::status::ServiceStatus;
+use crate::sync::lock;
 
 /// One hosted connector.
 struct Hosted {

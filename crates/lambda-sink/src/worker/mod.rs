@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::lambda::{self, RegionSources};
-use crate::pipeline::lock;
+use crate::sync::lock;
 use config::WorkerConfig;
 use store::TopicLog;
 

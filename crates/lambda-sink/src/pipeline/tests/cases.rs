@@ -74,7 +74,7 @@ async fn a_throttled_batch_stores_nothing_until_lambda_accepts_it() {
     open.send_replace(true);
     h.stored(0, 3).await;
     assert_eq!(h.calls(), vec![vec![0, 1, 2], vec![0, 1, 2]]);
-    assert_eq!(h.shared.metrics.throttles.get(), 1);
+    assert_eq!(h.ctx.metrics.throttles.get(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -242,7 +242,7 @@ async fn a_registry_outage_delays_records_and_never_dead_letters_them() {
     assert_eq!(h.calls(), vec![vec![0]]);
     assert!(h.sent("dlq-component").is_empty());
     let retries = h
-        .shared
+        .ctx
         .metrics
         .retries
         .get_or_create(&ReasonLabel { reason: "registry" })
@@ -260,7 +260,7 @@ async fn a_rebalance_mid_batch_finishes_the_batch_and_stores_its_offsets() {
     drain.await.expect("drain ran");
     assert_eq!(h.offset(0), Some(3), "stored before the drain returned");
     assert!(h.handler.partitions().is_empty());
-    assert!(!h.shared.abandoned.load(std::sync::atomic::Ordering::SeqCst));
+    assert!(!h.ctx.abandoned());
 }
 
 #[tokio::test(start_paused = true)]
@@ -327,13 +327,13 @@ pub(super) fn shared_keys_in_flight(spans: &[fakes::Span]) -> Vec<(Vec<i64>, Vec
     for (i, a) in spans.iter().enumerate() {
         for b in &spans[i + 1..] {
             let overlap = a.started < b.ended && b.started < a.ended;
-            let shared = a
+            let ctx = a
                 .call
                 .keys
                 .iter()
                 .flatten()
                 .any(|k| b.call.keys.contains(&Some(k.clone())));
-            if overlap && shared {
+            if overlap && ctx {
                 clashes.push((a.call.offsets.clone(), b.call.offsets.clone()));
             }
         }
@@ -475,7 +475,7 @@ async fn against_capacity(adaptive: &str) -> (usize, usize, usize) {
     h.stored(0, 800).await;
     let calls = h.calls().len();
     let throttled = h.lambda.throttled.load(std::sync::atomic::Ordering::SeqCst);
-    (calls, throttled, h.shared.in_flight.limit())
+    (calls, throttled, h.ctx.in_flight.limit())
 }
 
 #[tokio::test(start_paused = true)]

@@ -18,10 +18,10 @@ use lambda_sink_core::transaction::Lease;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::super::lock;
 use super::super::ports::{Lambda, Offsets, Outcomes, Schemas};
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
 use crate::registry::RegistryError;
+use crate::sync::lock;
 
 /// One invocation the fake Lambda received: the offsets and keys in its body.
 #[derive(Clone, Debug, PartialEq, Eq)]

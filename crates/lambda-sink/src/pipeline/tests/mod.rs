@@ -24,13 +24,14 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::context::{Context, Telemetry};
 use super::ports::Schemas;
 use super::task::TaskHandler;
-use super::{Shared, Telemetry, lock};
 use crate::kafka::consumer::{RecordHandler, Release, Wake};
 use crate::kafka::producer::OutcomeRecord;
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
+use crate::sync::lock;
 use fakes::{Answer, Call, FakeLambda, FakeOffsets, FakeOutcomes, FakeSchemas, Script};
 
 /// The topic every case consumes.
@@ -56,7 +57,7 @@ fn config(extra: &[(&str, &str)]) -> Config {
 
 /// A running connector made of the real task handler and workers.
 struct Harness {
-    shared: Arc<Shared>,
+    ctx: Arc<Context>,
     handler: Arc<TaskHandler>,
     lambda: Arc<FakeLambda>,
     outcomes: Arc<FakeOutcomes>,
@@ -118,7 +119,7 @@ impl Setup {
             metrics: Arc::new(Metrics::new()),
             status: Arc::new(ServiceStatus::new("component", "component", 1)),
         };
-        let shared = Arc::new(Shared::new(
+        let ctx = Arc::new(Context::new(
             self.config,
             lambda.clone(),
             outcomes.clone(),
@@ -128,13 +129,13 @@ impl Setup {
         ));
         let handler = Arc::new(TaskHandler::new(
             0,
-            shared.clone(),
+            ctx.clone(),
             offsets_store.clone(),
             Arc::new(Wake::default()),
             Handle::current(),
         ));
         Harness {
-            shared,
+            ctx,
             handler,
             lambda,
             outcomes,
@@ -270,7 +271,7 @@ impl Harness {
     }
 
     fn failure(&self) -> Option<String> {
-        lock(&self.shared.failure).clone()
+        self.ctx.failure()
     }
 
     /// Waits until the connector fails; returns why.

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::metrics::Metrics;
-use crate::pipeline::lock;
+use crate::sync::lock;
 
 /// How often a sample is taken.
 pub const INTERVAL: Duration = Duration::from_secs(2);

@@ -1,0 +1,225 @@
+//! A connector's run: connect to everything it needs and check it
+//! ([`start`]), one consumer per task (`tasks.max`) polled on its own
+//! blocking thread, each with its [`TaskHandler`] (and, exactly-once, its
+//! transactions), until a stop or a failure; then the verdict ([`finish`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_credential_types::provider::ProvideCredentials;
+use lambda_sink_core::config::{ClientRole, Config};
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use super::context::{Context, Telemetry};
+use super::ports::{Offsets, Schemas};
+use super::task::TaskHandler;
+use crate::kafka::consumer::{RecordHandler, TaskConsumer};
+use crate::kafka::producer::OutcomeProducer;
+use crate::kafka::transaction::Initialised;
+use crate::lambda::invoke::Invoker;
+use crate::{kafka, lambda};
+
+/// Why a run did not end cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// It could not start: no region or credentials, librdkafka refusing
+    /// the configuration, output topics that cannot be created, ...
+    #[error("{0:#}")]
+    Start(anyhow::Error),
+    /// The connector stopped itself (`behavior.on.error=fail`, a
+    /// configuration error found at run time, an outcome that cannot be
+    /// written, ...).
+    #[error("{0}")]
+    Failed(String),
+    /// A requested stop abandoned work at the shutdown timeout (or a final
+    /// commit failed): it is not committed and will be redone after a
+    /// restart.
+    #[error(
+        "work was abandoned at the shutdown timeout; it is not committed and will be redone after a restart"
+    )]
+    Abandoned,
+}
+
+impl From<anyhow::Error> for RunError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Start(e)
+    }
+}
+
+/// Runs the connector until `shutdown` is cancelled or it fails. `Ok` after
+/// a requested stop with everything in flight resolved and committed.
+///
+/// A failure inside stops the connector through a child of `shutdown`, so
+/// it never cancels the caller's token.
+///
+/// # Errors
+/// [`RunError`]: it could not start, it failed, or it abandoned work.
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+    telemetry: Telemetry,
+) -> Result<(), RunError> {
+    let stop = shutdown.child_token();
+    let Some((ctx, producer)) = start(config, stop.clone(), telemetry).await? else {
+        return Ok(());
+    };
+    let tasks = ctx.config.tasks_max;
+    // Exactly-once: every task's transactions are initialised before any
+    // consumer joins the group, so a start that fails takes no partitions.
+    let mut exactly_once = Vec::new();
+    if let Some(bounds) = ctx.config.reporter.transactions {
+        for task in 0..tasks {
+            exactly_once.push((init_transactions(&ctx.config, task).await?, bounds));
+        }
+    }
+    let mut exactly_once = exactly_once.into_iter();
+    let mut threads = Vec::with_capacity(tasks);
+    for task in 0..tasks {
+        let consumer = TaskConsumer::new(&ctx.config, task, ctx.metrics.clone())
+            .with_context(|| format!("creating the consumer of task {task}"))?;
+        let store: Arc<dyn Offsets> = match exactly_once.next() {
+            Some((initialised, bounds)) => {
+                let failing = ctx.clone();
+                Arc::new(initialised.start(
+                    consumer.group_metadata(),
+                    bounds,
+                    ctx.metrics.clone(),
+                    Arc::new(move |reason| failing.fail(reason)),
+                ))
+            }
+            None => Arc::new(consumer.offset_store()),
+        };
+        let handler: Arc<dyn RecordHandler> = Arc::new(TaskHandler::new(
+            task,
+            ctx.clone(),
+            store,
+            consumer.wake(),
+            Handle::current(),
+        ));
+        let token = ctx.stop.clone();
+        threads.push(tokio::task::spawn_blocking(move || {
+            consumer.run(handler, &token)
+        }));
+    }
+    ctx.status.running();
+    let status = ctx.status.clone();
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        stopping.cancelled().await;
+        status.stopping();
+    });
+    info!(
+        connector = %ctx.config.connector_id,
+        group = %ctx.config.connector_id.group_id(),
+        tasks,
+        "lambda-sink running"
+    );
+    for t in threads {
+        if let Err(e) = t.await {
+            ctx.fail(format!("a consumer task ended abnormally: {e}"));
+        }
+    }
+    finish(&ctx, producer).await
+}
+
+/// Connects to everything a run needs, checking it side by side
+/// (credentials, registry, cluster and output topics); `None` when `stop`
+/// is cancelled first.
+pub(super) async fn start(
+    config: Config,
+    stop: CancellationToken,
+    telemetry: Telemetry,
+) -> Result<Option<(Arc<Context>, OutcomeProducer)>, RunError> {
+    let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
+    let invoker = Invoker::new(lambda::client(&sdk));
+    let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
+        .context("creating the Kafka producer")?;
+    // The start-up checks are independent: run them side by side, so the
+    // first invocation waits for the slowest, not for their sum.
+    let registry = tokio::select! {
+        biased;
+        () = stop.cancelled() => return Ok(None),
+        checked = async {
+            tokio::try_join!(
+                check_credentials(&sdk),
+                check_registry(&config),
+                async {
+                    let cluster = kafka::await_cluster(&config.kafka).await?;
+                    kafka::create_output_topics(&config, &cluster).await
+                },
+            )
+        } => checked?.1,
+    };
+    let ctx = Arc::new(Context::new(
+        config,
+        Arc::new(invoker),
+        Arc::new(producer.clone()),
+        registry.map(|r| Arc::new(r) as Arc<dyn Schemas>),
+        stop,
+        telemetry,
+    ));
+    Ok(Some((ctx, producer)))
+}
+
+/// Task `task`'s transactions (`reporter.exactly.once`), initialised: a
+/// cluster or ACLs that do not allow them stop the start here.
+async fn init_transactions(config: &Config, task: usize) -> Result<Initialised, RunError> {
+    Initialised::init(
+        &config.kafka.client_properties(ClientRole::Producer),
+        &format!("lambda-sink-{}", config.connector_id),
+        task,
+    )
+    .await
+    .map_err(RunError::Start)
+}
+
+/// Lets what a run enqueued go out (every outcome a stored offset depends
+/// on was acknowledged already); then the run's verdict.
+pub(super) async fn finish(ctx: &Context, producer: OutcomeProducer) -> Result<(), RunError> {
+    // librdkafka's flush blocks: off the runtime.
+    let flushing = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5)));
+    if let Err(e) = flushing.await {
+        error!(error = %e, "the outcome producer's final flush did not run");
+    }
+    if let Some(reason) = ctx.failure() {
+        return Err(RunError::Failed(reason));
+    }
+    if ctx.abandoned() {
+        return Err(RunError::Abandoned);
+    }
+    Ok(())
+}
+
+/// The Schema Registry client, once the registry has answered.
+async fn check_registry(config: &Config) -> anyhow::Result<Option<crate::registry::Registry>> {
+    let Some(r) = &config.schema_registry else {
+        return Ok(None);
+    };
+    let registry = crate::registry::Registry::new(r)?;
+    registry.check().await.with_context(|| {
+        format!(
+            "Schema Registry check failed; fix schema.registry.url ({}) or its credentials",
+            r.urls.join(", ")
+        )
+    })?;
+    Ok(Some(registry))
+}
+
+/// Resolves credentials once at start, so a missing or broken credential
+/// source is a clear start-up error rather than retries later.
+async fn check_credentials(sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
+    let Some(provider) = sdk.credentials_provider() else {
+        anyhow::bail!("no AWS credentials provider is configured");
+    };
+    tokio::time::timeout(Duration::from_secs(30), provider.provide_credentials())
+        .await
+        .context("timed out after 30 s loading AWS credentials")?
+        .context(
+            "cannot load AWS credentials: set aws.access.key.id and aws.secret.access.key, \
+             or configure the AWS default credential chain (environment, profile, role)",
+        )?;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! What every partition worker of a connector shares ([`Context`]): its
+//! configuration and the decisions derived from it, the services it talks
+//! to (the [`ports`](super::ports)), the process-wide in-flight limit, the
+//! stop token, the connector's failure and metrics; and why a worker
+//! stopped taking records ([`Halt`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use lambda_sink_core::config::Config;
+use lambda_sink_core::route::Policy;
+use tokio_util::sync::CancellationToken;
+use tracing::error;
+
+use super::limit::Limiter;
+use super::ports::{Lambda, Outcomes, Schemas};
+use crate::metrics::Metrics;
+use crate::status::ServiceStatus;
+use crate::sync::lock;
+
+/// What the pipeline reports to the HTTP endpoint.
+#[derive(Clone)]
+pub struct Telemetry {
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Connector and task states.
+    pub status: Arc<ServiceStatus>,
+}
+
+/// Why a worker stopped taking records.
+#[derive(Debug)]
+pub(crate) enum Halt {
+    /// A stop was requested (shutdown, revocation) or the connector is
+    /// already failing.
+    Stopped,
+    /// The connector must stop, for this reason.
+    Failed(String),
+}
+
+/// State every partition worker of a connector shares.
+pub(crate) struct Context {
+    pub(crate) config: Config,
+    /// The part of `config` that decides outcomes.
+    pub(crate) policy: Policy,
+    pub(crate) lambda: Arc<dyn Lambda>,
+    pub(crate) outcomes: Arc<dyn Outcomes>,
+    /// Present when a key or value format uses the Schema Registry.
+    pub(crate) schemas: Option<Arc<dyn Schemas>>,
+    /// `aws.lambda.max.in.flight`, adaptive on throttling.
+    pub(crate) in_flight: Limiter,
+    /// Cancelled on shutdown and on failure; partitions hold child tokens.
+    pub(crate) stop: CancellationToken,
+    failure: Mutex<Option<String>>,
+    abandoned: AtomicBool,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) status: Arc<ServiceStatus>,
+}
+
+impl Context {
+    pub(crate) fn new(
+        config: Config,
+        lambda: Arc<dyn Lambda>,
+        outcomes: Arc<dyn Outcomes>,
+        schemas: Option<Arc<dyn Schemas>>,
+        stop: CancellationToken,
+        telemetry: Telemetry,
+    ) -> Self {
+        Self {
+            policy: Policy::of(&config),
+            in_flight: Limiter::new(
+                config.lambda.max_in_flight,
+                config.lambda.adaptive_concurrency,
+                telemetry.metrics.in_flight.clone(),
+                telemetry.metrics.in_flight_limit.clone(),
+            ),
+            config,
+            lambda,
+            outcomes,
+            schemas,
+            stop,
+            failure: Mutex::new(None),
+            abandoned: AtomicBool::new(false),
+            metrics: telemetry.metrics,
+            status: telemetry.status,
+        }
+    }
+
+    /// Stops the connector because of `reason` (the first reason wins).
+    pub(crate) fn fail(&self, reason: String) {
+        let mut failure = lock(&self.failure);
+        if failure.is_none() {
+            error!(reason = %reason, "stopping the connector");
+            self.status.failed(&reason);
+            *failure = Some(reason);
+        }
+        drop(failure);
+        self.stop.cancel();
+    }
+
+    /// Why the connector failed, if it did.
+    pub(crate) fn failure(&self) -> Option<String> {
+        lock(&self.failure).clone()
+    }
+
+    /// Records that a requested stop left work undone.
+    pub(crate) fn abandon(&self) {
+        self.abandoned.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a requested stop left work undone.
+    pub(crate) fn abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::SeqCst)
+    }
+}
