@@ -20,9 +20,9 @@ use lambda_sink_testkit::{fake_lambda, unique};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::env::{Env, cpu_seconds, own_cpu};
 use crate::load::Dataset;
-use crate::report::Sample;
-use crate::sink::{Env, cpu_seconds, own_cpu};
+use crate::stats::Sample;
 
 /// A plain consumer with lambda-sink's librdkafka settings reads the whole
 /// topic and does nothing else: records/s from the first record to the last,

@@ -12,6 +12,8 @@
 //! Run it through `scripts/bench.sh`, which builds everything in release mode.
 
 pub mod ceilings;
+pub mod env;
 pub mod load;
 pub mod report;
 pub mod sink;
+pub mod stats;

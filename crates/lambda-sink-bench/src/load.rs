@@ -13,7 +13,7 @@ use futures::future::try_join_all;
 use rdkafka::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-use crate::sink::Env;
+use crate::env::Env;
 
 /// One topic of uniform records.
 #[derive(Clone, Debug)]

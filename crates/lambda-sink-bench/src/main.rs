@@ -10,7 +10,7 @@ use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_bench::load::Dataset;
 use lambda_sink_bench::report::{self, Results};
 use lambda_sink_bench::sink::Delivery;
-use lambda_sink_bench::{ceilings, load, sink};
+use lambda_sink_bench::{ceilings, env, load, sink};
 
 /// Benchmarks lambda-sink against the broker's and the endpoint's ceilings.
 #[derive(Debug, Parser)]
@@ -66,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
         args.lambda_sink.display()
     );
     let broker = PrivateBroker::start(&[]).await;
-    let env = sink::Env::new(
+    let env = env::Env::new(
         broker,
         args.lambda_sink.clone(),
         args.partitions,
@@ -213,7 +213,7 @@ const DELIVERIES: [Delivery; 4] = [
 
 /// One round of the outcome-delivery comparison, the deliveries side by side.
 async fn measure_outcomes(
-    env: &sink::Env,
+    env: &env::Env,
     d: &Dataset,
     results: &mut Results,
 ) -> anyhow::Result<()> {
@@ -225,7 +225,7 @@ async fn measure_outcomes(
 }
 
 /// `--outcomes-only`: preloads `d` and runs only the outcome-delivery comparison.
-async fn outcomes_only(args: &Args, env: &sink::Env, d: &Dataset) -> anyhow::Result<()> {
+async fn outcomes_only(args: &Args, env: &env::Env, d: &Dataset) -> anyhow::Result<()> {
     eprintln!("preloading {} records of ~{} B", d.records, d.value_bytes);
     load::preload(env, d).await?;
     let mut results = Results::default();

@@ -7,7 +7,7 @@ use lambda_sink_core::config::{self, ConnectorId};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::table;
+use super::table::table;
 use crate::cli::{ConnectCommand, ConnectDlq, ConnectOffsets, ConnectOutput, ConnectPlugin};
 use crate::exit;
 

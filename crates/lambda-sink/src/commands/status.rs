@@ -33,7 +33,7 @@ fn render(status: &Value) -> String {
         text(&status["connector"]["state"]),
         text(&status["type"]),
     ];
-    let mut out = super::table(&["ID", "Name", "Status", "Type"], &[row.to_vec()]);
+    let mut out = super::table::table(&["ID", "Name", "Status", "Type"], &[row.to_vec()]);
     if let Some(trace) = status["connector"]["trace"].as_str() {
         out.push_str(&format!("  trace: {trace}\n"));
     }
