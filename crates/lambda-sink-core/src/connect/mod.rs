@@ -6,11 +6,18 @@
 //! * [`status`] — connector and task states, each instance's status record
 //!   and the cluster-wide `ConnectorStateInfo` aggregated from them;
 //! * [`infos`] — the property table as `ConfigKeyInfo` / `ConfigInfos`,
-//!   and secret masking.
+//!   and secret masking;
+//! * [`offsets`], [`redrive`] — what the offsets and DLQ redrive
+//!   endpoints take;
+//! * [`submit`] — the rules for a submitted connector config: string
+//!   values, the name, merge patches, hidden secrets, identical configs.
 
 pub mod infos;
+pub mod offsets;
 pub mod records;
+pub mod redrive;
 pub mod status;
+pub mod submit;
 
 /// The class name Confluent Platform gives this connector.
 pub const CONNECTOR_CLASS: &str = "io.confluent.connect.aws.lambda.AwsLambdaSinkConnector";

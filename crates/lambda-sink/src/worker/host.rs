@@ -68,7 +68,7 @@ impl Host {
 /// Follows the cluster state until shutdown, then stops every connector
 /// and waits for their drains.
 pub async fn reconcile(worker: Arc<Worker>) {
-    let mut cluster = worker.cluster.clone();
+    let mut cluster = worker.configs.watch();
     // Supervisors of deleted connectors, still draining and deleting the
     // group: a connector created again under the name waits for its
     // predecessor.
@@ -319,7 +319,7 @@ async fn deleted(worker: &Worker, name: &str, group: Option<&(KafkaConfig, Conne
 /// The validated configuration of `entry`, or the trace of why it cannot
 /// run.
 async fn config_of(worker: &Worker, entry: &ConnectorEntry) -> Result<Config, String> {
-    let v = worker.validate(&entry.config).await;
+    let v = worker.admin.validate(&entry.config).await;
     match v.config {
         Some(c) => Ok(c),
         None => Err(invalid_message(&v.errors)),

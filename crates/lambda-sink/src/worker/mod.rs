@@ -1,6 +1,10 @@
 //! `lambda-sink serve`: a worker hosting any number of connectors, driven
 //! through Kafka Connect's REST API, sharing its state through Kafka.
 //!
+//! * [`admin`] — the connectors' administration: every rule behind the
+//!   REST API that changes the cluster;
+//! * `cluster` — the config and status topics as the administration sees
+//!   them;
 //! * [`config`] — the worker's own properties;
 //! * [`console`] — the web console and its live plots;
 //! * [`store`] — a compacted topic as a replicated log (read to the end at
@@ -14,10 +18,12 @@
 //!
 //! There is no leader and no coordinator of our own. The config topic
 //! orders every write; each worker folds it into the same
-//! [`ClusterState`] and hosts every connector it lists, and each
+//! `ClusterState` and hosts every connector it lists, and each
 //! connector's consumer group (`connect-<id>`) shares its partitions
 //! among the workers hosting it.
 
+pub mod admin;
+mod cluster;
 pub mod config;
 pub mod console;
 pub mod host;
@@ -26,22 +32,16 @@ pub mod redrive;
 pub mod rest;
 pub mod store;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
-use lambda_sink_core::Problem;
-use lambda_sink_core::config::{RawConfig, RawEntry, Validation, validate};
-use lambda_sink_core::connect::records::{ClusterState, ConfigRecord, Props};
-use lambda_sink_core::connect::status::{InstanceReport, report_worker};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::lambda::{self, RegionSources};
-use crate::sync::lock;
+use admin::{Admin, Ports};
+use cluster::{ConfigTopic, StatusTopic};
 use config::WorkerConfig;
-use store::TopicLog;
+use offsets::KafkaGroups;
+use redrive::DlqRedriver;
 
 /// What every part of the worker shares.
 pub struct Worker {
@@ -51,14 +51,13 @@ pub struct Worker {
     pub worker_id: String,
     /// The Kafka cluster id (`GET /`).
     pub kafka_cluster_id: String,
-    /// The cluster state, as read from the config topic.
-    pub cluster: watch::Receiver<ClusterState>,
-    /// The config topic.
-    pub configs: TopicLog,
-    /// The status topic.
-    pub statuses: TopicLog,
-    /// Every worker's latest report and when it was read.
-    reports: Arc<Mutex<BTreeMap<String, (InstanceReport, Instant)>>>,
+    /// The connectors' administration: every change to the cluster goes
+    /// through it.
+    pub admin: Admin,
+    /// The config topic, to follow the cluster state.
+    pub configs: Arc<ConfigTopic>,
+    /// The status topic, where this worker reports.
+    pub statuses: Arc<StatusTopic>,
     /// The connectors hosted here.
     pub host: host::Host,
     /// Cancelled to stop the worker.
@@ -67,134 +66,6 @@ pub struct Worker {
     pub redriving: tokio::sync::Mutex<()>,
     /// The console's plot data.
     pub series: console::series::Series,
-}
-
-impl Worker {
-    /// The reports of the workers heard from within 3 heartbeats.
-    pub fn live_reports(&self) -> Vec<InstanceReport> {
-        let horizon = self.config.heartbeat * 3;
-        lock(&self.reports)
-            .values()
-            .filter(|(_, seen)| seen.elapsed() <= horizon)
-            .map(|(r, _)| r.clone())
-            .collect()
-    }
-
-    /// A snapshot of the cluster state.
-    pub fn state(&self) -> ClusterState {
-        self.cluster.borrow().clone()
-    }
-
-    /// Writes a config record and returns once this worker applied it.
-    ///
-    /// # Errors
-    /// When Kafka does not take it in time.
-    pub async fn write(&self, record: &ConfigRecord) -> anyhow::Result<()> {
-        let (key, value) = record.encode();
-        self.configs.write(&key, value.as_deref()).await
-    }
-
-    /// `submitted` over the worker's connector defaults, as the validator
-    /// reads them; a value that is not text is reported.
-    pub fn effective(&self, submitted: &Props) -> (RawConfig, Vec<Problem>) {
-        let mut problems = Vec::new();
-        let mut entries: Vec<RawEntry> = self
-            .config
-            .defaults
-            .iter()
-            .filter(|(k, _)| !submitted.contains_key(k))
-            .map(|(k, v)| RawEntry {
-                key: k.clone(),
-                value: Some(v.clone()),
-            })
-            .collect();
-        for (key, value) in submitted {
-            let value = match value {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Null => {
-                    problems.push(Problem::new(
-                        key,
-                        "Null value can not be supplied as the configuration value.",
-                    ));
-                    continue;
-                }
-                other => {
-                    problems.push(Problem::new(
-                        key,
-                        format!("must be a JSON string, not {other}"),
-                    ));
-                    continue;
-                }
-            };
-            if key == "http.listener" {
-                problems.push(Problem::new(
-                    key,
-                    "is a `lambda-sink run` setting; under serve the worker's listener serves every connector (remove it)",
-                ));
-                continue;
-            }
-            entries.push(RawEntry {
-                key: key.clone(),
-                value,
-            });
-        }
-        (RawConfig { entries }, problems)
-    }
-
-    /// Validates a submitted connector configuration as this worker would
-    /// run it: the validator, librdkafka's judgement of pass-through
-    /// properties, and the AWS region (without network lookups).
-    pub async fn validate(&self, submitted: &Props) -> Validation {
-        let (raw, extra) = self.effective(submitted);
-        let mut v = validate(&raw, &|name| std::env::var(name).ok());
-        v.errors.extend(extra);
-        if let Some(config) = &v.config {
-            v.errors
-                .extend(crate::kafka::check_pass_through(&config.kafka));
-            if lambda::resolve_region(&config.aws, RegionSources::Local)
-                .await
-                .is_none()
-            {
-                v.errors
-                    .push(Problem::new("aws.lambda.region", lambda::NO_REGION));
-            }
-        }
-        if !v.errors.is_empty() {
-            v.config = None;
-        }
-        v
-    }
-}
-
-/// Folds a status topic record into `reports`.
-fn apply_status(
-    reports: &Mutex<BTreeMap<String, (InstanceReport, Instant)>>,
-    key: &str,
-    value: Option<&[u8]>,
-) {
-    let Some(worker) = report_worker(key) else {
-        return;
-    };
-    let mut reports = lock(reports);
-    match value.map(serde_json::from_slice::<InstanceReport>) {
-        None => {
-            reports.remove(worker);
-        }
-        Some(Ok(report)) => {
-            reports.insert(worker.to_string(), (report, Instant::now()));
-        }
-        Some(Err(e)) => warn!(key, error = %e, "ignoring an unreadable status record"),
-    }
-}
-
-/// Folds a config topic record into the cluster state.
-fn apply_config(cluster: &watch::Sender<ClusterState>, key: &str, value: Option<&[u8]>) {
-    match ConfigRecord::parse(key, value) {
-        Ok(record) => {
-            cluster.send_modify(|s| s.apply(record));
-        }
-        Err(e) => warn!(error = %e, "ignoring an unreadable config record"),
-    }
 }
 
 /// Starts a worker: creates or checks its topics, binds the listener,
@@ -245,34 +116,37 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
     let worker_id = format!("{host}:{}", config.advertised_port.unwrap_or(bound.port()));
     let kafka_cluster_id = cluster_id(&config).await.unwrap_or_default();
 
-    let (cluster_tx, cluster) = watch::channel(ClusterState::default());
     let reader = shutdown.child_token();
-    let configs = TopicLog::open(
-        &config.kafka,
-        &config.config_topic,
-        move |k, v| apply_config(&cluster_tx, k, v),
-        reader.clone(),
-    )
-    .await?;
-    let reports = Arc::new(Mutex::new(BTreeMap::new()));
-    let sink = reports.clone();
-    let statuses = TopicLog::open(
-        &config.kafka,
-        &config.status_topic,
-        move |k, v| apply_status(&sink, k, v),
-        reader.clone(),
-    )
-    .await?;
+    let configs =
+        Arc::new(ConfigTopic::open(&config.kafka, &config.config_topic, reader.clone()).await?);
+    let statuses = Arc::new(
+        StatusTopic::open(
+            &config.kafka,
+            &config.status_topic,
+            config.heartbeat,
+            reader.clone(),
+        )
+        .await?,
+    );
     let insecure = !bound.ip().is_loopback() && config.auth.is_none();
     let tls = config.tls.clone();
+    let ports = Ports {
+        log: configs.clone(),
+        status: statuses.clone(),
+        groups: Arc::new(KafkaGroups),
+        redriver: Arc::new(DlqRedriver {
+            shutdown: shutdown.clone(),
+            worker_id: worker_id.clone(),
+        }),
+    };
+    let admin = Admin::new(ports, config.defaults.clone());
     let worker = Arc::new(Worker {
         config,
         worker_id,
         kafka_cluster_id,
-        cluster,
+        admin,
         configs,
         statuses,
-        reports,
         host: host::Host::default(),
         shutdown: shutdown.clone(),
         redriving: tokio::sync::Mutex::new(()),
@@ -308,7 +182,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
         address = %bound,
         worker_id = %worker.worker_id,
         brokers = cluster_view.brokers,
-        connectors = worker.state().connectors().len(),
+        connectors = worker.admin.state().connectors().len(),
         "lambda-sink worker serving the Kafka Connect REST API"
     );
     // Every connector drains on shutdown (the API answers meanwhile).

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use lambda_sink_core::config::{ClientRole, ConnectorId, KafkaConfig, Subscription};
+use futures::future::BoxFuture;
+use lambda_sink_core::config::{ClientRole, Config, ConnectorId, KafkaConfig, Subscription};
+use lambda_sink_core::connect::offsets::PartitionOffset;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -14,20 +16,11 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::{info, warn};
 
+use super::admin::{AdminError, Groups};
+
 use crate::kafka::client_config;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One partition's committed offset.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartitionOffset {
-    /// Topic.
-    pub topic: String,
-    /// Partition.
-    pub partition: i32,
-    /// The next offset the group will read.
-    pub offset: i64,
-}
 
 /// Why a change to a group's offsets was refused.
 #[derive(Debug, thiserror::Error)]
@@ -182,5 +175,48 @@ pub async fn delete_group_when_empty(kafka: &KafkaConfig, id: &ConnectorId) {
                 return;
             }
         }
+    }
+}
+
+/// The connectors' consumer groups in Kafka.
+pub(crate) struct KafkaGroups;
+
+fn group_error(e: GroupError) -> AdminError {
+    match e {
+        GroupError::Busy(_) => AdminError::Conflict(e.to_string()),
+        GroupError::Other(e) => AdminError::Unavailable(format!("{e:#}")),
+    }
+}
+
+impl Groups for KafkaGroups {
+    fn committed<'a>(
+        &'a self,
+        config: &'a Config,
+    ) -> BoxFuture<'a, Result<Vec<PartitionOffset>, AdminError>> {
+        Box::pin(async move {
+            committed(&config.kafka, &config.connector_id, &config.subscription)
+                .await
+                .map_err(|e| AdminError::Unavailable(format!("{e:#}")))
+        })
+    }
+
+    fn alter<'a>(
+        &'a self,
+        config: &'a Config,
+        offsets: Vec<PartitionOffset>,
+    ) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(async move {
+            alter(&config.kafka, &config.connector_id, offsets)
+                .await
+                .map_err(group_error)
+        })
+    }
+
+    fn reset<'a>(&'a self, config: &'a Config) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(async move {
+            delete_group(&config.kafka, &config.connector_id)
+                .await
+                .map_err(group_error)
+        })
     }
 }

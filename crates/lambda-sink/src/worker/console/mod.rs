@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use super::Worker;
 use super::redrive::{Range, read_ranges, watermarks};
-use super::rest::{ApiError, ApiResult};
+use super::rest::error::{ApiError, ApiResult};
 use crate::kafka::client_config;
 
 const PAGE: &str = include_str!("assets/index.html");
@@ -142,7 +142,7 @@ async fn plot(
     State(w): State<Arc<Worker>>,
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<Value>> {
-    if w.state().get(&name).is_none() {
+    if w.admin.state().get(&name).is_none() {
         return Err(ApiError::not_found(format!("Connector {name} not found")));
     }
     Ok(axum::Json(w.series.plot(&name)))
@@ -211,6 +211,7 @@ async fn dead_letters(
     Query(params): Query<Vec<(String, String)>>,
 ) -> ApiResult<axum::Json<Value>> {
     let entry = w
+        .admin
         .state()
         .get(&name)
         .cloned()
@@ -221,7 +222,7 @@ async fn dead_letters(
         .and_then(|(_, v)| v.parse::<usize>().ok())
         .unwrap_or(50)
         .clamp(1, DLQ_SHOWN);
-    let v = w.validate(&entry.config).await;
+    let v = w.admin.validate(&entry.config).await;
     let config = v.config.ok_or_else(|| {
         ApiError::bad_request(lambda_sink_core::connect::infos::invalid_message(&v.errors))
     })?;

@@ -9,6 +9,7 @@
 //! endpoints are in [`connectors`], [`offsets`] and [`plugins`].
 
 mod connectors;
+pub(crate) mod error;
 mod offsets;
 mod plugins;
 
@@ -27,70 +28,9 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use self::error::{ApiError, error_response};
 use super::Worker;
 use super::config::Auth;
-
-/// An error in Connect's shape.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    /// An error with this status and message.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
-    }
-
-    /// 400.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    /// 404.
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, message)
-    }
-
-    /// 500, for a failure of Kafka or of the worker (the cause, never a
-    /// stack or a secret).
-    pub fn internal(e: &anyhow::Error) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        error_response(self.status, &self.message)
-    }
-}
-
-fn error_response(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "error_code": status.as_u16(), "message": message })),
-    )
-        .into_response()
-}
-
-/// Handler results.
-pub type ApiResult<T> = Result<T, ApiError>;
-
-/// Parses a JSON request body, answering Connect's error shape when it is
-/// not JSON.
-pub fn parse_body(body: &[u8]) -> ApiResult<Value> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "the request needs a JSON body, and this one is empty",
-        ));
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
-}
 
 /// The API's routes.
 pub fn router(worker: Arc<Worker>) -> Router {

@@ -16,7 +16,7 @@ use lambda_sink_core::connect::{CONNECTOR_CLASS, is_our_plugin};
 use lambda_sink_core::transform::catalog;
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, parse_body};
+use super::error::{ApiError, ApiResult, parse_body};
 use crate::worker::Worker;
 
 pub(super) fn routes() -> Router<Arc<Worker>> {
@@ -100,7 +100,7 @@ async fn validate(
             "Included connector type {class} does not match request type {plugin}"
         )));
     }
-    let validation = w.validate(&submitted).await;
+    let validation = w.admin.validate(&submitted).await;
     Ok(axum::Json(config_infos(
         class,
         &submitted,
