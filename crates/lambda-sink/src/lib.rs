@@ -14,7 +14,7 @@
 //! * [`http`], [`status`], [`metrics`] — `/health`, `/status`, `/metrics`;
 //! * [`telemetry`] — logging;
 //! * `sync` — a mutex lock that survives poisoning;
-//! * [`worker`] — `serve`: many connectors, the Kafka Connect REST API,
+//! * [`serve`] — `lambda-sink serve`: many connectors, the Kafka Connect REST API,
 //!   state kept in Kafka.
 
 pub mod cli;
@@ -26,10 +26,10 @@ pub mod lambda;
 pub mod metrics;
 pub mod pipeline;
 pub mod registry;
+pub mod serve;
 pub mod status;
 mod sync;
 pub mod telemetry;
-pub mod worker;
 
 /// Process exit codes (SPEC §1).
 pub mod exit {

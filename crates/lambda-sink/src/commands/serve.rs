@@ -6,7 +6,7 @@ use std::path::Path;
 use lambda_sink_core::config::{self, RawConfig, RawEntry};
 use tokio_util::sync::CancellationToken;
 
-use crate::{config_file, exit, worker};
+use crate::{config_file, exit, serve};
 
 /// Flags that override the worker file.
 pub(super) struct Overrides {
@@ -49,7 +49,7 @@ pub(super) async fn serve(
             });
         }
     }
-    let config = match worker::config::parse(&raw, &|name| std::env::var(name).ok()) {
+    let config = match serve::config::parse(&raw, &|name| std::env::var(name).ok()) {
         Ok(c) => c,
         Err(problems) => {
             config_file::print_problems(&mut std::io::stderr(), &problems, &[])?;
@@ -69,6 +69,6 @@ pub(super) async fn serve(
         );
         return Ok(exit::OK);
     }
-    worker::run(config, shutdown).await?;
+    serve::run(config, shutdown).await?;
     Ok(exit::OK)
 }

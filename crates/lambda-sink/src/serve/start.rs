@@ -1,72 +1,21 @@
-//! `lambda-sink serve`: a worker hosting any number of connectors, driven
-//! through Kafka Connect's REST API, sharing its state through Kafka.
-//!
-//! * [`admin`] — the connectors' administration: every rule behind the
-//!   REST API that changes the cluster;
-//! * `cluster` — the config and status topics as the administration sees
-//!   them;
-//! * [`config`] — the worker's own properties;
-//! * [`console`] — the web console and its live plots;
-//! * [`store`] — a compacted topic as a replicated log (read to the end at
-//!   start, read-your-writes);
-//! * [`host`] — the connectors this worker runs: one supervisor each,
-//!   following its config and target state, and the status reporter;
-//! * [`offsets`] — a connector's consumer group: committed offsets, alter,
-//!   reset, delete;
-//! * [`redrive`] — replaying dead letters through their connector;
-//! * [`rest`] — the HTTP API.
-//!
-//! There is no leader and no coordinator of our own. The config topic
-//! orders every write; each worker folds it into the same
-//! `ClusterState` and hosts every connector it lists, and each
-//! connector's consumer group (`connect-<id>`) shares its partitions
-//! among the workers hosting it.
-
-pub mod admin;
-mod cluster;
-pub mod config;
-pub mod console;
-pub mod host;
-pub mod offsets;
-pub mod redrive;
-pub mod rest;
-pub mod store;
+//! Starting a worker ([`run`]): its topics, its listener, the state read to
+//! the end, the connectors it hosts, the REST API; and stopping it.
 
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use admin::{Admin, Ports};
-use cluster::{ConfigTopic, StatusTopic};
-use config::WorkerConfig;
-use offsets::KafkaGroups;
-use redrive::DlqRedriver;
-
-/// What every part of the worker shares.
-pub struct Worker {
-    /// The worker's configuration.
-    pub config: WorkerConfig,
-    /// This worker's advertised `host:port`.
-    pub worker_id: String,
-    /// The Kafka cluster id (`GET /`).
-    pub kafka_cluster_id: String,
-    /// The connectors' administration: every change to the cluster goes
-    /// through it.
-    pub admin: Admin,
-    /// The config topic, to follow the cluster state.
-    pub configs: Arc<ConfigTopic>,
-    /// The status topic, where this worker reports.
-    pub statuses: Arc<StatusTopic>,
-    /// The connectors hosted here.
-    pub host: host::Host,
-    /// Cancelled to stop the worker.
-    pub shutdown: CancellationToken,
-    /// Held while a DLQ redrive runs on this worker.
-    pub redriving: tokio::sync::Mutex<()>,
-    /// The console's plot data.
-    pub series: console::series::Series,
-}
+use super::admin::{Admin, Ports};
+use super::cluster::{ConfigTopic, StatusTopic};
+use super::config::WorkerConfig;
+use super::console;
+use super::console::series::Series;
+use super::hosted::Host;
+use super::node::Node;
+use super::offsets::KafkaGroups;
+use super::redrive::DlqRedriver;
+use super::{host, rest, store};
 
 /// Starts a worker: creates or checks its topics, binds the listener,
 /// reads both topics to their end, starts hosting every connector, then
@@ -140,17 +89,16 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
         }),
     };
     let admin = Admin::new(ports, config.defaults.clone());
-    let worker = Arc::new(Worker {
+    let worker = Arc::new(Node {
         config,
         worker_id,
         kafka_cluster_id,
         admin,
         configs,
         statuses,
-        host: host::Host::default(),
+        host: Host::default(),
         shutdown: shutdown.clone(),
-        redriving: tokio::sync::Mutex::new(()),
-        series: console::series::Series::default(),
+        series: Series::default(),
     });
     let sampler = {
         let worker = worker.clone();

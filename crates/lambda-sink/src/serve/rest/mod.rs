@@ -29,11 +29,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use self::error::{ApiError, error_response};
-use super::Worker;
 use super::config::Auth;
+use super::node::Node;
 
 /// The API's routes.
-pub fn router(worker: Arc<Worker>) -> Router {
+pub fn router(worker: Arc<Node>) -> Router {
     let max_body = worker.config.max_body;
     let auth = worker.config.auth.clone();
     Router::new()
@@ -54,7 +54,7 @@ pub fn router(worker: Arc<Worker>) -> Router {
         .with_state(worker)
 }
 
-async fn root(State(w): State<Arc<Worker>>) -> Json<Value> {
+async fn root(State(w): State<Arc<Node>>) -> Json<Value> {
     Json(json!({
         "version": lambda_sink_core::connect::CONNECT_API_VERSION,
         "commit": option_env!("LAMBDA_SINK_COMMIT").unwrap_or("unknown"),
@@ -63,7 +63,7 @@ async fn root(State(w): State<Arc<Worker>>) -> Json<Value> {
     }))
 }
 
-async fn health(State(w): State<Arc<Worker>>) -> Response {
+async fn health(State(w): State<Arc<Node>>) -> Response {
     if w.shutdown.is_cancelled() {
         let body = json!({
             "status": "unhealthy",
@@ -78,7 +78,7 @@ async fn health(State(w): State<Arc<Worker>>) -> Response {
     .into_response()
 }
 
-async fn metrics(State(w): State<Arc<Worker>>) -> Response {
+async fn metrics(State(w): State<Arc<Node>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,

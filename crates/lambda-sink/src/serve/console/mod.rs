@@ -30,7 +30,7 @@ use lambda_sink_core::record::SourceRecord;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{Value, json};
 
-use super::Worker;
+use super::node::Node;
 use super::redrive::{Range, read_ranges, watermarks};
 use super::rest::error::{ApiError, ApiResult};
 use crate::kafka::client_config;
@@ -59,7 +59,7 @@ pub fn is_shell(path: &str) -> bool {
 }
 
 /// The console's routes.
-pub fn routes() -> Router<Arc<Worker>> {
+pub fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route(SHELL[0], get(page))
         .route(SHELL[1], get(page))
@@ -102,7 +102,7 @@ async fn style() -> Response {
 }
 
 /// The cluster's topics, without internal ones (`__...`), sorted.
-async fn topics(State(w): State<Arc<Worker>>) -> ApiResult<axum::Json<Value>> {
+async fn topics(State(w): State<Arc<Node>>) -> ApiResult<axum::Json<Value>> {
     let props = client_config(&w.config.kafka.client_properties(ClientRole::Admin));
     let own = [w.config.config_topic.clone(), w.config.status_topic.clone()];
     let names = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
@@ -128,7 +128,7 @@ async fn topics(State(w): State<Arc<Worker>>) -> ApiResult<axum::Json<Value>> {
 
 /// The connector defaults of this worker's file (secrets masked): the
 /// form shows them, so a property the worker supplies is not "required".
-async fn defaults(State(w): State<Arc<Worker>>) -> axum::Json<Value> {
+async fn defaults(State(w): State<Arc<Node>>) -> axum::Json<Value> {
     let props: Props = w
         .config
         .defaults
@@ -139,7 +139,7 @@ async fn defaults(State(w): State<Arc<Worker>>) -> axum::Json<Value> {
 }
 
 async fn plot(
-    State(w): State<Arc<Worker>>,
+    State(w): State<Arc<Node>>,
     Path(name): Path<String>,
 ) -> ApiResult<axum::Json<Value>> {
     if w.admin.state().get(&name).is_none() {
@@ -206,7 +206,7 @@ fn dead_letter(r: &SourceRecord) -> Value {
 }
 
 async fn dead_letters(
-    State(w): State<Arc<Worker>>,
+    State(w): State<Arc<Node>>,
     Path(name): Path<String>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> ApiResult<axum::Json<Value>> {

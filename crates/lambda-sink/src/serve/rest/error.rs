@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::worker::admin::AdminError;
+use crate::serve::admin::AdminError;
 
 /// An error in Connect's shape.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! The connectors this worker runs.
+//! Hosting the connectors: the supervisor loops.
 //!
 //! [`reconcile`] follows the cluster state: a connector that appears gets a
 //! supervisor, one that disappears is told to go. Each [`supervise`] loop
@@ -16,58 +16,21 @@ use std::sync::{Arc, Mutex};
 use lambda_sink_core::config::{Config, ConnectorId, KafkaConfig};
 use lambda_sink_core::connect::infos::invalid_message;
 use lambda_sink_core::connect::records::{ConnectorEntry, TargetState};
-use lambda_sink_core::connect::status::{InstanceReport, State, report_key};
+use lambda_sink_core::connect::status::{State, report_key};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info, warn};
 
-use super::Worker;
+use super::hosted::Hosted;
+use super::node::Node;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, RunError, Telemetry};
 use crate::status::ServiceStatus;
 use crate::sync::lock;
 
-/// One hosted connector.
-struct Hosted {
-    desired: watch::Sender<Option<ConnectorEntry>>,
-    status: Arc<Mutex<Arc<ServiceStatus>>>,
-    metrics: Arc<Metrics>,
-    join: JoinHandle<()>,
-}
-
-/// The connectors hosted here, by name.
-#[derive(Default)]
-pub struct Host {
-    hosted: Mutex<BTreeMap<String, Hosted>>,
-    /// Bumped on every local status change, so the reporter writes at once.
-    changed: tokio::sync::Notify,
-}
-
-impl Host {
-    /// This worker's report of every connector it hosts.
-    pub fn report(&self, worker_id: &str) -> InstanceReport {
-        let hosted = lock(&self.hosted);
-        InstanceReport {
-            worker_id: worker_id.to_string(),
-            connectors: hosted
-                .iter()
-                .map(|(name, h)| (name.clone(), lock(&h.status).report()))
-                .collect(),
-        }
-    }
-
-    /// Every hosted connector's metrics.
-    pub fn metrics(&self) -> Vec<(String, Arc<Metrics>)> {
-        lock(&self.hosted)
-            .iter()
-            .map(|(name, h)| (name.clone(), h.metrics.clone()))
-            .collect()
-    }
-}
-
 /// Follows the cluster state until shutdown, then stops every connector
 /// and waits for their drains.
-pub async fn reconcile(worker: Arc<Worker>) {
+pub(super) async fn reconcile(worker: Arc<Node>) {
     let mut cluster = worker.configs.watch();
     // Supervisors of deleted connectors, still draining and deleting the
     // group: a connector created again under the name waits for its
@@ -124,7 +87,7 @@ pub async fn reconcile(worker: Arc<Worker>) {
 }
 
 fn start(
-    worker: &Arc<Worker>,
+    worker: &Arc<Node>,
     name: &str,
     entry: ConnectorEntry,
     predecessor: Option<JoinHandle<()>>,
@@ -166,7 +129,7 @@ fn needs_restart(
 }
 
 async fn supervise(
-    worker: Arc<Worker>,
+    worker: Arc<Node>,
     name: String,
     mut desired: watch::Receiver<Option<ConnectorEntry>>,
     slot: Arc<Mutex<Arc<ServiceStatus>>>,
@@ -258,7 +221,7 @@ async fn supervise(
 /// Runs the pipeline until it ends or `desired` needs it restarted;
 /// whether it failed. `seen` follows the changes that need no restart.
 async fn run(
-    worker: &Worker,
+    worker: &Node,
     config: Config,
     desired: &mut watch::Receiver<Option<ConnectorEntry>>,
     seen: &mut ConnectorEntry,
@@ -308,7 +271,7 @@ async fn run(
 
 /// A deleted connector: this worker left its group; the last one out
 /// deletes the group.
-async fn deleted(worker: &Worker, name: &str, group: Option<&(KafkaConfig, ConnectorId)>) {
+async fn deleted(worker: &Node, name: &str, group: Option<&(KafkaConfig, ConnectorId)>) {
     info!(connector = %name, "connector deleted");
     if let Some((kafka, id)) = group {
         super::offsets::delete_group_when_empty(kafka, id).await;
@@ -318,7 +281,7 @@ async fn deleted(worker: &Worker, name: &str, group: Option<&(KafkaConfig, Conne
 
 /// The validated configuration of `entry`, or the trace of why it cannot
 /// run.
-async fn config_of(worker: &Worker, entry: &ConnectorEntry) -> Result<Config, String> {
+async fn config_of(worker: &Node, entry: &ConnectorEntry) -> Result<Config, String> {
     let v = worker.admin.validate(&entry.config).await;
     match v.config {
         Some(c) => Ok(c),
@@ -330,7 +293,7 @@ async fn config_of(worker: &Worker, entry: &ConnectorEntry) -> Result<Config, St
 /// for state changes, within 250 ms for the topics a task meets) and at
 /// every heartbeat; on shutdown, once every connector stopped, a
 /// tombstone.
-pub async fn report(worker: Arc<Worker>, done: tokio::sync::oneshot::Receiver<()>) {
+pub(super) async fn report(worker: Arc<Node>, done: tokio::sync::oneshot::Receiver<()>) {
     let key = report_key(&worker.worker_id);
     let mut last = String::new();
     let mut written = tokio::time::Instant::now();

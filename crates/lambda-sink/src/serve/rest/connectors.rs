@@ -18,12 +18,12 @@ use lambda_sink_core::connect::status::{
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ApiResult, parse_body};
-use crate::worker::Worker;
+use crate::serve::node::Node;
 
-type Shared = State<Arc<Worker>>;
+type Shared = State<Arc<Node>>;
 type Params = Query<Vec<(String, String)>>;
 
-pub(super) fn routes() -> Router<Arc<Worker>> {
+pub(super) fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/connectors", get(list).post(create))
         .route("/connectors/", get(list).post(create))
@@ -48,12 +48,12 @@ pub(super) fn routes() -> Router<Arc<Worker>> {
         .route("/connectors/{name}/topics/reset", put(reset_topics))
 }
 
-fn status_json(w: &Worker, name: &str, e: &ConnectorEntry) -> Value {
+fn status_json(w: &Node, name: &str, e: &ConnectorEntry) -> Value {
     connector_state_info(name, e.target, &w.admin.live_reports(), &w.worker_id)
 }
 
 /// Connect's `ConnectorInfo`.
-fn info_json(w: &Worker, name: &str, e: &ConnectorEntry) -> Value {
+fn info_json(w: &Node, name: &str, e: &ConnectorEntry) -> Value {
     let tasks: Vec<Value> = if e.target == TargetState::Stopped {
         Vec::new()
     } else {

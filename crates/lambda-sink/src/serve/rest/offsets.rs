@@ -1,7 +1,7 @@
 //! `/connectors/{c}/offsets` (KIP-875's sink shape: GET always, PATCH and
 //! DELETE only once the connector is STOPPED on every worker) and
 //! `/connectors/{c}/dlq/redrive`: the requests' JSON to and from the
-//! [`Admin`](crate::worker::admin::Admin), which owns the rules.
+//! [`Admin`](crate::serve::admin::Admin), which owns the rules.
 
 use std::sync::Arc;
 
@@ -15,11 +15,11 @@ use lambda_sink_core::connect::redrive::Request;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult, parse_body};
-use crate::worker::Worker;
+use crate::serve::node::Node;
 
-type Shared = State<Arc<Worker>>;
+type Shared = State<Arc<Node>>;
 
-pub(super) fn routes() -> Router<Arc<Worker>> {
+pub(super) fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route(
             "/connectors/{name}/offsets",

@@ -17,9 +17,9 @@ use lambda_sink_core::transform::catalog;
 use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult, parse_body};
-use crate::worker::Worker;
+use crate::serve::node::Node;
 
-pub(super) fn routes() -> Router<Arc<Worker>> {
+pub(super) fn routes() -> Router<Arc<Node>> {
     Router::new()
         .route("/connector-plugins", get(list))
         .route("/connector-plugins/", get(list))
@@ -70,7 +70,7 @@ async fn config(Path(plugin): Path<String>) -> ApiResult<axum::Json<Value>> {
 }
 
 async fn validate(
-    State(w): State<Arc<Worker>>,
+    State(w): State<Arc<Node>>,
     Path(plugin): Path<String>,
     body: Bytes,
 ) -> ApiResult<axum::Json<Value>> {

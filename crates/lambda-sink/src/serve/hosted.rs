@@ -1,0 +1,52 @@
+//! The connectors hosted on this worker ([`Host`]): each one's desired
+//! state, status and metrics, and this worker's report of them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use lambda_sink_core::connect::records::ConnectorEntry;
+use lambda_sink_core::connect::status::InstanceReport;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::metrics::Metrics;
+use crate::status::ServiceStatus;
+use crate::sync::lock;
+
+/// One hosted connector.
+pub(super) struct Hosted {
+    pub(super) desired: watch::Sender<Option<ConnectorEntry>>,
+    pub(super) status: Arc<Mutex<Arc<ServiceStatus>>>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) join: JoinHandle<()>,
+}
+
+/// The connectors hosted here, by name.
+#[derive(Default)]
+pub struct Host {
+    pub(super) hosted: Mutex<BTreeMap<String, Hosted>>,
+    /// Bumped on every local status change, so the reporter writes at once.
+    pub(super) changed: tokio::sync::Notify,
+}
+
+impl Host {
+    /// This worker's report of every connector it hosts.
+    pub fn report(&self, worker_id: &str) -> InstanceReport {
+        let hosted = lock(&self.hosted);
+        InstanceReport {
+            worker_id: worker_id.to_string(),
+            connectors: hosted
+                .iter()
+                .map(|(name, h)| (name.clone(), lock(&h.status).report()))
+                .collect(),
+        }
+    }
+
+    /// Every hosted connector's metrics.
+    pub fn metrics(&self) -> Vec<(String, Arc<Metrics>)> {
+        lock(&self.hosted)
+            .iter()
+            .map(|(name, h)| (name.clone(), h.metrics.clone()))
+            .collect()
+    }
+}

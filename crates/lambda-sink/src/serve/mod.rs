@@ -1,0 +1,41 @@
+//! `lambda-sink serve`: a worker hosting any number of connectors, driven
+//! through Kafka Connect's REST API, sharing its state through Kafka.
+//!
+//! * [`admin`] — the connectors' administration: every rule behind the
+//!   REST API that changes the cluster;
+//! * `cluster` — the config and status topics as the administration sees
+//!   them;
+//! * [`config`] — the worker's own properties;
+//! * [`console`] — the web console and its live plots;
+//! * [`store`] — a compacted topic as a replicated log (read to the end at
+//!   start, read-your-writes);
+//! * `hosted` — the connectors this worker runs; `host` — one supervisor
+//!   each, following its config and target state, and the status reporter;
+//! * `node` — what a running worker shares; `start` — starting and
+//!   stopping it;
+//! * [`offsets`] — a connector's consumer group: committed offsets, alter,
+//!   reset, delete;
+//! * [`redrive`] — replaying dead letters through their connector;
+//! * [`rest`] — the HTTP API.
+//!
+//! There is no leader and no coordinator of our own. The config topic
+//! orders every write; each worker folds it into the same
+//! `ClusterState` and hosts every connector it lists, and each
+//! connector's consumer group (`connect-<id>`) shares its partitions
+//! among the workers hosting it.
+
+pub mod admin;
+mod cluster;
+pub mod config;
+pub mod console;
+mod host;
+mod hosted;
+pub(crate) mod node;
+pub mod offsets;
+pub mod redrive;
+pub mod rest;
+mod start;
+pub mod store;
+
+pub use node::Node;
+pub use start::run;
