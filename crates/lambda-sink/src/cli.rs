@@ -259,4 +259,6 @@ pub enum Output {
     Text,
     /// For programs.
     Json,
+    /// The property reference, as docs/properties.md holds it.
+    Markdown,
 }

@@ -19,6 +19,7 @@ mod reference;
 mod secret;
 mod source;
 mod validate;
+pub mod worker;
 
 pub use client::ClientRole;
 pub use enums::{

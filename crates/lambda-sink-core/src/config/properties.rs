@@ -120,6 +120,9 @@ pub enum Group {
     Errors,
     /// This process: HTTP endpoint, shutdown.
     Service,
+    /// A `lambda-sink serve` worker's own properties (not a connector's;
+    /// not in [`Group::ALL`]).
+    Worker,
 }
 
 impl Group {
@@ -146,6 +149,7 @@ impl Group {
             Self::Reporter => "Result and error topics",
             Self::Errors => "Dead letter queue",
             Self::Service => "Service",
+            Self::Worker => "Worker (lambda-sink serve)",
         }
     }
 }

@@ -87,159 +87,24 @@ pub(super) async fn connect(
         client: reqwest::Client::new(),
     };
     let json = output == ConnectOutput::Json;
-    let print = |v: &Value| {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-    };
     match command {
         ConnectCommand::Plugin {
             command: ConnectPlugin::List,
-        } => {
-            let plugins = api.call(Method::GET, "/connector-plugins", None).await?;
-            if json {
-                print(&plugins);
-            } else {
-                let rows: Vec<Vec<String>> = plugins
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| vec![text(&p["class"]), text(&p["type"])])
-                    .collect();
-                print!("{}", table(&["Plugin Name", "Type"], &rows));
-            }
-        }
+        } => plugin_list(&api, json).await?,
         ConnectCommand::Plugin {
             command: ConnectPlugin::Describe { plugin },
-        } => {
-            let body = json!({ "connector.class": plugin });
-            let path = format!("/connector-plugins/{}/config/validate", segment(&plugin));
-            let infos = api.call(Method::PUT, &path, Some(&body)).await?;
-            if json {
-                print(&infos);
-            } else {
-                let mut rows: Vec<(bool, Vec<String>)> = infos["configs"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|c| c["definition"].is_object())
-                    .map(|c| {
-                        let d = &c["definition"];
-                        let required = d["required"] == true;
-                        (
-                            required,
-                            vec![
-                                text(&d["name"]),
-                                text(&d["documentation"]),
-                                required.to_string(),
-                            ],
-                        )
-                    })
-                    .collect();
-                rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1[0].cmp(&b.1[0])));
-                let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, r)| r).collect();
-                print!("{}", table(&["Config", "Documentation", "Required"], &rows));
-            }
-        }
-        ConnectCommand::Create { config: path } => {
-            let raw = config::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut props = Map::new();
-            for e in raw.entries {
-                if let Some(v) = e.value {
-                    props.insert(e.key, Value::String(v));
-                }
-            }
-            let name = props
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .with_context(|| {
-                    format!("{} has no name; add \"name\": \"...\"", path.display())
-                })?;
-            let body = json!({ "name": name, "config": props });
-            let created = api.call(Method::POST, "/connectors", Some(&body)).await?;
-            if json {
-                print(&created);
-            } else {
-                println!("Created connector {name} {}", connector_id(&name, &props));
-            }
-        }
-        ConnectCommand::List => {
-            let all = api
-                .call(Method::GET, "/connectors?expand=status&expand=info", None)
-                .await?;
-            if json {
-                print(&all);
-            } else {
-                let rows: Vec<Vec<String>> = all
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(name, c)| {
-                        let config = c["info"]["config"].as_object().cloned().unwrap_or_default();
-                        vec![
-                            connector_id(name, &config),
-                            name.clone(),
-                            text(&c["status"]["connector"]["state"]),
-                            text(&c["status"]["type"]),
-                        ]
-                    })
-                    .collect();
-                print!("{}", table(&["ID", "Name", "Status", "Type"], &rows));
-            }
-        }
-        ConnectCommand::Describe { name } => {
-            let base = format!("/connectors/{}", segment(&name));
-            let status = api
-                .call(Method::GET, &format!("{base}/status"), None)
-                .await?;
-            let config = api
-                .call(Method::GET, &format!("{base}/config"), None)
-                .await?;
-            if json {
-                print(&json!({ "status": status, "config": config }));
-            } else {
-                let props = config.as_object().cloned().unwrap_or_default();
-                let mut out = table(
-                    &["ID", "Name", "Status", "Type", "Trace"],
-                    &[vec![
-                        connector_id(&name, &props),
-                        name.clone(),
-                        text(&status["connector"]["state"]),
-                        text(&status["type"]),
-                        text(&status["connector"]["trace"]),
-                    ]],
-                );
-                let tasks: Vec<Vec<String>> = status["tasks"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|t| {
-                        vec![
-                            t["id"].to_string(),
-                            text(&t["state"]),
-                            text(&t["worker_id"]),
-                            text(&t["trace"]),
-                        ]
-                    })
-                    .collect();
-                out.push_str("\nTask Level Details\n");
-                out.push_str(&table(&["Task", "State", "Worker ID", "Trace"], &tasks));
-                let configs: Vec<Vec<String>> = props
-                    .iter()
-                    .map(|(k, v)| vec![k.clone(), text(v)])
-                    .collect();
-                out.push_str("\nConfiguration Details\n");
-                out.push_str(&table(&["Config", "Value"], &configs));
-                print!("{out}");
-            }
-        }
+        } => plugin_describe(&api, json, &plugin).await?,
+        ConnectCommand::Create { config: path } => create(&api, json, &path).await?,
+        ConnectCommand::List => list(&api, json).await?,
+        ConnectCommand::Describe { name } => describe(&api, json, &name).await?,
         ConnectCommand::Pause { name } => {
-            lifecycle(&api, Method::PUT, &name, "pause", "Paused").await?
+            lifecycle(&api, Method::PUT, &name, "pause", "Paused").await?;
         }
         ConnectCommand::Resume { name } => {
-            lifecycle(&api, Method::PUT, &name, "resume", "Resumed").await?
+            lifecycle(&api, Method::PUT, &name, "resume", "Resumed").await?;
         }
         ConnectCommand::Stop { name } => {
-            lifecycle(&api, Method::PUT, &name, "stop", "Stopped").await?
+            lifecycle(&api, Method::PUT, &name, "stop", "Stopped").await?;
         }
         ConnectCommand::Restart { name, only_failed } => {
             let action = format!("restart?includeTasks=true&onlyFailed={only_failed}");
@@ -256,26 +121,13 @@ pub(super) async fn connect(
         }
         ConnectCommand::Offsets {
             command: ConnectOffsets::Get { name },
+        } => offsets(&api, json, &name).await?,
+        ConnectCommand::Offsets {
+            command: ConnectOffsets::Reset { name },
         } => {
             let path = format!("/connectors/{}/offsets", segment(&name));
-            let offsets = api.call(Method::GET, &path, None).await?;
-            if json {
-                print(&offsets);
-            } else {
-                let rows: Vec<Vec<String>> = offsets["offsets"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|o| {
-                        vec![
-                            text(&o["partition"]["kafka_topic"]),
-                            o["partition"]["kafka_partition"].to_string(),
-                            o["offset"]["kafka_offset"].to_string(),
-                        ]
-                    })
-                    .collect();
-                print!("{}", table(&["Topic", "Partition", "Offset"], &rows));
-            }
+            let answer = api.call(Method::DELETE, &path, None).await?;
+            println!("{}", text(&answer["message"]));
         }
         ConnectCommand::Dlq {
             command:
@@ -285,56 +137,227 @@ pub(super) async fn connect(
                     from_offset,
                     to_offset,
                 },
-        } => {
-            let mut body = json!({});
-            if !partition.is_empty() {
-                body["partitions"] = json!(partition);
-            }
-            if let Some(f) = from_offset {
-                body["from_offset"] = json!(f);
-            }
-            if let Some(t) = to_offset {
-                body["to_offset"] = json!(t);
-            }
-            let path = format!("/connectors/{}/dlq/redrive", segment(&name));
-            let report = api.call(Method::POST, &path, Some(&body)).await?;
-            if json {
-                print(&report);
-            } else {
-                let outcomes: Vec<String> = report["outcomes"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect();
-                println!(
-                    "Redrove {} record(s) of {} from {} ({}).",
-                    report["redriven"],
-                    text(&report["read"]),
-                    text(&report["dlq_topic"]),
-                    if outcomes.is_empty() {
-                        "nothing to redrive".to_string()
-                    } else {
-                        outcomes.join(", ")
-                    }
-                );
-            }
-        }
+        } => redrive(&api, json, &name, partition, from_offset, to_offset).await?,
         ConnectCommand::Dlq {
             command: ConnectDlq::History { name },
         } => {
             let path = format!("/connectors/{}/dlq/redrive", segment(&name));
-            print(&api.call(Method::GET, &path, None).await?);
-        }
-        ConnectCommand::Offsets {
-            command: ConnectOffsets::Reset { name },
-        } => {
-            let path = format!("/connectors/{}/offsets", segment(&name));
-            let answer = api.call(Method::DELETE, &path, None).await?;
-            println!("{}", text(&answer["message"]));
+            show(true, &api.call(Method::GET, &path, None).await?, |_| {
+                String::new()
+            });
         }
     }
     Ok(exit::OK)
+}
+
+/// Prints `value` as JSON, or as `text` renders it.
+fn show(json: bool, value: &Value, text: impl FnOnce(&Value) -> String) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+    } else {
+        print!("{}", text(value));
+    }
+}
+
+async fn plugin_list(api: &Api, json: bool) -> anyhow::Result<()> {
+    let plugins = api.call(Method::GET, "/connector-plugins", None).await?;
+    show(json, &plugins, |plugins| {
+        let rows: Vec<Vec<String>> = plugins
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| vec![text(&p["class"]), text(&p["type"])])
+            .collect();
+        table(&["Plugin Name", "Type"], &rows)
+    });
+    Ok(())
+}
+
+async fn plugin_describe(api: &Api, json: bool, plugin: &str) -> anyhow::Result<()> {
+    let body = json!({ "connector.class": plugin });
+    let path = format!("/connector-plugins/{}/config/validate", segment(plugin));
+    let infos = api.call(Method::PUT, &path, Some(&body)).await?;
+    show(json, &infos, |infos| {
+        // Required properties first, then by name.
+        let mut rows: Vec<(bool, Vec<String>)> = infos["configs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["definition"].is_object())
+            .map(|c| {
+                let d = &c["definition"];
+                let required = d["required"] == true;
+                let row = vec![
+                    text(&d["name"]),
+                    text(&d["documentation"]),
+                    required.to_string(),
+                ];
+                (required, row)
+            })
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1[0].cmp(&b.1[0])));
+        let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, r)| r).collect();
+        table(&["Config", "Documentation", "Required"], &rows)
+    });
+    Ok(())
+}
+
+async fn create(api: &Api, json: bool, path: &std::path::Path) -> anyhow::Result<()> {
+    let raw = config::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut props = Map::new();
+    for e in raw.entries {
+        if let Some(v) = e.value {
+            props.insert(e.key, Value::String(v));
+        }
+    }
+    let name = props
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .with_context(|| format!("{} has no name; add \"name\": \"...\"", path.display()))?;
+    let body = json!({ "name": name, "config": props });
+    let created = api.call(Method::POST, "/connectors", Some(&body)).await?;
+    show(json, &created, |_| {
+        format!("Created connector {name} {}\n", connector_id(&name, &props))
+    });
+    Ok(())
+}
+
+async fn list(api: &Api, json: bool) -> anyhow::Result<()> {
+    let all = api
+        .call(Method::GET, "/connectors?expand=status&expand=info", None)
+        .await?;
+    show(json, &all, |all| {
+        let rows: Vec<Vec<String>> = all
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, c)| {
+                let config = c["info"]["config"].as_object().cloned().unwrap_or_default();
+                vec![
+                    connector_id(name, &config),
+                    name.clone(),
+                    text(&c["status"]["connector"]["state"]),
+                    text(&c["status"]["type"]),
+                ]
+            })
+            .collect();
+        table(&["ID", "Name", "Status", "Type"], &rows)
+    });
+    Ok(())
+}
+
+async fn describe(api: &Api, json: bool, name: &str) -> anyhow::Result<()> {
+    let base = format!("/connectors/{}", segment(name));
+    let status = api
+        .call(Method::GET, &format!("{base}/status"), None)
+        .await?;
+    let config = api
+        .call(Method::GET, &format!("{base}/config"), None)
+        .await?;
+    let both = json!({ "status": status, "config": config });
+    show(json, &both, |_| {
+        let props = config.as_object().cloned().unwrap_or_default();
+        let mut out = table(
+            &["ID", "Name", "Status", "Type", "Trace"],
+            &[vec![
+                connector_id(name, &props),
+                name.to_string(),
+                text(&status["connector"]["state"]),
+                text(&status["type"]),
+                text(&status["connector"]["trace"]),
+            ]],
+        );
+        let tasks: Vec<Vec<String>> = status["tasks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                vec![
+                    t["id"].to_string(),
+                    text(&t["state"]),
+                    text(&t["worker_id"]),
+                    text(&t["trace"]),
+                ]
+            })
+            .collect();
+        out.push_str("\nTask Level Details\n");
+        out.push_str(&table(&["Task", "State", "Worker ID", "Trace"], &tasks));
+        let configs: Vec<Vec<String>> = props
+            .iter()
+            .map(|(k, v)| vec![k.clone(), text(v)])
+            .collect();
+        out.push_str("\nConfiguration Details\n");
+        out.push_str(&table(&["Config", "Value"], &configs));
+        out
+    });
+    Ok(())
+}
+
+async fn offsets(api: &Api, json: bool, name: &str) -> anyhow::Result<()> {
+    let path = format!("/connectors/{}/offsets", segment(name));
+    let offsets = api.call(Method::GET, &path, None).await?;
+    show(json, &offsets, |offsets| {
+        let rows: Vec<Vec<String>> = offsets["offsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| {
+                vec![
+                    text(&o["partition"]["kafka_topic"]),
+                    o["partition"]["kafka_partition"].to_string(),
+                    o["offset"]["kafka_offset"].to_string(),
+                ]
+            })
+            .collect();
+        table(&["Topic", "Partition", "Offset"], &rows)
+    });
+    Ok(())
+}
+
+async fn redrive(
+    api: &Api,
+    json: bool,
+    name: &str,
+    partitions: Vec<i32>,
+    from_offset: Option<i64>,
+    to_offset: Option<i64>,
+) -> anyhow::Result<()> {
+    let mut body = json!({});
+    if !partitions.is_empty() {
+        body["partitions"] = json!(partitions);
+    }
+    if let Some(f) = from_offset {
+        body["from_offset"] = json!(f);
+    }
+    if let Some(t) = to_offset {
+        body["to_offset"] = json!(t);
+    }
+    let path = format!("/connectors/{}/dlq/redrive", segment(name));
+    let report = api.call(Method::POST, &path, Some(&body)).await?;
+    show(json, &report, |report| {
+        let outcomes: Vec<String> = report["outcomes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        format!(
+            "Redrove {} record(s) of {} from {} ({}).\n",
+            report["redriven"],
+            text(&report["read"]),
+            text(&report["dlq_topic"]),
+            if outcomes.is_empty() {
+                "nothing to redrive".to_string()
+            } else {
+                outcomes.join(", ")
+            }
+        )
+    });
+    Ok(())
 }
 
 async fn lifecycle(

@@ -6,6 +6,8 @@ use std::path::Path;
 use lambda_sink_core::config::{self, RawConfig, RawEntry};
 use tokio_util::sync::CancellationToken;
 
+use lambda_sink_core::config::worker::validate_worker;
+
 use crate::{config_file, exit, serve};
 
 /// Flags that override the worker file.
@@ -49,7 +51,7 @@ pub(super) async fn serve(
             });
         }
     }
-    let config = match serve::config::parse(&raw, &|name| std::env::var(name).ok()) {
+    let config = match validate_worker(&raw, &|name| std::env::var(name).ok()) {
         Ok(c) => c,
         Err(problems) => {
             config_file::print_problems(&mut std::io::stderr(), &problems, &[])?;

@@ -5,7 +5,6 @@
 //!   REST API that changes the cluster;
 //! * `cluster` — the config and status topics as the administration sees
 //!   them;
-//! * [`config`] — the worker's own properties;
 //! * [`console`] — the web console and its live plots;
 //! * [`store`] — a compacted topic as a replicated log (read to the end at
 //!   start, read-your-writes);
@@ -26,7 +25,6 @@
 
 pub mod admin;
 mod cluster;
-pub mod config;
 pub mod console;
 mod host;
 mod hosted;

@@ -8,9 +8,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::admin::Admin;
 use super::cluster::{ConfigTopic, StatusTopic};
-use super::config::WorkerConfig;
 use super::console::series::Series;
 use super::hosted::Host;
+use lambda_sink_core::config::worker::WorkerConfig;
 
 /// What every part of a running worker shares: the REST API, the console,
 /// the supervisor loops.

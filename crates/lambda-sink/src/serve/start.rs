@@ -8,7 +8,6 @@ use tracing::warn;
 
 use super::admin::{Admin, Ports};
 use super::cluster::{ConfigTopic, StatusTopic};
-use super::config::WorkerConfig;
 use super::console;
 use super::console::series::Series;
 use super::hosted::Host;
@@ -16,6 +15,7 @@ use super::node::Node;
 use super::offsets::KafkaGroups;
 use super::redrive::DlqRedriver;
 use super::{host, rest, store};
+use lambda_sink_core::config::worker::WorkerConfig;
 
 /// Starts a worker: creates or checks its topics, binds the listener,
 /// reads both topics to their end, starts hosting every connector, then

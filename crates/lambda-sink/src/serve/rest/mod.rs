@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use self::error::{ApiError, error_response};
-use super::config::Auth;
 use super::node::Node;
+use lambda_sink_core::config::worker::{Auth, TlsFiles};
 
 /// The API's routes.
 pub fn router(worker: Arc<Node>) -> Router {
@@ -194,7 +194,7 @@ async fn authenticate(State(auth): State<Option<Auth>>, request: Request, next: 
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
-    tls: Option<&super::config::TlsFiles>,
+    tls: Option<&TlsFiles>,
     stop: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let Some(tls) = tls else {
@@ -215,7 +215,7 @@ pub async fn serve(
     }))
 }
 
-fn tls_acceptor(files: &super::config::TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+fn tls_acceptor(files: &TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
