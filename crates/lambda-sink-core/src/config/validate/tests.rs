@@ -1,7 +1,13 @@
 //! Unit tests of validation: every rule with a bad input and its exact message.
 
 use super::*;
-use crate::config::{MASK, parse};
+use std::time::Duration;
+
+use crate::codec::RecordConverter;
+use crate::config::{
+    AutoOffsetReset, AwsCredentials, BehaviorOnError, FunctionRef, InvocationType, KafkaAuth, MASK,
+    Ordering, ReporterValueFormat, Routing, Secret, parse,
+};
 
 fn no_env(_: &str) -> Option<String> {
     None
