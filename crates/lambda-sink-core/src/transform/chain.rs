@@ -86,26 +86,7 @@ impl Chain {
                 ),
             ));
         }
-        // Keys under an alias that is not listed are mistakes.
-        for key in keys.keys() {
-            for (root, listed) in [
-                ("transforms", &transforms),
-                ("predicates", &predicate_aliases),
-            ] {
-                if let Some(rest) = key.strip_prefix(root).and_then(|r| r.strip_prefix('.'))
-                    && !listed.iter().any(|a| {
-                        rest.strip_prefix(a.as_str())
-                            .is_some_and(|r| r.starts_with('.'))
-                    })
-                {
-                    let alias = rest.split('.').next().unwrap_or_default();
-                    problems.push(Problem::new(
-                        key,
-                        format!("alias {alias:?} is not listed in `{root}`; add it there or remove this key"),
-                    ));
-                }
-            }
-        }
+        unlisted_keys(keys, &transforms, &predicate_aliases, &mut problems);
         let mut predicates: BTreeMap<&str, Arc<dyn Predicate>> = BTreeMap::new();
         for alias in &predicate_aliases {
             let mut props = Props::new("predicates", alias, keys);
@@ -118,43 +99,13 @@ impl Chain {
         for alias in &transforms {
             let mut props = Props::new("transforms", alias, keys);
             let predicate = props.take_raw("predicate");
-            let negate = props.take_raw("negate");
-            let negate = match negate.as_deref().map(str::trim) {
-                None => false,
-                Some(v) if v.eq_ignore_ascii_case("true") => true,
-                Some(v) if v.eq_ignore_ascii_case("false") => false,
-                Some(v) => {
-                    props.problem(
-                        "negate",
-                        format!("{v:?} is not a boolean; valid values: true, false"),
-                    );
-                    false
-                }
-            };
-            let predicate = match predicate.as_deref().map(str::trim) {
-                None | Some("") => {
-                    if props.was_set("negate") {
-                        props.problem(
-                            "negate",
-                            format!("Config 'transforms.{alias}.negate' was provided but there is no config 'transforms.{alias}.predicate' defining a predicate to be negated."),
-                        );
-                    }
-                    None
-                }
-                Some(name) => match predicates.get(name) {
-                    Some(p) => Some((p.clone(), negate)),
-                    None => {
-                        if !predicate_aliases.iter().any(|a| a == name) {
-                            props.problem(
-                                "predicate",
-                                format!("predicate {name:?} is not listed in `predicates`"),
-                            );
-                        }
-                        // A listed predicate that failed to build was reported.
-                        None
-                    }
-                },
-            };
+            let predicate = stage_predicate(
+                &mut props,
+                alias,
+                predicate,
+                &predicates,
+                &predicate_aliases,
+            );
             let built = catalog::build_transform(&mut props);
             problems.extend(props.finish());
             if let Some((class, transform)) = built {
@@ -171,6 +122,81 @@ impl Chain {
         } else {
             Err(problems)
         }
+    }
+}
+
+/// Keys under an alias that is not listed are mistakes.
+fn unlisted_keys(
+    keys: &BTreeMap<String, String>,
+    transforms: &[String],
+    predicates: &[String],
+    problems: &mut Vec<Problem>,
+) {
+    for key in keys.keys() {
+        for (root, listed) in [("transforms", transforms), ("predicates", predicates)] {
+            if let Some(rest) = key.strip_prefix(root).and_then(|r| r.strip_prefix('.'))
+                && !listed.iter().any(|a| {
+                    rest.strip_prefix(a.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+                })
+            {
+                let alias = rest.split('.').next().unwrap_or_default();
+                problems.push(Problem::new(
+                    key,
+                    format!(
+                        "alias {alias:?} is not listed in `{root}`; add it there or remove this key"
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// A transform's `predicate` (one of the `predicates` built) and
+/// `negate`, as Connect checks them.
+fn stage_predicate(
+    props: &mut Props<'_>,
+    alias: &str,
+    predicate: Option<String>,
+    predicates: &BTreeMap<&str, Arc<dyn Predicate>>,
+    predicate_aliases: &[String],
+) -> Option<(Arc<dyn Predicate>, bool)> {
+    let negate = props.take_raw("negate");
+    let negate = match negate.as_deref().map(str::trim) {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => {
+            props.problem(
+                "negate",
+                format!("{v:?} is not a boolean; valid values: true, false"),
+            );
+            false
+        }
+    };
+    match predicate.as_deref().map(str::trim) {
+        None | Some("") => {
+            if props.was_set("negate") {
+                props.problem(
+                    "negate",
+                    format!("Config 'transforms.{alias}.negate' was provided but there is no config 'transforms.{alias}.predicate' defining a predicate to be negated."),
+                );
+            }
+            None
+        }
+        Some(name) => match predicates.get(name) {
+            Some(p) => Some((p.clone(), negate)),
+            None => {
+                if !predicate_aliases.iter().any(|a| a == name) {
+                    props.problem(
+                        "predicate",
+                        format!("predicate {name:?} is not listed in `predicates`"),
+                    );
+                }
+                // A listed predicate that failed to build was reported.
+                None
+            }
+        },
     }
 }
 

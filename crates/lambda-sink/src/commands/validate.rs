@@ -97,7 +97,15 @@ pub(super) async fn validate(path: &Path, offline: bool) -> anyhow::Result<u8> {
     })
 }
 
+/// The checks that need the network: Kafka, the Schema Registry, Lambda.
 async fn live_checks(config: &Config, f: &mut Findings<impl Write>) -> std::io::Result<()> {
+    kafka_checks(config, f).await?;
+    registry(config, f).await?;
+    functions(config, f).await
+}
+
+/// The cluster, the input topics and the outcome topics.
+async fn kafka_checks(config: &Config, f: &mut Findings<impl Write>) -> std::io::Result<()> {
     let servers = config.kafka.bootstrap_servers.join(",");
     match kafka::fetch_cluster(&config.kafka, KAFKA_TIMEOUT).await {
         Err(kafka::ProbeError::Refused(problem)) => f.error(&problem)?,
@@ -110,59 +118,88 @@ async fn live_checks(config: &Config, f: &mut Findings<impl Write>) -> std::io::
                 "Kafka reachable at {servers} ({})",
                 plural(cluster.brokers, "broker")
             ))?;
-            match &config.subscription {
-                Subscription::Topics(topics) => {
-                    for t in topics {
-                        match cluster.topics.get(t.as_str()) {
-                            Some(n) => f.ok(&format!(
-                                "topic \"{t}\" exists ({})",
-                                plural(*n, "partition")
-                            ))?,
-                            None => f.error(&Problem::new(
-                                "topics",
-                                format!("topic \"{t}\" does not exist on the cluster at {servers}; create it or fix the name"),
-                            ))?,
-                        }
-                    }
-                }
-                Subscription::Pattern(p) => {
-                    let matching: Vec<&String> = cluster
-                        .topics
-                        .keys()
-                        .filter(|t| config.subscription.includes(t))
-                        .collect();
-                    if matching.is_empty() {
-                        f.warning(&Problem::new(
-                            "topics.regex",
-                            format!("\"{p}\" matches no topic yet; the connector will consume matching topics once they exist"),
-                        ))?;
-                    } else {
-                        f.ok(&format!("topics.regex matches {}", plural(matching.len(), "topic")))?;
-                    }
-                }
-            }
-            for (what, topic) in config.output_topics() {
-                match cluster.topics.get(topic.name.as_str()) {
+            subscription(config, &cluster, &servers, f)?;
+            outputs(config, &cluster, f).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The input topics (or what `topics.regex` matches) on the cluster.
+fn subscription(
+    config: &Config,
+    cluster: &kafka::ClusterView,
+    servers: &str,
+    f: &mut Findings<impl Write>,
+) -> std::io::Result<()> {
+    match &config.subscription {
+        Subscription::Topics(topics) => {
+            for t in topics {
+                match cluster.topics.get(t.as_str()) {
                     Some(n) => f.ok(&format!(
-                        "{what} topic \"{}\" exists ({})",
-                        topic.name,
+                        "topic \"{t}\" exists ({})",
                         plural(*n, "partition")
                     ))?,
-                    None => match kafka::can_create_topic(&config.kafka, topic, cluster.brokers).await {
-                        Ok(()) => f.ok(&format!(
-                            "{what} topic \"{}\" can be created ({}; checked with a dry run)",
-                            topic.name,
-                            plural(usize::try_from(topic.partitions).unwrap_or(1), "partition")
-                        ))?,
-                        Err(e) => f.error(&Problem::new(
-                            "kafka.bootstrap.servers",
-                            format!("the {what} topic \"{}\" does not exist and cannot be created: {e:#}; create it, or allow this principal to create topics", topic.name),
-                        ))?,
-                    },
+                    None => f.error(&Problem::new(
+                        "topics",
+                        format!("topic \"{t}\" does not exist on the cluster at {servers}; create it or fix the name"),
+                    ))?,
                 }
             }
         }
+        Subscription::Pattern(p) => {
+            let matching: Vec<&String> = cluster
+                .topics
+                .keys()
+                .filter(|t| config.subscription.includes(t))
+                .collect();
+            if matching.is_empty() {
+                f.warning(&Problem::new(
+                    "topics.regex",
+                    format!("\"{p}\" matches no topic yet; the connector will consume matching topics once they exist"),
+                ))?;
+            } else {
+                f.ok(&format!(
+                    "topics.regex matches {}",
+                    plural(matching.len(), "topic")
+                ))?;
+            }
+        }
     }
+    Ok(())
+}
+
+/// Each outcome topic exists, or can be created (a dry run).
+async fn outputs(
+    config: &Config,
+    cluster: &kafka::ClusterView,
+    f: &mut Findings<impl Write>,
+) -> std::io::Result<()> {
+    for (what, topic) in config.output_topics() {
+        match cluster.topics.get(topic.name.as_str()) {
+            Some(n) => f.ok(&format!(
+                "{what} topic \"{}\" exists ({})",
+                topic.name,
+                plural(*n, "partition")
+            ))?,
+            None => match kafka::can_create_topic(&config.kafka, topic, cluster.brokers).await {
+                Ok(()) => f.ok(&format!(
+                    "{what} topic \"{}\" can be created ({}; checked with a dry run)",
+                    topic.name,
+                    plural(usize::try_from(topic.partitions).unwrap_or(1), "partition")
+                ))?,
+                Err(e) => f.error(&Problem::new(
+                    "kafka.bootstrap.servers",
+                    format!("the {what} topic \"{}\" does not exist and cannot be created: {e:#}; create it, or allow this principal to create topics", topic.name),
+                ))?,
+            },
+        }
+    }
+    Ok(())
+}
+
+/// The Schema Registry answers, when one is configured.
+async fn registry(config: &Config, f: &mut Findings<impl Write>) -> std::io::Result<()> {
     if let Some(r) = &config.schema_registry {
         let urls = r.urls.join(", ");
         match crate::registry::Registry::new(r) {
@@ -173,6 +210,11 @@ async fn live_checks(config: &Config, f: &mut Findings<impl Write>) -> std::io::
             },
         }
     }
+    Ok(())
+}
+
+/// Each function exists, with a timeout the socket timeout outlasts.
+async fn functions(config: &Config, f: &mut Findings<impl Write>) -> std::io::Result<()> {
     let sdk = match lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await {
         Ok(sdk) => sdk,
         Err(e) => return f.error(&Problem::new("aws.lambda.region", format!("{e:#}"))),

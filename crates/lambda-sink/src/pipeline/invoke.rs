@@ -91,6 +91,14 @@ fn with_context(mut resolution: Resolution, function: &FunctionRef, invokes: u32
     resolution
 }
 
+/// What came of one invocation attempt.
+enum Once {
+    /// No retry: this is how the batch's invocation ends.
+    Over(Attempt),
+    /// It failed in a way a retry may heal.
+    Retry(InvokeFailure, RetryReason),
+}
+
 /// What came of invoking a batch, retries included.
 enum Attempt {
     Done(Invoked),
@@ -316,14 +324,7 @@ impl Invoker {
                 ])
             }
             AfterFailure::Retry => {
-                let backoff = Backoff::forever(lambda.retry_backoff, lambda.retry_backoff_max);
-                let delay = backoff.delay_forever(retries, rand::random::<f64>());
-                metrics
-                    .retries
-                    .get_or_create(&ReasonLabel {
-                        reason: "function_error",
-                    })
-                    .inc();
+                let delay = self.retry_delay(retries);
                 warn!(offsets = %failed_range, attempt = retries + 1, retry_in_ms = delay.as_millis(), "{}; retrying (aws.lambda.function.error.max.retries)", failure.describe());
                 tokio::select! {
                     biased;
@@ -337,24 +338,54 @@ impl Invoker {
             }
             AfterFailure::Resolve => {
                 let records: Vec<SourceRecord> = failed.into_iter().map(|(r, _)| r).collect();
-                let how = match &failure {
-                    Failure::Error => Finished::Answered(invoked),
-                    Failure::Items => Finished::ItemsFailed(invoked),
-                    Failure::Malformed(reason) => Finished::BadItemFailures(invoked, reason),
-                };
-                if !matches!(failure, Failure::Error) {
-                    warn!(offsets = %failed_range, retries, "{}", failure.describe());
-                }
-                let resolution = with_context(
-                    route::route(records.len(), how, policy),
-                    function,
-                    retries + 1,
-                );
-                log_resolved_error(&records, &resolution, &finished);
-                self.router.apply(records, resolution).await?;
+                self.resolve_failed(function, records, retries, invoked, &failure, &finished)
+                    .await?;
                 Ok(Vec::new())
             }
         }
+    }
+
+    /// The wait before function-error retry `retries + 1`
+    /// (`aws.lambda.retry.backoff.ms` with jitter), counted.
+    fn retry_delay(&self, retries: u32) -> std::time::Duration {
+        let lambda = &self.ctx.config.lambda;
+        let backoff = Backoff::forever(lambda.retry_backoff, lambda.retry_backoff_max);
+        self.ctx
+            .metrics
+            .retries
+            .get_or_create(&ReasonLabel {
+                reason: "function_error",
+            })
+            .inc();
+        backoff.delay_forever(retries, rand::random::<f64>())
+    }
+
+    /// Resolves records the function failed for good (after the retries
+    /// and bisection the configuration allows).
+    async fn resolve_failed(
+        &self,
+        function: &FunctionRef,
+        records: Vec<SourceRecord>,
+        retries: u32,
+        invoked: &Invoked,
+        failure: &Failure,
+        finished: &Result<Invoked, InvokeFailure>,
+    ) -> Result<(), Halt> {
+        let how = match failure {
+            Failure::Error => Finished::Answered(invoked),
+            Failure::Items => Finished::ItemsFailed(invoked),
+            Failure::Malformed(reason) => Finished::BadItemFailures(invoked, reason),
+        };
+        if !matches!(failure, Failure::Error) {
+            warn!(offsets = %offset_range(records.iter()), retries, "{}", failure.describe());
+        }
+        let resolution = with_context(
+            route::route(records.len(), how, &self.ctx.policy),
+            function,
+            retries + 1,
+        );
+        log_resolved_error(&records, &resolution, finished);
+        self.router.apply(records, resolution).await
     }
 
     /// Whether the function failed records of an answered batch, and from
@@ -403,64 +434,10 @@ impl Invoker {
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
-            let permit = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return Attempt::Cancelled,
-                p = self.ctx.in_flight.acquire() => p,
+            let (failure, reason) = match self.invoke_once(function, body(), trace).await {
+                Once::Over(over) => return over,
+                Once::Retry(failure, reason) => (failure, reason),
             };
-            let metrics = &self.ctx.metrics;
-            let started_attempt = std::time::Instant::now();
-            let result = self
-                .ctx
-                .lambda
-                .invoke(function, lambda.invocation_type, body(), trace)
-                .await;
-            metrics
-                .invocation_duration
-                .get_or_create(&TypeLabel {
-                    r#type: lambda.invocation_type.as_str(),
-                })
-                .observe(started_attempt.elapsed().as_secs_f64());
-            let attempt_result = |result: &'static str| {
-                metrics
-                    .invocations
-                    .get_or_create(&ResultLabel { result })
-                    .inc();
-            };
-            let failure = match result {
-                Ok(invoked) => {
-                    permit.answered();
-                    attempt_result(if invoked.function_error.is_some() {
-                        "function_error"
-                    } else {
-                        "success"
-                    });
-                    return Attempt::Done(invoked);
-                }
-                Err(f) => f,
-            };
-            let reason = match failure.disposition() {
-                Disposition::Split => {
-                    attempt_result("too_large");
-                    return Attempt::Split;
-                }
-                // Lambda never dead-letters a whole batch; were it to,
-                // stopping is the answer that loses nothing.
-                Disposition::Stop(reason) | Disposition::DeadLetter(reason) => {
-                    attempt_result("config_error");
-                    return Attempt::Stop(reason);
-                }
-                Disposition::Retry(reason) => {
-                    attempt_result("retryable_error");
-                    if reason == RetryReason::Throttled {
-                        metrics.throttles.inc();
-                        permit.throttled();
-                    }
-                    // Other failures say nothing about the function's capacity.
-                    reason
-                }
-            };
-            drop(permit);
             let Some(delay) = backoff.delay(
                 attempt,
                 started.elapsed(),
@@ -475,7 +452,8 @@ impl Invoker {
                 );
                 return Attempt::GaveUp(failure);
             };
-            metrics
+            self.ctx
+                .metrics
                 .retries
                 .get_or_create(&ReasonLabel {
                     reason: reason.as_str(),
@@ -495,6 +473,73 @@ impl Invoker {
                 () = tokio::time::sleep(delay) => {}
             }
             attempt = attempt.saturating_add(1);
+        }
+    }
+
+    /// One invocation attempt, holding a slot of the in-flight limit while
+    /// its request is out, with its metrics.
+    async fn invoke_once(
+        &self,
+        function: &FunctionRef,
+        body: Vec<u8>,
+        trace: Option<&str>,
+    ) -> Once {
+        let permit = tokio::select! {
+            biased;
+            () = self.stop.cancelled() => return Once::Over(Attempt::Cancelled),
+            p = self.ctx.in_flight.acquire() => p,
+        };
+        let (lambda, metrics) = (&self.ctx.config.lambda, &self.ctx.metrics);
+        let started = std::time::Instant::now();
+        let result = self
+            .ctx
+            .lambda
+            .invoke(function, lambda.invocation_type, body, trace)
+            .await;
+        metrics
+            .invocation_duration
+            .get_or_create(&TypeLabel {
+                r#type: lambda.invocation_type.as_str(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        let counted = |result: &'static str| {
+            metrics
+                .invocations
+                .get_or_create(&ResultLabel { result })
+                .inc();
+        };
+        let failure = match result {
+            Ok(invoked) => {
+                permit.answered();
+                counted(if invoked.function_error.is_some() {
+                    "function_error"
+                } else {
+                    "success"
+                });
+                return Once::Over(Attempt::Done(invoked));
+            }
+            Err(f) => f,
+        };
+        match failure.disposition() {
+            Disposition::Split => {
+                counted("too_large");
+                Once::Over(Attempt::Split)
+            }
+            // Lambda never dead-letters a whole batch; were it to,
+            // stopping is the answer that loses nothing.
+            Disposition::Stop(reason) | Disposition::DeadLetter(reason) => {
+                counted("config_error");
+                Once::Over(Attempt::Stop(reason))
+            }
+            Disposition::Retry(reason) => {
+                counted("retryable_error");
+                if reason == RetryReason::Throttled {
+                    metrics.throttles.inc();
+                    permit.throttled();
+                }
+                // Other failures say nothing about the function's capacity.
+                Once::Retry(failure, reason)
+            }
         }
     }
 }

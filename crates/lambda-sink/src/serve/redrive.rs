@@ -225,54 +225,14 @@ async fn redrive(
         ));
     };
     let topic = dlq.topic.name.as_str().to_string();
-    let cursor = |p: i32| {
-        entry
-            .redrives
-            .as_ref()
-            .and_then(|r| r["cursor"][p.to_string()].as_i64())
-    };
-    let watermarks = watermarks(&config, &topic).await?;
-    if let Some(wanted) = &request.partitions
-        && let Some(p) = wanted
-            .iter()
-            .find(|p| !watermarks.iter().any(|w| w.0 == **p))
-    {
-        return Err(RedriveError::Refused(format!(
-            "the DLQ {topic} has no partition {p}"
-        )));
-    }
-    let ranges: Vec<Range> = watermarks
-        .iter()
-        .filter(|(p, _, _)| request.partitions.as_ref().is_none_or(|w| w.contains(p)))
-        .map(|&(partition, low, high)| Range {
-            partition,
-            from: request
-                .from_offset
-                .or_else(|| cursor(partition))
-                .unwrap_or(low)
-                .max(low),
-            to: request.to_offset.unwrap_or(high).min(high),
-        })
-        .collect();
+    let ranges = ranges(&config, &topic, entry, &request).await?;
     let (reader_config, reader_topic, max) = (config.clone(), topic.clone(), request.max_records);
     let (dead, next) =
         tokio::task::spawn_blocking(move || read(&reader_config, &reader_topic, &ranges, max))
             .await
             .context("the DLQ reader ended abnormally")??;
-
-    // The latest dead letter of each original record, in offset order.
     let read_count = dead.len();
-    let mut originals: BTreeMap<(String, i32, i64), SourceRecord> = BTreeMap::new();
-    let mut skipped = 0;
-    for record in dead {
-        match original(record) {
-            Some(r) => {
-                originals.insert((r.topic.to_string(), r.partition, r.offset), r);
-            }
-            None => skipped += 1,
-        }
-    }
-    let records: Vec<SourceRecord> = originals.into_values().collect();
+    let (records, skipped) = originals(dead);
     let redriven = records.len();
     let metrics = Arc::new(Metrics::new());
     let telemetry = Telemetry {
@@ -284,6 +244,84 @@ async fn redrive(
             .await
             .map_err(|e| anyhow::anyhow!("the redrive stopped: {e}"))?;
     }
+    let report = json!({
+        "dlq_topic": topic,
+        "at": now_ms(),
+        "worker_id": worker.worker_id,
+        "read": read_count,
+        "redriven": redriven,
+        "skipped_without_context_headers": skipped,
+        "duplicates": read_count - redriven - skipped,
+        "ranges": next
+            .iter()
+            .map(|(p, to)| json!({ "partition": p, "to_offset": to }))
+            .collect::<Vec<_>>(),
+        "outcomes": outcomes(&metrics),
+    });
+    admin
+        .record_redrives(name, remembered(entry, &next, &report))
+        .await
+        .map_err(|e| anyhow::anyhow!("recording the redrive: {e}"))?;
+    Ok(report)
+}
+
+/// The DLQ ranges `request` asks for: from its offset, else after the last
+/// redrive, else the start; to its offset, else the end now.
+async fn ranges(
+    config: &Config,
+    topic: &str,
+    entry: &ConnectorEntry,
+    request: &Request,
+) -> Result<Vec<Range>, RedriveError> {
+    let cursor = |p: i32| {
+        entry
+            .redrives
+            .as_ref()
+            .and_then(|r| r["cursor"][p.to_string()].as_i64())
+    };
+    let watermarks = watermarks(config, topic).await?;
+    if let Some(wanted) = &request.partitions
+        && let Some(p) = wanted
+            .iter()
+            .find(|p| !watermarks.iter().any(|w| w.0 == **p))
+    {
+        return Err(RedriveError::Refused(format!(
+            "the DLQ {topic} has no partition {p}"
+        )));
+    }
+    Ok(watermarks
+        .iter()
+        .filter(|(p, _, _)| request.partitions.as_ref().is_none_or(|w| w.contains(p)))
+        .map(|&(partition, low, high)| Range {
+            partition,
+            from: request
+                .from_offset
+                .or_else(|| cursor(partition))
+                .unwrap_or(low)
+                .max(low),
+            to: request.to_offset.unwrap_or(high).min(high),
+        })
+        .collect())
+}
+
+/// The latest dead letter of each original record, in offset order, and
+/// how many dead letters had no context headers to find it by.
+fn originals(dead: Vec<SourceRecord>) -> (Vec<SourceRecord>, usize) {
+    let mut originals: BTreeMap<(String, i32, i64), SourceRecord> = BTreeMap::new();
+    let mut skipped = 0;
+    for record in dead {
+        match original(record) {
+            Some(r) => {
+                originals.insert((r.topic.to_string(), r.partition, r.offset), r);
+            }
+            None => skipped += 1,
+        }
+    }
+    (originals.into_values().collect(), skipped)
+}
+
+/// How many redriven records got each outcome.
+fn outcomes(metrics: &Metrics) -> serde_json::Map<String, Value> {
     let mut outcomes = serde_json::Map::new();
     for o in [
         Outcome::Success,
@@ -304,34 +342,21 @@ async fn redrive(
             outcomes.insert(o.as_str().into(), json!(n));
         }
     }
-    let report = json!({
-        "dlq_topic": topic,
-        "at": now_ms(),
-        "worker_id": worker.worker_id,
-        "read": read_count,
-        "redriven": redriven,
-        "skipped_without_context_headers": skipped,
-        "duplicates": read_count - redriven - skipped,
-        "ranges": next
-            .iter()
-            .map(|(p, to)| json!({ "partition": p, "to_offset": to }))
-            .collect::<Vec<_>>(),
-        "outcomes": outcomes,
-    });
-    // Remember it: the cursor moves past what was read.
+    outcomes
+}
+
+/// The connector's redrive record with this redrive in it: the cursor
+/// moves past what was read, the report joins the history.
+fn remembered(entry: &ConnectorEntry, next: &BTreeMap<i32, i64>, report: &Value) -> Value {
     let mut record = entry.redrives.clone().unwrap_or_else(|| json!({}));
-    for (p, to) in &next {
+    for (p, to) in next {
         record["cursor"][p.to_string()] = json!(to);
     }
     let mut history: Vec<Value> = record["history"].as_array().cloned().unwrap_or_default();
     history.push(report.clone());
     let keep = history.len().saturating_sub(HISTORY);
     record["history"] = json!(history.split_off(keep));
-    admin
-        .record_redrives(name, record)
-        .await
-        .map_err(|e| anyhow::anyhow!("recording the redrive: {e}"))?;
-    Ok(report)
+    record
 }
 
 /// Redrives through this worker's pipeline.

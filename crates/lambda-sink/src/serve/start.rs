@@ -26,92 +26,19 @@ use lambda_sink_core::config::worker::WorkerConfig;
 /// Start-up failures: the topics, the listener, Kafka unreachable or
 /// refusing.
 pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-    use anyhow::Context;
     let cluster_view = tokio::select! {
         () = shutdown.cancelled() => return Ok(()),
         c = crate::kafka::await_cluster(&config.kafka) => c?,
     };
-    for (name, replication, purpose) in [
-        (&config.config_topic, config.replication.0, "config topic"),
-        (&config.status_topic, config.replication.1, "status topic"),
-    ] {
-        store::ensure_topic(
-            &config.kafka,
-            &store::TopicSpec {
-                name,
-                replication,
-                purpose,
-            },
-        )
-        .await?;
-    }
-    let listener = tokio::net::TcpListener::bind(config.listener)
-        .await
-        .with_context(|| {
-            format!(
-                "listeners {} cannot be bound (in use?); choose another port, or 0 for any free one",
-                config.listener
-            )
-        })?;
+    ensure_topics(&config).await?;
+    let listener = bind(&config).await?;
     let bound = listener.local_addr()?;
-    let host = config.advertised_host.clone().unwrap_or_else(|| {
-        if bound.ip().is_unspecified() {
-            hostname::get()
-                .map_or_else(|_| "localhost".into(), |h| h.to_string_lossy().into_owned())
-        } else {
-            bound.ip().to_string()
-        }
-    });
-    let worker_id = format!("{host}:{}", config.advertised_port.unwrap_or(bound.port()));
-    let kafka_cluster_id = cluster_id(&config).await.unwrap_or_default();
-
-    let reader = shutdown.child_token();
-    let configs =
-        Arc::new(ConfigTopic::open(&config.kafka, &config.config_topic, reader.clone()).await?);
-    let statuses = Arc::new(
-        StatusTopic::open(
-            &config.kafka,
-            &config.status_topic,
-            config.heartbeat,
-            reader.clone(),
-        )
-        .await?,
-    );
+    let worker_id = worker_id(&config, bound);
     let insecure = !bound.ip().is_loopback() && config.auth.is_none();
     let tls = config.tls.clone();
-    let ports = Ports {
-        log: configs.clone(),
-        status: statuses.clone(),
-        groups: Arc::new(KafkaGroups),
-        redriver: Arc::new(DlqRedriver {
-            shutdown: shutdown.clone(),
-            worker_id: worker_id.clone(),
-        }),
-    };
-    let admin = Admin::new(ports, config.defaults.clone());
-    let worker = Arc::new(Node {
-        config,
-        worker_id,
-        kafka_cluster_id,
-        admin,
-        configs,
-        statuses,
-        host: Host::default(),
-        shutdown: shutdown.clone(),
-        series: Series::default(),
-    });
-    let sampler = {
-        let worker = worker.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(console::series::INTERVAL);
-            loop {
-                tokio::select! {
-                    () = worker.shutdown.cancelled() => break,
-                    _ = tick.tick() => worker.series.record(&worker.host.metrics()),
-                }
-            }
-        })
-    };
+    let reader = shutdown.child_token();
+    let worker = Arc::new(node(config, worker_id, &reader, &shutdown).await?);
+    let sampler = tokio::spawn(sample(worker.clone()));
     let reconciling = tokio::spawn(host::reconcile(worker.clone()));
     let (reported, done) = tokio::sync::oneshot::channel();
     let reporting = tokio::spawn(host::report(worker.clone(), done));
@@ -143,6 +70,102 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
     let _ = sampler.await;
     tracing::info!("lambda-sink worker stopped: every connector drained");
     Ok(())
+}
+
+/// Creates the config and status topics, or checks their shape.
+async fn ensure_topics(config: &WorkerConfig) -> anyhow::Result<()> {
+    for (name, replication, purpose) in [
+        (&config.config_topic, config.replication.0, "config topic"),
+        (&config.status_topic, config.replication.1, "status topic"),
+    ] {
+        let spec = store::TopicSpec {
+            name,
+            replication,
+            purpose,
+        };
+        store::ensure_topic(&config.kafka, &spec).await?;
+    }
+    Ok(())
+}
+
+/// Binds the REST listener.
+async fn bind(config: &WorkerConfig) -> anyhow::Result<tokio::net::TcpListener> {
+    use anyhow::Context;
+    tokio::net::TcpListener::bind(config.listener)
+        .await
+        .with_context(|| {
+            format!(
+                "listeners {} cannot be bound (in use?); choose another port, or 0 for any free one",
+                config.listener
+            )
+        })
+}
+
+/// This worker's advertised `host:port`.
+fn worker_id(config: &WorkerConfig, bound: std::net::SocketAddr) -> String {
+    let host = config.advertised_host.clone().unwrap_or_else(|| {
+        if bound.ip().is_unspecified() {
+            hostname::get()
+                .map_or_else(|_| "localhost".into(), |h| h.to_string_lossy().into_owned())
+        } else {
+            bound.ip().to_string()
+        }
+    });
+    format!("{host}:{}", config.advertised_port.unwrap_or(bound.port()))
+}
+
+/// The running worker: both topics read to their end (and followed until
+/// `reader` is cancelled), the administration over them.
+async fn node(
+    config: WorkerConfig,
+    worker_id: String,
+    reader: &CancellationToken,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Node> {
+    let kafka_cluster_id = cluster_id(&config).await.unwrap_or_default();
+    let configs =
+        Arc::new(ConfigTopic::open(&config.kafka, &config.config_topic, reader.clone()).await?);
+    let statuses = Arc::new(
+        StatusTopic::open(
+            &config.kafka,
+            &config.status_topic,
+            config.heartbeat,
+            reader.clone(),
+        )
+        .await?,
+    );
+    let ports = Ports {
+        log: configs.clone(),
+        status: statuses.clone(),
+        groups: Arc::new(KafkaGroups),
+        redriver: Arc::new(DlqRedriver {
+            shutdown: shutdown.clone(),
+            worker_id: worker_id.clone(),
+        }),
+    };
+    let admin = Admin::new(ports, config.defaults.clone());
+    Ok(Node {
+        config,
+        worker_id,
+        kafka_cluster_id,
+        admin,
+        configs,
+        statuses,
+        host: Host::default(),
+        shutdown: shutdown.clone(),
+        series: Series::default(),
+    })
+}
+
+/// Samples the hosted connectors' metrics for the console's plots.
+async fn sample(worker: Arc<Node>) {
+    let mut tick = tokio::time::interval(console::series::INTERVAL);
+    loop {
+        tokio::select! {
+            () = worker.shutdown.cancelled() => break,
+            _ = tick.tick() => worker.series.record(&worker.host.metrics()),
+        }
+    }
 }
 
 /// The Kafka cluster id, for `GET /`.
