@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this script):
 # install what is missing, start the real services (unless already running),
-# check formatting and lints, run every unit and integration test.
+# check formatting, module structure and lints, run every unit and
+# integration test.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"
 started=$SECONDS
@@ -18,6 +19,9 @@ eval "$("$REPO/scripts/services.sh" env)"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+log "no import circle between modules (and the guard can fail)"
+python3 scripts/tools/test_module_cycles.py
+python3 scripts/tools/module_cycles.py
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 log "cargo test"

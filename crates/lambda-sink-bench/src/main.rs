@@ -10,6 +10,7 @@ use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_bench::load::Dataset;
 use lambda_sink_bench::report::{self, Results};
 use lambda_sink_bench::sink::Delivery;
+use lambda_sink_bench::stats::Sample;
 use lambda_sink_bench::{ceilings, env, load, sink};
 
 /// Benchmarks lambda-sink against the broker's and the endpoint's ceilings.
@@ -99,55 +100,11 @@ async fn main() -> anyhow::Result<()> {
         load::preload(&env, &throttle_data).await?;
     }
 
-    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     let mut results = Results::default();
     for round in 1..=args.runs {
         eprintln!("round {round} of {}", args.runs);
         for d in &datasets {
-            let consumed = ceilings::consume(&env, d).await?;
-            results.add(&format!("{}/consumer", d.name), &consumed);
-            for batch in [20, 100] {
-                let endpoint = ceilings::invoke(&env, d, batch, Duration::from_secs(3)).await?;
-                results.add(&format!("{}/endpoint/{batch}", d.name), &endpoint);
-                let mut drained = sink::drain(&env, d, batch).await?;
-                // Side by side: this round's ceilings.
-                let ceiling = consumed["records_per_s"].min(endpoint["records_per_s"]);
-                drained.insert("ratio", drained["records_per_s"] / ceiling);
-                // Each ceiling was measured with the whole machine to itself;
-                // draining needs both at once. With the CPU each costs per
-                // record, the machine's cores cannot carry more than this.
-                let shared =
-                    cores / (consumed["cpu_us_per_record"] + endpoint["cpu_us_per_record"]) * 1e6;
-                drained.insert("shared_cpu_bound", shared);
-                drained.insert(
-                    "ratio_to_shared",
-                    drained["records_per_s"] / shared.min(ceiling),
-                );
-                // lambda-sink's own CPU per record against the work it cannot
-                // avoid: consuming (the plain consumer) and invoking (the SDK
-                // client), each measured alone.
-                let clients =
-                    consumed["consumer_cpu_us_per_record"] + endpoint["client_cpu_us_per_record"];
-                drained.insert("clients_cpu_us_per_record", clients);
-                drained.insert(
-                    "cpu_ratio_to_clients",
-                    drained["cpu_us_per_record"] / clients,
-                );
-                drained.insert(
-                    "broker_cpu_us_per_record",
-                    drained["broker_cpu_seconds"] / d.records as f64 * 1e6,
-                );
-                results.add(&format!("{}/lambda-sink/{batch}", d.name), &drained);
-                if let Some(baseline) = &args.baseline {
-                    let mut before = sink::drain_with(&env, baseline, d, batch).await?;
-                    before.insert("ratio", before["records_per_s"] / ceiling);
-                    before.insert(
-                        "cpu_ratio_to_clients",
-                        before["cpu_us_per_record"] / clients,
-                    );
-                    results.add(&format!("{}/baseline/{batch}", d.name), &before);
-                }
-            }
+            throughput(&env, &args, d, &mut results).await?;
         }
         let bound_run = sink::latency_bound(&env, &env.binary, &bound_data, &bound).await?;
         results.add("bound/lambda-sink", &bound_run);
@@ -158,25 +115,13 @@ async fn main() -> anyhow::Result<()> {
         if args.partition_mode_only {
             continue;
         }
-        for ordering in ["key", "none"] {
-            let mut run = sink::concurrent(&env, &keyed, &concurrent, ordering).await?;
-            // Side by side: this round's partition-mode figure and the
-            // endpoint's ceiling for the same request size.
-            run.insert(
-                "to_partition_mode",
-                run["records_per_s"] / bound_run["records_per_s"],
-            );
-            let ceiling = results.last("small/endpoint/20", "records_per_s");
-            run.insert(
-                "ratio_to_min",
-                run["records_per_s"] / concurrent.theoretical().min(ceiling),
-            );
-            results.add(&format!("concurrent/{ordering}"), &run);
-        }
-        for adaptive in [true, false] {
-            let run = sink::throttled(&env, &throttle_data, &throttle, adaptive).await?;
-            results.add(&format!("throttled/{adaptive}"), &run);
-        }
+        let scenarios = Scenarios {
+            keyed: &keyed,
+            concurrent: &concurrent,
+            throttle_data: &throttle_data,
+            throttle: &throttle,
+        };
+        concurrency(&env, &scenarios, &bound_run, &mut results).await?;
         let latency = sink::added_latency(&env, round, args.latency_seconds).await?;
         results.add("latency", &latency);
         measure_outcomes(&env, &datasets[0], &mut results).await?;
@@ -193,6 +138,100 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", report::baseline(&results, &datasets, &bound));
     }
     write_results(&args.out, &results)
+}
+
+/// One round of dataset `d`: its consume and invoke ceilings, and
+/// lambda-sink (and the baseline) draining it at each batch size, side by
+/// side with the ceilings.
+async fn throughput(
+    env: &env::Env,
+    args: &Args,
+    d: &Dataset,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let consumed = ceilings::consume(env, d).await?;
+    results.add(&format!("{}/consumer", d.name), &consumed);
+    for batch in [20, 100] {
+        let endpoint = ceilings::invoke(env, d, batch, Duration::from_secs(3)).await?;
+        results.add(&format!("{}/endpoint/{batch}", d.name), &endpoint);
+        let mut drained = sink::drain(env, d, batch).await?;
+        // Side by side: this round's ceilings.
+        let ceiling = consumed["records_per_s"].min(endpoint["records_per_s"]);
+        drained.insert("ratio", drained["records_per_s"] / ceiling);
+        // Each ceiling was measured with the whole machine to itself;
+        // draining needs both at once. With the CPU each costs per
+        // record, the machine's cores cannot carry more than this.
+        let shared = cores / (consumed["cpu_us_per_record"] + endpoint["cpu_us_per_record"]) * 1e6;
+        drained.insert("shared_cpu_bound", shared);
+        drained.insert(
+            "ratio_to_shared",
+            drained["records_per_s"] / shared.min(ceiling),
+        );
+        // lambda-sink's own CPU per record against the work it cannot
+        // avoid: consuming (the plain consumer) and invoking (the SDK
+        // client), each measured alone.
+        let clients = consumed["consumer_cpu_us_per_record"] + endpoint["client_cpu_us_per_record"];
+        drained.insert("clients_cpu_us_per_record", clients);
+        drained.insert(
+            "cpu_ratio_to_clients",
+            drained["cpu_us_per_record"] / clients,
+        );
+        drained.insert(
+            "broker_cpu_us_per_record",
+            drained["broker_cpu_seconds"] / d.records as f64 * 1e6,
+        );
+        results.add(&format!("{}/lambda-sink/{batch}", d.name), &drained);
+        if let Some(baseline) = &args.baseline {
+            let mut before = sink::drain_with(env, baseline, d, batch).await?;
+            before.insert("ratio", before["records_per_s"] / ceiling);
+            before.insert(
+                "cpu_ratio_to_clients",
+                before["cpu_us_per_record"] / clients,
+            );
+            results.add(&format!("{}/baseline/{batch}", d.name), &before);
+        }
+    }
+    Ok(())
+}
+
+/// The key-ordered, unordered and throttled scenarios' data.
+struct Scenarios<'a> {
+    keyed: &'a Dataset,
+    concurrent: &'a sink::Concurrent,
+    throttle_data: &'a Dataset,
+    throttle: &'a sink::Throttled,
+}
+
+/// One round of the concurrency scenarios: `key` and `none` ordering
+/// against this round's partition-mode figure, and throttling with and
+/// without the adaptive limit.
+async fn concurrency(
+    env: &env::Env,
+    s: &Scenarios<'_>,
+    bound_run: &Sample,
+    results: &mut Results,
+) -> anyhow::Result<()> {
+    for ordering in ["key", "none"] {
+        let mut run = sink::concurrent(env, s.keyed, s.concurrent, ordering).await?;
+        // Side by side: this round's partition-mode figure and the
+        // endpoint's ceiling for the same request size.
+        run.insert(
+            "to_partition_mode",
+            run["records_per_s"] / bound_run["records_per_s"],
+        );
+        let ceiling = results.last("small/endpoint/20", "records_per_s");
+        run.insert(
+            "ratio_to_min",
+            run["records_per_s"] / s.concurrent.theoretical().min(ceiling),
+        );
+        results.add(&format!("concurrent/{ordering}"), &run);
+    }
+    for adaptive in [true, false] {
+        let run = sink::throttled(env, s.throttle_data, s.throttle, adaptive).await?;
+        results.add(&format!("throttled/{adaptive}"), &run);
+    }
+    Ok(())
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {

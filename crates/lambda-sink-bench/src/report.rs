@@ -86,6 +86,16 @@ pub fn table(
     concurrent: &Concurrent,
     throttled: &Throttled,
 ) -> String {
+    let mut out = throughput(r, datasets);
+    out.push_str(&latency_bound(r, bound));
+    out.push_str(&concurrency(r, bound, concurrent));
+    out.push_str(&throttling(r, throttled));
+    out.push_str(&latency(r));
+    out
+}
+
+/// The throughput and CPU-per-record tables.
+fn throughput(r: &Results, datasets: &[Dataset]) -> String {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let mut out = String::new();
     let _ = writeln!(
@@ -136,6 +146,12 @@ pub fn table(
         }
     }
     out.push_str(&machine);
+    out
+}
+
+/// The latency-bound case.
+fn latency_bound(r: &Results, bound: &LatencyBound) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "\n### Latency-bound (endpoint answers after {} ms)\n\n\
@@ -150,6 +166,12 @@ pub fn table(
         fmt_int(r.median("bound/lambda-sink", "records_per_s")),
         r.median("bound/lambda-sink", "ratio"),
     );
+    out
+}
+
+/// Concurrency inside a partition (`key` and `none` ordering).
+fn concurrency(r: &Results, bound: &LatencyBound, concurrent: &Concurrent) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "\n### Concurrency inside a partition (endpoint answers after {} ms)\n\n\
@@ -182,6 +204,12 @@ pub fn table(
             fmt_int(r.median(&m, "max_concurrent")),
         );
     }
+    out
+}
+
+/// The throttled function, with and without the adaptive limit.
+fn throttling(r: &Results, throttled: &Throttled) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "\n### Throttling (a function with {} concurrent executions, 429 above; {} ms; batch {}; aws.lambda.max.in.flight {})\n\n\
@@ -205,6 +233,12 @@ pub fn table(
             r.median(&m, "ratio"),
         );
     }
+    out
+}
+
+/// The latency lambda-sink adds.
+fn latency(r: &Results) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "\n### Latency (low load, linger 0)\n\n\

@@ -454,10 +454,36 @@ pub async fn throttled(
         ],
     );
     let sink = env.start(&config)?;
+    let limits = watch_limit(env, &sink, &fake, d.records).await?;
+    let seconds = fake.stats.active().as_secs_f64() + t.latency_ms as f64 / 1000.0;
+    let invocations = fake.stats.invocations.load(Ordering::SeqCst);
+    let throttled = fake.stats.throttled.load(Ordering::SeqCst);
+    stop_committed(env, sink, &name, &d.topic).await?;
+    let rate = d.records as f64 / seconds;
+    Ok(Sample::from([
+        ("throttled_share", throttled as f64 / invocations as f64),
+        (
+            "settled_limit",
+            // The second half of the run: after the limit found the capacity.
+            median(&limits[limits.len() / 2..]),
+        ),
+        ("records_per_s", rate),
+        ("ratio", rate / t.theoretical()),
+    ]))
+}
+
+/// The in-flight limit lambda-sink reports, sampled every 100 ms until
+/// all `records` were answered (not throttled) by the endpoint.
+async fn watch_limit(
+    env: &Env,
+    sink: &Connector,
+    fake: &FakeLambda,
+    records: usize,
+) -> anyhow::Result<Vec<f64>> {
     let metrics = format!("{}/metrics", sink.http_url().await);
     let client = reqwest::Client::new();
-    let expected = u64::try_from(d.records)?;
-    let deadline = Instant::now() + env.patience(d.records);
+    let expected = u64::try_from(records)?;
+    let deadline = Instant::now() + env.patience(records);
     let mut limits = Vec::new();
     // A measurement taken every 100 ms, not a synchronisation.
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
@@ -485,21 +511,7 @@ pub async fn throttled(
             sink.log()
         );
     }
-    let seconds = fake.stats.active().as_secs_f64() + t.latency_ms as f64 / 1000.0;
-    let invocations = fake.stats.invocations.load(Ordering::SeqCst);
-    let throttled = fake.stats.throttled.load(Ordering::SeqCst);
-    stop_committed(env, sink, &name, &d.topic).await?;
-    let rate = d.records as f64 / seconds;
-    Ok(Sample::from([
-        ("throttled_share", throttled as f64 / invocations as f64),
-        (
-            "settled_limit",
-            // The second half of the run: after the limit found the capacity.
-            median(&limits[limits.len() / 2..]),
-        ),
-        ("records_per_s", rate),
-        ("ratio", rate / t.theoretical()),
-    ]))
+    Ok(limits)
 }
 
 /// Records per second in the added-latency measurement: low load.
@@ -511,6 +523,10 @@ const PACED_RATE: u64 = 100;
 /// same settings, reading the same records at the same time, polled it. The
 /// distribution of that difference, record by record (p50, p99, max), and
 /// for context both trips from the producer (p50, p99).
+#[allow(
+    clippy::too_many_lines,
+    reason = "one measurement in the order it happens (warm-up, paced load, both readers, the differences)"
+)]
 pub async fn added_latency(env: &Env, round: usize, seconds: u64) -> anyhow::Result<Sample> {
     let topic = format!("bench-latency-{round}");
     env.services.create_topic(&topic, env.partitions).await?;

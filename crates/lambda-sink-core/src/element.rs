@@ -217,6 +217,10 @@ fn esm_part<'a>(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "table tests: a table reads best whole"
+)]
 mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;

@@ -309,6 +309,10 @@ pub fn after_function_failure(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "table tests: a table reads best whole"
+)]
 mod tests {
     use super::*;
     use crate::outcome::Stage;

@@ -331,6 +331,10 @@ pub fn did_commit(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "table tests: a table reads best whole"
+)]
 mod tests {
     use std::sync::Arc;
 

@@ -3,7 +3,8 @@
 
 #![allow(
     clippy::unwrap_used,
-    reason = "test code: a panic is the failure report"
+    clippy::too_many_lines,
+    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
 )]
 
 use std::time::Duration;

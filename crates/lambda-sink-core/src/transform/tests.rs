@@ -4,6 +4,11 @@
 //! or, for Confluent's closed-source ones, its documentation says; the
 //! method read is named next to the cases.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "table tests: a table reads best whole"
+)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

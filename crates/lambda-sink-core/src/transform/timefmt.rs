@@ -44,6 +44,10 @@ impl DateFormat {
     ///
     /// # Errors
     /// A pattern letter or run that is not supported, or an unclosed quote.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one match arm per SimpleDateFormat letter: the table of what is supported reads best in one place"
+    )]
     pub(super) fn parse(pattern: &str) -> Result<Self, String> {
         let mut out = String::new();
         let (mut has_date, mut has_time, mut has_offset) = (false, false, false);

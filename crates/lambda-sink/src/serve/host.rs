@@ -128,6 +128,10 @@ fn needs_restart(
             && r.worker.as_deref().is_none_or(|w| w == worker_id))
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one connector's state machine (run, stop, fail, restart) as one loop; its states are easier to check side by side"
+)]
 async fn supervise(
     worker: Arc<Node>,
     name: String,

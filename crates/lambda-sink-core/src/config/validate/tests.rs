@@ -1,5 +1,10 @@
 //! Unit tests of validation: every rule with a bad input and its exact message.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "table tests: a table reads best whole"
+)]
+
 use super::*;
 use std::time::Duration;
 
