@@ -1,32 +1,48 @@
 //! The pure heart of lambda-sink.
 //!
 //! Everything here is deterministic logic with no Kafka, AWS or network
-//! dependency, so it can be unit- and property-tested quickly:
+//! dependency, so it can be unit- and property-tested quickly. The adapters
+//! (librdkafka, the AWS SDK, HTTP) live in the `lambda-sink` crate and depend
+//! on this one, never the other way round.
 //!
-//! * [`connect`] — Kafka Connect's management plane: config and status
-//!   topic records, cluster-wide status, `ConfigInfos`.
-//! * [`config`] — the property table, the three config file shapes, secret
-//!   references, and validation of a raw property map into a typed [`config::Config`].
-//! * [`transform`] — Single Message Transforms and predicates.
+//! Configuration:
+//! * [`config`] — the property table, the config file shapes, secret
+//!   references, and validation of a raw property map into a typed
+//!   [`config::Config`]; [`Problem`] is one thing wrong in it.
+//! * [`connect`] — Kafka Connect's management plane: config and status topic
+//!   records, cluster-wide status, `ConfigInfos`, offsets and redrive requests.
+//!
+//! A record's way through, in order:
+//! * [`record`] — a Kafka record as lambda-sink owns it.
+//! * [`codec`] — decoding keys and values into JSON; [`transform`] — Single
+//!   Message Transforms and predicates; [`event_filter`] — ESM's filtering.
+//! * [`element`] — what a decoded record becomes: its payload element
+//!   ([`payload`] or the [`esm`] event shape), filtered, or a dead letter.
+//! * [`schedule`] — which queued records go into the next batch
+//!   (`aws.lambda.ordering`); [`batch`] — cutting them into requests;
+//!   [`concurrency`] — the adaptive in-flight limit.
 //! * [`trace`] — idempotency keys and `traceparent` for the function.
-//! * [`transaction`] — what exactly-once transactions hold, under which
-//!   partition lease, and the invariant every commit keeps.
-//! * [`element`] — what a decoded record becomes: its payload element,
-//!   filtered, or a dead letter;
-//! * [`esm`] — the event shape of AWS's Kafka event source mapping and its
-//!   partial batch response; [`event_filter`] — its event filtering.
-//!
-//! The adapters (librdkafka, the AWS SDK, HTTP) live in the `lambda-sink` crate
-//! and depend on this one, never the other way round.
+//! * [`failure`] — how an invocation failed and what that means;
+//!   [`retry`] — the one backoff; [`disposition`] — the adapters' one error
+//!   vocabulary.
+//! * [`route`] — which outcome a batch gets; [`outcome`] — the result and
+//!   error records written for it; [`dead_letter`] — records that cannot be
+//!   processed.
+//! * [`offsets`] — which offset of a partition may be committed;
+//!   [`transaction`] — what exactly-once transactions hold and the invariant
+//!   every commit keeps.
 
 pub mod batch;
 pub mod codec;
 pub mod concurrency;
 pub mod config;
 pub mod connect;
+pub mod dead_letter;
+pub mod disposition;
 pub mod element;
 pub mod esm;
 pub mod event_filter;
+pub mod failure;
 pub mod offsets;
 pub mod outcome;
 pub mod payload;

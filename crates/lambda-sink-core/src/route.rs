@@ -8,10 +8,9 @@
 //! stops the connector with nothing committed.
 
 use crate::config::{BehaviorOnError, Config, InvocationType, OnFailure};
-use crate::outcome::{
-    self, BatchError, DeadLetter, ErrorClass, InvokeFailure, RECORD_AGE_EXCEEDED,
-    RETRY_ATTEMPTS_EXHAUSTED, ResultValue,
-};
+use crate::dead_letter::{DeadLetter, RECORD_AGE_EXCEEDED, RETRY_ATTEMPTS_EXHAUSTED};
+use crate::failure::InvokeFailure;
+use crate::outcome::{self, BatchError, ErrorClass, ResultValue};
 
 /// A response from Lambda (200, 202 or 204).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -315,7 +314,7 @@ pub fn after_function_failure(
 )]
 mod tests {
     use super::*;
-    use crate::outcome::Stage;
+    use crate::dead_letter::Stage;
 
     /// What a row expects, in few letters: the outcome label (or `stop:` and
     /// why) and what is written (`-` for nothing).

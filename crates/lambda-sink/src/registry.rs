@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use lambda_sink_core::codec::schema::{Compiled, SchemaType};
 use lambda_sink_core::codec::wire::SchemaRef;
 use lambda_sink_core::config::{SchemaRegistryConfig, Secret};
-use lambda_sink_core::outcome::{Disposed, Disposition, RetryReason};
+use lambda_sink_core::disposition::{Disposed, Disposition, RetryReason};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 

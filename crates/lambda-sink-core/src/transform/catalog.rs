@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::predicates::{self, Built as BuiltPredicate};
 use super::props::{PropertyDoc, Props};
-use super::record::{Part, Predicate, Transform};
+use super::record::{Built, Part, Predicate, Transform};
 use super::{apache, confluent};
 
 /// A transform or a predicate.
@@ -30,7 +30,7 @@ impl Kind {
     }
 }
 
-type BuildTransform = fn(&mut Props, Part) -> apache::Built;
+type BuildTransform = fn(&mut Props, Part) -> Built;
 type BuildPredicate = fn(&mut Props) -> BuiltPredicate;
 
 #[derive(Debug)]

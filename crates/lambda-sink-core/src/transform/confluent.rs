@@ -16,8 +16,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
-use super::apache::{Built, FieldSelection};
+use super::apache::FieldSelection;
 use super::props::Props;
+use super::record::Built;
 use super::record::{Part, Record, Transform};
 
 // ── Filter ─────────────────────────────────────────────────────────────

@@ -7,9 +7,9 @@
 //! * [`record`] — what a transform sees ([`Record`]: the record's
 //!   coordinates, its key and value as decoded JSON, and its headers), the
 //!   [`Transform`] and [`Predicate`] traits, and Connect's `requireMap`;
-//! * [`chain`] — the configured stages ([`Chain`]), built (and every problem
+//! * `chain` — the configured stages ([`Chain`]), built (and every problem
 //!   reported) by [`Chain::configure`], applied by [`Chain::apply`];
-//! * [`render`](mod@render) — a decoded record through the chain to its payload element;
+//! * `render` — a decoded record through the chain to its payload element;
 //! * [`catalog`] — every supported class with its properties, for
 //!   validation, `plugin describe` and the Connect API;
 //! * [`apache`], [`predicates`], [`confluent`] — the transforms themselves.

@@ -67,6 +67,9 @@ impl fmt::Display for TransformError {
     }
 }
 
+/// A transform built from its properties, or `None` after reporting why not.
+pub(crate) type Built = Option<Box<dyn Transform>>;
+
 /// One transform: the record changed, `None` to drop it, or why not.
 pub trait Transform: Send + Sync + fmt::Debug {
     /// Transforms `record`.

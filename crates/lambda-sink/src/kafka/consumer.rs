@@ -25,7 +25,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use lambda_sink_core::config::{ClientRole, Config};
-use lambda_sink_core::outcome::{Disposition, RetryReason};
+use lambda_sink_core::disposition::{Disposition, RetryReason};
 use lambda_sink_core::record::{SourceRecord, TimestampType, TopicPartition};
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{

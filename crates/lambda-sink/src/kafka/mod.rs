@@ -22,7 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 use lambda_sink_core::Problem;
 use lambda_sink_core::config::{ClientProperties, ClientRole, Config, KafkaAuth, KafkaConfig};
-use lambda_sink_core::outcome::{Disposed, Disposition, RetryReason};
+use lambda_sink_core::disposition::{Disposed, Disposition, RetryReason};
 use lambda_sink_core::retry::Backoff;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

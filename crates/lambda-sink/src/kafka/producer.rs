@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::client_config;
 use super::diagnostics::{ClientEvents, KafkaContext};
 use lambda_sink_core::config::ClientProperties;
-use lambda_sink_core::outcome::{Disposition, RetryReason};
+use lambda_sink_core::disposition::{Disposition, RetryReason};
 use lambda_sink_core::retry::Backoff;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};

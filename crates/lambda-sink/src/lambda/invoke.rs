@@ -10,7 +10,7 @@ use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType as SdkInvocationType;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
-use lambda_sink_core::outcome::{InvokeFailure, Transport};
+use lambda_sink_core::failure::{InvokeFailure, Transport};
 pub use lambda_sink_core::route::Invoked;
 
 /// Invokes functions through the AWS SDK.

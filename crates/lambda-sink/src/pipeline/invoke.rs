@@ -8,8 +8,10 @@
 
 use lambda_sink_core::batch;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
+use lambda_sink_core::dead_letter::DeadLetter;
+use lambda_sink_core::disposition::{Disposed, Disposition, RetryReason};
 use lambda_sink_core::esm::{self, Envelope, ItemFailures};
-use lambda_sink_core::outcome::{DeadLetter, Disposed, Disposition, InvokeFailure, RetryReason};
+use lambda_sink_core::failure::InvokeFailure;
 use lambda_sink_core::record::{SourceRecord, TopicPartition, offset_range};
 use lambda_sink_core::retry::Backoff;
 use lambda_sink_core::route::{

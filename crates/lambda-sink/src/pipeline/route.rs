@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use lambda_sink_core::outcome::{self, DeadLetter, InvokeFailure, ResultValue};
+use lambda_sink_core::dead_letter::{self, DeadLetter};
+use lambda_sink_core::failure::InvokeFailure;
+use lambda_sink_core::outcome::{self, ResultValue};
 use lambda_sink_core::record::{SourceRecord, TopicPartition, offset_range};
 use lambda_sink_core::route::{self, Invoked, Outcome, Resolution, Stop, Write};
 use tracing::warn;
@@ -108,7 +110,7 @@ impl Router {
             let mut headers = record.headers.clone();
             if dlq.context_headers {
                 let connector = config.name.as_str();
-                headers.extend(text_headers(outcome::dlq_headers(
+                headers.extend(text_headers(dead_letter::dlq_headers(
                     record, connector, self.task, dead,
                 )));
             }

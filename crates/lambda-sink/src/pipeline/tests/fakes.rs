@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use lambda_sink_core::codec::schema::Compiled;
 use lambda_sink_core::codec::wire::SchemaRef;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
-use lambda_sink_core::outcome::InvokeFailure;
+use lambda_sink_core::failure::InvokeFailure;
 use lambda_sink_core::record::TopicPartition;
 use lambda_sink_core::route::Invoked;
 use lambda_sink_core::transaction::Lease;

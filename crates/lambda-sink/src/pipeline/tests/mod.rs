@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lambda_sink_core::config::{Config, RawConfig, validate};
-use lambda_sink_core::outcome::InvokeFailure;
+use lambda_sink_core::failure::InvokeFailure;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use lambda_sink_core::route::Invoked;
 use tokio::runtime::Handle;
