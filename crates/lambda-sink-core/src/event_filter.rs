@@ -20,6 +20,7 @@
 //! (`wildcard`, `cidr`, `anything-but` with `prefix`, …) are configuration
 //! errors, as Lambda rejects them.
 
+use crate::{Invalid, invalid};
 use serde_json::{Map, Value};
 
 use crate::record::{SourceRecord, TimestampType};
@@ -80,15 +81,17 @@ impl FilterCriteria {
     ///
     /// # Errors
     /// What is wrong, naming the filter and the key.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let root: Value = serde_json::from_str(text).map_err(|e| format!("is not JSON: {e}"))?;
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let root: Value = serde_json::from_str(text).map_err(|e| invalid!("is not JSON: {e}"))?;
         let texts: Vec<Value> = match root {
             Value::Object(ref o) if o.contains_key("Filters") => {
                 let Some(Value::Array(filters)) = o.get("Filters") else {
-                    return Err("Filters must be a list of {\"Pattern\": \"...\"}".into());
+                    return Err(Invalid::new(
+                        "Filters must be a list of {\"Pattern\": \"...\"}",
+                    ));
                 };
                 if o.len() > 1 {
-                    return Err("only Filters is expected at the top level".into());
+                    return Err(Invalid::new("only Filters is expected at the top level"));
                 }
                 filters
                     .iter()
@@ -96,14 +99,14 @@ impl FilterCriteria {
                     .map(|(i, f)| match f.get("Pattern") {
                         Some(Value::String(p)) => {
                             if p.chars().count() > MAX_PATTERN_CHARS {
-                                return Err(format!(
+                                return Err(invalid!(
                                     "Filters[{i}].Pattern is longer than {MAX_PATTERN_CHARS} characters"
                                 ));
                             }
                             serde_json::from_str(p)
-                                .map_err(|e| format!("Filters[{i}].Pattern is not JSON: {e}"))
+                                .map_err(|e| invalid!("Filters[{i}].Pattern is not JSON: {e}"))
                         }
-                        _ => Err(format!(
+                        _ => Err(invalid!(
                             "Filters[{i}] must be {{\"Pattern\": \"<pattern as a JSON string>\"}}"
                         )),
                     })
@@ -111,18 +114,18 @@ impl FilterCriteria {
             }
             pattern @ Value::Object(_) => vec![pattern],
             _ => {
-                return Err(
-                    "must be {\"Filters\": [{\"Pattern\": \"...\"}]} or one pattern object".into(),
-                );
+                return Err(Invalid::new(
+                    "must be {\"Filters\": [{\"Pattern\": \"...\"}]} or one pattern object",
+                ));
             }
         };
         if texts.is_empty() {
-            return Err(
-                "Filters is empty: set at least one pattern, or remove the property".into(),
-            );
+            return Err(Invalid::new(
+                "Filters is empty: set at least one pattern, or remove the property",
+            ));
         }
         if texts.len() > MAX_FILTERS {
-            return Err(format!(
+            return Err(invalid!(
                 "has {} filters; at most {MAX_FILTERS}",
                 texts.len()
             ));
@@ -171,9 +174,9 @@ fn event(record: &SourceRecord, value: Option<&[u8]>) -> Map<String, Value> {
     event
 }
 
-fn pattern(p: &Value, at: &str) -> Result<Pattern, String> {
+fn pattern(p: &Value, at: &str) -> Result<Pattern, Invalid> {
     let Value::Object(map) = p else {
-        return Err(format!("{at}: a pattern is a JSON object, not {p}"));
+        return Err(invalid!("{at}: a pattern is a JSON object, not {p}"));
     };
     let mut fields = Vec::new();
     let mut any_of = Vec::new();
@@ -181,10 +184,10 @@ fn pattern(p: &Value, at: &str) -> Result<Pattern, String> {
         let here = format!("{at}.{key}");
         if key == "$or" {
             let Value::Array(alternatives) = node else {
-                return Err(format!("{here}: $or takes a list of patterns"));
+                return Err(invalid!("{here}: $or takes a list of patterns"));
             };
             if alternatives.len() < 2 {
-                return Err(format!("{here}: $or needs at least two patterns"));
+                return Err(invalid!("{here}: $or needs at least two patterns"));
             }
             any_of.push(
                 alternatives
@@ -199,7 +202,7 @@ fn pattern(p: &Value, at: &str) -> Result<Pattern, String> {
             Value::Object(_) => Node::Object(pattern(node, &here)?),
             Value::Array(rules) => {
                 if rules.is_empty() {
-                    return Err(format!("{here}: an empty list matches nothing"));
+                    return Err(invalid!("{here}: an empty list matches nothing"));
                 }
                 Node::Rules(
                     rules
@@ -209,7 +212,9 @@ fn pattern(p: &Value, at: &str) -> Result<Pattern, String> {
                 )
             }
             other => {
-                return Err(format!("{here}: match values go in a list, e.g. [{other}]"));
+                return Err(invalid!(
+                    "{here}: match values go in a list, e.g. [{other}]"
+                ));
             }
         };
         fields.push((key.clone(), node));
@@ -217,24 +222,24 @@ fn pattern(p: &Value, at: &str) -> Result<Pattern, String> {
     Ok(Pattern { fields, any_of })
 }
 
-fn rule(r: &Value, at: &str) -> Result<Rule, String> {
+fn rule(r: &Value, at: &str) -> Result<Rule, Invalid> {
     let Value::Object(op) = r else {
         return match r {
-            Value::Array(_) => Err(format!("{at}: a list inside a list is not a rule")),
+            Value::Array(_) => Err(invalid!("{at}: a list inside a list is not a rule")),
             exact => Ok(Rule::Exact(exact.clone())),
         };
     };
     let (name, arg) = match op.iter().next() {
         Some(one) if op.len() == 1 => one,
         _ => {
-            return Err(format!(
+            return Err(invalid!(
                 "{at}: a rule object has exactly one operator, not {r}"
             ));
         }
     };
     let text = |what: &str| match arg {
         Value::String(s) => Ok(s.clone()),
-        other => Err(format!("{at}: {what} takes a string, not {other}")),
+        other => Err(invalid!("{at}: {what} takes a string, not {other}")),
     };
     Ok(match name.as_str() {
         "prefix" => Rule::Prefix(text("prefix")?),
@@ -243,7 +248,7 @@ fn rule(r: &Value, at: &str) -> Result<Rule, String> {
         "equals-ignore-case" => Rule::EqualsIgnoreCase(text("equals-ignore-case")?.to_lowercase()),
         "exists" => match arg {
             Value::Bool(b) => Rule::Exists(*b),
-            other => return Err(format!("{at}: exists takes true or false, not {other}")),
+            other => return Err(invalid!("{at}: exists takes true or false, not {other}")),
         },
         "anything-but" => match arg {
             Value::Array(values) if values.iter().all(|v| v.is_string() || v.is_number()) => {
@@ -251,23 +256,23 @@ fn rule(r: &Value, at: &str) -> Result<Rule, String> {
             }
             v @ (Value::String(_) | Value::Number(_)) => Rule::AnythingBut(vec![v.clone()]),
             other => {
-                return Err(format!(
+                return Err(invalid!(
                     "{at}: anything-but takes a string, a number or a list of them (Lambda does not support {other})"
                 ));
             }
         },
         "numeric" => Rule::Numeric(numeric(arg, at)?),
         other => {
-            return Err(format!(
+            return Err(invalid!(
                 "{at}: {other:?} is not an operator Lambda's event filtering supports; supported: prefix, suffix, equals-ignore-case, anything-but, numeric, exists"
             ));
         }
     })
 }
 
-fn numeric(arg: &Value, at: &str) -> Result<Vec<(Cmp, f64)>, String> {
+fn numeric(arg: &Value, at: &str) -> Result<Vec<(Cmp, f64)>, Invalid> {
     let bad = || {
-        format!(
+        invalid!(
             "{at}: numeric takes [op, number] or [op, number, op, number] with op one of =, <, <=, >, >=, not {arg}"
         )
     };
@@ -545,7 +550,7 @@ mod tests {
             (r#"{"value": {"a": []}}"#, "an empty list matches nothing"),
         ] {
             let e = FilterCriteria::parse(bad).unwrap_err();
-            assert!(e.contains(says), "{bad}: {e}");
+            assert!(e.reason().contains(says), "{bad}: {e}");
         }
     }
 }

@@ -8,7 +8,8 @@
 //! Configuration:
 //! * [`config`] — the property table, the config file shapes, secret
 //!   references, and validation of a raw property map into a typed
-//!   [`config::Config`]; [`Problem`] is one thing wrong in it.
+//!   [`config::Config`]; [`Problem`] is one thing wrong in it, [`Invalid`]
+//!   why a value (a property's, a schema, a request's) cannot be used.
 //! * [`connect`] — Kafka Connect's management plane: config and status topic
 //!   records, cluster-wide status, `ConfigInfos`, offsets and redrive requests.
 //!
@@ -43,6 +44,7 @@ pub mod element;
 pub mod esm;
 pub mod event_filter;
 pub mod failure;
+mod invalid;
 pub mod offsets;
 pub mod outcome;
 pub mod payload;
@@ -56,4 +58,5 @@ pub mod trace;
 pub mod transaction;
 pub mod transform;
 
+pub use invalid::Invalid;
 pub use problem::Problem;

@@ -4,6 +4,7 @@
 //! `X-Amzn-Trace-Id` header.
 
 use crate::record::SourceRecord;
+use crate::{Invalid, invalid};
 
 /// Where a record's idempotency key comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,7 +26,7 @@ impl IdempotencyKey {
     ///
     /// # Errors
     /// Anything else, saying what is accepted.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
         let named = |prefix: &str| {
             text.strip_prefix(prefix)
                 .map(str::trim)
@@ -41,7 +42,7 @@ impl IdempotencyKey {
                 } else if let Some(name) = named("field:") {
                     Ok(Self::Field(name))
                 } else {
-                    Err(format!(
+                    Err(invalid!(
                         "{text:?} is not a key source; use none, offset (<topic>/<partition>/<offset>), header:<name> or field:<name>"
                     ))
                 }

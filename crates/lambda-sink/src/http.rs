@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -13,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 
+use crate::error::{Error, Fault, OrFault};
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
 
@@ -32,11 +32,13 @@ pub async fn serve(
     status: Arc<ServiceStatus>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
-) -> anyhow::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+) -> Result<SocketAddr, Error> {
+    let listener = tokio::net::TcpListener::bind(addr).await.or_fault_with(Fault::Setup, || {
         format!("http.listener {addr} cannot be bound (in use?); choose another port, 0 for any free one, or none to disable the endpoint")
     })?;
-    let bound = listener.local_addr()?;
+    let bound = listener
+        .local_addr()
+        .or_fault(Fault::Internal, "reading the bound address")?;
     let app = Router::new()
         .route("/health", get(health))
         .route("/status", get(status_json))

@@ -7,6 +7,7 @@
 //! * [`cli`] — the command line (clap);
 //! * [`commands`] — one module per subcommand;
 //! * [`config_file`] — loading a config file and reporting its problems;
+//! * [`error`] — the adapters' error: what failed and whose move it is;
 //! * [`kafka`] — librdkafka clients built from the validated config;
 //! * [`lambda`] — the AWS SDK client, region resolution, invocation;
 //! * [`pipeline`] — the connector at run time;
@@ -20,6 +21,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config_file;
+pub mod error;
 pub mod http;
 pub mod kafka;
 pub mod lambda;

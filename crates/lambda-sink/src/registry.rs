@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::error::{Error, Fault, OrFault};
 use lambda_sink_core::codec::schema::{Compiled, SchemaType};
 use lambda_sink_core::codec::wire::SchemaRef;
 use lambda_sink_core::config::{SchemaRegistryConfig, Secret};
@@ -98,12 +99,16 @@ impl Registry {
     /// A client for `config`.
     ///
     /// # Errors
-    /// When the HTTP client cannot be built.
-    pub fn new(config: &SchemaRegistryConfig) -> anyhow::Result<Self> {
+    /// When the HTTP client cannot be built (its TLS backend fails to load).
+    pub fn new(config: &SchemaRegistryConfig) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))
-            .build()?;
+            .build()
+            .or_fault(
+                Fault::Internal,
+                "building the Schema Registry's HTTP client",
+            )?;
         let context = match config.context.trim_start_matches('.') {
             "" | "default" => None,
             name => Some(format!(".{name}")),

@@ -13,6 +13,7 @@
 //! A datum that does not consume the payload exactly is reported as not
 //! matching the schema rather than half-read.
 
+use crate::{Invalid, invalid};
 use std::collections::HashMap;
 
 use apache_avro::schema::{Name, Schema};
@@ -47,11 +48,11 @@ impl AvroSchema {
     ///
     /// # Errors
     /// When a schema is not valid Avro.
-    pub fn parse(schema: &str, references: &[&str]) -> Result<Self, String> {
+    pub fn parse(schema: &str, references: &[&str]) -> Result<Self, Invalid> {
         // Set once per process; later calls are no-ops.
         let _ = apache_avro::util::max_allocation_bytes(MAX_ALLOCATION);
         let (schema, schemata) = Schema::parse_str_with_list(schema, references.iter().copied())
-            .map_err(|e| format!("not a valid Avro schema: {e}"))?;
+            .map_err(|e| invalid!("not a valid Avro schema: {e}"))?;
         Ok(Self { schema, schemata })
     }
 
@@ -560,6 +561,7 @@ mod tests {
         assert!(
             AvroSchema::parse("{\"type\":\"nope\"}", &[])
                 .unwrap_err()
+                .reason()
                 .starts_with("not a valid Avro schema")
         );
     }

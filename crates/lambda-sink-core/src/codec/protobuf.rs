@@ -16,6 +16,7 @@
 //! imports) or as base64 of a serialized `FileDescriptorProto` (what
 //! Confluent's clients register and `?format=serialized` returns); both work.
 
+use crate::{Invalid, invalid};
 use std::collections::HashMap;
 
 use base64::Engine;
@@ -55,7 +56,7 @@ impl FileResolver for Sources {
 
 /// A schema string as a protox file: base64 `FileDescriptorProto` when it
 /// decodes as one, `.proto` text otherwise.
-fn source(name: &str, schema: &str) -> Result<File, String> {
+fn source(name: &str, schema: &str) -> Result<File, Invalid> {
     let trimmed = schema.trim();
     let looks_base64 = !trimmed.is_empty()
         && trimmed
@@ -68,7 +69,7 @@ fn source(name: &str, schema: &str) -> Result<File, String> {
     {
         return Ok(File::from_file_descriptor_proto(fdp));
     }
-    File::from_source(name, schema).map_err(|e| format!("not a valid .proto schema: {e}"))
+    File::from_source(name, schema).map_err(|e| invalid!("not a valid .proto schema: {e}"))
 }
 
 impl ProtoSchema {
@@ -78,7 +79,7 @@ impl ProtoSchema {
     ///
     /// # Errors
     /// When a schema does not parse or an import is missing.
-    pub fn compile(schema: &str, references: &[(&str, &str)]) -> Result<Self, String> {
+    pub fn compile(schema: &str, references: &[(&str, &str)]) -> Result<Self, Invalid> {
         let main = source(MAIN, schema)?;
         let main_name = main.name().to_string();
         let mut files = HashMap::new();
@@ -93,7 +94,7 @@ impl ProtoSchema {
         compiler.include_imports(true);
         compiler
             .open_file(&main_name)
-            .map_err(|e| format!("cannot compile the Protobuf schema: {e}"))?;
+            .map_err(|e| invalid!("cannot compile the Protobuf schema: {e}"))?;
         Ok(Self {
             pool: compiler.descriptor_pool(),
             file: main_name,
@@ -438,6 +439,7 @@ mod tests {
         assert!(
             ProtoSchema::compile("syntax = \"proto3\"; message {", &[])
                 .unwrap_err()
+                .reason()
                 .starts_with("not a valid .proto schema")
         );
         let missing = ProtoSchema::compile(
@@ -445,7 +447,7 @@ mod tests {
             &[],
         );
         assert!(
-            missing.unwrap_err().contains("other.proto"),
+            missing.unwrap_err().reason().contains("other.proto"),
             "names the missing import"
         );
         let s =

@@ -1,5 +1,6 @@
 //! A Schema Registry schema compiled for decoding, whatever its type.
 
+use crate::{Invalid, invalid};
 use serde::de::IgnoredAny;
 
 use super::DecodeError;
@@ -23,12 +24,12 @@ impl SchemaType {
     ///
     /// # Errors
     /// An unknown type name.
-    pub fn from_registry(name: Option<&str>) -> Result<Self, String> {
+    pub fn from_registry(name: Option<&str>) -> Result<Self, Invalid> {
         match name.unwrap_or("AVRO") {
             "AVRO" => Ok(Self::Avro),
             "PROTOBUF" => Ok(Self::Protobuf),
             "JSON" => Ok(Self::Json),
-            other => Err(format!("unknown schemaType \"{other}\"")),
+            other => Err(invalid!("unknown schemaType \"{other}\"")),
         }
     }
 
@@ -63,7 +64,7 @@ impl Compiled {
         ty: SchemaType,
         schema: &str,
         references: &[(&str, &str)],
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Invalid> {
         match ty {
             SchemaType::Avro => {
                 let texts: Vec<&str> = references.iter().map(|(_, s)| *s).collect();

@@ -3,6 +3,7 @@
 //! Each newtype can only be built through its parser, so a value of the type is
 //! proof that the name is legal where it will be used.
 
+use crate::{Invalid, invalid};
 use std::fmt;
 
 /// A legal Kafka topic name: 1–249 characters of `[A-Za-z0-9._-]`, not `.` or `..`.
@@ -17,22 +18,22 @@ impl TopicName {
     ///
     /// # Errors
     /// A message naming the rule the name breaks.
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub fn parse(name: &str) -> Result<Self, Invalid> {
         if name.is_empty() {
-            return Err("a topic name cannot be empty".into());
+            return Err(Invalid::new("a topic name cannot be empty"));
         }
         if name == "." || name == ".." {
-            return Err(format!("\"{name}\" is not a legal topic name"));
+            return Err(invalid!("\"{name}\" is not a legal topic name"));
         }
         if name.len() > Self::MAX_LEN {
-            return Err(format!(
+            return Err(invalid!(
                 "a topic name has at most {} characters, this one has {}",
                 Self::MAX_LEN,
                 name.len()
             ));
         }
         if let Some(bad) = name.chars().find(|c| !is_topic_char(*c)) {
-            return Err(format!(
+            return Err(invalid!(
                 "topic name \"{name}\" contains {bad:?}; only letters, digits, '.', '_' and '-' are allowed"
             ));
         }
@@ -105,13 +106,13 @@ impl FunctionRef {
     ///
     /// # Errors
     /// A message saying which part is malformed and what the accepted forms are.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         const FORMS: &str = "expected a function name (my-function), a name with a \
             version or alias (my-function:prod), or an ARN \
             (arn:aws:lambda:us-east-1:123456789012:function:my-function[:prod])";
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err(format!("the function name is empty; {FORMS}"));
+            return Err(invalid!("the function name is empty; {FORMS}"));
         }
         let parts: Vec<&str> = raw.split(':').collect();
         let (function, name, qualifier) = if raw.starts_with("arn:") {
@@ -120,10 +121,10 @@ impl FunctionRef {
                 || parts[5] != "function"
                 || !parts[1].starts_with("aws")
             {
-                return Err(format!("\"{raw}\" is not a Lambda function ARN; {FORMS}"));
+                return Err(invalid!("\"{raw}\" is not a Lambda function ARN; {FORMS}"));
             }
             if !is_account(parts[4]) {
-                return Err(format!(
+                return Err(invalid!(
                     "\"{raw}\": the account id \"{}\" must be 12 digits",
                     parts[4]
                 ));
@@ -131,23 +132,23 @@ impl FunctionRef {
             (parts[..7].join(":"), parts[6], parts.get(7).copied())
         } else if parts.len() >= 3 && parts[1] == "function" {
             if parts.len() > 4 || !is_account(parts[0]) {
-                return Err(format!("\"{raw}\" is not a partial function ARN; {FORMS}"));
+                return Err(invalid!("\"{raw}\" is not a partial function ARN; {FORMS}"));
             }
             (parts[..3].join(":"), parts[2], parts.get(3).copied())
         } else if parts.len() <= 2 {
             (parts[0].to_string(), parts[0], parts.get(1).copied())
         } else {
-            return Err(format!("\"{raw}\" has too many ':' separators; {FORMS}"));
+            return Err(invalid!("\"{raw}\" has too many ':' separators; {FORMS}"));
         };
         if name.is_empty() || name.len() > 64 || !name.chars().all(is_name_char) {
-            return Err(format!(
+            return Err(invalid!(
                 "\"{name}\" is not a valid function name: use 1 to 64 letters, digits, '-' or '_'; {FORMS}"
             ));
         }
         if let Some(q) = qualifier
             && (q.is_empty() || q.len() > 128 || !(q == "$LATEST" || q.chars().all(is_name_char)))
         {
-            return Err(format!(
+            return Err(invalid!(
                 "\"{q}\" is not a valid qualifier: use a version number, an alias (letters, digits, '-', '_') or $LATEST"
             ));
         }
@@ -193,20 +194,21 @@ mod tests {
     fn topic_names() {
         assert!(TopicName::parse("orders.v1_eu-west").is_ok());
         assert_eq!(
-            TopicName::parse("").unwrap_err(),
+            TopicName::parse("").unwrap_err().reason(),
             "a topic name cannot be empty"
         );
         assert_eq!(
-            TopicName::parse("..").unwrap_err(),
+            TopicName::parse("..").unwrap_err().reason(),
             "\"..\" is not a legal topic name"
         );
         assert_eq!(
-            TopicName::parse("a b").unwrap_err(),
+            TopicName::parse("a b").unwrap_err().reason(),
             "topic name \"a b\" contains ' '; only letters, digits, '.', '_' and '-' are allowed"
         );
         assert!(
             TopicName::parse(&"x".repeat(250))
                 .unwrap_err()
+                .reason()
                 .contains("at most 249")
         );
         assert!(TopicName::parse(&"x".repeat(249)).is_ok());
@@ -271,7 +273,7 @@ mod tests {
             ("12:function:f", "is not a partial function ARN"),
         ] {
             let err = FunctionRef::parse(raw).unwrap_err();
-            assert!(err.contains(needle), "{raw}: {err}");
+            assert!(err.reason().contains(needle), "{raw}: {err}");
         }
         assert!(FunctionRef::parse(&"f".repeat(65)).is_err());
     }

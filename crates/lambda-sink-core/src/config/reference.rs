@@ -6,13 +6,14 @@
 //! `success-${connector}` (no colon) is not a reference and is left alone.
 //! Error messages name the reference, never a resolved value.
 
+use crate::{Invalid, invalid};
 use std::collections::HashMap;
 use std::path::Path;
 
 /// Resolves references, reading each referenced file at most once.
 pub struct Resolver<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
-    files: HashMap<String, Result<HashMap<String, String>, String>>,
+    files: HashMap<String, Result<HashMap<String, String>, Invalid>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -28,7 +29,7 @@ impl<'a> Resolver<'a> {
     ///
     /// # Errors
     /// A message naming the first reference that cannot be resolved and why.
-    pub fn resolve(&mut self, value: &str) -> Result<String, String> {
+    pub fn resolve(&mut self, value: &str) -> Result<String, Invalid> {
         let mut out = String::with_capacity(value.len());
         let mut rest = value;
         while let Some(start) = rest.find("${") {
@@ -52,17 +53,17 @@ impl<'a> Resolver<'a> {
         Ok(out)
     }
 
-    fn lookup(&mut self, provider: &str, target: &str, body: &str) -> Result<String, String> {
+    fn lookup(&mut self, provider: &str, target: &str, body: &str) -> Result<String, Invalid> {
         match provider {
             "env" => (self.env)(target).ok_or_else(|| {
-                format!("${{{body}}} refers to environment variable {target}, which is not set")
+                invalid!("${{{body}}} refers to environment variable {target}, which is not set")
             }),
             "file" => {
                 let Some((path, key)) = target
                     .rsplit_once(':')
                     .filter(|(p, k)| !p.is_empty() && !k.is_empty())
                 else {
-                    return Err(format!(
+                    return Err(invalid!(
                         "${{{body}}} must name a file and a key: ${{file:/path/to/file.properties:key}}"
                     ));
                 };
@@ -71,14 +72,14 @@ impl<'a> Resolver<'a> {
                     .entry(path.to_string())
                     .or_insert_with(|| read_properties(Path::new(path)));
                 match file {
-                    Err(e) => Err(format!("${{{body}}}: {e}")),
+                    Err(e) => Err(invalid!("${{{body}}}: {e}")),
                     Ok(map) => map
                         .get(key)
                         .cloned()
-                        .ok_or_else(|| format!("${{{body}}}: {path} has no key \"{key}\"")),
+                        .ok_or_else(|| invalid!("${{{body}}}: {path} has no key \"{key}\"")),
                 }
             }
-            other => Err(format!(
+            other => Err(invalid!(
                 "${{{body}}} uses unknown config provider \"{other}\"; \
                  use ${{env:NAME}} or ${{file:/path/to/file.properties:key}}"
             )),
@@ -86,10 +87,10 @@ impl<'a> Resolver<'a> {
     }
 }
 
-fn read_properties(path: &Path) -> Result<HashMap<String, String>, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn read_properties(path: &Path) -> Result<HashMap<String, String>, Invalid> {
+    let text = std::fs::read(path).map_err(|e| invalid!("cannot read {}: {e}", path.display()))?;
     java_properties::read(text.as_slice())
-        .map_err(|e| format!("{} is not a valid .properties file: {e}", path.display()))
+        .map_err(|e| invalid!("{} is not a valid .properties file: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -123,7 +124,7 @@ mod tests {
     fn missing_env_is_named() {
         let mut r = Resolver::new(&env);
         assert_eq!(
-            r.resolve("${env:NOPE}").unwrap_err(),
+            r.resolve("${env:NOPE}").unwrap_err().reason(),
             "${env:NOPE} refers to environment variable NOPE, which is not set"
         );
     }
@@ -140,14 +141,16 @@ mod tests {
             "from-file"
         );
         assert_eq!(
-            r.resolve(&format!("${{file:{p}:missing}}")).unwrap_err(),
+            r.resolve(&format!("${{file:{p}:missing}}"))
+                .unwrap_err()
+                .reason(),
             format!("${{file:{p}:missing}}: {p} has no key \"missing\"")
         );
         let err = r
             .resolve("${file:/nonexistent/s.properties:k}")
             .unwrap_err();
         assert!(
-            err.starts_with(
+            err.reason().starts_with(
                 "${file:/nonexistent/s.properties:k}: cannot read /nonexistent/s.properties: "
             ),
             "{err}"
@@ -155,6 +158,7 @@ mod tests {
         assert!(
             r.resolve("${file:nokey}")
                 .unwrap_err()
+                .reason()
                 .contains("must name a file and a key")
         );
     }
@@ -165,6 +169,7 @@ mod tests {
         assert!(
             r.resolve("${vault:x}")
                 .unwrap_err()
+                .reason()
                 .contains("unknown config provider \"vault\"")
         );
     }

@@ -9,6 +9,7 @@
 //! user about them (same value: warning; different values: error) instead of
 //! silently keeping the last one as most JSON parsers do.
 
+use crate::{Invalid, invalid};
 use std::fmt;
 use std::path::Path;
 
@@ -124,16 +125,16 @@ pub fn parse(text: &str, origin: &str) -> Result<RawConfig, SourceError> {
 }
 
 fn parse_json(text: &str, origin: &str) -> Result<RawConfig, SourceError> {
-    let shape_error = |message: String| SourceError::Shape {
+    let shape_error = |message: Invalid| SourceError::Shape {
         path: origin.into(),
-        message,
+        message: message.into(),
     };
     let top: Node = serde_json::from_str(text).map_err(|e| SourceError::Json {
         path: origin.into(),
         message: e.to_string(),
     })?;
     let Node::Object(top) = top else {
-        return Err(shape_error(format!(
+        return Err(shape_error(invalid!(
             "the top level is not an object; {SHAPES}"
         )));
     };
@@ -153,11 +154,11 @@ fn parse_json(text: &str, origin: &str) -> Result<RawConfig, SourceError> {
                     "name" => entries.push(RawEntry {
                         key: "name".into(),
                         value: scalar(value).map_err(|kind| {
-                            shape_error(format!("\"name\" must be a string, not {kind}"))
+                            shape_error(invalid!("\"name\" must be a string, not {kind}"))
                         })?,
                     }),
                     other => {
-                        return Err(shape_error(format!(
+                        return Err(shape_error(invalid!(
                             "unexpected top-level key \"{other}\" next to \"config\"; \
                              the Kafka Connect shape has only \"name\" and \"config\""
                         )));
@@ -174,10 +175,10 @@ fn flatten_scalars(
     object: &[(String, Node)],
     context: &str,
     out: &mut Vec<RawEntry>,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     for (key, value) in object {
         let value = scalar(value).map_err(|kind| {
-            format!(
+            invalid!(
                 "\"{context}{key}\" is {kind}; property values must be strings, numbers or booleans"
             )
         })?;

@@ -2,6 +2,7 @@
 //! shows and takes them: `{"partition": {"kafka_topic", "kafka_partition"},
 //! "offset": {"kafka_offset"}}`.
 
+use crate::{Invalid, invalid};
 use serde_json::{Value, json};
 
 /// One partition's committed offset.
@@ -21,30 +22,30 @@ impl PartitionOffset {
     ///
     /// # Errors
     /// What is missing or wrong, with the shape expected.
-    pub fn parse(item: &Value) -> Result<Self, String> {
+    pub fn parse(item: &Value) -> Result<Self, Invalid> {
         let number = |v: &Value| -> Option<i64> {
             v.as_i64()
                 .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
         };
         let p = &item["partition"];
         let topic = p["kafka_topic"].as_str().ok_or_else(|| {
-            format!(
+            invalid!(
                 "partition {p} has no kafka_topic string; a sink's partition is {{\"kafka_topic\": \"t\", \"kafka_partition\": 0}}"
             )
         })?;
         let partition = number(&p["kafka_partition"])
             .and_then(|n| i32::try_from(n).ok())
             .filter(|n| *n >= 0)
-            .ok_or_else(|| format!("partition {p} has no valid kafka_partition"))?;
+            .ok_or_else(|| invalid!("partition {p} has no valid kafka_partition"))?;
         if item["offset"].is_null() {
-            return Err(format!(
+            return Err(invalid!(
                 "offset null (resetting one partition) is not supported; give {{\"kafka_offset\": N}} for {topic}-{partition}, or DELETE /connectors/{{name}}/offsets to reset every partition"
             ));
         }
         let offset = number(&item["offset"]["kafka_offset"])
             .filter(|n| *n >= 0)
             .ok_or_else(|| {
-                format!(
+                invalid!(
                     "offset {} of {topic}-{partition} has no valid kafka_offset (a whole number, 0 or more)",
                     item["offset"]
                 )
@@ -99,7 +100,7 @@ mod tests {
         ];
         for (item, expected) in bad {
             let e = PartitionOffset::parse(&item).expect_err("invalid");
-            assert!(e.starts_with(expected), "{item}: {e}");
+            assert!(e.reason().starts_with(expected), "{item}: {e}");
         }
     }
 }

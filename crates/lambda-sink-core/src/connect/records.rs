@@ -10,6 +10,7 @@
 //! ignores Connect's task, commit and session-key records, which a sink
 //! with no coordinator does not need.
 
+use crate::{Invalid, invalid};
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
@@ -112,12 +113,12 @@ impl ConfigRecord {
     /// # Errors
     /// When a key lambda-sink uses has a value it cannot read; the message
     /// names the key.
-    pub fn parse(key: &str, value: Option<&[u8]>) -> Result<Self, String> {
+    pub fn parse(key: &str, value: Option<&[u8]>) -> Result<Self, Invalid> {
         let json = match value {
             None => None,
             Some(bytes) => Some(
                 serde_json::from_slice::<Value>(bytes)
-                    .map_err(|e| format!("config record {key:?} is not JSON: {e}"))?,
+                    .map_err(|e| invalid!("config record {key:?} is not JSON: {e}"))?,
             ),
         };
         let field = |name: &str| json.as_ref().and_then(|j| j.get(name));
@@ -142,7 +143,7 @@ impl ConfigRecord {
                         .and_then(Value::as_str)
                         .unwrap_or_default();
                     Some(TargetState::parse(text).ok_or_else(|| {
-                        format!("config record {key:?} has no valid target state")
+                        invalid!("config record {key:?} has no valid target state")
                     })?)
                 }
             };
@@ -170,7 +171,9 @@ impl ConfigRecord {
                     field("properties")
                         .and_then(Value::as_object)
                         .cloned()
-                        .ok_or_else(|| format!("config record {key:?} has no properties object"))?,
+                        .ok_or_else(|| {
+                            invalid!("config record {key:?} has no properties object")
+                        })?,
                 ),
             };
             return Ok(Self::Connector {
@@ -406,7 +409,11 @@ mod tests {
             );
         }
         let bad = ConfigRecord::parse("connector-a", Some(b"{\"x\":1}"));
-        assert!(bad.expect_err("no properties").contains("connector-a"));
+        assert!(
+            bad.expect_err("no properties")
+                .reason()
+                .contains("connector-a")
+        );
         assert!(ConfigRecord::parse("connector-a", Some(b"nope")).is_err());
     }
 

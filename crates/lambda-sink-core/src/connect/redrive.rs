@@ -1,6 +1,7 @@
 //! A DLQ redrive request (`POST /connectors/{name}/dlq/redrive`):
 //! which dead letters to replay through the connector.
 
+use crate::{Invalid, invalid};
 use serde_json::Value;
 
 /// The most records one request may redrive.
@@ -24,25 +25,25 @@ impl Request {
     ///
     /// # Errors
     /// A message naming the field that is wrong.
-    pub fn parse(body: &Value) -> Result<Self, String> {
+    pub fn parse(body: &Value) -> Result<Self, Invalid> {
         let Some(map) = body.as_object() else {
-            return Err("the redrive request must be a JSON object".into());
+            return Err(Invalid::new("the redrive request must be a JSON object"));
         };
         const FIELDS: [&str; 4] = ["partitions", "from_offset", "to_offset", "max_records"];
         if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(format!(
+            return Err(invalid!(
                 "unknown field {k:?}; a redrive takes {}",
                 FIELDS.join(", ")
             ));
         }
-        let offset = |k: &str| -> Result<Option<i64>, String> {
+        let offset = |k: &str| -> Result<Option<i64>, Invalid> {
             match map.get(k) {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => v
                     .as_i64()
                     .filter(|n| *n >= 0)
                     .map(Some)
-                    .ok_or_else(|| format!("{k} must be a whole number, 0 or more")),
+                    .ok_or_else(|| invalid!("{k} must be a whole number, 0 or more")),
             }
         };
         let partitions = match map.get("partitions") {
@@ -54,11 +55,11 @@ impl Request {
                         p.as_i64()
                             .and_then(|n| i32::try_from(n).ok())
                             .filter(|n| *n >= 0)
-                            .ok_or_else(|| format!("partition {p} is not a partition number"))
+                            .ok_or_else(|| invalid!("partition {p} is not a partition number"))
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
-            Some(other) => return Err(format!("partitions must be a list, not {other}")),
+            Some(other) => return Err(invalid!("partitions must be a list, not {other}")),
         };
         let max_records = match map.get("max_records") {
             None | Some(Value::Null) => MAX_RECORDS,
@@ -66,13 +67,13 @@ impl Request {
                 .as_u64()
                 .and_then(|n| usize::try_from(n).ok())
                 .filter(|n| (1..=MAX_RECORDS).contains(n))
-                .ok_or_else(|| format!("max_records must be in [1,...,{MAX_RECORDS}]"))?,
+                .ok_or_else(|| invalid!("max_records must be in [1,...,{MAX_RECORDS}]"))?,
         };
         let (from_offset, to_offset) = (offset("from_offset")?, offset("to_offset")?);
         if let (Some(f), Some(t)) = (from_offset, to_offset)
             && t < f
         {
-            return Err(format!("to_offset {t} is before from_offset {f}"));
+            return Err(invalid!("to_offset {t} is before from_offset {f}"));
         }
         Ok(Self {
             partitions,

@@ -5,6 +5,7 @@
 //! stored value ([`keep_hidden`]), and an identical config changing
 //! nothing ([`same`]).
 
+use crate::{Invalid, invalid};
 use serde_json::{Value, json};
 
 use super::infos::HIDDEN;
@@ -16,11 +17,11 @@ use super::records::Props;
 ///
 /// # Errors
 /// What is wrong, in Connect's words where it has them.
-pub fn submitted(value: Value, name: &str) -> Result<Props, String> {
+pub fn submitted(value: Value, name: &str) -> Result<Props, Invalid> {
     let Value::Object(map) = value else {
-        return Err(
-            "the connector configuration must be a JSON object of string values".to_string(),
-        );
+        return Err(Invalid::new(
+            "the connector configuration must be a JSON object of string values",
+        ));
     };
     let mut out = Props::new();
     let mut bad = Vec::new();
@@ -49,7 +50,7 @@ pub fn submitted(value: Value, name: &str) -> Result<Props, String> {
         }
     }
     if !bad.is_empty() {
-        return Err(format!(
+        return Err(invalid!(
             "the connector configuration has {} value(s) that are not strings:\n{}",
             bad.len(),
             bad.join("\n")
@@ -57,7 +58,7 @@ pub fn submitted(value: Value, name: &str) -> Result<Props, String> {
     }
     match out.get("name").and_then(Value::as_str) {
         Some(given) if given != name => {
-            return Err(format!(
+            return Err(invalid!(
                 "Connector name configuration ({given}) doesn't match connector name in the URL ({name})"
             ));
         }
@@ -144,7 +145,7 @@ mod tests {
             let got = submitted(value.clone(), name);
             match (got, expected) {
                 (Ok(p), Ok(e)) => assert_eq!(Value::Object(p), e, "{value}"),
-                (Err(m), Err(e)) => assert!(m.starts_with(e), "{value}: {m}"),
+                (Err(m), Err(e)) => assert!(m.reason().starts_with(e), "{value}: {m}"),
                 (got, e) => panic!("{value}: {got:?}, expected {e:?}"),
             }
         }

@@ -4,6 +4,7 @@
 //! built. A class may be given by its full name or, when unambiguous, by
 //! its simple name (`InsertField$Value`).
 
+use crate::{Invalid, invalid};
 use std::sync::Arc;
 
 use super::predicates::{self, Built as BuiltPredicate};
@@ -681,7 +682,7 @@ pub static PLUGINS: &[Plugin] = &[
 ///
 /// # Errors
 /// Unknown (with the closest names) or ambiguous, as a message.
-pub fn find(text: &str) -> Result<&'static Plugin, String> {
+pub fn find(text: &str) -> Result<&'static Plugin, Invalid> {
     let text = text.trim();
     if let Some(p) = PLUGINS.iter().find(|p| p.class == text) {
         return Ok(p);
@@ -691,7 +692,7 @@ pub fn find(text: &str) -> Result<&'static Plugin, String> {
         [one] => return Ok(one),
         [] => {}
         many => {
-            return Err(format!(
+            return Err(invalid!(
                 "{text:?} is ambiguous; write the full class name: {}",
                 many.iter()
                     .map(|p| p.class)
@@ -713,7 +714,7 @@ pub fn find(text: &str) -> Result<&'static Plugin, String> {
             "`lambda-sink plugin describe` lists the supported transforms and predicates (Apache Kafka's under {AK}, Confluent's under io.confluent.connect.transforms.)"
         ),
     };
-    Err(format!("{text:?} is not a supported class; {hint}"))
+    Err(invalid!("{text:?} is not a supported class; {hint}"))
 }
 
 /// Reads `type` and the class's properties into a transform.

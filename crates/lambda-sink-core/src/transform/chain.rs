@@ -60,7 +60,7 @@ impl Chain {
                     return Err(TransformError {
                         class: stage.class,
                         alias: stage.alias.clone(),
-                        message,
+                        message: message.into(),
                     });
                 }
             }

@@ -11,6 +11,7 @@
 //! split: the path before it selects nodes, and the filter tests each
 //! node — an array's elements, or an object itself.
 
+use crate::{Invalid, invalid};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -86,10 +87,10 @@ impl Condition {
     ///
     /// # Errors
     /// Not a valid JSON Path, with the parser's reason.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
         let text = text.trim();
         let bad =
-            |e: serde_json_path::ParseError| format!("{text:?} is not a valid JSON Path: {e}");
+            |e: serde_json_path::ParseError| invalid!("{text:?} is not a valid JSON Path: {e}");
         if let Some(at) = final_bracket(text)
             && text[at + 1..].trim_start().starts_with('?')
         {
@@ -179,12 +180,12 @@ pub(super) fn filter(p: &mut Props, part: Part) -> Built {
 }
 
 impl Transform for Filter {
-    fn apply(&self, record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, record: Record) -> Result<Option<Record>, Invalid> {
         let keep = match self.condition.test(self.part.get(&record)) {
             Match::Yes => self.include,
             Match::No => !self.include,
             Match::Missing => self.when_missing.ok_or_else(|| {
-                format!(
+                invalid!(
                     "the record has no (or a null) field that filter.condition {:?} uses, and missing.or.null.behavior=fail",
                     self.condition.text()
                 )
@@ -213,7 +214,7 @@ pub(super) fn drop_part(p: &mut Props, part: Part) -> Built {
 }
 
 impl Transform for DropPart {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         *self.part.get_mut(&mut record) = Value::Null;
         Ok(Some(record))
     }
@@ -232,14 +233,16 @@ pub(super) fn tombstone_handler(p: &mut Props, _: Part) -> Built {
 }
 
 impl Transform for TombstoneHandler {
-    fn apply(&self, record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, record: Record) -> Result<Option<Record>, Invalid> {
         if !record.value.is_null() {
             return Ok(Some(record));
         }
         if self.fail {
-            return Err(format!(
+            return Err(invalid!(
                 "tombstone at {}-{}@{} and behavior=fail",
-                record.topic, record.partition, record.offset
+                record.topic,
+                record.partition,
+                record.offset
             ));
         }
         // `warn` and `ignore` both drop it; it is counted as filtered.
@@ -299,7 +302,7 @@ impl ReplaceField {
 }
 
 impl Transform for ReplaceField {
-    fn apply(&self, record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, record: Record) -> Result<Option<Record>, Invalid> {
         self.part
             .rebuild_map(record, "field replacement", |old| self.rebuild("", old))
     }
@@ -369,7 +372,7 @@ pub(super) fn extract_topic_header(p: &mut Props, _: Part) -> Built {
 }
 
 impl Transform for ExtractTopic {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         let (found, what): (Option<Value>, String) = match &self.source {
             Source::Whole(part) => (
                 Some(part.get(&record).clone()),
@@ -405,11 +408,11 @@ impl Transform for ExtractTopic {
                 if self.skip_missing {
                     return Ok(Some(record));
                 }
-                return Err(format!(
+                return Err(invalid!(
                     "{what} is missing or null; set skip.missing.or.null=true to keep the topic"
                 ));
             }
-            Some(Value::String(_)) => return Err(format!("{what} is empty: not a topic name")),
+            Some(Value::String(_)) => return Err(invalid!("{what} is empty: not a topic name")),
             Some(other) => other.to_string(),
         };
         record.topic = Arc::from(topic);

@@ -3,6 +3,7 @@
 //! [`Predicate`] traits, the [`Part`] a `$Key` / `$Value` transform works
 //! on, and Connect's `requireMap` with its messages.
 
+use crate::{Invalid, invalid};
 use std::fmt;
 use std::sync::Arc;
 
@@ -76,7 +77,7 @@ pub trait Transform: Send + Sync + fmt::Debug {
     ///
     /// # Errors
     /// A message saying why this record cannot be transformed.
-    fn apply(&self, record: Record) -> Result<Option<Record>, String>;
+    fn apply(&self, record: Record) -> Result<Option<Record>, Invalid>;
 }
 
 /// A condition on a record, deciding whether a transform applies.
@@ -104,7 +105,7 @@ pub(crate) fn java_class(value: &Value) -> &'static str {
 pub(crate) fn require_map<'v>(
     value: &'v Value,
     purpose: &str,
-) -> Result<&'v serde_json::Map<String, Value>, String> {
+) -> Result<&'v serde_json::Map<String, Value>, Invalid> {
     match value {
         Value::Object(map) => Ok(map),
         other => Err(not_a_map(other, purpose)),
@@ -112,8 +113,8 @@ pub(crate) fn require_map<'v>(
 }
 
 /// `requireMap`'s message for a value that is not a map.
-pub(crate) fn not_a_map(value: &Value, purpose: &str) -> String {
-    format!(
+pub(crate) fn not_a_map(value: &Value, purpose: &str) -> Invalid {
+    invalid!(
         "Only Map objects supported in absence of schema for [{purpose}], found: {}",
         java_class(value)
     )
@@ -153,7 +154,7 @@ impl Part {
         mut record: Record,
         purpose: &str,
         rebuild: impl FnOnce(serde_json::Map<String, Value>) -> serde_json::Map<String, Value>,
-    ) -> Result<Option<Record>, String> {
+    ) -> Result<Option<Record>, Invalid> {
         match self.get_mut(&mut record) {
             Value::Null => {}
             Value::Object(map) => {

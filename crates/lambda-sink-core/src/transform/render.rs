@@ -2,6 +2,7 @@
 //! ([`render`]): the transformed key and value written as the record
 //! converter would, or why the record was dropped or failed.
 
+use crate::{Invalid, invalid};
 use serde_json::Value;
 
 use super::chain::Chain;
@@ -47,10 +48,10 @@ pub fn render(
     value: Option<&[u8]>,
     rendering: Rendering<'_>,
 ) -> Transformed {
-    let parse = |json: Option<&[u8]>| -> Result<Value, String> {
+    let parse = |json: Option<&[u8]>| -> Result<Value, Invalid> {
         json.map_or(Ok(Value::Null), |bytes| {
             serde_json::from_slice(bytes)
-                .map_err(|e| format!("the decoded record is not JSON: {e}"))
+                .map_err(|e| invalid!("the decoded record is not JSON: {e}"))
         })
     };
     let decoded = parse(key).and_then(|k| Ok((k, parse(value)?)));
@@ -60,7 +61,7 @@ pub fn render(
             return Transformed::Failed(TransformError {
                 class: "lambda-sink",
                 alias: String::new(),
-                message,
+                message: message.into(),
             });
         }
     };

@@ -9,6 +9,7 @@
 //! January 1st), so from the Sunday before a January 1st on, the week
 //! year is already the next year — the classic `YYYY` surprise, kept.
 
+use crate::{Invalid, invalid};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 /// A translated pattern.
@@ -48,7 +49,7 @@ impl DateFormat {
         clippy::too_many_lines,
         reason = "one match arm per SimpleDateFormat letter: the table of what is supported reads best in one place"
     )]
-    pub(super) fn parse(pattern: &str) -> Result<Self, String> {
+    pub(super) fn parse(pattern: &str) -> Result<Self, Invalid> {
         let mut out = String::new();
         let (mut has_date, mut has_time, mut has_offset) = (false, false, false);
         let mut has_week_year = false;
@@ -66,7 +67,7 @@ impl DateFormat {
                 let mut j = i + 1;
                 loop {
                     match chars.get(j) {
-                        None => return Err(format!("{pattern:?}: unterminated quote")),
+                        None => return Err(invalid!("{pattern:?}: unterminated quote")),
                         Some('\'') if chars.get(j + 1) == Some(&'\'') => {
                             out.push('\'');
                             j += 2;
@@ -131,7 +132,7 @@ impl DateFormat {
                 ('X', _) => "Z",
                 ('z', _) => "UTC",
                 _ => {
-                    return Err(format!(
+                    return Err(invalid!(
                         "{pattern:?}: the pattern letter run {:?} is not supported; supported: y, Y, M, d, D, E, H, h, m, s, SSS, a, Z, X, z and quoted text",
                         std::iter::repeat_n(c, n).collect::<String>()
                     ));
@@ -181,15 +182,15 @@ impl DateFormat {
     ///
     /// # Errors
     /// The text does not match the pattern.
-    pub(super) fn parse_millis(&self, text: &str) -> Result<i64, String> {
+    pub(super) fn parse_millis(&self, text: &str) -> Result<i64, Invalid> {
         if self.has_week_year {
-            return Err(format!(
+            return Err(invalid!(
                 "{:?}: Y (the week year) formats a timestamp but cannot parse one; use y",
                 self.pattern
             ));
         }
         let f = self.chrono.as_str();
-        let e = |e: chrono::ParseError| e.to_string();
+        let e = |e: chrono::ParseError| Invalid::new(e.to_string());
         if self.has_offset {
             return DateTime::parse_from_str(text, f)
                 .map(|t| t.timestamp_millis())
@@ -260,7 +261,7 @@ mod tests {
     #[test]
     fn unsupported_letters_are_refused() {
         let e = DateFormat::parse("yyyy-ww").unwrap_err();
-        assert!(e.contains("\"ww\" is not supported"), "{e}");
+        assert!(e.reason().contains("\"ww\" is not supported"), "{e}");
         assert!(DateFormat::parse("'open").is_err());
     }
 }

@@ -87,7 +87,7 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
             info!("lambda-sink stopped cleanly: everything in flight was resolved and committed");
             Ok(exit::OK)
         }
-        Err(pipeline::RunError::Start(e)) => Err(e),
+        Err(pipeline::RunError::Start(e)) => Err(e.into()),
         Err(e) => {
             error!("lambda-sink stopped: {e}");
             eprintln!("error: {e}");

@@ -123,6 +123,28 @@ impl OffsetStore {
     }
 }
 
+/// Why a task's offsets must not be committed now: its consumer does not
+/// hold the partitions (their next owner redoes their records; nothing to
+/// retry here).
+#[derive(Debug, thiserror::Error)]
+pub enum NotHeld {
+    /// The consumer was dropped (the task is ending).
+    #[error("the task's consumer is gone")]
+    Gone,
+    /// The consumer left the group or was expelled from it.
+    #[error("the task's consumer is not a group member now")]
+    NotMember,
+    /// librdkafka reported the assignment lost (session timeout, fencing).
+    #[error("the task's consumer lost its partitions")]
+    Lost,
+    /// The assignment could not be read.
+    #[error("reading the consumer's assignment: {0}")]
+    Unreadable(KafkaError),
+    /// The partition was revoked from the task.
+    #[error("partition {0} is no longer assigned to the task")]
+    Unassigned(TopicPartition),
+}
+
 /// The task's consumer as its transactions see it: the group metadata
 /// (member id, generation) an exactly-once offset commit is fenced by, and
 /// the group's committed offsets.
@@ -147,23 +169,16 @@ impl GroupMetadata {
     pub fn for_offsets<'a>(
         &self,
         partitions: impl IntoIterator<Item = &'a TopicPartition>,
-    ) -> Result<ConsumerGroupMetadata, String> {
-        let consumer = self
-            .consumer
-            .upgrade()
-            .ok_or("the task's consumer is gone")?;
-        let metadata = consumer
-            .group_metadata()
-            .ok_or("the task's consumer is not a group member now")?;
+    ) -> Result<ConsumerGroupMetadata, NotHeld> {
+        let consumer = self.consumer.upgrade().ok_or(NotHeld::Gone)?;
+        let metadata = consumer.group_metadata().ok_or(NotHeld::NotMember)?;
         if consumer.assignment_lost() {
-            return Err("the task's consumer lost its partitions".into());
+            return Err(NotHeld::Lost);
         }
-        let assigned = consumer
-            .assignment()
-            .map_err(|e| format!("reading the consumer's assignment: {e}"))?;
+        let assigned = consumer.assignment().map_err(NotHeld::Unreadable)?;
         for tp in partitions {
             if assigned.find_partition(&tp.topic, tp.partition).is_none() {
-                return Err(format!("partition {tp} is no longer assigned to the task"));
+                return Err(NotHeld::Unassigned(tp.clone()));
             }
         }
         Ok(metadata)

@@ -19,7 +19,6 @@ pub mod transaction;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::Context;
 use lambda_sink_core::Problem;
 use lambda_sink_core::config::{ClientProperties, ClientRole, Config, KafkaAuth, KafkaConfig};
 use lambda_sink_core::disposition::{Disposed, Disposition, RetryReason};
@@ -31,6 +30,7 @@ use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use tracing::{info, warn};
 
+use crate::error::{Error, Fault, OrFault};
 use diagnostics::{ClientFailure, KafkaContext};
 
 /// A librdkafka config holding exactly `props`.
@@ -215,9 +215,11 @@ pub async fn can_create_topic(
     kafka: &KafkaConfig,
     topic: &lambda_sink_core::config::OutputTopic,
     brokers: usize,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     let admin: AdminClient<DefaultClientContext> =
-        client_config(&kafka.client_properties(ClientRole::Admin)).create()?;
+        client_config(&kafka.client_properties(ClientRole::Admin))
+            .create()
+            .or_fault(Fault::Setup, "creating the Kafka admin client")?;
     let rf = topic.replication_factor.map_or_else(
         || i32::try_from(brokers.clamp(1, 3)).unwrap_or(1),
         i32::from,
@@ -233,11 +235,12 @@ pub async fn can_create_topic(
                 .validate_only(true)
                 .operation_timeout(Some(Duration::from_secs(10))),
         )
-        .await?;
+        .await
+        .map_err(|e| Error::new(fault_of(e.rdkafka_error_code()), e))?;
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => anyhow::bail!("{code}"),
+            Err((_, code)) => return Err(Error::new(fault_of(Some(code)), code)),
         }
     }
     Ok(())
@@ -250,7 +253,7 @@ pub async fn can_create_topic(
 /// # Errors
 /// When the brokers refuse this client (credentials, TLS), naming the
 /// properties to fix.
-pub async fn await_cluster(kafka: &KafkaConfig) -> anyhow::Result<ClusterView> {
+pub async fn await_cluster(kafka: &KafkaConfig) -> Result<ClusterView, Error> {
     let backoff = Backoff::forever(Duration::from_millis(200), Duration::from_secs(10));
     let mut attempt = 0;
     loop {
@@ -259,7 +262,7 @@ pub async fn await_cluster(kafka: &KafkaConfig) -> anyhow::Result<ClusterView> {
             Err(e) => e,
         };
         if !matches!(error.disposition(), Disposition::Retry(_)) {
-            anyhow::bail!("{error}");
+            return Err(Error::setup(error));
         }
         let delay = backoff.delay_forever(attempt, rand::random::<f64>());
         warn!(error = %error, retry_in_ms = delay.as_millis(), "cannot reach Kafka yet; retrying");
@@ -274,7 +277,7 @@ pub async fn await_cluster(kafka: &KafkaConfig) -> anyhow::Result<ClusterView> {
 ///
 /// # Errors
 /// When the cluster refuses to create a topic (e.g. not authorized).
-pub async fn create_output_topics(config: &Config, cluster: &ClusterView) -> anyhow::Result<()> {
+pub async fn create_output_topics(config: &Config, cluster: &ClusterView) -> Result<(), Error> {
     let wanted = config.output_topics();
     let missing: Vec<NewTopic<'_>> = wanted
         .iter()
@@ -293,26 +296,68 @@ pub async fn create_output_topics(config: &Config, cluster: &ClusterView) -> any
     let admin: AdminClient<DefaultClientContext> =
         client_config(&config.kafka.client_properties(ClientRole::Admin))
             .create()
-            .context("creating the Kafka admin client")?;
+            .or_fault(Fault::Setup, "creating the Kafka admin client")?;
     let results = admin
         .create_topics(
             &missing,
             &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
         )
         .await
-        .context("creating output topics")?;
+        .map_err(failed("creating output topics"))?;
     for result in results {
         match result {
             Ok(topic) => info!(topic = %topic, "created output topic"),
             Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
                 info!(topic = %topic, "output topic already exists");
             }
-            Err((topic, code)) => anyhow::bail!(
-                "cannot create output topic {topic}: {code}; create it yourself or allow this principal to create topics"
-            ),
+            Err((topic, code)) => {
+                return Err(Error::new(
+                    fault_of(Some(code)),
+                    format!(
+                        "cannot create output topic {topic}: {code}; create it yourself or allow this principal to create topics"
+                    ),
+                ));
+            }
         }
     }
     Ok(())
+}
+
+/// Turns a failed Kafka call into an [`Error`] saying what was being done,
+/// its fault decided by Kafka's answer: `.map_err(failed("reading t"))`.
+pub(crate) fn failed(
+    what: impl std::fmt::Display,
+) -> impl FnOnce(rdkafka::error::KafkaError) -> Error {
+    move |e| Error::new(fault_of(e.rdkafka_error_code()), format!("{what}: {e}"))
+}
+
+/// Whose move it is after Kafka answered `code`: a broker that is away or
+/// busy may answer later; anything else (authorization, a bad setting, a
+/// topic that cannot exist) needs a fix.
+pub(crate) fn fault_of(code: Option<RDKafkaErrorCode>) -> Fault {
+    use RDKafkaErrorCode as C;
+    match code {
+        Some(
+            C::BrokerTransportFailure
+            | C::AllBrokersDown
+            | C::RequestTimedOut
+            | C::OperationTimedOut
+            | C::MessageTimedOut
+            | C::NotCoordinator
+            | C::CoordinatorNotAvailable
+            | C::CoordinatorLoadInProgress
+            | C::NotController
+            | C::LeaderNotAvailable
+            | C::NotLeaderForPartition
+            | C::NetworkException
+            | C::BrokerNotAvailable
+            | C::ReplicaNotAvailable
+            | C::NotEnoughReplicas
+            | C::NotEnoughReplicasAfterAppend
+            | C::ThrottlingQuotaExceeded,
+        ) => Fault::Unavailable,
+        _ => Fault::Setup,
+    }
 }
 
 #[cfg(test)]

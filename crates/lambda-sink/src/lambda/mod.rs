@@ -8,7 +8,7 @@ pub mod invoke;
 
 use std::time::Duration;
 
-use anyhow::Context;
+use crate::error::{Error, Fault, OrFault};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -63,10 +63,10 @@ pub const NO_REGION: &str = "no AWS region found: set aws.lambda.region (or kafk
 ///
 /// # Errors
 /// When no region can be resolved.
-pub async fn sdk_config(aws: &AwsConfig, socket_timeout: Duration) -> anyhow::Result<SdkConfig> {
+pub async fn sdk_config(aws: &AwsConfig, socket_timeout: Duration) -> Result<SdkConfig, Error> {
     let region = resolve_region(aws, RegionSources::All)
         .await
-        .context(NO_REGION)?;
+        .ok_or_else(|| Error::setup(NO_REGION))?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region))
         .retry_config(RetryConfig::disabled())
@@ -118,11 +118,12 @@ pub async fn sdk_config(aws: &AwsConfig, socket_timeout: Duration) -> anyhow::Re
 /// when a user is set; TLS as the SDK's default client (rustls, aws-lc).
 fn proxied_http_client(
     proxy: &lambda_sink_core::config::Proxy,
-) -> anyhow::Result<aws_sdk_lambda::config::SharedHttpClient> {
+) -> Result<aws_sdk_lambda::config::SharedHttpClient, Error> {
     use aws_smithy_http_client::proxy::ProxyConfig;
     use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-    let mut config = ProxyConfig::all(proxy.url.as_str())
-        .map_err(|e| anyhow::anyhow!("aws.lambda.proxy.url {}: {e}", proxy.url))?;
+    let mut config = ProxyConfig::all(proxy.url.as_str()).or_fault_with(Fault::Setup, || {
+        format!("aws.lambda.proxy.url {}", proxy.url)
+    })?;
     if let Some(user) = &proxy.user {
         let password = proxy.password.as_ref().map_or("", |p| p.expose().as_str());
         config = config.with_basic_auth(user.as_str(), password);

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use aws_credential_types::provider::ProvideCredentials;
 use lambda_sink_core::config::{ClientRole, Config};
 use tokio::runtime::Handle;
@@ -16,6 +15,7 @@ use tracing::{error, info};
 use super::context::{Context, Telemetry};
 use super::ports::{Offsets, Schemas};
 use super::task::TaskHandler;
+use crate::error::{Error, Fault, OrFault};
 use crate::kafka::consumer::{RecordHandler, TaskConsumer};
 use crate::kafka::producer::OutcomeProducer;
 use crate::kafka::transaction::Initialised;
@@ -27,8 +27,8 @@ use crate::{kafka, lambda};
 pub enum RunError {
     /// It could not start: no region or credentials, librdkafka refusing
     /// the configuration, output topics that cannot be created, ...
-    #[error("{0:#}")]
-    Start(anyhow::Error),
+    #[error("{0}")]
+    Start(Error),
     /// The connector stopped itself (`behavior.on.error=fail`, a
     /// configuration error found at run time, an outcome that cannot be
     /// written, ...).
@@ -43,8 +43,8 @@ pub enum RunError {
     Abandoned,
 }
 
-impl From<anyhow::Error> for RunError {
-    fn from(e: anyhow::Error) -> Self {
+impl From<Error> for RunError {
+    fn from(e: Error) -> Self {
         Self::Start(e)
     }
 }
@@ -79,7 +79,9 @@ pub async fn run(
     let mut threads = Vec::with_capacity(tasks);
     for task in 0..tasks {
         let consumer = TaskConsumer::new(&ctx.config, task, ctx.metrics.clone())
-            .with_context(|| format!("creating the consumer of task {task}"))?;
+            .or_fault_with(Fault::Setup, || {
+                format!("creating the consumer of task {task}")
+            })?;
         let store: Arc<dyn Offsets> = match exactly_once.next() {
             Some((initialised, bounds)) => {
                 let failing = ctx.clone();
@@ -136,7 +138,7 @@ pub(super) async fn start(
     let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
     let invoker = Invoker::new(lambda::client(&sdk));
     let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
-        .context("creating the Kafka producer")?;
+        .or_fault(Fault::Setup, "creating the Kafka producer")?;
     // The start-up checks are independent: run them side by side, so the
     // first invocation waits for the slowest, not for their sum.
     let registry = tokio::select! {
@@ -194,15 +196,22 @@ pub(super) async fn finish(ctx: &Context, producer: OutcomeProducer) -> Result<(
 }
 
 /// The Schema Registry client, once the registry has answered.
-async fn check_registry(config: &Config) -> anyhow::Result<Option<crate::registry::Registry>> {
+async fn check_registry(config: &Config) -> Result<Option<crate::registry::Registry>, Error> {
     let Some(r) = &config.schema_registry else {
         return Ok(None);
     };
     let registry = crate::registry::Registry::new(r)?;
-    registry.check().await.with_context(|| {
-        format!(
-            "Schema Registry check failed; fix schema.registry.url ({}) or its credentials",
-            r.urls.join(", ")
+    registry.check().await.map_err(|e| {
+        let fault = match e {
+            crate::registry::RegistryError::Unavailable(_) => Fault::Unavailable,
+            _ => Fault::Setup,
+        };
+        Error::new(
+            fault,
+            format!(
+                "Schema Registry check failed; fix schema.registry.url ({}) or its credentials: {e}",
+                r.urls.join(", ")
+            ),
         )
     })?;
     Ok(Some(registry))
@@ -210,14 +219,15 @@ async fn check_registry(config: &Config) -> anyhow::Result<Option<crate::registr
 
 /// Resolves credentials once at start, so a missing or broken credential
 /// source is a clear start-up error rather than retries later.
-async fn check_credentials(sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
+async fn check_credentials(sdk: &aws_config::SdkConfig) -> Result<(), Error> {
     let Some(provider) = sdk.credentials_provider() else {
-        anyhow::bail!("no AWS credentials provider is configured");
+        return Err(Error::setup("no AWS credentials provider is configured"));
     };
     tokio::time::timeout(Duration::from_secs(30), provider.provide_credentials())
         .await
-        .context("timed out after 30 s loading AWS credentials")?
-        .context(
+        .or_fault(Fault::Unavailable, "loading AWS credentials (30 s)")?
+        .or_fault(
+            Fault::Setup,
             "cannot load AWS credentials: set aws.access.key.id and aws.secret.access.key, \
              or configure the AWS default credential chain (environment, profile, role)",
         )?;

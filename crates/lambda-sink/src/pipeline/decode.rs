@@ -23,6 +23,7 @@ use tracing::warn;
 
 use super::context::{Context, Halt};
 use crate::metrics::ReasonLabel;
+use lambda_sink_core::Invalid;
 
 /// A record ready to be batched, or one that goes to the DLQ instead.
 pub(super) enum Item {
@@ -164,7 +165,7 @@ impl Decoder {
         };
         let compiled = match self.schema(framed.schema).await? {
             Ok(c) => c,
-            Err(reason) => return Ok(dead(&reason)),
+            Err(reason) => return Ok(dead(reason.reason())),
         };
         let actual = compiled.schema_type().format();
         if actual != format {
@@ -187,7 +188,7 @@ impl Decoder {
     /// The writer schema, waiting (with backoff) while the registry cannot
     /// be reached: a registry outage delays records, it never dead-letters
     /// them. `Ok(Err(reason))`: the schema does not exist or cannot be used.
-    async fn schema(&self, schema: SchemaRef) -> Result<Result<Arc<Compiled>, String>, Halt> {
+    async fn schema(&self, schema: SchemaRef) -> Result<Result<Arc<Compiled>, Invalid>, Halt> {
         let Some(registry) = &self.ctx.schemas else {
             return Err(Halt::Failed(
                 "a Schema Registry format is configured without schema.registry.url".into(),
@@ -201,7 +202,7 @@ impl Decoder {
                 Err(e) => e,
             };
             let reason = match error.disposition() {
-                Disposition::DeadLetter(m) => return Ok(Err(m)),
+                Disposition::DeadLetter(m) => return Ok(Err(Invalid::new(m))),
                 Disposition::Stop(m) => return Err(Halt::Failed(m)),
                 // No registry answer means "split"; treated as the stop it
                 // would be if it ever did.

@@ -20,9 +20,10 @@ use lambda_sink_core::transaction::Lease;
 
 use crate::kafka::consumer::OffsetStore;
 use crate::kafka::producer::{OutcomeProducer, OutcomeRecord, ProduceError};
-use crate::kafka::transaction::Transactions;
+use crate::kafka::transaction::{NotCommitted, Transactions};
 use crate::lambda::invoke::Invoker;
 use crate::registry::{Registry, RegistryError};
+use rdkafka::error::KafkaError;
 
 /// Invokes a function: one request, no retries (the pipeline owns them).
 /// `trace` is the request's `X-Amzn-Trace-Id`, when a record carries one.
@@ -41,6 +42,20 @@ pub(crate) trait Lambda: Send + Sync + 'static {
 /// Kafka acknowledges it, or with an error that will not heal.
 pub(crate) trait Outcomes: Send + Sync + 'static {
     fn send(&self, record: OutcomeRecord) -> BoxFuture<'static, Result<(), ProduceError>>;
+}
+
+/// Why offsets were not stored or made durable. Nothing to retry: the
+/// records they cover are redone by the partition's next owner, or after a
+/// restart.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotStored {
+    /// At-least-once: the consumer did not store the offset (it no longer
+    /// holds the partition, or is gone).
+    #[error("the consumer did not store the offset: {0}")]
+    Consumer(#[from] KafkaError),
+    /// Exactly-once: the task's transactions did not take or commit it.
+    #[error(transparent)]
+    Transaction(#[from] NotCommitted),
 }
 
 /// Stores a partition's committable offset (the next offset to consume).
@@ -69,11 +84,11 @@ pub(crate) trait Offsets: Send + Sync + 'static {
         lease: Lease,
         next: i64,
         outcomes: Vec<(i64, OutcomeRecord)>,
-    ) -> BoxFuture<'_, Result<(), String>>;
+    ) -> BoxFuture<'_, Result<(), NotStored>>;
 
     /// Makes what was stored durable now: partitions are being given up.
     /// (At-least-once the consumer commits stored offsets itself.)
-    fn flush(&self) -> BoxFuture<'_, Result<(), String>> {
+    fn flush(&self) -> BoxFuture<'_, Result<(), NotStored>> {
         Box::pin(async { Ok(()) })
     }
 
@@ -115,8 +130,8 @@ impl Offsets for OffsetStore {
         _lease: Lease,
         next: i64,
         _outcomes: Vec<(i64, OutcomeRecord)>,
-    ) -> BoxFuture<'_, Result<(), String>> {
-        let stored = OffsetStore::store(self, tp, next).map_err(|e| e.to_string());
+    ) -> BoxFuture<'_, Result<(), NotStored>> {
+        let stored = OffsetStore::store(self, tp, next).map_err(NotStored::from);
         Box::pin(async move { stored })
     }
 }
@@ -132,13 +147,13 @@ impl Offsets for Transactions {
         lease: Lease,
         next: i64,
         outcomes: Vec<(i64, OutcomeRecord)>,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), NotStored>> {
         let tp = tp.clone();
-        Box::pin(async move { self.release(&tp, lease, next, outcomes).await })
+        Box::pin(async move { Ok(self.release(&tp, lease, next, outcomes).await?) })
     }
 
-    fn flush(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(self.commit())
+    fn flush(&self) -> BoxFuture<'_, Result<(), NotStored>> {
+        Box::pin(async { Ok(self.commit().await?) })
     }
 
     fn forget(&self, leases: Vec<(TopicPartition, Lease)>) -> BoxFuture<'_, ()> {

@@ -17,7 +17,7 @@ use super::connector::{RunError, finish, start};
 use super::context::Telemetry;
 use super::inbox::Inbox;
 use super::partition::Worker;
-use super::ports::Offsets;
+use super::ports::{NotStored, Offsets};
 use crate::kafka::consumer::Wake;
 use crate::kafka::producer::OutcomeRecord;
 use futures::future::BoxFuture;
@@ -32,7 +32,7 @@ impl Offsets for NoCommit {
         _: Lease,
         _: i64,
         _: Vec<(i64, OutcomeRecord)>,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), NotStored>> {
         Box::pin(async { Ok(()) })
     }
 }

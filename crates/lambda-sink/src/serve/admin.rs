@@ -50,6 +50,12 @@ pub enum AdminError {
     Unavailable(String),
 }
 
+impl From<lambda_sink_core::Invalid> for AdminError {
+    fn from(e: lambda_sink_core::Invalid) -> Self {
+        Self::Invalid(e.into())
+    }
+}
+
 /// The config topic as the administration sees it: the cluster state this
 /// worker has read, and writes that return once this worker applied them.
 pub(crate) trait ConfigLog: Send + Sync + 'static {
@@ -281,7 +287,7 @@ impl Admin {
         initial: Option<TargetState>,
     ) -> Result<ConnectorEntry, AdminError> {
         let name = name.trim();
-        let config = submit::submitted(config, name).map_err(AdminError::Invalid)?;
+        let config = submit::submitted(config, name)?;
         if name.is_empty() {
             return Err(AdminError::Invalid(invalid_message(&[Problem::new(
                 "name",
@@ -316,7 +322,7 @@ impl Admin {
         name: &str,
         config: Value,
     ) -> Result<(ConnectorEntry, bool), AdminError> {
-        let mut config = submit::submitted(config, name).map_err(AdminError::Invalid)?;
+        let mut config = submit::submitted(config, name)?;
         let existing = self.state().get(name).cloned();
         submit::keep_hidden(&mut config, existing.as_ref().map(|e| &e.config));
         if let Some(e) = existing.as_ref()
@@ -341,7 +347,7 @@ impl Admin {
     ) -> Result<ConnectorEntry, AdminError> {
         let existing = self.connector(name)?;
         let merged = submit::merge_patch(&existing.config, patch);
-        let mut config = submit::submitted(merged, name).map_err(AdminError::Invalid)?;
+        let mut config = submit::submitted(merged, name)?;
         submit::keep_hidden(&mut config, Some(&existing.config));
         if submit::same(&existing.config, &config) {
             return Ok(existing);

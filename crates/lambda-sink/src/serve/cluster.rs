@@ -17,6 +17,7 @@ use tracing::warn;
 
 use super::admin::{AdminError, ConfigLog, StatusView};
 use super::store::TopicLog;
+use crate::error::Error;
 use crate::sync::lock;
 
 /// The config topic, read to the end and followed.
@@ -34,7 +35,7 @@ impl ConfigTopic {
         kafka: &KafkaConfig,
         topic: &str,
         stop: CancellationToken,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, Error> {
         let (tx, state) = watch::channel(ClusterState::default());
         let log = TopicLog::open(kafka, topic, move |k, v| apply_config(&tx, k, v), stop).await?;
         Ok(Self { log, state })
@@ -94,7 +95,7 @@ impl StatusTopic {
         topic: &str,
         heartbeat: Duration,
         stop: CancellationToken,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, Error> {
         let reports: Reports = Arc::default();
         let sink = reports.clone();
         let log = TopicLog::open(kafka, topic, move |k, v| apply_status(&sink, k, v), stop).await?;
@@ -110,7 +111,7 @@ impl StatusTopic {
     ///
     /// # Errors
     /// When Kafka does not take it in time.
-    pub async fn write(&self, key: &str, value: Option<&[u8]>) -> anyhow::Result<()> {
+    pub async fn write(&self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
         self.log.write(key, value).await
     }
 
@@ -118,7 +119,7 @@ impl StatusTopic {
     ///
     /// # Errors
     /// When Kafka does not take it.
-    pub async fn send(&self, key: &str, value: Option<&[u8]>) -> anyhow::Result<()> {
+    pub async fn send(&self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
         self.log.send(key, value).await
     }
 }

@@ -27,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, RunError, Telemetry};
 use crate::status::ServiceStatus;
 use crate::sync::lock;
+use lambda_sink_core::Invalid;
 
 /// Follows the cluster state until shutdown, then stops every connector
 /// and waits for their drains.
@@ -171,7 +172,7 @@ async fn supervise(
                 Err(trace) => {
                     let status = ServiceStatus::new(&name, &name, 1);
                     status.set_worker_id(&worker.worker_id);
-                    status.failed(&trace);
+                    status.failed(trace.reason());
                     publish(Arc::new(status));
                     failed = true;
                 }
@@ -283,14 +284,11 @@ async fn deleted(worker: &Node, name: &str, group: Option<&(KafkaConfig, Connect
     worker.host.changed.notify_one();
 }
 
-/// The validated configuration of `entry`, or the trace of why it cannot
-/// run.
-async fn config_of(worker: &Node, entry: &ConnectorEntry) -> Result<Config, String> {
+/// The validated configuration of `entry`, or why it cannot run.
+async fn config_of(worker: &Node, entry: &ConnectorEntry) -> Result<Config, Invalid> {
     let v = worker.admin.validate(&entry.config).await;
-    match v.config {
-        Some(c) => Ok(c),
-        None => Err(invalid_message(&v.errors)),
-    }
+    v.config
+        .ok_or_else(|| Invalid::new(invalid_message(&v.errors)))
 }
 
 /// Writes this worker's status record on every change (noticed at once

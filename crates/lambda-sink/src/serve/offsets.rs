@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use futures::future::BoxFuture;
 use lambda_sink_core::config::{ClientRole, Config, ConnectorId, KafkaConfig, Subscription};
 use lambda_sink_core::connect::offsets::PartitionOffset;
@@ -18,7 +17,9 @@ use tracing::{info, warn};
 
 use super::admin::{AdminError, Groups};
 
+use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
+use crate::kafka::{failed, fault_of};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -31,24 +32,24 @@ pub enum GroupError {
     )]
     Busy(String),
     /// Anything else.
-    #[error("{0:#}")]
-    Other(#[from] anyhow::Error),
+    #[error("{0}")]
+    Other(#[from] Error),
 }
 
-fn consumer(kafka: &KafkaConfig, id: &ConnectorId) -> anyhow::Result<BaseConsumer> {
+fn consumer(kafka: &KafkaConfig, id: &ConnectorId) -> Result<BaseConsumer, Error> {
     let mut config = client_config(&kafka.client_properties(ClientRole::Consumer(id)));
     config.set("enable.auto.commit", "false");
-    config
-        .create()
-        .context("creating a client of the connector's consumer group")
+    config.create().map_err(failed(
+        "creating a client of the connector's consumer group",
+    ))
 }
 
 /// Every partition of the subscribed topics (a pattern: every matching
 /// topic that exists now).
-fn partitions(c: &BaseConsumer, subscription: &Subscription) -> anyhow::Result<TopicPartitionList> {
+fn partitions(c: &BaseConsumer, subscription: &Subscription) -> Result<TopicPartitionList, Error> {
     let metadata = c
         .fetch_metadata(None, TIMEOUT)
-        .context("reading the cluster's topics")?;
+        .map_err(failed("reading the cluster's topics"))?;
     let mut list = TopicPartitionList::new();
     for t in metadata.topics() {
         if t.error().is_none() && subscription.includes(t.name()) {
@@ -69,14 +70,14 @@ pub async fn committed(
     kafka: &KafkaConfig,
     id: &ConnectorId,
     subscription: &Subscription,
-) -> anyhow::Result<Vec<PartitionOffset>> {
+) -> Result<Vec<PartitionOffset>, Error> {
     let (kafka, id, subscription) = (kafka.clone(), id.clone(), subscription.clone());
     tokio::task::spawn_blocking(move || {
         let c = consumer(&kafka, &id)?;
         let list = partitions(&c, &subscription)?;
         let committed = c
             .committed_offsets(list, TIMEOUT)
-            .context("reading the committed offsets")?;
+            .map_err(failed("reading the committed offsets"))?;
         let mut out: Vec<PartitionOffset> = committed
             .elements()
             .iter()
@@ -93,7 +94,7 @@ pub async fn committed(
         Ok(out)
     })
     .await
-    .context("the offsets reader ended abnormally")?
+    .or_fault(Fault::Internal, "the offsets reader ended abnormally")?
 }
 
 /// Commits `offsets` for the connector's group, which must be empty.
@@ -111,7 +112,7 @@ pub async fn alter(
         let mut list = TopicPartitionList::new();
         for o in &offsets {
             list.add_partition_offset(&o.topic, o.partition, Offset::Offset(o.offset))
-                .context("building the offsets")?;
+                .map_err(failed("building the offsets"))?;
         }
         match c.commit(&list, CommitMode::Sync) {
             Ok(()) => Ok(()),
@@ -121,12 +122,12 @@ pub async fn alter(
                     | RDKafkaErrorCode::IllegalGeneration
                     | RDKafkaErrorCode::RebalanceInProgress,
                 ) => Err(GroupError::Busy(id.group_id())),
-                _ => Err(anyhow::anyhow!("committing the new offsets: {e}").into()),
+                _ => Err(failed("committing the new offsets")(e).into()),
             },
         }
     })
     .await
-    .map_err(|e| GroupError::Other(anyhow::anyhow!("the offsets writer ended abnormally: {e}")))?
+    .or_fault(Fault::Internal, "the offsets writer ended abnormally")?
 }
 
 /// Deletes the connector's group (its offsets). A group that does not
@@ -138,7 +139,7 @@ pub async fn delete_group(kafka: &KafkaConfig, id: &ConnectorId) -> Result<(), G
     let admin: AdminClient<DefaultClientContext> =
         client_config(&kafka.client_properties(ClientRole::Admin))
             .create()
-            .context("creating the Kafka admin client")?;
+            .map_err(failed("creating the Kafka admin client"))?;
     let group = id.group_id();
     let results = admin
         .delete_groups(
@@ -146,13 +147,15 @@ pub async fn delete_group(kafka: &KafkaConfig, id: &ConnectorId) -> Result<(), G
             &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
         )
         .await
-        .context("deleting the consumer group")?;
+        .map_err(failed("deleting the consumer group"))?;
     match results.into_iter().next() {
         Some(Ok(_)) | None | Some(Err((_, RDKafkaErrorCode::GroupIdNotFound))) => Ok(()),
         Some(Err((_, RDKafkaErrorCode::NonEmptyGroup))) => Err(GroupError::Busy(group)),
-        Some(Err((_, code))) => {
-            Err(anyhow::anyhow!("deleting consumer group {group}: {code}").into())
-        }
+        Some(Err((_, code))) => Err(Error::new(
+            fault_of(Some(code)),
+            format!("deleting consumer group {group}: {code}"),
+        )
+        .into()),
     }
 }
 

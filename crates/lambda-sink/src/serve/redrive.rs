@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use futures::future::BoxFuture;
 use lambda_sink_core::config::{ClientRole, Config};
 use lambda_sink_core::connect::records::ConnectorEntry;
@@ -26,7 +25,9 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::admin::{Admin, AdminError, Redriver};
+use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
+use crate::kafka::failed;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::pipeline::{self, Telemetry};
 use crate::status::ServiceStatus;
@@ -43,8 +44,8 @@ pub enum RedriveError {
     #[error("{0}")]
     Refused(String),
     /// Kafka or the pipeline failed (500).
-    #[error("{0:#}")]
-    Failed(#[from] anyhow::Error),
+    #[error("{0}")]
+    Failed(#[from] Error),
 }
 
 /// One DLQ partition's range: `from..to`.
@@ -61,14 +62,14 @@ pub struct Range {
 ///
 /// # Errors
 /// When Kafka cannot be asked.
-pub async fn watermarks(config: &Config, topic: &str) -> anyhow::Result<Vec<(i32, i64, i64)>> {
+pub async fn watermarks(config: &Config, topic: &str) -> Result<Vec<(i32, i64, i64)>, Error> {
     let (config, topic) = (config.clone(), topic.to_string());
-    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(i32, i64, i64)>> {
+    tokio::task::spawn_blocking(move || -> Result<Vec<(i32, i64, i64)>, Error> {
         let props = client_config(&config.kafka.client_properties(ClientRole::Admin));
-        let c: BaseConsumer = props.create().context("creating the DLQ reader")?;
+        let c: BaseConsumer = props.create().map_err(failed("creating the DLQ reader"))?;
         let metadata = c
             .fetch_metadata(Some(&topic), TIMEOUT)
-            .context("reading the DLQ's partitions")?;
+            .map_err(failed("reading the DLQ's partitions"))?;
         let partitions: Vec<i32> = metadata
             .topics()
             .iter()
@@ -80,13 +81,13 @@ pub async fn watermarks(config: &Config, topic: &str) -> anyhow::Result<Vec<(i32
             .map(|p| {
                 let (low, high) = c
                     .fetch_watermarks(&topic, p, TIMEOUT)
-                    .context("reading the DLQ's offsets")?;
+                    .map_err(failed("reading the DLQ's offsets"))?;
                 Ok((p, low, high))
             })
             .collect()
     })
     .await
-    .context("the DLQ reader ended abnormally")?
+    .or_fault(Fault::Internal, "the DLQ reader ended abnormally")?
 }
 
 /// The records of `ranges` (at most `max`) as read, headers and all, with
@@ -99,11 +100,11 @@ pub async fn read_ranges(
     topic: &str,
     ranges: Vec<Range>,
     max: usize,
-) -> anyhow::Result<Read> {
+) -> Result<Read, Error> {
     let (config, topic) = (config.clone(), topic.to_string());
     tokio::task::spawn_blocking(move || read(&config, &topic, &ranges, max))
         .await
-        .context("the DLQ reader ended abnormally")?
+        .or_fault(Fault::Internal, "the DLQ reader ended abnormally")?
 }
 
 /// Dead letters as read (their headers still on, and their DLQ position
@@ -112,34 +113,37 @@ pub async fn read_ranges(
 pub type Read = (Vec<SourceRecord>, BTreeMap<i32, i64>);
 
 /// The records of `ranges`, at most `max`.
-fn read(config: &Config, topic: &str, ranges: &[Range], max: usize) -> anyhow::Result<Read> {
+fn read(config: &Config, topic: &str, ranges: &[Range], max: usize) -> Result<Read, Error> {
     let mut props = client_config(&config.kafka.client_properties(ClientRole::Admin));
     props
         .set("group.id", "lambda-sink-redrive")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false");
-    let consumer: BaseConsumer = props.create().context("creating the DLQ reader")?;
+    let consumer: BaseConsumer = props.create().map_err(failed("creating the DLQ reader"))?;
     let mut assignment = TopicPartitionList::new();
     for r in ranges.iter().filter(|r| r.from < r.to) {
         assignment
             .add_partition_offset(topic, r.partition, Offset::Offset(r.from))
-            .context("assigning the DLQ")?;
+            .map_err(failed("assigning the DLQ"))?;
     }
-    consumer.assign(&assignment).context("reading the DLQ")?;
+    consumer
+        .assign(&assignment)
+        .map_err(failed("reading the DLQ"))?;
     let mut next: BTreeMap<i32, i64> = ranges.iter().map(|r| (r.partition, r.from)).collect();
     let ends: BTreeMap<i32, i64> = ranges.iter().map(|r| (r.partition, r.to)).collect();
     let mut out = Vec::new();
     let deadline = std::time::Instant::now() + TIMEOUT;
     let done = |next: &BTreeMap<i32, i64>| next.iter().all(|(p, n)| *n >= ends[p]);
     while out.len() < max && !done(&next) {
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "reading the DLQ {topic} timed out"
-        );
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::unavailable(format!(
+                "reading the DLQ {topic} timed out"
+            )));
+        }
         let Some(m) = consumer.poll(Duration::from_millis(200)) else {
             continue;
         };
-        let m = m.context("reading the DLQ")?;
+        let m = m.map_err(failed("reading the DLQ"))?;
         let (p, o) = (m.partition(), m.offset());
         if o >= ends[&p] {
             next.insert(p, ends[&p]);
@@ -149,7 +153,7 @@ fn read(config: &Config, topic: &str, ranges: &[Range], max: usize) -> anyhow::R
                     l.add_partition(topic, p);
                     l
                 })
-                .context("pausing a finished DLQ partition")?;
+                .map_err(failed("pausing a finished DLQ partition"))?;
             continue;
         }
         next.insert(p, o + 1);
@@ -230,7 +234,7 @@ async fn redrive(
     let (dead, next) =
         tokio::task::spawn_blocking(move || read(&reader_config, &reader_topic, &ranges, max))
             .await
-            .context("the DLQ reader ended abnormally")??;
+            .or_fault(Fault::Internal, "the DLQ reader ended abnormally")??;
     let read_count = dead.len();
     let (records, skipped) = originals(dead);
     let redriven = records.len();
@@ -242,7 +246,7 @@ async fn redrive(
     if !records.is_empty() {
         pipeline::replay(config, records, worker.shutdown.clone(), telemetry)
             .await
-            .map_err(|e| anyhow::anyhow!("the redrive stopped: {e}"))?;
+            .map_err(|e| Error::unavailable(format!("the redrive stopped: {e}")))?;
     }
     let report = json!({
         "dlq_topic": topic,
@@ -261,7 +265,7 @@ async fn redrive(
     admin
         .record_redrives(name, remembered(entry, &next, &report))
         .await
-        .map_err(|e| anyhow::anyhow!("recording the redrive: {e}"))?;
+        .map_err(|e| Error::unavailable(format!("recording the redrive: {e}")))?;
     Ok(report)
 }
 

@@ -15,6 +15,7 @@ use super::node::Node;
 use super::offsets::KafkaGroups;
 use super::redrive::DlqRedriver;
 use super::{host, rest, store};
+use crate::error::{Error, Fault, OrFault};
 use lambda_sink_core::config::worker::WorkerConfig;
 
 /// Starts a worker: creates or checks its topics, binds the listener,
@@ -25,14 +26,16 @@ use lambda_sink_core::config::worker::WorkerConfig;
 /// # Errors
 /// Start-up failures: the topics, the listener, Kafka unreachable or
 /// refusing.
-pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<(), Error> {
     let cluster_view = tokio::select! {
         () = shutdown.cancelled() => return Ok(()),
         c = crate::kafka::await_cluster(&config.kafka) => c?,
     };
     ensure_topics(&config).await?;
     let listener = bind(&config).await?;
-    let bound = listener.local_addr()?;
+    let bound = listener
+        .local_addr()
+        .or_fault(Fault::Internal, "reading the bound address")?;
     let worker_id = worker_id(&config, bound);
     let insecure = !bound.ip().is_loopback() && config.auth.is_none();
     let tls = config.tls.clone();
@@ -73,7 +76,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> anyhow::R
 }
 
 /// Creates the config and status topics, or checks their shape.
-async fn ensure_topics(config: &WorkerConfig) -> anyhow::Result<()> {
+async fn ensure_topics(config: &WorkerConfig) -> Result<(), Error> {
     for (name, replication, purpose) in [
         (&config.config_topic, config.replication.0, "config topic"),
         (&config.status_topic, config.replication.1, "status topic"),
@@ -89,11 +92,10 @@ async fn ensure_topics(config: &WorkerConfig) -> anyhow::Result<()> {
 }
 
 /// Binds the REST listener.
-async fn bind(config: &WorkerConfig) -> anyhow::Result<tokio::net::TcpListener> {
-    use anyhow::Context;
+async fn bind(config: &WorkerConfig) -> Result<tokio::net::TcpListener, Error> {
     tokio::net::TcpListener::bind(config.listener)
         .await
-        .with_context(|| {
+        .or_fault_with(Fault::Setup, || {
             format!(
                 "listeners {} cannot be bound (in use?); choose another port, or 0 for any free one",
                 config.listener
@@ -121,7 +123,7 @@ async fn node(
     worker_id: String,
     reader: &CancellationToken,
     shutdown: &CancellationToken,
-) -> anyhow::Result<Node> {
+) -> Result<Node, Error> {
     let kafka_cluster_id = cluster_id(&config).await.unwrap_or_default();
     let configs =
         Arc::new(ConfigTopic::open(&config.kafka, &config.config_topic, reader.clone()).await?);

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use lambda_sink_core::config::{ClientRole, KafkaConfig};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -20,7 +19,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
+use crate::kafka::{failed, fault_of};
 
 /// How long a write waits for Kafka and for reading itself back.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,26 +43,33 @@ pub struct TopicSpec<'a> {
 ///
 /// # Errors
 /// When it cannot be created or is not shaped as required.
-pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> anyhow::Result<()> {
+pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> Result<(), Error> {
     let admin: AdminClient<DefaultClientContext> =
         client_config(&kafka.client_properties(ClientRole::Admin))
             .create()
-            .context("creating the Kafka admin client")?;
+            .map_err(failed("creating the Kafka admin client"))?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let topic = NewTopic::new(spec.name, 1, TopicReplication::Fixed(spec.replication))
         .set("cleanup.policy", "compact");
     let created = admin
         .create_topics([&topic], &options)
         .await
-        .with_context(|| format!("creating the {} {}", spec.purpose, spec.name))?;
+        .map_err(failed(format!(
+            "creating the {} {}",
+            spec.purpose, spec.name
+        )))?;
     match created.into_iter().next() {
         Some(Ok(_)) => info!(topic = spec.name, "created the {}", spec.purpose),
         Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | None => {}
-        Some(Err((_, code))) => anyhow::bail!(
-            "cannot create the {} {}: {code}; create it yourself (1 partition, cleanup.policy=compact) or allow this principal to create topics",
-            spec.purpose,
-            spec.name
-        ),
+        Some(Err((_, code))) => {
+            return Err(Error::new(
+                fault_of(Some(code)),
+                format!(
+                    "cannot create the {} {}: {code}; create it yourself (1 partition, cleanup.policy=compact) or allow this principal to create topics",
+                    spec.purpose, spec.name
+                ),
+            ));
+        }
     }
     // A topic just created can take a moment to show in the metadata.
     let mut partitions = 0;
@@ -72,7 +80,7 @@ pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> anyhow::
                 .inner()
                 .fetch_metadata(Some(spec.name), Duration::from_secs(10))
         })
-        .with_context(|| format!("reading the metadata of {}", spec.name))?;
+        .map_err(failed(format!("reading the metadata of {}", spec.name)))?;
         partitions = metadata
             .topics()
             .first()
@@ -83,27 +91,30 @@ pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> anyhow::
         }
         tokio::time::sleep(Duration::from_millis(20) * (attempt + 1).min(10)).await;
     }
-    anyhow::ensure!(
-        partitions == 1,
-        "the {} {} has {partitions} partitions; it must have exactly 1 (its records are a log whose order matters): point the worker at another topic",
-        spec.purpose,
-        spec.name
-    );
+    if partitions != 1 {
+        return Err(Error::setup(format!(
+            "the {} {} has {partitions} partitions; it must have exactly 1 (its records are a log whose order matters): point the worker at another topic",
+            spec.purpose, spec.name
+        )));
+    }
     let configs = admin
         .describe_configs([&ResourceSpecifier::Topic(spec.name)], &options)
         .await
-        .with_context(|| format!("reading the configuration of {}", spec.name))?;
+        .map_err(failed(format!(
+            "reading the configuration of {}",
+            spec.name
+        )))?;
     if let Some(Ok(resource)) = configs.into_iter().next() {
         let policy = resource
             .get("cleanup.policy")
             .and_then(|e| e.value.clone())
             .unwrap_or_default();
-        anyhow::ensure!(
-            policy.contains("compact") && !policy.contains("delete"),
-            "the {} {} has cleanup.policy={policy}; it must be compact, or connectors would be lost when old records are deleted",
-            spec.purpose,
-            spec.name
-        );
+        if !policy.contains("compact") || policy.contains("delete") {
+            return Err(Error::setup(format!(
+                "the {} {} has cleanup.policy={policy}; it must be compact, or connectors would be lost when old records are deleted",
+                spec.purpose, spec.name
+            )));
+        }
     }
     Ok(())
 }
@@ -128,7 +139,7 @@ impl TopicLog {
         topic: &str,
         mut apply: impl FnMut(&str, Option<&[u8]>) + Send + 'static,
         stop: CancellationToken,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, Error> {
         let mut props = client_config(&kafka.client_properties(ClientRole::Admin));
         props
             .set("group.id", format!("lambda-sink-reader-{topic}"))
@@ -138,31 +149,33 @@ impl TopicLog {
             .set("fetch.wait.max.ms", "50");
         let consumer: StreamConsumer = props
             .create()
-            .with_context(|| format!("creating the reader of {topic}"))?;
+            .map_err(failed(format!("creating the reader of {topic}")))?;
         let mut assignment = TopicPartitionList::new();
         assignment
             .add_partition_offset(topic, 0, Offset::Beginning)
-            .context("assigning the state topic")?;
+            .map_err(failed("assigning the state topic"))?;
         consumer
             .assign(&assignment)
-            .with_context(|| format!("reading {topic}"))?;
+            .map_err(failed(format!("reading {topic}")))?;
         let producer: FutureProducer =
             client_config(&kafka.client_properties(ClientRole::Producer))
                 .set("linger.ms", "0")
                 .create()
-                .context("creating the state producer")?;
+                .map_err(failed("creating the state producer"))?;
         let end = {
             let topic = topic.to_string();
             let reader = props.clone();
-            tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
-                let probe: rdkafka::consumer::BaseConsumer = reader.create()?;
+            tokio::task::spawn_blocking(move || -> Result<i64, Error> {
+                let probe: rdkafka::consumer::BaseConsumer = reader
+                    .create()
+                    .map_err(failed("creating the reader of the state topic"))?;
                 let (_, high) = probe
                     .fetch_watermarks(&topic, 0, Duration::from_secs(30))
-                    .with_context(|| format!("reading the end of {topic}"))?;
+                    .map_err(failed(format!("reading the end of {topic}")))?;
                 Ok(high)
             })
             .await
-            .context("reading the end of the state topic")??
+            .or_fault(Fault::Internal, "reading the end of the state topic")??
         };
         let (positions, position) = watch::channel(0_i64);
         let name = topic.to_string();
@@ -187,19 +200,21 @@ impl TopicLog {
             producer,
             position,
         };
-        log.read_to(end)
-            .await
-            .with_context(|| format!("reading {topic} to its end at start (offset {end})"))?;
+        log.read_to(end).await.map_err(|e| {
+            e.within(format!(
+                "reading {topic} to its end at start (offset {end})"
+            ))
+        })?;
         Ok(log)
     }
 
     /// Waits until every record before `offset` was applied.
-    async fn read_to(&self, offset: i64) -> anyhow::Result<()> {
+    async fn read_to(&self, offset: i64) -> Result<(), Error> {
         let mut position = self.position.clone();
         tokio::time::timeout(WRITE_TIMEOUT, position.wait_for(|p| *p >= offset))
             .await
-            .context("timed out")?
-            .context("the reader stopped")?;
+            .or_fault(Fault::Unavailable, "timed out")?
+            .or_fault(Fault::Internal, "the reader stopped")?;
         Ok(())
     }
 
@@ -208,7 +223,7 @@ impl TopicLog {
     ///
     /// # Errors
     /// When Kafka does not take it or it is not read back within 30 s.
-    pub async fn write(&self, key: &str, value: Option<&[u8]>) -> anyhow::Result<()> {
+    pub async fn write(&self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
         let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
         if let Some(v) = value {
             record = record.payload(v);
@@ -217,7 +232,7 @@ impl TopicLog {
             .producer
             .send(record, WRITE_TIMEOUT)
             .await
-            .map_err(|(e, _)| anyhow::anyhow!("writing to {}: {e}", self.topic))?;
+            .map_err(|(e, _)| failed(format!("writing to {}", self.topic))(e))?;
         self.read_to(delivery.offset + 1).await
     }
 
@@ -225,7 +240,7 @@ impl TopicLog {
     ///
     /// # Errors
     /// When Kafka does not take it.
-    pub async fn send(&self, key: &str, value: Option<&[u8]>) -> anyhow::Result<()> {
+    pub async fn send(&self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
         let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
         if let Some(v) = value {
             record = record.payload(v);
@@ -234,6 +249,6 @@ impl TopicLog {
             .send(record, WRITE_TIMEOUT)
             .await
             .map(|_| ())
-            .map_err(|(e, _)| anyhow::anyhow!("writing to {}: {e}", self.topic))
+            .map_err(|(e, _)| failed(format!("writing to {}", self.topic))(e))
     }
 }

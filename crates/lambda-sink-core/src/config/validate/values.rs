@@ -2,6 +2,7 @@
 //! judged, `${...}` references resolved), each key classified and its value
 //! parsed by its [`Kind`]; and the [`Report`] of every problem found.
 
+use crate::{Invalid, invalid};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
@@ -183,7 +184,7 @@ pub(super) fn classify(key: &str, entry: &Entry, values: &mut Values, report: &m
 
 /// Parses `text` by the property's kind. `Ok(None)`: blank, meaning unset,
 /// for kinds where blank has no meaning of its own.
-pub(super) fn parse_value(p: &Property, text: &str) -> Result<Option<Parsed>, String> {
+pub(super) fn parse_value(p: &Property, text: &str) -> Result<Option<Parsed>, Invalid> {
     let text = text.trim();
     let value = || shown(text, p.is_secret());
     let valid = || {
@@ -196,13 +197,13 @@ pub(super) fn parse_value(p: &Property, text: &str) -> Result<Option<Parsed>, St
         _ if text.is_empty() => Ok(None),
         Kind::Int { min, max } => match text.parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(Some(Parsed::Int(n))),
-            Ok(_) => Err(format!("{} is out of range{}", value(), valid())),
-            Err(_) => Err(format!("{} is not an integer{}", value(), valid())),
+            Ok(_) => Err(invalid!("{} is out of range{}", value(), valid())),
+            Err(_) => Err(invalid!("{} is not an integer{}", value(), valid())),
         },
         Kind::Bool => match text.to_ascii_lowercase().as_str() {
             "true" => Ok(Some(Parsed::Bool(true))),
             "false" => Ok(Some(Parsed::Bool(false))),
-            _ => Err(format!("{} is not a boolean{}", value(), valid())),
+            _ => Err(invalid!("{} is not a boolean{}", value(), valid())),
         },
         Kind::List => Ok(Some(Parsed::List(
             text.split(',')
@@ -222,7 +223,7 @@ pub(super) fn parse_value(p: &Property, text: &str) -> Result<Option<Parsed>, St
                     .map(|(_, c)| *c)
             })
             .map(|c| Some(Parsed::Text(c.to_string())))
-            .ok_or_else(|| format!("{} is not a valid value{}", value(), valid())),
+            .ok_or_else(|| invalid!("{} is not a valid value{}", value(), valid())),
     }
 }
 
@@ -318,7 +319,7 @@ pub(super) fn usize_of(n: i64) -> usize {
 }
 
 /// Checks a `host:port` (optionally `PROTOCOL://host:port`, IPv6 in brackets).
-pub(super) fn check_host_port(s: &str) -> Result<(), String> {
+pub(super) fn check_host_port(s: &str) -> Result<(), Invalid> {
     let hostport = s.split_once("://").map_or(s, |(_, rest)| rest);
     let port = if let Some(rest) = hostport.strip_prefix('[') {
         rest.split_once("]:").map(|(_, p)| p)
@@ -329,7 +330,7 @@ pub(super) fn check_host_port(s: &str) -> Result<(), String> {
         !hostport.is_empty() && !hostport.starts_with(':') && !s.contains(char::is_whitespace);
     match port {
         Some(p) if host_ok && p.parse::<u16>().is_ok_and(|p| p > 0) => Ok(()),
-        _ => Err(format!(
+        _ => Err(invalid!(
             "{} is not host:port (for example broker-1.example.com:9092)",
             shown(s, false)
         )),

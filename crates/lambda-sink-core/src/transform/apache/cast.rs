@@ -1,5 +1,6 @@
 //! Apache's Cast, with Java's number narrowing and `toString` digits.
 
+use crate::{Invalid, invalid};
 use serde_json::{Number, Value};
 
 use super::super::props::Props;
@@ -154,22 +155,22 @@ fn number_text(n: &Number) -> String {
 }
 
 /// Java's `Integer.parseInt`-style strict integer parse.
-fn parse_java_int<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+fn parse_java_int<T: std::str::FromStr>(s: &str) -> Result<T, Invalid> {
     s.parse::<T>()
-        .map_err(|_| format!("For input string: \"{s}\""))
+        .map_err(|_| invalid!("For input string: \"{s}\""))
 }
 
 /// Java's `Double.parseDouble` (which trims whitespace).
-fn parse_java_double(s: &str) -> Result<f64, String> {
+fn parse_java_double(s: &str) -> Result<f64, Invalid> {
     s.trim()
         .parse::<f64>()
-        .map_err(|_| format!("For input string: \"{s}\""))
+        .map_err(|_| invalid!("For input string: \"{s}\""))
 }
 
 /// Casts one value as `Cast` does: null stays null; numbers narrow like
 /// Java's `byteValue()`/`intValue()` (wrapping from integers, saturating
 /// from decimals); booleans become 1/0; strings parse strictly.
-pub(crate) fn cast_value(value: &Value, to: CastType) -> Result<Value, String> {
+pub(crate) fn cast_value(value: &Value, to: CastType) -> Result<Value, Invalid> {
     enum In<'a> {
         Int(i64),
         Float(f64),
@@ -185,14 +186,18 @@ pub(crate) fn cast_value(value: &Value, to: CastType) -> Result<Value, String> {
         },
         Value::String(s) => In::Text(s),
         Value::Array(_) => {
-            return Err("Cast transformation does not support casting to/from ARRAY".into());
+            return Err(Invalid::new(
+                "Cast transformation does not support casting to/from ARRAY",
+            ));
         }
         Value::Object(_) => {
-            return Err("Cast transformation does not support casting to/from MAP".into());
+            return Err(Invalid::new(
+                "Cast transformation does not support casting to/from MAP",
+            ));
         }
     };
     // Java's (long) of a double saturates and maps NaN to 0, as Rust's `as`.
-    let as_long = |i: &In<'_>| -> Result<i64, String> {
+    let as_long = |i: &In<'_>| -> Result<i64, Invalid> {
         Ok(match i {
             In::Int(i) => *i,
             #[allow(
@@ -240,7 +245,7 @@ pub(crate) fn cast_value(value: &Value, to: CastType) -> Result<Value, String> {
         },
     };
     if out.is_null() {
-        return Err(format!(
+        return Err(invalid!(
             "{} cannot be cast to {}: not a finite number",
             value,
             to.name()
@@ -250,7 +255,7 @@ pub(crate) fn cast_value(value: &Value, to: CastType) -> Result<Value, String> {
 }
 
 impl Transform for Cast {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         let value = self.part.get_mut(&mut record);
         if value.is_null() {
             return Ok(Some(record));

@@ -1,6 +1,7 @@
 //! Apache's field transforms: InsertField, ReplaceField, MaskField,
 //! ValueToKey, ExtractField, HoistField and Flatten.
 
+use crate::{Invalid, invalid};
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
@@ -72,7 +73,7 @@ pub(crate) fn insert_field(p: &mut Props, part: Part) -> Built {
 }
 
 impl Transform for InsertField {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         let (topic, partition, offset, timestamp) = (
             record.topic.clone(),
             record.partition,
@@ -169,7 +170,7 @@ pub(crate) fn replace_field(p: &mut Props, part: Part) -> Built {
 }
 
 impl Transform for ReplaceField {
-    fn apply(&self, record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, record: Record) -> Result<Option<Record>, Invalid> {
         self.part.rebuild_map(record, "field replacement", |old| {
             old.into_iter()
                 .filter(|(k, _)| {
@@ -210,7 +211,7 @@ pub(crate) fn mask_field(p: &mut Props, part: Part) -> Built {
 }
 
 impl MaskField {
-    fn masked(&self, value: &Value) -> Result<Value, String> {
+    fn masked(&self, value: &Value) -> Result<Value, Invalid> {
         let Some(r) = &self.replacement else {
             return Ok(match value {
                 Value::Null => Value::Null,
@@ -237,10 +238,10 @@ impl MaskField {
                         .map(json_f64)
                 };
                 parsed.ok_or_else(|| {
-                    format!("Unable to convert {r} ({}) to number", java_class(value))
+                    invalid!("Unable to convert {r} ({}) to number", java_class(value))
                 })
             }
-            other => Err(format!(
+            other => Err(invalid!(
                 "Cannot mask value of type class {} with custom replacement.",
                 java_class(other)
             )),
@@ -249,7 +250,7 @@ impl MaskField {
 }
 
 impl Transform for MaskField {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         // No tombstone guard in Apache's MaskField: a null value fails.
         let value = self.part.get_mut(&mut record);
         let Value::Object(map) = value else {
@@ -278,7 +279,7 @@ pub(crate) fn value_to_key(p: &mut Props, _: Part) -> Built {
 }
 
 impl Transform for ValueToKey {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         let map = require_map(&record.value, "copying fields from value to key")?;
         record.key = Value::Object(
             self.fields
@@ -301,7 +302,7 @@ struct ExtractField {
 
 /// KIP-821's V2 field syntax: dots separate steps; a step in backticks may
 /// hold dots (`` `a.b`.c ``); `\` escapes a backtick inside one.
-fn v2_path(text: &str) -> Result<Vec<String>, String> {
+fn v2_path(text: &str) -> Result<Vec<String>, Invalid> {
     let mut steps = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
@@ -323,7 +324,7 @@ fn v2_path(text: &str) -> Result<Vec<String>, String> {
                 }
             }
             if !closed {
-                return Err(format!("{text:?}: a backtick-quoted step is not closed"));
+                return Err(invalid!("{text:?}: a backtick-quoted step is not closed"));
             }
         } else {
             while let Some(&c) = chars.peek() {
@@ -338,7 +339,7 @@ fn v2_path(text: &str) -> Result<Vec<String>, String> {
         match chars.next() {
             Some('.') => {}
             None => return Ok(steps),
-            Some(c) => return Err(format!("{text:?}: unexpected {c:?}")),
+            Some(c) => return Err(invalid!("{text:?}: unexpected {c:?}")),
         }
     }
 }
@@ -363,7 +364,7 @@ pub(crate) fn extract_field(p: &mut Props, part: Part) -> Built {
 }
 
 impl Transform for ExtractField {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         let value = self.part.get_mut(&mut record);
         if value.is_null() {
             return Ok(Some(record));
@@ -400,7 +401,7 @@ pub(crate) fn hoist_field(p: &mut Props, part: Part) -> Built {
 }
 
 impl Transform for HoistField {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         // Even a tombstone: it becomes {"field": null}.
         let value = self.part.get_mut(&mut record);
         let inner = std::mem::take(value);
@@ -444,7 +445,7 @@ impl Flatten {
 }
 
 impl Transform for Flatten {
-    fn apply(&self, record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, record: Record) -> Result<Option<Record>, Invalid> {
         self.part.rebuild_map(record, "flattening", |old| {
             let mut out = Map::with_capacity(old.len());
             self.walk(None, old, &mut out);

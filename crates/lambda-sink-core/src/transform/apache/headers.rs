@@ -1,5 +1,6 @@
 //! Apache's header transforms: InsertHeader, DropHeaders, HeaderFrom.
 
+use crate::Invalid;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -42,7 +43,7 @@ pub(crate) fn insert_header(p: &mut Props, _: Part) -> Built {
 }
 
 impl Transform for InsertHeader {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         record
             .headers
             .push((self.header.clone(), self.value.clone()));
@@ -62,7 +63,7 @@ pub(crate) fn drop_headers(p: &mut Props, _: Part) -> Built {
 }
 
 impl Transform for DropHeaders {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         record.headers.retain(|(k, _)| !self.headers.contains(k));
         Ok(Some(record))
     }
@@ -96,7 +97,7 @@ pub(crate) fn header_from(p: &mut Props, part: Part) -> Built {
 }
 
 impl Transform for HeaderFrom {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         let purpose = if self.moving {
             "header move"
         } else {

@@ -1,5 +1,6 @@
 //! Apache's Filter and the routers: RegexRouter, TimestampRouter.
 
+use crate::{Invalid, invalid};
 use std::sync::Arc;
 
 use regex::Regex;
@@ -18,14 +19,14 @@ pub(crate) fn filter(_: &mut Props, _: Part) -> Built {
 }
 
 impl Transform for Filter {
-    fn apply(&self, _: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, _: Record) -> Result<Option<Record>, Invalid> {
         Ok(None)
     }
 }
 
 /// A Java `Matcher.replaceFirst` replacement (`$1`, `${name}`, `\$`) in
 /// the `regex` crate's syntax.
-pub(crate) fn java_replacement(text: &str) -> Result<String, String> {
+pub(crate) fn java_replacement(text: &str) -> Result<String, Invalid> {
     let mut out = String::with_capacity(text.len() + 4);
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -33,7 +34,7 @@ pub(crate) fn java_replacement(text: &str) -> Result<String, String> {
             '\\' => match chars.next() {
                 Some('$') => out.push_str("$$"),
                 Some(other) => out.push(other),
-                None => return Err(format!("{text:?} ends with a lone backslash")),
+                None => return Err(invalid!("{text:?} ends with a lone backslash")),
             },
             '$' => match chars.peek() {
                 Some('{') => {
@@ -50,7 +51,7 @@ pub(crate) fn java_replacement(text: &str) -> Result<String, String> {
                     out.push_str(&format!("${{{digits}}}"));
                 }
                 _ => {
-                    return Err(format!(
+                    return Err(invalid!(
                         "{text:?}: '$' must be followed by a group number or {{name}} (write \\$ for a literal one)"
                     ));
                 }
@@ -88,7 +89,7 @@ pub(crate) fn regex_router(p: &mut Props, _: Part) -> Built {
 }
 
 impl Transform for RegexRouter {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         if self.regex.is_match(&record.topic) {
             let topic = self
                 .regex
@@ -126,11 +127,13 @@ pub(crate) fn timestamp_router(p: &mut Props, _: Part) -> Built {
 }
 
 impl Transform for TimestampRouter {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         let Some(ts) = record.timestamp else {
-            return Err(format!(
+            return Err(invalid!(
                 "Timestamp missing on record: {}-{}@{}",
-                record.topic, record.partition, record.offset
+                record.topic,
+                record.partition,
+                record.offset
             ));
         };
         let topic = self

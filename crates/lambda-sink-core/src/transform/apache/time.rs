@@ -1,5 +1,6 @@
 //! Apache's TimestampConverter.
 
+use crate::{Invalid, invalid};
 use serde_json::Value;
 
 use super::super::props::Props;
@@ -83,7 +84,7 @@ pub(crate) fn timestamp_converter(p: &mut Props, part: Part) -> Built {
 impl TimestampConverter {
     /// Milliseconds since the epoch of `value` (an integral number in
     /// `unix.precision`, or text in `format`).
-    fn millis(&self, value: &Value) -> Result<i64, String> {
+    fn millis(&self, value: &Value) -> Result<i64, Invalid> {
         match value {
             Value::Number(n) if n.as_i64().is_some() => {
                 let v = n.as_i64().unwrap_or_default();
@@ -95,23 +96,25 @@ impl TimestampConverter {
             }
             Value::String(s) => {
                 let Some(format) = &self.format else {
-                    return Err("TimestampConverter requires format option to be specified when using string timestamps".into());
+                    return Err(Invalid::new(
+                        "TimestampConverter requires format option to be specified when using string timestamps",
+                    ));
                 };
                 format.parse_millis(s).map_err(|e| {
-                    format!(
+                    invalid!(
                         "Could not parse timestamp: value ({s}) does not match pattern ({}): {e}",
                         format.pattern()
                     )
                 })
             }
-            other => Err(format!(
+            other => Err(invalid!(
                 "TimestampConverter does not support class {} objects as timestamps",
                 java_class(other)
             )),
         }
     }
 
-    fn convert(&self, value: &Value) -> Result<Value, String> {
+    fn convert(&self, value: &Value) -> Result<Value, Invalid> {
         if value.is_null() {
             return Ok(Value::Null);
         }
@@ -138,7 +141,7 @@ impl TimestampConverter {
 }
 
 impl Transform for TimestampConverter {
-    fn apply(&self, mut record: Record) -> Result<Option<Record>, String> {
+    fn apply(&self, mut record: Record) -> Result<Option<Record>, Invalid> {
         let value = self.part.get_mut(&mut record);
         match &self.field {
             None => *value = self.convert(value)?,

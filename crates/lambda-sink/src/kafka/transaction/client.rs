@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use futures::FutureExt;
 use futures::future::Map;
 use lambda_sink_core::config::{ClientProperties, ClientValue, Transactions as Bounds};
@@ -19,6 +18,7 @@ use tracing::info;
 
 use super::port::{Class, Txn, TxnError};
 use super::transactor::{Fail, Transactions};
+use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
 use crate::kafka::consumer::GroupMetadata;
 use crate::kafka::diagnostics::KafkaContext;
@@ -50,19 +50,20 @@ impl Initialised {
     ///
     /// # Errors
     /// When the producer cannot be created or its transactions initialised.
-    pub async fn init(props: &ClientProperties, prefix: &str, task: usize) -> anyhow::Result<Self> {
+    pub async fn init(props: &ClientProperties, prefix: &str, task: usize) -> Result<Self, Error> {
         let id = format!("{prefix}-{task}-{:08x}", rand::random::<u32>());
         let mut props = props.clone();
         props.insert("transactional.id".into(), ClientValue::new(&id, false));
         props
             .entry("transaction.timeout.ms".into())
             .or_insert_with(|| ClientValue::new("10000", false));
-        let producer = create(&props).context("creating the transactional producer")?;
+        let producer =
+            create(&props).or_fault(Fault::Setup, "creating the transactional producer")?;
         let p = producer.clone();
         tokio::task::spawn_blocking(move || p.init_transactions(INIT_TIMEOUT))
             .await
-            .context("initialising transactions")?
-            .map_err(|e| anyhow::anyhow!(init_advice(&e, &id, INIT_TIMEOUT)))?;
+            .or_fault(Fault::Internal, "initialising transactions")?
+            .map_err(|e| init_advice(&e, &id, INIT_TIMEOUT))?;
         info!(task, transactional_id = %id, "exactly-once: transactions initialised");
         Ok(Self {
             producer,
@@ -124,7 +125,7 @@ impl Txn for KafkaTxn {
         let group = self
             .group
             .for_offsets(offsets.keys())
-            .map_err(|reason| TxnError::new(Class::Abortable, reason))?;
+            .map_err(|reason| TxnError::new(Class::Abortable, reason.to_string()))?;
         let mut tpl = TopicPartitionList::new();
         for (tp, next) in offsets {
             tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*next))
@@ -163,7 +164,7 @@ impl Txn for KafkaTxn {
             // away) is retried.
             Err(e) if permanent_init_error(&e) => Err(TxnError::new(
                 Class::Permanent,
-                init_advice(&e, &self.id, CALL_TIMEOUT),
+                init_advice(&e, &self.id, CALL_TIMEOUT).to_string(),
             )),
             Err(e) => Err(TxnError::new(
                 Class::Retriable,
@@ -217,7 +218,7 @@ fn permanent_init_error(e: &KafkaError) -> bool {
 }
 
 /// What a failed `init_transactions` means, and what to do.
-fn init_advice(e: &KafkaError, id: &str, timeout: Duration) -> String {
+fn init_advice(e: &KafkaError, id: &str, timeout: Duration) -> Error {
     let prefix = id.rsplitn(3, '-').nth(2).unwrap_or(id);
     let advice = match e.rdkafka_error_code() {
         Some(RDKafkaErrorCode::TransactionalIdAuthorizationFailed) => format!(
@@ -243,7 +244,18 @@ fn init_advice(e: &KafkaError, id: &str, timeout: Duration) -> String {
         ),
         _ => "set reporter.exactly.once=false if the cluster does not allow transactions".into(),
     };
-    format!("exactly-once: cannot initialise transactions ({e}): {advice}")
+    let fault = match e.rdkafka_error_code() {
+        Some(
+            RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::MessageTimedOut
+            | RDKafkaErrorCode::OperationTimedOut,
+        ) => Fault::Unavailable,
+        _ => Fault::Setup,
+    };
+    Error::new(
+        fault,
+        format!("exactly-once: cannot initialise transactions ({e}): {advice}"),
+    )
 }
 
 /// How a failed librdkafka transaction call is handled: librdkafka's own
@@ -282,12 +294,17 @@ mod tests {
     #[test]
     fn init_failures_say_what_to_fix() {
         let denied = KafkaError::Global(RDKafkaErrorCode::TransactionalIdAuthorizationFailed);
-        let text = init_advice(&denied, "lambda-sink-orders-0-1a2b3c4d", INIT_TIMEOUT);
+        let e = init_advice(&denied, "lambda-sink-orders-0-1a2b3c4d", INIT_TIMEOUT);
+        let text = e.to_string();
         assert!(
             text.contains("--transactional-id lambda-sink-orders-")
                 && text.contains("reporter.exactly.once=false"),
             "{text}"
         );
+        assert_eq!(e.fault(), Fault::Setup, "an ACL to add, not a retry");
+        let away = KafkaError::Global(RDKafkaErrorCode::RequestTimedOut);
+        let e = init_advice(&away, "lambda-sink-orders-0-1a2b3c4d", INIT_TIMEOUT);
+        assert_eq!(e.fault(), Fault::Unavailable, "{e}");
     }
 
     #[test]

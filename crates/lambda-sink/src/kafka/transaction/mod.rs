@@ -52,4 +52,4 @@ mod tests;
 mod transactor;
 
 pub use client::Initialised;
-pub use transactor::{Fail, Transactions};
+pub use transactor::{Fail, NotCommitted, Transactions};

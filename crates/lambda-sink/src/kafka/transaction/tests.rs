@@ -29,7 +29,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::port::{Class, Txn, TxnError};
-use super::transactor::Transactions;
+use super::transactor::{NotCommitted, Transactions};
 use crate::kafka::producer::OutcomeRecord;
 use crate::metrics::{Metrics, ResultLabel};
 
@@ -595,7 +595,11 @@ fn a_permanent_failure_stops_the_connector_and_answers_every_caller() {
         let committed = tokio::time::timeout(minute, run.transactions.commit())
             .await
             .unwrap();
-        assert!(committed.unwrap_err().contains("the topic was deleted"));
+        let refused = committed.unwrap_err();
+        assert!(
+            matches!(&refused, NotCommitted::Stopped(Some(why)) if why.contains("the topic was deleted")),
+            "{refused:?}"
+        );
         assert_eq!(
             run.failures.lock().unwrap().len(),
             1,

@@ -24,6 +24,31 @@ const RELEASE_QUEUE: usize = 64;
 /// Stops the connector with a reason (a failure retrying cannot heal).
 pub type Fail = Arc<dyn Fn(String) + Send + Sync>;
 
+/// Why a release was not taken, or a commit asked for did not happen. In
+/// every case the records concerned are not lost: they are redone by their
+/// partition's next owner, written again in a new transaction, or redone
+/// after the restart that follows a stop.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotCommitted {
+    /// The partition was let go (revoked or lost): its next owner redoes
+    /// its records.
+    #[error("partition {0} was let go")]
+    LetGo(TopicPartition),
+    /// The transaction failed (Kafka's answer): its outcome records are
+    /// written again in a new transaction.
+    #[error("the transaction failed while {step}: {error}")]
+    Failed {
+        /// The step that failed (writing, committing, ...).
+        step: &'static str,
+        /// What Kafka said, and how it is handled.
+        error: String,
+    },
+    /// The task's transactions stopped: the connector is stopping, or it
+    /// failed for the reason given.
+    #[error("{}", .0.as_deref().unwrap_or("the task's transactions have stopped"))]
+    Stopped(Option<String>),
+}
+
 /// A task's handle on its transactions.
 #[derive(Clone)]
 pub struct Transactions {
@@ -36,18 +61,16 @@ struct Released {
     release: Release<OutcomeRecord>,
     /// Answered once the transactor holds the release (or refused it); a
     /// release whose sender is gone (its worker was aborted) is dropped.
-    taken: oneshot::Sender<Result<(), String>>,
+    taken: oneshot::Sender<Result<(), NotCommitted>>,
 }
 
 enum Control {
     /// Commit what is open now; answered when it is committed (or fails).
-    Commit(oneshot::Sender<Result<(), String>>),
+    Commit(oneshot::Sender<Result<(), NotCommitted>>),
     /// These leases are let go: drop what they released and is not
     /// committed.
     Forget(Vec<(TopicPartition, Lease)>, oneshot::Sender<()>),
 }
-
-const STOPPED: &str = "the task's transactions have stopped";
 
 impl Transactions {
     /// Starts the transactor of `txn` (transactional id `id`); `fail` stops
@@ -102,7 +125,7 @@ impl Transactions {
         lease: Lease,
         next: i64,
         records: Vec<(i64, OutcomeRecord)>,
-    ) -> Result<(), String> {
+    ) -> Result<(), NotCommitted> {
         let (taken, held) = oneshot::channel();
         let release = Release {
             tp: tp.clone(),
@@ -113,8 +136,8 @@ impl Transactions {
         self.releases
             .send(Released { release, taken })
             .await
-            .map_err(|_| STOPPED.to_string())?;
-        held.await.unwrap_or_else(|_| Err(STOPPED.into()))
+            .map_err(|_| NotCommitted::Stopped(None))?;
+        held.await.unwrap_or(Err(NotCommitted::Stopped(None)))
     }
 
     /// Commits the open transaction now (partitions are being given up).
@@ -122,12 +145,12 @@ impl Transactions {
     /// # Errors
     /// Why it did not commit (it is retried; the caller decides how long
     /// to wait).
-    pub async fn commit(&self) -> Result<(), String> {
+    pub async fn commit(&self) -> Result<(), NotCommitted> {
         let (tx, rx) = oneshot::channel();
         self.control
             .send(Control::Commit(tx))
-            .map_err(|_| STOPPED.to_string())?;
-        rx.await.unwrap_or_else(|_| Err(STOPPED.into()))
+            .map_err(|_| NotCommitted::Stopped(None))?;
+        rx.await.unwrap_or(Err(NotCommitted::Stopped(None)))
     }
 
     /// Lets `leases` go: what they released and is not committed is dropped
@@ -191,7 +214,7 @@ struct Transactor<T: Txn> {
     failures: u32,
     /// Commits asked for, answered when everything released before them
     /// has committed (or a failure interrupts it).
-    waiters: Vec<oneshot::Sender<Result<(), String>>>,
+    waiters: Vec<oneshot::Sender<Result<(), NotCommitted>>>,
     /// A permanent failure stopped the connector: nothing more is written.
     stopped: bool,
     inbox: Inbox,
@@ -300,11 +323,11 @@ impl<T: Txn> Transactor<T> {
             Ok(Admission::Take) => {}
             Ok(Admission::Stale) => {
                 debug!(transactional_id = %self.id, partition = %release.tp, next = release.next, "a release of a partition let go: dropped");
-                let _ = taken.send(Err(format!("partition {} was let go", release.tp)));
+                let _ = taken.send(Err(NotCommitted::LetGo(release.tp.clone())));
                 return;
             }
             Err(violation) => {
-                let _ = taken.send(Err(violation.to_string()));
+                let _ = taken.send(Err(NotCommitted::Stopped(Some(violation.to_string()))));
                 self.violated(&violation).await;
                 return;
             }
@@ -362,7 +385,7 @@ impl<T: Txn> Transactor<T> {
     async fn attempt(&mut self) {
         self.retry = None;
         if self.stopped {
-            self.answer(Err(STOPPED.into()));
+            self.answer(Err(NotCommitted::Stopped(None)));
         }
         while !self.stopped {
             let phase = self.phase;
@@ -482,10 +505,10 @@ impl<T: Txn> Transactor<T> {
             retry_in_ms = delay.as_millis(),
             "exactly-once transaction failed; its outcome records are written again in a new transaction"
         );
-        self.answer(Err(format!(
-            "the transaction failed while {}: {e}",
-            phase.step()
-        )));
+        self.answer(Err(NotCommitted::Failed {
+            step: phase.step(),
+            error: e.to_string(),
+        }));
         self.retry = Some(Instant::now() + delay);
     }
 
@@ -505,7 +528,7 @@ impl<T: Txn> Transactor<T> {
             let _ = self.abort().await;
         }
         (self.fail)(reason.clone());
-        self.answer(Err(reason));
+        self.answer(Err(NotCommitted::Stopped(Some(reason))));
     }
 
     /// Aborts the producer's transaction (resumable after a timeout).
@@ -568,7 +591,7 @@ impl<T: Txn> Transactor<T> {
         }
     }
 
-    fn answer(&mut self, result: Result<(), String>) {
+    fn answer(&mut self, result: Result<(), NotCommitted>) {
         for w in self.waiters.drain(..) {
             let _ = w.send(result.clone());
         }

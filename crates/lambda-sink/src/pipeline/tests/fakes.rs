@@ -18,7 +18,7 @@ use lambda_sink_core::transaction::Lease;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::super::ports::{Lambda, Offsets, Outcomes, Schemas};
+use super::super::ports::{Lambda, NotStored, Offsets, Outcomes, Schemas};
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
 use crate::registry::RegistryError;
 use crate::sync::lock;
@@ -222,7 +222,7 @@ impl Offsets for FakeOffsets {
         _lease: Lease,
         next: i64,
         outcomes: Vec<(i64, OutcomeRecord)>,
-    ) -> BoxFuture<'_, Result<(), String>> {
+    ) -> BoxFuture<'_, Result<(), NotStored>> {
         if self.transactional {
             let offsets: Vec<i64> = outcomes.iter().map(|(o, _)| *o).collect();
             let named: Vec<i64> = outcomes

@@ -16,7 +16,6 @@ pub mod series;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -33,7 +32,9 @@ use serde_json::{Value, json};
 use super::node::Node;
 use super::redrive::{Range, read_ranges, watermarks};
 use super::rest::error::{ApiError, ApiResult};
+use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
+use crate::kafka::failed;
 
 const PAGE: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
@@ -105,11 +106,11 @@ async fn style() -> Response {
 async fn topics(State(w): State<Arc<Node>>) -> ApiResult<axum::Json<Value>> {
     let props = client_config(&w.config.kafka.client_properties(ClientRole::Admin));
     let own = [w.config.config_topic.clone(), w.config.status_topic.clone()];
-    let names = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-        let c: BaseConsumer = props.create().context("creating a Kafka client")?;
+    let names = tokio::task::spawn_blocking(move || -> Result<Vec<String>, Error> {
+        let c: BaseConsumer = props.create().map_err(failed("creating a Kafka client"))?;
         let metadata = c
             .fetch_metadata(None, Duration::from_secs(10))
-            .context("reading the cluster's topics")?;
+            .map_err(failed("reading the cluster's topics"))?;
         let mut names: Vec<String> = metadata
             .topics()
             .iter()
@@ -121,7 +122,8 @@ async fn topics(State(w): State<Arc<Node>>) -> ApiResult<axum::Json<Value>> {
         Ok(names)
     })
     .await
-    .map_err(|e| ApiError::internal(&anyhow::anyhow!("the topic lister ended abnormally: {e}")))?
+    .or_fault(Fault::Internal, "the topic lister ended abnormally")
+    .map_err(|e| ApiError::internal(&e))?
     .map_err(|e| ApiError::internal(&e))?;
     Ok(axum::Json(json!(names)))
 }

@@ -36,8 +36,8 @@ impl ApiError {
 
     /// 500, for a failure of Kafka or of the worker (the cause, never a
     /// stack or a secret).
-    pub(crate) fn internal(e: &anyhow::Error) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
+    pub(crate) fn internal(e: &crate::error::Error) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
     }
 }
 

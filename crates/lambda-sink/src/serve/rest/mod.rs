@@ -16,7 +16,6 @@ mod plugins;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -30,6 +29,7 @@ use tracing::warn;
 
 use self::error::{ApiError, error_response};
 use super::node::Node;
+use crate::error::{Error, Fault, OrFault};
 use lambda_sink_core::config::worker::{Auth, TlsFiles};
 
 /// The API's routes.
@@ -196,7 +196,7 @@ pub async fn serve(
     app: Router,
     tls: Option<&TlsFiles>,
     stop: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> Result<tokio::task::JoinHandle<()>, Error> {
     let Some(tls) = tls else {
         return Ok(tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
@@ -215,24 +215,27 @@ pub async fn serve(
     }))
 }
 
-fn tls_acceptor(files: &TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, Error> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .with_context(|| format!("reading rest.tls.cert.file {}", files.cert.display()))?
+        .or_fault_with(Fault::Setup, || {
+            format!("reading rest.tls.cert.file {}", files.cert.display())
+        })?
         .collect::<Result<_, _>>()
-        .with_context(|| {
+        .or_fault_with(Fault::Setup, || {
             format!(
                 "rest.tls.cert.file {} is not PEM certificates",
                 files.cert.display()
             )
         })?;
-    anyhow::ensure!(
-        !certs.is_empty(),
-        "rest.tls.cert.file {} holds no certificate",
-        files.cert.display()
-    );
-    let key = PrivateKeyDer::from_pem_file(&files.key).with_context(|| {
+    if certs.is_empty() {
+        return Err(Error::setup(format!(
+            "rest.tls.cert.file {} holds no certificate",
+            files.cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key).or_fault_with(Fault::Setup, || {
         format!(
             "rest.tls.key.file {} holds no readable PEM private key",
             files.key.display()
@@ -242,10 +245,13 @@ fn tls_acceptor(files: &TlsFiles) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .context("TLS protocol versions")?
+    .or_fault(Fault::Internal, "TLS protocol versions")?
     .with_no_client_auth()
     .with_single_cert(certs, key)
-    .context("the TLS certificate and key do not match or are not supported")?;
+    .or_fault(
+        Fault::Setup,
+        "the TLS certificate and key do not match or are not supported",
+    )?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
