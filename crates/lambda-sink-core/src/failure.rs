@@ -157,19 +157,21 @@ fn is_function_configuration_error(code: &str) -> bool {
     )
 }
 
+/// A failure Lambda answered with `status` and error `code` (for tests).
+#[cfg(test)]
+pub(crate) fn service(status: u16, code: &str) -> InvokeFailure {
+    InvokeFailure {
+        status: Some(status),
+        code: Some(code.to_string()),
+        message: "m".into(),
+        retry_after: None,
+        transport: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn service(status: u16, code: &str) -> InvokeFailure {
-        InvokeFailure {
-            status: Some(status),
-            code: Some(code.to_string()),
-            message: "m".into(),
-            retry_after: None,
-            transport: None,
-        }
-    }
 
     #[test]
     fn every_aws_error_code_has_a_disposition() {

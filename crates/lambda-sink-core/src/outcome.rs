@@ -137,16 +137,7 @@ mod tests {
 
     use super::*;
     use crate::dead_letter::{DATA_EXCEPTION, DeadLetter, Stage, dlq_headers};
-
-    fn service(status: u16, code: &str) -> InvokeFailure {
-        InvokeFailure {
-            status: Some(status),
-            code: Some(code.to_string()),
-            message: "m".into(),
-            retry_after: None,
-            transport: None,
-        }
-    }
+    use crate::failure::service;
 
     #[test]
     fn response_mapping_rules() {

@@ -115,6 +115,12 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts a retry for `reason` (a `RetryReason`'s label, or
+    /// `function_error`).
+    pub fn retried(&self, reason: &'static str) {
+        self.retries.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
     /// Creates and registers every metric.
     pub fn new() -> Self {
         let mut r = Registry::with_prefix("lambda_sink");

@@ -22,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::context::{Context, Halt};
-use crate::metrics::ReasonLabel;
 use lambda_sink_core::Invalid;
 
 /// A record ready to be batched, or one that goes to the DLQ instead.
@@ -210,13 +209,7 @@ impl Decoder {
                 Disposition::Retry(reason) => reason,
             };
             let delay = backoff.delay_forever(attempt, rand::random::<f64>());
-            self.ctx
-                .metrics
-                .retries
-                .get_or_create(&ReasonLabel {
-                    reason: reason.as_str(),
-                })
-                .inc();
+            self.ctx.metrics.retried(reason.as_str());
             warn!(schema = %schema, retry_in_ms = delay.as_millis(), error = %error, "Schema Registry unavailable; the record waits and is retried");
             tokio::select! {
                 biased;

@@ -26,7 +26,7 @@ use tracing::{debug, warn};
 
 use super::context::{Context, Halt};
 use super::route::{Router, log_resolved_error};
-use crate::metrics::{ReasonLabel, ResultLabel, TypeLabel};
+use crate::metrics::{ResultLabel, TypeLabel};
 
 /// Records with their rendered payload elements.
 type Rendered = Vec<(SourceRecord, Vec<u8>)>;
@@ -352,13 +352,7 @@ impl Invoker {
     fn retry_delay(&self, retries: u32) -> std::time::Duration {
         let lambda = &self.ctx.config.lambda;
         let backoff = Backoff::forever(lambda.retry_backoff, lambda.retry_backoff_max);
-        self.ctx
-            .metrics
-            .retries
-            .get_or_create(&ReasonLabel {
-                reason: "function_error",
-            })
-            .inc();
+        self.ctx.metrics.retried("function_error");
         backoff.delay_forever(retries, rand::random::<f64>())
     }
 
@@ -454,13 +448,7 @@ impl Invoker {
                 );
                 return Attempt::GaveUp(failure);
             };
-            self.ctx
-                .metrics
-                .retries
-                .get_or_create(&ReasonLabel {
-                    reason: reason.as_str(),
-                })
-                .inc();
+            self.ctx.metrics.retried(reason.as_str());
             warn!(
                 reason = %reason.as_str(),
                 attempt = attempt + 1,
