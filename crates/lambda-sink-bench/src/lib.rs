@@ -11,6 +11,8 @@
 //!
 //! Run it through `scripts/bench.sh`, which builds everything in release mode.
 
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+
 pub mod ceilings;
 pub mod env;
 pub mod load;

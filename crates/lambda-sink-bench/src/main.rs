@@ -1,5 +1,7 @@
 //! `lambda-sink-bench`: see the library's documentation and BENCHMARKS.md.
 
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -33,6 +33,8 @@
 //!   [`transaction`] — what exactly-once transactions hold and the invariant
 //!   every commit keeps.
 
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+
 pub mod batch;
 pub mod codec;
 pub mod concurrency;

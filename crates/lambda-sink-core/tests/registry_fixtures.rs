@@ -4,10 +4,6 @@
 //! Python) are made by `scripts/tools/make_fixtures.py`; see
 //! `tests/fixtures/README.md`.
 
-#![allow(
-    clippy::too_many_lines,
-    reason = "test code: a scenario reads top to bottom"
-)]
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
 use std::collections::BTreeMap;

@@ -7,14 +7,18 @@
 //! * [`Services`]: where the real broker (and its authenticated listeners),
 //!   Lambda emulator and registry are, read from environment variables with
 //!   the scripts' defaults.
-//! * Helpers every test uses to choose its own world: [`unique`] names,
+//! * [`world`]: one test's own topic, function and connector name, and the
+//!   steps tests take in it; built on the helpers below: [`unique`] names,
 //!   topic creation, deploying the test function under a fresh name, reading
 //!   what the function logged, and [`wait_until`] (polling, never sleeping).
+//! * [`connector`]: a lambda-sink process under test; [`verify`]: the
+//!   zero-loss verifier.
 
 #![allow(
     clippy::too_many_lines,
     reason = "test support: the verifier and the readers read top to bottom, like the tests that use them"
 )]
+#![warn(clippy::unwrap_used)]
 
 pub mod broker;
 pub mod connector;
@@ -23,6 +27,7 @@ pub mod kafka;
 pub mod proxy;
 pub mod registry;
 pub mod verify;
+pub mod world;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -18,6 +18,8 @@
 //! * [`serve`] — `lambda-sink serve`: many connectors, the Kafka Connect REST API,
 //!   state kept in Kafka.
 
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+
 pub mod cli;
 pub mod commands;
 pub mod config_file;

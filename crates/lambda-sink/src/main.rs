@@ -1,6 +1,8 @@
 //! The `lambda-sink` binary: parse the command line, set up logging, own the
 //! signals, run the command and turn its outcome into the exit code.
 
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -4,40 +4,37 @@
 //! or certificates fail at start with a message that names the property to
 //! fix and never the secret.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
-use lambda_sink_testkit::{Services, unique};
+use lambda_sink_testkit::unique;
+use lambda_sink_testkit::world;
+use lambda_sink_testkit::world::World;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
 const MINUTE: Duration = Duration::from_secs(60);
 const RECORDS: usize = 6;
 
-/// A topic with records (written through the plaintext listener), a function,
-/// and a connector name: one test's world.
-struct World {
-    s: Services,
-    topic: String,
-    function: String,
+/// A test's world with records (written through the plaintext listener),
+/// and a directory for the config files `validate` reads.
+struct Auth {
+    w: World,
     dir: tempfile::TempDir,
 }
 
-impl World {
+impl std::ops::Deref for Auth {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.w
+    }
+}
+
+impl Auth {
     async fn new(prefix: &str) -> Self {
-        let s = Services::from_env();
-        let (topic, function) = (unique(prefix), unique(&format!("{prefix}-fn")));
-        s.create_topic(&topic, 2).await.unwrap();
-        s.deploy_test_function(&function, 10, &[]).await.unwrap();
+        let w = world!(prefix).function_timeout(10).create().await;
         let records: Vec<Produce> = (0..RECORDS)
             .map(|i| {
                 Produce::text(
@@ -47,11 +44,9 @@ impl World {
                 )
             })
             .collect();
-        s.produce(&topic, &records).await.unwrap();
+        w.s.produce(&w.topic, &records).await.unwrap();
         Self {
-            s,
-            topic,
-            function,
+            w,
             dir: tempfile::tempdir().unwrap(),
         }
     }
@@ -96,7 +91,7 @@ impl World {
             )),
             "{text}"
         );
-        let mut c = Connector::start(Path::new(BIN), config, &[]).unwrap();
+        let mut c = self.start_with(config);
         self.s
             .wait_committed_to_end(&format!("connect-{name}"), &self.topic, 2, MINUTE)
             .await;
@@ -117,7 +112,7 @@ impl World {
         let expected = format!("error: {property}: {message}");
         assert!(text.contains(&expected), "{expected:?} in:\n{text}");
         assert!(!text.contains(secret), "the secret leaked:\n{text}");
-        let mut c = Connector::start(Path::new(BIN), config, &[]).unwrap();
+        let mut c = self.start_with(config);
         assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
         let log = c.log();
         assert!(
@@ -130,7 +125,7 @@ impl World {
 
 #[tokio::test]
 async fn kafka_api_key_over_sasl_ssl_runs_the_pipeline() {
-    let w = World::new("auth-key").await;
+    let w = Auth::new("auth-key").await;
     let tls = &w.s.secure;
     let name = unique("auth-key-sink");
     let config = w.config(
@@ -148,7 +143,7 @@ async fn kafka_api_key_over_sasl_ssl_runs_the_pipeline() {
 
 #[tokio::test]
 async fn a_wrong_api_secret_fails_at_start_naming_the_property() {
-    let w = World::new("auth-badkey").await;
+    let w = Auth::new("auth-badkey").await;
     let tls = &w.s.secure;
     let wrong = "not-the-secret-5e2b";
     let config = w.config(
@@ -172,7 +167,7 @@ async fn a_wrong_api_secret_fails_at_start_naming_the_property() {
 
 #[tokio::test]
 async fn sasl_scram_through_kafka_properties_runs_and_a_wrong_password_is_named() {
-    let w = World::new("auth-scram").await;
+    let w = Auth::new("auth-scram").await;
     let tls = &w.s.secure;
     let ca = tls.tls_file("ca.pem");
     let scram = |name: &str, password: &str| {
@@ -202,7 +197,7 @@ async fn sasl_scram_through_kafka_properties_runs_and_a_wrong_password_is_named(
 
 #[tokio::test]
 async fn mutual_tls_through_kafka_properties_runs_and_a_missing_certificate_is_named() {
-    let w = World::new("auth-mtls").await;
+    let w = Auth::new("auth-mtls").await;
     let tls = &w.s.secure;
     let (ca, cert, key) = (
         tls.tls_file("ca.pem"),

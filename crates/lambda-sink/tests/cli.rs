@@ -2,12 +2,6 @@
 //! every problem listed, secrets never printed, live checks against the real
 //! broker and Lambda emulator.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -11,12 +11,6 @@
 //! `LAMBDA_SINK_SCREENSHOTS=docs/console` keeps the screenshots there
 //! (1280×800, one per page).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;

@@ -6,21 +6,14 @@
 //! and ESM's failure settings (bisect, retries, maximum record age), each
 //! with a function that fails on exactly one record.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
-use std::path::Path;
 use std::time::Duration;
 
-use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
-use lambda_sink_testkit::{Services, metric, scrape, unique};
+use lambda_sink_testkit::world;
+use lambda_sink_testkit::world::World;
+use lambda_sink_testkit::{metric, scrape};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
 const MINUTE: Duration = Duration::from_secs(60);
 
 #[tokio::test]
@@ -87,21 +80,21 @@ async fn a_function_written_for_the_event_source_mapping_runs_unchanged() {
 /// `settings` and the test function, until committed to the end; what it
 /// wrote and the function saw is read afterwards.
 struct Run {
-    s: Services,
-    name: String,
-    function: String,
+    w: World,
     metrics: String,
+}
+
+impl std::ops::Deref for Run {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.w
+    }
 }
 
 impl Run {
     async fn new(prefix: &str, records: Vec<Produce>, settings: &[(&str, &str)]) -> Self {
-        let s = Services::from_env();
-        let topic = unique(prefix);
-        s.create_topic(&topic, 1).await.unwrap();
-        let function = unique(&format!("{prefix}-fn"));
-        s.deploy_test_function(&function, 30, &[]).await.unwrap();
-        s.produce(&topic, &records).await.unwrap();
-        let name = unique(&format!("{prefix}-sink"));
+        let w = world!(prefix).partitions(1).create().await;
+        w.s.produce(&w.topic, &records).await.unwrap();
         let batch = records.len().to_string();
         let mut extra = vec![
             ("input.data.format", "JSON"),
@@ -112,19 +105,12 @@ impl Run {
             ("http.listener", "127.0.0.1:0"),
         ];
         extra.extend_from_slice(settings);
-        let config = s.connector_config(&name, &topic, &function, &extra);
-        let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+        let mut c = w.start(&extra);
         let url = c.http_url().await;
-        s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
-            .await;
+        w.drained(MINUTE, &[&c]).await;
         let metrics = scrape(&url).await.unwrap();
         c.stop_cleanly().await;
-        Self {
-            s,
-            name,
-            function,
-            metrics,
-        }
+        Self { w, metrics }
     }
 
     /// The offsets of the outcome records in `kind-<id>`.
@@ -148,7 +134,7 @@ impl Run {
 
     /// What the function logged for each record, in offset order.
     async fn seen(&self) -> Vec<Value> {
-        let mut seen = self.s.function_records(&self.function).await.unwrap();
+        let mut seen = self.function_records().await;
         seen.sort_by_key(|r| r["offset"].as_i64());
         seen
     }
@@ -156,7 +142,7 @@ impl Run {
     /// How many times the function received each offset.
     async fn invocations(&self) -> std::collections::BTreeMap<i64, usize> {
         let mut counts = std::collections::BTreeMap::new();
-        for r in self.s.function_records(&self.function).await.unwrap() {
+        for r in self.function_records().await {
             *counts.entry(r["offset"].as_i64().unwrap()).or_default() += 1;
         }
         counts

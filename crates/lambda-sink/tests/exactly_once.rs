@@ -9,102 +9,39 @@
 //! broker-restart scenarios with exactly-once on are in the fault suite
 //! (`tests/faults.rs`).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::path::Path;
 use std::time::Duration;
 
 use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::{Isolation, Produce, Record};
-use lambda_sink_testkit::verify::{Run, Verdict};
+use lambda_sink_testkit::verify::Verdict;
+use lambda_sink_testkit::world;
+use lambda_sink_testkit::world::World;
 use lambda_sink_testkit::{Services, metric, scrape, unique, wait_until};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
 const MINUTE: Duration = Duration::from_secs(60);
 
-/// A test's topic, function and connector name.
-struct World {
-    s: Services,
-    topic: String,
-    function: String,
-    name: String,
-    partitions: i32,
+/// Starts lambda-sink with exactly-once on, and `extra`.
+fn start(w: &World, extra: &[(&str, &str)]) -> Connector {
+    let mut config = vec![("reporter.exactly.once", "true")];
+    config.extend_from_slice(extra);
+    w.start(&config)
 }
 
-impl World {
-    async fn new(prefix: &str, partitions: i32) -> Self {
-        let s = Services::from_env();
-        let topic = unique(prefix);
-        s.create_topic(&topic, partitions).await.unwrap();
-        let function = unique(&format!("{prefix}-fn"));
-        s.deploy_test_function(&function, 30, &[]).await.unwrap();
-        Self {
-            s,
-            topic,
-            function,
-            name: unique(&format!("{prefix}-sink")),
-            partitions,
-        }
-    }
-
-    fn config(&self, extra: &[(&str, &str)]) -> Value {
-        let mut base = vec![("reporter.exactly.once", "true")];
-        base.extend_from_slice(extra);
-        self.s
-            .connector_config(&self.name, &self.topic, &self.function, &base)
-    }
-
-    fn start(&self, extra: &[(&str, &str)]) -> Connector {
-        Connector::start(Path::new(BIN), &self.config(extra), &[]).unwrap()
-    }
-
-    async fn drained(&self, running: &[&Connector]) {
-        let waited = self
-            .s
-            .try_wait_committed_to_end(
-                &format!("connect-{}", self.name),
-                &self.topic,
-                self.partitions,
-                2 * MINUTE,
-            )
-            .await;
-        if let Err(e) = waited {
-            let logs: Vec<String> = running.iter().map(|c| c.log()).collect();
-            panic!("{e}; the connectors' logs:\n{}", logs.join("\n-----\n"));
-        }
-    }
-
-    async fn outcomes(&self, kind: &str, isolation: Isolation) -> Vec<Record> {
-        self.s
-            .read_to_end(&format!("{kind}-{}", self.name), isolation, 3 * MINUTE)
-            .await
-            .unwrap()
-    }
-
-    /// The verifier's verdict, asserted: nothing lost, and one outcome per
-    /// input record as a `read_committed` reader sees them.
-    async fn verified_once(&self) -> Verdict {
-        let run = Run {
-            topic: &self.topic,
-            partitions: self.partitions,
-            connector: &self.name,
-            function: Some(&self.function),
-        };
-        let v = self.s.verify(&run).await.unwrap();
-        assert_eq!(
-            (v.lost_count, v.without_outcome_count, v.duplicate_outcomes),
-            (0, 0, 0),
-            "{}",
-            v.summary()
-        );
-        v
-    }
+/// The verifier's verdict, asserted: nothing lost, and one outcome per
+/// input record as a `read_committed` reader sees them.
+async fn verified_once(w: &World) -> Verdict {
+    let v = w.verify().await;
+    assert_eq!(
+        (v.lost_count, v.without_outcome_count, v.duplicate_outcomes),
+        (0, 0, 0),
+        "{}",
+        v.summary()
+    );
+    v
 }
 
 /// Input offsets named by outcome records, by partition.
@@ -124,7 +61,7 @@ fn positions(records: &[Record]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_read_committed_reader_sees_each_outcome_once() {
-    let w = World::new("eos", 3).await;
+    let w = world!("eos").partitions(3).create().await;
     // Results, function errors (`fail`) and undecodable records (DLQ), over
     // few keys so that key mode resolves batches out of order.
     let records: Vec<Produce> = (0..300)
@@ -138,17 +75,20 @@ async fn a_read_committed_reader_sees_each_outcome_once() {
         })
         .collect();
     w.s.produce(&w.topic, &records).await.unwrap();
-    let mut c = w.start(&[
-        ("aws.lambda.batch.size", "5"),
-        ("aws.lambda.ordering", "key"),
-        ("aws.lambda.max.in.flight.per.partition", "4"),
-        ("http.listener", "127.0.0.1:0"),
-    ]);
-    w.drained(&[&c]).await;
+    let mut c = start(
+        &w,
+        &[
+            ("aws.lambda.batch.size", "5"),
+            ("aws.lambda.ordering", "key"),
+            ("aws.lambda.max.in.flight.per.partition", "4"),
+            ("http.listener", "127.0.0.1:0"),
+        ],
+    );
+    w.drained(2 * MINUTE, &[&c]).await;
     let metrics = scrape(&c.http_url().await).await.unwrap();
     c.stop_cleanly().await;
 
-    let v = w.verified_once().await;
+    let v = verified_once(&w).await;
     assert_eq!(v.dead_lettered, 6, "{}", v.summary());
     assert!(v.committed_to_end, "{}", v.summary());
     let committed = metric(
@@ -161,11 +101,11 @@ async fn a_read_committed_reader_sees_each_outcome_once() {
     );
     // A clean run aborts nothing: what is written is what commits.
     for kind in ["success", "error"] {
-        let read_committed = w.outcomes(kind, Isolation::Committed).await;
-        let everything = w.outcomes(kind, Isolation::Uncommitted).await;
+        let read_committed = w.outcomes(kind, Isolation::Committed, 3 * MINUTE).await;
+        let everything = w.outcomes(kind, Isolation::Uncommitted, 3 * MINUTE).await;
         assert_eq!(positions(&read_committed), positions(&everything), "{kind}");
     }
-    let errors = w.outcomes("error", Isolation::Committed).await;
+    let errors = w.outcomes("error", Isolation::Committed, 3 * MINUTE).await;
     assert!(
         !errors.is_empty(),
         "the failing batches wrote error records"
@@ -174,7 +114,7 @@ async fn a_read_committed_reader_sees_each_outcome_once() {
 
 #[tokio::test]
 async fn a_zombie_cannot_commit_its_outcomes() {
-    let w = World::new("eos-zombie", 2).await;
+    let w = world!("eos-zombie").partitions(2).create().await;
     let records: Vec<Produce> = (0..200)
         .map(|i| Produce::text(i % 2, &format!("k{i}"), &json!({ "i": i }).to_string()))
         .collect();
@@ -193,7 +133,7 @@ async fn a_zombie_cannot_commit_its_outcomes() {
         ("reporter.transaction.max.records", "1000000"),
         ("producer.override.transaction.timeout.ms", "300000"),
     ]);
-    let mut zombie = w.start(&zombie_config);
+    let mut zombie = start(&w, &zombie_config);
     let success = format!("success-{}", w.name);
     wait_until(MINUTE, "the zombie writes uncommitted outcomes", || async {
         let written =
@@ -204,12 +144,15 @@ async fn a_zombie_cannot_commit_its_outcomes() {
     })
     .await;
     zombie.pause().unwrap();
-    let written_by_zombie = positions(&w.outcomes("success", Isolation::Uncommitted).await);
+    let written_by_zombie = positions(
+        &w.outcomes("success", Isolation::Uncommitted, 3 * MINUTE)
+            .await,
+    );
 
     // Its session expires; the new member takes both partitions over from
     // the committed offsets (none) and commits everything.
-    let mut successor = w.start(&session);
-    w.drained(&[&successor]).await;
+    let mut successor = start(&w, &session);
+    w.drained(2 * MINUTE, &[&successor]).await;
 
     // The zombie wakes and stops: its final commit carries the old
     // generation, or its consumer learns first that the partitions are
@@ -224,10 +167,16 @@ async fn a_zombie_cannot_commit_its_outcomes() {
         "the zombie never noticed it was fenced (exit {code:?}):\n{zombie_log}"
     );
 
-    w.verified_once().await;
+    verified_once(&w).await;
     // The zombie's records are in the log, but only the successor's commit.
-    let everything = positions(&w.outcomes("success", Isolation::Uncommitted).await);
-    let committed = positions(&w.outcomes("success", Isolation::Committed).await);
+    let everything = positions(
+        &w.outcomes("success", Isolation::Uncommitted, 3 * MINUTE)
+            .await,
+    );
+    let committed = positions(
+        &w.outcomes("success", Isolation::Committed, 3 * MINUTE)
+            .await,
+    );
     assert_eq!(committed.len(), 200);
     assert!(written_by_zombie.len() >= 20);
     // (It may have written more: records in flight when it froze, and

@@ -16,25 +16,34 @@
 //! (`scripts/faults.sh` runs it and prints the table for docs/guarantees.md.)
 //! Each scenario prints one `FAULT-RESULT {json}` line with its figures.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::Connector;
-use lambda_sink_testkit::kafka::{Isolation, Produce};
-use lambda_sink_testkit::verify::{Run, Verdict};
+use lambda_sink_testkit::kafka::Isolation;
+use lambda_sink_testkit::verify::Verdict;
+use lambda_sink_testkit::world;
+use lambda_sink_testkit::world::World;
 use lambda_sink_testkit::{
     Services, fake_lambda, metric, scrape, try_wait_until, unique, wait_until,
 };
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
+
+/// One test per line, `name => scenario(arguments);`: the scenarios run in
+/// several orderings and deliveries under names `scripts/faults.sh` filters by.
+macro_rules! scenarios {
+    ($($(#[$doc:meta])* $name:ident => $scenario:ident($($arg:expr),*);)*) => {
+        $(
+            $(#[$doc])*
+            #[tokio::test]
+            async fn $name() {
+                $scenario($($arg),*).await;
+            }
+        )*
+    };
+}
 
 fn full() -> bool {
     std::env::var("LAMBDA_SINK_FAULTS").as_deref() == Ok("full")
@@ -89,181 +98,71 @@ fn assert_nothing_lost(v: &Verdict, every_record_has_an_outcome: bool) {
     assert!(v.committed_to_end, "{}", v.summary());
 }
 
-/// A scenario's topic, connector and function.
-struct World {
-    s: Services,
-    topic: String,
-    name: String,
-    function: String,
-    partitions: i32,
+/// Starts a member with the suite's settings (batches of 50, retried
+/// forever, a session that moves a killed member's partitions on within
+/// seconds) and `extra`.
+fn start(w: &World, extra: &[(&str, &str)]) -> Connector {
+    let mut config = w.config(&[
+        ("aws.lambda.batch.size", "50"),
+        ("aws.lambda.retry.timeout.ms", "-1"),
+        // A killed member's partitions move on within seconds.
+        ("consumer.override.session.timeout.ms", "6000"),
+        ("consumer.override.heartbeat.interval.ms", "1000"),
+    ]);
+    for (k, v) in extra {
+        config[*k] = json!(v);
+    }
+    w.start_with(&config)
 }
 
-impl World {
-    async fn new(prefix: &str, partitions: i32, function_timeout: i32) -> Self {
-        Self::on(Services::from_env(), prefix, partitions, function_timeout).await
-    }
-
-    async fn on(s: Services, prefix: &str, partitions: i32, function_timeout: i32) -> Self {
-        let topic = unique(prefix);
-        s.create_topic(&topic, partitions).await.unwrap();
-        let function = unique(&format!("{prefix}-fn"));
-        s.deploy_test_function(&function, function_timeout, &[])
-            .await
-            .unwrap();
-        Self {
-            s,
-            topic,
-            name: unique(&format!("{prefix}-sink")),
-            function,
-            partitions,
+/// Starts `kills` members one after another, each killed (kill -9) at a
+/// random moment once it holds partitions; with `join`, at the middle
+/// kill a second member joins, takes partitions over and leaves by
+/// SIGTERM (exit 0). Exactly-once: after every kill the committed
+/// offsets must cover every committed outcome and never move back.
+/// Then a last member drains the `records`; the verdict.
+async fn crash_repeatedly(
+    w: &World,
+    records: usize,
+    extra: &[(&str, &str)],
+    kills: usize,
+    delivery: Delivery,
+    join: bool,
+) -> Verdict {
+    let run = w.run();
+    let mut floor = Vec::new();
+    let assigned = Duration::from_secs(60);
+    for k in 0..kills {
+        let mut c = start(w, extra);
+        c.wait_for_log("partitions assigned", assigned).await;
+        if join && k == kills / 2 {
+            let mut second = start(w, extra);
+            second.wait_for_log("partitions assigned", assigned).await;
+            tokio::time::sleep(random_ms(500, 2_000)).await;
+            assert_eq!(second.stop().await, Some(0), "{}", second.log());
+        }
+        tokio::time::sleep(random_ms(200, 1_500)).await;
+        c.kill9();
+        if delivery == Delivery::ExactlyOnce
+            && let Err(e) = w.s.offsets_cover_outcomes(&run, &mut floor).await
+        {
+            panic!("after kill {}: {e}\n{}", k + 1, c.log());
         }
     }
-
-    async fn produce(&self, n: usize, value: impl Fn(usize) -> String) {
-        self.produce_keyed(n, n, value).await;
+    let mut c = start(w, extra);
+    w.drained(patience(records), &[&c]).await;
+    c.stop_cleanly().await;
+    if delivery == Delivery::ExactlyOnce {
+        w.s.offsets_cover_outcomes(&run, &mut floor).await.unwrap();
     }
+    w.verify().await
+}
 
-    /// Produces `n` records over `keys` distinct keys, each key always in
-    /// the same partition (as Kafka's partitioner places keys).
-    async fn produce_keyed(&self, n: usize, keys: usize, value: impl Fn(usize) -> String) {
-        self.produce_range(0..n, keys, value).await;
-    }
-
-    /// Produces records `range` (the i-th with key `i % keys`), as
-    /// [`Self::produce_keyed`].
-    async fn produce_range(
-        &self,
-        range: std::ops::Range<usize>,
-        keys: usize,
-        value: impl Fn(usize) -> String,
-    ) {
-        let partitions = usize::try_from(self.partitions).unwrap();
-        for chunk in range.collect::<Vec<_>>().chunks(20_000) {
-            let records: Vec<Produce> = chunk
-                .iter()
-                .map(|i| {
-                    let key = i % keys;
-                    Produce::text(
-                        i32::try_from(key % partitions).unwrap(),
-                        &format!("k{key}"),
-                        &value(*i),
-                    )
-                })
-                .collect();
-            self.s.produce(&self.topic, &records).await.unwrap();
-        }
-    }
-
-    fn start(&self, extra: &[(&str, &str)]) -> Connector {
-        let mut config = self.s.connector_config(
-            &self.name,
-            &self.topic,
-            &self.function,
-            &[
-                ("aws.lambda.batch.size", "50"),
-                ("aws.lambda.retry.timeout.ms", "-1"),
-                // A killed member's partitions move on within seconds.
-                ("consumer.override.session.timeout.ms", "6000"),
-                ("consumer.override.heartbeat.interval.ms", "1000"),
-            ],
-        );
-        for (k, v) in extra {
-            config[*k] = json!(v);
-        }
-        Connector::start(Path::new(BIN), &config, &[]).unwrap()
-    }
-
-    /// Waits until all `records` are committed; on timeout fails with the
-    /// logs of the connectors `running`.
-    async fn drained(&self, records: usize, running: &[&Connector]) {
-        self.drained_within(patience(records), running).await;
-    }
-
-    async fn drained_within(&self, timeout: Duration, running: &[&Connector]) {
-        let waited = self
-            .s
-            .try_wait_committed_to_end(
-                &format!("connect-{}", self.name),
-                &self.topic,
-                self.partitions,
-                timeout,
-            )
-            .await;
-        if let Err(e) = waited {
-            let logs: Vec<String> = running.iter().map(|c| c.log()).collect();
-            panic!("{e}; the connectors' logs:\n{}", logs.join("\n-----\n"));
-        }
-    }
-
-    async fn verify(&self) -> Verdict {
-        self.s
-            .verify(&Run {
-                topic: &self.topic,
-                partitions: self.partitions,
-                connector: &self.name,
-                function: Some(&self.function),
-            })
-            .await
-            .unwrap()
-    }
-
-    /// Starts `kills` members one after another, each killed (kill -9) at a
-    /// random moment once it holds partitions; with `join`, at the middle
-    /// kill a second member joins, takes partitions over and leaves by
-    /// SIGTERM (exit 0). Exactly-once: after every kill the committed
-    /// offsets must cover every committed outcome and never move back.
-    /// Then a last member drains the `records`; the verdict.
-    async fn crash_repeatedly(
-        &self,
-        records: usize,
-        extra: &[(&str, &str)],
-        kills: usize,
-        delivery: Delivery,
-        join: bool,
-    ) -> Verdict {
-        let run = Run {
-            topic: &self.topic,
-            partitions: self.partitions,
-            connector: &self.name,
-            function: Some(&self.function),
-        };
-        let mut floor = Vec::new();
-        let assigned = Duration::from_secs(60);
-        for k in 0..kills {
-            let mut c = self.start(extra);
-            c.wait_for_log("partitions assigned", assigned).await;
-            if join && k == kills / 2 {
-                let mut second = self.start(extra);
-                second.wait_for_log("partitions assigned", assigned).await;
-                tokio::time::sleep(random_ms(500, 2_000)).await;
-                assert_eq!(second.stop().await, Some(0), "{}", second.log());
-            }
-            tokio::time::sleep(random_ms(200, 1_500)).await;
-            c.kill9();
-            if delivery == Delivery::ExactlyOnce
-                && let Err(e) = self.s.offsets_cover_outcomes(&run, &mut floor).await
-            {
-                panic!("after kill {}: {e}\n{}", k + 1, c.log());
-            }
-        }
-        let mut c = self.start(extra);
-        self.drained(records, &[&c]).await;
-        c.stop_cleanly().await;
-        if delivery == Delivery::ExactlyOnce {
-            self.s
-                .offsets_cover_outcomes(&run, &mut floor)
-                .await
-                .unwrap();
-        }
-        self.verify().await
-    }
-
-    async fn invoked(&self) -> usize {
-        self.s
-            .function_records(&self.function)
-            .await
-            .map_or(0, |r| r.len())
-    }
+/// How many records the function logged (0 while its log cannot be read).
+async fn invoked(w: &World) -> usize {
+    w.s.function_records(&w.function)
+        .await
+        .map_or(0, |r| r.len())
 }
 
 /// A pseudo-random duration in `[min, max)` ms (the fault schedule, not
@@ -372,14 +271,9 @@ fn transactions(metrics: &str, result: &str) -> f64 {
     .unwrap_or(0.0)
 }
 
-#[tokio::test]
-async fn a_fault_free_run_aborts_no_transaction_and_stops_with_exit_0_exactly_once() {
-    fault_free("partition").await;
-}
-
-#[tokio::test]
-async fn a_fault_free_run_aborts_no_transaction_and_stops_with_exit_0_exactly_once_in_key_mode() {
-    fault_free("key").await;
+scenarios! {
+    a_fault_free_run_aborts_no_transaction_and_stops_with_exit_0_exactly_once => fault_free("partition");
+    a_fault_free_run_aborts_no_transaction_and_stops_with_exit_0_exactly_once_in_key_mode => fault_free("key");
 }
 
 /// Results, function errors and dead letters with nothing going wrong:
@@ -390,9 +284,13 @@ async fn a_fault_free_run_aborts_no_transaction_and_stops_with_exit_0_exactly_on
 async fn fault_free(mode: &str) {
     let started = Instant::now();
     let records = scale(3_000, 12_000);
-    let w = World::new(&format!("f-eos-clean-{mode}"), 4, 30).await;
+    let w = world!(&format!("f-eos-clean-{mode}"))
+        .partitions(4)
+        .function_timeout(30)
+        .create()
+        .await;
     let first = records / 6;
-    w.produce_range(0..first, 300, |i| mixed(i, 0)).await;
+    w.produce_keyed(0..first, 300, |i| mixed(i, 0)).await;
     let mut extra = ordering(mode);
     extra.extend(Delivery::ExactlyOnce.properties());
     extra.extend([
@@ -404,8 +302,8 @@ async fn fault_free(mode: &str) {
     if !full() {
         extra.push(("reporter.transaction.interval.ms", "250"));
     }
-    let mut c = w.start(&extra);
-    w.drained(first, &[&c]).await;
+    let mut c = start(&w, &extra);
+    w.drained(patience(first), &[&c]).await;
     let metrics = scrape(&c.http_url().await).await.unwrap();
     assert!(transactions(&metrics, "committed") >= 1.0, "{metrics}");
     assert_eq!(transactions(&metrics, "aborted"), 0.0, "{metrics}");
@@ -414,7 +312,7 @@ async fn fault_free(mode: &str) {
     // several rounds of them left for the successor (key order runs 32 at
     // once here, partition order 4).
     let sleep_ms = if mode == "partition" { 100 } else { 1_000 };
-    w.produce_range(first..records, 300, |i| mixed(i, sleep_ms))
+    w.produce_keyed(first..records, 300, |i| mixed(i, sleep_ms))
         .await;
     let group = format!("connect-{}", w.name);
     let flowing = i64::try_from(first + 100).unwrap();
@@ -434,8 +332,8 @@ async fn fault_free(mode: &str) {
     let log = c.log();
     assert_eq!(unexplained_warnings(&log), Vec::<&str>::new(), "{log}");
 
-    let mut successor = w.start(&extra);
-    w.drained(records, &[&successor]).await;
+    let mut successor = start(&w, &extra);
+    w.drained(patience(records), &[&successor]).await;
     let metrics = scrape(&successor.http_url().await).await.unwrap();
     let committed = transactions(&metrics, "committed");
     assert!(committed >= 2.0, "several transactions: {committed}");
@@ -475,50 +373,31 @@ async fn fault_free(mode: &str) {
     assert_eq!(v.dead_lettered, undecodable, "{}", v.summary());
 }
 
-#[tokio::test]
-async fn kill_9_at_random_moments_loses_nothing() {
-    kill_9_at_random_moments("partition", Delivery::AtLeastOnce).await;
-}
-
-#[tokio::test]
-async fn kill_9_at_random_moments_loses_nothing_in_key_mode() {
-    kill_9_at_random_moments("key", Delivery::AtLeastOnce).await;
-}
-
-#[tokio::test]
-async fn kill_9_at_random_moments_loses_nothing_in_none_mode() {
-    kill_9_at_random_moments("none", Delivery::AtLeastOnce).await;
-}
-
-#[tokio::test]
-async fn kill_9_at_random_moments_duplicates_no_outcome_exactly_once() {
-    kill_9_at_random_moments("partition", Delivery::ExactlyOnce).await;
-}
-
-#[tokio::test]
-async fn kill_9_at_random_moments_duplicates_no_outcome_exactly_once_in_key_mode() {
-    kill_9_at_random_moments("key", Delivery::ExactlyOnce).await;
-}
-
-#[tokio::test]
-async fn kill_9_at_random_moments_duplicates_no_outcome_exactly_once_in_none_mode() {
-    kill_9_at_random_moments("none", Delivery::ExactlyOnce).await;
+scenarios! {
+    kill_9_at_random_moments_loses_nothing => kill_9_at_random_moments("partition", Delivery::AtLeastOnce);
+    kill_9_at_random_moments_loses_nothing_in_key_mode => kill_9_at_random_moments("key", Delivery::AtLeastOnce);
+    kill_9_at_random_moments_loses_nothing_in_none_mode => kill_9_at_random_moments("none", Delivery::AtLeastOnce);
+    kill_9_at_random_moments_duplicates_no_outcome_exactly_once => kill_9_at_random_moments("partition", Delivery::ExactlyOnce);
+    kill_9_at_random_moments_duplicates_no_outcome_exactly_once_in_key_mode => kill_9_at_random_moments("key", Delivery::ExactlyOnce);
+    kill_9_at_random_moments_duplicates_no_outcome_exactly_once_in_none_mode => kill_9_at_random_moments("none", Delivery::ExactlyOnce);
 }
 
 async fn kill_9_at_random_moments(mode: &str, delivery: Delivery) {
     let started = Instant::now();
     let records = scale(3_000, 100_000);
     let kills = scale(4, 20);
-    let w = World::new(&format!("f-kill9-{mode}"), 8, 30).await;
-    w.produce_keyed(records, keys_for(mode, records), |i| {
+    let w = world!(&format!("f-kill9-{mode}"))
+        .partitions(8)
+        .function_timeout(30)
+        .create()
+        .await;
+    w.produce_keyed(0..records, keys_for(mode, records), |i| {
         json!({ "i": i }).to_string()
     })
     .await;
     let mut extra = ordering(mode);
     extra.extend(delivery.properties());
-    let v = w
-        .crash_repeatedly(records, &extra, kills, delivery, false)
-        .await;
+    let v = crash_repeatedly(&w, records, &extra, kills, delivery, false).await;
     report(
         &delivery.title(titled(
             "kill -9 at random moments, restarted each time",
@@ -536,17 +415,19 @@ async fn kill_9_with_a_member_joining_and_leaving_duplicates_no_outcome_exactly_
     let started = Instant::now();
     let records = scale(3_000, 12_000);
     let kills = scale(5, 12);
-    let w = World::new("f-eos-join-key", 4, 30).await;
-    w.produce_keyed(records, 300, |i| mixed(i, 0)).await;
+    let w = world!("f-eos-join-key")
+        .partitions(4)
+        .function_timeout(30)
+        .create()
+        .await;
+    w.produce_keyed(0..records, 300, |i| mixed(i, 0)).await;
     let mut extra = ordering("key");
     extra.extend(Delivery::ExactlyOnce.properties());
     extra.extend([
         ("aws.lambda.batch.size", "20"),
         ("behavior.on.error", "log"),
     ]);
-    let v = w
-        .crash_repeatedly(records, &extra, kills, Delivery::ExactlyOnce, true)
-        .await;
+    let v = crash_repeatedly(&w, records, &extra, kills, Delivery::ExactlyOnce, true).await;
     report(
         &Delivery::ExactlyOnce.title(titled(
             "kill -9 at random moments, a member joining and leaving by SIGTERM",
@@ -559,46 +440,37 @@ async fn kill_9_with_a_member_joining_and_leaving_duplicates_no_outcome_exactly_
     Delivery::ExactlyOnce.check(&v);
 }
 
-#[tokio::test]
-async fn members_killed_and_added_while_records_flow_lose_nothing() {
-    members_killed_and_added("partition", Delivery::AtLeastOnce).await;
-}
-
-#[tokio::test]
-async fn members_killed_and_added_while_records_flow_lose_nothing_in_key_mode() {
-    members_killed_and_added("key", Delivery::AtLeastOnce).await;
-}
-
-#[tokio::test]
-async fn members_killed_and_added_while_records_flow_lose_nothing_in_none_mode() {
-    members_killed_and_added("none", Delivery::AtLeastOnce).await;
-}
-
-#[tokio::test]
-async fn members_killed_and_added_duplicate_no_outcome_exactly_once() {
-    members_killed_and_added("partition", Delivery::ExactlyOnce).await;
+scenarios! {
+    members_killed_and_added_while_records_flow_lose_nothing => members_killed_and_added("partition", Delivery::AtLeastOnce);
+    members_killed_and_added_while_records_flow_lose_nothing_in_key_mode => members_killed_and_added("key", Delivery::AtLeastOnce);
+    members_killed_and_added_while_records_flow_lose_nothing_in_none_mode => members_killed_and_added("none", Delivery::AtLeastOnce);
+    members_killed_and_added_duplicate_no_outcome_exactly_once => members_killed_and_added("partition", Delivery::ExactlyOnce);
 }
 
 async fn members_killed_and_added(mode: &str, delivery: Delivery) {
     let started = Instant::now();
     let records = scale(1_500, 20_000);
-    let w = World::new(&format!("f-churn-{mode}"), 6, 30).await;
-    w.produce_keyed(records, keys_for(mode, records), |i| {
+    let w = world!(&format!("f-churn-{mode}"))
+        .partitions(6)
+        .function_timeout(30)
+        .create()
+        .await;
+    w.produce_keyed(0..records, keys_for(mode, records), |i| {
         json!({ "i": i, "sleep_ms": 40 }).to_string()
     })
     .await;
     let mut extra = vec![("aws.lambda.batch.size", "5")];
     extra.extend(ordering(mode));
     extra.extend(delivery.properties());
-    let mut members: Vec<Connector> = (0..3).map(|_| w.start(&extra)).collect();
+    let mut members: Vec<Connector> = (0..3).map(|_| start(&w, &extra)).collect();
     for m in &members {
         m.wait_for_log("partitions assigned", Duration::from_secs(60))
             .await;
     }
     // One dies with batches in flight; another joins.
     members.remove(0).kill9();
-    members.push(w.start(&extra));
-    w.drained(records, &members.iter().collect::<Vec<_>>())
+    members.push(start(&w, &extra));
+    w.drained(patience(records), &members.iter().collect::<Vec<_>>())
         .await;
     for mut m in members {
         m.stop_cleanly().await;
@@ -613,14 +485,9 @@ async fn members_killed_and_added(mode: &str, delivery: Delivery) {
     delivery.check(&v);
 }
 
-#[tokio::test]
-async fn a_broker_crash_and_restart_loses_nothing() {
-    a_broker_crash_and_restart(Delivery::AtLeastOnce).await;
-}
-
-#[tokio::test]
-async fn a_broker_crash_and_restart_duplicates_no_outcome_exactly_once() {
-    a_broker_crash_and_restart(Delivery::ExactlyOnce).await;
+scenarios! {
+    a_broker_crash_and_restart_loses_nothing => a_broker_crash_and_restart(Delivery::AtLeastOnce);
+    a_broker_crash_and_restart_duplicates_no_outcome_exactly_once => a_broker_crash_and_restart(Delivery::ExactlyOnce);
 }
 
 async fn a_broker_crash_and_restart(delivery: Delivery) {
@@ -640,20 +507,22 @@ async fn a_broker_crash_and_restart(delivery: Delivery) {
         name: unique("f-broker-sink"),
         function,
         partitions: 4,
+        bin: BIN.into(),
     };
-    w.produce(records, |i| json!({ "i": i }).to_string()).await;
+    w.produce_keyed(0..records, records, |i| json!({ "i": i }).to_string())
+        .await;
     let mut extra = vec![("aws.lambda.batch.size", "20")];
     extra.extend(delivery.properties());
-    let mut c = w.start(&extra);
+    let mut c = start(&w, &extra);
     wait_until(Duration::from_secs(120), "a quarter invoked", || async {
-        (w.invoked().await >= records / 4).then_some(())
+        (invoked(&w).await >= records / 4).then_some(())
     })
     .await;
     broker.kill9();
     // The outage: lambda-sink keeps retrying, in-flight outcomes wait.
     tokio::time::sleep(Duration::from_secs(3)).await;
     broker.restart().await;
-    w.drained(records, &[&c]).await;
+    w.drained(patience(records), &[&c]).await;
     c.stop_cleanly().await;
     let v = w.verify().await;
     report(
@@ -683,12 +552,15 @@ async fn a_broker_crash_during_a_rebalance_loses_nothing() {
         name: unique("f-rebal-broker-sink"),
         function,
         partitions: 6,
+        bin: BIN.into(),
     };
     // Slow records: batches are in flight when the rebalance drains them.
-    w.produce(records, |i| json!({ "i": i, "sleep_ms": 20 }).to_string())
-        .await;
+    w.produce_keyed(0..records, records, |i| {
+        json!({ "i": i, "sleep_ms": 20 }).to_string()
+    })
+    .await;
     let extra = [("aws.lambda.batch.size", "10")];
-    let mut members = vec![w.start(&extra), w.start(&extra)];
+    let mut members = vec![start(&w, &extra), start(&w, &extra)];
     for m in &members {
         m.wait_for_log("partitions assigned", Duration::from_secs(60))
             .await;
@@ -704,7 +576,7 @@ async fn a_broker_crash_during_a_rebalance_loses_nothing() {
             .sum()
     };
     let before = revocations(&members);
-    members.push(w.start(&extra));
+    members.push(start(&w, &extra));
     try_wait_until(Duration::from_secs(60), || {
         let revoking = revocations(&members) > before;
         async move { revoking.then_some(()) }
@@ -714,7 +586,7 @@ async fn a_broker_crash_during_a_rebalance_loses_nothing() {
     broker.kill9();
     tokio::time::sleep(Duration::from_secs(2)).await;
     broker.restart().await;
-    w.drained(records, &members.iter().collect::<Vec<_>>())
+    w.drained(patience(records), &members.iter().collect::<Vec<_>>())
         .await;
     for mut m in members {
         m.stop_cleanly().await;
@@ -733,10 +605,15 @@ async fn a_broker_crash_during_a_rebalance_loses_nothing() {
 async fn a_throttling_storm_is_ridden_out_without_loss_or_busy_looping() {
     let started = Instant::now();
     let records = scale(1_000, 20_000);
-    let w = World::new("f-throttle", 4, 30).await;
+    let w = world!("f-throttle")
+        .partitions(4)
+        .function_timeout(30)
+        .create()
+        .await;
     w.s.set_concurrency(&w.function, Some(0)).await.unwrap();
-    w.produce(records, |i| json!({ "i": i }).to_string()).await;
-    let mut c = w.start(&[("http.listener", "127.0.0.1:0")]);
+    w.produce_keyed(0..records, records, |i| json!({ "i": i }).to_string())
+        .await;
+    let mut c = start(&w, &[("http.listener", "127.0.0.1:0")]);
     let url = c.http_url().await;
     c.wait_for_log("reason=throttled", Duration::from_secs(60))
         .await;
@@ -746,9 +623,9 @@ async fn a_throttling_storm_is_ridden_out_without_loss_or_busy_looping() {
     tokio::time::sleep(Duration::from_secs(if full() { 20 } else { 5 })).await;
     let (cpu_after, _) = c.resources().unwrap();
     let cpu_percent = 100.0 * (cpu_after - cpu_before) / window.elapsed().as_secs_f64();
-    assert_eq!(w.invoked().await, 0, "nothing ran while throttled");
+    assert_eq!(invoked(&w).await, 0, "nothing ran while throttled");
     w.s.set_concurrency(&w.function, None).await.unwrap();
-    w.drained(records, &[&c]).await;
+    w.drained(patience(records), &[&c]).await;
     let metrics = scrape(&url).await.unwrap();
     let throttles = metric(&metrics, "lambda_sink_throttles_total ").unwrap_or(0.0);
     c.stop_cleanly().await;
@@ -778,16 +655,24 @@ async fn function_failures_and_timeouts_under_every_behavior_on_error() {
     };
     for behavior in ["log", "ignore"] {
         let started = Instant::now();
-        let w = World::new(&format!("f-fail-{behavior}"), 4, 2).await;
-        w.produce(records, |i| value(i).to_string()).await;
-        let mut c = w.start(&[
-            ("behavior.on.error", behavior),
-            ("aws.lambda.batch.size", "5"),
-        ]);
+        let w = world!(&format!("f-fail-{behavior}"))
+            .partitions(4)
+            .function_timeout(2)
+            .create()
+            .await;
+        w.produce_keyed(0..records, records, |i| value(i).to_string())
+            .await;
+        let mut c = start(
+            &w,
+            &[
+                ("behavior.on.error", behavior),
+                ("aws.lambda.batch.size", "5"),
+            ],
+        );
         // The timing-out records (i % 100 == 57) all land in partition 1,
         // where each costs the function's 2 s timeout in turn.
         let timeouts = Duration::from_secs(2 * u64::try_from(records / 100).unwrap());
-        w.drained_within(patience(records) + timeouts, &[&c]).await;
+        w.drained(patience(records) + timeouts, &[&c]).await;
         c.stop_cleanly().await;
         let v = w.verify().await;
         report(
@@ -802,14 +687,23 @@ async fn function_failures_and_timeouts_under_every_behavior_on_error() {
     // `fail`: the connector stops at the first failing batch and commits
     // nothing from it; a restart retries it (and stops again).
     let started = Instant::now();
-    let w = World::new("f-fail-fail", 1, 2).await;
-    w.produce(50, |i| json!({ "i": i, "fail": i == 20 }).to_string())
+    let w = world!("f-fail-fail")
+        .partitions(1)
+        .function_timeout(2)
+        .create()
         .await;
+    w.produce_keyed(0..50, 50, |i| {
+        json!({ "i": i, "fail": i == 20 }).to_string()
+    })
+    .await;
     for _ in 0..2 {
-        let mut c = w.start(&[
-            ("behavior.on.error", "fail"),
-            ("aws.lambda.batch.size", "5"),
-        ]);
+        let mut c = start(
+            &w,
+            &[
+                ("behavior.on.error", "fail"),
+                ("aws.lambda.batch.size", "5"),
+            ],
+        );
         assert_eq!(
             c.wait(Duration::from_secs(60)).await,
             Some(1),
@@ -839,8 +733,12 @@ async fn function_failures_and_timeouts_under_every_behavior_on_error() {
 async fn bad_input_goes_to_the_dlq_and_nothing_is_lost() {
     let started = Instant::now();
     let records = scale(1_000, 20_000);
-    let w = World::new("f-bad", 4, 30).await;
-    w.produce(records, |i| {
+    let w = world!("f-bad")
+        .partitions(4)
+        .function_timeout(30)
+        .create()
+        .await;
+    w.produce_keyed(0..records, records, |i| {
         if i % 7 == 0 {
             format!("{{not json {i}")
         } else {
@@ -848,8 +746,8 @@ async fn bad_input_goes_to_the_dlq_and_nothing_is_lost() {
         }
     })
     .await;
-    let mut c = w.start(&[]);
-    w.drained(records, &[&c]).await;
+    let mut c = start(&w, &[]);
+    w.drained(patience(records), &[&c]).await;
     c.stop_cleanly().await;
     let v = w.verify().await;
     report("bad JSON mixed with valid records", &v, started, json!({}));
@@ -861,13 +759,19 @@ async fn bad_input_goes_to_the_dlq_and_nothing_is_lost() {
 async fn sigterm_during_a_backlog_drains_exits_0_and_duplicates_nothing() {
     let started = Instant::now();
     let records = scale(2_000, 50_000);
-    let w = World::new("f-sigterm", 4, 30).await;
-    w.produce(records, |i| json!({ "i": i, "sleep_ms": 10 }).to_string())
+    let w = world!("f-sigterm")
+        .partitions(4)
+        .function_timeout(30)
+        .create()
         .await;
+    w.produce_keyed(0..records, records, |i| {
+        json!({ "i": i, "sleep_ms": 10 }).to_string()
+    })
+    .await;
     let batch = 20;
-    let mut c = w.start(&[("aws.lambda.batch.size", "20")]);
+    let mut c = start(&w, &[("aws.lambda.batch.size", "20")]);
     wait_until(Duration::from_secs(120), "a tenth invoked", || async {
-        (w.invoked().await >= records / 10).then_some(())
+        (invoked(&w).await >= records / 10).then_some(())
     })
     .await;
     let asked = Instant::now();
@@ -883,8 +787,8 @@ async fn sigterm_during_a_backlog_drains_exits_0_and_duplicates_nothing() {
         drain < Duration::from_secs(30),
         "drained within shutdown.timeout.ms: {drain:?}"
     );
-    let mut again = w.start(&[("aws.lambda.batch.size", "20")]);
-    w.drained(records, &[&again]).await;
+    let mut again = start(&w, &[("aws.lambda.batch.size", "20")]);
+    w.drained(patience(records), &[&again]).await;
     again.stop_cleanly().await;
     let v = w.verify().await;
     report(
@@ -916,17 +820,21 @@ async fn a_large_backlog_stays_within_the_memory_bound() {
         name: unique("f-backlog-sink"),
         function: "tracked-backlog".into(),
         partitions: 8,
+        bin: BIN.into(),
     };
-    w.produce(records, |i| {
+    w.produce_keyed(0..records, records, |i| {
         json!({ "i": i, "pad": "x".repeat(60) }).to_string()
     })
     .await;
-    let mut c = w.start(&[
-        ("aws.lambda.endpoint", &fake.url()),
-        ("aws.lambda.batch.size", "100"),
-        ("reporter.result.topic.name", ""),
-        ("reporter.error.topic.name", ""),
-    ]);
+    let mut c = start(
+        &w,
+        &[
+            ("aws.lambda.endpoint", &fake.url()),
+            ("aws.lambda.batch.size", "100"),
+            ("reporter.result.topic.name", ""),
+            ("reporter.error.topic.name", ""),
+        ],
+    );
     let mut peak = 0u64;
     let done = try_wait_until(patience(records) * 2, || {
         if let Some((_, hwm)) = c.resources() {

@@ -9,24 +9,19 @@
 //! outages and request counts, and Confluent's own behaviour where Apicurio
 //! has none (schema GUIDs, contexts with their own id spaces).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
+use lambda_sink_testkit::Services;
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::{Produce, Record};
-use lambda_sink_testkit::{Services, unique};
+use lambda_sink_testkit::world;
+use lambda_sink_testkit::world::World;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
 const MINUTE: Duration = Duration::from_secs(60);
 
 /// A record Confluent's serializer produced, and what it must render to.
@@ -105,73 +100,31 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-struct World {
-    s: Services,
-    topic: String,
-    name: String,
-    function: String,
+/// Starts lambda-sink reading through the registry at `registry`.
+fn start(w: &World, registry: &str, extra: &[(&str, &str)]) -> Connector {
+    let mut config = w.config(extra);
+    config["schema.registry.url"] = json!(registry);
+    w.start_with(&config)
 }
 
-impl World {
-    async fn new(prefix: &str) -> Self {
-        let s = Services::from_env();
-        let topic = unique(prefix);
-        s.create_topic(&topic, 2).await.unwrap();
-        let function = unique(&format!("{prefix}-fn"));
-        s.deploy_test_function(&function, 30, &[]).await.unwrap();
-        let name = unique(&format!("{prefix}-sink"));
-        Self {
-            s,
-            topic,
-            name,
-            function,
-        }
-    }
-
-    fn start(&self, registry: &str, extra: &[(&str, &str)]) -> Connector {
-        let mut config = self
-            .s
-            .connector_config(&self.name, &self.topic, &self.function, extra);
-        config["schema.registry.url"] = json!(registry);
-        Connector::start(Path::new(BIN), &config, &[]).unwrap()
-    }
-
-    async fn finish(&self, mut c: Connector) {
-        self.s
-            .wait_committed_to_end(&format!("connect-{}", self.name), &self.topic, 2, MINUTE)
-            .await;
-        c.stop_cleanly().await;
-    }
-
-    /// What the function received, by (partition, offset).
-    async fn received(&self) -> BTreeMap<(i64, i64), Value> {
-        self.s
-            .function_records(&self.function)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| {
-                (
-                    (
-                        r["partition"].as_i64().unwrap(),
-                        r["offset"].as_i64().unwrap(),
-                    ),
-                    r,
-                )
-            })
-            .collect()
-    }
+/// Waits until everything is committed, then stops cleanly.
+async fn finish(w: &World, mut c: Connector) {
+    w.drained(MINUTE, &[&c]).await;
+    c.stop_cleanly().await;
 }
 
 async fn format_reaches_the_function(format: &str) {
-    let w = World::new(&format!("fmt-{}", format.to_lowercase().replace('_', ""))).await;
+    let w = world!(&format!("fmt-{}", format.to_lowercase().replace('_', "")))
+        .create()
+        .await;
     let expected =
         produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, format, 20, 2, &[]).await;
-    let c = w.start(
+    let c = start(
+        &w,
         &w.s.registry_url,
         &[("input.data.format", format), ("input.key.format", format)],
     );
-    w.finish(c).await;
+    finish(&w, c).await;
     let received = w.received().await;
     assert_eq!(received.len(), expected.len(), "every record once");
     for e in &expected {
@@ -195,17 +148,18 @@ async fn format_reaches_the_function(format: &str) {
 /// as base64 JSON, with `valueSchemaMetadata` naming the format and schema.
 #[tokio::test]
 async fn avro_records_reach_an_esm_function_with_their_schema_metadata() {
-    let w = World::new("fmt-esm-avro").await;
+    let w = world!("fmt-esm-avro").create().await;
     let expected =
         produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 10, 2, &[]).await;
-    let c = w.start(
+    let c = start(
+        &w,
         &w.s.registry_url,
         &[
             ("input.data.format", "AVRO"),
             ("aws.lambda.payload.format", "esm"),
         ],
     );
-    w.finish(c).await;
+    finish(&w, c).await;
     let received = w.received().await;
     assert_eq!(received.len(), expected.len(), "every record once");
     for e in &expected {
@@ -234,10 +188,11 @@ async fn avro_records_reach_an_esm_function_with_their_schema_metadata() {
 /// Confluent wire-format header, with the schema metadata.
 #[tokio::test]
 async fn avro_records_reach_an_esm_function_in_their_source_form() {
-    let w = World::new("fmt-esm-source").await;
+    let w = world!("fmt-esm-source").create().await;
     let expected =
         produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 4, 2, &[]).await;
-    let c = w.start(
+    let c = start(
+        &w,
         &w.s.registry_url,
         &[
             ("input.data.format", "AVRO"),
@@ -245,7 +200,7 @@ async fn avro_records_reach_an_esm_function_in_their_source_form() {
             ("aws.lambda.esm.record.format", "source"),
         ],
     );
-    w.finish(c).await;
+    finish(&w, c).await;
     let raw: BTreeMap<(i64, i64), Vec<u8>> =
         w.s.read_topic(&w.topic, expected.len(), MINUTE)
             .await
@@ -287,7 +242,7 @@ async fn json_schema_records_reach_the_function_as_json() {
 /// the context is harmless); the in-repo registry models Confluent's.
 #[tokio::test]
 async fn a_schema_context_is_used_for_lookups() {
-    let w = World::new("fmt-ctx").await;
+    let w = world!("fmt-ctx").create().await;
     let registry = lambda_sink_testkit::registry::start().await.unwrap();
     // Schemas registered in context .team: their ids mean nothing in the
     // default context of this (private) registry.
@@ -301,14 +256,15 @@ async fn a_schema_context_is_used_for_lookups() {
         &["--context", ".team"],
     )
     .await;
-    let c = w.start(
+    let c = start(
+        &w,
         &registry,
         &[
             ("input.data.format", "AVRO"),
             ("schema.context.name", ".team"),
         ],
     );
-    w.finish(c).await;
+    finish(&w, c).await;
     let received = w.received().await;
     for e in &expected {
         assert!(same(&received[&(e.partition, e.offset)]["value"], &e.value));
@@ -317,7 +273,7 @@ async fn a_schema_context_is_used_for_lookups() {
 
 #[tokio::test]
 async fn undecodable_records_go_to_the_dlq_and_valid_ones_keep_their_order() {
-    let w = World::new("fmt-bad").await;
+    let w = world!("fmt-bad").create().await;
     let first = produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 6, 2, &[]).await;
     // A valid record's header, to build a schema-mismatched one from.
     let sample = w.s.read_topic(&w.topic, 1, MINUTE).await.unwrap();
@@ -404,11 +360,12 @@ async fn undecodable_records_go_to_the_dlq_and_valid_ones_keep_their_order() {
     }
     let bad_positions = w.s.produce(&w.topic, &records).await.unwrap();
     let second = produce_with_confluent(&w.s, &w.s.registry_url, &w.topic, "AVRO", 6, 2, &[]).await;
-    let c = w.start(
+    let c = start(
+        &w,
         &w.s.registry_url,
         &[("input.data.format", "AVRO"), ("input.key.format", "BYTES")],
     );
-    w.finish(c).await;
+    finish(&w, c).await;
 
     // Every valid record reached the function, in order per partition.
     let received = w.received().await;
@@ -476,7 +433,7 @@ async fn undecodable_records_go_to_the_dlq_and_valid_ones_keep_their_order() {
 /// none, so the in-repo registry, which models Confluent's, stands in.
 #[tokio::test]
 async fn guid_framed_records_are_decoded() {
-    let w = World::new("fmt-guid").await;
+    let w = world!("fmt-guid").create().await;
     let registry = lambda_sink_testkit::registry::start().await.unwrap();
     let expected = produce_with_confluent(&w.s, &registry, &w.topic, "AVRO", 1, 1, &[]).await;
     let original = w.s.read_topic(&w.topic, 1, MINUTE).await.unwrap().remove(0);
@@ -502,11 +459,12 @@ async fn guid_framed_records_are_decoded() {
         )
         .await
         .unwrap();
-    let c = w.start(
+    let c = start(
+        &w,
         &registry,
         &[("input.data.format", "AVRO"), ("input.key.format", "BYTES")],
     );
-    w.finish(c).await;
+    finish(&w, c).await;
     let received = w.received().await;
     let (p, o) = positions[0];
     assert!(
@@ -517,8 +475,8 @@ async fn guid_framed_records_are_decoded() {
 
 #[tokio::test]
 async fn registry_unreachable_at_start_is_a_clear_error() {
-    let w = World::new("fmt-down").await;
-    let mut c = w.start("http://127.0.0.1:1", &[("input.data.format", "AVRO")]);
+    let w = world!("fmt-down").create().await;
+    let mut c = start(&w, "http://127.0.0.1:1", &[("input.data.format", "AVRO")]);
     assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
     let log = c.log();
     assert!(
@@ -530,7 +488,7 @@ async fn registry_unreachable_at_start_is_a_clear_error() {
 
 #[tokio::test]
 async fn a_url_that_is_no_registry_api_is_refused_at_start() {
-    let w = World::new("fmt-nopath").await;
+    let w = world!("fmt-nopath").create().await;
     // Apicurio's address without /apis/ccompat/v7 (or, against another
     // registry, a path under it where there is no API).
     let (url, hint) = match w.s.registry_url.strip_suffix("/apis/ccompat/v7") {
@@ -546,7 +504,7 @@ async fn a_url_that_is_no_registry_api_is_refused_at_start() {
             "check the URL".to_string(),
         ),
     };
-    let mut c = w.start(&url, &[("input.data.format", "AVRO")]);
+    let mut c = start(&w, &url, &[("input.data.format", "AVRO")]);
     assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
     let log = c.log();
     assert!(
@@ -559,7 +517,7 @@ async fn a_url_that_is_no_registry_api_is_refused_at_start() {
 
 #[tokio::test]
 async fn a_registry_outage_mid_run_delays_records_without_loss() {
-    let w = World::new("fmt-outage").await;
+    let w = world!("fmt-outage").create().await;
     let registry = lambda_sink_testkit::registry::start().await.unwrap();
     let expected = produce_with_confluent(&w.s, &registry, &w.topic, "JSON_SR", 10, 2, &[]).await;
     // The next requests fail with 503: the start-up check and the first
@@ -570,13 +528,13 @@ async fn a_registry_outage_mid_run_delays_records_without_loss() {
         .send()
         .await
         .unwrap();
-    let c = w.start(&registry, &[("input.data.format", "JSON_SR")]);
+    let c = start(&w, &registry, &[("input.data.format", "JSON_SR")]);
     let log_before = {
         w.s.wait_committed_to_end(&format!("connect-{}", w.name), &w.topic, 2, MINUTE)
             .await;
         c.log()
     };
-    w.finish(c).await;
+    finish(&w, c).await;
     assert!(
         log_before.contains("Schema Registry unavailable; the record waits and is retried"),
         "{log_before}"
@@ -597,7 +555,7 @@ async fn a_registry_outage_mid_run_delays_records_without_loss() {
 
 #[tokio::test]
 async fn schemas_are_fetched_once_and_unknown_ids_are_remembered() {
-    let w = World::new("fmt-cache").await;
+    let w = world!("fmt-cache").create().await;
     let registry = lambda_sink_testkit::registry::start().await.unwrap();
     produce_with_confluent(&w.s, &registry, &w.topic, "AVRO", 20, 2, &[]).await;
     let unknown: Vec<Produce> = (0..6)
@@ -607,11 +565,12 @@ async fn schemas_are_fetched_once_and_unknown_ids_are_remembered() {
         })
         .collect();
     w.s.produce(&w.topic, &unknown).await.unwrap();
-    let c = w.start(
+    let c = start(
+        &w,
         &registry,
         &[("input.data.format", "AVRO"), ("input.key.format", "BYTES")],
     );
-    w.finish(c).await;
+    finish(&w, c).await;
     let stats: Value = reqwest::get(format!("{registry}/_test/stats"))
         .await
         .unwrap()

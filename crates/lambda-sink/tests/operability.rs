@@ -3,12 +3,6 @@
 //! authenticating HTTPS proxy, and secrets that never appear in logs or APIs.
 //! (Kafka authentication is in `auth.rs`.)
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -16,6 +10,7 @@ use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::world;
 use lambda_sink_testkit::{Services, metric, proxy, unique, wait_until};
 use serde_json::{Value, json};
 
@@ -42,13 +37,17 @@ fn records(n: usize, partitions: i32) -> Vec<Produce> {
 #[tokio::test]
 async fn health_status_and_metrics_of_a_running_instance() {
     let s = Services::from_env();
-    let (topic, name, function) = (unique("ops"), unique("ops-sink"), unique("ops-fn"));
-    s.create_topic(&topic, 2).await.unwrap();
-    s.deploy_test_function(&function, 10, &[]).await.unwrap();
+    let w = world!("ops")
+        .partitions(2)
+        .function_timeout(10)
+        .on(s.clone())
+        .create()
+        .await;
+    let (topic, name, function) = (&w.topic, &w.name, &w.function);
     let config = s.connector_config(
-        &name,
-        &topic,
-        &function,
+        name,
+        topic,
+        function,
         &[
             ("http.listener", "127.0.0.1:0"),
             ("consumer.override.statistics.interval.ms", "200"),
@@ -64,7 +63,7 @@ async fn health_status_and_metrics_of_a_running_instance() {
     let (code, body) = get(&format!("{url}/status")).await;
     assert_eq!(code, 200);
     let status: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(status["name"], name);
+    assert_eq!(status["name"], *name);
     assert_eq!(status["type"], "sink");
     assert_eq!(status["connector"]["state"], "RUNNING");
     assert_eq!(status["tasks"][0]["state"], "RUNNING");
@@ -75,7 +74,7 @@ async fn health_status_and_metrics_of_a_running_instance() {
             .ends_with(&url.rsplit(':').next().unwrap().to_string())
     );
 
-    s.produce(&topic, &records(40, 2)).await.unwrap();
+    s.produce(topic, &records(40, 2)).await.unwrap();
     let metrics = wait_until(
         MINUTE,
         "40 records resolved and lag 0 in /metrics",
@@ -232,14 +231,18 @@ async fn a_port_in_use_is_a_clear_start_up_error() {
 #[tokio::test]
 async fn an_assumed_iam_role_invokes_the_function() {
     let s = Services::from_env();
-    let (topic, name, function) = (unique("role"), unique("role-sink"), unique("role-fn"));
-    s.create_topic(&topic, 1).await.unwrap();
-    s.deploy_test_function(&function, 10, &[]).await.unwrap();
-    s.produce(&topic, &records(3, 1)).await.unwrap();
+    let w = world!("role")
+        .partitions(1)
+        .function_timeout(10)
+        .on(s.clone())
+        .create()
+        .await;
+    let (topic, name, function) = (&w.topic, &w.name, &w.function);
+    s.produce(topic, &records(3, 1)).await.unwrap();
     let config = s.connector_config(
-        &name,
-        &topic,
-        &function,
+        name,
+        topic,
+        function,
         &[
             ("authentication.method", "IAM Roles"),
             (
@@ -250,10 +253,10 @@ async fn an_assumed_iam_role_invokes_the_function() {
         ],
     );
     let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
-    s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
+    s.wait_committed_to_end(&format!("connect-{name}"), topic, 1, MINUTE)
         .await;
     c.stop_cleanly().await;
-    assert_eq!(s.function_records(&function).await.unwrap().len(), 3);
+    assert_eq!(s.function_records(function).await.unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -262,14 +265,18 @@ async fn aws_calls_go_through_an_authenticating_proxy() {
     let proxy = proxy::start(Some(("proxy-user", "proxy-pw-5e1a")))
         .await
         .unwrap();
-    let (topic, name, function) = (unique("proxy"), unique("proxy-sink"), unique("proxy-fn"));
-    s.create_topic(&topic, 1).await.unwrap();
-    s.deploy_test_function(&function, 10, &[]).await.unwrap();
-    s.produce(&topic, &records(3, 1)).await.unwrap();
+    let w = world!("proxy")
+        .partitions(1)
+        .function_timeout(10)
+        .on(s.clone())
+        .create()
+        .await;
+    let (topic, name, function) = (&w.topic, &w.name, &w.function);
+    s.produce(topic, &records(3, 1)).await.unwrap();
     let config = s.connector_config(
-        &name,
-        &topic,
-        &function,
+        name,
+        topic,
+        function,
         &[
             ("aws.lambda.proxy.url", &format!("http://{}", proxy.addr)),
             ("aws.lambda.proxy.user", "proxy-user"),
@@ -278,7 +285,7 @@ async fn aws_calls_go_through_an_authenticating_proxy() {
         ],
     );
     let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
-    s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
+    s.wait_committed_to_end(&format!("connect-{name}"), topic, 1, MINUTE)
         .await;
     c.stop_cleanly().await;
     assert!(
@@ -298,9 +305,13 @@ async fn no_secret_appears_in_logs_or_apis_even_at_trace_level() {
     let s = Services::from_env();
     let registry = lambda_sink_testkit::registry::start().await.unwrap();
     let proxy = proxy::start(None).await.unwrap();
-    let (topic, name, function) = (unique("secret"), unique("secret-sink"), unique("secret-fn"));
-    s.create_topic(&topic, 1).await.unwrap();
-    s.deploy_test_function(&function, 10, &[]).await.unwrap();
+    let w = world!("secret")
+        .partitions(1)
+        .function_timeout(10)
+        .on(s.clone())
+        .create()
+        .await;
+    let (topic, name, function) = (&w.topic, &w.name, &w.function);
     // JSON_SR records, so the registry (and its basic auth) is used.
     let registered: Value = reqwest::Client::new()
         .post(format!("{registry}/subjects/{topic}-value/versions"))
@@ -327,7 +338,7 @@ async fn no_secret_appears_in_logs_or_apis_even_at_trace_level() {
             ..Produce::text(0, "k", "")
         },
     ];
-    s.produce(&topic, &produced).await.unwrap();
+    s.produce(topic, &produced).await.unwrap();
     let secrets = [
         "aws-secret-9f2c",
         "aws-token-4d1e",
@@ -336,9 +347,9 @@ async fn no_secret_appears_in_logs_or_apis_even_at_trace_level() {
         "sasl-pw-b6e0",
     ];
     let config = s.connector_config(
-        &name,
-        &topic,
-        &function,
+        name,
+        topic,
+        function,
         &[
             ("http.listener", "127.0.0.1:0"),
             ("aws.access.key.id", "AKIATEST"),
@@ -359,7 +370,7 @@ async fn no_secret_appears_in_logs_or_apis_even_at_trace_level() {
     let mut c = Connector::start(Path::new(BIN), &config, &[("RUST_LOG", "trace")]).unwrap();
     let url = c.http_url().await;
     let done = lambda_sink_testkit::try_wait_until(MINUTE, || async {
-        (s.committed(&format!("connect-{name}"), &topic, 1)
+        (s.committed(&format!("connect-{name}"), topic, 1)
             .await
             .ok()?
             == vec![3])
@@ -379,7 +390,7 @@ async fn no_secret_appears_in_logs_or_apis_even_at_trace_level() {
     let log = c.log();
     assert!(log.contains(" TRACE "), "trace logging was on");
     assert_eq!(
-        s.function_records(&function).await.unwrap().len(),
+        s.function_records(function).await.unwrap().len(),
         2,
         "the registry was used"
     );

@@ -5,12 +5,6 @@
 //! Most run against the real emulator; the failures it cannot produce (413,
 //! 403) come from the in-process fake endpoint of the testkit.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -19,6 +13,7 @@ use std::time::{Duration, Instant};
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::fake_lambda;
 use lambda_sink_testkit::kafka::{Produce, Record};
+use lambda_sink_testkit::world;
 use lambda_sink_testkit::{Services, unique, wait_until};
 use serde_json::{Value, json};
 
@@ -130,21 +125,18 @@ async fn access_denied_stops_with_advice() {
 
 #[tokio::test]
 async fn retries_give_up_after_the_retry_timeout_as_invocation_errors() {
-    let s = Services::from_env();
-    let t = topic(&s, "giveup", 1).await;
-    let f = function(&s, "giveup-fn", &[]).await;
-    s.set_concurrency(&f, Some(0)).await.unwrap();
-    s.produce(&t, &json_records(0, &[json!({"i": 1}), json!({"i": 2})]))
+    let w = world!("giveup").partitions(1).create().await;
+    let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
+    s.set_concurrency(f, Some(0)).await.unwrap();
+    s.produce(t, &json_records(0, &[json!({"i": 1}), json!({"i": 2})]))
         .await
         .unwrap();
-    let name = unique("giveup-sink");
-    let mut c =
-        start(&s.connector_config(&name, &t, &f, &[("aws.lambda.retry.timeout.ms", "1500")]));
+    let mut c = start(&s.connector_config(name, t, f, &[("aws.lambda.retry.timeout.ms", "1500")]));
     let errors = s
         .read_topic(&format!("error-{name}"), 2, MINUTE)
         .await
         .unwrap();
-    s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
+    s.wait_committed_to_end(&format!("connect-{name}"), t, 1, MINUTE)
         .await;
     let log = c.log();
     c.stop_cleanly().await;
@@ -214,9 +206,8 @@ async fn too_large_requests_are_split_and_a_lone_giant_goes_to_the_dlq() {
 
 #[tokio::test]
 async fn undecodable_records_go_to_the_dlq_with_context_and_original_bytes() {
-    let s = Services::from_env();
-    let t = topic(&s, "badjson", 2).await;
-    let f = function(&s, "badjson-fn", &[]).await;
+    let w = world!("badjson").partitions(2).create().await;
+    let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
     let good =
         |p: i32, i: usize| Produce::text(p, &format!("\"k{i}\""), &json!({"i": i}).to_string());
     let mut records = Vec::new();
@@ -234,14 +225,13 @@ async fn undecodable_records_go_to_the_dlq_with_context_and_original_bytes() {
         ));
         records.push(good(p, 4));
     }
-    s.produce(&t, &records).await.unwrap();
-    let name = unique("badjson-sink");
-    let mut c = start(&s.connector_config(&name, &t, &f, &[("input.key.format", "JSON")]));
-    s.wait_committed_to_end(&format!("connect-{name}"), &t, 2, MINUTE)
+    s.produce(t, &records).await.unwrap();
+    let mut c = start(&s.connector_config(name, t, f, &[("input.key.format", "JSON")]));
+    s.wait_committed_to_end(&format!("connect-{name}"), t, 2, MINUTE)
         .await;
     c.stop_cleanly().await;
 
-    let seen = s.function_records(&f).await.unwrap();
+    let seen = s.function_records(f).await.unwrap();
     for p in 0..2 {
         let offsets: Vec<i64> = seen
             .iter()
@@ -254,7 +244,7 @@ async fn undecodable_records_go_to_the_dlq_with_context_and_original_bytes() {
             "valid records reach the function in order (partition {p})"
         );
     }
-    let dlq = read(&s, &format!("dlq-{name}")).await;
+    let dlq = read(s, &format!("dlq-{name}")).await;
     assert_eq!(dlq.len(), 4);
     for d in &dlq {
         let offset = d.header("__connect.errors.offset");
@@ -295,22 +285,19 @@ async fn undecodable_records_go_to_the_dlq_with_context_and_original_bytes() {
 
 #[tokio::test]
 async fn a_record_too_large_for_any_request_goes_to_the_dlq_without_invoking() {
-    let s = Services::from_env();
-    let t = topic(&s, "oversize", 1).await;
-    let f = function(&s, "oversize-fn", &[]).await;
+    let w = world!("oversize").partitions(1).create().await;
+    let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
     let values = [
         json!({"i": 0}),
         json!({"i": 1, "pad": "z".repeat(3000)}),
         json!({"i": 2}),
     ];
-    s.produce(&t, &json_records(0, &values)).await.unwrap();
-    let name = unique("oversize-sink");
-    let mut c =
-        start(&s.connector_config(&name, &t, &f, &[("aws.lambda.max.payload.bytes", "2048")]));
-    s.wait_committed_to_end(&format!("connect-{name}"), &t, 1, MINUTE)
+    s.produce(t, &json_records(0, &values)).await.unwrap();
+    let mut c = start(&s.connector_config(name, t, f, &[("aws.lambda.max.payload.bytes", "2048")]));
+    s.wait_committed_to_end(&format!("connect-{name}"), t, 1, MINUTE)
         .await;
     c.stop_cleanly().await;
-    let dlq = read(&s, &format!("dlq-{name}")).await;
+    let dlq = read(s, &format!("dlq-{name}")).await;
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].header("__connect.errors.stage"), "TASK_PUT");
     assert!(
@@ -319,7 +306,7 @@ async fn a_record_too_large_for_any_request_goes_to_the_dlq_without_invoking() {
             .contains("aws.lambda.max.payload.bytes")
     );
     let offsets: Vec<i64> = s
-        .function_records(&f)
+        .function_records(f)
         .await
         .unwrap()
         .iter()
@@ -330,21 +317,19 @@ async fn a_record_too_large_for_any_request_goes_to_the_dlq_without_invoking() {
 
 #[tokio::test]
 async fn errors_tolerance_none_stops_on_a_bad_record() {
-    let s = Services::from_env();
-    let t = topic(&s, "strict", 1).await;
-    let f = function(&s, "strict-fn", &[]).await;
+    let w = world!("strict").partitions(1).create().await;
+    let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
     let records = vec![
         Produce::text(0, "k", r#"{"i":0}"#),
         Produce::text(0, "k", r#"{"i":1}"#),
         Produce::text(0, "k", "{broken"),
         Produce::text(0, "k", r#"{"i":3}"#),
     ];
-    s.produce(&t, &records).await.unwrap();
-    let name = unique("strict-sink");
+    s.produce(t, &records).await.unwrap();
     let mut c = start(&s.connector_config(
-        &name,
-        &t,
-        &f,
+        name,
+        t,
+        f,
         &[("errors.tolerance", "none"), ("aws.lambda.batch.size", "1")],
     ));
     assert_eq!(c.wait(MINUTE).await, Some(1), "{}", c.log());
@@ -355,26 +340,22 @@ async fn errors_tolerance_none_stops_on_a_bad_record() {
         c.log()
     );
     assert_eq!(
-        s.committed(&format!("connect-{name}"), &t, 1)
-            .await
-            .unwrap(),
+        s.committed(&format!("connect-{name}"), t, 1).await.unwrap(),
         vec![2]
     );
 }
 
 #[tokio::test]
 async fn sigterm_finishes_the_in_flight_batch_and_commits_it() {
-    let s = Services::from_env();
-    let t = topic(&s, "drain", 1).await;
-    let f = function(&s, "drain-fn", &[]).await;
+    let w = world!("drain").partitions(1).create().await;
+    let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
     let values: Vec<Value> = (0..6).map(|i| json!({"i": i, "sleep_ms": 3000})).collect();
-    s.produce(&t, &json_records(0, &values)).await.unwrap();
-    let name = unique("drain-sink");
+    s.produce(t, &json_records(0, &values)).await.unwrap();
     // Linger makes the first batch exactly two records whatever the fetch sizes.
     let mut c = start(&s.connector_config(
-        &name,
-        &t,
-        &f,
+        name,
+        t,
+        f,
         &[
             ("aws.lambda.batch.size", "2"),
             ("aws.lambda.batch.linger.ms", "5000"),
@@ -384,25 +365,20 @@ async fn sigterm_finishes_the_in_flight_batch_and_commits_it() {
     c.stop_cleanly().await;
     // The batch in flight at SIGTERM finished, its results were written and
     // committed; nothing after it was started.
-    let committed = s
-        .committed(&format!("connect-{name}"), &t, 1)
-        .await
-        .unwrap()[0];
+    let committed = s.committed(&format!("connect-{name}"), t, 1).await.unwrap()[0];
     assert_eq!(committed, 2, "{}", c.log());
-    assert_eq!(records_in(&s, &format!("success-{name}")).await, 2);
-    assert_eq!(s.function_records(&f).await.unwrap().len(), 2);
+    assert_eq!(records_in(s, &format!("success-{name}")).await, 2);
+    assert_eq!(s.function_records(f).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn shutdown_timeout_abandons_work_uncommitted_and_exits_1() {
-    let s = Services::from_env();
-    let t = topic(&s, "abandon", 1).await;
-    let f = function(&s, "abandon-fn", &[]).await;
-    s.produce(&t, &json_records(0, &[json!({"sleep_ms": 20000})]))
+    let w = world!("abandon").partitions(1).create().await;
+    let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
+    s.produce(t, &json_records(0, &[json!({"sleep_ms": 20000})]))
         .await
         .unwrap();
-    let name = unique("abandon-sink");
-    let mut c = start(&s.connector_config(&name, &t, &f, &[("shutdown.timeout.ms", "1000")]));
+    let mut c = start(&s.connector_config(name, t, f, &[("shutdown.timeout.ms", "1000")]));
     c.wait_for_log("invoking", MINUTE).await;
     let asked = Instant::now();
     c.terminate().unwrap();
@@ -418,23 +394,19 @@ async fn shutdown_timeout_abandons_work_uncommitted_and_exits_1() {
         c.log()
     );
     assert_eq!(
-        s.committed(&format!("connect-{name}"), &t, 1)
-            .await
-            .unwrap(),
+        s.committed(&format!("connect-{name}"), t, 1).await.unwrap(),
         vec![-1]
     );
 }
 
 #[tokio::test]
 async fn a_second_signal_exits_at_once() {
-    let s = Services::from_env();
-    let t = topic(&s, "twice", 1).await;
-    let f = function(&s, "twice-fn", &[]).await;
-    s.produce(&t, &json_records(0, &[json!({"sleep_ms": 20000})]))
+    let w = world!("twice").partitions(1).create().await;
+    let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
+    s.produce(t, &json_records(0, &[json!({"sleep_ms": 20000})]))
         .await
         .unwrap();
-    let name = unique("twice-sink");
-    let mut c = start(&s.connector_config(&name, &t, &f, &[]));
+    let mut c = start(&s.connector_config(name, t, f, &[]));
     c.wait_for_log("invoking", MINUTE).await;
     let asked = Instant::now();
     c.terminate().unwrap();
@@ -451,26 +423,28 @@ async fn a_second_signal_exits_at_once() {
 
 #[tokio::test]
 async fn any_other_response_body_is_every_records_result() {
-    let s = Services::from_env();
     for (shape, expected) in [
         ("object", json!({"status": "ok", "records": 3})),
         ("short", Value::Null),
     ] {
-        let t = topic(&s, "shape", 1).await;
-        let f = function(&s, "shape-fn", &[("RESPONSE_SHAPE", shape)]).await;
+        let w = world!("shape")
+            .partitions(1)
+            .env(&[("RESPONSE_SHAPE", shape)])
+            .create()
+            .await;
+        let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
         s.produce(
-            &t,
+            t,
             &json_records(0, &[json!({"i": 0}), json!({"i": 1}), json!({"i": 2})]),
         )
         .await
         .unwrap();
-        let name = unique("shape-sink");
         // One batch of all three: the records are in Kafka before the start,
         // and linger waits for a fetch that returns fewer.
         let mut c = start(&s.connector_config(
-            &name,
-            &t,
-            &f,
+            name,
+            t,
+            f,
             &[
                 ("aws.lambda.batch.size", "3"),
                 ("aws.lambda.batch.linger.ms", "5000"),
@@ -502,9 +476,8 @@ async fn any_other_response_body_is_every_records_result() {
 
 #[tokio::test]
 async fn json_value_format_and_headers_in_the_payload() {
-    let s = Services::from_env();
-    let t = topic(&s, "hdr", 1).await;
-    let f = function(&s, "hdr-fn", &[]).await;
+    let w = world!("hdr").partitions(1).create().await;
+    let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
     let record = Produce {
         headers: vec![
             ("trace".into(), b"abc".to_vec()),
@@ -512,12 +485,11 @@ async fn json_value_format_and_headers_in_the_payload() {
         ],
         ..Produce::text(0, "k", r#"{"i":0}"#)
     };
-    s.produce(&t, &[record]).await.unwrap();
-    let name = unique("hdr-sink");
+    s.produce(t, &[record]).await.unwrap();
     let mut c = start(&s.connector_config(
-        &name,
-        &t,
-        &f,
+        name,
+        t,
+        f,
         &[
             ("reporter.result.topic.value.format", "json"),
             ("aws.lambda.payload.include.headers", "true"),
@@ -534,7 +506,7 @@ async fn json_value_format_and_headers_in_the_payload() {
         json!({"i": 0}),
         "json format: the result itself"
     );
-    let seen = s.function_records(&f).await.unwrap();
+    let seen = s.function_records(f).await.unwrap();
     assert_eq!(
         seen[0]["headers"],
         json!([{"key": "trace", "value": "abc"}, {"key": "bin", "value": "/wA="}])
@@ -742,37 +714,34 @@ async fn a_socket_timeout_is_retried_then_reported_as_an_invocation_error() {
 
 #[tokio::test]
 async fn a_function_alias_is_invoked_through_its_qualifier() {
-    let s = Services::from_env();
-    let t = topic(&s, "alias", 1).await;
-    let f = function(&s, "alias-fn", &[]).await;
+    let w = world!("alias").partitions(1).create().await;
+    let (s, t, f, name) = (&w.s, &w.topic, &w.function, &w.name);
     let client = s.lambda().await;
     let version = client
         .publish_version()
-        .function_name(&f)
+        .function_name(f)
         .send()
         .await
         .unwrap();
     client
         .create_alias()
-        .function_name(&f)
+        .function_name(f)
         .name("live")
         .function_version(version.version().unwrap())
         .send()
         .await
         .unwrap();
-    s.produce(&t, &json_records(0, &[json!({"i": 0})]))
+    s.produce(t, &json_records(0, &[json!({"i": 0})]))
         .await
         .unwrap();
-    let name = unique("alias-sink");
-    let mut c = start(&s.connector_config(&name, &t, &format!("{f}:live"), &[]));
+    let mut c = start(&s.connector_config(name, t, &format!("{f}:live"), &[]));
     let results = s
         .read_topic(&format!("success-{name}"), 1, MINUTE)
         .await
         .unwrap();
     c.stop_cleanly().await;
     assert_eq!(results.len(), 1);
-    let mut wrong =
-        start(&s.connector_config(&unique("alias-sink"), &t, &format!("{f}:nope"), &[]));
+    let mut wrong = start(&s.connector_config(&unique("alias-sink"), t, &format!("{f}:nope"), &[]));
     assert_eq!(
         wrong.wait(MINUTE).await,
         Some(1),

@@ -7,152 +7,15 @@
 //! and outcome topics and committed offsets are read back with an
 //! independent Kafka client.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::Duration;
 
-use lambda_sink_testkit::connector::Connector;
-use lambda_sink_testkit::kafka::{Produce, Record};
-use lambda_sink_testkit::{Services, unique, wait_until};
+use lambda_sink_testkit::kafka::{Isolation, Record};
+use lambda_sink_testkit::wait_until;
+use lambda_sink_testkit::world;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
 const MINUTE: Duration = Duration::from_secs(60);
-
-/// A test's own world: topic, connector name (= group suffix), function.
-struct World {
-    s: Services,
-    topic: String,
-    name: String,
-    function: String,
-    partitions: i32,
-}
-
-impl World {
-    async fn new(
-        prefix: &str,
-        partitions: i32,
-        function_timeout: i32,
-        env: &[(&str, &str)],
-    ) -> Self {
-        let s = Services::from_env();
-        let topic = unique(prefix);
-        let name = unique(&format!("{prefix}-sink"));
-        let function = unique(&format!("{prefix}-fn"));
-        s.create_topic(&topic, partitions).await.expect("topic");
-        s.deploy_test_function(&function, function_timeout, env)
-            .await
-            .expect("function");
-        Self {
-            s,
-            topic,
-            name,
-            function,
-            partitions,
-        }
-    }
-
-    fn group(&self) -> String {
-        format!("connect-{}", self.name)
-    }
-
-    fn config(&self, extra: &[(&str, &str)]) -> Value {
-        self.s
-            .connector_config(&self.name, &self.topic, &self.function, extra)
-    }
-
-    fn start(&self, extra: &[(&str, &str)]) -> Connector {
-        Connector::start(Path::new(BIN), &self.config(extra), &[]).expect("start lambda-sink")
-    }
-
-    /// Produces `count` JSON values `value(i)` round-robin over partitions,
-    /// key `k<i>`; returns (partition, offset, value) per record.
-    async fn produce(
-        &self,
-        count: usize,
-        value: impl Fn(usize) -> Value,
-    ) -> Vec<(i32, i64, Value)> {
-        let records: Vec<Produce> = (0..count)
-            .map(|i| {
-                let p = i32::try_from(i).unwrap() % self.partitions;
-                Produce::text(p, &format!("k{i}"), &value(i).to_string())
-            })
-            .collect();
-        let positions = self
-            .s
-            .produce(&self.topic, &records)
-            .await
-            .expect("produce");
-        positions
-            .into_iter()
-            .zip((0..count).map(value))
-            .map(|((p, o), v)| (p, o, v))
-            .collect()
-    }
-
-    /// Every record of an outcome topic (1 partition), up to its end offset.
-    async fn whole_outcome_topic(&self, kind: &str) -> Vec<Record> {
-        let topic = format!("{kind}-{}", self.name);
-        let end = self.s.end_offsets(&topic, 1).await.expect("end offsets")[0];
-        let records = self
-            .outcome_topic(kind, usize::try_from(end).unwrap())
-            .await;
-        assert_eq!(
-            records.len(),
-            usize::try_from(end).unwrap(),
-            "read all of {topic}"
-        );
-        records
-    }
-
-    async fn outcome_topic(&self, kind: &str, expected: usize) -> Vec<Record> {
-        self.s
-            .read_topic(&format!("{kind}-{}", self.name), expected, MINUTE)
-            .await
-            .expect("read outcome topic")
-    }
-
-    /// What the function logged, as (partition, offset) per record, in order.
-    async fn seen(&self) -> Vec<(i64, i64)> {
-        self.s
-            .function_records(&self.function)
-            .await
-            .expect("function logs")
-            .iter()
-            .map(|r| {
-                (
-                    r["partition"].as_i64().unwrap(),
-                    r["offset"].as_i64().unwrap(),
-                )
-            })
-            .collect()
-    }
-
-    /// Waits until the function has logged at least `n` records.
-    async fn wait_seen(&self, n: usize) -> Vec<(i64, i64)> {
-        wait_until(
-            MINUTE,
-            &format!("{n} records logged by the function"),
-            || async {
-                let seen = self.seen().await;
-                (seen.len() >= n).then_some(seen)
-            },
-        )
-        .await
-    }
-
-    async fn committed_to_end(&self) -> Vec<i64> {
-        self.s
-            .wait_committed_to_end(&self.group(), &self.topic, self.partitions, MINUTE)
-            .await
-    }
-}
 
 /// Per partition, the offsets in the order they were seen.
 fn by_partition(seen: &[(i64, i64)]) -> BTreeMap<i64, Vec<i64>> {
@@ -180,13 +43,17 @@ fn string_format(r: &Record) -> Value {
 
 #[tokio::test]
 async fn sync_happy_path_every_record_once_in_order_with_results_and_offsets() {
-    let w = World::new("happy", 4, 10, &[]).await;
-    let produced = w.produce(200, |i| json!({ "i": i })).await;
+    let w = world!("happy")
+        .partitions(4)
+        .function_timeout(10)
+        .create()
+        .await;
+    let produced = w.produce_json(200, |i| json!({ "i": i })).await;
     let mut c = w.start(&[("aws.lambda.batch.size", "7")]);
 
-    let results = w.outcome_topic("success", 200).await;
+    let results = w.wait_outcomes("success", 200, MINUTE).await;
     assert_eq!(results.len(), 200, "success records:\n{}", c.log());
-    let committed = w.committed_to_end().await;
+    let committed = w.drained(MINUTE, &[]).await;
     assert_eq!(committed, vec![50, 50, 50, 50]);
     c.stop_cleanly().await;
 
@@ -221,12 +88,16 @@ async fn sync_happy_path_every_record_once_in_order_with_results_and_offsets() {
 
 #[tokio::test]
 async fn confluent_reference_add_function_results() {
-    let w = World::new("add", 1, 10, &[]).await;
-    w.produce(10, |i| json!({ "a": i, "b": 1 })).await;
+    let w = world!("add")
+        .partitions(1)
+        .function_timeout(10)
+        .create()
+        .await;
+    w.produce_json(10, |i| json!({ "a": i, "b": 1 })).await;
     let mut c = w.start(&[]);
-    let results = w.outcome_topic("success", 10).await;
+    let results = w.wait_outcomes("success", 10, MINUTE).await;
     assert_eq!(results.len(), 10, "{}", c.log());
-    w.committed_to_end().await;
+    w.drained(MINUTE, &[]).await;
     c.stop_cleanly().await;
     for r in &results {
         // The success topic holds the JSON text of each element's payload,
@@ -243,15 +114,19 @@ async fn confluent_reference_add_function_results() {
 
 #[tokio::test]
 async fn function_errors_are_logged_to_the_error_topic() {
-    let w = World::new("errlog", 2, 10, &[]).await;
+    let w = world!("errlog")
+        .partitions(2)
+        .function_timeout(10)
+        .create()
+        .await;
     // Every 4th record asks the function to fail; batch size 1 makes each
     // invocation one record.
-    w.produce(40, |i| json!({ "i": i, "fail": i % 4 == 0 }))
+    w.produce_json(40, |i| json!({ "i": i, "fail": i % 4 == 0 }))
         .await;
     let mut c = w.start(&[("aws.lambda.batch.size", "1"), ("behavior.on.error", "log")]);
-    let errors = w.outcome_topic("error", 10).await;
-    let results = w.outcome_topic("success", 30).await;
-    w.committed_to_end().await;
+    let errors = w.wait_outcomes("error", 10, MINUTE).await;
+    let results = w.wait_outcomes("success", 30, MINUTE).await;
+    w.drained(MINUTE, &[]).await;
     c.stop_cleanly().await;
     assert_eq!(errors.len(), 10);
     assert_eq!(results.len(), 30);
@@ -274,16 +149,20 @@ async fn function_errors_are_logged_to_the_error_topic() {
 
 #[tokio::test]
 async fn function_errors_ignored_write_nothing_and_advance() {
-    let w = World::new("errignore", 1, 10, &[]).await;
-    w.produce(12, |i| json!({ "i": i, "fail": i % 3 == 0 }))
+    let w = world!("errignore")
+        .partitions(1)
+        .function_timeout(10)
+        .create()
+        .await;
+    w.produce_json(12, |i| json!({ "i": i, "fail": i % 3 == 0 }))
         .await;
     let mut c = w.start(&[
         ("aws.lambda.batch.size", "1"),
         ("behavior.on.error", "ignore"),
     ]);
-    let results = w.outcome_topic("success", 8).await;
+    let results = w.wait_outcomes("success", 8, MINUTE).await;
     assert_eq!(results.len(), 8, "{}", c.log());
-    w.committed_to_end().await;
+    w.drained(MINUTE, &[]).await;
     let log = c.log();
     c.stop_cleanly().await;
     assert!(
@@ -301,8 +180,13 @@ async fn function_errors_ignored_write_nothing_and_advance() {
 
 #[tokio::test]
 async fn function_error_with_fail_stops_without_committing_and_restart_retries() {
-    let w = World::new("errfail", 1, 10, &[]).await;
-    w.produce(15, |i| json!({ "i": i, "fail": i == 10 })).await;
+    let w = world!("errfail")
+        .partitions(1)
+        .function_timeout(10)
+        .create()
+        .await;
+    w.produce_json(15, |i| json!({ "i": i, "fail": i == 10 }))
+        .await;
     let mut c = w.start(&[
         ("aws.lambda.batch.size", "1"),
         ("behavior.on.error", "fail"),
@@ -316,7 +200,7 @@ async fn function_error_with_fail_stops_without_committing_and_restart_retries()
     );
     let committed = w.s.committed(&w.group(), &w.topic, 1).await.unwrap();
     assert_eq!(committed, vec![10], "the failed batch is not committed");
-    assert_eq!(w.outcome_topic("success", 10).await.len(), 10);
+    assert_eq!(w.wait_outcomes("success", 10, MINUTE).await.len(), 10);
 
     // A restart retries the failed record (which fails again).
     let mut again = w.start(&[
@@ -334,11 +218,15 @@ async fn function_error_with_fail_stops_without_committing_and_restart_retries()
 
 #[tokio::test]
 async fn throttling_is_retried_until_concurrency_returns_and_nothing_is_lost() {
-    let w = World::new("throttle", 2, 10, &[]).await;
+    let w = world!("throttle")
+        .partitions(2)
+        .function_timeout(10)
+        .create()
+        .await;
     w.s.set_concurrency(&w.function, Some(0))
         .await
         .expect("throttle");
-    w.produce(20, |i| json!({ "i": i })).await;
+    w.produce_json(20, |i| json!({ "i": i })).await;
     let mut c = w.start(&[
         ("aws.lambda.retry.timeout.ms", "-1"),
         ("aws.lambda.retry.backoff.max.ms", "500"),
@@ -348,9 +236,9 @@ async fn throttling_is_retried_until_concurrency_returns_and_nothing_is_lost() {
     w.s.set_concurrency(&w.function, None)
         .await
         .expect("restore");
-    let results = w.outcome_topic("success", 20).await;
+    let results = w.wait_outcomes("success", 20, MINUTE).await;
     assert_eq!(results.len(), 20, "{}", c.log());
-    w.committed_to_end().await;
+    w.drained(MINUTE, &[]).await;
     c.stop_cleanly().await;
     let inputs: BTreeSet<(i64, i64)> = results.iter().map(input_of).collect();
     assert_eq!(inputs.len(), 20, "every record has its result");
@@ -358,14 +246,18 @@ async fn throttling_is_retried_until_concurrency_returns_and_nothing_is_lost() {
 
 #[tokio::test]
 async fn async_invocations_reach_the_function_and_commit_without_results() {
-    let w = World::new("async", 2, 10, &[]).await;
-    w.produce(30, |i| json!({ "i": i })).await;
+    let w = world!("async")
+        .partitions(2)
+        .function_timeout(10)
+        .create()
+        .await;
+    w.produce_json(30, |i| json!({ "i": i })).await;
     let mut c = w.start(&[
         ("aws.lambda.invocation.type", "async"),
         ("aws.lambda.batch.size", "4"),
     ]);
-    let seen = w.wait_seen(30).await;
-    w.committed_to_end().await;
+    let seen = w.wait_seen(30, MINUTE).await;
+    w.drained(MINUTE, &[]).await;
     c.stop_cleanly().await;
     let distinct: BTreeSet<(i64, i64)> = seen.iter().copied().collect();
     assert_eq!(distinct.len(), 30);
@@ -381,16 +273,21 @@ async fn async_invocations_reach_the_function_and_commit_without_results() {
 
 #[tokio::test]
 async fn kill_9_mid_run_then_restart_loses_nothing() {
-    let w = World::new("kill9", 4, 10, &[]).await;
-    w.produce(400, |i| json!({ "i": i, "sleep_ms": 20 })).await;
+    let w = world!("kill9")
+        .partitions(4)
+        .function_timeout(10)
+        .create()
+        .await;
+    w.produce_json(400, |i| json!({ "i": i, "sleep_ms": 20 }))
+        .await;
     let mut c = w.start(&[("aws.lambda.batch.size", "5")]);
-    w.wait_seen(100).await;
+    w.wait_seen(100, MINUTE).await;
     c.kill9();
     let before = w.seen().await.len();
     assert!(before < 400, "killed mid-run ({before} seen)");
 
     let mut restarted = w.start(&[("aws.lambda.batch.size", "5")]);
-    w.committed_to_end().await;
+    w.drained(MINUTE, &[]).await;
     restarted.stop_cleanly().await;
     let seen: BTreeSet<(i64, i64)> = w.seen().await.into_iter().collect();
     assert_eq!(
@@ -398,7 +295,7 @@ async fn kill_9_mid_run_then_restart_loses_nothing() {
         400,
         "every record reached the function at least once"
     );
-    let results = w.whole_outcome_topic("success").await;
+    let results = w.outcomes("success", Isolation::Committed, MINUTE).await;
     let covered: BTreeSet<(i64, i64)> = results.iter().map(input_of).collect();
     assert_eq!(
         covered.len(),
@@ -413,9 +310,14 @@ async fn kill_9_mid_run_then_restart_loses_nothing() {
 
 #[tokio::test]
 async fn two_processes_share_partitions_and_take_over_on_stop() {
-    let w = World::new("shared", 4, 10, &[]).await;
+    let w = world!("shared")
+        .partitions(4)
+        .function_timeout(10)
+        .create()
+        .await;
     // ~12 s of work per partition, so B joins while A is busy.
-    w.produce(200, |i| json!({ "i": i, "sleep_ms": 200 })).await;
+    w.produce_json(200, |i| json!({ "i": i, "sleep_ms": 200 }))
+        .await;
     let extra = [("aws.lambda.batch.size", "1")];
     let mut a = w.start(&extra);
     a.wait_for_log("partitions assigned", MINUTE).await;
@@ -428,7 +330,7 @@ async fn two_processes_share_partitions_and_take_over_on_stop() {
     .await;
     // A leaves; B takes its partitions over and finishes everything.
     a.stop_cleanly().await;
-    w.committed_to_end().await;
+    w.drained(MINUTE, &[]).await;
     let log_b = b.log();
     b.stop_cleanly().await;
     assert!(
@@ -438,7 +340,7 @@ async fn two_processes_share_partitions_and_take_over_on_stop() {
     let seen: BTreeSet<(i64, i64)> = w.seen().await.into_iter().collect();
     assert_eq!(seen.len(), 200, "no record lost");
     let covered: BTreeSet<(i64, i64)> = w
-        .whole_outcome_topic("success")
+        .outcomes("success", Isolation::Committed, MINUTE)
         .await
         .iter()
         .map(input_of)
@@ -449,17 +351,22 @@ async fn two_processes_share_partitions_and_take_over_on_stop() {
 #[tokio::test]
 async fn a_function_slower_than_max_poll_interval_holds_back_the_partition_not_the_consumer() {
     // Each invocation takes 7 s; the consumer must poll at least every 6 s.
-    let w = World::new("slow", 1, 30, &[]).await;
-    w.produce(12, |i| json!({ "i": i, "sleep_ms": 7000 })).await;
+    let w = world!("slow")
+        .partitions(1)
+        .function_timeout(30)
+        .create()
+        .await;
+    w.produce_json(12, |i| json!({ "i": i, "sleep_ms": 7000 }))
+        .await;
     let mut c = w.start(&[
         ("aws.lambda.batch.size", "4"),
         ("max.poll.records", "2"),
         ("consumer.override.session.timeout.ms", "6000"),
         ("consumer.override.max.poll.interval.ms", "6000"),
     ]);
-    let results = w.outcome_topic("success", 12).await;
+    let results = w.wait_outcomes("success", 12, MINUTE).await;
     assert_eq!(results.len(), 12, "{}", c.log());
-    w.committed_to_end().await;
+    w.drained(MINUTE, &[]).await;
     let log = c.log();
     c.stop_cleanly().await;
     assert!(

@@ -3,17 +3,13 @@
 //! bad input, auth), state kept in Kafka, two workers sharing connectors,
 //! the `connect` CLI and a real Connect client from PyPI.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::path::Path;
 use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::world;
+use lambda_sink_testkit::world::World;
 use lambda_sink_testkit::{Services, unique, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -88,28 +84,29 @@ impl Api {
     }
 }
 
-/// One test's topic, function and worker cluster.
-struct World {
-    s: Services,
-    topic: String,
-    function: String,
+/// One test's world and its worker cluster (`group.id`).
+struct Cluster {
+    w: World,
     group: String,
-    partitions: i32,
 }
 
-impl World {
+impl std::ops::Deref for Cluster {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.w
+    }
+}
+
+impl Cluster {
     async fn new(prefix: &str, partitions: i32) -> Self {
-        let s = Services::from_env();
-        let topic = unique(prefix);
-        let function = unique(&format!("{prefix}-fn"));
-        s.create_topic(&topic, partitions).await.unwrap();
-        s.deploy_test_function(&function, 10, &[]).await.unwrap();
+        let w = world!(prefix)
+            .partitions(partitions)
+            .function_timeout(10)
+            .create()
+            .await;
         Self {
-            s,
-            topic,
-            function,
+            w,
             group: unique(&format!("{prefix}-cluster")),
-            partitions,
         }
     }
 
@@ -133,14 +130,14 @@ impl World {
         c
     }
 
+    /// Records `from..from + count`, round-robin over the partitions, key
+    /// `k<i>`, value `{"i": i}`.
     async fn produce(&self, from: usize, count: usize) {
-        let records: Vec<Produce> = (from..from + count)
-            .map(|i| {
-                let p = i32::try_from(i).unwrap() % self.partitions;
-                Produce::text(p, &format!("k{i}"), &json!({ "i": i }).to_string())
+        self.w
+            .produce_keyed(from..from + count, usize::MAX, |i| {
+                json!({ "i": i }).to_string()
             })
-            .collect();
-        self.s.produce(&self.topic, &records).await.unwrap();
+            .await;
     }
 
     /// (partition, offset) of every record `function` logged.
@@ -181,7 +178,7 @@ impl World {
 
 #[tokio::test]
 async fn lifecycle_through_the_connect_api() {
-    let w = World::new("serve-life", 2).await;
+    let w = Cluster::new("serve-life", 2).await;
     let worker = w.worker(&[]);
     let api = Api::new(&worker.api_url().await);
     let name = unique("life");
@@ -448,7 +445,7 @@ fn config_info<'a>(infos: &'a Value, key: &str) -> &'a Value {
 
 #[tokio::test]
 async fn validation_and_plugins_in_connects_shape() {
-    let w = World::new("serve-valid", 1).await;
+    let w = Cluster::new("serve-valid", 1).await;
     let worker = w.worker(&[]);
     let api = Api::new(&worker.api_url().await);
 
@@ -640,7 +637,7 @@ async fn validation_and_plugins_in_connects_shape() {
 
 #[tokio::test]
 async fn bad_input_gets_connects_error_shape_and_the_worker_keeps_running() {
-    let w = World::new("serve-bad", 1).await;
+    let w = Cluster::new("serve-bad", 1).await;
     let worker = w.worker(&[("rest.request.max.bytes", "2048")]);
     let api = Api::new(&worker.api_url().await);
     let name = unique("bad");
@@ -820,7 +817,7 @@ async fn bad_input_gets_connects_error_shape_and_the_worker_keeps_running() {
 
 #[tokio::test]
 async fn auth_and_secrets() {
-    let w = World::new("serve-auth", 1).await;
+    let w = Cluster::new("serve-auth", 1).await;
     // The password comes from the worker's environment.
     let props = w.s.worker_properties(
         &w.group,
@@ -915,7 +912,7 @@ async fn auth_and_secrets() {
 
 #[tokio::test]
 async fn two_workers_share_connectors_through_kafka() {
-    let w = World::new("serve-two", 4).await;
+    let w = Cluster::new("serve-two", 4).await;
     let a = w.worker(&[]);
     let mut b = w.worker(&[]);
     let (api_a, api_b) = (Api::new(&a.api_url().await), Api::new(&b.api_url().await));
@@ -1044,7 +1041,7 @@ fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
 
 #[tokio::test]
 async fn the_connect_cli_mirrors_confluents() {
-    let w = World::new("serve-cli", 1).await;
+    let w = Cluster::new("serve-cli", 1).await;
     let worker = w.worker(&[]);
     let url = worker.api_url().await;
     let bin = Path::new(BIN);
@@ -1167,7 +1164,7 @@ async fn a_connect_client_from_pypi_drives_the_worker() {
     let python =
         std::env::var("LAMBDA_SINK_PYTHON").expect("LAMBDA_SINK_PYTHON (scripts/services.sh env)");
     let kc = Path::new(&python).with_file_name("kc");
-    let w = World::new("serve-kc", 1).await;
+    let w = Cluster::new("serve-kc", 1).await;
     let worker = w.worker(&[]);
     let url = worker.api_url().await;
     let kc = |args: &[&str]| {
@@ -1205,7 +1202,7 @@ async fn a_connect_client_from_pypi_drives_the_worker() {
 
 #[tokio::test]
 async fn dlq_redrive_replays_dead_letters_once_the_cause_is_fixed() {
-    let w = World::new("serve-dlq", 1).await;
+    let w = Cluster::new("serve-dlq", 1).await;
     let worker = w.worker(&[]);
     let api = Api::new(&worker.api_url().await);
     let name = unique("dlq");
@@ -1392,7 +1389,7 @@ async fn https_listener_with_a_bearer_token() {
 
 #[tokio::test]
 async fn a_failing_connector_never_stops_the_others() {
-    let w = World::new("serve-iso", 1).await;
+    let w = Cluster::new("serve-iso", 1).await;
     let worker = w.worker(&[]);
     let api = Api::new(&worker.api_url().await);
     let (broken, healthy) = (unique("broken"), unique("healthy"));

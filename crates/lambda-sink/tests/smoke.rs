@@ -1,12 +1,6 @@
 //! Smoke tests: each real service the scripts start answers as the other
 //! tests assume. Run `scripts/services.sh start` first (scripts/test.sh does).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;

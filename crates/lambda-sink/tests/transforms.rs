@@ -2,19 +2,14 @@
 //! test function: a connector file carrying a chain as Confluent's users
 //! write one, and `validate` on a file with a broken chain.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::too_many_lines,
-    reason = "test code: a panic is the failure report, and a scenario reads top to bottom"
-)]
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
-use lambda_sink_testkit::{Services, metric, scrape, unique, wait_until};
+use lambda_sink_testkit::world;
+use lambda_sink_testkit::{metric, scrape, unique, wait_until};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
@@ -57,11 +52,12 @@ const CHAIN: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn a_chain_transforms_filters_and_dead_letters_records() {
-    let s = Services::from_env();
-    let topic = unique("smt");
-    s.create_topic(&topic, 1).await.unwrap();
-    let function = unique("smt-fn");
-    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let w = world!("smt")
+        .partitions(1)
+        .function_timeout(30)
+        .create()
+        .await;
+    let (s, topic, function) = (&w.s, &w.topic, &w.function);
     let value = |v: Value| Produce::text(0, "k", &v.to_string());
     let records = vec![
         value(json!({"id": 1, "card": "4111-1111", "status": "live"})),
@@ -74,7 +70,7 @@ async fn a_chain_transforms_filters_and_dead_letters_records() {
         value(json!("not an object")), // MaskField needs a map: TRANSFORMATION error
         value(json!({"id": 5, "status": "live"})), // no card: MaskField adds it as null
     ];
-    s.produce(&topic, &records).await.unwrap();
+    s.produce(topic, &records).await.unwrap();
 
     let name = unique("smt-sink");
     let mut extra: Vec<(&str, &str)> = vec![
@@ -82,15 +78,15 @@ async fn a_chain_transforms_filters_and_dead_letters_records() {
         ("http.listener", "127.0.0.1:0"),
     ];
     extra.extend_from_slice(CHAIN);
-    let config = s.connector_config(&name, &topic, &function, &extra);
+    let config = s.connector_config(&name, topic, function, &extra);
     let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
     let url = c.http_url().await;
-    s.wait_committed_to_end(&format!("connect-{name}"), &topic, 1, MINUTE)
+    s.wait_committed_to_end(&format!("connect-{name}"), topic, 1, MINUTE)
         .await;
 
     // Exactly the transformed records, in order.
     let seen = wait_until(MINUTE, "three records at the function", || async {
-        let seen = s.function_records(&function).await.unwrap();
+        let seen = s.function_records(function).await.unwrap();
         (seen.len() >= 3).then_some(seen)
     })
     .await;
@@ -158,20 +154,21 @@ async fn a_chain_transforms_filters_and_dead_letters_records() {
 /// made: they see the JSON value, the function gets Java's `Map` text.
 #[tokio::test]
 async fn the_default_record_converter_renders_the_transformed_record() {
-    let s = Services::from_env();
-    let topic = unique("smt-java");
-    s.create_topic(&topic, 1).await.unwrap();
-    let function = unique("smt-java-fn");
-    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let w = world!("smt-java")
+        .partitions(1)
+        .function_timeout(30)
+        .create()
+        .await;
+    let (s, topic, function) = (&w.s, &w.topic, &w.function);
     let v = json!({"id": 1, "card": "4111-1111"}).to_string();
-    s.produce(&topic, &[Produce::text(0, "k", &v)])
+    s.produce(topic, &[Produce::text(0, "k", &v)])
         .await
         .unwrap();
     let name = unique("smt-java-sink");
     let config = s.connector_config(
         &name,
-        &topic,
-        &function,
+        topic,
+        function,
         &[
             ("input.data.format", "JSON"),
             ("record.converter.class", "JsonKeyValueConverter"),
@@ -182,7 +179,7 @@ async fn the_default_record_converter_renders_the_transformed_record() {
     );
     let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
     let seen = wait_until(MINUTE, "the record at the function", || async {
-        let seen = s.function_records(&function).await.unwrap();
+        let seen = s.function_records(function).await.unwrap();
         (!seen.is_empty()).then_some(seen)
     })
     .await;

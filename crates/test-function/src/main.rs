@@ -24,6 +24,8 @@
 //! An event of AWS's Kafka event source mapping (an object with
 //! `eventSource`) goes to [`esm::handle`] instead.
 
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+
 mod esm;
 
 use std::time::Duration;

@@ -3,6 +3,8 @@
 //! `LAMBDA_SINK_TEST_*` (see `scripts/services.sh env`). Prints the verdict
 //! as JSON; exits 1 when a record was lost.
 
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+
 use anyhow::Context;
 use lambda_sink_testkit::Services;
 use lambda_sink_testkit::verify::Run;

@@ -3,6 +3,8 @@
 //! included, to stdout. The fixture generator uses it to build Python
 //! message classes for Confluent's Protobuf serializer.
 
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+
 use std::io::Write;
 
 use anyhow::Context;

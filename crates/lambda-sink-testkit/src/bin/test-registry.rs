@@ -1,5 +1,7 @@
 //! `test-registry --listen 127.0.0.1:8081`: the test Schema Registry as a process.
 
+#![warn(clippy::unwrap_used, clippy::too_many_lines)]
+
 use anyhow::Context;
 
 #[tokio::main(flavor = "current_thread")]
