@@ -45,7 +45,7 @@ impl From<Invalid> for String {
 #[macro_export]
 macro_rules! invalid {
     ($($arg:tt)*) => {
-        $crate::Invalid::new(format!($($arg)*))
+        $crate::invalid::Invalid::new(format!($($arg)*))
     };
 }
 

@@ -46,7 +46,7 @@ pub mod element;
 pub mod esm;
 pub mod event_filter;
 pub mod failure;
-mod invalid;
+pub mod invalid;
 pub mod offsets;
 pub mod outcome;
 pub mod payload;

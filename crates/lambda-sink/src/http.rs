@@ -1,6 +1,7 @@
-//! The HTTP endpoint on `http.listener`: `GET /health` (200 while running,
-//! 503 otherwise), `GET /status` (Kafka Connect's status JSON), `GET
-//! /metrics` (Prometheus text).
+//! `/health` and `/metrics`, served the same way by every process
+//! ([`observability`] over what it reports, [`Observed`]), and the endpoint
+//! of `run` on `http.listener`: those two and `GET /status` (Kafka
+//! Connect's status JSON). `serve` adds them to its REST API.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,11 +11,45 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Fault, OrFault};
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
+
+/// The media type of prometheus-client's exposition.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// What a process's `/health` and `/metrics` report: one connector (`run`)
+/// or a worker's many (`serve`).
+pub trait Observed: Clone + Send + Sync + 'static {
+    /// `Ok(body)` while healthy (200), `Err(body)` otherwise (503).
+    ///
+    /// # Errors
+    /// The body of an unhealthy answer.
+    fn health(&self) -> Result<Value, Value>;
+    /// The metrics, as OpenMetrics text.
+    fn metrics(&self) -> String;
+}
+
+/// `GET /health` and `GET /metrics` over `S`'s state.
+pub fn observability<S: Observed>() -> Router<S> {
+    Router::new()
+        .route("/health", get(health::<S>))
+        .route("/metrics", get(metrics::<S>))
+}
+
+async fn health<S: Observed>(State(s): State<S>) -> Response {
+    match s.health() {
+        Ok(body) => (StatusCode::OK, axum::Json(body)).into_response(),
+        Err(body) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response(),
+    }
+}
+
+async fn metrics<S: Observed>(State(s): State<S>) -> Response {
+    ([(header::CONTENT_TYPE, OPENMETRICS)], s.metrics()).into_response()
+}
 
 #[derive(Clone)]
 struct Shared {
@@ -39,10 +74,8 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .or_fault(Fault::Internal, "reading the bound address")?;
-    let app = Router::new()
-        .route("/health", get(health))
+    let app = observability()
         .route("/status", get(status_json))
-        .route("/metrics", get(metrics_text))
         .with_state(Shared { status, metrics });
     tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
@@ -53,31 +86,21 @@ pub async fn serve(
     Ok(bound)
 }
 
-async fn health(State(s): State<Shared>) -> Response {
-    if s.status.healthy() {
-        (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "UP" })),
-        )
-            .into_response()
-    } else {
-        let state = s.status.to_json()["connector"]["state"].clone();
-        let body = serde_json::json!({ "status": "DOWN", "state": state });
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+impl Observed for Shared {
+    fn health(&self) -> Result<Value, Value> {
+        if self.status.healthy() {
+            Ok(serde_json::json!({ "status": "UP" }))
+        } else {
+            let state = self.status.to_json()["connector"]["state"].clone();
+            Err(serde_json::json!({ "status": "DOWN", "state": state }))
+        }
+    }
+
+    fn metrics(&self) -> String {
+        self.metrics.encode()
     }
 }
 
 async fn status_json(State(s): State<Shared>) -> Response {
     axum::Json(s.status.to_json()).into_response()
-}
-
-async fn metrics_text(State(s): State<Shared>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        s.metrics.encode(),
-    )
-        .into_response()
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
@@ -38,8 +38,7 @@ pub fn router(worker: Arc<Node>) -> Router {
     let auth = worker.config.auth.clone();
     Router::new()
         .route("/", get(root))
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
+        .merge(crate::http::observability())
         .merge(connectors::routes())
         .merge(offsets::routes())
         .merge(plugins::routes())
@@ -63,30 +62,23 @@ async fn root(State(w): State<Arc<Node>>) -> Json<Value> {
     }))
 }
 
-async fn health(State(w): State<Arc<Node>>) -> Response {
-    if w.shutdown.is_cancelled() {
-        let body = json!({
-            "status": "unhealthy",
-            "message": "Worker is shutting down: its connectors are draining.",
-        });
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+impl crate::http::Observed for Arc<Node> {
+    fn health(&self) -> Result<Value, Value> {
+        if self.shutdown.is_cancelled() {
+            return Err(json!({
+                "status": "unhealthy",
+                "message": "Worker is shutting down: its connectors are draining.",
+            }));
+        }
+        Ok(json!({
+            "status": "healthy",
+            "message": "Worker has completed startup and is ready to handle requests.",
+        }))
     }
-    Json(json!({
-        "status": "healthy",
-        "message": "Worker has completed startup and is ready to handle requests.",
-    }))
-    .into_response()
-}
 
-async fn metrics(State(w): State<Arc<Node>>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        crate::metrics::encode_by_connector(&w.host.metrics()),
-    )
-        .into_response()
+    fn metrics(&self) -> String {
+        crate::metrics::encode_by_connector(&self.host.metrics())
+    }
 }
 
 async fn not_found() -> ApiError {
