@@ -100,6 +100,14 @@ async fn a_read_committed_reader_sees_each_outcome_once() {
         "transactions committed: {committed:?}"
     );
     // A clean run aborts nothing: what is written is what commits.
+    let aborted = metric(
+        &metrics,
+        "lambda_sink_transactions_total{result=\"aborted\"}",
+    );
+    assert!(
+        aborted.is_none_or(|n| n == 0.0),
+        "transactions aborted in a clean run: {aborted:?}"
+    );
     for kind in ["success", "error"] {
         let read_committed = w.outcomes(kind, Isolation::Committed, 3 * MINUTE).await;
         let everything = w.outcomes(kind, Isolation::Uncommitted, 3 * MINUTE).await;
