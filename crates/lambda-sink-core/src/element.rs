@@ -259,6 +259,29 @@ mod tests {
         Chain::configure(&keys).unwrap()
     }
 
+    /// JSON values, string keys, Confluent's element, 6 MB requests.
+    fn settings<'a>(
+        transforms: &'a Chain,
+        filter: &'a FilterCriteria,
+        idempotency_key: &'a IdempotencyKey,
+    ) -> Settings<'a> {
+        Settings {
+            key_format: DataFormat::String,
+            value_format: DataFormat::Json,
+            converter: RecordConverter::NativeJson,
+            include_headers: false,
+            esm: None,
+            transforms,
+            filter,
+            idempotency_key,
+            limits: BatchLimits {
+                max_records: 10,
+                max_bytes: 6 * 1024 * 1024,
+            },
+            max_payload_bytes: 6 * 1024 * 1024,
+        }
+    }
+
     fn text(e: &Element) -> String {
         match e {
             Element::Ready(bytes) => String::from_utf8(bytes.clone()).unwrap(),
@@ -287,21 +310,8 @@ mod tests {
         ]);
         let shipped = FilterCriteria::parse(r#"{"value":{"status":["shipped"]}}"#).unwrap();
         let keyed = IdempotencyKey::Offset;
-        let base = Settings {
-            key_format: DataFormat::String,
-            value_format: DataFormat::Json,
-            converter: RecordConverter::NativeJson,
-            include_headers: false,
-            esm: None,
-            transforms: &none,
-            filter: &FilterCriteria::default(),
-            idempotency_key: &IdempotencyKey::default(),
-            limits: BatchLimits {
-                max_records: 10,
-                max_bytes: 6 * 1024 * 1024,
-            },
-            max_payload_bytes: 6 * 1024 * 1024,
-        };
+        let (all, offset) = (FilterCriteria::default(), IdempotencyKey::default());
+        let base = settings(&none, &all, &offset);
         let shipped_rec = record("k1", r#"{"status":"shipped"}"#);
         let other_rec = record("k1", r#"{"status":"new"}"#);
         let key = part("\"k1\"");
@@ -399,21 +409,8 @@ mod tests {
     fn traceparent_only_in_confluent_s_element() {
         let none = Chain::default();
         let rec = record("k", "{}");
-        let settings = Settings {
-            key_format: DataFormat::String,
-            value_format: DataFormat::Json,
-            converter: RecordConverter::NativeJson,
-            include_headers: false,
-            esm: None,
-            transforms: &none,
-            filter: &FilterCriteria::default(),
-            idempotency_key: &IdempotencyKey::default(),
-            limits: BatchLimits {
-                max_records: 10,
-                max_bytes: 1 << 20,
-            },
-            max_payload_bytes: 1 << 20,
-        };
+        let (all, offset) = (FilterCriteria::default(), IdempotencyKey::default());
+        let settings = settings(&none, &all, &offset);
         let confluent = text(&element(&settings, &rec, &part("\"k\""), &part("{}")));
         assert!(confluent.contains("\"traceparent\""), "{confluent}");
         let esm = Settings {
