@@ -7,7 +7,8 @@
 //! measures, back to back:
 //! the broker's consume ceiling, the endpoint's invoke ceiling, lambda-sink
 //! draining the same topics (batch sizes 20 and 100), the latency-bound case
-//! and the added latency. Rounds repeat; the table shows medians.
+//! and the added latency; the latency regimes (`regime`) measure the same
+//! drain behind an endpoint that answers after 10, 50 and 200 ms. Rounds repeat; the table shows medians.
 //!
 //! Run it through `scripts/bench.sh`, which builds everything in release mode.
 
@@ -16,6 +17,7 @@
 pub mod ceilings;
 pub mod env;
 pub mod load;
+pub mod regime;
 pub mod report;
 pub mod sink;
 pub mod stats;

@@ -43,6 +43,12 @@ impl Dataset {
         }
     }
 
+    /// The same, in `topic`.
+    pub fn with_topic(mut self, topic: String) -> Self {
+        self.topic = topic;
+        self
+    }
+
     /// The same, with `keys` distinct keys (a multiple of the partitions).
     pub fn with_keys(mut self, keys: usize) -> Self {
         self.keys = Some(keys);

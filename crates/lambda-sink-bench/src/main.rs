@@ -10,10 +10,11 @@ use clap::Parser;
 use lambda_sink_testkit::broker::PrivateBroker;
 
 use lambda_sink_bench::load::Dataset;
+use lambda_sink_bench::regime::{Cell, Regime};
 use lambda_sink_bench::report::{self, Results};
 use lambda_sink_bench::sink::Delivery;
 use lambda_sink_bench::stats::Sample;
-use lambda_sink_bench::{ceilings, env, load, sink};
+use lambda_sink_bench::{ceilings, env, load, regime, sink};
 
 /// Benchmarks lambda-sink against the broker's and the endpoint's ceilings.
 #[derive(Debug, Parser)]
@@ -55,6 +56,14 @@ struct Args {
     /// exactly-once) on the small-record topic.
     #[arg(long)]
     outcomes_only: bool,
+    /// Measure only the latency regimes (endpoint latency 0/10/50/200 ms ×
+    /// batch 20/100 × ordering partition/key; with `--baseline`, both
+    /// binaries side by side).
+    #[arg(long)]
+    regimes_only: bool,
+    /// Seconds each latency-regime run lasts at its bound (sizes its data).
+    #[arg(long, default_value_t = 4.0)]
+    regime_seconds: f64,
     /// Where the raw samples and medians are written.
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -82,25 +91,21 @@ async fn main() -> anyhow::Result<()> {
     if args.outcomes_only {
         return outcomes_only(&args, &env, &datasets[0]).await;
     }
+    if args.regimes_only {
+        return regimes_only(&args, &env).await;
+    }
     for d in &datasets {
         eprintln!("preloading {} records of ~{} B", d.records, d.value_bytes);
         load::preload(&env, d).await?;
     }
     let bound = sink::LatencyBound::new(args.partitions);
     let bound_data = Dataset::new("bound", 100, bound.records());
-    let concurrent = sink::Concurrent::new(args.partitions);
-    let keyed = Dataset::new("keyed", 100, concurrent.records()).with_keys(concurrent.keys);
-    let throttle = sink::Throttled::new();
-    let throttle_data = Dataset::new("throttled", 100, throttle.records);
     load::preload(&env, &bound_data).await?;
-    if !args.partition_mode_only {
-        eprintln!(
-            "preloading {} records with {} keys",
-            keyed.records, concurrent.keys
-        );
-        load::preload(&env, &keyed).await?;
-        load::preload(&env, &throttle_data).await?;
-    }
+    let scenarios = if args.partition_mode_only {
+        None
+    } else {
+        Some(Scenarios::preload(&env, &args).await?)
+    };
 
     let mut results = Results::default();
     for round in 1..=args.runs {
@@ -114,26 +119,26 @@ async fn main() -> anyhow::Result<()> {
             let before = sink::latency_bound(&env, baseline, &bound_data, &bound).await?;
             results.add("bound/baseline", &before);
         }
-        if args.partition_mode_only {
-            continue;
+        if let Some(s) = &scenarios {
+            concurrency(&env, s, &bound_run, &mut results).await?;
+            let latency = sink::added_latency(&env, round, args.latency_seconds).await?;
+            results.add("latency", &latency);
+            measure_outcomes(&env, &datasets[0], &mut results).await?;
+            s.grid
+                .measure(&env, args.baseline.as_deref(), &mut results)
+                .await?;
         }
-        let scenarios = Scenarios {
-            keyed: &keyed,
-            concurrent: &concurrent,
-            throttle_data: &throttle_data,
-            throttle: &throttle,
-        };
-        concurrency(&env, &scenarios, &bound_run, &mut results).await?;
-        let latency = sink::added_latency(&env, round, args.latency_seconds).await?;
-        results.add("latency", &latency);
-        measure_outcomes(&env, &datasets[0], &mut results).await?;
     }
-    if !args.partition_mode_only {
-        let table = report::table(&results, &datasets, &bound, &concurrent, &throttle);
+    if let Some(s) = &scenarios {
+        let table = report::table(&results, &datasets, &bound, &s.concurrent, &s.throttle);
         println!("{table}");
         println!(
             "{}",
             report::outcomes(&results, &datasets[0], OUTCOME_BATCH, &DELIVERIES)
+        );
+        println!(
+            "{}",
+            report::regimes(&results, &s.grid.cells, args.baseline.is_some())
         );
     }
     if args.baseline.is_some() {
@@ -197,12 +202,37 @@ async fn throughput(
     Ok(())
 }
 
-/// The key-ordered, unordered and throttled scenarios' data.
-struct Scenarios<'a> {
-    keyed: &'a Dataset,
-    concurrent: &'a sink::Concurrent,
-    throttle_data: &'a Dataset,
-    throttle: &'a sink::Throttled,
+/// The key-ordered, unordered, throttled and latency-regime scenarios and
+/// their data.
+struct Scenarios {
+    keyed: Dataset,
+    concurrent: sink::Concurrent,
+    throttle_data: Dataset,
+    throttle: sink::Throttled,
+    grid: Grid,
+}
+
+impl Scenarios {
+    async fn preload(env: &env::Env, args: &Args) -> anyhow::Result<Self> {
+        let concurrent = sink::Concurrent::new(args.partitions);
+        let keyed = Dataset::new("keyed", 100, concurrent.records()).with_keys(concurrent.keys);
+        let throttle = sink::Throttled::new();
+        let throttle_data = Dataset::new("throttled", 100, throttle.records);
+        eprintln!(
+            "preloading {} records with {} keys",
+            keyed.records, concurrent.keys
+        );
+        load::preload(env, &keyed).await?;
+        load::preload(env, &throttle_data).await?;
+        let grid = Grid::preload(env, args.regime_seconds).await?;
+        Ok(Self {
+            keyed,
+            concurrent,
+            throttle_data,
+            throttle,
+            grid,
+        })
+    }
 }
 
 /// One round of the concurrency scenarios: `key` and `none` ordering
@@ -210,12 +240,12 @@ struct Scenarios<'a> {
 /// without the adaptive limit.
 async fn concurrency(
     env: &env::Env,
-    s: &Scenarios<'_>,
+    s: &Scenarios,
     bound_run: &Sample,
     results: &mut Results,
 ) -> anyhow::Result<()> {
     for ordering in ["key", "none"] {
-        let mut run = sink::concurrent(env, s.keyed, s.concurrent, ordering).await?;
+        let mut run = sink::concurrent(env, &s.keyed, &s.concurrent, ordering).await?;
         // Side by side: this round's partition-mode figure and the
         // endpoint's ceiling for the same request size.
         run.insert(
@@ -230,10 +260,53 @@ async fn concurrency(
         results.add(&format!("concurrent/{ordering}"), &run);
     }
     for adaptive in [true, false] {
-        let run = sink::throttled(env, s.throttle_data, s.throttle, adaptive).await?;
+        let run = sink::throttled(env, &s.throttle_data, &s.throttle, adaptive).await?;
         results.add(&format!("throttled/{adaptive}"), &run);
     }
     Ok(())
+}
+
+/// The latency regimes: every cell with its slots and its topic.
+struct Grid {
+    cells: Vec<Cell>,
+    topics: regime::Topics,
+}
+
+impl Grid {
+    /// Sizes every cell's data to `seconds` at its bound and preloads it.
+    async fn preload(env: &env::Env, seconds: f64) -> anyhow::Result<Self> {
+        let mut cells = Vec::new();
+        for regime in Regime::grid() {
+            let slots = regime::configured_slots(env, &regime)?;
+            let records = regime::records_for(&regime, slots, seconds);
+            cells.push(Cell {
+                regime,
+                slots,
+                records,
+            });
+        }
+        let topics = regime::Topics::preload(env, cells.iter().map(|c| c.records)).await?;
+        Ok(Self { cells, topics })
+    }
+
+    /// One round: every cell, the baseline right after this binary.
+    async fn measure(
+        &self,
+        env: &env::Env,
+        baseline: Option<&std::path::Path>,
+        results: &mut Results,
+    ) -> anyhow::Result<()> {
+        for cell in &self.cells {
+            let d = self.topics.get(cell.records)?;
+            let run = regime::run(env, &env.binary, d, cell).await?;
+            results.add(&cell.regime.key(), &run);
+            if let Some(baseline) = baseline {
+                let before = regime::run(env, baseline, d, cell).await?;
+                results.add(&format!("{}/baseline", cell.regime.key()), &before);
+            }
+        }
+        Ok(())
+    }
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
@@ -277,6 +350,22 @@ async fn outcomes_only(args: &Args, env: &env::Env, d: &Dataset) -> anyhow::Resu
     println!(
         "{}",
         report::outcomes(&results, d, OUTCOME_BATCH, &DELIVERIES)
+    );
+    write_results(&args.out, &results)
+}
+
+/// `--regimes-only`: preloads the regimes' data and measures only them.
+async fn regimes_only(args: &Args, env: &env::Env) -> anyhow::Result<()> {
+    let grid = Grid::preload(env, args.regime_seconds).await?;
+    let mut results = Results::default();
+    for round in 1..=args.runs {
+        eprintln!("round {round} of {}", args.runs);
+        grid.measure(env, args.baseline.as_deref(), &mut results)
+            .await?;
+    }
+    println!(
+        "{}",
+        report::regimes(&results, &grid.cells, args.baseline.is_some())
     );
     write_results(&args.out, &results)
 }

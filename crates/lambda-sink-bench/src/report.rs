@@ -6,6 +6,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use crate::load::Dataset;
+use crate::regime::{Cell, Regime};
 use crate::sink::{Concurrent, Delivery, LatencyBound, Throttled};
 use crate::stats::{Sample, median};
 
@@ -331,6 +332,57 @@ pub fn outcomes(r: &Results, d: &Dataset, batch: usize, deliveries: &[Delivery])
             r.median(&key, "broker_cpu_us_per_record"),
             r.median(&key, "peak_rss_mb"),
         );
+    }
+    out
+}
+
+/// The latency regimes (`regime`): each cell against its bound, and its CPU
+/// per record against the zero-latency cell of the same batch and ordering
+/// (same round, medians); with a baseline, its figures beside.
+pub fn regimes(r: &Results, cells: &[Cell], baseline: bool) -> String {
+    let mut out = String::from(
+        "### Latency regimes (8 partitions, 50 keys each, ~100 B, default concurrency; medians)\n\n\
+         | endpoint latency | batch | ordering | slots | records | bound rec/s | lambda-sink rec/s | ratio to bound | records/invocation | CPU µs/record | × zero-latency | CPU µs/invocation | peak RSS MB |",
+    );
+    out.push_str(if baseline {
+        " baseline rec/s | baseline CPU µs/record | baseline × zero-latency |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    } else {
+        "\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    });
+    for cell in cells {
+        let g = cell.regime;
+        let key = g.key();
+        let zero = Regime { latency_ms: 0, ..g }.key();
+        let cpu = r.median(&key, "cpu_us_per_record");
+        let _ = write!(
+            out,
+            "| {} ms | {} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.2} | **{:.2}** | {:.0} | {:.0} |",
+            g.latency_ms,
+            g.batch,
+            g.ordering,
+            cell.slots,
+            fmt_int(cell.records as f64),
+            fmt_int(r.median(&key, "bound")),
+            fmt_int(r.median(&key, "records_per_s")),
+            r.median(&key, "ratio_to_bound"),
+            r.median(&key, "records_per_invocation"),
+            cpu,
+            cpu / r.median(&zero, "cpu_us_per_record"),
+            r.median(&key, "cpu_us_per_invocation"),
+            r.median(&key, "peak_rss_mb"),
+        );
+        if baseline {
+            let (before, zero_before) = (format!("{key}/baseline"), format!("{zero}/baseline"));
+            let _ = write!(
+                out,
+                " {} | {:.2} | {:.2} |",
+                fmt_int(r.median(&before, "records_per_s")),
+                r.median(&before, "cpu_us_per_record"),
+                r.median(&before, "cpu_us_per_record")
+                    / r.median(&zero_before, "cpu_us_per_record"),
+            );
+        }
+        out.push('\n');
     }
     out
 }

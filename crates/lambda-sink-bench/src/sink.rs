@@ -23,17 +23,17 @@ use crate::stats::{Sample, median, percentile};
 
 /// CPU seconds used while lambda-sink drained, from the first record's
 /// arrival at the endpoint to the last.
-struct Spent {
-    broker: f64,
-    endpoint: f64,
-    sink: f64,
+pub(crate) struct Spent {
+    pub(crate) broker: f64,
+    pub(crate) endpoint: f64,
+    pub(crate) sink: f64,
 }
 
 /// Waits until the fake has received `expected` records; returns the CPU
 /// seconds of the broker, the fake endpoint and lambda-sink from the first
 /// record's arrival to the last (read every 5 ms: a measurement, not a
 /// synchronisation; lambda-sink's start-up is not counted).
-async fn received(
+pub(crate) async fn received(
     env: &Env,
     fake: &FakeLambda,
     expected: usize,
@@ -67,7 +67,7 @@ async fn received(
 }
 
 /// Stops lambda-sink and checks it committed everything it was given.
-async fn stop_committed(
+pub(crate) async fn stop_committed(
     env: &Env,
     mut c: Connector,
     name: &str,
