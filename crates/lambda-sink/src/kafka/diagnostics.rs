@@ -242,7 +242,7 @@ impl KafkaContext {
         }
     }
 
-    /// The client's events (shared: a `FutureProducer` hides its context).
+    /// The client's events (shared with whatever wraps this context).
     pub fn events(&self) -> &Arc<ClientEvents> {
         &self.events
     }

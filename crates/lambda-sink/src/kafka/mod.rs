@@ -3,6 +3,7 @@
 //! librdkafka types stop here; the rest of the crate sees our own types.
 //!
 //! * [`consumer`]: a task's consumer, poll thread, pause/resume, rebalances;
+//! * [`polled`]: a producer served by its own thread, without spinning;
 //! * [`producer`]: outcome records, sent until acknowledged;
 //! * [`transaction`]: outcome records and offsets in one transaction per
 //!   task (`reporter.exactly.once`);
@@ -13,6 +14,7 @@
 
 pub mod consumer;
 pub mod diagnostics;
+pub mod polled;
 pub mod producer;
 pub mod transaction;
 

@@ -10,14 +10,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client_config;
-use super::diagnostics::{ClientEvents, KafkaContext};
+use super::polled::PolledProducer;
 use lambda_sink_core::config::ClientProperties;
 use lambda_sink_core::disposition::{Disposition, RetryReason};
 use lambda_sink_core::retry::Backoff;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::Producer;
 
 /// A record to write to an outcome topic.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,9 +45,7 @@ pub struct ProduceError {
 /// The producer of outcome records (shared by every partition).
 #[derive(Clone)]
 pub struct OutcomeProducer {
-    inner: FutureProducer<KafkaContext>,
-    /// Its librdkafka events (also where repeated warnings fold).
-    events: Arc<ClientEvents>,
+    inner: PolledProducer,
 }
 
 impl OutcomeProducer {
@@ -58,11 +54,8 @@ impl OutcomeProducer {
     /// # Errors
     /// When librdkafka refuses the configuration.
     pub fn new(props: &ClientProperties) -> Result<Self, KafkaError> {
-        let context = KafkaContext::new(props);
-        let events = context.events().clone();
         Ok(Self {
-            inner: client_config(props).create_with_context(context)?,
-            events,
+            inner: PolledProducer::create(props)?,
         })
     }
 
@@ -74,18 +67,16 @@ impl OutcomeProducer {
         record: OutcomeRecord,
     ) -> impl Future<Output = Result<(), ProduceError>> + Send + 'static {
         let producer = self.inner.clone();
-        let events = self.events.clone();
-        let first = enqueue(&producer, &record);
+        let first = producer.send(&record);
         async move {
             let mut delivery = first;
             let backoff = Backoff::forever(Duration::from_millis(100), Duration::from_secs(5));
             let mut attempt = 0;
             loop {
                 let error = match delivery {
-                    Ok(future) => match future.await {
-                        Ok(Ok(_)) => return Ok(()),
-                        Ok(Err((e, _))) => e,
-                        Err(_canceled) => KafkaError::Canceled,
+                    Ok(delivery) => match delivery.await {
+                        Ok(_) => return Ok(()),
+                        Err(e) => e,
                     },
                     Err(e) => e,
                 };
@@ -101,7 +92,7 @@ impl OutcomeProducer {
                     });
                 }
                 // While Kafka is away every pending record says this: folded.
-                events.warn_folded(
+                producer.events().warn_folded(
                     "outcome producer",
                     &format!(
                         "an outcome record for {} was not acknowledged ({error}); sending it again with backoff",
@@ -110,49 +101,22 @@ impl OutcomeProducer {
                 );
                 tokio::time::sleep(backoff.delay_forever(attempt, rand::random::<f64>())).await;
                 attempt = attempt.saturating_add(1);
-                delivery = enqueue(&producer, &record);
+                delivery = producer.send(&record);
             }
         }
     }
 
     /// Waits up to `timeout` for every enqueued record to be delivered.
     pub fn flush(&self, timeout: Duration) {
-        if let Err(e) = self.inner.flush(timeout) {
+        if let Err(e) = self.inner.producer().flush(timeout) {
             tracing::warn!(error = %e, "outcome producer flush incomplete");
         }
     }
 }
 
-type Delivery = rdkafka::producer::DeliveryFuture;
-
-/// Enqueues `r`; its delivery resolves once Kafka acknowledges it.
-pub(super) fn enqueue(
-    producer: &FutureProducer<KafkaContext>,
-    r: &OutcomeRecord,
-) -> Result<Delivery, KafkaError> {
-    let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
-    for (key, value) in &r.headers {
-        headers = headers.insert(Header {
-            key,
-            value: value.as_deref(),
-        });
-    }
-    let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic).headers(headers);
-    if let Some(k) = &r.key {
-        fr = fr.key(k.as_slice());
-    }
-    if let Some(v) = &r.value {
-        fr = fr.payload(v.as_slice());
-    }
-    if let Some(ts) = r.timestamp {
-        fr = fr.timestamp(ts);
-    }
-    producer.send_result(fr).map_err(|(e, _)| e)
-}
-
 /// Whether sending again may heal `error` (`Retry`), or why it will not (`Stop`).
-fn disposition(producer: &FutureProducer<KafkaContext>, error: &KafkaError) -> Disposition {
-    if let Some((code, reason)) = producer.client().fatal_error() {
+fn disposition(producer: &PolledProducer, error: &KafkaError) -> Disposition {
+    if let Some((code, reason)) = producer.producer().client().fatal_error() {
         return Disposition::Stop(format!("the producer failed fatally ({code:?}): {reason}"));
     }
     permanent_delivery_error(error)

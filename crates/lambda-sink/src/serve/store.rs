@@ -5,14 +5,14 @@
 //! on it at once and on every other worker as soon as it reads the topic.
 //! Conflicting writes are ordered by the topic.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_sink_core::config::{ClientRole, KafkaConfig};
+use lambda_sink_core::config::{ClientRole, ClientValue, KafkaConfig};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
@@ -21,6 +21,8 @@ use tracing::{info, warn};
 
 use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
+use crate::kafka::polled::PolledProducer;
+use crate::kafka::producer::OutcomeRecord;
 use crate::kafka::{failed, fault_of};
 
 /// How long a write waits for Kafka and for reading itself back.
@@ -121,8 +123,8 @@ pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> Result<(
 
 /// One state topic, read by a background task and written through here.
 pub struct TopicLog {
-    topic: String,
-    producer: FutureProducer,
+    topic: Arc<str>,
+    producer: PolledProducer,
     /// The next offset this worker will read.
     position: watch::Receiver<i64>,
 }
@@ -157,11 +159,10 @@ impl TopicLog {
         consumer
             .assign(&assignment)
             .map_err(failed(format!("reading {topic}")))?;
-        let producer: FutureProducer =
-            client_config(&kafka.client_properties(ClientRole::Producer))
-                .set("linger.ms", "0")
-                .create()
-                .map_err(failed("creating the state producer"))?;
+        let mut producer_props = kafka.client_properties(ClientRole::Producer);
+        producer_props.insert("linger.ms".into(), ClientValue::new("0", false));
+        let producer = PolledProducer::create(&producer_props)
+            .map_err(failed("creating the state producer"))?;
         let end = {
             let topic = topic.to_string();
             let reader = props.clone();
@@ -196,7 +197,7 @@ impl TopicLog {
             }
         });
         let log = Self {
-            topic: topic.to_string(),
+            topic: Arc::from(topic),
             producer,
             position,
         };
@@ -224,16 +225,8 @@ impl TopicLog {
     /// # Errors
     /// When Kafka does not take it or it is not read back within 30 s.
     pub async fn write(&self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
-        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
-        if let Some(v) = value {
-            record = record.payload(v);
-        }
-        let delivery = self
-            .producer
-            .send(record, WRITE_TIMEOUT)
-            .await
-            .map_err(|(e, _)| failed(format!("writing to {}", self.topic))(e))?;
-        self.read_to(delivery.offset + 1).await
+        let offset = self.send_record(key, value).await?;
+        self.read_to(offset + 1).await
     }
 
     /// Writes without waiting to read it back (status heartbeats).
@@ -241,14 +234,26 @@ impl TopicLog {
     /// # Errors
     /// When Kafka does not take it.
     pub async fn send(&self, key: &str, value: Option<&[u8]>) -> Result<(), Error> {
-        let mut record = FutureRecord::<str, [u8]>::to(&self.topic).key(key);
-        if let Some(v) = value {
-            record = record.payload(v);
-        }
-        self.producer
-            .send(record, WRITE_TIMEOUT)
+        self.send_record(key, value).await.map(|_| ())
+    }
+
+    /// Writes one record; its offset once Kafka acknowledged it.
+    async fn send_record(&self, key: &str, value: Option<&[u8]>) -> Result<i64, Error> {
+        let record = OutcomeRecord {
+            topic: self.topic.clone(),
+            key: Some(key.as_bytes().to_vec()),
+            value: value.map(<[u8]>::to_vec),
+            headers: Vec::new(),
+            timestamp: None,
+        };
+        let writing = || failed(format!("writing to {}", self.topic));
+        let delivery = self.producer.send(&record).map_err(writing())?;
+        tokio::time::timeout(WRITE_TIMEOUT, delivery)
             .await
-            .map(|_| ())
-            .map_err(|(e, _)| failed(format!("writing to {}", self.topic))(e))
+            .or_fault(
+                Fault::Unavailable,
+                format!("writing to {}: timed out", self.topic),
+            )?
+            .map_err(writing())
     }
 }

@@ -12,17 +12,16 @@ use futures::future::Map;
 use lambda_sink_core::config::{ClientProperties, ClientValue, Transactions as Bounds};
 use lambda_sink_core::record::TopicPartition;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
 use tracing::info;
 
 use super::port::{Class, Txn, TxnError};
 use super::transactor::{Fail, Transactions};
 use crate::error::{Error, Fault, OrFault};
-use crate::kafka::client_config;
 use crate::kafka::consumer::GroupMetadata;
-use crate::kafka::diagnostics::KafkaContext;
-use crate::kafka::producer::{OutcomeRecord, enqueue, permanent_delivery_error};
+use crate::kafka::polled::{Delivery, PolledProducer};
+use crate::kafka::producer::{OutcomeRecord, permanent_delivery_error};
 use crate::metrics::Metrics;
 
 /// How long one blocking transaction call may take before it is resumed
@@ -38,7 +37,7 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// a cluster that refuses transactions never takes partitions from the
 /// group's healthy members.
 pub struct Initialised {
-    producer: FutureProducer<KafkaContext>,
+    producer: PolledProducer,
     props: Arc<ClientProperties>,
     id: Arc<str>,
 }
@@ -57,10 +56,10 @@ impl Initialised {
         props
             .entry("transaction.timeout.ms".into())
             .or_insert_with(|| ClientValue::new("10000", false));
-        let producer =
-            create(&props).or_fault(Fault::Setup, "creating the transactional producer")?;
+        let producer = PolledProducer::create(&props)
+            .or_fault(Fault::Setup, "creating the transactional producer")?;
         let p = producer.clone();
-        tokio::task::spawn_blocking(move || p.init_transactions(INIT_TIMEOUT))
+        tokio::task::spawn_blocking(move || p.producer().init_transactions(INIT_TIMEOUT))
             .await
             .or_fault(Fault::Internal, "initialising transactions")?
             .map_err(|e| init_advice(&e, &id, INIT_TIMEOUT))?;
@@ -96,23 +95,26 @@ impl Initialised {
 /// librdkafka's transactional producer and the task's consumer group.
 #[derive(Clone)]
 pub(crate) struct KafkaTxn {
-    producer: FutureProducer<KafkaContext>,
+    producer: PolledProducer,
     props: Arc<ClientProperties>,
     id: Arc<str>,
     group: GroupMetadata,
 }
 
-type Delivered = <DeliveryFuture as std::future::Future>::Output;
+type Delivered = <Delivery as std::future::Future>::Output;
 
 impl Txn for KafkaTxn {
-    type Delivery = Map<DeliveryFuture, fn(Delivered) -> Result<(), TxnError>>;
+    type Delivery = Map<Delivery, fn(Delivered) -> Result<(), TxnError>>;
 
     fn begin(&self) -> Result<(), TxnError> {
-        self.producer.begin_transaction().map_err(classify)
+        self.producer
+            .producer()
+            .begin_transaction()
+            .map_err(classify)
     }
 
     fn send(&self, record: &OutcomeRecord) -> Result<Self::Delivery, TxnError> {
-        match enqueue(&self.producer, record) {
+        match self.producer.send(record) {
             Ok(delivery) => Ok(delivery.map(delivered as fn(Delivered) -> _)),
             Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
                 Err(TxnError::new(Class::Full, "the producer's queue is full"))
@@ -132,30 +134,33 @@ impl Txn for KafkaTxn {
                 .map_err(classify)?;
         }
         self.producer
+            .producer()
             .send_offsets_to_transaction(&tpl, &group, CALL_TIMEOUT)
             .map_err(classify)
     }
 
     fn commit(&self) -> Result<(), TxnError> {
         self.producer
+            .producer()
             .commit_transaction(CALL_TIMEOUT)
             .map_err(classify)
     }
 
     fn abort(&self) -> Result<(), TxnError> {
         self.producer
+            .producer()
             .abort_transaction(CALL_TIMEOUT)
             .map_err(classify)
     }
 
     fn renew(&self) -> Result<Self, TxnError> {
-        let producer = create(&self.props).map_err(|e| {
+        let producer = PolledProducer::create(&self.props).map_err(|e| {
             TxnError::new(
                 Class::Permanent,
                 format!("creating the transactional producer: {e}"),
             )
         })?;
-        match producer.init_transactions(CALL_TIMEOUT) {
+        match producer.producer().init_transactions(CALL_TIMEOUT) {
             Ok(()) => Ok(Self {
                 producer,
                 ..self.clone()
@@ -190,17 +195,13 @@ impl Txn for KafkaTxn {
 /// others fail the transaction's commit, which handles them).
 fn delivered(result: Delivered) -> Result<(), TxnError> {
     match result {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err((e, _))) => Err(match permanent_delivery_error(&e) {
+        Ok(_) => Ok(()),
+        Err(KafkaError::Canceled) => Err(TxnError::new(Class::Abortable, "delivery cancelled")),
+        Err(e) => Err(match permanent_delivery_error(&e) {
             Some(reason) => TxnError::new(Class::Permanent, reason),
             None => TxnError::new(Class::Abortable, e.to_string()),
         }),
-        Err(_canceled) => Err(TxnError::new(Class::Abortable, "delivery cancelled")),
     }
-}
-
-fn create(props: &ClientProperties) -> Result<FutureProducer<KafkaContext>, KafkaError> {
-    client_config(props).create_with_context(KafkaContext::new(props))
 }
 
 /// Whether a failed `init_transactions` is a refusal (not the cluster away).
