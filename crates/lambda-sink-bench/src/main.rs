@@ -64,6 +64,10 @@ struct Args {
     /// Seconds each latency-regime run lasts at its bound (sizes its data).
     #[arg(long, default_value_t = 4.0)]
     regime_seconds: f64,
+    /// Only the latency regimes whose name contains this (e.g.
+    /// `50ms/20/partition`; the zero-latency cells always run too).
+    #[arg(long)]
+    regime: Option<String>,
     /// Where the raw samples and medians are written.
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -224,7 +228,7 @@ impl Scenarios {
         );
         load::preload(env, &keyed).await?;
         load::preload(env, &throttle_data).await?;
-        let grid = Grid::preload(env, args.regime_seconds).await?;
+        let grid = Grid::preload(env, args).await?;
         Ok(Self {
             keyed,
             concurrent,
@@ -273,10 +277,19 @@ struct Grid {
 }
 
 impl Grid {
-    /// Sizes every cell's data to `seconds` at its bound and preloads it.
-    async fn preload(env: &env::Env, seconds: f64) -> anyhow::Result<Self> {
+    /// Sizes every cell's data to `--regime-seconds` at its bound and
+    /// preloads it.
+    async fn preload(env: &env::Env, args: &Args) -> anyhow::Result<Self> {
+        let seconds = args.regime_seconds;
         let mut cells = Vec::new();
-        for regime in Regime::grid() {
+        let chosen = |r: &Regime| {
+            r.latency_ms == 0
+                || args
+                    .regime
+                    .as_ref()
+                    .is_none_or(|only| r.key().contains(only))
+        };
+        for regime in Regime::grid().into_iter().filter(chosen) {
             let slots = regime::configured_slots(env, &regime)?;
             let records = regime::records_for(&regime, slots, seconds);
             cells.push(Cell {
@@ -356,7 +369,7 @@ async fn outcomes_only(args: &Args, env: &env::Env, d: &Dataset) -> anyhow::Resu
 
 /// `--regimes-only`: preloads the regimes' data and measures only them.
 async fn regimes_only(args: &Args, env: &env::Env) -> anyhow::Result<()> {
-    let grid = Grid::preload(env, args.regime_seconds).await?;
+    let grid = Grid::preload(env, args).await?;
     let mut results = Results::default();
     for round in 1..=args.runs {
         eprintln!("round {round} of {}", args.runs);

@@ -47,7 +47,7 @@ pub(crate) struct Context {
     /// Present when a key or value format uses the Schema Registry.
     pub(crate) schemas: Option<Arc<dyn Schemas>>,
     /// `aws.lambda.max.in.flight`, adaptive on throttling.
-    pub(crate) in_flight: Limiter,
+    pub(crate) in_flight: Arc<Limiter>,
     /// Cancelled on shutdown and on failure; partitions hold child tokens.
     pub(crate) stop: CancellationToken,
     failure: Mutex<Option<String>>,
@@ -67,12 +67,12 @@ impl Context {
     ) -> Self {
         Self {
             policy: Policy::of(&config),
-            in_flight: Limiter::new(
+            in_flight: Arc::new(Limiter::new(
                 config.lambda.max_in_flight,
                 config.lambda.adaptive_concurrency,
                 telemetry.metrics.in_flight.clone(),
                 telemetry.metrics.in_flight_limit.clone(),
-            ),
+            )),
             config,
             lambda,
             outcomes,

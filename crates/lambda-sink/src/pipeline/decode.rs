@@ -39,6 +39,13 @@ pub(super) enum Item {
     Filtered { record: SourceRecord },
 }
 
+impl Item {
+    /// Whether it goes to the function (not a dead letter or filtered).
+    pub(super) fn invokes(&self) -> bool {
+        matches!(self, Self::Ready { .. })
+    }
+}
+
 impl BatchElement for Item {
     fn element_len(&self) -> Option<usize> {
         match self {

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::context::{Context, Halt};
+use super::limit::Permit;
 use super::route::{Router, log_resolved_error};
 use crate::metrics::{ResultLabel, TypeLabel};
 
@@ -149,8 +150,13 @@ impl Invoker {
     /// `aws.lambda.max.record.age.ms` are not invoked, a batch Lambda finds
     /// too large is split, and a batch the function fails (wholly, or from
     /// the first record a partial batch response reports) is bisected and
-    /// retried as configured before it is resolved as failed.
-    pub(super) async fn process(&self, batch: Rendered) -> Result<(), Halt> {
+    /// retried as configured before it is resolved as failed. `permit`, when
+    /// given, is the in-flight slot its first invocation goes with.
+    pub(super) async fn process(
+        &self,
+        batch: Rendered,
+        mut permit: Option<Permit>,
+    ) -> Result<(), Halt> {
         let Some(function) = self
             .ctx
             .config
@@ -167,7 +173,7 @@ impl Invoker {
         // A stack keeps halves in order: the first half is processed first.
         let mut work = vec![Work { batch, retries: 0 }];
         while let Some(next) = work.pop() {
-            let then = self.step(&function, next).await?;
+            let then = self.step(&function, next, permit.take()).await?;
             work.extend(then.into_iter().rev());
         }
         Ok(())
@@ -175,7 +181,12 @@ impl Invoker {
 
     /// One batch: what is too old resolved, the rest invoked and resolved;
     /// the work that follows from it, in order.
-    async fn step(&self, function: &FunctionRef, work: Work) -> Result<Vec<Work>, Halt> {
+    async fn step(
+        &self,
+        function: &FunctionRef,
+        work: Work,
+        permit: Option<Permit>,
+    ) -> Result<Vec<Work>, Halt> {
         let Work { batch, retries } = work;
         let batch = self.drop_expired(function, batch).await?;
         if batch.is_empty() {
@@ -201,7 +212,7 @@ impl Invoker {
             .find_map(|(r, _)| trace::traceparent(r))
             .and_then(trace::xray_trace_id);
         let finished = match self
-            .invoke_with_retry(function, body, trace.as_deref())
+            .invoke_with_retry(function, body, trace.as_deref(), permit)
             .await
         {
             Attempt::Done(invoked) => Ok(invoked),
@@ -420,6 +431,7 @@ impl Invoker {
         function: &FunctionRef,
         body: impl Fn() -> Vec<u8>,
         trace: Option<&str>,
+        mut permit: Option<Permit>,
     ) -> Attempt {
         let lambda = &self.ctx.config.lambda;
         let backoff = Backoff {
@@ -430,7 +442,8 @@ impl Invoker {
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
-            let (failure, reason) = match self.invoke_once(function, body(), trace).await {
+            let once = self.invoke_once(function, body(), trace, permit.take());
+            let (failure, reason) = match once.await {
                 Once::Over(over) => return over,
                 Once::Retry(failure, reason) => (failure, reason),
             };
@@ -467,17 +480,21 @@ impl Invoker {
     }
 
     /// One invocation attempt, holding a slot of the in-flight limit while
-    /// its request is out, with its metrics.
+    /// its request is out (`permit`, or one it waits for), with its metrics.
     async fn invoke_once(
         &self,
         function: &FunctionRef,
         body: Vec<u8>,
         trace: Option<&str>,
+        permit: Option<Permit>,
     ) -> Once {
-        let permit = tokio::select! {
-            biased;
-            () = self.stop.cancelled() => return Once::Over(Attempt::Cancelled),
-            p = self.ctx.in_flight.acquire() => p,
+        let permit = match permit {
+            Some(p) => p,
+            None => tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Once::Over(Attempt::Cancelled),
+                p = self.ctx.in_flight.acquire() => p,
+            },
         };
         let (lambda, metrics) = (&self.ctx.config.lambda, &self.ctx.metrics);
         let started = std::time::Instant::now();

@@ -5,7 +5,7 @@
 //! the permit keeps the `in_flight_invocations` gauge and, when the attempt
 //! ends, tells the limit how it went. `in_flight_limit` shows the limit.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use lambda_sink_core::concurrency::Aimd;
 use prometheus_client::metrics::gauge::Gauge;
@@ -30,8 +30,8 @@ struct State {
 }
 
 /// One invocation attempt's slot.
-pub(crate) struct Permit<'a> {
-    limiter: &'a Limiter,
+pub(crate) struct Permit {
+    limiter: Arc<Limiter>,
     epoch: u64,
     saturated: bool,
 }
@@ -49,27 +49,34 @@ impl Limiter {
         }
     }
 
-    /// Waits for a slot under the current limit.
-    pub(crate) async fn acquire(&self) -> Permit<'_> {
+    /// Waits for a slot under the current limit. Cancel-safe: a wake-up
+    /// taken by a waiter that goes away passes to the next.
+    pub(crate) async fn acquire(self: &Arc<Self>) -> Permit {
         loop {
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            {
-                let mut s = lock(&self.state);
-                let limit = s.aimd.limit();
-                if s.in_use < limit {
-                    s.in_use += 1;
-                    self.in_flight.inc();
-                    return Permit {
-                        limiter: self,
-                        epoch: s.aimd.epoch(),
-                        saturated: s.in_use >= limit,
-                    };
-                }
+            if let Some(permit) = self.try_acquire() {
+                return permit;
             }
             room.await;
         }
+    }
+
+    /// A slot, if one is free under the current limit.
+    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        let mut s = lock(&self.state);
+        let limit = s.aimd.limit();
+        if s.in_use >= limit {
+            return None;
+        }
+        s.in_use += 1;
+        self.in_flight.inc();
+        Some(Permit {
+            limiter: self.clone(),
+            epoch: s.aimd.epoch(),
+            saturated: s.in_use >= limit,
+        })
     }
 
     /// The limit now.
@@ -96,7 +103,7 @@ impl Limiter {
     }
 }
 
-impl Permit<'_> {
+impl Permit {
     /// Lambda answered (any answer but a throttle).
     pub(crate) fn answered(&self) {
         let saturated = self.saturated;
@@ -112,7 +119,7 @@ impl Permit<'_> {
     }
 }
 
-impl Drop for Permit<'_> {
+impl Drop for Permit {
     fn drop(&mut self) {
         lock(&self.limiter.state).in_use -= 1;
         self.limiter.in_flight.dec();

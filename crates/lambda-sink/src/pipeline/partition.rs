@@ -33,6 +33,7 @@ use super::context::{Context, Halt};
 use super::decode::{Decoder, Item};
 use super::inbox::Inbox;
 use super::invoke::Invoker;
+use super::limit::Permit;
 use super::ports::Offsets;
 use super::route::Router;
 
@@ -168,23 +169,42 @@ impl Schedule {
         let mut running: JoinSet<Finished> = JoinSet::new();
         let mut open = true;
         let mut stopping = false;
+        // An in-flight slot taken while a batch to invoke waited for one.
+        let mut held = None;
         loop {
             let mut linger_until = None;
+            let mut waiting = false;
             while !stopping && running.len() < slots {
+                let plan = queue.plan(self.limits);
+                if plan.items == 0 {
+                    break;
+                }
+                let first = queue.get(plan.first);
                 if open && !linger.is_zero() {
-                    let plan = queue.plan(self.limits);
-                    let due = queue.get(plan.first).map_or_else(Instant::now, |q| q.at) + linger;
-                    if plan.items > 0 && !plan.full && due > Instant::now() {
+                    let due = first.map_or_else(Instant::now, |q| q.at) + linger;
+                    if !plan.full && due > Instant::now() {
                         linger_until = Some(due);
                         break;
                     }
                 }
-                let taken = queue.take(self.limits);
-                if taken.items.is_empty() {
-                    break;
-                }
-                self.start(&mut running, taken);
+                // A batch to invoke is cut only once it has an in-flight
+                // slot: while it waits it holds no key, and when it goes it
+                // takes every record that became eligible meanwhile.
+                let permit = if first.is_some_and(|q| q.item.invokes()) {
+                    match held.take().or_else(|| self.ctx.in_flight.try_acquire()) {
+                        Some(permit) => Some(permit),
+                        None => {
+                            waiting = true;
+                            break;
+                        }
+                    }
+                } else {
+                    None
+                };
+                self.start(&mut running, queue.take(self.limits), permit);
             }
+            // A slot nothing could use now goes back to the others.
+            drop(held.take());
             if running.is_empty() && (stopping || (!open && queue.is_empty())) {
                 return;
             }
@@ -192,6 +212,7 @@ impl Schedule {
             tokio::select! {
                 biased;
                 () = self.stop.cancelled(), if !stopping => stopping = true,
+                permit = self.ctx.in_flight.acquire(), if waiting => held = Some(permit),
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     if let Err(halt) = self.finished(&mut queue, done) {
                         stopping |= self.halted(halt);
@@ -251,8 +272,9 @@ impl Schedule {
         true
     }
 
-    /// Starts a batch (or a dead letter) on its own task.
-    fn start(&self, running: &mut JoinSet<Finished>, taken: Taken<Queued>) {
+    /// Starts a batch (or a dead letter) on its own task; a batch's first
+    /// invocation goes with `permit`.
+    fn start(&self, running: &mut JoinSet<Finished>, taken: Taken<Queued>, permit: Option<Permit>) {
         let invoker = self.invoker.clone();
         let Taken { items, lanes } = taken;
         let job = async move {
@@ -270,7 +292,7 @@ impl Schedule {
                     invoker.router().dead_letter(record, dead).await
                 }
                 Some(Item::Filtered { record }) => invoker.router().filtered(record).await,
-                _ => invoker.process(batch).await,
+                _ => invoker.process(batch, permit).await,
             };
             (lanes, result)
         };
