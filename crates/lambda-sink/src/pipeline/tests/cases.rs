@@ -519,3 +519,33 @@ async fn a_records_traceparent_becomes_the_requests_x_ray_trace_id() {
         ]
     );
 }
+
+/// More batches of a partition may run than the process-wide limit allows:
+/// a batch waiting for a slot holds no key, so the batch cut when a slot
+/// frees is full. (Cutting batches before they had a slot left the keys
+/// they held ineligible, and the batches after them went out short.)
+#[tokio::test(start_paused = true)]
+async fn key_mode_cuts_full_batches_when_the_in_flight_limit_binds() {
+    let h = Setup::new(
+        &[
+            ("aws.lambda.ordering", "key"),
+            ("aws.lambda.max.in.flight.per.partition", "10"),
+            ("aws.lambda.max.in.flight", "2"),
+            ("aws.lambda.batch.size", "5"),
+            ("max.poll.records", "1000"),
+        ],
+        |_, _: &Call| Answer::After(10 * MS, ok("{}")),
+    )
+    .start();
+    let keys: Vec<String> = (0..20).map(|k| format!("k{k}")).collect();
+    h.deliver((0..400).map(|o| keyed(0, o, Some(&keys[o as usize % 20]), "{}")));
+    h.stored(0, 400).await;
+    let sizes: Vec<usize> = h.calls().iter().map(Vec::len).collect();
+    // The stream's last records may go in short batches, one per slot.
+    let (body, tail) = sizes.split_at(sizes.len().saturating_sub(2));
+    assert!(
+        body.iter().all(|&n| n == 5),
+        "short batches before the end: {sizes:?} (tail {tail:?})"
+    );
+    assert!(shared_keys_in_flight(&lock(&h.lambda.spans)).is_empty());
+}
