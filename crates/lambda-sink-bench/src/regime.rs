@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use lambda_sink_testkit::fake_lambda;
 use lambda_sink_testkit::unique;
 
-use crate::env::Env;
+use crate::env::{Env, cpu_seconds};
 use crate::load::{self, Dataset};
 use crate::sink::{received, stop_committed};
 use crate::stats::Sample;
@@ -197,6 +197,12 @@ pub async fn run(
     // The last request arrived at `active`; its response took the latency.
     let seconds = fake.stats.active().as_secs_f64() + regime.latency_ms as f64 / 1000.0;
     let invocations = fake.stats.invocations.load(Ordering::SeqCst) as f64;
+    // Caught up, at zero latency: what the process costs doing nothing.
+    let idle = if regime.latency_ms == 0 {
+        Some(idle_cpu(&c).await)
+    } else {
+        None
+    };
     stop_committed(env, c, &name, &d.topic).await?;
     let records = d.records as f64;
     let rate = records / seconds;
@@ -207,11 +213,27 @@ pub async fn run(
         ("records_per_invocation", records / invocations),
         ("peak_rss_mb", peak as f64 / 1_048_576.0),
     ]);
+    if let Some(idle) = idle {
+        sample.insert("idle_cpu_ms_per_s", idle);
+    }
     if let Some(bound) = regime.bound(cell.slots) {
         sample.insert("bound", bound);
         sample.insert("ratio_to_bound", rate / bound);
     }
     Ok(sample)
+}
+
+/// Seconds the idle CPU is measured over (ticks are 10 ms).
+const IDLE_SECONDS: u64 = 5;
+
+/// CPU ms per second of `c` over [`IDLE_SECONDS`] once it has drained (a
+/// measurement window, not a synchronisation).
+async fn idle_cpu(c: &lambda_sink_testkit::connector::Connector) -> f64 {
+    // Let the drain's last responses and commits settle first.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let before = cpu_seconds(Some(c.pid()));
+    tokio::time::sleep(std::time::Duration::from_secs(IDLE_SECONDS)).await;
+    (cpu_seconds(Some(c.pid())) - before) * 1000.0 / IDLE_SECONDS as f64
 }
 
 #[cfg(test)]

@@ -384,5 +384,21 @@ pub fn regimes(r: &Results, cells: &[Cell], baseline: bool) -> String {
         }
         out.push('\n');
     }
+    let zero = Regime {
+        latency_ms: 0,
+        batch: 20,
+        ordering: "partition",
+    }
+    .key();
+    let idle = |suffix: &str| r.median(&format!("{zero}{suffix}"), "idle_cpu_ms_per_s");
+    let _ = write!(
+        out,
+        "\nIdle (caught up, after the 0 ms / batch 20 / partition drain): lambda-sink {:.1} ms of CPU per second",
+        idle("")
+    );
+    if baseline {
+        let _ = write!(out, ", baseline {:.1}", idle("/baseline"));
+    }
+    out.push_str(".\n");
     out
 }
