@@ -33,7 +33,22 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 
 use super::client_config;
 use super::diagnostics::{ClientEvents, KafkaContext};
-use super::producer::OutcomeRecord;
+
+/// A record to write: an outcome record (result, error, dead letter) or a
+/// state-topic record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutcomeRecord {
+    /// Target topic.
+    pub topic: Arc<str>,
+    /// Key (null for results and errors; the original key for dead letters).
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Timestamp (dead letters keep the original's).
+    pub timestamp: Option<i64>,
+}
 
 /// How long one poll round lasts: long, so an idle producer rarely wakes.
 const ROUND: Duration = Duration::from_secs(1);

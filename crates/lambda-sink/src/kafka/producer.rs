@@ -10,27 +10,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use super::polled::OutcomeRecord;
 use super::polled::PolledProducer;
 use lambda_sink_core::config::ClientProperties;
 use lambda_sink_core::disposition::{Disposition, RetryReason};
 use lambda_sink_core::retry::Backoff;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
-
-/// A record to write to an outcome topic.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutcomeRecord {
-    /// Target topic.
-    pub topic: Arc<str>,
-    /// Key (null for results and errors; the original key for dead letters).
-    pub key: Option<Vec<u8>>,
-    /// Value.
-    pub value: Option<Vec<u8>>,
-    /// Headers.
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-    /// Timestamp (dead letters keep the original's).
-    pub timestamp: Option<i64>,
-}
 
 /// A delivery that will never succeed.
 #[derive(Debug, thiserror::Error)]
