@@ -68,6 +68,9 @@ struct Args {
     /// `50ms/20/partition`; the zero-latency cells always run too).
     #[arg(long)]
     regime: Option<String>,
+    /// Distinct keys on each partition in the latency regimes' data.
+    #[arg(long, default_value_t = regime::KEYS_PER_PARTITION)]
+    keys_per_partition: usize,
     /// Where the raw samples and medians are written.
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -142,7 +145,12 @@ async fn main() -> anyhow::Result<()> {
         );
         println!(
             "{}",
-            report::regimes(&results, &s.grid.cells, args.baseline.is_some())
+            report::regimes(
+                &results,
+                &s.grid.cells,
+                args.keys_per_partition,
+                args.baseline.is_some()
+            )
         );
     }
     if args.baseline.is_some() {
@@ -298,7 +306,12 @@ impl Grid {
                 records,
             });
         }
-        let topics = regime::Topics::preload(env, cells.iter().map(|c| c.records)).await?;
+        let topics = regime::Topics::preload(
+            env,
+            cells.iter().map(|c| c.records),
+            args.keys_per_partition,
+        )
+        .await?;
         Ok(Self { cells, topics })
     }
 
@@ -378,7 +391,12 @@ async fn regimes_only(args: &Args, env: &env::Env) -> anyhow::Result<()> {
     }
     println!(
         "{}",
-        report::regimes(&results, &grid.cells, args.baseline.is_some())
+        report::regimes(
+            &results,
+            &grid.cells,
+            args.keys_per_partition,
+            args.baseline.is_some()
+        )
     );
     write_results(&args.out, &results)
 }

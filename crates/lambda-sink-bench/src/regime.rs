@@ -23,7 +23,8 @@ pub const LATENCIES: [u64; 4] = [0, 10, 50, 200];
 pub const BATCHES: [usize; 2] = [20, 100];
 /// Orderings measured.
 pub const ORDERINGS: [&str; 2] = ["partition", "key"];
-/// Keys per partition in every regime's data (the "many keys").
+/// Keys per partition in the regimes' data unless `--keys-per-partition`
+/// says otherwise (the "many keys").
 pub const KEYS_PER_PARTITION: usize = 50;
 
 /// One cell of the grid.
@@ -125,7 +126,7 @@ pub fn records_for(regime: &Regime, slots: usize, seconds: f64) -> usize {
     ((wanted / step).ceil() * step).clamp(16_000.0, 400_000.0) as usize
 }
 
-/// The regimes' data: one topic per size, `KEYS_PER_PARTITION` keys on each
+/// The regimes' data: one topic per size, the same number of keys on each
 /// partition, ~100 B values.
 #[derive(Default)]
 pub struct Topics {
@@ -133,10 +134,12 @@ pub struct Topics {
 }
 
 impl Topics {
-    /// Preloads a topic of every size `sizes` holds (once each).
+    /// Preloads a topic of every size `sizes` holds (once each), with
+    /// `keys_per_partition` keys on each partition.
     pub async fn preload(
         env: &Env,
         sizes: impl IntoIterator<Item = usize>,
+        keys_per_partition: usize,
     ) -> anyhow::Result<Self> {
         let partitions = usize::try_from(env.partitions)?;
         let mut by_size = BTreeMap::new();
@@ -144,13 +147,11 @@ impl Topics {
             if by_size.contains_key(&records) {
                 continue;
             }
+            let keys = keys_per_partition * partitions;
             let d = Dataset::new("regime", 100, records)
-                .with_keys(KEYS_PER_PARTITION * partitions)
-                .with_topic(format!("bench-regime-{records}"));
-            eprintln!(
-                "preloading {records} records with {} keys",
-                KEYS_PER_PARTITION * partitions
-            );
+                .with_keys(keys)
+                .with_topic(format!("bench-regime-{records}-{keys}"));
+            eprintln!("preloading {records} records with {keys} keys");
             load::preload(env, &d).await?;
             by_size.insert(records, d);
         }

@@ -339,9 +339,9 @@ pub fn outcomes(r: &Results, d: &Dataset, batch: usize, deliveries: &[Delivery])
 /// The latency regimes (`regime`): each cell against its bound, and its CPU
 /// per record against the zero-latency cell of the same batch and ordering
 /// (same round, medians); with a baseline, its figures beside.
-pub fn regimes(r: &Results, cells: &[Cell], baseline: bool) -> String {
-    let mut out = String::from(
-        "### Latency regimes (8 partitions, 50 keys each, ~100 B, default concurrency; medians)\n\n\
+pub fn regimes(r: &Results, cells: &[Cell], keys_per_partition: usize, baseline: bool) -> String {
+    let mut out = format!(
+        "### Latency regimes ({keys_per_partition} keys a partition, ~100 B, default concurrency; medians)\n\n\
          | endpoint latency | batch | ordering | slots | records | bound rec/s | lambda-sink rec/s | ratio to bound | records/invocation | CPU µs/record | × zero-latency | CPU µs/invocation | peak RSS MB |",
     );
     out.push_str(if baseline {
