@@ -10,7 +10,8 @@
 //! order; in `key` and `none` mode up to
 //! `aws.lambda.max.in.flight.per.partition` batches run at once, each on its
 //! own tokio task. Batches are cut by `aws.lambda.batch.size`,
-//! `aws.lambda.max.payload.bytes` and `aws.lambda.linger.ms`. The worker
+//! `aws.lambda.max.payload.bytes` and `aws.lambda.linger.ms`, and only once
+//! they have a slot of the process-wide in-flight limit. The worker
 //! queues at most that many batches' worth of records ahead
 //! (`batch.size × max.in.flight.per.partition`), beyond the partition's
 //! bounded channel.
@@ -175,14 +176,10 @@ impl Schedule {
             let mut linger_until = None;
             let mut waiting = false;
             while !stopping && running.len() < slots {
-                let plan = queue.plan(self.limits);
-                if plan.items == 0 {
-                    break;
-                }
-                let first = queue.get(plan.first);
                 if open && !linger.is_zero() {
-                    let due = first.map_or_else(Instant::now, |q| q.at) + linger;
-                    if !plan.full && due > Instant::now() {
+                    let plan = queue.plan(self.limits);
+                    let due = queue.get(plan.first).map_or_else(Instant::now, |q| q.at) + linger;
+                    if plan.items > 0 && !plan.full && due > Instant::now() {
                         linger_until = Some(due);
                         break;
                     }
@@ -190,18 +187,17 @@ impl Schedule {
                 // A batch to invoke is cut only once it has an in-flight
                 // slot: while it waits it holds no key, and when it goes it
                 // takes every record that became eligible meanwhile.
-                let permit = if first.is_some_and(|q| q.item.invokes()) {
-                    match held.take().or_else(|| self.ctx.in_flight.try_acquire()) {
-                        Some(permit) => Some(permit),
-                        None => {
-                            waiting = true;
-                            break;
-                        }
-                    }
-                } else {
-                    None
-                };
-                self.start(&mut running, queue.take(self.limits), permit);
+                let permit = held.take().or_else(|| self.ctx.in_flight.try_acquire());
+                if permit.is_none() && self.next_invokes(&queue) {
+                    waiting = true;
+                    break;
+                }
+                let taken = queue.take(self.limits);
+                if taken.items.is_empty() {
+                    held = permit;
+                    break;
+                }
+                self.start(&mut running, taken, permit);
             }
             // A slot nothing could use now goes back to the others.
             drop(held.take());
@@ -252,6 +248,13 @@ impl Schedule {
         Ok(())
     }
 
+    /// Whether the next batch the scheduler would take goes to the function
+    /// (and so needs an in-flight slot).
+    fn next_invokes(&self, queue: &Scheduler<Queued>) -> bool {
+        let plan = queue.plan(self.limits);
+        plan.items > 0 && queue.get(plan.first).is_some_and(|q| q.item.invokes())
+    }
+
     /// Frees a finished batch's lanes; its halt, if it ended in one.
     fn finished(&self, queue: &mut Scheduler<Queued>, done: Joined) -> Result<(), Halt> {
         match done {
@@ -289,9 +292,13 @@ impl Schedule {
             }
             let result = match alone {
                 Some(Item::Dead { record, dead }) => {
+                    drop(permit);
                     invoker.router().dead_letter(record, dead).await
                 }
-                Some(Item::Filtered { record }) => invoker.router().filtered(record).await,
+                Some(Item::Filtered { record }) => {
+                    drop(permit);
+                    invoker.router().filtered(record).await
+                }
                 _ => invoker.process(batch, permit).await,
             };
             (lanes, result)
