@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -272,6 +273,8 @@ impl Services {
                             .unwrap_or_default(),
                         timestamp: m.timestamp().to_millis(),
                     }),
+                    // librdkafka reconnects by itself; the deadline bounds it.
+                    Some(Err(e)) if transient(&e) => {}
                     Some(Err(e)) => bail!("reading {topic}: {e}"),
                     None => {}
                 }
@@ -445,4 +448,13 @@ impl Services {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// A consumer error librdkafka recovers from on its own (a connection to
+/// the broker dropped and is being made again).
+fn transient(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
+    )
 }
