@@ -175,7 +175,7 @@ impl Schedule {
         loop {
             let mut linger_until = None;
             let mut waiting = false;
-            while !stopping && running.len() < slots {
+            while !stopping && running.len() < slots && !queue.is_empty() {
                 if open && !linger.is_zero() {
                     let plan = queue.plan(self.limits);
                     let due = queue.get(plan.first).map_or_else(Instant::now, |q| q.at) + linger;
