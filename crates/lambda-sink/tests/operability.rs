@@ -237,26 +237,18 @@ async fn an_assumed_iam_role_invokes_the_function() {
         .on(s.clone())
         .create()
         .await;
-    let (topic, name, function) = (&w.topic, &w.name, &w.function);
-    s.produce(topic, &records(3, 1)).await.unwrap();
-    let config = s.connector_config(
-        name,
-        topic,
-        function,
-        &[
-            ("authentication.method", "IAM Roles"),
-            (
-                "aws.iam.role.arn",
-                "arn:aws:iam::000000000000:role/lambda-sink-invoker",
-            ),
-            ("aws.iam.external.id", "ext-1"),
-        ],
-    );
-    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
-    s.wait_committed_to_end(&format!("connect-{name}"), topic, 1, MINUTE)
-        .await;
+    s.produce(&w.topic, &records(3, 1)).await.unwrap();
+    let mut c = w.start(&[
+        ("authentication.method", "IAM Roles"),
+        (
+            "aws.iam.role.arn",
+            "arn:aws:iam::000000000000:role/lambda-sink-invoker",
+        ),
+        ("aws.iam.external.id", "ext-1"),
+    ]);
+    w.drained(MINUTE, &[&c]).await;
     c.stop_cleanly().await;
-    assert_eq!(s.function_records(function).await.unwrap().len(), 3);
+    assert_eq!(w.function_records().await.len(), 3);
 }
 
 #[tokio::test]
@@ -271,22 +263,14 @@ async fn aws_calls_go_through_an_authenticating_proxy() {
         .on(s.clone())
         .create()
         .await;
-    let (topic, name, function) = (&w.topic, &w.name, &w.function);
-    s.produce(topic, &records(3, 1)).await.unwrap();
-    let config = s.connector_config(
-        name,
-        topic,
-        function,
-        &[
-            ("aws.lambda.proxy.url", &format!("http://{}", proxy.addr)),
-            ("aws.lambda.proxy.user", "proxy-user"),
-            ("aws.lambda.proxy.password", "proxy-pw-5e1a"),
-            ("aws.lambda.batch.size", "1"),
-        ],
-    );
-    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
-    s.wait_committed_to_end(&format!("connect-{name}"), topic, 1, MINUTE)
-        .await;
+    s.produce(&w.topic, &records(3, 1)).await.unwrap();
+    let mut c = w.start(&[
+        ("aws.lambda.proxy.url", &format!("http://{}", proxy.addr)),
+        ("aws.lambda.proxy.user", "proxy-user"),
+        ("aws.lambda.proxy.password", "proxy-pw-5e1a"),
+        ("aws.lambda.batch.size", "1"),
+    ]);
+    w.drained(MINUTE, &[&c]).await;
     c.stop_cleanly().await;
     assert!(
         proxy.stats.forwarded.load(Ordering::SeqCst) >= 3,
