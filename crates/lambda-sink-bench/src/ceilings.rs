@@ -1,11 +1,12 @@
 //! The machine's ceilings, measured with lambda-sink's own client settings:
 //! how fast a plain librdkafka consumer reads a topic, and how many
 //! invocations per second the fake endpoint answers through lambda-sink's
-//! own `aws-sdk-lambda` client at lambda-sink's concurrency — and what each
-//! costs in CPU per record, split by process (or, for the in-process fake
-//! endpoint, by thread): the plain consumer and the SDK client are the work
-//! lambda-sink cannot avoid, and its own CPU per record is judged against
-//! their sum.
+//! own invoker at lambda-sink's concurrency — and what each costs in CPU per
+//! record, split by process (or, for the in-process fake endpoint, by
+//! thread): the plain consumer and the invoker are the work lambda-sink
+//! cannot avoid, and its own CPU per record is judged against their sum. The
+//! SDK's own `Invoke` is measured the same way beside it ([`Client::Sdk`]),
+//! the figure the invoker replaced.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use lambda_sink::lambda::invoke::Invoker;
 use lambda_sink_core::codec::{DataFormat, RecordConverter};
-use lambda_sink_core::config::InvocationType;
+use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::{batch, codec, payload};
 use lambda_sink_testkit::{fake_lambda, unique};
@@ -133,8 +134,44 @@ fn request(d: &Dataset, batch: usize) -> anyhow::Result<Vec<u8>> {
     Ok(batch::request_body(elements.iter().map(Vec::as_slice)))
 }
 
+/// Which client sends the invocations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    /// lambda-sink's invoker.
+    Invoker,
+    /// The SDK's `Invoke` operation, with lambda-sink's SDK configuration.
+    Sdk,
+}
+
+/// One of the two clients, built.
+#[derive(Clone)]
+enum Built {
+    Invoker(Invoker),
+    Sdk(aws_sdk_lambda::Client),
+}
+
+impl Built {
+    async fn invoke(&self, function: &FunctionRef, body: Vec<u8>) -> anyhow::Result<()> {
+        match self {
+            Self::Invoker(invoker) => invoker
+                .invoke(function, InvocationType::Sync, body, None)
+                .await
+                .map(drop)
+                .map_err(|e| anyhow::anyhow!("invoking the fake endpoint: {e:?}")),
+            Self::Sdk(client) => client
+                .invoke()
+                .function_name(function.function())
+                .payload(aws_sdk_lambda::primitives::Blob::new(body))
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| anyhow::anyhow!("invoking the fake endpoint through the SDK: {e:?}")),
+        }
+    }
+}
+
 /// Invocations/s the fake endpoint answers for requests of `batch` records
-/// of `d`, through lambda-sink's SDK client, one request in flight per
+/// of `d`, through `client`, one request in flight per
 /// partition (lambda-sink's concurrency in sync mode), for `duration`; the
 /// client's and the endpoint's CPU per record (the endpoint runs on threads
 /// of its own, told apart by name).
@@ -143,6 +180,7 @@ pub async fn invoke(
     d: &Dataset,
     batch: usize,
     duration: Duration,
+    client: Client,
 ) -> anyhow::Result<Sample> {
     let fake = fake_lambda::start_dedicated(2)?;
     let config = env.validated(&env.config(
@@ -154,7 +192,12 @@ pub async fn invoke(
         &[],
     ))?;
     let sdk = lambda_sink::lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
-    let invoker = Invoker::new(lambda_sink::lambda::client(&sdk));
+    let client = match client {
+        Client::Invoker => Built::Invoker(
+            lambda_sink::lambda::invoker(&sdk, &config.aws, config.lambda.socket_timeout).await?,
+        ),
+        Client::Sdk => Built::Sdk(lambda_sink::lambda::client(&sdk)),
+    };
     let function = config
         .lambda
         .routing
@@ -166,14 +209,11 @@ pub async fn invoke(
     let (cpu_at_start, fake_at_start) = (own_cpu(), fake.cpu_seconds());
     let workers: Vec<_> = (0..env.partitions)
         .map(|_| {
-            let (invoker, function, body) = (invoker.clone(), function.clone(), body.clone());
+            let (client, function, body) = (client.clone(), function.clone(), body.clone());
             tokio::spawn(async move {
                 let mut n = 0u64;
                 while started.elapsed() < duration {
-                    invoker
-                        .invoke(&function, InvocationType::Sync, body.clone(), None)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("invoking the fake endpoint: {e:?}"))?;
+                    client.invoke(&function, body.clone()).await?;
                     n += 1;
                 }
                 anyhow::Ok(n)

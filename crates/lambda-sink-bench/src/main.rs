@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Parser;
 use lambda_sink_testkit::broker::PrivateBroker;
 
+use lambda_sink_bench::ceilings::Client;
 use lambda_sink_bench::load::Dataset;
 use lambda_sink_bench::regime::{Cell, Regime};
 use lambda_sink_bench::report::{self, Results};
@@ -168,12 +169,15 @@ async fn throughput(
     d: &Dataset,
     results: &mut Results,
 ) -> anyhow::Result<()> {
+    const SECONDS: Duration = Duration::from_secs(3);
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     let consumed = ceilings::consume(env, d).await?;
     results.add(&format!("{}/consumer", d.name), &consumed);
     for batch in [20, 100] {
-        let endpoint = ceilings::invoke(env, d, batch, Duration::from_secs(3)).await?;
+        let endpoint = ceilings::invoke(env, d, batch, SECONDS, Client::Invoker).await?;
         results.add(&format!("{}/endpoint/{batch}", d.name), &endpoint);
+        let sdk = ceilings::invoke(env, d, batch, SECONDS, Client::Sdk).await?;
+        results.add(&format!("{}/sdk/{batch}", d.name), &sdk);
         let mut drained = sink::drain(env, d, batch).await?;
         // Side by side: this round's ceilings.
         let ceiling = consumed["records_per_s"].min(endpoint["records_per_s"]);
@@ -188,8 +192,8 @@ async fn throughput(
             drained["records_per_s"] / shared.min(ceiling),
         );
         // lambda-sink's own CPU per record against the work it cannot
-        // avoid: consuming (the plain consumer) and invoking (the SDK
-        // client), each measured alone.
+        // avoid: consuming (the plain consumer) and invoking (its own
+        // invoker), each measured alone.
         let clients = consumed["consumer_cpu_us_per_record"] + endpoint["client_cpu_us_per_record"];
         drained.insert("clients_cpu_us_per_record", clients);
         drained.insert(

@@ -107,7 +107,7 @@ fn throughput(r: &Results, datasets: &[Dataset]) -> String {
     );
     let mut machine = format!(
         "\n### CPU per record ({cores} cores)\n\n\
-         | records | batch | plain consumer µs | SDK client µs | sum µs | **lambda-sink µs** | **lambda-sink / sum** (target ≤ 1.5) | broker µs (plain consumer / lambda-sink) | fake endpoint µs | shared-CPU bound (rec/s) | cores busy while lambda-sink drains | ratio to min(ceilings, shared-CPU bound) |\n\
+         | records | batch | plain consumer µs | invoker alone µs (SDK's Invoke) | sum µs | **lambda-sink µs** | **lambda-sink / sum** (target ≤ 1.5) | broker µs (plain consumer / lambda-sink) | fake endpoint µs | shared-CPU bound (rec/s) | cores busy while lambda-sink drains | ratio to min(ceilings, shared-CPU bound) |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for d in datasets {
@@ -115,6 +115,7 @@ fn throughput(r: &Results, datasets: &[Dataset]) -> String {
         for batch in [20, 100] {
             let sink = format!("{}/lambda-sink/{batch}", d.name);
             let endpoint = format!("{}/endpoint/{batch}", d.name);
+            let sdk = format!("{}/sdk/{batch}", d.name);
             let records = format!("{} × ~{} B", fmt_int(d.records as f64), d.value_bytes);
             let _ = writeln!(
                 out,
@@ -131,9 +132,10 @@ fn throughput(r: &Results, datasets: &[Dataset]) -> String {
             );
             let _ = writeln!(
                 machine,
-                "| {records} | {batch} | {:.2} | {:.2} | {:.2} | **{:.2}** | **{:.2}** | {:.2} / {:.2} | {:.2} | {} | {:.2} | {:.2} |",
+                "| {records} | {batch} | {:.2} | {:.2} ({:.2}) | {:.2} | **{:.2}** | **{:.2}** | {:.2} / {:.2} | {:.2} | {} | {:.2} | {:.2} |",
                 r.median(&consumer, "consumer_cpu_us_per_record"),
                 r.median(&endpoint, "client_cpu_us_per_record"),
+                r.median(&sdk, "client_cpu_us_per_record"),
                 r.median(&sink, "clients_cpu_us_per_record"),
                 r.median(&sink, "cpu_us_per_record"),
                 r.median(&sink, "cpu_ratio_to_clients"),

@@ -1,9 +1,11 @@
-//! AWS Lambda adapters: the SDK client built from the validated config,
+//! AWS Lambda adapters: the SDK configuration built from the validated
+//! config (region, endpoint, credentials, proxy), the invoker over it,
 //! region resolution, and function checks.
 //!
 //! SDK types stop here. The SDK's own retries are switched off: lambda-sink
 //! has exactly one retry layer, so throttling is never hidden behind N×M calls.
 
+pub mod credentials;
 pub mod invoke;
 
 use std::time::Duration;
@@ -15,6 +17,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_runtime_api::client::http::HttpConnectorSettings;
 use lambda_sink_core::config::{AwsConfig, AwsCredentials, FunctionRef};
 
 /// Which sources may supply a region when the config names none.
@@ -72,7 +76,7 @@ pub async fn sdk_config(aws: &AwsConfig, socket_timeout: Duration) -> Result<Sdk
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
+                .connect_timeout(CONNECT_TIMEOUT)
                 .operation_attempt_timeout(socket_timeout)
                 .build(),
         );
@@ -114,36 +118,85 @@ pub async fn sdk_config(aws: &AwsConfig, socket_timeout: Duration) -> Result<Sdk
 }
 
 /// An HTTP client for the AWS SDK that sends every request (Lambda, STS,
-/// credentials) through `aws.lambda.proxy.url`, with basic authentication
-/// when a user is set; TLS as the SDK's default client (rustls, aws-lc).
+/// credentials) through `aws.lambda.proxy.url`.
 fn proxied_http_client(
     proxy: &lambda_sink_core::config::Proxy,
 ) -> Result<aws_sdk_lambda::config::SharedHttpClient, Error> {
-    use aws_smithy_http_client::proxy::ProxyConfig;
-    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-    let mut config = ProxyConfig::all(proxy.url.as_str()).or_fault_with(Fault::Setup, || {
-        format!("aws.lambda.proxy.url {}", proxy.url)
-    })?;
-    if let Some(user) = &proxy.user {
-        let password = proxy.password.as_ref().map_or("", |p| p.expose().as_str());
-        config = config.with_basic_auth(user.as_str(), password);
-    }
+    let config = proxy_config(proxy)?;
     Ok(
         aws_smithy_http_client::Builder::new().build_with_connector_fn(
             move |settings, components| {
-                let mut builder =
-                    aws_smithy_http_client::Connector::builder().proxy_config(config.clone());
-                builder.set_connector_settings(settings.cloned());
-                if let Some(components) = components {
-                    builder.set_sleep_impl(components.sleep_impl());
-                }
-                builder
-                    .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-                    .build()
+                connector(
+                    Some(config.clone()),
+                    settings.cloned(),
+                    components.and_then(|c| c.sleep_impl()),
+                )
             },
         ),
     )
 }
+
+/// The proxy setting for `aws.lambda.proxy.url`, with basic authentication
+/// when a user is set.
+fn proxy_config(
+    proxy: &lambda_sink_core::config::Proxy,
+) -> Result<aws_smithy_http_client::proxy::ProxyConfig, Error> {
+    let mut config = aws_smithy_http_client::proxy::ProxyConfig::all(proxy.url.as_str())
+        .or_fault_with(Fault::Setup, || {
+            format!("aws.lambda.proxy.url {}", proxy.url)
+        })?;
+    if let Some(user) = &proxy.user {
+        let password = proxy.password.as_ref().map_or("", |p| p.expose().as_str());
+        config = config.with_basic_auth(user.as_str(), password);
+    }
+    Ok(config)
+}
+
+/// The SDK's own hyper connector, TLS as the SDK's default client (rustls,
+/// aws-lc), through `proxy` when set and never through the environment's.
+fn connector(
+    proxy: Option<aws_smithy_http_client::proxy::ProxyConfig>,
+    settings: Option<HttpConnectorSettings>,
+    sleep: Option<SharedAsyncSleep>,
+) -> aws_smithy_http_client::Connector {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    let mut builder = aws_smithy_http_client::Connector::builder();
+    if let Some(proxy) = proxy {
+        builder = builder.proxy_config(proxy);
+    }
+    builder.set_connector_settings(settings);
+    builder.set_sleep_impl(sleep);
+    builder
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .build()
+}
+
+/// The invoker for `sdk` (from [`sdk_config`] over `aws`): its own
+/// connection pool, `aws.lambda.proxy.url` when set, a 10 s connect timeout
+/// and `socket_timeout` for each whole request.
+///
+/// # Errors
+/// A bad proxy URL, or no endpoint for the region.
+pub async fn invoker(
+    sdk: &SdkConfig,
+    aws: &AwsConfig,
+    socket_timeout: Duration,
+) -> Result<invoke::Invoker, Error> {
+    let proxy = aws.proxy.as_ref().map(proxy_config).transpose()?;
+    let connector = connector(
+        proxy,
+        Some(
+            HttpConnectorSettings::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build(),
+        ),
+        Some(SharedAsyncSleep::new(TokioSleep::new())),
+    );
+    invoke::Invoker::new(sdk, connector, socket_timeout).await
+}
+
+/// How long a new connection to Lambda (or the proxy) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Lambda client for `sdk`.
 pub fn client(sdk: &SdkConfig) -> aws_sdk_lambda::Client {

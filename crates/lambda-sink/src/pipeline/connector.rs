@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_credential_types::provider::ProvideCredentials;
 use lambda_sink_core::config::{ClientRole, Config};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -136,7 +135,7 @@ pub(super) async fn start(
     telemetry: Telemetry,
 ) -> Result<Option<(Arc<Context>, OutcomeProducer)>, RunError> {
     let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
-    let invoker = Invoker::new(lambda::client(&sdk));
+    let invoker = lambda::invoker(&sdk, &config.aws, config.lambda.socket_timeout).await?;
     let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
         .or_fault(Fault::Setup, "creating the Kafka producer")?;
     // The start-up checks are independent: run them side by side, so the
@@ -146,7 +145,7 @@ pub(super) async fn start(
         () = stop.cancelled() => return Ok(None),
         checked = async {
             tokio::try_join!(
-                check_credentials(&sdk),
+                check_credentials(&invoker),
                 check_registry(&config),
                 async {
                     let cluster = kafka::await_cluster(&config.kafka).await?;
@@ -219,17 +218,14 @@ async fn check_registry(config: &Config) -> Result<Option<crate::registry::Regis
 
 /// Resolves credentials once at start, so a missing or broken credential
 /// source is a clear start-up error rather than retries later.
-async fn check_credentials(sdk: &aws_config::SdkConfig) -> Result<(), Error> {
-    let Some(provider) = sdk.credentials_provider() else {
-        return Err(Error::setup("no AWS credentials provider is configured"));
-    };
-    tokio::time::timeout(Duration::from_secs(30), provider.provide_credentials())
+async fn check_credentials(invoker: &Invoker) -> Result<(), Error> {
+    tokio::time::timeout(Duration::from_secs(30), invoker.credentials())
         .await
         .or_fault(Fault::Unavailable, "loading AWS credentials (30 s)")?
-        .or_fault(
-            Fault::Setup,
-            "cannot load AWS credentials: set aws.access.key.id and aws.secret.access.key, \
-             or configure the AWS default credential chain (environment, profile, role)",
-        )?;
-    Ok(())
+        .map_err(|e| {
+            Error::setup(format!(
+                "cannot load AWS credentials: set aws.access.key.id and aws.secret.access.key, \
+                 or configure the AWS default credential chain (environment, profile, role): {e}"
+            ))
+        })
 }
