@@ -170,8 +170,8 @@ impl Built {
     }
 }
 
-/// Invocations/s the fake endpoint answers for requests of `batch` records
-/// of `d`, through `client`, one request in flight per
+/// Invocations/s the fake endpoint, answering after `latency_ms`, answers
+/// for requests of `batch` records of `d`, through `client`, one request in flight per
 /// partition (lambda-sink's concurrency in sync mode), for `duration`; the
 /// client's and the endpoint's CPU per record (the endpoint runs on threads
 /// of its own, told apart by name).
@@ -181,12 +181,18 @@ pub async fn invoke(
     batch: usize,
     duration: Duration,
     client: Client,
+    latency_ms: u64,
 ) -> anyhow::Result<Sample> {
     let fake = fake_lambda::start_dedicated(2)?;
+    let function = if latency_ms == 0 {
+        "fixed-ceiling".to_string()
+    } else {
+        format!("slow{latency_ms}-fixed-ceiling")
+    };
     let config = env.validated(&env.config(
         &unique("bench-ceiling"),
         &d.topic,
-        "fixed-ceiling",
+        &function,
         &fake.url(),
         batch,
         &[],
@@ -232,6 +238,10 @@ pub async fn invoke(
         ("invocations_per_s", per_s),
         ("records_per_s", per_s * batch as f64),
         ("client_cpu_us_per_record", per_record(client_cpu)),
+        (
+            "client_cpu_us_per_invocation",
+            client_cpu / invocations as f64 * 1e6,
+        ),
         ("endpoint_cpu_us_per_record", per_record(endpoint_cpu)),
         // Client and endpoint together.
         ("cpu_us_per_record", per_record(client_cpu + endpoint_cpu)),

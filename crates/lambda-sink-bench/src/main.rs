@@ -174,9 +174,9 @@ async fn throughput(
     let consumed = ceilings::consume(env, d).await?;
     results.add(&format!("{}/consumer", d.name), &consumed);
     for batch in [20, 100] {
-        let endpoint = ceilings::invoke(env, d, batch, SECONDS, Client::Invoker).await?;
+        let endpoint = ceilings::invoke(env, d, batch, SECONDS, Client::Invoker, 0).await?;
         results.add(&format!("{}/endpoint/{batch}", d.name), &endpoint);
-        let sdk = ceilings::invoke(env, d, batch, SECONDS, Client::Sdk).await?;
+        let sdk = ceilings::invoke(env, d, batch, SECONDS, Client::Sdk, 0).await?;
         results.add(&format!("{}/sdk/{batch}", d.name), &sdk);
         let mut drained = sink::drain(env, d, batch).await?;
         // Side by side: this round's ceilings.
@@ -330,6 +330,22 @@ impl Grid {
             let d = self.topics.get(cell.records)?;
             let run = regime::run(env, &env.binary, d, cell).await?;
             results.add(&cell.regime.key(), &run);
+            if cell.regime.ordering == "partition" {
+                // The invoker alone, one request in flight per partition as
+                // in partition ordering: what an invocation costs at this
+                // latency without Kafka or the pipeline.
+                let seconds = if cell.regime.latency_ms == 0 { 3 } else { 8 };
+                let alone = ceilings::invoke(
+                    env,
+                    d,
+                    cell.regime.batch,
+                    Duration::from_secs(seconds),
+                    Client::Invoker,
+                    cell.regime.latency_ms,
+                )
+                .await?;
+                results.add(&format!("{}/invoker", cell.regime.key()), &alone);
+            }
             if let Some(baseline) = baseline {
                 let before = regime::run(env, baseline, d, cell).await?;
                 results.add(&format!("{}/baseline", cell.regime.key()), &before);

@@ -344,21 +344,27 @@ pub fn outcomes(r: &Results, d: &Dataset, batch: usize, deliveries: &[Delivery])
 pub fn regimes(r: &Results, cells: &[Cell], keys_per_partition: usize, baseline: bool) -> String {
     let mut out = format!(
         "### Latency regimes ({keys_per_partition} keys a partition, ~100 B, default concurrency; medians)\n\n\
-         | endpoint latency | batch | ordering | slots | records | bound rec/s | lambda-sink rec/s | ratio to bound | records/invocation | CPU µs/record | × zero-latency | CPU µs/invocation | peak RSS MB |",
+         | endpoint latency | batch | ordering | slots | records | bound rec/s | lambda-sink rec/s | ratio to bound | records/invocation | CPU µs/record | × zero-latency | CPU µs/invocation | invoker alone µs/invocation (× zero-latency) | peak RSS MB |",
     );
     out.push_str(if baseline {
-        " baseline rec/s | baseline CPU µs/record | baseline × zero-latency |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        " baseline rec/s | baseline CPU µs/record | baseline × zero-latency |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     } else {
-        "\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     });
     for cell in cells {
         let g = cell.regime;
         let key = g.key();
         let zero = Regime { latency_ms: 0, ..g }.key();
         let cpu = r.median(&key, "cpu_us_per_record");
+        let alone = |k: &str| r.median(&format!("{k}/invoker"), "client_cpu_us_per_invocation");
+        let invoker = if g.ordering == "partition" {
+            format!("{:.0} ({:.2})", alone(&key), alone(&key) / alone(&zero))
+        } else {
+            "–".to_string()
+        };
         let _ = write!(
             out,
-            "| {} ms | {} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.2} | **{:.2}** | {:.0} | {:.0} |",
+            "| {} ms | {} | {} | {} | {} | {} | {} | {:.2} | {:.1} | {:.2} | **{:.2}** | {:.0} | {invoker} | {:.0} |",
             g.latency_ms,
             g.batch,
             g.ordering,
