@@ -76,6 +76,40 @@ async fn a_function_written_for_the_event_source_mapping_runs_unchanged() {
     }
 }
 
+#[tokio::test]
+async fn any_bytes_reach_an_esm_function_without_an_input_format() {
+    // docs/esm.md's example sets no input.data.format: in esm format the
+    // default is BYTES, so text and arbitrary bytes are delivered base64 in
+    // the event, as the event source mapping delivers them.
+    let w = world!("esm-bytes").partitions(1).create().await;
+    let mut records = vec![
+        Produce::text(0, "k0", "plain text"),
+        Produce::text(0, "k1", ""),
+        Produce::text(0, "k2", r#"{"i":2}"#),
+    ];
+    records[1].value = Some(vec![0xff, 0x00, 0x80]);
+    w.s.produce(&w.topic, &records).await.unwrap();
+    let mut c = w.start(&[
+        ("aws.lambda.payload.format", "esm"),
+        ("aws.lambda.batch.size", "3"),
+        ("aws.lambda.batch.linger.ms", "10000"),
+    ]);
+    w.drained(MINUTE, &[&c]).await;
+    c.stop_cleanly().await;
+    let mut seen = w.function_records().await;
+    seen.sort_by_key(|r| r["offset"].as_i64());
+    let delivered: Vec<&str> = seen
+        .iter()
+        .map(|r| r["value_base64"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(delivered, ["cGxhaW4gdGV4dA==", "/wCA", "eyJpIjoyfQ=="]);
+    assert!(
+        !c.log().contains("WARN") && !c.log().contains("dead letter"),
+        "nothing was dead-lettered or warned about:\n{}",
+        c.log()
+    );
+}
+
 /// A run of `records` (one partition, one batch) through a connector with
 /// `settings` and the test function, until committed to the end; what it
 /// wrote and the function saw is read afterwards.

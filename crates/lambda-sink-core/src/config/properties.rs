@@ -297,12 +297,12 @@ pub static PROPERTIES: &[Property] = &[
     prop!(
         "input.data.format",
         one_of(DataFormat::NAMES),
-        Value("JSON"),
+        Derived("JSON; BYTES with `aws.lambda.payload.format=esm`"),
         No,
         High,
         Connector,
         false,
-        "Format of record values. AVRO, JSON_SR and PROTOBUF need `schema.registry.url`."
+        "Format of record values. AVRO, JSON_SR and PROTOBUF need `schema.registry.url`. With `aws.lambda.payload.format=esm` the default is BYTES: any value is delivered, base64 in the event, as the event source mapping does."
     ),
     prop!(
         "input.key.format",

@@ -126,7 +126,7 @@ fn build(v: &Values, report: &mut Report) -> Option<Config> {
 
     let subscription = subscription(v, report);
     let key_format = v.choice("input.key.format", DataFormat::from_canonical);
-    let value_format = v.choice("input.data.format", DataFormat::from_canonical);
+    let value_format = value_format(v);
     let kafka = kafka(v, report);
     let schema_registry = schema_registry(v, [key_format, value_format], report);
     let aws = aws(v, connector_id.as_ref(), report);
@@ -180,6 +180,27 @@ fn build(v: &Values, report: &mut Report) -> Option<Config> {
         service: service?,
         transforms: transforms?,
     })
+}
+
+/// `input.data.format`, else its default for the payload format.
+fn value_format(v: &Values) -> Option<DataFormat> {
+    if v.is_set("input.data.format") {
+        return v.choice("input.data.format", DataFormat::from_canonical);
+    }
+    Some(default_value_format(v.choice(
+        "aws.lambda.payload.format",
+        PayloadFormat::from_canonical,
+    )))
+}
+
+/// JSON, except in the `esm` payload format: there any bytes are delivered
+/// (base64 in the event), as AWS's event source mapping delivers them.
+fn default_value_format(payload: Option<PayloadFormat>) -> DataFormat {
+    if payload == Some(PayloadFormat::Esm) {
+        DataFormat::Bytes
+    } else {
+        DataFormat::Json
+    }
 }
 
 /// `name` (1 to 64 characters) and the connector id (`connector.id`, or

@@ -1009,3 +1009,32 @@ fn exactly_once_is_off_by_default_and_bounded_when_on() {
          lambda-sink derives transactional ids itself (reporter.exactly.once=true)",
     );
 }
+
+#[test]
+fn the_value_format_defaults_to_bytes_in_esm_format_only() {
+    let cases: [(&[(&str, &str)], DataFormat); 5] = [
+        (&[], DataFormat::Json),
+        (
+            &[("aws.lambda.payload.format", "confluent")],
+            DataFormat::Json,
+        ),
+        (&[("aws.lambda.payload.format", "esm")], DataFormat::Bytes),
+        (
+            &[
+                ("aws.lambda.payload.format", "esm"),
+                ("input.data.format", "JSON"),
+            ],
+            DataFormat::Json,
+        ),
+        (
+            &[
+                ("aws.lambda.payload.format", "esm"),
+                ("input.data.format", "STRING"),
+            ],
+            DataFormat::String,
+        ),
+    ];
+    for (changes, format) in cases {
+        assert_eq!(config(changes).value_format, format, "{changes:?}");
+    }
+}
