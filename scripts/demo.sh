@@ -105,7 +105,7 @@ for r in records[-5:]:
 ' "$TOPIC"
 
 log "what landed in success-demo (first 5 of $("${KAFKA_TOOL[@]}" end-offsets success-demo)):"
-"${KAFKA_TOOL[@]}" consume success-demo --max 5
+"${KAFKA_TOOL[@]}" consume success-demo --max 5 --values json
 
 log "stopping lambda-sink (SIGTERM: finish in-flight work, commit, exit 0)"
 kill -TERM $SINK_PID

@@ -4,9 +4,11 @@ checking what lambda-sink wrote, so tests do not only agree with themselves.
   kafka_tool.py create-topic TOPIC PARTITIONS
   kafka_tool.py produce TOPIC < lines       each line: JSON {"key":..,"value":..,"partition":..}
                                              (value/key: any JSON, sent as its JSON text)
-  kafka_tool.py consume TOPIC [--max N] [--idle-ms MS]
+  kafka_tool.py consume TOPIC [--max N] [--idle-ms MS] [--values text|json]
                                              prints one JSON line per record:
-                                             {"partition","offset","key","value","headers"}
+                                             {"partition","offset","key","value","headers"};
+                                             with --values json, a value that is JSON
+                                             (or a JSON string holding JSON) as that JSON
   kafka_tool.py committed GROUP TOPIC        prints {"partition": committed offset, ...}
   kafka_tool.py end-offsets TOPIC            prints {"partition": end offset, ...}
   kafka_tool.py ready SECONDS                exit 0 once a Metadata request lists a broker
@@ -77,7 +79,19 @@ def text(data):
         return data.hex()
 
 
-def consume(topic, max_records=None, idle_ms=3000):
+def decoded(value):
+    """`value` as the JSON it holds, unwrapping JSON strings that hold JSON
+    (a result record's value is the function's response, often a JSON
+    document serialised as a string); text that is not JSON stays text."""
+    while isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            break
+    return value
+
+
+def consume(topic, max_records=None, idle_ms=3000, values="text"):
     consumer = Consumer({**COMMON, "group.id": f"kafka-tool-{time.time_ns()}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     consumer.subscribe([topic])
@@ -95,7 +109,8 @@ def consume(topic, max_records=None, idle_ms=3000):
             seen += 1
             print(json.dumps({
                 "partition": msg.partition(), "offset": msg.offset(),
-                "key": text(msg.key()), "value": text(msg.value()),
+                "key": text(msg.key()),
+                "value": decoded(text(msg.value())) if values == "json" else text(msg.value()),
                 "headers": {k: text(v) for k, v in (msg.headers() or [])},
             }), flush=True)
     finally:
@@ -148,7 +163,10 @@ def main(argv):
         produce(args[0])
     elif cmd == "consume" and args:
         opts = dict(zip(args[1::2], args[2::2]))
-        consume(args[0], int(opts["--max"]) if "--max" in opts else None, int(opts.get("--idle-ms", 3000)))
+        if opts.get("--values", "text") not in ("text", "json"):
+            sys.exit("--values is text or json")
+        consume(args[0], int(opts["--max"]) if "--max" in opts else None, int(opts.get("--idle-ms", 3000)),
+                opts.get("--values", "text"))
     elif cmd == "committed" and len(args) == 2:
         committed(*args)
     elif cmd == "end-offsets" and len(args) == 1:

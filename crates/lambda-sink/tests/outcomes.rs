@@ -748,3 +748,43 @@ async fn a_function_alias_is_invoked_through_its_qualifier() {
         "an unknown alias stops the connector"
     );
 }
+
+#[tokio::test]
+async fn the_demos_printout_of_result_records_is_json_objects() {
+    // scripts/demo.sh prints success-<id> with `kafka_tool.py consume
+    // --values json`: the records a real connector wrote read back as the
+    // JSON objects the function answered, not as escaped strings.
+    let w = world!("demo-print").partitions(1).create().await;
+    let values: Vec<Value> = (1..=3).map(|i| json!({"a": i, "b": 2 * i})).collect();
+    w.s.produce(&w.topic, &json_records(0, &values))
+        .await
+        .unwrap();
+    let mut c = w.start(&[]);
+    w.drained(MINUTE, &[&c]).await;
+    c.stop_cleanly().await;
+    let python = std::env::var("LAMBDA_SINK_PYTHON")
+        .expect("LAMBDA_SINK_PYTHON (set by scripts/services.sh env) names the venv's python");
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tools/kafka_tool.py");
+    let printed = |values: &str| {
+        let out = std::process::Command::new(&python)
+            .arg(&tool)
+            .args(["consume", &format!("success-{}", w.name), "--max", "3"])
+            .args(["--values", values])
+            .env("KAFKA_BOOTSTRAP", &w.s.bootstrap)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["value"].clone())
+            .collect::<Vec<Value>>()
+    };
+    let decoded = printed("json");
+    assert_eq!(decoded.len(), 3);
+    for value in &decoded {
+        assert!(value.is_object(), "a JSON object: {value}");
+    }
+    // Without decoding the same records are strings: what the demo used to print.
+    assert!(printed("text").iter().all(Value::is_string));
+}
