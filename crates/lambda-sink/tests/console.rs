@@ -2,9 +2,10 @@
 //! (playwright-core driving Debian's chromium) against a `serve` worker on
 //! the real broker and Lambda emulator. This test owns the world (topic,
 //! function, worker) and produces records when the script asks for them;
-//! the script signs in with the worker's bearer token, creates the
-//! connector through the form (an inline
-//! validation error first), watches it run, pauses and resumes it, reads
+//! the script signs in with the worker's bearer token, checks the form's
+//! layout (essentials alone, required markers, rendered descriptions, the
+//! id an odd name becomes, hidden outcome topics), creates the connector
+//! through the form (an inline validation error first), watches it run, pauses and resumes it, reads
 //! the DLQ (a planted `<script>` record shown as text) and redrives a
 //! record after fixing the cause. Then this test checks the function got it.
 //!
@@ -45,6 +46,8 @@ fn records() -> Vec<Produce> {
         b"<img src=x onerror=window.__xss=2>".to_vec(),
     ));
     out.push(planted);
+    // A long bad value, folded in the DLQ view.
+    out.push(Produce::text(0, "long", &"word ".repeat(120)));
     out
 }
 
@@ -57,6 +60,9 @@ async fn the_console_in_headless_chromium() {
         unique("console-sink"),
     );
     s.create_topic(&topic, 1).await.unwrap();
+    // Another connector's outcome topic, which the topic picker hides.
+    let outcome = unique("success-console-other");
+    s.create_topic(&outcome, 1).await.unwrap();
     s.deploy_test_function(&function, 10, &[]).await.unwrap();
     // The console obeys the listener's auth: the script signs in first.
     let token = unique("console-token");
@@ -82,6 +88,7 @@ async fn the_console_in_headless_chromium() {
         .env("NODE_PATH", &node_path)
         .env("CONSOLE_URL", &url)
         .env("CONSOLE_TOPIC", &topic)
+        .env("CONSOLE_OUTCOME_TOPIC", &outcome)
         .env("CONSOLE_FUNCTION", &function)
         .env("CONSOLE_NAME", &name)
         .env("CONSOLE_TOKEN", &token)

@@ -15,6 +15,7 @@ const TOPIC = process.env.CONSOLE_TOPIC;
 const FUNCTION = process.env.CONSOLE_FUNCTION;
 const NAME = process.env.CONSOLE_NAME;
 const TOKEN = process.env.CONSOLE_TOKEN;
+const OUTCOME_TOPIC = process.env.CONSOLE_OUTCOME_TOPIC; // another connector's, by its name
 const SHOTS = process.env.CONSOLE_SCREENSHOTS; // a directory, or unset
 const TIMEOUT = 60_000;
 
@@ -70,16 +71,52 @@ async function shot(page, name, centred) {
   assert.equal(await page.locator('[data-field-row="kafka.bootstrap.servers"] .required').count(), 0);
   assert.match(await field("kafka.bootstrap.servers").getAttribute("placeholder"), /^worker default: 127\.0\.0\.1:/);
   assert.equal(await field("aws.secret.access.key").getAttribute("placeholder"), "worker default: [hidden]");
+  step("the essentials first and alone, the rest in collapsed groups");
+  const height = (await form.boundingBox()).height;
+  assert.ok(height < 2000, `the new form is ${height} px tall with only the essentials open`);
+  assert.equal(await page.locator('[data-testid="essentials"] [data-field-row]:visible').count(), 9, "nine essentials");
+  assert.equal(await field("aws.lambda.batch.size").isVisible(), false, "tuning is collapsed");
+  assert.equal(await page.locator('[data-field-row="aws.lambda.function.name"] .required').count(), 1, "the function is marked required");
+  assert.match(await page.locator('[data-field-row="aws.lambda.function.name"] .when').textContent(), /required in single mode/);
+  const doc = page.locator('[data-field-row="aws.lambda.invocation.type"] .doc');
+  assert.ok(await doc.locator("code").count() >= 2, "code spans are rendered");
+  assert.ok(!(await doc.textContent()).includes("`"), "no raw backticks");
+  await page.getByTestId("property-search").fill("linger");
+  await field("aws.lambda.batch.linger.ms").waitFor();
+  assert.equal(await field("aws.lambda.batch.size").isVisible(), false, "only matching properties");
+  await page.getByTestId("property-search").fill("");
+  await page.waitForFunction(() => !document.querySelector('[name="aws.lambda.batch.linger.ms"]').checkVisibility());
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, "console-new");
 
+  step("a name that is not an id says what its id will be");
+  await field("name").fill("x<img src=x onerror=alert(1)>");
+  await page.waitForFunction(() => !document.querySelector('[data-testid="id-hint"]').hidden);
+  assert.match(await page.getByTestId("id-hint").textContent(), /x_img_src_x_onerror_alert_1__/);
+  assert.equal(await page.locator('[data-field-row="name"] img').count(), 0, "the name is text");
   await field("name").fill(NAME);
-  await page.getByTestId("topic-filter").fill(TOPIC); // the topic picker
+  await page.waitForFunction(() => document.querySelector('[data-testid="id-hint"]').hidden);
+
+  step("the topic picker hides other connectors' outcome topics");
+  await page.getByTestId("topic-filter").fill(OUTCOME_TOPIC);
+  await page.locator('[data-testid="topic-picker"]').getByText("no topic matches").waitFor();
+  await page.getByTestId("topic-show-all").check();
+  await page.locator(`[data-topic="${OUTCOME_TOPIC}"].outcome`).waitFor();
+  await page.getByTestId("topic-show-all").uncheck();
+  await page.getByTestId("topic-filter").fill(TOPIC);
   await page.locator(`[data-topic="${TOPIC}"]`).click();
   assert.equal(await field("topics").inputValue(), TOPIC);
   await field("aws.lambda.function.name").fill(FUNCTION);
   await field("input.data.format").selectOption("JSON");
+  // Beyond the essentials, a user finds a property with the search box.
+  const reveal = async (name) => {
+    await page.getByTestId("property-search").fill(name);
+    await field(name).waitFor();
+  };
+  await reveal("errors.tolerance");
   await field("errors.tolerance").selectOption("all");
   step("a validation error shown inline, before submit");
+  await reveal("aws.lambda.batch.size");
   await field("aws.lambda.batch.size").fill("0");
   const batchErrors = page.locator('[data-field="aws.lambda.batch.size"] li');
   await batchErrors.first().waitFor();
@@ -130,11 +167,22 @@ async function shot(page, name, centred) {
   assert.equal(await page.locator('[data-testid="dlq"] script, [data-testid="dlq"] b, [data-testid="dlq"] img').count(), 0, "no markup from records");
   assert.equal(await page.evaluate(() => window.__xss), undefined, "no planted script ran");
   assert.match(await planted.first().getByTestId("reason").textContent(), /\S/, "the reason is decoded");
+  assert.match(await planted.first().getByTestId("position").textContent(), /^partition 0 · offset \d+$/);
+  assert.match(await planted.first().getByTestId("original").textContent(), new RegExp("^" + TOPIC + "partition 0 · offset 43$"));
+  const long = dead.filter({ hasText: "word word" }).first();
+  await long.waitFor();
+  const fold = long.getByTestId("value").locator("details.fold");
+  assert.equal(await fold.count(), 1, "a long value is folded");
+  assert.equal(await fold.evaluate((d) => d.open), false);
+  const box = await long.getByTestId("value").boundingBox();
+  assert.ok(box.height < 400 && box.width > 200, `the folded value wraps by words, not a character a line (${box.width}×${box.height} px)`);
   await shot(page, "console-dlq");
 
   step("fix the cause (the values are text), then redrive the selection");
   await page.goto(URL + "/console#/edit/" + encodeURIComponent(NAME));
   await form.waitFor();
+  assert.equal(await field("name").getAttribute("readonly"), "", "the name cannot change");
+  assert.equal(await field("name").inputValue(), NAME);
   await field("input.data.format").selectOption("STRING");
   await page.waitForFunction(() => /valid/.test(document.querySelector('[data-testid="summary"]').textContent));
   await shot(page, "console-edit", field("input.data.format"));

@@ -1,9 +1,10 @@
 //! The web console at `/console`: a page and a small script, embedded in
 //! the binary (no Node.js at run time, no CDN), driving the same REST API
 //! a script would, plus read-only helpers of its own under
-//! `/console/api`: the cluster's topics (the form's topic picker), the
-//! worker's connector defaults (shown in the form), a connector's live
-//! plot data ([`series`]) and its latest dead letters.
+//! `/console/api`: the cluster's topics (the form's topic picker, each
+//! with its kind), the worker's connector defaults (shown in the form),
+//! the form's layout and the id a name becomes ([`form`]), a connector's
+//! live plot data ([`series`]) and its latest dead letters.
 //!
 //! Everything from records, headers and configs reaches the page as JSON
 //! and is put into the page as text (`textContent`, never HTML); the
@@ -11,6 +12,7 @@
 //! mistake there could not run a planted one. The listener's
 //! authentication applies to all data; only the static shell is public.
 
+pub mod form;
 pub mod series;
 
 use std::sync::Arc;
@@ -68,6 +70,8 @@ pub fn routes() -> Router<Arc<Node>> {
         .route(SHELL[3], get(style))
         .route("/console/api/topics", get(topics))
         .route("/console/api/defaults", get(defaults))
+        .route("/console/api/form", get(layout))
+        .route("/console/api/id", get(id))
         .route("/console/api/connectors/{name}/series", get(plot))
         .route("/console/api/connectors/{name}/dlq", get(dead_letters))
 }
@@ -102,10 +106,20 @@ async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
 }
 
-/// The cluster's topics, without internal ones (`__...`), sorted.
+/// The form's layout: essentials first, conditions of required properties.
+async fn layout() -> axum::Json<Value> {
+    axum::Json(form::layout())
+}
+
+/// The connector id `?name=` becomes.
+async fn id(Query(q): Query<std::collections::HashMap<String, String>>) -> axum::Json<Value> {
+    axum::Json(form::id_of(q.get("name").map_or("", String::as_str)))
+}
+
+/// The cluster's topics but Kafka's own (`__...`), sorted, each with its
+/// [`form::TopicKind`].
 async fn topics(State(w): State<Arc<Node>>) -> ApiResult<axum::Json<Value>> {
     let props = client_config(&w.config.kafka.client_properties(ClientRole::Admin));
-    let own = [w.config.config_topic.clone(), w.config.status_topic.clone()];
     let names = tokio::task::spawn_blocking(move || -> Result<Vec<String>, Error> {
         let c: BaseConsumer = props.create().map_err(failed("creating a Kafka client"))?;
         let metadata = c
@@ -115,7 +129,6 @@ async fn topics(State(w): State<Arc<Node>>) -> ApiResult<axum::Json<Value>> {
             .topics()
             .iter()
             .filter(|t| t.error().is_none() && !t.name().starts_with("__"))
-            .filter(|t| !own.iter().any(|o| o == t.name()))
             .map(|t| t.name().to_string())
             .collect();
         names.sort();
@@ -125,7 +138,13 @@ async fn topics(State(w): State<Arc<Node>>) -> ApiResult<axum::Json<Value>> {
     .or_fault(Fault::Internal, "the topic lister ended abnormally")
     .map_err(|e| ApiError::internal(&e))?
     .map_err(|e| ApiError::internal(&e))?;
-    Ok(axum::Json(json!(names)))
+    let own = [w.config.config_topic.clone(), w.config.status_topic.clone()];
+    let all = names.iter().map(String::as_str).collect();
+    let topics: Vec<Value> = names
+        .iter()
+        .map(|t| json!({ "name": t, "kind": form::topic_kind(t, &own, &all).as_str() }))
+        .collect();
+    Ok(axum::Json(json!(topics)))
 }
 
 /// The connector defaults of this worker's file (secrets masked): the

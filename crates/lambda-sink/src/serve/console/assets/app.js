@@ -141,13 +141,19 @@ function connectorsPage() {
 }
 
 // ── Create / edit form, generated from the property table ──────────────
-// `inherited`: the worker's connector default for this property, if any.
-function fieldFor(def, value, inherited, onChange) {
+// A description's `code` spans become <code> (as text, never HTML).
+function docNodes(text) {
+  return String(text || "").split("`").map((part, i) => (i % 2 ? el("code", { text: part }) : part));
+}
+// `inherited`: the worker's connector default for this property, if any;
+// `condition`: when a conditionally required property is required.
+function fieldFor(def, value, inherited, condition, derived, onChange) {
   const id = "f-" + def.name.replace(/[^A-Za-z0-9]/g, "-");
   let input;
   const recommended = value.recommended_values || [];
   const fallback = inherited !== undefined ? "worker default: " + inherited
-    : def.default_value !== null && def.default_value !== "" ? "default: " + def.default_value : "";
+    : def.default_value !== null && def.default_value !== "" ? "default: " + def.default_value
+    : derived ? "default: " + derived.replaceAll("`", "") : "";
   if (recommended.length) {
     input = el("select", { id, name: def.name },
       el("option", { value: "", text: fallback ? "(" + fallback + ")" : "(unset)" }),
@@ -157,14 +163,19 @@ function fieldFor(def, value, inherited, onChange) {
       id, name: def.name, type: def.type === "PASSWORD" ? "password" : "text", autocomplete: "off", placeholder: fallback,
     });
   }
-  const required = def.required && inherited === undefined;
+  const unsupplied = inherited === undefined;
+  const required = def.required && unsupplied;
+  const when = !def.required && condition && unsupplied ? condition : null;
   if (value.value !== null && value.value !== undefined) input.value = value.value;
   input.addEventListener("input", onChange);
   input.addEventListener("change", onChange);
-  const label = el("label", { for: id }, def.name, required ? el("span", { class: "required", title: "required", text: " *" }) : null);
+  const label = el("label", { for: id }, def.name,
+    required ? el("span", { class: "required", title: "required", text: " *" }) : null,
+    when ? el("span", { class: "required", title: "required " + when, text: " *" }) : null,
+    when ? el("span", { class: "when" }, " required ", docNodes(when)) : null);
   const errors = el("ul", { class: "errors", "data-field": def.name });
   return { input, row: el("div", { class: "field", "data-field-row": def.name }, label, input,
-    el("p", { class: "doc", text: def.documentation }), errors), errors };
+    el("p", { class: "doc" }, docNodes(def.documentation)), errors), errors, text: (def.name + " " + def.documentation).toLowerCase() };
 }
 async function formPage(editing) {
   show(el("p", { class: "muted", text: "Loading the property table…" }));
@@ -173,14 +184,14 @@ async function formPage(editing) {
     try { current = await api("GET", "/connectors/" + path(editing) + "/config"); }
     catch (e) { show(el("p", { class: "error", text: e.message })); return; }
   }
-  const [first, inherited] = await Promise.all([
+  const [first, inherited, layout] = await Promise.all([
     api("PUT", "/connector-plugins/" + PLUGIN + "/config/validate", current),
     api("GET", "/console/api/defaults"),
+    api("GET", "/console/api/form"),
   ]);
   const fields = new Map();
   const extra = {}; // imported keys the table does not define (pass-through)
   const touched = new Set();
-  let showAll = false;
   const form = el("form", { "data-testid": "connector-form", novalidate: true });
   const summary = el("div", { class: "summary", "data-testid": "summary" });
   const values = () => {
@@ -198,6 +209,8 @@ async function formPage(editing) {
       const errs = c.value.errors || [];
       count += errs.length;
       if (f) f.errors.replaceChildren(...((all || touched.has(c.value.name)) ? errs.map((m) => el("li", { text: m })) : []));
+      // A problem in a collapsed group is opened, so it can be seen.
+      if (f && errs.length && (all || touched.has(c.value.name)) && f.group) f.group.open = true;
     }
     summary.textContent = count ? count + " problem(s) to fix" : "The configuration is valid.";
     summary.className = "summary " + (count ? "bad" : "good");
@@ -207,24 +220,63 @@ async function formPage(editing) {
     touched.add(name);
     clearTimeout(pending);
     pending = setTimeout(() => validate(false), 250);
+    if (name === "name" || name === "connector.id") showId();
   };
-  const groups = first.groups;
-  const byGroup = new Map(groups.map((g) => [g, []]));
+  // The essentials first and alone; every other property in its group,
+  // collapsed, findable with the search box.
+  const essential = new Set(layout.essential);
+  const byGroup = new Map(first.groups.map((g) => [g, []]));
   for (const c of first.configs) {
     if (!c.definition) { if (c.value.value !== null) extra[c.value.name] = c.value.value; continue; }
-    const f = fieldFor(c.definition, c.value, inherited[c.definition.name], changed(c.definition.name));
-    f.importance = c.definition.importance;
-    fields.set(c.definition.name, f);
+    const name = c.definition.name;
+    const f = fieldFor(c.definition, c.value, inherited[name], layout.required_when[name], layout.derived_default[name], changed(name));
+    fields.set(name, f);
+    if (name === "connector.class") { f.row.hidden = true; continue; }
+    if (essential.has(name)) continue;
     (byGroup.get(c.definition.group) || byGroup.set(c.definition.group, []).get(c.definition.group)).push(f);
   }
-  if (editing && fields.get("name")) fields.get("name").input.readOnly = true;
-  const sections = [];
+  const essentials = el("fieldset", { "data-testid": "essentials" }, el("legend", { text: "Essentials" }),
+    layout.essential.map((n) => fields.get(n)).filter(Boolean).map((f) => f.row));
+  const groups = [];
   for (const [group, list] of byGroup) {
     if (!list.length) continue;
-    sections.push(el("fieldset", {}, el("legend", { text: group }), list.map((f) => f.row)));
+    const set = list.filter((f) => f.input.value !== "").length;
+    const details = el("details", { class: "group", "data-group": group },
+      el("summary", {}, group, el("span", { class: "muted", text: " — " + list.length + " properties" + (set ? ", " + set + " set" : "") })),
+      list.map((f) => f.row));
+    for (const f of list) f.group = details;
+    groups.push({ details, list });
   }
-  const applyVisibility = () => {
-    for (const f of fields.values()) f.row.hidden = !showAll && f.importance === "LOW" && f.input.value === "";
+  const search = el("input", { type: "search", class: "filter", placeholder: "search every property (name or description)", "data-testid": "property-search" });
+  search.addEventListener("input", () => {
+    const needle = search.value.trim().toLowerCase();
+    for (const { details, list } of groups) {
+      let hits = 0;
+      for (const f of list) { const hit = !needle || f.text.includes(needle); f.row.hidden = !hit; hits += hit; }
+      details.hidden = needle !== "" && hits === 0;
+      details.open = needle !== "" && hits > 0;
+    }
+  });
+  // The id a name becomes, when it is not the name itself.
+  const nameField = fields.get("name");
+  const idHint = el("p", { class: "hint", "data-testid": "id-hint", hidden: true });
+  if (nameField) nameField.row.append(idHint);
+  if (editing && nameField) {
+    nameField.input.readOnly = true;
+    nameField.row.append(el("p", { class: "hint", text: "A connector's name cannot change: create a new connector to rename it." }));
+  }
+  let idAsked = 0;
+  const showId = async () => {
+    const explicit = fields.get("connector.id")?.input.value;
+    const name = nameField ? nameField.input.value : "";
+    const asked = ++idAsked;
+    if (explicit || !name) { idHint.hidden = true; return; }
+    const answer = await api("GET", "/console/api/id?name=" + encodeURIComponent(name));
+    if (asked !== idAsked) return;
+    idHint.hidden = !answer.differs;
+    idHint.replaceChildren("Its id will be ", el("code", { text: answer.id || "" }),
+      ": the characters a topic name cannot hold become _, and the id names its consumer group (connect-" + (answer.id || "") +
+      ") and its success-, error- and dlq- topics. Set connector.id to choose it.");
   };
   // The topic picker: the cluster's topics, toggled into `topics`.
   const topicsField = fields.get("topics");
@@ -232,9 +284,12 @@ async function formPage(editing) {
     const picker = el("div", { class: "picker", "data-testid": "topic-picker" }, el("span", { class: "muted", text: "Loading topics…" }));
     topicsField.row.append(picker);
     api("GET", "/console/api/topics").then((topics) => {
-      // A cluster may hold thousands of topics: show the first matches of a filter.
+      // A cluster may hold thousands of topics: show the first matches of a
+      // filter; other connectors' outcome topics and internal ones only on request.
       const SHOWN = 60;
-      const filter = el("input", { type: "search", class: "filter", placeholder: "filter " + topics.length + " topics", "data-testid": "topic-filter" });
+      const hidden = topics.filter((t) => t.kind !== "data").length;
+      const filter = el("input", { type: "search", class: "filter", placeholder: "filter " + (topics.length - hidden) + " topics", "data-testid": "topic-filter" });
+      const all = el("input", { type: "checkbox", "data-testid": "topic-show-all" });
       const chips = el("span", {});
       const toggle = (t) => {
         const list = topicsField.input.value.split(",").map((s) => s.trim()).filter(Boolean);
@@ -245,16 +300,18 @@ async function formPage(editing) {
       };
       const render = () => {
         const needle = filter.value.trim().toLowerCase();
-        const matching = topics.filter((t) => t.toLowerCase().includes(needle));
+        const matching = topics.filter((t) => (all.checked || t.kind === "data") && t.name.toLowerCase().includes(needle));
         const more = matching.length > SHOWN ? " and " + (matching.length - SHOWN) + " more: filter to find them"
           : matching.length === 0 ? "no topic matches" : "";
         chips.replaceChildren(...matching.slice(0, SHOWN).map((t) =>
-          el("button", { type: "button", class: "chip", "data-topic": t, on: { click: () => toggle(t) } }, t)),
+          el("button", { type: "button", class: "chip" + (t.kind === "data" ? "" : " " + t.kind), "data-topic": t.name, title: t.kind === "data" ? null : t.kind + " topic", on: { click: () => toggle(t.name) } }, t.name)),
           el("span", { class: "muted", text: more }));
       };
       filter.addEventListener("input", render);
+      all.addEventListener("change", render);
       render();
-      picker.replaceChildren(el("span", { class: "muted", text: "Cluster topics: " }), filter, chips);
+      picker.replaceChildren(el("span", { class: "muted", text: "Cluster topics: " }), filter,
+        el("label", { class: "muted" }, all, " show " + hidden + " outcome and internal topics"), chips);
     }).catch((e) => picker.replaceChildren(el("span", { class: "error", text: e.message })));
   }
   // Import the file `confluent connect create --config` takes.
@@ -266,9 +323,9 @@ async function formPage(editing) {
     for (const [k, v] of Object.entries(flat || {})) {
       if (v === undefined || v === null) continue;
       const f = fields.get(k);
-      if (f) { f.input.value = String(v); touched.add(k); } else extra[k] = String(v);
+      if (f) { f.input.value = String(v); touched.add(k); if (f.group) f.group.open = true; } else extra[k] = String(v);
     }
-    applyVisibility();
+    showId();
     validate(false);
   } } }, "Import JSON");
   const submit = el("button", { type: "submit", class: "primary", "data-testid": "submit" }, editing ? "Save" : "Create");
@@ -282,12 +339,12 @@ async function formPage(editing) {
       location.hash = "#/connector/" + path(config.name || editing);
     } catch (e) { summary.textContent = e.message; summary.className = "summary bad"; }
   });
-  const toggle = el("label", { class: "muted" }, el("input", { type: "checkbox", on: { change: (e) => { showAll = e.target.checked; applyVisibility(); } } }), " show every property");
-  form.append(...sections, el("div", { class: "bar" }, summary, submit));
-  applyVisibility();
+  form.append(essentials, el("div", { class: "more" }, el("h2", { text: "Every other property" }), search),
+    ...groups.map((g) => g.details), el("div", { class: "bar" }, summary, submit));
   show(el("h1", { text: editing ? "Edit " + editing : "New connector" }),
     el("details", { class: "import" }, el("summary", { text: "Import JSON" }), importBox, importButton),
-    toggle, form);
+    form);
+  showId();
 }
 
 // ── Charts (SVG, drawn from numbers only) ───────────────────────────────
@@ -387,10 +444,21 @@ function detailPage(name) {
 }
 
 // ── DLQ view ────────────────────────────────────────────────────────────
+// "partition 0 · offset 5", labelled.
+function position(partition, offset) {
+  return el("span", { class: "position" }, el("span", { class: "muted", text: "partition " }), String(partition),
+    el("span", { class: "muted", text: " · offset " }), String(offset));
+}
+// Shown bytes: long texts folded behind an expander.
+const FOLD = 240;
 function bytes(shown) {
   if (!shown) return el("span", { class: "muted", text: "null" });
+  const text = shown.text.length > FOLD
+    ? el("details", { class: "fold" }, el("summary", {}, el("code", { class: "bytes", text: shown.text.slice(0, FOLD) + "…" })),
+      el("code", { class: "bytes", text: shown.text }))
+    : el("code", { class: "bytes", text: shown.text });
   return el("span", {},
-    el("code", { class: "bytes", text: shown.text }),
+    text,
     shown.encoding === "base64" ? el("span", { class: "tag", text: "base64" }) : null,
     shown.truncated ? el("span", { class: "tag", text: "truncated (" + shown.bytes + " bytes)" }) : null);
 }
@@ -409,10 +477,10 @@ async function dlqPage(name) {
       const own = r.headers.filter((h) => !h.key.startsWith("__connect.errors."));
       return el("tr", { "data-testid": "dead-letter", "data-offset": r.offset },
         el("td", {}, box),
-        el("td", { text: r.partition + " @ " + r.offset }),
+        el("td", { "data-testid": "position" }, position(r.partition, r.offset)),
         el("td", { text: r.timestamp ? new Date(r.timestamp).toISOString() : "" }),
         el("td", {}, el("div", { class: "stage", text: r.error.stage || "" }), el("div", { "data-testid": "reason", text: r.error.message || "" })),
-        el("td", { text: (r.error.topic || "?") + "-" + (r.error.partition || "?") + " @ " + (r.error.offset || "?") }),
+        el("td", { "data-testid": "original" }, el("div", { text: r.error.topic || "?" }), position(r.error.partition ?? "?", r.error.offset ?? "?")),
         el("td", {}, el("div", {}, "key: ", bytes(r.key)), el("div", { "data-testid": "value" }, "value: ", bytes(r.value))),
         el("td", { "data-testid": "headers" }, own.map((h) => el("div", {}, el("span", { class: "hkey", text: h.key + ": " }), bytes(h.value)))));
     }) : [el("tr", {}, el("td", { colspan: 7, text: "The dead letter queue " + dlq.dlq_topic + " is empty." }))]));
