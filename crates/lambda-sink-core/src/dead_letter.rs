@@ -69,6 +69,25 @@ pub struct FailureContext {
     pub status_code: u16,
     /// `X-Amz-Function-Error` or the error type.
     pub function_error: String,
+    /// The failed records of the batch, as ESM's `KafkaBatchInfo` counts
+    /// them; the pipeline fills it in.
+    pub batch: Option<FailedBatch>,
+}
+
+/// Which records of a batch failed together, and which one the function
+/// named, when it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailedBatch {
+    /// Records that failed together (ESM's `batchSize`).
+    pub size: usize,
+    /// Their first offset (`firstRecordOffset`).
+    pub first_offset: i64,
+    /// Their last offset (`lastRecordOffset`).
+    pub last_offset: i64,
+    /// The record the function reported failed (the first of a partial
+    /// batch response, or the only record of a batch of one); `None` when
+    /// the function failed the batch as a whole.
+    pub failed_offset: Option<i64>,
 }
 
 impl DeadLetter {
@@ -95,6 +114,7 @@ impl DeadLetter {
                 function: String::new(),
                 status_code: error.status_code,
                 function_error: error.error_type.clone(),
+                batch: None,
             }),
         }
     }
@@ -194,6 +214,22 @@ pub fn dlq_headers(
                 f.function_error.clone(),
             ),
         ]);
+        if let Some(b) = &f.batch {
+            headers.extend([
+                ("lambda.kafkaBatchInfo.batchSize", b.size.to_string()),
+                (
+                    "lambda.kafkaBatchInfo.firstRecordOffset",
+                    b.first_offset.to_string(),
+                ),
+                (
+                    "lambda.kafkaBatchInfo.lastRecordOffset",
+                    b.last_offset.to_string(),
+                ),
+            ]);
+            if let Some(offset) = b.failed_offset {
+                headers.push(("lambda-sink.failedRecordOffset", offset.to_string()));
+            }
+        }
     }
     headers
 }

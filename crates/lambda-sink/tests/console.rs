@@ -48,6 +48,8 @@ fn records() -> Vec<Produce> {
     out.push(planted);
     // A long bad value, folded in the DLQ view.
     out.push(Produce::text(0, "long", &"word ".repeat(120)));
+    // One the function fails: its batch goes to the DLQ with ESM's context.
+    out.push(Produce::text(0, "failing", r#"{"i": 99, "fail": true}"#));
     out
 }
 

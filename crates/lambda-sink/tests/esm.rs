@@ -110,6 +110,47 @@ async fn any_bytes_reach_an_esm_function_without_an_input_format() {
     );
 }
 
+#[tokio::test]
+async fn records_that_shared_a_failed_batch_say_so_in_the_dlq() {
+    // No bisect, no retries: ESM's rules send the whole batch to the
+    // destination after one invocation (RetryAttemptsExhausted, count 1);
+    // each dead letter says which records failed together and that the
+    // function did not name one.
+    let run = Run::new(
+        "esm-shared",
+        failing_at(3, 1),
+        &[
+            ("aws.lambda.on.failure", "dlq"),
+            ("errors.tolerance", "all"),
+        ],
+    )
+    .await;
+    let dead = run
+        .s
+        .read_topic(&format!("dlq-{}", run.name), 3, MINUTE)
+        .await
+        .unwrap();
+    let offsets: Vec<&str> = dead
+        .iter()
+        .map(|d| d.header("__connect.errors.offset"))
+        .collect();
+    assert_eq!(offsets, ["0", "1", "2"]);
+    for d in &dead {
+        assert_eq!(
+            d.header("lambda.requestContext.condition"),
+            "RetryAttemptsExhausted"
+        );
+        assert_eq!(
+            d.header("lambda.requestContext.approximateInvokeCount"),
+            "1"
+        );
+        assert_eq!(d.header("lambda.kafkaBatchInfo.batchSize"), "3");
+        assert_eq!(d.header("lambda.kafkaBatchInfo.firstRecordOffset"), "0");
+        assert_eq!(d.header("lambda.kafkaBatchInfo.lastRecordOffset"), "2");
+        assert_eq!(d.header("lambda-sink.failedRecordOffset"), "", "not known");
+    }
+}
+
 /// A run of `records` (one partition, one batch) through a connector with
 /// `settings` and the test function, until committed to the end; what it
 /// wrote and the function saw is read afterwards.
@@ -395,6 +436,11 @@ async fn a_batch_that_failed_for_good_goes_to_the_dlq_with_esms_context() {
         "Unhandled"
     );
     assert_eq!(d.header("lambda.responseContext.statusCode"), "200");
+    // Bisected down to the record at fault: a batch of one, named.
+    assert_eq!(d.header("lambda.kafkaBatchInfo.batchSize"), "1");
+    assert_eq!(d.header("lambda.kafkaBatchInfo.firstRecordOffset"), "1");
+    assert_eq!(d.header("lambda.kafkaBatchInfo.lastRecordOffset"), "1");
+    assert_eq!(d.header("lambda-sink.failedRecordOffset"), "1");
     // The original record, as any dead letter.
     assert_eq!(d.text(), json!({"i": 1, "fail": true}).to_string());
     assert_eq!(run.outcomes("success", 1).await, [(0, String::new())]);

@@ -817,7 +817,7 @@ pub static PROPERTIES: &[Property] = &[
         Medium,
         Lambda,
         true,
-        "Where records go whose batch failed for good (a function error after `aws.lambda.function.error.max.retries`, an invocation that kept failing, a record older than `aws.lambda.max.record.age.ms`). `error`: `behavior.on.error` decides. `dlq`: the dead letter queue (`errors.tolerance=all`, the default), like ESM's on-failure destination, with its context as headers: `lambda.requestContext.condition` (`RetryAttemptsExhausted` or `RecordAgeExceeded`), `lambda.requestContext.approximateInvokeCount`, `lambda.requestContext.functionArn` (the function as configured), `lambda.responseContext.statusCode` and `lambda.responseContext.functionError`, next to the `__connect.errors.*` headers."
+        "Where records go whose batch failed for good (a function error after `aws.lambda.function.error.max.retries`, an invocation that kept failing, a record older than `aws.lambda.max.record.age.ms`). `error`: `behavior.on.error` decides. `dlq`: the dead letter queue (`errors.tolerance=all`, the default), like ESM's on-failure destination, with its context as headers: `lambda.requestContext.condition` (`RetryAttemptsExhausted` or `RecordAgeExceeded`), `lambda.requestContext.approximateInvokeCount`, `lambda.requestContext.functionArn` (the function as configured), `lambda.responseContext.statusCode`, `lambda.responseContext.functionError`, the records that failed together (`lambda.kafkaBatchInfo.batchSize`, `.firstRecordOffset`, `.lastRecordOffset`) and, when the function named it, `lambda-sink.failedRecordOffset`, next to the `__connect.errors.*` headers."
     ),
     prop!(
         "aws.lambda.function.error.max.retries",

@@ -8,7 +8,7 @@
 
 use lambda_sink_core::batch;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
-use lambda_sink_core::dead_letter::DeadLetter;
+use lambda_sink_core::dead_letter::{DeadLetter, FailedBatch};
 use lambda_sink_core::disposition::{Disposed, Disposition, RetryReason};
 use lambda_sink_core::esm::{self, Envelope, ItemFailures};
 use lambda_sink_core::failure::InvokeFailure;
@@ -82,16 +82,43 @@ fn split_expired(batch: Rendered, max_age: std::time::Duration) -> (Rendered, Re
     batch.into_iter().partition(|(r, _)| expired(r))
 }
 
-/// `resolution` with the invoke count and the function in ESM's on-failure
-/// context, when it sends the records to the DLQ with one.
-fn with_context(mut resolution: Resolution, function: &FunctionRef, invokes: u32) -> Resolution {
+/// `resolution` with the invoke count, the function and the failed
+/// `records` (the one the function named, `named`, when it did) in ESM's
+/// on-failure context, when it sends the records to the DLQ with one.
+fn with_context(
+    mut resolution: Resolution,
+    function: &FunctionRef,
+    invokes: u32,
+    records: &[SourceRecord],
+    named: Option<i64>,
+) -> Resolution {
     if let Resolution::Resolved(_, Write::DeadLetters(dead)) = &mut resolution
         && let Some(context) = &mut dead.failure
     {
         context.approximate_invoke_count = invokes;
         context.function = function.to_string();
+        context.batch = records
+            .first()
+            .zip(records.last())
+            .map(|(first, last)| FailedBatch {
+                size: records.len(),
+                first_offset: first.offset,
+                last_offset: last.offset,
+                failed_offset: named,
+            });
     }
     resolution
+}
+
+/// The record a function failure names: the first of a partial batch
+/// response, or the only record of its batch; `None` when the function
+/// failed several records as a whole.
+fn named(records: &[SourceRecord], items: bool) -> Option<i64> {
+    match records {
+        [only] => Some(only.offset),
+        [first, ..] if items => Some(first.offset),
+        _ => None,
+    }
 }
 
 /// What came of one invocation attempt.
@@ -245,7 +272,7 @@ impl Invoker {
             warn!(offsets = %offset_range(records.iter()), max_age_ms = max_age.as_millis(), "records older than aws.lambda.max.record.age.ms are not invoked");
             let resolution =
                 route::route(records.len(), Finished::Expired(max_age), &self.ctx.policy);
-            let resolution = with_context(resolution, function, 0);
+            let resolution = with_context(resolution, function, 0, &records, None);
             self.router.apply(records, resolution).await?;
         }
         Ok(fresh)
@@ -298,7 +325,10 @@ impl Invoker {
                 Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
                 Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
             };
-            let resolution = with_context(resolution, function, retries + 1);
+            // An answer with a function error failed the records; an
+            // invocation that never got one failed none of them.
+            let culprit = finished.as_ref().ok().and_then(|_| named(&records, false));
+            let resolution = with_context(resolution, function, retries + 1, &records, culprit);
             log_resolved_error(&records, &resolution, &finished);
             self.router.apply(records, resolution).await?;
             return Ok(Vec::new());
@@ -386,10 +416,17 @@ impl Invoker {
         if !matches!(failure, Failure::Error) {
             warn!(offsets = %offset_range(records.iter()), retries, "{}", failure.describe());
         }
+        let culprit = match failure {
+            Failure::Error => named(&records, false),
+            Failure::Items => named(&records, true),
+            Failure::Malformed(_) => None,
+        };
         let resolution = with_context(
             route::route(records.len(), how, &self.ctx.policy),
             function,
             retries + 1,
+            &records,
+            culprit,
         );
         log_resolved_error(&records, &resolution, finished);
         self.router.apply(records, resolution).await
@@ -547,6 +584,45 @@ impl Invoker {
                 // Other failures say nothing about the function's capacity.
                 Once::Retry(failure, reason)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(offsets: &[i64]) -> Vec<SourceRecord> {
+        offsets
+            .iter()
+            .map(|&offset| SourceRecord {
+                topic: "t".into(),
+                partition: 0,
+                offset,
+                timestamp: None,
+                timestamp_type: lambda_sink_core::record::TimestampType::CreateTime,
+                key: None,
+                value: None,
+                headers: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_record_a_function_failure_names() {
+        let cases: [(&[i64], bool, Option<i64>); 5] = [
+            (&[7], false, Some(7)),
+            (&[7], true, Some(7)),
+            (&[3, 4, 5], true, Some(3)),
+            (&[3, 4, 5], false, None),
+            (&[], true, None),
+        ];
+        for (offsets, items, want) in cases {
+            assert_eq!(
+                named(&records(offsets), items),
+                want,
+                "{offsets:?} items {items}"
+            );
         }
     }
 }

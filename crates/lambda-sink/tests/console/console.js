@@ -115,6 +115,8 @@ async function shot(page, name, centred) {
   };
   await reveal("errors.tolerance");
   await field("errors.tolerance").selectOption("all");
+  await reveal("aws.lambda.on.failure");
+  await field("aws.lambda.on.failure").selectOption("dlq");
   step("a validation error shown inline, before submit");
   await reveal("aws.lambda.batch.size");
   await field("aws.lambda.batch.size").fill("0");
@@ -169,6 +171,10 @@ async function shot(page, name, centred) {
   assert.match(await planted.first().getByTestId("reason").textContent(), /\S/, "the reason is decoded");
   assert.match(await planted.first().getByTestId("position").textContent(), /^partition 0 · offset \d+$/);
   assert.match(await planted.first().getByTestId("original").textContent(), new RegExp("^" + TOPIC + "partition 0 · offset 43$"));
+  const failing = dead.filter({ hasText: '"fail": true' }).first();
+  await failing.waitFor();
+  assert.match(await failing.getByTestId("failure").textContent(),
+    /^RetryAttemptsExhausted: (failed alone after 1 invocation; the function failed this record|one of \d+ records \(offsets \d+–45\) that failed together after 1 invocation; the function failed the batch as a whole.*)\.$/);
   const long = dead.filter({ hasText: "word word" }).first();
   await long.waitFor();
   const fold = long.getByTestId("value").locator("details.fold");

@@ -223,6 +223,15 @@ fn dead_letter(r: &SourceRecord) -> Value {
             "partition": error("partition"),
             "offset": error("offset"),
         },
+        // A batch failure's ESM context, when it went to the DLQ with one.
+        "failure": {
+            "condition": header("lambda.requestContext.condition"),
+            "invokes": header("lambda.requestContext.approximateInvokeCount"),
+            "batch_size": header("lambda.kafkaBatchInfo.batchSize"),
+            "first_offset": header("lambda.kafkaBatchInfo.firstRecordOffset"),
+            "last_offset": header("lambda.kafkaBatchInfo.lastRecordOffset"),
+            "failed_offset": header("lambda-sink.failedRecordOffset"),
+        },
     })
 }
 

@@ -444,6 +444,21 @@ function detailPage(name) {
 }
 
 // ── DLQ view ────────────────────────────────────────────────────────────
+// What a batch failure's context says of this record: which record the
+// function failed, or that it failed the whole batch this one was in.
+function failureNote(r) {
+  const f = r.failure;
+  if (!f || !f.condition || !f.batch_size) return null;
+  const invokes = " after " + f.invokes + " invocation" + (f.invokes === "1" ? "" : "s");
+  const batch = Number(f.batch_size) > 1
+    ? "one of " + f.batch_size + " records (offsets " + f.first_offset + "–" + f.last_offset + ") that failed together" + invokes
+    : "failed alone" + invokes;
+  const which = f.failed_offset === null
+    ? (Number(f.batch_size) > 1 ? "; the function failed the batch as a whole, so the record at fault is not known (aws.lambda.bisect.on.function.error isolates it)" : "")
+    : String(f.failed_offset) === String(r.error.offset) ? "; the function failed this record"
+    : "; the function failed offset " + f.failed_offset + ", and the records after it in the batch failed with it";
+  return el("div", { class: "muted", "data-testid": "failure" }, f.condition + ": " + batch + which + ".");
+}
 // "partition 0 · offset 5", labelled.
 function position(partition, offset) {
   return el("span", { class: "position" }, el("span", { class: "muted", text: "partition " }), String(partition),
@@ -474,12 +489,15 @@ async function dlqPage(name) {
     list.replaceChildren(...(dlq.records.length ? dlq.records.map((r) => {
       const id = r.partition + ":" + r.offset;
       const box = el("input", { type: "checkbox", "data-testid": "select", on: { change: (e) => { if (e.target.checked) selected.add(id); else selected.delete(id); } } });
-      const own = r.headers.filter((h) => !h.key.startsWith("__connect.errors."));
+      // The record's own headers: the error context is shown in its cells.
+      const context = /^(__connect\.errors\.|lambda\.(requestContext|responseContext|kafkaBatchInfo)\.|lambda-sink\.failedRecordOffset$)/;
+      const own = r.headers.filter((h) => !context.test(h.key));
       return el("tr", { "data-testid": "dead-letter", "data-offset": r.offset },
         el("td", {}, box),
         el("td", { "data-testid": "position" }, position(r.partition, r.offset)),
         el("td", { text: r.timestamp ? new Date(r.timestamp).toISOString() : "" }),
-        el("td", {}, el("div", { class: "stage", text: r.error.stage || "" }), el("div", { "data-testid": "reason", text: r.error.message || "" })),
+        el("td", {}, el("div", { class: "stage", text: r.error.stage || "" }), el("div", { "data-testid": "reason", text: r.error.message || "" }),
+          failureNote(r)),
         el("td", { "data-testid": "original" }, el("div", { text: r.error.topic || "?" }), position(r.error.partition ?? "?", r.error.offset ?? "?")),
         el("td", {}, el("div", {}, "key: ", bytes(r.key)), el("div", { "data-testid": "value" }, "value: ", bytes(r.value))),
         el("td", { "data-testid": "headers" }, own.map((h) => el("div", {}, el("span", { class: "hkey", text: h.key + ": " }), bytes(h.value)))));
