@@ -23,11 +23,18 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
+/// How long the test function takes for each batch of the good records.
+const SLEEP_MS: u64 = 1000;
 
 /// What the script asks for: good records, bad ones, and a planted one.
 fn records() -> Vec<Produce> {
+    // The function answers each batch after SLEEP_MS (plus the emulator's
+    // own tens of milliseconds): the latency plot must read it within 10 %.
     let mut out: Vec<Produce> = (0..40)
-        .map(|i| Produce::text(0, &format!("k{i}"), &json!({ "i": i }).to_string()))
+        .map(|i| {
+            let value = json!({ "i": i, "sleep_ms": SLEEP_MS });
+            Produce::text(0, &format!("k{i}"), &value.to_string())
+        })
         .collect();
     for i in 0..3 {
         out.push(Produce::text(
@@ -90,6 +97,7 @@ async fn the_console_in_headless_chromium() {
         .env("NODE_PATH", &node_path)
         .env("CONSOLE_URL", &url)
         .env("CONSOLE_TOPIC", &topic)
+        .env("CONSOLE_SLEEP_MS", SLEEP_MS.to_string())
         .env("CONSOLE_OUTCOME_TOPIC", &outcome)
         .env("CONSOLE_FUNCTION", &function)
         .env("CONSOLE_NAME", &name)

@@ -354,20 +354,32 @@ function svg(tag, attrs) {
   for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
   return n;
 }
+// A line chart of `series` ({name, points: [[ms since epoch, value]]}):
+// value and time axes with labels, the latest values in the legend, and a
+// readout of every series at the time under the pointer.
 function chart(title, series, unit, testid) {
-  const W = 560, H = 150, L = 48, B = 18;
+  const W = 560, H = 170, L = 52, B = 34, R = 8;
   const all = series.flatMap((s) => s.points.map((p) => p[1])).filter((v) => Number.isFinite(v));
   const peak = Math.max(0, ...all);
   const max = peak > 0 ? peak : 1;
-  const times = series.flatMap((s) => s.points.map((p) => p[0]));
-  const t0 = Math.min(...times), t1 = Math.max(...times);
-  const x = (t) => L + ((t - t0) / Math.max(1, t1 - t0)) * (W - L - 8);
+  const times = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const t0 = times.length ? times[0] : 0, t1 = times.length ? times[times.length - 1] : 0;
+  const x = (t) => L + ((t - t0) / Math.max(1, t1 - t0)) * (W - L - R);
   const y = (v) => 6 + (1 - v / max) * (H - B - 6);
   const box = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "data-testid": testid });
   const label = svg("title", {}); label.textContent = title; box.append(label);
-  box.append(svg("line", { x1: L, y1: H - B, x2: W - 8, y2: H - B, class: "axis" }));
-  const top = svg("text", { x: 2, y: 14, class: "tick" }); top.textContent = formatNumber(max) + unit; box.append(top);
-  const zero = svg("text", { x: 2, y: H - B, class: "tick" }); zero.textContent = "0"; box.append(zero);
+  const text = (attrs, content) => { const n = svg("text", attrs); n.textContent = content; box.append(n); };
+  box.append(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }));
+  box.append(svg("line", { x1: L, y1: 6, x2: L, y2: H - B, class: "axis" }));
+  text({ x: L - 4, y: 14, class: "tick", "text-anchor": "end" }, formatNumber(max) + unit);
+  text({ x: L - 4, y: y(max / 2) + 3, class: "tick", "text-anchor": "end" }, formatNumber(max / 2) + unit);
+  text({ x: L - 4, y: H - B + 3, class: "tick", "text-anchor": "end" }, "0");
+  if (times.length > 1) {
+    for (const t of [t0, t0 + (t1 - t0) / 2, t1]) {
+      text({ x: x(t), y: H - B + 14, class: "tick", "text-anchor": t === t0 ? "start" : t === t1 ? "end" : "middle", "data-tick": "time" }, clock(t));
+    }
+  }
+  text({ x: (L + W - R) / 2, y: H - 3, class: "tick axis-title", "text-anchor": "middle" }, "time (local)");
   series.forEach((s, i) => {
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     if (pts.length === 0) return;
@@ -376,11 +388,28 @@ function chart(title, series, unit, testid) {
     const [lt, lv] = pts[pts.length - 1]; // the latest value, visible even alone
     box.append(svg("circle", { cx: x(lt), cy: y(lv), r: 2.5, fill: color }));
   });
+  const valueOf = (s, t) => { const p = s.points.find((q) => q[0] === t); return p && Number.isFinite(p[1]) ? formatNumber(p[1]) + unit : "–"; };
+  const readout = el("div", { class: "readout muted", "data-testid": testid + "-readout" }, "point at the chart for values");
+  const cursor = svg("line", { x1: 0, y1: 6, x2: 0, y2: H - B, class: "cursor", visibility: "hidden" });
+  box.append(cursor);
+  box.addEventListener("mousemove", (ev) => {
+    if (!times.length) return;
+    const r = box.getBoundingClientRect();
+    const at = t0 + ((ev.clientX - r.left) * (W / r.width) - L) / (W - L - R) * (t1 - t0);
+    const t = times.reduce((best, c) => (Math.abs(c - at) < Math.abs(best - at) ? c : best), times[0]);
+    cursor.setAttribute("x1", x(t)); cursor.setAttribute("x2", x(t)); cursor.setAttribute("visibility", "visible");
+    readout.textContent = clock(t) + " — " + series.map((s) => s.name + " " + valueOf(s, t)).join(", ");
+  });
+  box.addEventListener("mouseleave", () => cursor.setAttribute("visibility", "hidden"));
   const legend = el("div", { class: "legend" }, series.map((s, i) => {
     const last = s.points.length ? s.points[s.points.length - 1][1] : null;
-    return el("span", {}, el("i", { class: "c" + (i % COLORS.length) }), s.name + (last === null || !Number.isFinite(last) ? "" : " " + formatNumber(last) + unit));
+    return el("span", { "data-legend": s.name }, el("i", { class: "c" + (i % COLORS.length) }), s.name + (last === null || !Number.isFinite(last) ? "" : " " + formatNumber(last) + unit));
   }));
-  return el("figure", { class: "plot" }, el("figcaption", { text: title }), box, legend);
+  return el("figure", { class: "plot" }, el("figcaption", { text: title }), box, legend, readout);
+}
+// A time of day, HH:MM:SS in the browser's zone.
+function clock(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 }
 function formatNumber(v) {
   if (v >= 100) return v.toFixed(0);
@@ -399,7 +428,7 @@ function plots(plot) {
       ...outcomes.map((o) => ({ name: o, points: pick((p) => p.resolved_per_s[o] || 0) })),
     ], "/s", "plot-throughput"),
     chart("Consumer lag per partition", partitions.map((k) => ({ name: k, points: pick((p) => p.lag[k] ?? NaN) })), "", "plot-lag"),
-    chart("Invocation latency (bucket bound)", [
+    chart("Invocation latency (p50, p95, p99 of each interval)", [
       { name: "p50", points: latency("p50") }, { name: "p95", points: latency("p95") }, { name: "p99", points: latency("p99") },
     ], " ms", "plot-latency"),
     chart("In-flight invocations and the adaptive limit", [
