@@ -325,6 +325,191 @@ fn dispatch(e: ConnectorError) -> InvokeFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// What the endpoint received, as it came off the wire.
+    #[derive(Clone, Debug, Default)]
+    struct Received {
+        uri: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    }
+
+    /// The signature `received` carries, recomputed from the wire request
+    /// by SigV4 with `secret`: what AWS does before it runs anything.
+    fn verify(received: &Received, secret: &str) -> Result<(), String> {
+        let header = |name: &str| {
+            received
+                .headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let auth = header("authorization").ok_or("no authorization header")?;
+        let field = |name: &str| {
+            auth.split([' ', ','])
+                .find_map(|p| p.strip_prefix(name))
+                .ok_or(format!("{name} missing in {auth}"))
+        };
+        let (credential, signed, signature) = (
+            field("Credential=")?,
+            field("SignedHeaders=")?,
+            field("Signature=")?,
+        );
+        let scope: Vec<&str> = credential.split('/').collect();
+        let (key, region, service) = (scope[0], scope[2], scope[3]);
+        let date = header("x-amz-date").ok_or("no x-amz-date")?;
+        let rfc3339 = format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &date[0..4],
+            &date[4..6],
+            &date[6..8],
+            &date[9..11],
+            &date[11..13],
+            &date[13..15]
+        );
+        let time = aws_smithy_types::DateTime::from_str(
+            &rfc3339,
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .map_err(|e| e.to_string())?;
+        let identity: aws_smithy_runtime_api::client::identity::Identity =
+            aws_credential_types::Credentials::new(key, secret, None, None, "verifier").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name(service)
+            .time(SystemTime::try_from(time).map_err(|e| e.to_string())?)
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| e.to_string())?
+            .into();
+        let host = header("host").ok_or("no host")?;
+        let uri = format!("http://{host}{}", received.uri);
+        let signed: Vec<&str> = signed.split(';').collect();
+        let headers = received
+            .headers
+            .iter()
+            .filter(|(k, _)| signed.contains(&k.as_str()) && k != "x-amz-date")
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        let request =
+            SignableRequest::new("POST", &uri, headers, SignableBody::Bytes(&received.body))
+                .map_err(|e| e.to_string())?;
+        let (_, expected) = sign(request, &params)
+            .map_err(|e| e.to_string())?
+            .into_parts();
+        if expected == signature {
+            Ok(())
+        } else {
+            Err(format!(
+                "signature {signature} ≠ {expected} recomputed from the wire"
+            ))
+        }
+    }
+
+    /// An HTTP endpoint that answers `[]` and keeps every request it got.
+    async fn capturing_endpoint() -> (std::net::SocketAddr, Arc<Mutex<Vec<Received>>>) {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, Uri};
+        let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let app = {
+            let seen = seen.clone();
+            axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
+                let seen = seen.clone();
+                async move {
+                    let headers = headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                        })
+                        .collect();
+                    seen.lock().unwrap().push(Received {
+                        uri: uri.to_string(),
+                        headers,
+                        body: body.to_vec(),
+                    });
+                    "[]"
+                }
+            })
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (addr, seen)
+    }
+
+    #[tokio::test]
+    async fn the_wire_request_carries_a_signature_sigv4_recomputes() {
+        let (addr, seen) = capturing_endpoint().await;
+        let sdk = SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url(format!("http://{addr}"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "AKIDTEST",
+                        "s3cr3t/+=",
+                        Some("token".into()),
+                        None,
+                        "test",
+                    ),
+                ),
+            )
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let invoker = Invoker::new(
+            &sdk,
+            Connector::builder().build_http(),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        let function =
+            FunctionRef::parse("arn:aws:lambda:eu-west-1:123456789012:function:f:live").unwrap();
+        let body = br#"[{"payload":{"value":"caf\u00e9 & <b>"}}]"#.to_vec();
+        let answer = invoker
+            .invoke(
+                &function,
+                InvocationType::Sync,
+                body.clone(),
+                Some("Root=1-5759e988-bd862e3fe1be46a994272793"),
+            )
+            .await
+            .unwrap();
+        assert_eq!((answer.status, answer.payload), (200, b"[]".to_vec()));
+        let received = seen.lock().unwrap()[0].clone();
+        assert_eq!(
+            received.uri,
+            "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A123456789012%3Afunction%3Af/invocations?Qualifier=live"
+        );
+        assert_eq!(received.body, body, "the body as handed over");
+        verify(&received, "s3cr3t/+=").unwrap();
+        assert!(
+            verify(&received, "another secret").is_err(),
+            "the check can fail"
+        );
+        let header = |name: &str| {
+            received
+                .headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(header("x-amz-security-token").as_deref(), Some("token"));
+        assert_eq!(
+            header("x-amz-invocation-type").as_deref(),
+            Some("RequestResponse")
+        );
+        assert_eq!(
+            header("x-amzn-trace-id").as_deref(),
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793")
+        );
+        let auth = header("authorization").unwrap();
+        assert!(
+            !auth.contains("x-amzn-trace-id") && !auth.contains("user-agent"),
+            "hop-changed headers unsigned: {auth}"
+        );
+    }
 
     #[test]
     fn uri_encodes_names_and_qualifiers_as_the_sdk_does() {
