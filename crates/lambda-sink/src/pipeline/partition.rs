@@ -293,7 +293,7 @@ impl Schedule {
             let result = match alone {
                 Some(Item::Dead { record, dead }) => {
                     drop(permit);
-                    invoker.router().dead_letter(record, dead).await
+                    invoker.router().dead_letter(record, *dead).await
                 }
                 Some(Item::Filtered { record }) => {
                     drop(permit);
