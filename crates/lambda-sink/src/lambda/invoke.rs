@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_sdk_lambda::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SigningInstructions, SigningSettings, sign,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_http_client::Connector;
 use aws_smithy_runtime_api::client::http::HttpConnector;
@@ -161,24 +163,19 @@ impl Inner {
         let mut request = request
             .body(())
             .map_err(|e| construction(format!("the invoke request: {e}")))?;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(SERVICE)
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| construction(format!("signing parameters: {e}")))?
-            .into();
         let headers = request
             .headers()
             .iter()
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
-        let signable = SignableRequest::new("POST", &uri, headers, SignableBody::Bytes(&body))
-            .map_err(|e| construction(format!("signing the request: {e}")))?;
-        let (instructions, _) = sign(signable, &params)
-            .map_err(|e| construction(format!("signing the request: {e}")))?
-            .into_parts();
+        let (instructions, _) = signed(
+            &identity,
+            &self.region,
+            SystemTime::now(),
+            &uri,
+            headers,
+            &body,
+        )
+        .map_err(|e| construction(format!("signing the request: {e}")))?;
         instructions.apply_to_request_http1x(&mut request);
         let request = HttpRequest::try_from(request.map(|()| SdkBody::from(body)))
             .map_err(|e| construction(format!("the invoke request: {e}")))?;
@@ -206,6 +203,33 @@ impl Inner {
             .into_bytes();
         head.into_result(Vec::from(body))
     }
+}
+
+/// SigV4 of a `POST` to Lambda as the SDK signs it (its default settings:
+/// the trace id and user agent left unsigned): the headers to add, and the
+/// signature.
+fn signed<'a>(
+    identity: &aws_smithy_runtime_api::client::identity::Identity,
+    region: &str,
+    time: SystemTime,
+    uri: &'a str,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    body: &'a [u8],
+) -> Result<(SigningInstructions, String), String> {
+    let params = v4::SigningParams::builder()
+        .identity(identity)
+        .region(region)
+        .name(SERVICE)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let request = SignableRequest::new("POST", uri, headers, SignableBody::Bytes(body))
+        .map_err(|e| e.to_string())?;
+    Ok(sign(request, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts())
 }
 
 /// `POST /2015-03-31/functions/{name}/invocations[?Qualifier=q]`.
@@ -351,13 +375,14 @@ mod tests {
                 .find_map(|p| p.strip_prefix(name))
                 .ok_or(format!("{name} missing in {auth}"))
         };
-        let (credential, signed, signature) = (
+        let (credential, signed_headers, signature) = (
             field("Credential=")?,
             field("SignedHeaders=")?,
             field("Signature=")?,
         );
         let scope: Vec<&str> = credential.split('/').collect();
-        let (key, region, service) = (scope[0], scope[2], scope[3]);
+        let (key, region) = (scope[0], scope[2]);
+        assert_eq!(scope[3], SERVICE, "the credential scope names Lambda");
         let date = header("x-amz-date").ok_or("no x-amz-date")?;
         let rfc3339 = format!(
             "{}-{}-{}T{}:{}:{}Z",
@@ -375,29 +400,16 @@ mod tests {
         .map_err(|e| e.to_string())?;
         let identity: aws_smithy_runtime_api::client::identity::Identity =
             aws_credential_types::Credentials::new(key, secret, None, None, "verifier").into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(region)
-            .name(service)
-            .time(SystemTime::try_from(time).map_err(|e| e.to_string())?)
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| e.to_string())?
-            .into();
         let host = header("host").ok_or("no host")?;
         let uri = format!("http://{host}{}", received.uri);
-        let signed: Vec<&str> = signed.split(';').collect();
+        let signed_headers: Vec<&str> = signed_headers.split(';').collect();
         let headers = received
             .headers
             .iter()
-            .filter(|(k, _)| signed.contains(&k.as_str()) && k != "x-amz-date")
+            .filter(|(k, _)| signed_headers.contains(&k.as_str()) && k != "x-amz-date")
             .map(|(k, v)| (k.as_str(), v.as_str()));
-        let request =
-            SignableRequest::new("POST", &uri, headers, SignableBody::Bytes(&received.body))
-                .map_err(|e| e.to_string())?;
-        let (_, expected) = sign(request, &params)
-            .map_err(|e| e.to_string())?
-            .into_parts();
+        let time = SystemTime::try_from(time).map_err(|e| e.to_string())?;
+        let (_, expected) = signed(&identity, region, time, &uri, headers, &received.body)?;
         if expected == signature {
             Ok(())
         } else {
