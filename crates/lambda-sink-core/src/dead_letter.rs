@@ -48,6 +48,48 @@ pub struct DeadLetter {
     pub failure: Option<FailureContext>,
 }
 
+/// The headers of ESM's on-failure context that [`dlq_headers`] writes, for
+/// the readers of dead letters (the console) to name the same ones.
+pub mod context {
+    /// `RetryAttemptsExhausted` or `RecordAgeExceeded`.
+    pub const CONDITION: &str = "lambda.requestContext.condition";
+    /// Invocations of the record.
+    pub const INVOKE_COUNT: &str = "lambda.requestContext.approximateInvokeCount";
+    /// The function as configured.
+    pub const FUNCTION: &str = "lambda.requestContext.functionArn";
+    /// The HTTP status of the last answer.
+    pub const STATUS_CODE: &str = "lambda.responseContext.statusCode";
+    /// `X-Amz-Function-Error` or the error type.
+    pub const FUNCTION_ERROR: &str = "lambda.responseContext.functionError";
+    /// Records that failed together.
+    pub const BATCH_SIZE: &str = "lambda.kafkaBatchInfo.batchSize";
+    /// Their first offset.
+    pub const FIRST_OFFSET: &str = "lambda.kafkaBatchInfo.firstRecordOffset";
+    /// Their last offset.
+    pub const LAST_OFFSET: &str = "lambda.kafkaBatchInfo.lastRecordOffset";
+    /// The record the function named, when it did (lambda-sink's own).
+    pub const FAILED_OFFSET: &str = "lambda-sink.failedRecordOffset";
+    /// Every one of them.
+    pub const ALL: [&str; 9] = [
+        CONDITION,
+        INVOKE_COUNT,
+        FUNCTION,
+        STATUS_CODE,
+        FUNCTION_ERROR,
+        BATCH_SIZE,
+        FIRST_OFFSET,
+        LAST_OFFSET,
+        FAILED_OFFSET,
+    ];
+}
+
+/// Whether `key` is a header [`dlq_headers`] adds to a dead letter (Kafka
+/// Connect's `__connect.errors.*` or ESM's context), not one of the
+/// record's own.
+pub fn is_added_header(key: &str) -> bool {
+    key.starts_with("__connect.errors.") || context::ALL.contains(&key)
+}
+
 /// ESM's on-failure `condition` of a batch whose invocations failed.
 pub const RETRY_ATTEMPTS_EXHAUSTED: &str = "RetryAttemptsExhausted";
 /// ESM's on-failure `condition` of a record too old to invoke (and the
@@ -199,35 +241,23 @@ pub fn dlq_headers(
     ];
     if let Some(f) = &dead.failure {
         headers.extend([
-            ("lambda.requestContext.condition", f.condition.to_string()),
+            (context::CONDITION, f.condition.to_string()),
             (
-                "lambda.requestContext.approximateInvokeCount",
+                context::INVOKE_COUNT,
                 f.approximate_invoke_count.to_string(),
             ),
-            ("lambda.requestContext.functionArn", f.function.clone()),
-            (
-                "lambda.responseContext.statusCode",
-                f.status_code.to_string(),
-            ),
-            (
-                "lambda.responseContext.functionError",
-                f.function_error.clone(),
-            ),
+            (context::FUNCTION, f.function.clone()),
+            (context::STATUS_CODE, f.status_code.to_string()),
+            (context::FUNCTION_ERROR, f.function_error.clone()),
         ]);
         if let Some(b) = &f.batch {
             headers.extend([
-                ("lambda.kafkaBatchInfo.batchSize", b.size.to_string()),
-                (
-                    "lambda.kafkaBatchInfo.firstRecordOffset",
-                    b.first_offset.to_string(),
-                ),
-                (
-                    "lambda.kafkaBatchInfo.lastRecordOffset",
-                    b.last_offset.to_string(),
-                ),
+                (context::BATCH_SIZE, b.size.to_string()),
+                (context::FIRST_OFFSET, b.first_offset.to_string()),
+                (context::LAST_OFFSET, b.last_offset.to_string()),
             ]);
             if let Some(offset) = b.failed_offset {
-                headers.push(("lambda-sink.failedRecordOffset", offset.to_string()));
+                headers.push((context::FAILED_OFFSET, offset.to_string()));
             }
         }
     }

@@ -89,7 +89,7 @@ const OUTCOME_PREFIXES: [&str; 3] = ["success-", "error-", "dlq-"];
 /// its configs and status in `<group>-configs` and `<group>-status`, so a
 /// name with one of those suffixes is internal when its sibling exists too
 /// (`orders-status` alone is data).
-pub fn topic_kind(topic: &str, own: &[String], all: &BTreeSet<&str>) -> TopicKind {
+pub fn topic_kind(topic: &str, own: &[&str], all: &BTreeSet<&str>) -> TopicKind {
     let worker_pair = ["-configs", "-status", "-offsets"].iter().any(|suffix| {
         topic.strip_suffix(suffix).is_some_and(|group| {
             all.contains(format!("{group}-configs").as_str())
@@ -98,7 +98,7 @@ pub fn topic_kind(topic: &str, own: &[String], all: &BTreeSet<&str>) -> TopicKin
     });
     if topic.starts_with('_')
         || CONNECT_INTERNAL.contains(&topic)
-        || own.iter().any(|o| o == topic)
+        || own.contains(&topic)
         || worker_pair
     {
         TopicKind::Internal
@@ -115,10 +115,7 @@ mod tests {
 
     #[test]
     fn topic_kinds() {
-        let own = vec![
-            "lambda-sink-configs".to_string(),
-            "lambda-sink-status".to_string(),
-        ];
+        let own = ["lambda-sink-configs", "lambda-sink-status"];
         let all: BTreeSet<&str> = [
             "orders",
             "orders-status",

@@ -27,6 +27,7 @@ use base64::Engine;
 use lambda_sink_core::config::ClientRole;
 use lambda_sink_core::connect::infos::masked;
 use lambda_sink_core::connect::records::Props;
+use lambda_sink_core::dead_letter::{context, is_added_header};
 use lambda_sink_core::record::SourceRecord;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{Value, json};
@@ -138,7 +139,10 @@ async fn topics(State(w): State<Arc<Node>>) -> ApiResult<axum::Json<Value>> {
     .or_fault(Fault::Internal, "the topic lister ended abnormally")
     .map_err(|e| ApiError::internal(&e))?
     .map_err(|e| ApiError::internal(&e))?;
-    let own = [w.config.config_topic.clone(), w.config.status_topic.clone()];
+    let own = [
+        w.config.config_topic.as_str(),
+        w.config.status_topic.as_str(),
+    ];
     let all = names.iter().map(String::as_str).collect();
     let topics: Vec<Value> = names
         .iter()
@@ -213,7 +217,13 @@ fn dead_letter(r: &SourceRecord) -> Value {
         "timestamp": r.timestamp,
         "key": shown(r.key.as_deref()),
         "value": shown(r.value.as_deref()),
-        "headers": r.headers.iter().map(|(k, v)| json!({"key": k, "value": shown(v.as_deref())})).collect::<Vec<_>>(),
+        // The record's own headers: what lambda-sink added is decoded below.
+        "headers": r
+            .headers
+            .iter()
+            .filter(|(k, _)| !is_added_header(k))
+            .map(|(k, v)| json!({"key": k, "value": shown(v.as_deref())}))
+            .collect::<Vec<_>>(),
         "error": {
             "stage": error("stage"),
             "class": error("class.name"),
@@ -225,12 +235,12 @@ fn dead_letter(r: &SourceRecord) -> Value {
         },
         // A batch failure's ESM context, when it went to the DLQ with one.
         "failure": {
-            "condition": header("lambda.requestContext.condition"),
-            "invokes": header("lambda.requestContext.approximateInvokeCount"),
-            "batch_size": header("lambda.kafkaBatchInfo.batchSize"),
-            "first_offset": header("lambda.kafkaBatchInfo.firstRecordOffset"),
-            "last_offset": header("lambda.kafkaBatchInfo.lastRecordOffset"),
-            "failed_offset": header("lambda-sink.failedRecordOffset"),
+            "condition": header(context::CONDITION),
+            "invokes": header(context::INVOKE_COUNT),
+            "batch_size": header(context::BATCH_SIZE),
+            "first_offset": header(context::FIRST_OFFSET),
+            "last_offset": header(context::LAST_OFFSET),
+            "failed_offset": header(context::FAILED_OFFSET),
         },
     })
 }

@@ -518,9 +518,6 @@ async function dlqPage(name) {
     list.replaceChildren(...(dlq.records.length ? dlq.records.map((r) => {
       const id = r.partition + ":" + r.offset;
       const box = el("input", { type: "checkbox", "data-testid": "select", on: { change: (e) => { if (e.target.checked) selected.add(id); else selected.delete(id); } } });
-      // The record's own headers: the error context is shown in its cells.
-      const context = /^(__connect\.errors\.|lambda\.(requestContext|responseContext|kafkaBatchInfo)\.|lambda-sink\.failedRecordOffset$)/;
-      const own = r.headers.filter((h) => !context.test(h.key));
       return el("tr", { "data-testid": "dead-letter", "data-offset": r.offset },
         el("td", {}, box),
         el("td", { "data-testid": "position" }, position(r.partition, r.offset)),
@@ -529,7 +526,7 @@ async function dlqPage(name) {
           failureNote(r)),
         el("td", { "data-testid": "original" }, el("div", { text: r.error.topic || "?" }), position(r.error.partition ?? "?", r.error.offset ?? "?")),
         el("td", {}, el("div", {}, "key: ", bytes(r.key)), el("div", { "data-testid": "value" }, "value: ", bytes(r.value))),
-        el("td", { "data-testid": "headers" }, own.map((h) => el("div", {}, el("span", { class: "hkey", text: h.key + ": " }), bytes(h.value)))));
+        el("td", { "data-testid": "headers" }, r.headers.map((h) => el("div", {}, el("span", { class: "hkey", text: h.key + ": " }), bytes(h.value)))));
     }) : [el("tr", {}, el("td", { colspan: 7, text: "The dead letter queue " + dlq.dlq_topic + " is empty." }))]));
   };
   const redrive = async (bodies) => {
