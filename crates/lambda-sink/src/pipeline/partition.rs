@@ -22,7 +22,7 @@ use lambda_sink_core::batch::{BatchLimits, Element};
 use lambda_sink_core::config::PayloadFormat;
 use lambda_sink_core::esm::Envelope;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
-use lambda_sink_core::schedule::{Lane, Scheduler, Taken};
+use lambda_sink_core::schedule::{Lane, Plan, Scheduler, Taken};
 use lambda_sink_core::transaction::Lease;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -37,6 +37,12 @@ use super::invoke::Invoker;
 use super::limit::Permit;
 use super::ports::Offsets;
 use super::route::Router;
+
+/// Whether the batch `plan` describes goes to the function (and so needs an
+/// in-flight slot).
+fn invokes(queue: &Scheduler<Queued>, plan: Plan) -> bool {
+    plan.items > 0 && queue.get(plan.first).is_some_and(|q| q.item.invokes())
+}
 
 /// A queued item and when it arrived (for `aws.lambda.linger.ms`).
 struct Queued {
@@ -176,8 +182,10 @@ impl Schedule {
             let mut linger_until = None;
             let mut waiting = false;
             while !stopping && running.len() < slots && !queue.is_empty() {
-                if open && !linger.is_zero() {
-                    let plan = queue.plan(self.limits);
+                // The next batch's plan, when lingering needs it; asked
+                // for at most once per batch.
+                let plan = (open && !linger.is_zero()).then(|| queue.plan(self.limits));
+                if let Some(plan) = plan {
                     let due = queue.get(plan.first).map_or_else(Instant::now, |q| q.at) + linger;
                     if plan.items > 0 && !plan.full && due > Instant::now() {
                         linger_until = Some(due);
@@ -188,7 +196,9 @@ impl Schedule {
                 // slot: while it waits it holds no key, and when it goes it
                 // takes every record that became eligible meanwhile.
                 let permit = held.take().or_else(|| self.ctx.in_flight.try_acquire());
-                if permit.is_none() && self.next_invokes(&queue) {
+                if permit.is_none()
+                    && invokes(&queue, plan.unwrap_or_else(|| queue.plan(self.limits)))
+                {
                     waiting = true;
                     break;
                 }
@@ -246,13 +256,6 @@ impl Schedule {
         let item = self.decoder.prepare(record).await?;
         queue.push(lane, Queued { item, at });
         Ok(())
-    }
-
-    /// Whether the next batch the scheduler would take goes to the function
-    /// (and so needs an in-flight slot).
-    fn next_invokes(&self, queue: &Scheduler<Queued>) -> bool {
-        let plan = queue.plan(self.limits);
-        plan.items > 0 && queue.get(plan.first).is_some_and(|q| q.item.invokes())
     }
 
     /// Frees a finished batch's lanes; its halt, if it ended in one.
