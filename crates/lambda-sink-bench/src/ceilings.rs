@@ -184,11 +184,7 @@ pub async fn invoke(
     latency_ms: u64,
 ) -> anyhow::Result<Sample> {
     let fake = fake_lambda::start_dedicated(2)?;
-    let function = if latency_ms == 0 {
-        "fixed-ceiling".to_string()
-    } else {
-        format!("slow{latency_ms}-fixed-ceiling")
-    };
+    let function = format!("slow{latency_ms}-fixed-ceiling");
     let config = env.validated(&env.config(
         &unique("bench-ceiling"),
         &d.topic,

@@ -177,11 +177,7 @@ pub async fn run(
     let regime = &cell.regime;
     let fake = fake_lambda::start_dedicated(2)?;
     let name = unique(&format!("bench-regime-{}", regime.latency_ms));
-    let function = if regime.latency_ms == 0 {
-        "fixed-regime".to_string()
-    } else {
-        format!("slow{}-fixed-regime", regime.latency_ms)
-    };
+    let function = format!("slow{}-fixed-regime", regime.latency_ms);
     let config = env.config(
         &name,
         &d.topic,

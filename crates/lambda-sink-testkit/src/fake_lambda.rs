@@ -9,7 +9,8 @@
 //! * `max<N>` — 413 `RequestTooLargeException` when the body exceeds N bytes;
 //! * `status<code>-<ErrorType>` — that HTTP status with
 //!   `x-amzn-ErrorType: <ErrorType>` and Lambda's error body;
-//! * `slow<ms>` — answer after a delay of `ms` milliseconds;
+//! * `slow<ms>` — answer after a delay of `ms` milliseconds (`slow0`: at
+//!   once, not after a timer tick);
 //! * `cap<N>` — a function with `N` concurrent executions: while `N`
 //!   requests are being handled, another is answered 429
 //!   `TooManyRequestsException` at once (reserved concurrency);
@@ -339,7 +340,7 @@ async fn invoke(
             &stats,
         );
     }
-    if let Some(ms) = number("slow") {
+    if let Some(ms) = number("slow").filter(|&ms| ms > 0) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
     let event = headers
