@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::kafka::{Produce, Record};
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::world::World;
 use lambda_sink_testkit::{metric, scrape};
@@ -125,11 +125,7 @@ async fn records_that_shared_a_failed_batch_say_so_in_the_dlq() {
         ],
     )
     .await;
-    let dead = run
-        .s
-        .read_topic(&format!("dlq-{}", run.name), 3, MINUTE)
-        .await
-        .unwrap();
+    let dead = run.dead_letters(3).await;
     let offsets: Vec<&str> = dead
         .iter()
         .map(|d| d.header("__connect.errors.offset"))
@@ -205,6 +201,14 @@ impl Run {
             .collect();
         got.sort();
         got
+    }
+
+    /// The first `expected` records of `dlq-<id>`.
+    async fn dead_letters(&self, expected: usize) -> Vec<Record> {
+        self.s
+            .read_topic(&format!("dlq-{}", self.name), expected, MINUTE)
+            .await
+            .unwrap()
     }
 
     /// What the function logged for each record, in offset order.
@@ -414,11 +418,7 @@ async fn a_batch_that_failed_for_good_goes_to_the_dlq_with_esms_context() {
         ],
     )
     .await;
-    let dead = run
-        .s
-        .read_topic(&format!("dlq-{}", run.name), 1, MINUTE)
-        .await
-        .unwrap();
+    let dead = run.dead_letters(1).await;
     assert_eq!(dead.len(), 1);
     let d = &dead[0];
     assert_eq!(d.header("__connect.errors.offset"), "1");

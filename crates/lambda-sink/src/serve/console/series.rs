@@ -283,37 +283,23 @@ mod tests {
 
     #[test]
     fn quantiles_interpolate_within_their_bucket() {
-        let h = |counts: &[(f64, f64)]| counts.to_vec();
-        let before = h(&[(0.1, 0.0), (0.2, 0.0), (f64::INFINITY, 0.0)]);
-        let cases = [
+        const INF: f64 = f64::INFINITY;
+        let before = [(0.1, 0.0), (0.2, 0.0), (INF, 0.0)];
+        let second = [(0.1, 0.0), (0.2, 10.0), (INF, 10.0)];
+        type Buckets<'a> = &'a [(f64, f64)];
+        let cases: [(Buckets, f64, Option<f64>); 5] = [
             // All in (0.1, 0.2]: p50 at its middle, p100 at its bound.
-            (
-                h(&[(0.1, 0.0), (0.2, 10.0), (f64::INFINITY, 10.0)]),
-                0.5,
-                Some(0.15),
-            ),
-            (
-                h(&[(0.1, 0.0), (0.2, 10.0), (f64::INFINITY, 10.0)]),
-                1.0,
-                Some(0.2),
-            ),
+            (&second, 0.5, Some(0.15)),
+            (&second, 1.0, Some(0.2)),
             // The first bucket starts at 0.
-            (
-                h(&[(0.1, 4.0), (0.2, 4.0), (f64::INFINITY, 4.0)]),
-                0.5,
-                Some(0.05),
-            ),
+            (&[(0.1, 4.0), (0.2, 4.0), (INF, 4.0)], 0.5, Some(0.05)),
             // In +Inf: the highest finite bound.
-            (
-                h(&[(0.1, 0.0), (0.2, 0.0), (f64::INFINITY, 3.0)]),
-                0.5,
-                Some(0.2),
-            ),
+            (&[(0.1, 0.0), (0.2, 0.0), (INF, 3.0)], 0.5, Some(0.2)),
             // Nothing observed in between.
-            (before.clone(), 0.5, None),
+            (&before, 0.5, None),
         ];
         for (after, q, want) in cases {
-            let got = quantile(&before, &after, q);
+            let got = quantile(&before, after, q);
             match (got, want) {
                 (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{after:?} q{q}: {g} ≠ {w}"),
                 _ => assert_eq!(got, want, "{after:?} q{q}"),
