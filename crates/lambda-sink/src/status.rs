@@ -14,6 +14,8 @@ struct Inner {
     state: State,
     stopping: bool,
     trace: Option<String>,
+    /// The ids of the tasks this instance runs.
+    ids: Vec<usize>,
     tasks: Vec<State>,
     worker_id: String,
     /// Topics a task was assigned a partition of.
@@ -28,8 +30,13 @@ pub struct ServiceStatus {
 }
 
 impl ServiceStatus {
-    /// A connector with `tasks` tasks, starting.
+    /// A connector with `tasks` tasks (ids `0..tasks`), starting.
     pub fn new(name: &str, id: &str, tasks: usize) -> Self {
+        Self::of_tasks(name, id, (0..tasks).collect())
+    }
+
+    /// A connector running the tasks `ids` here, starting.
+    pub fn of_tasks(name: &str, id: &str, ids: Vec<usize>) -> Self {
         let host = hostname::get()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "localhost".into());
@@ -40,7 +47,8 @@ impl ServiceStatus {
                 state: State::Unassigned,
                 stopping: false,
                 trace: None,
-                tasks: vec![State::Unassigned; tasks],
+                tasks: vec![State::Unassigned; ids.len()],
+                ids,
                 worker_id: host,
                 topics: BTreeSet::new(),
             }),
@@ -119,9 +127,11 @@ impl ServiceStatus {
             Vec::new()
         } else {
             inner
-                .tasks
+                .ids
                 .iter()
-                .map(|&state| TaskReport {
+                .zip(&inner.tasks)
+                .map(|(&id, &state)| TaskReport {
+                    id: Some(id),
                     state,
                     trace: trace(state),
                 })
@@ -158,9 +168,9 @@ impl ServiceStatus {
             connector["trace"] = json!(t);
         }
         let tasks: Vec<Value> = inner
-            .tasks
+            .ids
             .iter()
-            .enumerate()
+            .zip(&inner.tasks)
             .map(|(id, state)| {
                 let mut task =
                     json!({ "id": id, "state": state.as_str(), "worker_id": inner.worker_id });
@@ -201,5 +211,19 @@ mod tests {
         let j = s.to_json();
         assert_eq!(j["connector"]["state"], "FAILED");
         assert_eq!(j["tasks"][0]["trace"], "function not found");
+    }
+
+    #[test]
+    fn tasks_keep_their_ids() {
+        let s = ServiceStatus::of_tasks("orders", "orders", vec![1, 4]);
+        s.running();
+        let ids: Vec<Option<usize>> = s.report().tasks.iter().map(|t| t.id).collect();
+        assert_eq!(ids, [Some(1), Some(4)]);
+        assert_eq!(s.to_json()["tasks"][1]["id"], 4);
+        s.set(State::Stopped);
+        assert!(
+            s.report().tasks.is_empty(),
+            "a stopped connector has no tasks"
+        );
     }
 }

@@ -845,18 +845,64 @@ async fn auth_and_secrets() {
     );
 }
 
+/// The tasks a worker's API shows of `name`: `(id, state, worker_id)`.
+async fn shown_tasks(api: &Api, name: &str) -> Vec<(u64, String, String)> {
+    let (_, s) = api.get(&format!("/connectors/{name}/status")).await;
+    s["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            let text = |k: &str| t[k].as_str().unwrap_or_default().to_string();
+            (
+                t["id"].as_u64().unwrap_or(u64::MAX),
+                text("state"),
+                text("worker_id"),
+            )
+        })
+        .collect()
+}
+
+/// Waits until `api` shows tasks 0, 1, 2 of `name` RUNNING, each once, on
+/// exactly the workers `on`; asserts at every look that no task is shown
+/// twice.
+async fn wait_placed(api: &Api, name: &str, on: &[&Connector], within: Duration) {
+    let mut want = std::collections::BTreeSet::new();
+    for w in on {
+        want.insert(w.api_url().await.trim_start_matches("http://").to_string());
+    }
+    wait_until(within, &format!("3 tasks running on {want:?}"), || async {
+        let tasks = shown_tasks(api, name).await;
+        let ids: Vec<u64> = tasks.iter().map(|t| t.0).collect();
+        assert!(
+            ids.windows(2).all(|p| p[0] < p[1]),
+            "a task shown twice: {tasks:?}"
+        );
+        let workers: std::collections::BTreeSet<String> =
+            tasks.iter().map(|t| t.2.clone()).collect();
+        let running = tasks.iter().all(|t| t.1 == "RUNNING");
+        (ids == [0, 1, 2] && running && workers == want).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
-async fn two_workers_share_connectors_through_kafka() {
-    let w = Cluster::new("serve-two", 4).await;
-    let a = w.worker(&[]);
-    let mut b = w.worker(&[]);
+async fn tasks_max_is_the_connectors_total_across_workers() {
+    let w = Cluster::new("serve-tasks", 6).await;
+    // A dead worker loses its tasks after the placement group's session.
+    let worker = [("session.timeout.ms", "6000")];
+    let a = w.worker(&worker);
+    let mut b = w.worker(&worker);
     let (api_a, api_b) = (Api::new(&a.api_url().await), Api::new(&b.api_url().await));
-    let name = unique("two");
+    let name = unique("tasks");
+    let group = format!("connect-{name}");
     let config = w.connector(&[
+        ("tasks.max", "3"),
         ("consumer.override.session.timeout.ms", "6000"),
         ("aws.lambda.batch.size", "5"),
     ]);
-    let (code, _) = api_a
+    let (code, info) = api_a
         .call(
             Method::POST,
             "/connectors",
@@ -864,44 +910,50 @@ async fn two_workers_share_connectors_through_kafka() {
         )
         .await;
     assert_eq!(code, 201);
+    assert_eq!(info["tasks"].as_array().map(Vec::len), Some(3), "{info}");
 
-    // Created on A, it runs on both, and B's API says so.
-    let both = wait_until(MINUTE, "a task on each worker", || async {
-        let (_, s) = api_b.get(&format!("/connectors/{name}/status")).await;
-        let tasks = s["tasks"].as_array().cloned().unwrap_or_default();
-        let workers: std::collections::BTreeSet<String> = tasks
-            .iter()
-            .map(|t| t["worker_id"].as_str().unwrap().to_string())
-            .collect();
-        let running = tasks.iter().all(|t| t["state"] == "RUNNING");
-        (tasks.len() == 2 && workers.len() == 2 && running).then_some(s)
-    })
-    .await;
-    assert_eq!(both["tasks"][1]["id"], 1);
+    // Created on A: tasks 0, 1, 2, each on one of the two workers, and
+    // B's API says the same as A's.
+    wait_placed(&api_b, &name, &[&a, &b], MINUTE).await;
     assert_eq!(
-        api_a.get(&format!("/connectors/{name}/status")).await.1["tasks"],
-        both["tasks"]
+        shown_tasks(&api_a, &name).await,
+        shown_tasks(&api_b, &name).await
     );
-    // Both hold partitions of the group.
-    wait_until(MINUTE, "two members", || async {
-        (w.s.group_members(&format!("connect-{name}")).await.unwrap() == 2).then_some(())
+    let (_, listed) = api_b.get(&format!("/connectors/{name}/tasks")).await;
+    let listed: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["id"]["task"])
+        .collect();
+    assert_eq!(listed, [&json!(0), &json!(1), &json!(2)]);
+    // Three consumers share the data topic, not three per worker.
+    wait_until(MINUTE, "three members", || async {
+        (w.s.group_members(&group).await.unwrap() == 3).then_some(())
     })
     .await;
 
-    // Kill B mid-stream: its partitions move to A, no record is lost.
+    // A third worker: tasks move to it, they do not multiply.
+    let c = w.worker(&worker);
+    wait_placed(&api_a, &name, &[&a, &b, &c], MINUTE).await;
+    wait_until(MINUTE, "still three members", || async {
+        (w.s.group_members(&group).await.unwrap() == 3).then_some(())
+    })
+    .await;
+
+    // Kill B mid-stream: its task runs elsewhere within the placement
+    // session (6 s) plus a start, and no record is lost.
     w.produce(0, 400).await;
     w.wait_seen(&w.function, 100).await;
     b.kill9();
+    wait_placed(&api_a, &name, &[&a, &c], Duration::from_secs(30)).await;
     w.produce(400, 200).await;
     wait_until(
         Duration::from_secs(120),
-        "A alone reaches the end",
+        "the rest reach the end",
         || async {
-            let ends = w.s.end_offsets(&w.topic, 4).await.unwrap();
-            let committed =
-                w.s.committed(&format!("connect-{name}"), &w.topic, 4)
-                    .await
-                    .unwrap();
+            let ends = w.s.end_offsets(&w.topic, 6).await.unwrap();
+            let committed = w.s.committed(&group, &w.topic, 6).await.unwrap();
             (committed == ends).then_some(())
         },
     )
@@ -909,7 +961,7 @@ async fn two_workers_share_connectors_through_kafka() {
     let verdict =
         w.s.verify(&lambda_sink_testkit::verify::Run {
             topic: &w.topic,
-            partitions: 4,
+            partitions: 6,
             connector: &name,
             function: Some(&w.function),
         })
@@ -917,15 +969,9 @@ async fn two_workers_share_connectors_through_kafka() {
         .unwrap();
     assert_eq!(verdict.lost_count, 0, "{}", verdict.summary());
     assert_eq!(verdict.produced, 600);
-    // B's report lapses; A's tasks remain.
-    wait_until(MINUTE, "B gone from the status", || async {
-        let (_, s) = api_a.get(&format!("/connectors/{name}/status")).await;
-        (s["tasks"].as_array().map(Vec::len) == Some(1)).then_some(())
-    })
-    .await;
 
     // Paused, then every worker restarted: the connector comes back
-    // paused, from the topics alone.
+    // paused, from the topics alone, with its three tasks.
     assert_eq!(
         api_a
             .call(Method::PUT, &format!("/connectors/{name}/pause"), None)
@@ -934,10 +980,11 @@ async fn two_workers_share_connectors_through_kafka() {
         202
     );
     api_a.wait_state(&name, "PAUSED").await;
-    let mut a = a;
-    a.stop_cleanly().await;
-    let a2 = w.worker(&[]);
-    let b2 = w.worker(&[]);
+    for mut gone in [a, c] {
+        gone.stop_cleanly().await;
+    }
+    let a2 = w.worker(&worker);
+    let b2 = w.worker(&worker);
     let (api_a2, api_b2) = (Api::new(&a2.api_url().await), Api::new(&b2.api_url().await));
     assert_eq!(api_b2.get("/connectors").await.1, json!([name]));
     assert_eq!(
@@ -945,7 +992,13 @@ async fn two_workers_share_connectors_through_kafka() {
         "5"
     );
     let paused = api_a2.wait_state(&name, "PAUSED").await;
-    assert_eq!(paused["tasks"].as_array().unwrap().len(), 2, "{paused}");
+    let states: Vec<&Value> = paused["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["state"])
+        .collect();
+    assert_eq!(states.len(), 3, "{paused}");
     assert_eq!(
         api_b2
             .call(Method::PUT, &format!("/connectors/{name}/resume"), None)
@@ -953,10 +1006,9 @@ async fn two_workers_share_connectors_through_kafka() {
             .0,
         202
     );
-    api_a2.wait_state(&name, "RUNNING").await;
-    w.produce(600, 8).await;
-    w.s.wait_committed_to_end(&format!("connect-{name}"), &w.topic, 4, MINUTE)
-        .await;
+    wait_placed(&api_a2, &name, &[&a2, &b2], MINUTE).await;
+    w.produce(600, 12).await;
+    w.s.wait_committed_to_end(&group, &w.topic, 6, MINUTE).await;
 }
 
 /// Runs a program; its exit code and stdout (stderr shown on failure).

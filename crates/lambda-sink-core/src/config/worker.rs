@@ -73,6 +73,8 @@ pub struct WorkerConfig {
     pub max_body: usize,
     /// `status.heartbeat.interval.ms`.
     pub heartbeat: Duration,
+    /// `session.timeout.ms` of the task placement group.
+    pub session_timeout: Duration,
     /// The worker's own Kafka connection (from the defaults).
     pub kafka: KafkaConfig,
     /// Connector defaults, as written.
@@ -223,6 +225,16 @@ pub static WORKER_PROPERTIES: &[Property] = &[
         Importance::Low,
         "How often a worker rewrites its status record; a worker silent for 3 intervals is gone.",
     ),
+    worker(
+        "session.timeout.ms",
+        Kind::Int {
+            min: 1000,
+            max: 300_000,
+        },
+        DefaultValue::Value("10000"),
+        Importance::Medium,
+        "Session timeout of the workers' task placement group: a worker not heard from for this long loses its tasks to the others.",
+    ),
 ];
 
 fn worker_property(key: &str) -> Option<&'static Property> {
@@ -314,6 +326,7 @@ pub fn validate_worker(
     );
     let max_body = w.number("rest.request.max.bytes").unwrap_or(1 << 20);
     let heartbeat = w.number("status.heartbeat.interval.ms").unwrap_or(5000);
+    let session_timeout = w.number("session.timeout.ms").unwrap_or(10_000);
     let advertised_port = w.number("rest.advertised.port");
     let advertised_host = w.text("rest.advertised.host.name");
     let (listener, https) = listener(&mut w);
@@ -337,6 +350,7 @@ pub fn validate_worker(
             auth,
             max_body: usize::try_from(max_body).unwrap_or(1 << 20),
             heartbeat: Duration::from_millis(heartbeat.unsigned_abs()),
+            session_timeout: Duration::from_millis(session_timeout.unsigned_abs()),
             kafka,
             defaults,
         }),
@@ -542,6 +556,7 @@ mod tests {
         assert_eq!(w.listener.to_string(), "127.0.0.1:8083");
         assert_eq!((w.replication, w.max_body), ((-1, -1), 1 << 20));
         assert_eq!(w.heartbeat, Duration::from_secs(5));
+        assert_eq!(w.session_timeout, Duration::from_secs(10));
         assert!(w.auth.is_none() && w.tls.is_none());
         assert_eq!(w.defaults.len(), 2);
         assert_eq!(w.kafka.bootstrap_servers, ["localhost:9092"]);

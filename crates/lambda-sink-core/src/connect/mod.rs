@@ -7,6 +7,8 @@
 //!   and the cluster-wide `ConnectorStateInfo` aggregated from them;
 //! * [`infos`] — the property table as `ConfigKeyInfo` / `ConfigInfos`,
 //!   and secret masking;
+//! * [`placement`] — where a connector's tasks run: slot topics, the
+//!   tasks an assignment stands for, each worker's share of concurrency;
 //! * [`offsets`], [`redrive`] — what the offsets and DLQ redrive
 //!   endpoints take;
 //! * [`submit`] — the rules for a submitted connector config: string
@@ -14,6 +16,7 @@
 
 pub mod infos;
 pub mod offsets;
+pub mod placement;
 pub mod records;
 pub mod redrive;
 pub mod status;

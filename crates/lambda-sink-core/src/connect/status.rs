@@ -2,13 +2,13 @@
 //! cluster-wide status Kafka Connect's REST API shows, aggregated from them.
 //!
 //! Connect's status topic holds one record per connector and per task,
-//! written by the worker its leader assigned them to. lambda-sink has no
-//! leader: every instance hosts every connector and Kafka's consumer group
-//! shares the partitions. So each instance writes one record of its own,
-//! `worker-<worker_id>` → [`InstanceReport`], on every change and as a
-//! heartbeat; readers drop an instance whose heartbeat lapsed. A
-//! connector's tasks are the tasks of every live instance, numbered in
-//! `worker_id` order.
+//! written by the worker its leader assigned them to. lambda-sink writes
+//! one record per worker instead, `worker-<worker_id>` → [`InstanceReport`],
+//! on every change and as a heartbeat, listing the connectors it holds
+//! tasks of and those tasks by id (placement decides which: see
+//! [`super::placement`]); readers drop an instance whose heartbeat lapsed.
+//! A connector's tasks are `0..tasks.max`, each shown once: where it runs,
+//! or UNASSIGNED while no live instance reports it.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +52,10 @@ impl State {
 /// A task's state on one instance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskReport {
+    /// Its id (`0..tasks.max`). Absent in reports of workers from before
+    /// tasks were placed: those are numbered in `worker_id` order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<usize>,
     /// State.
     pub state: State,
     /// Why it failed.
@@ -105,29 +109,60 @@ pub struct ClusterTask<'a> {
     pub report: &'a TaskReport,
 }
 
-/// Every task of `name` on the `live` instances, numbered in `worker_id`
-/// order, then in the instance's own order.
+/// Every task of `name` the `live` instances report, by id, each once:
+/// when two instances report the same id (a task moving, or the report
+/// of a worker that died not lapsed yet) a running one wins, then the
+/// first in `worker_id` order. Reports without ids are numbered in
+/// `worker_id` order.
 pub fn cluster_tasks<'a>(name: &str, live: &'a [InstanceReport]) -> Vec<ClusterTask<'a>> {
     let mut hosts: Vec<&InstanceReport> = live
         .iter()
         .filter(|r| r.connectors.contains_key(name))
         .collect();
     hosts.sort_by(|a, b| a.worker_id.cmp(&b.worker_id));
-    hosts
-        .into_iter()
-        .flat_map(|r| {
-            r.connectors[name]
-                .tasks
-                .iter()
-                .map(move |t| (r.worker_id.as_str(), t))
-        })
-        .enumerate()
-        .map(|(id, (worker_id, report))| ClusterTask {
-            id,
-            worker_id,
-            report,
-        })
-        .collect()
+    let mut unnumbered = 0..;
+    let mut tasks: BTreeMap<usize, ClusterTask<'a>> = BTreeMap::new();
+    for host in hosts {
+        for report in &host.connectors[name].tasks {
+            let id = report
+                .id
+                .unwrap_or_else(|| unnumbered.next().unwrap_or_default());
+            let task = ClusterTask {
+                id,
+                worker_id: &host.worker_id,
+                report,
+            };
+            match tasks.get(&id) {
+                Some(held)
+                    if held.report.state == State::Running || report.state != State::Running => {}
+                _ => {
+                    tasks.insert(id, task);
+                }
+            }
+        }
+    }
+    tasks.into_values().collect()
+}
+
+/// Task `id` as the status shows it: where it runs, or UNASSIGNED on
+/// `fallback_worker` when it is one of `tasks_max` but no live instance
+/// reports it; `None` beyond `tasks_max` and unreported.
+pub fn task_state(
+    name: &str,
+    id: usize,
+    tasks_max: usize,
+    live: &[InstanceReport],
+    fallback_worker: &str,
+) -> Option<Value> {
+    match cluster_tasks(name, live).into_iter().find(|t| t.id == id) {
+        Some(t) => Some(task_json(&t)),
+        None => (id < tasks_max).then(|| unassigned(id, fallback_worker)),
+    }
+}
+
+/// A task no live instance reports.
+fn unassigned(id: usize, worker_id: &str) -> Value {
+    json!({ "id": id, "state": State::Unassigned.as_str(), "worker_id": worker_id })
 }
 
 /// A failed state must carry a trace (tools read it without a null check).
@@ -169,6 +204,7 @@ pub fn task_json(task: &ClusterTask<'_>) -> Value {
 pub fn connector_state_info(
     name: &str,
     target: TargetState,
+    tasks_max: usize,
     live: &[InstanceReport],
     fallback_worker: &str,
 ) -> Value {
@@ -199,7 +235,19 @@ pub fn connector_state_info(
     let tasks: Vec<Value> = if state == State::Stopped {
         Vec::new()
     } else {
-        cluster_tasks(name, live).iter().map(task_json).collect()
+        let mut placed = cluster_tasks(name, live).into_iter().peekable();
+        let mut tasks = Vec::new();
+        // 0..tasks.max, each once; a task reported beyond it (tasks.max
+        // just lowered) is shown until its worker stops it.
+        for id in 0.. {
+            match placed.next_if(|t| t.id == id) {
+                Some(t) => tasks.push(task_json(&t)),
+                None if id < tasks_max => tasks.push(unassigned(id, fallback_worker)),
+                None if placed.peek().is_none() => break,
+                None => {}
+            }
+        }
+        tasks
     };
     json!({
         "name": name,
@@ -225,10 +273,12 @@ pub fn active_topics(name: &str, live: &[InstanceReport]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn report(worker: &str, state: State, tasks: &[State]) -> InstanceReport {
+    /// A report of tasks `(id, state)`.
+    fn report(worker: &str, state: State, tasks: &[(usize, State)]) -> InstanceReport {
         let tasks = tasks
             .iter()
-            .map(|&s| TaskReport {
+            .map(|&(id, s)| TaskReport {
+                id: Some(id),
                 state: s,
                 trace: (s == State::Failed).then(|| format!("boom on {worker}")),
             })
@@ -249,37 +299,124 @@ mod tests {
     }
 
     #[test]
-    fn tasks_of_every_instance_are_numbered_in_worker_order() {
+    fn each_task_is_shown_once_where_it_runs() {
+        use State::{Failed, Running, Unassigned};
         let live = [
-            report("b:2", State::Running, &[State::Running, State::Failed]),
-            report("a:1", State::Running, &[State::Running]),
+            report("b:2", State::Running, &[(2, Failed), (0, Running)]),
+            report("a:1", State::Running, &[(3, Running)]),
         ];
-        let s = connector_state_info("c", TargetState::Started, &live, "x:0");
+        let s = connector_state_info("c", TargetState::Started, 4, &live, "x:0");
         assert_eq!(s["type"], "sink");
         assert_eq!(s["connector"]["state"], "RUNNING");
         assert_eq!(s["connector"]["worker_id"], "a:1");
         assert!(s["connector"].get("trace").is_none());
-        let tasks = s["tasks"].as_array().expect("tasks");
-        assert_eq!(tasks.len(), 3);
-        assert_eq!(tasks[0]["worker_id"], "a:1");
-        assert_eq!(tasks[2]["id"], 2);
-        assert_eq!(tasks[2]["state"], "FAILED");
-        assert_eq!(tasks[2]["trace"], "boom on b:2");
+        let shown: Vec<(u64, &str, &str)> = s["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].as_u64().expect("id"),
+                    t["state"].as_str().expect("state"),
+                    t["worker_id"].as_str().expect("worker"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (0, "RUNNING", "b:2"),
+                (1, Unassigned.as_str(), "x:0"),
+                (2, "FAILED", "b:2"),
+                (3, "RUNNING", "a:1"),
+            ]
+        );
+        assert_eq!(s["tasks"][2]["trace"], "boom on b:2");
         assert_eq!(active_topics("c", &live), ["shared", "t-a:1", "t-b:2"]);
+        // tasks.max lowered: a task beyond it shows until it stops.
+        let s = connector_state_info("c", TargetState::Started, 1, &live, "x:0");
+        let ids: Vec<&Value> = s["tasks"]
+            .as_array()
+            .expect("tasks")
+            .iter()
+            .map(|t| &t["id"])
+            .collect();
+        assert_eq!(ids, [&json!(0), &json!(2), &json!(3)]);
+    }
+
+    #[test]
+    fn a_task_reported_twice_shows_where_it_runs() {
+        use State::{Failed, Restarting, Running};
+        type Tasks<'a> = &'a [(usize, State)];
+        let cases: [(Tasks<'_>, Tasks<'_>, &str, State); 4] = [
+            // The old owner's report has not lapsed yet.
+            (&[(0, Running)], &[(0, Running)], "a:1", Running),
+            (&[(0, Restarting)], &[(0, Running)], "b:1", Running),
+            (&[(0, Running)], &[(0, Failed)], "a:1", Running),
+            (&[(0, Failed)], &[(0, Restarting)], "a:1", Failed),
+        ];
+        for (a, b, worker, state) in cases {
+            let live = [
+                report("b:1", State::Running, b),
+                report("a:1", State::Running, a),
+            ];
+            let tasks = cluster_tasks("c", &live);
+            assert_eq!(tasks.len(), 1, "{a:?} {b:?}");
+            assert_eq!(
+                (tasks[0].worker_id, tasks[0].report.state),
+                (worker, state),
+                "{a:?} {b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reports_without_ids_are_numbered_in_worker_order() {
+        let mut live = [
+            report(
+                "b:2",
+                State::Running,
+                &[(9, State::Running), (9, State::Failed)],
+            ),
+            report("a:1", State::Running, &[(9, State::Running)]),
+        ];
+        for r in &mut live {
+            for t in &mut r.connectors.get_mut("c").expect("c").tasks {
+                t.id = None;
+            }
+        }
+        let tasks = cluster_tasks("c", &live);
+        let shown: Vec<(usize, &str)> = tasks.iter().map(|t| (t.id, t.worker_id)).collect();
+        assert_eq!(shown, [(0, "a:1"), (1, "b:2"), (2, "b:2")]);
+        let old: TaskReport = serde_json::from_str(r#"{"state":"RUNNING"}"#).expect("old report");
+        assert_eq!(old.id, None);
+    }
+
+    #[test]
+    fn one_tasks_status() {
+        let live = [report("a:1", State::Running, &[(1, State::Running)])];
+        let one = |id| task_state("c", id, 2, &live, "me:1");
+        assert_eq!(one(1).expect("placed")["worker_id"], "a:1");
+        let unplaced = one(0).expect("one of tasks.max");
+        assert_eq!(
+            (unplaced["state"].as_str(), unplaced["worker_id"].as_str()),
+            (Some("UNASSIGNED"), Some("me:1"))
+        );
+        assert_eq!(one(2), None);
     }
 
     #[test]
     fn the_connector_state_summarises_its_instances() {
         let state = |target, live: &[InstanceReport]| {
-            connector_state_info("c", target, live, "me:1")["connector"]["state"].clone()
+            connector_state_info("c", target, 1, live, "me:1")["connector"]["state"].clone()
         };
         assert_eq!(state(TargetState::Started, &[]), "UNASSIGNED");
         assert_eq!(
-            connector_state_info("c", TargetState::Started, &[], "me:1")["connector"]["worker_id"],
+            connector_state_info("c", TargetState::Started, 1, &[], "me:1")["connector"]["worker_id"],
             "me:1"
         );
-        let paused = report("a:1", State::Paused, &[State::Paused]);
-        let running = report("b:1", State::Running, &[State::Running]);
+        let paused = report("a:1", State::Paused, &[(0, State::Paused)]);
+        let running = report("b:1", State::Running, &[(0, State::Running)]);
         assert_eq!(
             state(TargetState::Paused, &[paused.clone(), running.clone()]),
             "RUNNING",
@@ -290,12 +427,12 @@ mod tests {
             "PAUSED"
         );
         let stopped = report("a:1", State::Stopped, &[]);
-        let s = connector_state_info("c", TargetState::Stopped, &[stopped], "me:1");
+        let s = connector_state_info("c", TargetState::Stopped, 1, &[stopped], "me:1");
         assert_eq!(s["connector"]["state"], "STOPPED");
         assert_eq!(s["tasks"], json!([]));
-        let mut failed = report("b:1", State::Failed, &[State::Failed]);
+        let mut failed = report("b:1", State::Failed, &[(0, State::Failed)]);
         failed.connectors.get_mut("c").expect("c").trace = None;
-        let s = connector_state_info("c", TargetState::Started, &[paused, failed], "me:1");
+        let s = connector_state_info("c", TargetState::Started, 1, &[paused, failed], "me:1");
         assert_eq!(s["connector"]["state"], "FAILED");
         assert_eq!(s["connector"]["worker_id"], "b:1");
         assert!(
@@ -306,7 +443,7 @@ mod tests {
 
     #[test]
     fn reports_round_trip() {
-        let r = report("a:1", State::Failed, &[State::Failed]);
+        let r = report("a:1", State::Failed, &[(0, State::Failed)]);
         let text = serde_json::to_string(&r).expect("json");
         assert!(text.contains("\"FAILED\""));
         assert_eq!(

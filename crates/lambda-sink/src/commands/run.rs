@@ -79,7 +79,10 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
         telemetry.status.set_http_port(bound.port());
         info!(address = %bound, "HTTP endpoint: /health /status /metrics");
     }
-    let outcome = pipeline::run(config, shutdown, telemetry).await;
+    // `run` is one process running every task; several copies share the
+    // partitions through the connector's consumer group.
+    let tasks: Vec<usize> = (0..config.tasks_max).collect();
+    let outcome = pipeline::run(config, &tasks, shutdown, telemetry).await;
     // The endpoint answered (503) during the drain; it ends with the run.
     http_stop.cancel();
     match outcome {

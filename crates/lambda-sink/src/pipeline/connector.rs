@@ -1,5 +1,6 @@
 //! A connector's run: connect to everything it needs and check it
-//! ([`start`]), one consumer per task (`tasks.max`) polled on its own
+//! ([`start`]), one consumer per task it runs (`run`: every one of
+//! `tasks.max`; `serve`: those placed on the worker) polled on its own
 //! blocking thread, each with its [`TaskHandler`] (and, exactly-once, its
 //! transactions), until a stop or a failure; then the verdict ([`finish`]).
 
@@ -48,8 +49,9 @@ impl From<Error> for RunError {
     }
 }
 
-/// Runs the connector until `shutdown` is cancelled or it fails. `Ok` after
-/// a requested stop with everything in flight resolved and committed.
+/// Runs tasks `tasks` of the connector until `shutdown` is cancelled or it
+/// fails. `Ok` after a requested stop with everything in flight resolved
+/// and committed.
 ///
 /// A failure inside stops the connector through a child of `shutdown`, so
 /// it never cancels the caller's token.
@@ -58,6 +60,7 @@ impl From<Error> for RunError {
 /// [`RunError`]: it could not start, it failed, or it abandoned work.
 pub async fn run(
     config: Config,
+    tasks: &[usize],
     shutdown: CancellationToken,
     telemetry: Telemetry,
 ) -> Result<(), RunError> {
@@ -65,18 +68,18 @@ pub async fn run(
     let Some((ctx, producer)) = start(config, stop.clone(), telemetry).await? else {
         return Ok(());
     };
-    let tasks = ctx.config.tasks_max;
     // Exactly-once: every task's transactions are initialised before any
-    // consumer joins the group, so a start that fails takes no partitions.
+    // consumer joins the group, so a start that fails takes no partitions
+    // (and a task that moved fences its previous owner's producer).
     let mut exactly_once = Vec::new();
     if let Some(bounds) = ctx.config.reporter.transactions {
-        for task in 0..tasks {
+        for &task in tasks {
             exactly_once.push((init_transactions(&ctx.config, task).await?, bounds));
         }
     }
     let mut exactly_once = exactly_once.into_iter();
-    let mut threads = Vec::with_capacity(tasks);
-    for task in 0..tasks {
+    let mut threads = Vec::with_capacity(tasks.len());
+    for &task in tasks {
         let consumer = TaskConsumer::new(&ctx.config, task, ctx.metrics.clone())
             .or_fault_with(Fault::Setup, || {
                 format!("creating the consumer of task {task}")
@@ -115,7 +118,7 @@ pub async fn run(
     info!(
         connector = %ctx.config.connector_id,
         group = %ctx.config.connector_id.group_id(),
-        tasks,
+        tasks = ?tasks,
         "lambda-sink running"
     );
     for t in threads {

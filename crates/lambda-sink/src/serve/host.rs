@@ -1,21 +1,27 @@
 //! Hosting the connectors: the supervisor loops.
 //!
 //! [`reconcile`] follows the cluster state: a connector that appears gets a
-//! supervisor, one that disappears is told to go. Each [`supervise`] loop
-//! runs its connector's pipeline while the target state is STARTED, stops
-//! it (draining and committing, as a SIGTERM would) when the config, the
-//! target state or a restart request says so, and starts it again as the
-//! new state says. A pipeline that fails stays FAILED, with its reason as
-//! the trace, until a restart or a new config; it never affects another
-//! connector. [`report`] writes this worker's status record on every
-//! change and at each heartbeat.
+//! supervisor and its task slots a place in the workers' placement group,
+//! one that disappears is told to go. Each [`supervise`] loop runs the
+//! connector's tasks placed on this worker while the target state is
+//! STARTED, stops them (draining and committing, as a SIGTERM would) when
+//! the config, the target state, a restart request or the placement says
+//! so, and starts them again as the new state says. A pipeline that fails
+//! stays FAILED, with its reason as the trace, until a restart, a new
+//! config or a new placement; it never affects another connector.
+//! [`report`] writes this worker's status record on every change and at
+//! each heartbeat.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use lambda_sink_core::config::{Config, ConnectorId, KafkaConfig};
 use lambda_sink_core::connect::infos::invalid_message;
-use lambda_sink_core::connect::records::{ConnectorEntry, TargetState};
+use lambda_sink_core::connect::placement::{
+    Owned, SlotTopics, Slots, in_flight_share, slot_topic, tasks_max,
+};
+use lambda_sink_core::connect::records::{ClusterState, ConnectorEntry, TargetState};
 use lambda_sink_core::connect::status::{State, report_key};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -29,6 +35,25 @@ use crate::status::ServiceStatus;
 use crate::sync::lock;
 use lambda_sink_core::Invalid;
 
+/// How soon placing the task slots is tried again after Kafka refused.
+const PLACE_RETRY: Duration = Duration::from_secs(5);
+
+/// The slot topics of every connector in `state`.
+fn slot_topics(group: &str, state: &ClusterState) -> SlotTopics {
+    state
+        .connectors()
+        .iter()
+        .filter_map(|(name, entry)| {
+            let id = ConnectorId::sanitize(name)?;
+            let slots = Slots {
+                connector: name.clone(),
+                tasks: tasks_max(&entry.config),
+            };
+            Some((slot_topic(group, id.as_str()), slots))
+        })
+        .collect()
+}
+
 /// Follows the cluster state until shutdown, then stops every connector
 /// and waits for their drains.
 pub(super) async fn reconcile(worker: Arc<Node>) {
@@ -37,9 +62,20 @@ pub(super) async fn reconcile(worker: Arc<Node>) {
     // group: a connector created again under the name waits for its
     // predecessor.
     let mut leaving: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
+    let mut placed = true;
     loop {
         let state = cluster.borrow_and_update().clone();
         leaving.retain(|_, j| !j.is_finished());
+        let slots = slot_topics(&worker.config.group_id, &state);
+        placed = match worker.placement.want(slots).await {
+            Ok(()) => true,
+            Err(e) => {
+                if placed {
+                    warn!(error = %e, "cannot place the connectors' tasks; retrying every {PLACE_RETRY:?}");
+                }
+                false
+            }
+        };
         {
             let mut hosted = lock(&worker.host.hosted);
             let deleted: Vec<String> = hosted
@@ -69,9 +105,16 @@ pub(super) async fn reconcile(worker: Arc<Node>) {
                 }
             }
         }
+        let retry = async {
+            if placed {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(PLACE_RETRY).await;
+        };
         tokio::select! {
             () = worker.shutdown.cancelled() => break,
             changed = cluster.changed() => if changed.is_err() { break },
+            () = retry => {}
         }
     }
     let joins: Vec<JoinHandle<()>> = {
@@ -129,127 +172,169 @@ fn needs_restart(
             && r.worker.as_deref().is_none_or(|w| w == worker_id))
 }
 
+/// The tasks of `name` placed on this worker, marking them seen.
+fn placed_here(placed: &mut watch::Receiver<Owned>, name: &str) -> BTreeSet<usize> {
+    placed
+        .borrow_and_update()
+        .get(name)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// One connector on this worker: what it should run now, and the
+/// changes that need a new run.
+struct Supervised {
+    worker: Arc<Node>,
+    name: String,
+    desired: watch::Receiver<Option<ConnectorEntry>>,
+    placed: watch::Receiver<Owned>,
+    slot: Arc<Mutex<Arc<ServiceStatus>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Supervised {
+    fn publish(&self, status: Arc<ServiceStatus>) {
+        *lock(&self.slot) = status;
+        self.worker.host.changed.notify_one();
+    }
+
+    /// A status of `tasks` on this worker.
+    fn status(&self, id: &str, tasks: &BTreeSet<usize>) -> ServiceStatus {
+        let status = ServiceStatus::of_tasks(&self.name, id, tasks.iter().copied().collect());
+        status.set_worker_id(&self.worker.worker_id);
+        status
+    }
+}
+
 #[allow(
     clippy::too_many_lines,
-    reason = "one connector's state machine (run, stop, fail, restart) as one loop; its states are easier to check side by side"
+    reason = "one connector's state machine (run, stop, fail, restart, move) as one loop; its states are easier to check side by side"
 )]
 async fn supervise(
     worker: Arc<Node>,
     name: String,
-    mut desired: watch::Receiver<Option<ConnectorEntry>>,
+    desired: watch::Receiver<Option<ConnectorEntry>>,
     slot: Arc<Mutex<Arc<ServiceStatus>>>,
     metrics: Arc<Metrics>,
 ) {
-    let publish = |status: Arc<ServiceStatus>| {
-        *lock(&slot) = status;
-        worker.host.changed.notify_one();
+    let placed = worker.placement.owned();
+    let mut s = Supervised {
+        worker,
+        name,
+        desired,
+        placed,
+        slot,
+        metrics,
     };
     // The group to delete when the connector is deleted.
     let mut group: Option<(KafkaConfig, ConnectorId)> =
-        ConnectorId::sanitize(&name).map(|id| (worker.config.kafka.clone(), id));
-    let Some(mut seen) = desired.borrow_and_update().clone() else {
+        ConnectorId::sanitize(&s.name).map(|id| (s.worker.config.kafka.clone(), id));
+    let Some(mut seen) = s.desired.borrow_and_update().clone() else {
         return;
     };
     loop {
         let mut failed = false;
+        let tasks = placed_here(&mut s.placed, &s.name);
         match seen.target {
+            _ if tasks.is_empty() => s.publish(Arc::new(s.status(&s.name, &tasks))),
             TargetState::Paused | TargetState::Stopped => {
-                let tasks = seen
-                    .config
-                    .get("tasks.max")
-                    .and_then(|v| v.as_str()?.trim().parse().ok())
-                    .unwrap_or(1);
-                let status = ServiceStatus::new(&name, &name, tasks);
-                status.set_worker_id(&worker.worker_id);
+                let status = s.status(&s.name, &tasks);
                 status.set(if seen.target == TargetState::Paused {
                     State::Paused
                 } else {
                     State::Stopped
                 });
-                publish(Arc::new(status));
+                s.publish(Arc::new(status));
             }
-            TargetState::Started => match config_of(&worker, &seen).await {
+            TargetState::Started => match config_of(&s.worker, &seen).await {
                 Err(trace) => {
-                    let status = ServiceStatus::new(&name, &name, 1);
-                    status.set_worker_id(&worker.worker_id);
+                    let status = s.status(&s.name, &tasks);
                     status.failed(trace.reason());
-                    publish(Arc::new(status));
+                    s.publish(Arc::new(status));
                     failed = true;
                 }
-                Ok(config) => {
+                Ok(mut config) => {
                     group = Some((config.kafka.clone(), config.connector_id.clone()));
-                    let status = Arc::new(ServiceStatus::new(
-                        &name,
-                        config.connector_id.as_str(),
-                        config.tasks_max,
-                    ));
-                    status.set_worker_id(&worker.worker_id);
-                    publish(status.clone());
-                    failed = run(&worker, config, &mut desired, &mut seen, status, &metrics).await;
-                    worker.host.changed.notify_one();
+                    config.lambda.max_in_flight =
+                        in_flight_share(config.lambda.max_in_flight, config.tasks_max, tasks.len());
+                    let status = Arc::new(s.status(config.connector_id.as_str(), &tasks));
+                    s.publish(status.clone());
+                    s.worker.placement.running(&s.name, &tasks);
+                    failed = run(&mut s, config, &tasks, &mut seen, status).await;
+                    s.worker.placement.running(&s.name, &BTreeSet::new());
+                    s.worker.host.changed.notify_one();
                 }
             },
         }
-        if worker.shutdown.is_cancelled() {
+        if s.worker.shutdown.is_cancelled() {
             return;
         }
         // Wait for a change that needs a new run.
         loop {
-            let current = desired.borrow_and_update().clone();
-            if needs_restart(&seen, current.as_ref(), failed, &worker.worker_id) {
+            if s.placed.borrow().get(&s.name).cloned().unwrap_or_default() != tasks {
+                break;
+            }
+            let current = s.desired.borrow_and_update().clone();
+            if needs_restart(&seen, current.as_ref(), failed, &s.worker.worker_id) {
                 match current {
                     Some(next) => {
                         seen = next;
                         break;
                     }
                     None => {
-                        deleted(&worker, &name, group.as_ref()).await;
+                        deleted(&s.worker, &s.name, group.as_ref()).await;
                         return;
                     }
                 }
             }
             if let Some(next) = current {
                 if next.topics_resets != seen.topics_resets {
-                    lock(&slot).reset_topics();
-                    worker.host.changed.notify_one();
+                    lock(&s.slot).reset_topics();
+                    s.worker.host.changed.notify_one();
                 }
                 seen = next;
             }
             tokio::select! {
-                () = worker.shutdown.cancelled() => return,
-                changed = desired.changed() => if changed.is_err() { return },
+                () = s.worker.shutdown.cancelled() => return,
+                changed = s.desired.changed() => if changed.is_err() { return },
+                changed = s.placed.changed() => if changed.is_err() { return },
             }
         }
     }
 }
 
-/// Runs the pipeline until it ends or `desired` needs it restarted;
-/// whether it failed. `seen` follows the changes that need no restart.
+/// Runs the pipeline of `tasks` until it ends or a change needs it
+/// restarted (the desired state, or the tasks placed here); whether it
+/// failed. `seen` follows the changes that need no restart.
 async fn run(
-    worker: &Node,
+    s: &mut Supervised,
     config: Config,
-    desired: &mut watch::Receiver<Option<ConnectorEntry>>,
+    tasks: &BTreeSet<usize>,
     seen: &mut ConnectorEntry,
     status: Arc<ServiceStatus>,
-    metrics: &Arc<Metrics>,
 ) -> bool {
+    let worker = s.worker.clone();
     let stop = worker.shutdown.child_token();
     let telemetry = Telemetry {
-        metrics: metrics.clone(),
+        metrics: s.metrics.clone(),
         status: status.clone(),
     };
     let span = tracing::info_span!("connector", name = %status.name());
-    let pipeline = pipeline::run(config, stop.clone(), telemetry).instrument(span);
+    let ids: Vec<usize> = tasks.iter().copied().collect();
+    let pipeline = pipeline::run(config, &ids, stop.clone(), telemetry).instrument(span);
     tokio::pin!(pipeline);
+    let restart = |status: &ServiceStatus| {
+        status.set(State::Restarting);
+        worker.host.changed.notify_one();
+        stop.cancel();
+    };
     let result = loop {
         tokio::select! {
             r = &mut pipeline => break r,
-            changed = desired.changed() => {
-                let current = desired.borrow().clone();
+            changed = s.desired.changed() => {
+                let current = s.desired.borrow().clone();
                 if changed.is_err() || needs_restart(seen, current.as_ref(), false, &worker.worker_id) {
-                    status.set(State::Restarting);
-                    worker.host.changed.notify_one();
-                    stop.cancel();
+                    restart(&status);
                     break pipeline.await;
                 }
                 if let Some(next) = current {
@@ -258,6 +343,13 @@ async fn run(
                         worker.host.changed.notify_one();
                     }
                     *seen = next;
+                }
+            }
+            changed = s.placed.changed() => {
+                if changed.is_err() || s.placed.borrow().get(&s.name) != Some(tasks) {
+                    info!(connector = %status.name(), "the tasks placed on this worker changed: restarting its tasks");
+                    restart(&status);
+                    break pipeline.await;
                 }
             }
         }
@@ -275,11 +367,18 @@ async fn run(
 }
 
 /// A deleted connector: this worker left its group; the last one out
-/// deletes the group.
+/// deletes the group. Its slot topic goes too, unless a connector of the
+/// same name was created meanwhile.
 async fn deleted(worker: &Node, name: &str, group: Option<&(KafkaConfig, ConnectorId)>) {
     info!(connector = %name, "connector deleted");
     if let Some((kafka, id)) = group {
         super::offsets::delete_group_when_empty(kafka, id).await;
+        if worker.admin.state().get(name).is_none() {
+            worker
+                .placement
+                .delete(&slot_topic(&worker.config.group_id, id.as_str()))
+                .await;
+        }
     }
     worker.host.changed.notify_one();
 }

@@ -1,11 +1,13 @@
 //! The connectors hosted on this worker ([`Host`]): each one's desired
-//! state, status and metrics, and this worker's report of them.
+//! state, status and metrics, and this worker's report of them. Every
+//! worker supervises every connector; it runs (and reports) only the
+//! tasks placed on it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use lambda_sink_core::connect::records::ConnectorEntry;
-use lambda_sink_core::connect::status::InstanceReport;
+use lambda_sink_core::connect::status::{InstanceReport, State};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -30,7 +32,8 @@ pub struct Host {
 }
 
 impl Host {
-    /// This worker's report of every connector it hosts.
+    /// This worker's report of every connector it holds tasks of (or
+    /// has stopped, or failed to start).
     pub fn report(&self, worker_id: &str) -> InstanceReport {
         let hosted = lock(&self.hosted);
         InstanceReport {
@@ -38,6 +41,7 @@ impl Host {
             connectors: hosted
                 .iter()
                 .map(|(name, h)| (name.clone(), lock(&h.status).report()))
+                .filter(|(_, r)| !(r.tasks.is_empty() && r.state == State::Unassigned))
                 .collect(),
         }
     }

@@ -10,6 +10,8 @@
 //!   start, read-your-writes);
 //! * `hosted` — the connectors this worker runs; `host` — one supervisor
 //!   each, following its config and target state, and the status reporter;
+//! * `placement` — where this worker's tasks run: the workers' consumer
+//!   group over the connectors' task slot topics;
 //! * `node` — what a running worker shares; `start` — starting and
 //!   stopping it;
 //! * [`offsets`] — a connector's consumer group: committed offsets, alter,
@@ -19,9 +21,11 @@
 //!
 //! There is no leader and no coordinator of our own. The config topic
 //! orders every write; each worker folds it into the same
-//! `ClusterState` and hosts every connector it lists, and each
-//! connector's consumer group (`connect-<id>`) shares its partitions
-//! among the workers hosting it.
+//! `ClusterState` and supervises every connector it lists. Kafka's group
+//! protocol places the `tasks.max` tasks of each connector over the live
+//! workers (`placement`), and each connector's consumer group
+//! (`connect-<id>`) shares its partitions among its tasks wherever they
+//! run.
 
 pub mod admin;
 mod cluster;
@@ -30,6 +34,7 @@ mod host;
 mod hosted;
 pub(crate) mod node;
 pub mod offsets;
+mod placement;
 pub mod redrive;
 pub mod rest;
 mod start;

@@ -10,6 +10,7 @@ use super::admin::Admin;
 use super::cluster::{ConfigTopic, StatusTopic};
 use super::console::series::Series;
 use super::hosted::Host;
+use super::placement::Placement;
 use lambda_sink_core::config::worker::WorkerConfig;
 
 /// What every part of a running worker shares: the REST API, the console,
@@ -30,6 +31,8 @@ pub struct Node {
     pub statuses: Arc<StatusTopic>,
     /// The connectors hosted here.
     pub host: Host,
+    /// Which of their tasks run here.
+    pub(super) placement: Placement,
     /// Cancelled to stop the worker.
     pub shutdown: CancellationToken,
     /// The console's plot data.

@@ -13,6 +13,7 @@ use super::console::series::Series;
 use super::hosted::Host;
 use super::node::Node;
 use super::offsets::KafkaGroups;
+use super::placement::Placement;
 use super::redrive::DlqRedriver;
 use super::{host, rest, store};
 use crate::error::{Error, Fault, OrFault};
@@ -63,8 +64,10 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
         connectors = worker.admin.state().connectors().len(),
         "lambda-sink worker serving the Kafka Connect REST API"
     );
-    // Every connector drains on shutdown (the API answers meanwhile).
+    // Every connector drains on shutdown (the API answers meanwhile);
+    // then this worker leaves the placement group, its tasks stopped.
     let _ = reconciling.await;
+    worker.placement.close().await;
     let _ = reported.send(());
     let _ = reporting.await;
     reader.cancel();
@@ -146,6 +149,12 @@ async fn node(
         }),
     };
     let admin = Admin::new(ports, config.defaults.clone());
+    let placement = Placement::start(
+        &config.kafka,
+        &config.group_id,
+        config.session_timeout,
+        config.replication.0,
+    )?;
     Ok(Node {
         config,
         worker_id,
@@ -154,6 +163,7 @@ async fn node(
         configs,
         statuses,
         host: Host::default(),
+        placement,
         shutdown: shutdown.clone(),
         series: Series::default(),
     })

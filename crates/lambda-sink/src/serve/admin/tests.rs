@@ -164,16 +164,21 @@ impl World {
         lock(&self.log.written).len()
     }
 
-    /// Worker `worker` reports `name` in `state` with `tasks` tasks.
-    fn report(&self, worker: &str, name: &str, state: State, tasks: usize) {
+    /// Worker `worker` reports `name` in `state` with tasks `tasks`.
+    fn report(&self, worker: &str, name: &str, state: State, tasks: &[usize]) {
         let mut connectors = BTreeMap::new();
         connectors.insert(
             name.to_string(),
             ConnectorReport {
                 state,
                 trace: None,
-                tasks: (0..tasks)
-                    .map(|_| TaskReport { state, trace: None })
+                tasks: tasks
+                    .iter()
+                    .map(|&id| TaskReport {
+                        id: Some(id),
+                        state,
+                        trace: None,
+                    })
                     .collect(),
                 topics: Vec::new(),
             },
@@ -400,8 +405,8 @@ async fn pause_resume_stop_restart_and_topics_reset() {
 async fn a_task_restarts_on_the_worker_that_runs_it() {
     let w = World::new();
     w.created("t").await;
-    w.report("w1:8083", "t", State::Running, 1);
-    w.report("w2:8083", "t", State::Running, 1);
+    w.report("w1:8083", "t", State::Running, &[0]);
+    w.report("w2:8083", "t", State::Running, &[1]);
     w.admin.restart_task("t", "1").await.unwrap();
     let restart = w.admin.connector("t").unwrap().restart;
     assert_eq!(restart.worker.as_deref(), Some("w2:8083"));
@@ -445,10 +450,10 @@ async fn offsets_are_read_any_time_and_changed_only_once_stopped_everywhere() {
     );
     w.admin.set_target("u", TargetState::Stopped).await.unwrap();
     // Stopped in the config, but a worker still runs it.
-    w.report("w1:8083", "u", State::Running, 1);
+    w.report("w1:8083", "u", State::Running, &[0]);
     assert!(w.admin.reset_offsets("u").await.is_err());
     lock(&w.reports.0).clear();
-    w.report("w1:8083", "u", State::Stopped, 0);
+    w.report("w1:8083", "u", State::Stopped, &[]);
     let m = invalid(w.admin.alter_offsets("u", Vec::new()).await.unwrap_err());
     assert!(
         m.starts_with("Partitions / offsets need to be provided"),

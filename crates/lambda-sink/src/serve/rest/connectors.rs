@@ -11,9 +11,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use lambda_sink_core::connect::infos::masked;
+use lambda_sink_core::connect::placement::tasks_max;
 use lambda_sink_core::connect::records::{ConnectorEntry, TargetState};
 use lambda_sink_core::connect::status::{
-    State as Run, active_topics, cluster_tasks, connector_state_info, task_json,
+    State as Run, active_topics, connector_state_info, task_state,
 };
 use serde_json::{Map, Value, json};
 
@@ -49,19 +50,29 @@ pub(super) fn routes() -> Router<Arc<Node>> {
 }
 
 fn status_json(w: &Node, name: &str, e: &ConnectorEntry) -> Value {
-    connector_state_info(name, e.target, &w.admin.live_reports(), &w.worker_id)
+    connector_state_info(
+        name,
+        e.target,
+        tasks_max(&e.config),
+        &w.admin.live_reports(),
+        &w.worker_id,
+    )
+}
+
+/// The ids of a connector's tasks: `0..tasks.max`, none while STOPPED.
+fn task_ids(e: &ConnectorEntry) -> std::ops::Range<usize> {
+    if e.target == TargetState::Stopped {
+        0..0
+    } else {
+        0..tasks_max(&e.config)
+    }
 }
 
 /// Connect's `ConnectorInfo`.
-fn info_json(w: &Node, name: &str, e: &ConnectorEntry) -> Value {
-    let tasks: Vec<Value> = if e.target == TargetState::Stopped {
-        Vec::new()
-    } else {
-        cluster_tasks(name, &w.admin.live_reports())
-            .iter()
-            .map(|t| json!({ "connector": name, "task": t.id }))
-            .collect()
-    };
+fn info_json(name: &str, e: &ConnectorEntry) -> Value {
+    let tasks: Vec<Value> = task_ids(e)
+        .map(|task| json!({ "connector": name, "task": task }))
+        .collect();
     json!({ "name": name, "config": masked(&e.config), "tasks": tasks, "type": "sink" })
 }
 
@@ -86,7 +97,7 @@ async fn list(State(w): Shared, Query(params): Params) -> Response {
                     one.insert("status".into(), status_json(&w, name, e));
                 }
                 "info" => {
-                    one.insert("info".into(), info_json(&w, name, e));
+                    one.insert("info".into(), info_json(name, e));
                 }
                 "id" => {
                     let id = lambda_sink_core::config::ConnectorId::sanitize(
@@ -170,12 +181,12 @@ async fn create(State(w): Shared, body: Bytes) -> ApiResult<Response> {
     let config = request.remove("config").unwrap_or(json!({}));
     let e = w.admin.create(&name, config, initial).await?;
     let name = name.trim();
-    Ok(created(name, info_json(&w, name, &e)))
+    Ok(created(name, info_json(name, &e)))
 }
 
 async fn info(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response> {
     let e = w.admin.connector(&name)?;
-    Ok(axum::Json(info_json(&w, &name, &e)).into_response())
+    Ok(axum::Json(info_json(&name, &e)).into_response())
 }
 
 async fn config(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response> {
@@ -189,7 +200,7 @@ async fn put_config(
     body: Bytes,
 ) -> ApiResult<Response> {
     let (e, was_created) = w.admin.put_config(&name, parse_body(&body)?).await?;
-    let body = info_json(&w, &name, &e);
+    let body = info_json(&name, &e);
     Ok(if was_created {
         created(&name, body)
     } else {
@@ -210,7 +221,7 @@ async fn patch_config(
         ));
     };
     let e = w.admin.patch_config(&name, patch).await?;
-    Ok(axum::Json(info_json(&w, &name, &e)).into_response())
+    Ok(axum::Json(info_json(&name, &e)).into_response())
 }
 
 async fn remove(State(w): Shared, Path(name): Path<String>) -> ApiResult<StatusCode> {
@@ -237,12 +248,8 @@ fn task_config(e: &ConnectorEntry) -> Value {
 
 async fn tasks(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response> {
     let e = w.admin.connector(&name)?;
-    if e.target == TargetState::Stopped {
-        return Ok(axum::Json(json!([])).into_response());
-    }
-    let list: Vec<Value> = cluster_tasks(&name, &w.admin.live_reports())
-        .iter()
-        .map(|t| json!({ "id": { "connector": name, "task": t.id }, "config": task_config(&e) }))
+    let list: Vec<Value> = task_ids(&e)
+        .map(|task| json!({ "id": { "connector": name, "task": task }, "config": task_config(&e) }))
         .collect();
     Ok(axum::Json(json!(list)).into_response())
 }
@@ -250,10 +257,8 @@ async fn tasks(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response
 async fn tasks_config(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response> {
     let e = w.admin.connector(&name)?;
     let mut out = Map::new();
-    if e.target != TargetState::Stopped {
-        for t in cluster_tasks(&name, &w.admin.live_reports()) {
-            out.insert(format!("{name}-{}", t.id), task_config(&e));
-        }
+    for task in task_ids(&e) {
+        out.insert(format!("{name}-{task}"), task_config(&e));
     }
     Ok(axum::Json(Value::Object(out)).into_response())
 }
@@ -264,12 +269,16 @@ async fn task_status(
 ) -> ApiResult<Response> {
     let missing = || ApiError::not_found(format!("No status found for task {name}-{task}"));
     let id: usize = task.parse().map_err(|_| missing())?;
-    let live = w.admin.live_reports();
-    let found = cluster_tasks(&name, &live)
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or_else(missing)?;
-    Ok(axum::Json(task_json(&found)).into_response())
+    let e = w.admin.connector(&name).map_err(|_| missing())?;
+    let found = task_state(
+        &name,
+        id,
+        task_ids(&e).end,
+        &w.admin.live_reports(),
+        &w.worker_id,
+    )
+    .ok_or_else(missing)?;
+    Ok(axum::Json(found).into_response())
 }
 
 async fn restart_task(
