@@ -88,18 +88,24 @@ const OUTCOME_PREFIXES: [&str; 3] = ["success-", "error-", "dlq-"];
 /// topic of the cluster: a worker (lambda-sink's or Kafka Connect's) keeps
 /// its configs and status in `<group>-configs` and `<group>-status`, so a
 /// name with one of those suffixes is internal when its sibling exists too
-/// (`orders-status` alone is data).
+/// (`orders-status` alone is data), and so is a task slot topic
+/// `<group>-tasks-<id>` of such a group.
 pub fn topic_kind(topic: &str, own: &[&str], all: &BTreeSet<&str>) -> TopicKind {
-    let worker_pair = ["-configs", "-status", "-offsets"].iter().any(|suffix| {
-        topic.strip_suffix(suffix).is_some_and(|group| {
-            all.contains(format!("{group}-configs").as_str())
-                && all.contains(format!("{group}-status").as_str())
-        })
-    });
+    let worker_group = |group: &str| {
+        all.contains(format!("{group}-configs").as_str())
+            && all.contains(format!("{group}-status").as_str())
+    };
+    let worker_pair = ["-configs", "-status", "-offsets"]
+        .iter()
+        .any(|suffix| topic.strip_suffix(suffix).is_some_and(worker_group));
+    let slots = topic
+        .match_indices("-tasks-")
+        .any(|(at, _)| worker_group(&topic[..at]));
     if topic.starts_with('_')
         || CONNECT_INTERNAL.contains(&topic)
         || own.contains(&topic)
         || worker_pair
+        || slots
     {
         TopicKind::Internal
     } else if OUTCOME_PREFIXES.iter().any(|p| topic.starts_with(p)) {
@@ -142,6 +148,10 @@ mod tests {
             ("w1-status", TopicKind::Internal),
             ("w1-offsets", TopicKind::Internal),
             ("half-configs", TopicKind::Data),
+            ("w1-tasks-orders", TopicKind::Internal),
+            ("w1-tasks-x-tasks-y", TopicKind::Internal),
+            ("half-tasks-orders", TopicKind::Data),
+            ("orders-tasks-2", TopicKind::Data),
         ];
         for (topic, kind) in cases {
             assert_eq!(topic_kind(topic, &own, &all), kind, "{topic}");
