@@ -41,7 +41,12 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     let insecure = !bound.ip().is_loopback() && config.auth.is_none();
     let tls = config.tls.clone();
     let reader = shutdown.child_token();
-    let worker = Arc::new(node(config, worker_id, &reader, &shutdown).await?);
+    // A stop while the topics are read to their end is a clean stop.
+    let worker = tokio::select! {
+        biased;
+        () = shutdown.cancelled() => return Ok(()),
+        node = node(config, worker_id, &reader, &shutdown) => Arc::new(node?),
+    };
     let sampler = tokio::spawn(sample(worker.clone()));
     let reconciling = tokio::spawn(host::reconcile(worker.clone()));
     let (reported, done) = tokio::sync::oneshot::channel();
