@@ -10,6 +10,9 @@
 //! and the added latency; the latency regimes (`regime`) measure the same
 //! drain behind an endpoint that answers after 10, 50 and 200 ms. Rounds repeat; the table shows medians.
 //!
+//! `--scale-only` measures `serve` with many connectors and a cluster of
+//! workers instead (`scale`).
+//!
 //! Run it through `scripts/bench.sh`, which builds everything in release mode.
 
 #![warn(clippy::unwrap_used, clippy::too_many_lines)]
@@ -19,5 +22,6 @@ pub mod env;
 pub mod load;
 pub mod regime;
 pub mod report;
+pub mod scale;
 pub mod sink;
 pub mod stats;

@@ -62,6 +62,10 @@ struct Args {
     /// binaries side by side).
     #[arg(long)]
     regimes_only: bool,
+    /// Measure only how `serve` scales: one worker with 10/50/100
+    /// connectors, and a 3-worker cluster losing and restarting workers.
+    #[arg(long)]
+    scale_only: bool,
     /// Seconds each latency-regime run lasts at its bound (sizes its data).
     #[arg(long, default_value_t = 4.0)]
     regime_seconds: f64,
@@ -85,9 +89,8 @@ async fn main() -> anyhow::Result<()> {
         "--lambda-sink {}: no such binary (build it with cargo build --release -p lambda-sink)",
         args.lambda_sink.display()
     );
-    let broker = PrivateBroker::start(&[]).await;
     let env = env::Env::new(
-        broker,
+        PrivateBroker::start(&[]).await,
         args.lambda_sink.clone(),
         args.partitions,
         args.overrides.clone(),
@@ -101,6 +104,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.regimes_only {
         return regimes_only(&args, &env).await;
+    }
+    if args.scale_only {
+        return lambda_sink_bench::scale::measure(&env).await;
     }
     for d in &datasets {
         eprintln!("preloading {} records of ~{} B", d.records, d.value_bytes);
