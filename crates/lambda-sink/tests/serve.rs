@@ -1011,6 +1011,82 @@ async fn tasks_max_is_the_connectors_total_across_workers() {
     w.s.wait_committed_to_end(&group, &w.topic, 6, MINUTE).await;
 }
 
+#[tokio::test]
+async fn exactly_once_holds_when_a_task_moves_off_a_dead_worker() {
+    let w = Cluster::new("serve-eos", 4).await;
+    let worker = [("session.timeout.ms", "6000")];
+    let a = w.worker(&worker);
+    let mut b = w.worker(&worker);
+    let api = Api::new(&a.api_url().await);
+    let name = unique("eos");
+    let group = format!("connect-{name}");
+    let config = w.connector(&[
+        ("tasks.max", "2"),
+        ("reporter.exactly.once", "true"),
+        ("consumer.override.session.timeout.ms", "6000"),
+        ("aws.lambda.batch.size", "5"),
+    ]);
+    let (code, _) = api
+        .call(
+            Method::POST,
+            "/connectors",
+            Some(&json!({"name": name, "config": config})),
+        )
+        .await;
+    assert_eq!(code, 201);
+    // One task on each worker.
+    let b_id = b.api_url().await.trim_start_matches("http://").to_string();
+    wait_until(MINUTE, "a task on each worker", || async {
+        let tasks = shown_tasks(&api, &name).await;
+        let on_b = tasks.iter().filter(|t| t.2 == b_id).count();
+        (tasks.len() == 2 && on_b == 1 && tasks.iter().all(|t| t.1 == "RUNNING")).then_some(())
+    })
+    .await;
+    // Both tasks' consumers hold partitions of the data topic.
+    wait_until(MINUTE, "two members", || async {
+        (w.s.group_members(&group).await.unwrap() == 2).then_some(())
+    })
+    .await;
+
+    // B dies mid-stream, its transaction open: A takes its task (same
+    // id, same transactional id), which fences B's and aborts what it
+    // had not committed.
+    w.produce(0, 300).await;
+    w.wait_seen(&w.function, 60).await;
+    b.kill9();
+    w.produce(300, 100).await;
+    wait_until(Duration::from_secs(120), "A reaches the end", || async {
+        let ends = w.s.end_offsets(&w.topic, 4).await.unwrap();
+        let committed = w.s.committed(&group, &w.topic, 4).await.unwrap();
+        (committed == ends).then_some(())
+    })
+    .await;
+    wait_until(Duration::from_secs(30), "both tasks on A", || async {
+        let tasks = shown_tasks(&api, &name).await;
+        let on_a = tasks.iter().all(|t| t.2 != b_id && t.1 == "RUNNING");
+        (tasks.len() == 2 && on_a).then_some(())
+    })
+    .await;
+    let v =
+        w.s.verify(&lambda_sink_testkit::verify::Run {
+            topic: &w.topic,
+            partitions: 4,
+            connector: &name,
+            function: Some(&w.function),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (v.lost_count, v.without_outcome_count, v.duplicate_outcomes),
+        (0, 0, 0),
+        "{}",
+        v.summary()
+    );
+    assert_eq!(v.produced, 400);
+    let mut a = a;
+    a.stop_cleanly().await;
+}
+
 /// Runs a program; its exit code and stdout (stderr shown on failure).
 fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let mut cmd = std::process::Command::new(program);
