@@ -228,12 +228,12 @@ pub static WORKER_PROPERTIES: &[Property] = &[
     worker(
         "session.timeout.ms",
         Kind::Int {
-            min: 1000,
-            max: 300_000,
+            min: 6000,
+            max: 1_800_000,
         },
         DefaultValue::Value("10000"),
         Importance::Medium,
-        "Session timeout of the workers' task placement group: a worker not heard from for this long loses its tasks to the others.",
+        "Session timeout of the workers' task placement group: a worker not heard from for this long loses its tasks to the others. Brokers accept 6 s to 30 min by default (group.min/max.session.timeout.ms).",
     ),
 ];
 
@@ -571,6 +571,7 @@ mod tests {
             ("http.listener", "127.0.0.1:0"),
             ("rest.request.max.bytes", "12"),
             ("rest.advertised.port", "0"),
+            ("session.timeout.ms", "1000"),
         ])
         .expect_err("invalid");
         let keys: Vec<&str> = problems.iter().map(|p| p.property.as_str()).collect();
@@ -581,6 +582,7 @@ mod tests {
             "http.listener",
             "rest.request.max.bytes",
             "rest.advertised.port",
+            "session.timeout.ms",
             "kafka.bootstrap.servers",
         ] {
             assert!(keys.contains(&k), "{k} missing from {keys:?}");

@@ -325,6 +325,7 @@ fn poll(
 ) {
     let mut subscribed: Vec<String> = Vec::new();
     let mut pending: Option<Vec<String>> = None;
+    let mut said = String::new();
     while !stop.is_cancelled() {
         if let Some(topics) = wanted.try_iter().last() {
             pending = Some(topics);
@@ -349,9 +350,17 @@ fn poll(
             consumer.context().shared.publish(consumer);
         }
         // Nothing is ever written to slot topics: a poll serves the group
-        // protocol and returns errors (a slot topic not there yet, ...).
+        // protocol and returns errors. A slot topic not there yet (just
+        // created, or deleted with its connector) is expected; anything
+        // else is said once until it changes (librdkafka keeps retrying).
         if let Some(Err(e)) = consumer.poll(Duration::from_millis(250)) {
-            debug!(error = %e, "task placement consumer");
+            let text = e.to_string();
+            if e.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition) {
+                debug!(error = %text, "task placement consumer");
+            } else if text != said {
+                warn!(error = %text, "the task placement consumer cannot place tasks on this worker; retrying");
+                said = text;
+            }
         }
     }
 }
