@@ -211,28 +211,33 @@ impl Placement {
     }
 
     /// Takes part in placing `topics` (every connector of the cluster
-    /// state): creates or grows their slot topics, then subscribes.
+    /// state): creates or grows their slot topics, then subscribes. A slot
+    /// topic that cannot be created or grown keeps what it had (nothing,
+    /// or its old size) and the others are placed; the caller tries again.
     ///
     /// # Errors
-    /// When a slot topic cannot be created or grown.
-    pub(super) async fn want(&self, topics: SlotTopics) -> Result<(), Error> {
-        let grown: Vec<(String, usize)> = {
-            let known = lock(&self.shared.topics);
-            topics
-                .iter()
-                .filter(|(t, s)| known.get(*t).is_none_or(|k| k.tasks < s.tasks))
-                .map(|(t, s)| (t.clone(), s.tasks))
-                .collect()
-        };
-        for (topic, tasks) in &grown {
-            self.ensure(topic, *tasks).await?;
+    /// The first slot topic that could not be created or grown.
+    pub(super) async fn want(&self, mut topics: SlotTopics) -> Result<(), Error> {
+        let known = lock(&self.shared.topics).clone();
+        let mut refused = None;
+        for (topic, slots) in topics.clone() {
+            if known.get(&topic).is_some_and(|k| k.tasks >= slots.tasks) {
+                continue;
+            }
+            if let Err(e) = self.ensure(&topic, slots.tasks).await {
+                match known.get(&topic) {
+                    Some(old) => topics.insert(topic, old.clone()),
+                    None => topics.remove(&topic),
+                };
+                refused.get_or_insert(e);
+            }
         }
         let names: Vec<String> = topics.keys().cloned().collect();
         *lock(&self.shared.topics) = topics;
         // The poll thread subscribes and publishes (tasks.max may change
         // what the same assignment means).
         let _ = self.subscribe.send(names);
-        Ok(())
+        refused.map_or(Ok(()), Err)
     }
 
     /// Creates slot topic `topic` with `tasks` partitions, or grows it.
@@ -343,7 +348,11 @@ fn poll(
             match done {
                 Ok(()) => subscribed = topics,
                 Err(e) => {
-                    warn!(error = %e, "cannot subscribe to the task slot topics; retrying");
+                    let text = e.to_string();
+                    if text != said {
+                        warn!(error = %text, "cannot subscribe to the task slot topics; retrying");
+                        said = text;
+                    }
                     pending = Some(topics);
                 }
             }
