@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use lambda_sink_core::Problem;
-use lambda_sink_core::config::{Config, RawConfig, RawEntry, Validation, validate};
+use lambda_sink_core::config::{Config, ConnectorId, RawConfig, RawEntry, Validation, validate};
 use lambda_sink_core::connect::infos::invalid_message;
 use lambda_sink_core::connect::offsets::PartitionOffset;
 use lambda_sink_core::connect::records::{
@@ -299,6 +299,7 @@ impl Admin {
                 "Connector {name} already exists"
             )));
         }
+        self.refuse_a_taken_id(name)?;
         self.check(&config).await?;
         if let Some(state) = initial {
             self.log
@@ -330,9 +331,33 @@ impl Admin {
         {
             return Ok((e.clone(), false));
         }
+        if existing.is_none() {
+            self.refuse_a_taken_id(name)?;
+        }
         self.check(&config).await?;
         let written = self.write_config(name, config).await?;
         Ok((written, existing.is_none()))
+    }
+
+    /// A new connector's name must not make the id of another one: the id
+    /// names its consumer group, its outcome topics and its task slot
+    /// topic, which two connectors would then share.
+    fn refuse_a_taken_id(&self, name: &str) -> Result<(), AdminError> {
+        let Some(id) = ConnectorId::sanitize(name) else {
+            return Ok(());
+        };
+        let state = self.state();
+        let taken = state
+            .connectors()
+            .keys()
+            .find(|other| ConnectorId::sanitize(other).is_some_and(|o| o.as_str() == id.as_str()));
+        match taken {
+            Some(other) => Err(AdminError::Conflict(format!(
+                "Connector {name} would have the id {id} of connector {other} (characters other than letters, digits, '.', '_' and '-' become '_'), and share its consumer group and topics: choose another name",
+                id = id.as_str()
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Merges `patch` into connector `name`'s config (a key set to null is

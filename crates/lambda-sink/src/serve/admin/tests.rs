@@ -233,6 +233,30 @@ async fn create_writes_the_config_and_its_initial_state() {
 }
 
 #[tokio::test]
+async fn a_new_name_cannot_take_another_connectors_id() {
+    let w = World::new();
+    w.created("a_b").await;
+    let writes = w.writes();
+    let refused = [
+        w.admin.create("a b", valid(), None).await.map(|_| ()),
+        w.admin.put_config("a/b", valid()).await.map(|_| ()),
+    ];
+    for taken in refused {
+        match taken {
+            Err(AdminError::Conflict(m)) => {
+                assert!(m.contains("the id a_b of connector a_b"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(w.writes(), writes, "nothing refused is written");
+    // The connector itself can still be updated under its name.
+    let mut changed = valid();
+    changed["aws.lambda.batch.size"] = json!("7");
+    assert!(w.admin.put_config("a_b", changed).await.is_ok());
+}
+
+#[tokio::test]
 async fn create_refuses_a_duplicate_a_missing_name_and_an_invalid_config() {
     let w = World::new();
     w.created("a").await;
@@ -243,6 +267,7 @@ async fn create_refuses_a_duplicate_a_missing_name_and_an_invalid_config() {
     );
     let m = invalid(w.admin.create("", valid(), None).await.unwrap_err());
     assert!(m.contains("name: is required"), "{m}");
+
     let mut bad = valid();
     bad["aws.lambda.invocation.type"] = json!("sometimes");
     let m = invalid(w.admin.create("b", bad, None).await.unwrap_err());
