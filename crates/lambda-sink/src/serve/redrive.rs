@@ -1,6 +1,7 @@
 //! DLQ redrive: records from a connector's dead letter queue replayed
 //! through its pipeline, as the original records (topic, partition, offset
-//! and headers from the `__connect.errors.*` context headers, which are
+//! and headers from the `__connect.errors.*` context headers; those and
+//! ESM's `lambda.*` failure context, which described the old failure, are
 //! dropped), so an operator who fixed the function or the data recovers
 //! without a script. Outcomes go where the connector sends them; a record
 //! that fails again is dead-lettered again.
@@ -196,7 +197,7 @@ fn original(mut record: SourceRecord) -> Option<SourceRecord> {
     let offset = header("__connect.errors.offset")?.parse().ok()?;
     record
         .headers
-        .retain(|(k, _)| !k.starts_with("__connect.errors."));
+        .retain(|(k, _)| !lambda_sink_core::dead_letter::is_added_header(k));
     record.topic = Arc::from(topic.as_str());
     record.partition = partition;
     record.offset = offset;
@@ -412,6 +413,8 @@ mod tests {
                 text("__connect.errors.partition", "3"),
                 text("__connect.errors.offset", "42"),
                 text("__connect.errors.stage", "VALUE_CONVERTER"),
+                text("lambda.requestContext.condition", "RetryAttemptsExhausted"),
+                text("lambda-sink.failedRecordOffset", "42"),
             ],
         };
         let r = original(dead.clone()).expect("has context");
