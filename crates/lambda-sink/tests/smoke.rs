@@ -104,9 +104,16 @@ ser = AvroSerializer(SchemaRegistryClient({"url": url}), schema)
 data = ser({"name": "Kimberley Human"}, SerializationContext(topic, MessageField.VALUE))
 sys.stdout.write(data.hex())
 "#;
-    let out = std::process::Command::new(python)
+    // Bounded: a registry that stops answering fails the test with the
+    // reason instead of holding the suite forever (seen once: the registry
+    // took the registration's request and never answered it).
+    let run = tokio::process::Command::new(python)
         .args(["-c", script, &s.registry_url, &subject_topic])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the registry answered Confluent's serializer within 60 s")
         .expect("run python");
     assert!(
         out.status.success(),
