@@ -845,6 +845,23 @@ async fn auth_and_secrets() {
     );
 }
 
+/// Worker properties under which a dead worker loses its tasks after the
+/// placement group's shortest session the broker accepts.
+const FAST_FAILOVER: [(&str, &str); 1] = [("session.timeout.ms", "6000")];
+
+/// Creates connector `name` with `config` through `api` (201); its info.
+async fn created(api: &Api, name: &str, config: &Value) -> Value {
+    let (code, info) = api
+        .call(
+            Method::POST,
+            "/connectors",
+            Some(&json!({"name": name, "config": config})),
+        )
+        .await;
+    assert_eq!(code, 201, "{info}");
+    info
+}
+
 /// The tasks a worker's API shows of `name`: `(id, state, worker_id)`.
 async fn shown_tasks(api: &Api, name: &str) -> Vec<(u64, String, String)> {
     let (_, s) = api.get(&format!("/connectors/{name}/status")).await;
@@ -890,8 +907,7 @@ async fn wait_placed(api: &Api, name: &str, on: &[&Connector], within: Duration)
 #[tokio::test]
 async fn tasks_max_is_the_connectors_total_across_workers() {
     let w = Cluster::new("serve-tasks", 6).await;
-    // A dead worker loses its tasks after the placement group's session.
-    let worker = [("session.timeout.ms", "6000")];
+    let worker = FAST_FAILOVER;
     let a = w.worker(&worker);
     let mut b = w.worker(&worker);
     let (api_a, api_b) = (Api::new(&a.api_url().await), Api::new(&b.api_url().await));
@@ -902,14 +918,7 @@ async fn tasks_max_is_the_connectors_total_across_workers() {
         ("consumer.override.session.timeout.ms", "6000"),
         ("aws.lambda.batch.size", "5"),
     ]);
-    let (code, info) = api_a
-        .call(
-            Method::POST,
-            "/connectors",
-            Some(&json!({"name": name, "config": config})),
-        )
-        .await;
-    assert_eq!(code, 201);
+    let info = created(&api_a, &name, &config).await;
     assert_eq!(info["tasks"].as_array().map(Vec::len), Some(3), "{info}");
 
     // Created on A: tasks 0, 1, 2, each on one of the two workers, and
@@ -948,16 +957,8 @@ async fn tasks_max_is_the_connectors_total_across_workers() {
     b.kill9();
     wait_placed(&api_a, &name, &[&a, &c], Duration::from_secs(30)).await;
     w.produce(400, 200).await;
-    wait_until(
-        Duration::from_secs(120),
-        "the rest reach the end",
-        || async {
-            let ends = w.s.end_offsets(&w.topic, 6).await.unwrap();
-            let committed = w.s.committed(&group, &w.topic, 6).await.unwrap();
-            (committed == ends).then_some(())
-        },
-    )
-    .await;
+    w.s.wait_committed_to_end(&group, &w.topic, 6, Duration::from_secs(120))
+        .await;
     let verdict =
         w.s.verify(&lambda_sink_testkit::verify::Run {
             topic: &w.topic,
@@ -1014,7 +1015,7 @@ async fn tasks_max_is_the_connectors_total_across_workers() {
 #[tokio::test]
 async fn exactly_once_holds_when_a_task_moves_off_a_dead_worker() {
     let w = Cluster::new("serve-eos", 4).await;
-    let worker = [("session.timeout.ms", "6000")];
+    let worker = FAST_FAILOVER;
     let a = w.worker(&worker);
     let mut b = w.worker(&worker);
     let api = Api::new(&a.api_url().await);
@@ -1026,14 +1027,7 @@ async fn exactly_once_holds_when_a_task_moves_off_a_dead_worker() {
         ("consumer.override.session.timeout.ms", "6000"),
         ("aws.lambda.batch.size", "5"),
     ]);
-    let (code, _) = api
-        .call(
-            Method::POST,
-            "/connectors",
-            Some(&json!({"name": name, "config": config})),
-        )
-        .await;
-    assert_eq!(code, 201);
+    created(&api, &name, &config).await;
     // One task on each worker.
     let b_id = b.api_url().await.trim_start_matches("http://").to_string();
     wait_until(MINUTE, "a task on each worker", || async {
@@ -1055,12 +1049,8 @@ async fn exactly_once_holds_when_a_task_moves_off_a_dead_worker() {
     w.wait_seen(&w.function, 60).await;
     b.kill9();
     w.produce(300, 100).await;
-    wait_until(Duration::from_secs(120), "A reaches the end", || async {
-        let ends = w.s.end_offsets(&w.topic, 4).await.unwrap();
-        let committed = w.s.committed(&group, &w.topic, 4).await.unwrap();
-        (committed == ends).then_some(())
-    })
-    .await;
+    w.s.wait_committed_to_end(&group, &w.topic, 4, Duration::from_secs(120))
+        .await;
     wait_until(Duration::from_secs(30), "both tasks on A", || async {
         let tasks = shown_tasks(&api, &name).await;
         let on_a = tasks.iter().all(|t| t.2 != b_id && t.1 == "RUNNING");
