@@ -359,16 +359,20 @@ mod tests {
         body: Vec<u8>,
     }
 
-    /// The signature `received` carries, recomputed from the wire request
-    /// by SigV4 with `secret`: what AWS does before it runs anything.
-    fn verify(received: &Received, secret: &str) -> Result<(), String> {
-        let header = |name: &str| {
-            received
-                .headers
+    impl Received {
+        /// The value of header `name` (lower case, as it arrived).
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
                 .iter()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
-        };
+        }
+    }
+
+    /// The signature `received` carries, recomputed from the wire request
+    /// by SigV4 with `secret`: what AWS does before it runs anything.
+    fn verify(received: &Received, secret: &str) -> Result<(), String> {
+        let header = |name: &str| received.header(name);
         let auth = header("authorization").ok_or("no authorization header")?;
         let field = |name: &str| {
             auth.split([' ', ','])
@@ -500,20 +504,11 @@ mod tests {
             verify(&received, "another secret").is_err(),
             "the check can fail"
         );
-        let header = |name: &str| {
-            received
-                .headers
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
-        assert_eq!(header("x-amz-security-token").as_deref(), Some("token"));
+        let header = |name: &str| received.header(name);
+        assert_eq!(header("x-amz-security-token"), Some("token"));
+        assert_eq!(header("x-amz-invocation-type"), Some("RequestResponse"));
         assert_eq!(
-            header("x-amz-invocation-type").as_deref(),
-            Some("RequestResponse")
-        );
-        assert_eq!(
-            header("x-amzn-trace-id").as_deref(),
+            header("x-amzn-trace-id"),
             Some("Root=1-5759e988-bd862e3fe1be46a994272793")
         );
         let auth = header("authorization").unwrap();
