@@ -181,6 +181,14 @@ fn placed_here(placed: &mut watch::Receiver<Owned>, name: &str) -> BTreeSet<usiz
         .unwrap_or_default()
 }
 
+/// Whether the tasks of `name` placed here are no longer `tasks`.
+fn moved(placed: &watch::Receiver<Owned>, name: &str, tasks: &BTreeSet<usize>) -> bool {
+    placed
+        .borrow()
+        .get(name)
+        .map_or(!tasks.is_empty(), |now| now != tasks)
+}
+
 /// One connector on this worker: what it should run now, and the
 /// changes that need a new run.
 struct Supervised {
@@ -271,7 +279,7 @@ async fn supervise(
         }
         // Wait for a change that needs a new run.
         loop {
-            if s.placed.borrow().get(&s.name).cloned().unwrap_or_default() != tasks {
+            if moved(&s.placed, &s.name, &tasks) {
                 break;
             }
             let current = s.desired.borrow_and_update().clone();
@@ -346,7 +354,7 @@ async fn run(
                 }
             }
             changed = s.placed.changed() => {
-                if changed.is_err() || s.placed.borrow().get(&s.name) != Some(tasks) {
+                if changed.is_err() || moved(&s.placed, &s.name, tasks) {
                     info!(connector = %status.name(), "the tasks placed on this worker changed: restarting its tasks");
                     restart(&status);
                     break pipeline.await;
