@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lambda_sink_core::config::{ClientRole, Config, parse, validate};
+use lambda_sink_core::read_ahead::ReadAhead;
 use lambda_sink_testkit::Services;
 use lambda_sink_testkit::broker::PrivateBroker;
 use lambda_sink_testkit::connector::{Connector, process_resources};
@@ -92,10 +93,14 @@ impl Env {
     pub fn consumer_config(&self, config: &Value) -> anyhow::Result<ClientConfig> {
         let config = self.validated(config)?;
         let mut client = ClientConfig::new();
-        for (k, v) in &config
-            .kafka
-            .client_properties(ClientRole::Consumer(&config.connector_id))
-        {
+        for (k, v) in &config.kafka.client_properties(ClientRole::Consumer(
+            &config.connector_id,
+            ReadAhead::for_partitions(
+                usize::try_from(self.partitions).unwrap_or(1),
+                config.max_buffered_per_partition,
+                config.lambda.batch_size,
+            ),
+        )) {
             client.set(k, v.expose());
         }
         Ok(client)

@@ -14,7 +14,8 @@
 //!   records, cluster-wide status, `ConfigInfos`, offsets and redrive requests.
 //!
 //! A record's way through, in order:
-//! * [`record`] — a Kafka record as lambda-sink owns it.
+//! * [`record`] — a Kafka record as lambda-sink owns it; [`read_ahead`] —
+//!   how many records and bytes a task buffers ahead of its function.
 //! * [`codec`] — decoding keys and values into JSON; [`transform`] — Single
 //!   Message Transforms and predicates; [`event_filter`] — ESM's filtering.
 //! * [`element`] — what a decoded record becomes: its payload element
@@ -51,6 +52,7 @@ pub mod offsets;
 pub mod outcome;
 pub mod payload;
 pub mod problem;
+pub mod read_ahead;
 pub mod record;
 pub mod retry;
 pub mod route;

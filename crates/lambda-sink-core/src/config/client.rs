@@ -10,12 +10,14 @@ use super::enums::AutoOffsetReset;
 use super::model::{ClientProperties, ClientValue, KafkaAuth, KafkaConfig};
 
 use super::names::ConnectorId;
+use crate::read_ahead::ReadAhead;
 
 /// Which client the properties are for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientRole<'a> {
-    /// The consumer of the input topics, member of the connector's group.
-    Consumer(&'a ConnectorId),
+    /// The consumer of the input topics, member of the connector's group,
+    /// prefetching as far as its task reads ahead.
+    Consumer(&'a ConnectorId, ReadAhead),
     /// The producer of result, error and DLQ records.
     Producer,
     /// The admin client (topic creation, metadata).
@@ -32,7 +34,7 @@ impl KafkaConfig {
         // Tunable defaults.
         set(&mut p, "client.id", "lambda-sink");
         match role {
-            ClientRole::Consumer(_) => {
+            ClientRole::Consumer(_, read_ahead) => {
                 // Cooperative rebalancing moves only the partitions that
                 // change owner, so a rebalance does not drain every partition.
                 set(
@@ -42,14 +44,28 @@ impl KafkaConfig {
                 );
                 set(&mut p, "auto.commit.interval.ms", "1000");
                 // Every partition has its own queue, so these bound each
-                // partition's prefetch: 2 MiB of record bytes and 10,000
-                // records, whichever comes first (librdkafka keeps a few
-                // hundred bytes of its own per record, so the count is what
-                // bounds small records: 4 MiB of 100 B records cost 20 MB a
-                // partition). librdkafka's defaults: 64 MiB and 100,000.
-                // librdkafka also caps fetch.max.bytes at the byte bound.
-                set(&mut p, "queued.max.messages.kbytes", "2048");
-                set(&mut p, "queued.min.messages", "10000");
+                // partition's prefetch (record bytes and records, whichever
+                // comes first; a fetch adds at most max.partition.fetch.bytes
+                // beyond them), sized by the task's read-ahead so that the
+                // task's total stays bounded however many partitions it owns
+                // (librdkafka's defaults, 64 MiB and 100,000 records a
+                // partition, are not). librdkafka also caps fetch.max.bytes
+                // at the byte bound (but not below message.max.bytes).
+                set(
+                    &mut p,
+                    "queued.max.messages.kbytes",
+                    &read_ahead.prefetch_kbytes.to_string(),
+                );
+                set(
+                    &mut p,
+                    "queued.min.messages",
+                    &read_ahead.prefetch_records.to_string(),
+                );
+                set(
+                    &mut p,
+                    "max.partition.fetch.bytes",
+                    &read_ahead.fetch_partition_bytes().to_string(),
+                );
                 // One fetch is in flight per broker. When the partitions
                 // with room are all caught up (others full, waiting on a
                 // slow function), that fetch is a long poll, and the full
@@ -72,7 +88,7 @@ impl KafkaConfig {
         // User pass-through.
         p.extend(self.common.clone());
         match role {
-            ClientRole::Consumer(_) => p.extend(self.consumer.clone()),
+            ClientRole::Consumer(..) => p.extend(self.consumer.clone()),
             ClientRole::Producer => p.extend(self.producer.clone()),
             ClientRole::Admin => {}
         }
@@ -92,7 +108,7 @@ impl KafkaConfig {
             );
         }
         match role {
-            ClientRole::Consumer(id) => {
+            ClientRole::Consumer(id, _) => {
                 set(&mut p, "group.id", &id.group_id());
                 // librdkafka commits what we *store*, on a timer; we store an
                 // offset only once every record before it is resolved.
@@ -141,14 +157,14 @@ mod tests {
     #[test]
     fn the_long_poll_is_bounded_unless_overridden() {
         let (k, id) = kafka(&[]);
-        let p = k.client_properties(ClientRole::Consumer(&id));
+        let p = k.client_properties(ClientRole::Consumer(&id, ReadAhead::default()));
         assert_eq!(get(&p, "fetch.wait.max.ms"), Some("100"));
     }
 
     #[test]
     fn consumer_properties_guarantee_at_least_once() {
         let (k, id) = kafka(&[("consumer.override.fetch.wait.max.ms", "20")]);
-        let p = k.client_properties(ClientRole::Consumer(&id));
+        let p = k.client_properties(ClientRole::Consumer(&id, ReadAhead::default()));
         assert_eq!(get(&p, "bootstrap.servers"), Some("a:9092,b:9092"));
         assert_eq!(get(&p, "group.id"), Some("connect-s"));
         assert_eq!(get(&p, "enable.auto.commit"), Some("true"));
@@ -168,10 +184,27 @@ mod tests {
     }
 
     #[test]
+    fn the_prefetch_follows_the_read_ahead_unless_overridden() {
+        let many = ReadAhead::for_partitions(1_000, 500, 20);
+        let (k, id) = kafka(&[]);
+        let p = k.client_properties(ClientRole::Consumer(&id, many));
+        assert_eq!(get(&p, "queued.max.messages.kbytes"), Some("32"));
+        assert_eq!(get(&p, "queued.min.messages"), Some("100"));
+        assert_eq!(get(&p, "max.partition.fetch.bytes"), Some("32768"));
+        let (k, id) = kafka(&[
+            ("consumer.override.queued.min.messages", "5000"),
+            ("kafka.queued.max.messages.kbytes", "1024"),
+        ]);
+        let p = k.client_properties(ClientRole::Consumer(&id, many));
+        assert_eq!(get(&p, "queued.max.messages.kbytes"), Some("1024"));
+        assert_eq!(get(&p, "queued.min.messages"), Some("5000"));
+    }
+
+    #[test]
     fn api_key_mode_is_sasl_ssl_plain() {
         let (k, id) = kafka(&[("kafka.api.key", "KEY"), ("kafka.api.secret", "SECRET")]);
         for role in [
-            ClientRole::Consumer(&id),
+            ClientRole::Consumer(&id, ReadAhead::default()),
             ClientRole::Producer,
             ClientRole::Admin,
         ] {

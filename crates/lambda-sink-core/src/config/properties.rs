@@ -322,7 +322,7 @@ pub static PROPERTIES: &[Property] = &[
         Low,
         Connector,
         false,
-        "Most records buffered per partition ahead of the batch being invoked. A partition whose buffer is full is paused until it drains, which bounds memory whatever the backlog."
+        "Most records buffered per partition ahead of the batch being invoked. With many partitions each buffers fewer: a task's partitions share 100,000 records between them (never fewer than one batch each). A partition whose buffer is full is not read until it drains, which bounds memory whatever the backlog."
     ),
     // ── Kafka ───────────────────────────────────────────────────────────────
     prop!(

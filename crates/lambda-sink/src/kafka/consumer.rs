@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use lambda_sink_core::config::{ClientRole, Config};
 use lambda_sink_core::disposition::{Disposition, RetryReason};
+use lambda_sink_core::read_ahead::ReadAhead;
 use lambda_sink_core::record::{SourceRecord, TimestampType, TopicPartition};
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{
@@ -397,14 +398,20 @@ pub struct TaskConsumer {
 }
 
 impl TaskConsumer {
-    /// Creates task `task`'s consumer and subscribes it.
+    /// Creates task `task`'s consumer, prefetching as far as `read_ahead`
+    /// allows, and subscribes it.
     ///
     /// # Errors
     /// When librdkafka refuses the configuration or the subscription.
-    pub fn new(config: &Config, task: usize, metrics: Arc<Metrics>) -> KafkaResult<Self> {
+    pub fn new(
+        config: &Config,
+        task: usize,
+        read_ahead: ReadAhead,
+        metrics: Arc<Metrics>,
+    ) -> KafkaResult<Self> {
         let mut props = config
             .kafka
-            .client_properties(ClientRole::Consumer(&config.connector_id));
+            .client_properties(ClientRole::Consumer(&config.connector_id, read_ahead));
         let client_id = format!(
             "{}-{}-{task}",
             props

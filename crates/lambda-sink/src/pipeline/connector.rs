@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_sink_core::config::{ClientRole, Config};
+use lambda_sink_core::read_ahead::{ReadAhead, partitions_per_task};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
@@ -16,6 +17,7 @@ use super::context::{Context, Telemetry};
 use super::ports::{Offsets, Schemas};
 use super::task::TaskHandler;
 use crate::error::{Error, Fault, OrFault};
+use crate::kafka::ClusterView;
 use crate::kafka::consumer::{RecordHandler, TaskConsumer};
 use crate::kafka::producer::OutcomeProducer;
 use crate::kafka::transaction::Initialised;
@@ -65,9 +67,10 @@ pub async fn run(
     telemetry: Telemetry,
 ) -> Result<(), RunError> {
     let stop = shutdown.child_token();
-    let Some((ctx, producer)) = start(config, stop.clone(), telemetry).await? else {
+    let Some((ctx, producer, cluster)) = start(config, stop.clone(), telemetry).await? else {
         return Ok(());
     };
+    let read_ahead = read_ahead(&ctx.config, &cluster);
     // Exactly-once: every task's transactions are initialised before any
     // consumer joins the group, so a start that fails takes no partitions
     // (and a task that moved fences its previous owner's producer).
@@ -80,7 +83,7 @@ pub async fn run(
     let mut exactly_once = exactly_once.into_iter();
     let mut threads = Vec::with_capacity(tasks.len());
     for &task in tasks {
-        let consumer = TaskConsumer::new(&ctx.config, task, ctx.metrics.clone())
+        let consumer = TaskConsumer::new(&ctx.config, task, read_ahead, ctx.metrics.clone())
             .or_fault_with(Fault::Setup, || {
                 format!("creating the consumer of task {task}")
             })?;
@@ -102,6 +105,7 @@ pub async fn run(
             store,
             consumer.wake(),
             Handle::current(),
+            read_ahead.buffered_records,
         ));
         let token = ctx.stop.clone();
         threads.push(tokio::task::spawn_blocking(move || {
@@ -129,6 +133,34 @@ pub async fn run(
     finish(&ctx, producer).await
 }
 
+/// How far each task reads ahead: the task's budget shared out over the
+/// partitions it is expected to own when it starts (the subscribed topics'
+/// partitions over `tasks.max`).
+fn read_ahead(config: &Config, cluster: &ClusterView) -> ReadAhead {
+    let partitions = partitions_per_task(
+        &config.subscription,
+        cluster.topics.iter().map(|(name, n)| (name.as_str(), *n)),
+        config.tasks_max,
+    );
+    let read_ahead = ReadAhead::for_partitions(
+        partitions,
+        config.max_buffered_per_partition,
+        config.lambda.batch_size,
+    );
+    info!(
+        partitions_per_task = partitions,
+        prefetch_kbytes = read_ahead.prefetch_kbytes,
+        prefetch_records = read_ahead.prefetch_records,
+        buffered_records = read_ahead.buffered_records,
+        "each partition's read-ahead"
+    );
+    read_ahead
+}
+
+/// What a started run has: the shared context, the outcome producer, and
+/// the cluster as it was at the start.
+type Started = (Arc<Context>, OutcomeProducer, ClusterView);
+
 /// Connects to everything a run needs, checking it side by side
 /// (credentials, registry, cluster and output topics); `None` when `stop`
 /// is cancelled first.
@@ -136,14 +168,14 @@ pub(super) async fn start(
     config: Config,
     stop: CancellationToken,
     telemetry: Telemetry,
-) -> Result<Option<(Arc<Context>, OutcomeProducer)>, RunError> {
+) -> Result<Option<Started>, RunError> {
     let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
     let invoker = lambda::invoker(&sdk, &config.aws, config.lambda.socket_timeout).await?;
     let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
         .or_fault(Fault::Setup, "creating the Kafka producer")?;
     // The start-up checks are independent: run them side by side, so the
     // first invocation waits for the slowest, not for their sum.
-    let registry = tokio::select! {
+    let (registry, cluster) = tokio::select! {
         biased;
         () = stop.cancelled() => return Ok(None),
         checked = async {
@@ -152,10 +184,14 @@ pub(super) async fn start(
                 check_registry(&config),
                 async {
                     let cluster = kafka::await_cluster(&config.kafka).await?;
-                    kafka::create_output_topics(&config, &cluster).await
+                    kafka::create_output_topics(&config, &cluster).await?;
+                    Ok(cluster)
                 },
             )
-        } => checked?.1,
+        } => {
+            let (_, registry, cluster) = checked?;
+            (registry, cluster)
+        }
     };
     let ctx = Arc::new(Context::new(
         config,
@@ -165,7 +201,7 @@ pub(super) async fn start(
         stop,
         telemetry,
     ));
-    Ok(Some((ctx, producer)))
+    Ok(Some((ctx, producer, cluster)))
 }
 
 /// Task `task`'s transactions (`reporter.exactly.once`), initialised: a

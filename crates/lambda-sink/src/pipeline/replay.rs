@@ -51,7 +51,7 @@ pub async fn replay(
     telemetry: Telemetry,
 ) -> Result<(), RunError> {
     let stop = stop.child_token();
-    let Some((ctx, producer)) = start(config, stop.clone(), telemetry).await? else {
+    let Some((ctx, producer, _)) = start(config, stop.clone(), telemetry).await? else {
         return Ok(());
     };
     let mut by_partition: BTreeMap<TopicPartition, Vec<SourceRecord>> = BTreeMap::new();

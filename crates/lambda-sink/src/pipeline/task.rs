@@ -46,19 +46,23 @@ pub(super) struct TaskHandler {
     wake: Arc<Wake>,
     runtime: Handle,
     partitions: Mutex<HashMap<TopicPartition, PartitionHandle>>,
+    /// Records a partition's inbox holds (the task's read-ahead).
+    buffered: usize,
     /// The last lease given to a worker.
     leases: AtomicU64,
 }
 
 impl TaskHandler {
-    /// Task `task`'s handler: workers store offsets in `store` and wake
-    /// `wake` (the consumer's poll thread) when their buffer has room.
+    /// Task `task`'s handler: each partition buffers up to `buffered`
+    /// records; workers store offsets in `store` and wake `wake` (the
+    /// consumer's poll thread) when their buffer has room.
     pub(super) fn new(
         task: usize,
         ctx: Arc<Context>,
         store: Arc<dyn Offsets>,
         wake: Arc<Wake>,
         runtime: Handle,
+        buffered: usize,
     ) -> Self {
         Self {
             task,
@@ -67,6 +71,7 @@ impl TaskHandler {
             wake,
             runtime,
             partitions: Mutex::new(HashMap::new()),
+            buffered: buffered.max(1),
             leases: AtomicU64::new(0),
         }
     }
@@ -143,7 +148,7 @@ impl RecordHandler for TaskHandler {
     }
 
     fn buffer_limit(&self) -> usize {
-        self.ctx.config.max_buffered_per_partition.max(1)
+        self.buffered
     }
 
     fn drain(&self, partitions: &[TopicPartition], why: Release) {

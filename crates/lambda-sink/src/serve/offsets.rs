@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use lambda_sink_core::config::{ClientRole, Config, ConnectorId, KafkaConfig, Subscription};
 use lambda_sink_core::connect::offsets::PartitionOffset;
+use lambda_sink_core::read_ahead::ReadAhead;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -37,7 +38,8 @@ pub enum GroupError {
 }
 
 fn consumer(kafka: &KafkaConfig, id: &ConnectorId) -> Result<BaseConsumer, Error> {
-    let mut config = client_config(&kafka.client_properties(ClientRole::Consumer(id)));
+    let mut config =
+        client_config(&kafka.client_properties(ClientRole::Consumer(id, ReadAhead::default())));
     config.set("enable.auto.commit", "false");
     config.create().map_err(failed(
         "creating a client of the connector's consumer group",

@@ -133,6 +133,7 @@ impl Setup {
             offsets_store.clone(),
             Arc::new(Wake::default()),
             Handle::current(),
+            ctx.config.max_buffered_per_partition,
         ));
         Harness {
             ctx,
