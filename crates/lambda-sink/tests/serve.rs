@@ -1524,3 +1524,66 @@ async fn beyond_loopback_without_auth_is_warned_about() {
         worker.log()
     );
 }
+
+/// The threads of process `pid` named `name`.
+fn threads_named(pid: u32, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+#[tokio::test]
+async fn connectors_on_a_worker_share_one_outcome_producer() {
+    let w = Cluster::new("serve-share", 1).await;
+    let mut worker = w.worker(&[]);
+    let api = Api::new(&worker.api_url().await);
+    let producers = || threads_named(worker.pid(), "kafka-producer");
+    // The worker's own (its config and status topics).
+    let own = producers();
+    let names: Vec<String> = (0..3).map(|_| unique("shared")).collect();
+    for name in &names {
+        created(&api, name, &w.connector(&[])).await;
+        api.wait_state(name, "RUNNING").await;
+    }
+    w.produce(0, 10).await;
+    for name in &names {
+        let results =
+            w.s.read_topic(&format!("success-{name}"), 10, MINUTE)
+                .await
+                .unwrap();
+        assert_eq!(results.len(), 10, "every connector's results in its topic");
+    }
+    assert_eq!(
+        producers(),
+        own + 1,
+        "three connectors with the same producer settings, one outcome producer"
+    );
+    // One stopping leaves the shared producer working for the others.
+    let (code, _) = api
+        .call(Method::DELETE, &format!("/connectors/{}", names[0]), None)
+        .await;
+    assert_eq!(code, 204);
+    w.produce(10, 10).await;
+    for name in &names[1..] {
+        let results =
+            w.s.read_topic(&format!("success-{name}"), 20, MINUTE)
+                .await
+                .unwrap();
+        assert_eq!(results.len(), 20, "results after another connector left");
+        w.committed_to_end(name).await;
+    }
+    // With no connector left, the producer goes too.
+    for name in &names[1..] {
+        let (code, _) = api
+            .call(Method::DELETE, &format!("/connectors/{name}"), None)
+            .await;
+        assert_eq!(code, 204);
+    }
+    wait_until(MINUTE, "the outcome producer ended", || async {
+        (producers() == own).then_some(())
+    })
+    .await;
+    worker.stop_cleanly().await;
+}

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
+use crate::kafka::producer::Producers;
 use crate::lambda::{self, RegionSources};
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
@@ -82,7 +83,7 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
     // `run` is one process running every task; several copies share the
     // partitions through the connector's consumer group.
     let tasks: Vec<usize> = (0..config.tasks_max).collect();
-    let outcome = pipeline::run(config, &tasks, shutdown, telemetry).await;
+    let outcome = pipeline::run(config, &tasks, shutdown, telemetry, &Producers::Own).await;
     // The endpoint answered (503) during the drain; it ends with the run.
     http_stop.cancel();
     match outcome {

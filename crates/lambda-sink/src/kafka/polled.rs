@@ -18,8 +18,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -187,5 +187,20 @@ impl PolledProducer {
     /// Its librdkafka events (where repeated warnings fold).
     pub fn events(&self) -> &Arc<ClientEvents> {
         self.shared.producer.context().0.events()
+    }
+
+    /// A handle that does not keep the producer alive.
+    pub fn downgrade(&self) -> WeakProducer {
+        WeakProducer(Arc::downgrade(&self.shared))
+    }
+}
+
+/// A [`PolledProducer`] that may have ended (its last clone dropped).
+pub struct WeakProducer(Weak<Shared>);
+
+impl WeakProducer {
+    /// The producer, while any clone of it lives.
+    pub fn upgrade(&self) -> Option<PolledProducer> {
+        self.0.upgrade().map(|shared| PolledProducer { shared })
     }
 }

@@ -5,13 +5,20 @@
 //! until it is acknowledged, and only a failure that cannot heal (unknown
 //! topic, record too large, authorization, a fatal producer error) ends the
 //! attempt, which stops the connector without committing the record.
+//!
+//! Where a run's producer comes from is [`Producers`]: `run` gives its one
+//! connector its own; a `serve` worker shares one among its connectors per
+//! distinct producer configuration (a librdkafka producer is a main thread,
+//! a thread per broker and our poll thread: a hundred connectors each with
+//! its own were half of a worker's threads).
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use super::polled::OutcomeRecord;
-use super::polled::PolledProducer;
+use super::polled::{PolledProducer, WeakProducer};
+use crate::sync::lock;
 use lambda_sink_core::config::ClientProperties;
 use lambda_sink_core::disposition::{Disposition, RetryReason};
 use lambda_sink_core::retry::Backoff;
@@ -28,23 +35,69 @@ pub struct ProduceError {
     pub reason: String,
 }
 
+/// Where runs get their outcome producers.
+#[derive(Clone)]
+pub enum Producers {
+    /// Every run creates its own, and flushes it when it ends.
+    Own,
+    /// Runs with the same producer configuration share one, which lives
+    /// while any of them runs (a run ending leaves what it enqueued to it).
+    Shared(Arc<Mutex<Vec<(ClientProperties, WeakProducer)>>>),
+}
+
+impl Producers {
+    /// A pool of producers shared by the runs that take from it.
+    pub fn shared() -> Self {
+        Self::Shared(Arc::default())
+    }
+
+    /// The producer for `props`: with [`Producers::Shared`], the one
+    /// already serving this configuration unless it failed fatally (a run
+    /// starting after that failure gets a new one).
+    ///
+    /// # Errors
+    /// When librdkafka refuses the configuration.
+    pub fn get(&self, props: &ClientProperties) -> Result<OutcomeProducer, KafkaError> {
+        let Self::Shared(pool) = self else {
+            return Ok(OutcomeProducer {
+                inner: PolledProducer::create(props)?,
+                shared: false,
+            });
+        };
+        let mut pool = lock(pool);
+        pool.retain(|(_, p)| p.upgrade().is_some_and(|p| !failed(&p)));
+        let live = pool
+            .iter()
+            .find(|(config, _)| config == props)
+            .and_then(|(_, p)| p.upgrade());
+        let inner = match live {
+            Some(p) => p,
+            None => {
+                let p = PolledProducer::create(props)?;
+                pool.push((props.clone(), p.downgrade()));
+                p
+            }
+        };
+        Ok(OutcomeProducer {
+            inner,
+            shared: true,
+        })
+    }
+}
+
+fn failed(p: &PolledProducer) -> bool {
+    p.producer().client().fatal_error().is_some()
+}
+
 /// The producer of outcome records (shared by every partition).
 #[derive(Clone)]
 pub struct OutcomeProducer {
     inner: PolledProducer,
+    /// Whether other runs use it too.
+    shared: bool,
 }
 
 impl OutcomeProducer {
-    /// Creates the producer.
-    ///
-    /// # Errors
-    /// When librdkafka refuses the configuration.
-    pub fn new(props: &ClientProperties) -> Result<Self, KafkaError> {
-        Ok(Self {
-            inner: PolledProducer::create(props)?,
-        })
-    }
-
     /// Sends `record`; the future resolves once Kafka has acknowledged it.
     /// The record is enqueued before this returns, so records sent in order
     /// are written in order.
@@ -92,8 +145,14 @@ impl OutcomeProducer {
         }
     }
 
-    /// Waits up to `timeout` for every enqueued record to be delivered.
-    pub fn flush(&self, timeout: Duration) {
+    /// At a run's end: waits up to `timeout` for every enqueued record to
+    /// be delivered, unless other runs share the producer (it goes on
+    /// delivering for them, and waiting for their records would hold this
+    /// stop up).
+    pub fn finish(&self, timeout: Duration) {
+        if self.shared {
+            return;
+        }
         if let Err(e) = self.inner.producer().flush(timeout) {
             tracing::warn!(error = %e, "outcome producer flush incomplete");
         }
@@ -131,4 +190,58 @@ pub(super) fn permanent_delivery_error(error: &KafkaError) -> Option<String> {
         _ => return None,
     };
     Some(format!("{error}: {advice}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_sink_core::config::ClientValue;
+
+    fn props(servers: &str) -> ClientProperties {
+        [
+            ("bootstrap.servers", servers),
+            ("message.timeout.ms", "1000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), ClientValue::new(v, false)))
+        .collect()
+    }
+
+    fn same(a: &OutcomeProducer, b: &OutcomeProducer) -> bool {
+        std::ptr::eq(a.inner.producer(), b.inner.producer())
+    }
+
+    #[test]
+    fn a_shared_pool_gives_one_producer_per_configuration_while_it_is_used() {
+        let pool = Producers::shared();
+        let a = pool.get(&props("127.0.0.1:1")).expect("a producer");
+        let again = pool.get(&props("127.0.0.1:1")).expect("a producer");
+        let other = pool.get(&props("127.0.0.1:2")).expect("a producer");
+        assert!(same(&a, &again));
+        assert!(!same(&a, &other));
+        assert!(a.shared && other.shared);
+        drop((a, again));
+        // Nobody uses the first any more: the pool let it go.
+        let Producers::Shared(held) = &pool else {
+            unreachable!("a shared pool")
+        };
+        let _ = pool.get(&props("127.0.0.1:2")).expect("a producer");
+        assert_eq!(
+            lock(held).len(),
+            1,
+            "only the producer still in use is held"
+        );
+    }
+
+    #[test]
+    fn own_producers_are_never_shared() {
+        let a = Producers::Own
+            .get(&props("127.0.0.1:1"))
+            .expect("a producer");
+        let b = Producers::Own
+            .get(&props("127.0.0.1:1"))
+            .expect("a producer");
+        assert!(!same(&a, &b));
+        assert!(!a.shared && !b.shared);
+    }
 }

@@ -19,7 +19,7 @@ use super::task::TaskHandler;
 use crate::error::{Error, Fault, OrFault};
 use crate::kafka::ClusterView;
 use crate::kafka::consumer::{RecordHandler, TaskConsumer};
-use crate::kafka::producer::OutcomeProducer;
+use crate::kafka::producer::{OutcomeProducer, Producers};
 use crate::kafka::transaction::Initialised;
 use crate::lambda::invoke::Invoker;
 use crate::{kafka, lambda};
@@ -51,9 +51,9 @@ impl From<Error> for RunError {
     }
 }
 
-/// Runs tasks `tasks` of the connector until `shutdown` is cancelled or it
-/// fails. `Ok` after a requested stop with everything in flight resolved
-/// and committed.
+/// Runs tasks `tasks` of the connector, writing outcomes with a producer
+/// from `producers`, until `shutdown` is cancelled or it fails. `Ok` after
+/// a requested stop with everything in flight resolved and committed.
 ///
 /// A failure inside stops the connector through a child of `shutdown`, so
 /// it never cancels the caller's token.
@@ -65,9 +65,11 @@ pub async fn run(
     tasks: &[usize],
     shutdown: CancellationToken,
     telemetry: Telemetry,
+    producers: &Producers,
 ) -> Result<(), RunError> {
     let stop = shutdown.child_token();
-    let Some((ctx, producer, cluster)) = start(config, stop.clone(), telemetry).await? else {
+    let Some((ctx, producer, cluster)) = start(config, stop.clone(), telemetry, producers).await?
+    else {
         return Ok(());
     };
     let read_ahead = read_ahead(&ctx.config, &cluster);
@@ -168,10 +170,12 @@ pub(super) async fn start(
     config: Config,
     stop: CancellationToken,
     telemetry: Telemetry,
+    producers: &Producers,
 ) -> Result<Option<Started>, RunError> {
     let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
     let invoker = lambda::invoker(&sdk, &config.aws, config.lambda.socket_timeout).await?;
-    let producer = OutcomeProducer::new(&config.kafka.client_properties(ClientRole::Producer))
+    let producer = producers
+        .get(&config.kafka.client_properties(ClientRole::Producer))
         .or_fault(Fault::Setup, "creating the Kafka producer")?;
     // The start-up checks are independent: run them side by side, so the
     // first invocation waits for the slowest, not for their sum.
@@ -217,10 +221,11 @@ async fn init_transactions(config: &Config, task: usize) -> Result<Initialised, 
 }
 
 /// Lets what a run enqueued go out (every outcome a stored offset depends
-/// on was acknowledged already); then the run's verdict.
+/// on was acknowledged already; a shared producer goes on delivering
+/// without this run); then the run's verdict.
 pub(super) async fn finish(ctx: &Context, producer: OutcomeProducer) -> Result<(), RunError> {
     // librdkafka's flush blocks: off the runtime.
-    let flushing = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5)));
+    let flushing = tokio::task::spawn_blocking(move || producer.finish(Duration::from_secs(5)));
     if let Err(e) = flushing.await {
         error!(error = %e, "the outcome producer's final flush did not run");
     }

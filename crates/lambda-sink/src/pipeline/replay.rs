@@ -19,7 +19,7 @@ use super::inbox::Inbox;
 use super::partition::Worker;
 use super::ports::{NotStored, Offsets};
 use crate::kafka::consumer::Wake;
-use crate::kafka::producer::OutcomeRecord;
+use crate::kafka::producer::{OutcomeRecord, Producers};
 use futures::future::BoxFuture;
 
 /// The offset store of a replay: nothing to commit.
@@ -37,9 +37,10 @@ impl Offsets for NoCommit {
     }
 }
 
-/// Replays `records` through `config`'s pipeline and returns once every
-/// one has an outcome (or the replay failed). Records of one partition
-/// must be in increasing offset order.
+/// Replays `records` through `config`'s pipeline (its outcome producer
+/// from `producers`) and returns once every one has an outcome (or the
+/// replay failed). Records of one partition must be in increasing offset
+/// order.
 ///
 /// # Errors
 /// As [`super::run`]: it could not start, or it failed (for example
@@ -49,9 +50,10 @@ pub async fn replay(
     records: Vec<SourceRecord>,
     stop: CancellationToken,
     telemetry: Telemetry,
+    producers: &Producers,
 ) -> Result<(), RunError> {
     let stop = stop.child_token();
-    let Some((ctx, producer, _)) = start(config, stop.clone(), telemetry).await? else {
+    let Some((ctx, producer, _)) = start(config, stop.clone(), telemetry, producers).await? else {
         return Ok(());
     };
     let mut by_partition: BTreeMap<TopicPartition, Vec<SourceRecord>> = BTreeMap::new();

@@ -329,7 +329,8 @@ async fn run(
     };
     let span = tracing::info_span!("connector", name = %status.name());
     let ids: Vec<usize> = tasks.iter().copied().collect();
-    let pipeline = pipeline::run(config, &ids, stop.clone(), telemetry).instrument(span);
+    let pipeline =
+        pipeline::run(config, &ids, stop.clone(), telemetry, &worker.producers).instrument(span);
     tokio::pin!(pipeline);
     let restart = |status: &ServiceStatus| {
         status.set(State::Restarting);

@@ -11,6 +11,7 @@ use super::cluster::{ConfigTopic, StatusTopic};
 use super::console::series::Series;
 use super::hosted::Host;
 use super::placement::Placement;
+use crate::kafka::producer::Producers;
 use lambda_sink_core::config::worker::WorkerConfig;
 
 /// What every part of a running worker shares: the REST API, the console,
@@ -37,4 +38,6 @@ pub struct Node {
     pub shutdown: CancellationToken,
     /// The console's plot data.
     pub series: Series,
+    /// The outcome producers its connectors share.
+    pub producers: Producers,
 }

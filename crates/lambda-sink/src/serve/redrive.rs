@@ -29,6 +29,7 @@ use super::admin::{Admin, AdminError, Redriver};
 use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
 use crate::kafka::failed;
+use crate::kafka::producer::Producers;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::pipeline::{self, Telemetry};
 use crate::status::ServiceStatus;
@@ -245,9 +246,15 @@ async fn redrive(
         status: Arc::new(ServiceStatus::new(name, config.connector_id.as_str(), 0)),
     };
     if !records.is_empty() {
-        pipeline::replay(config, records, worker.shutdown.clone(), telemetry)
-            .await
-            .map_err(|e| Error::unavailable(format!("the redrive stopped: {e}")))?;
+        pipeline::replay(
+            config,
+            records,
+            worker.shutdown.clone(),
+            telemetry,
+            &worker.producers,
+        )
+        .await
+        .map_err(|e| Error::unavailable(format!("the redrive stopped: {e}")))?;
     }
     let report = json!({
         "dlq_topic": topic,
@@ -370,6 +377,8 @@ pub(crate) struct DlqRedriver {
     pub(crate) shutdown: CancellationToken,
     /// This worker's id, in the report.
     pub(crate) worker_id: String,
+    /// The worker's outcome producers.
+    pub(crate) producers: Producers,
 }
 
 impl Redriver for DlqRedriver {

@@ -17,6 +17,7 @@ use super::placement::Placement;
 use super::redrive::DlqRedriver;
 use super::{host, rest, store};
 use crate::error::{Error, Fault, OrFault};
+use crate::kafka::producer::Producers;
 use lambda_sink_core::config::worker::WorkerConfig;
 
 /// Starts a worker: creates or checks its topics, binds the listener,
@@ -144,6 +145,7 @@ async fn node(
         )
         .await?,
     );
+    let producers = Producers::shared();
     let ports = Ports {
         log: configs.clone(),
         status: statuses.clone(),
@@ -151,6 +153,7 @@ async fn node(
         redriver: Arc::new(DlqRedriver {
             shutdown: shutdown.clone(),
             worker_id: worker_id.clone(),
+            producers: producers.clone(),
         }),
     };
     let admin = Admin::new(ports, config.defaults.clone());
@@ -171,6 +174,7 @@ async fn node(
         placement,
         shutdown: shutdown.clone(),
         series: Series::default(),
+        producers,
     })
 }
 
