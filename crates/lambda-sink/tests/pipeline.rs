@@ -86,6 +86,55 @@ async fn sync_happy_path_every_record_once_in_order_with_results_and_offsets() {
     assert_eq!(covered.len(), 200);
 }
 
+/// Over many partitions a task reads little ahead of each (a budget shared
+/// out over them), and a fetch asks a partition for no more than its share:
+/// records larger than that still arrive, every one, in order.
+#[tokio::test]
+async fn many_partitions_read_little_ahead_and_still_deliver_records_larger_than_a_fetch() {
+    let w = world!("wide")
+        .partitions(400)
+        .function_timeout(10)
+        .create()
+        .await;
+    // Every third record is ~150 KB: above the 81 KiB a fetch asks of a
+    // partition here.
+    let produced = w
+        .produce_json(
+            1_200,
+            |i| json!({ "i": i, "pad": "x".repeat(if i % 3 == 0 { 150_000 } else { 10 }) }),
+        )
+        .await;
+    let mut c = w.start(&[
+        ("aws.lambda.batch.size", "5"),
+        ("reporter.result.topic.name", ""),
+    ]);
+    c.wait_for_log("each partition's read-ahead", MINUTE).await;
+    let log = c.log();
+    let sized = log
+        .lines()
+        .find(|l| l.contains("each partition's read-ahead"))
+        .unwrap_or_default();
+    for field in [
+        "partitions_per_task=400",
+        "prefetch_kbytes=81",
+        "prefetch_records=250",
+        "buffered_records=250",
+    ] {
+        assert!(sized.contains(field), "{field} in: {sized}");
+    }
+    let committed = w.drained(MINUTE, &[&c]).await;
+    assert_eq!(committed, vec![3; 400]);
+    c.stop_cleanly().await;
+    let log = c.log();
+    let warned: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warned, Vec::<&str>::new(), "nothing went wrong");
+    let seen = w.seen().await;
+    assert_eq!(seen.len(), produced.len(), "every record once");
+    for (p, offsets) in by_partition(&seen) {
+        assert_eq!(offsets, vec![0, 1, 2], "partition {p} in order");
+    }
+}
+
 #[tokio::test]
 async fn confluent_reference_add_function_results() {
     let w = world!("add")
