@@ -31,6 +31,8 @@
 //!   error records written for it; [`dead_letter`] — records that cannot be
 //!   processed.
 //! * [`offsets`] — which offset of a partition may be committed;
+//!   [`progress`] — how far behind in time a partition is, and whether it
+//!   is stalled;
 //!   [`transaction`] — what exactly-once transactions hold and the invariant
 //!   every commit keeps.
 
@@ -52,6 +54,7 @@ pub mod offsets;
 pub mod outcome;
 pub mod payload;
 pub mod problem;
+pub mod progress;
 pub mod read_ahead;
 pub mod record;
 pub mod retry;

@@ -11,8 +11,9 @@ use std::collections::VecDeque;
 /// Tracks one partition's consumed records until their offsets are committable.
 #[derive(Debug, Default)]
 pub struct OffsetTracker {
-    /// Consumed, not yet committable records: (offset, resolved).
-    pending: VecDeque<(i64, bool)>,
+    /// Consumed, not yet committable records: (offset, resolved,
+    /// timestamp). The front one is never resolved.
+    pending: VecDeque<(i64, bool, Option<i64>)>,
     /// Next offset to consume after the resolved prefix; `None` until the
     /// first record is resolved.
     committable: Option<i64>,
@@ -45,15 +46,23 @@ impl OffsetTracker {
     /// # Errors
     /// When `offset` is not above the last tracked offset.
     pub fn track(&mut self, offset: i64) -> Result<(), TrackError> {
+        self.track_at(offset, None)
+    }
+
+    /// Starts tracking a consumed record with its timestamp (epoch ms).
+    ///
+    /// # Errors
+    /// When `offset` is not above the last tracked offset.
+    pub fn track_at(&mut self, offset: i64, timestamp: Option<i64>) -> Result<(), TrackError> {
         let last = self
             .pending
             .back()
-            .map(|(o, _)| *o)
+            .map(|(o, ..)| *o)
             .or(self.committable.map(|c| c - 1));
         match last {
             Some(last) if offset <= last => Err(TrackError::NotIncreasing { offset, last }),
             _ => {
-                self.pending.push_back((offset, false));
+                self.pending.push_back((offset, false, timestamp));
                 Ok(())
             }
         }
@@ -67,11 +76,11 @@ impl OffsetTracker {
     pub fn resolve(&mut self, offset: i64) -> Result<Option<i64>, TrackError> {
         let index = self
             .pending
-            .binary_search_by_key(&offset, |(o, _)| *o)
+            .binary_search_by_key(&offset, |(o, ..)| *o)
             .map_err(|_| TrackError::Unknown(offset))?;
         self.pending[index].1 = true;
         let before = self.committable;
-        while let Some(&(o, true)) = self.pending.front() {
+        while let Some(&(o, true, _)) = self.pending.front() {
             self.committable = Some(o + 1);
             self.pending.pop_front();
         }
@@ -89,6 +98,11 @@ impl OffsetTracker {
     /// Records tracked and not yet part of the committable prefix.
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The oldest record not yet resolved: its offset and timestamp.
+    pub fn oldest_unresolved(&self) -> Option<(i64, Option<i64>)> {
+        self.pending.front().map(|&(o, _, ts)| (o, ts))
     }
 }
 
@@ -151,7 +165,7 @@ mod tests {
         ) {
             let offsets: Vec<i64> = gaps.iter().scan(100, |o, g| { *o += g; Some(*o) }).collect();
             let mut t = OffsetTracker::new();
-            for o in &offsets { t.track(*o).unwrap(); }
+            for o in &offsets { t.track_at(*o, Some(o * 10)).unwrap(); }
             let mut unresolved = offsets.clone();
             let mut last = None;
             for idx in order {
@@ -163,6 +177,11 @@ mod tests {
                 if let (Some(c), Some(min)) = (c, unresolved.iter().min()) {
                     prop_assert!(c <= *min, "committable {} passes unresolved {}", c, min);
                 }
+                // The oldest unresolved record is the lowest one left, with its timestamp.
+                prop_assert_eq!(
+                    t.oldest_unresolved(),
+                    unresolved.iter().min().map(|&o| (o, Some(o * 10)))
+                );
                 last = c;
             }
             for o in unresolved.clone() { t.resolve(o).unwrap(); }

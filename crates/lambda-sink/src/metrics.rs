@@ -1,10 +1,12 @@
 //! Prometheus metrics (SPEC §7), served at `/metrics`.
 //!
 //! Labels stay low-cardinality: outcome, reason and invocation-type enums,
-//! and topic/partition only where Kafka exporters use them (lag and committed
-//! offsets) — never offsets, keys or error messages.
+//! and topic/partition only where Kafka exporters use them (lag, committed
+//! offsets, lag in time and stalls) — never offsets, keys or error
+//! messages.
 
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::MetricType;
@@ -106,6 +108,13 @@ pub struct Metrics {
     pub consumer_lag: Family<PartitionLabels, Gauge>,
     /// Committed offset per partition (librdkafka statistics).
     pub committed_offset: Family<PartitionLabels, Gauge>,
+    /// Age of each partition's oldest record not yet resolved.
+    pub oldest_unresolved_age: Family<PartitionLabels, Gauge<f64, AtomicU64>>,
+    /// How long each partition's committable offset has not moved while
+    /// records waited.
+    pub stuck_seconds: Family<PartitionLabels, Gauge<f64, AtomicU64>>,
+    /// 1 while a partition is stalled (`partition.stall.timeout.ms`).
+    pub stalled: Family<PartitionLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -145,6 +154,9 @@ impl Metrics {
             full_partitions: Gauge::default(),
             consumer_lag: Family::default(),
             committed_offset: Family::default(),
+            oldest_unresolved_age: Family::default(),
+            stuck_seconds: Family::default(),
+            stalled: Family::default(),
             registry: Mutex::new(Registry::default()),
         };
         for (name, help, metric) in m.table() {
@@ -159,7 +171,7 @@ impl Metrics {
     /// Every metric with its name and help, in exposition order (clones
     /// share the values).
     fn table(&self) -> Vec<(&'static str, &'static str, Box<dyn Metric>)> {
-        vec![
+        let mut table: Vec<(&'static str, &'static str, Box<dyn Metric>)> = vec![
             (
                 "records_consumed",
                 "Records consumed from Kafka",
@@ -225,6 +237,14 @@ impl Metrics {
                 "Partitions held back because max.poll.records of their records wait for Lambda",
                 Box::new(self.full_partitions.clone()),
             ),
+        ];
+        table.extend(self.partition_table());
+        table
+    }
+
+    /// The metrics labelled by partition.
+    fn partition_table(&self) -> Vec<(&'static str, &'static str, Box<dyn Metric>)> {
+        vec![
             (
                 "consumer_lag",
                 "Records between the consumer's position and the end of the partition",
@@ -234,6 +254,21 @@ impl Metrics {
                 "committed_offset",
                 "Committed offset of the connector's group, per partition",
                 Box::new(self.committed_offset.clone()),
+            ),
+            (
+                "partition_oldest_unresolved_age_seconds",
+                "Lag in time: seconds since the partition's oldest record not yet resolved was written (its timestamp); 0 when nothing waits",
+                Box::new(self.oldest_unresolved_age.clone()),
+            ),
+            (
+                "partition_stuck_seconds",
+                "Seconds the partition's committable offset has not moved while its records wait; 0 while it moves or nothing waits",
+                Box::new(self.stuck_seconds.clone()),
+            ),
+            (
+                "partition_stalled",
+                "1 while the partition is stalled: stuck for partition.stall.timeout.ms or longer",
+                Box::new(self.stalled.clone()),
             ),
         ]
     }
@@ -267,6 +302,25 @@ impl Metrics {
         };
         self.consumer_lag.remove(&labels);
         self.committed_offset.remove(&labels);
+        self.forget_progress(&labels);
+    }
+
+    /// Sets a partition's progress gauges.
+    pub fn progress(&self, labels: &PartitionLabels, p: &lambda_sink_core::progress::Progress) {
+        self.oldest_unresolved_age
+            .get_or_create(labels)
+            .set(p.oldest_unresolved_age);
+        self.stuck_seconds
+            .get_or_create(labels)
+            .set(p.stuck_for.as_secs_f64());
+        self.stalled.get_or_create(labels).set(i64::from(p.stalled));
+    }
+
+    /// Forgets a partition's progress gauges (its worker ended).
+    pub fn forget_progress(&self, labels: &PartitionLabels) {
+        self.oldest_unresolved_age.remove(labels);
+        self.stuck_seconds.remove(labels);
+        self.stalled.remove(labels);
     }
 }
 

@@ -148,6 +148,99 @@ async fn health_status_and_metrics_of_a_running_instance() {
     );
 }
 
+/// A function that hangs on one partition stalls that partition alone: its
+/// gauges say so (and a warning) while the other partition flows, and they
+/// clear once the function answers.
+#[tokio::test]
+async fn a_hung_partition_is_reported_stalled_until_it_moves() {
+    let s = Services::from_env();
+    let w = world!("stall")
+        .partitions(2)
+        .function_timeout(30)
+        .on(s.clone())
+        .create()
+        .await;
+    let (topic, name, function) = (&w.topic, &w.name, &w.function);
+    let config = s.connector_config(
+        name,
+        topic,
+        function,
+        &[
+            ("http.listener", "127.0.0.1:0"),
+            ("partition.stall.timeout.ms", "2000"),
+            ("aws.lambda.batch.size", "1"),
+        ],
+    );
+    let mut hung = vec![Produce::text(
+        0,
+        "slow",
+        &json!({ "sleep_ms": 15_000 }).to_string(),
+    )];
+    hung.extend(records(4, 1));
+    s.produce(topic, &hung).await.unwrap();
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let url = c.http_url().await;
+    let scrape = || async { get(&format!("{url}/metrics")).await.1 };
+    let gauge = |text: &str, name: &str, partition: i32| {
+        metric(
+            text,
+            &format!("lambda_sink_{name}{{topic=\"{topic}\",partition=\"{partition}\"}}"),
+        )
+    };
+    let stalled = wait_until(MINUTE, "partition 0 stalled", || async {
+        let text = scrape().await;
+        (gauge(&text, "partition_stalled", 0) == Some(1.0)).then_some(text)
+    })
+    .await;
+    assert!(gauge(&stalled, "partition_stuck_seconds", 0) >= Some(2.0));
+    assert!(gauge(&stalled, "partition_oldest_unresolved_age_seconds", 0) >= Some(2.0));
+    // The other partition flows meanwhile.
+    let flowing: Vec<Produce> = (0..20)
+        .map(|i| Produce::text(1, "k", &json!({ "i": i }).to_string()))
+        .collect();
+    s.produce(topic, &flowing).await.unwrap();
+    let meanwhile = wait_until(MINUTE, "partition 1's records resolved", || async {
+        let text = scrape().await;
+        let done = metric(
+            &text,
+            "lambda_sink_records_resolved_total{outcome=\"success\"}",
+        ) >= Some(20.0);
+        done.then_some(text)
+    })
+    .await;
+    assert_eq!(
+        gauge(&meanwhile, "partition_stalled", 0),
+        Some(1.0),
+        "partition 0 is still stalled while 1 flows"
+    );
+    assert_eq!(gauge(&meanwhile, "partition_stalled", 1), Some(0.0));
+    // (As of the last look, once a second: a moment at most.)
+    assert!(gauge(&meanwhile, "partition_stuck_seconds", 1).is_some_and(|s| s < 2.0));
+    // Once the function answers, the stall clears (and, with nothing
+    // waiting, so do the partition's lag in time and stuck time).
+    wait_until(MINUTE, "every record resolved and no stall", || async {
+        let text = scrape().await;
+        let done = metric(
+            &text,
+            "lambda_sink_records_resolved_total{outcome=\"success\"}",
+        ) == Some(25.0)
+            && gauge(&text, "partition_stalled", 0) == Some(0.0)
+            && gauge(&text, "partition_stuck_seconds", 0) == Some(0.0)
+            && gauge(&text, "partition_oldest_unresolved_age_seconds", 0) == Some(0.0);
+        done.then_some(())
+    })
+    .await;
+    c.stop_cleanly().await;
+    let log = c.log();
+    let warned: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warned.len(), 1, "one warning, the stall's:\n{log}");
+    assert!(
+        warned[0].contains("partition stalled") && warned[0].contains("partition=0"),
+        "{log}"
+    );
+    assert!(log.contains("partition flows again"), "{log}");
+}
+
 #[tokio::test]
 async fn a_failed_connector_reports_failed_with_a_trace() {
     let s = Services::from_env();

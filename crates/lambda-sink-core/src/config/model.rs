@@ -392,4 +392,6 @@ pub struct ServiceConfig {
     pub http_listener: Option<SocketAddr>,
     /// `shutdown.timeout.ms`.
     pub shutdown_timeout: Duration,
+    /// `partition.stall.timeout.ms`.
+    pub stall_timeout: Duration,
 }

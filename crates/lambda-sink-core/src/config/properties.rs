@@ -1068,6 +1068,16 @@ pub static PROPERTIES: &[Property] = &[
         true,
         "On SIGINT/SIGTERM or rebalance, how long in-flight invocations may take to finish and be committed. Work still unfinished then is not committed and is redone after restart."
     ),
+    prop!(
+        "partition.stall.timeout.ms",
+        int(1000, INT_MAX),
+        Value("300000"),
+        No,
+        Low,
+        Service,
+        true,
+        "How long a partition's committable offset may stand still while its records wait before the partition counts as stalled: `lambda_sink_partition_stalled` turns 1 and a warning is logged, until it moves again. Set it above the longest time one record may legitimately take, retries included."
+    ),
 ];
 
 /// The table entry for `name`, if it is a table property.

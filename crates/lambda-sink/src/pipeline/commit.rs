@@ -8,28 +8,40 @@
 //! [`OffsetTracker`]) as it takes it, in offset order; batches resolve in
 //! any order (`aws.lambda.ordering` `key` and `none`), and only the
 //! contiguous watermark is stored, never past an unresolved record.
+//!
+//! The commit loop also watches the partition's progress ([`Watch`]): every
+//! second it sets the partition's lag in time and how long the committable
+//! offset has stood still while records waited, and logs when that passes
+//! `partition.stall.timeout.ms` (stalled) and when it moves again.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, try_join_all};
 use futures::stream::{FuturesUnordered, StreamExt};
 use lambda_sink_core::offsets::OffsetTracker;
+use lambda_sink_core::progress::progress;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use lambda_sink_core::route::Outcome;
 use lambda_sink_core::transaction::Lease;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, warn};
 
 use super::context::{Context, Halt};
 use super::ports::Offsets;
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
+use crate::metrics::PartitionLabels;
 use crate::sync::lock;
 
 /// Most batches whose outcomes may await acknowledgement at once, per
 /// partition, beyond its batches in flight.
 const PENDING_BATCHES: usize = 4;
+
+/// How often a partition's progress is looked at.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A partition's consumed records until their offsets are committable:
 /// tracked by the worker, resolved by the commit loop.
@@ -85,9 +97,9 @@ impl Committer {
         (committer, committing)
     }
 
-    /// Tracks a record taken, in offset order.
-    pub(super) fn track(&self, offset: i64) {
-        if let Err(e) = lock(&self.ledger).track(offset) {
+    /// Tracks a record taken, in offset order, with its timestamp.
+    pub(super) fn track(&self, offset: i64, timestamp: Option<i64>) {
+        if let Err(e) = lock(&self.ledger).track_at(offset, timestamp) {
             warn!(error = %e, "offset tracking");
         }
     }
@@ -147,7 +159,13 @@ async fn commit_loop(
     // Exactly-once: outcome records by input offset, until committable.
     let mut held: BTreeMap<i64, Vec<OutcomeRecord>> = BTreeMap::new();
     let mut open = true;
+    let mut watch = Watch::new(&tp, ctx.clone());
+    let mut tick = tokio::time::interval(WATCH_INTERVAL);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
+        if !open && waiting.is_empty() {
+            return;
+        }
         let resolved = tokio::select! {
             biased;
             Some((offsets, result)) = waiting.next(), if !waiting.is_empty() => {
@@ -173,11 +191,15 @@ async fn commit_loop(
                     continue;
                 }
             },
-            else => return,
+            _ = tick.tick() => {
+                watch.observe(&ledger);
+                continue;
+            }
         };
         let Some(next) = advance(&ledger, resolved) else {
             continue;
         };
+        watch.moved();
         let later = held.split_off(&next);
         let released = std::mem::replace(&mut held, later)
             .into_iter()
@@ -186,6 +208,78 @@ async fn commit_loop(
         if let Err(e) = store.store(&tp, lease, next, released).await {
             debug!(error = %e, next, "offset not stored (partition no longer held)");
         }
+    }
+}
+
+/// A partition's progress as its commit loop watches it: its gauges (gone
+/// with the loop) and whether it is stalled.
+struct Watch {
+    ctx: Arc<Context>,
+    labels: PartitionLabels,
+    /// When the committable offset last moved, or nothing last waited.
+    moved_at: Instant,
+    stalled: bool,
+}
+
+impl Watch {
+    fn new(tp: &TopicPartition, ctx: Arc<Context>) -> Self {
+        Self {
+            ctx,
+            labels: PartitionLabels {
+                topic: tp.topic.to_string(),
+                partition: tp.partition.to_string(),
+            },
+            moved_at: Instant::now(),
+            stalled: false,
+        }
+    }
+
+    /// The committable offset advanced.
+    fn moved(&mut self) {
+        self.moved_at = Instant::now();
+    }
+
+    /// Sets the partition's gauges from its ledger now; logs a stall
+    /// starting or ending.
+    fn observe(&mut self, ledger: &Ledger) {
+        let (waiting, oldest) = {
+            let tracker = lock(ledger);
+            (tracker.pending() > 0, tracker.oldest_unresolved())
+        };
+        if !waiting {
+            self.moved();
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let threshold = self.ctx.config.service.stall_timeout;
+        let p = progress(
+            now_ms,
+            oldest.and_then(|(_, ts)| ts),
+            waiting,
+            self.moved_at.elapsed(),
+            threshold,
+        );
+        self.ctx.metrics.progress(&self.labels, &p);
+        if p.stalled != self.stalled {
+            self.stalled = p.stalled;
+            let seconds = p.stuck_for.as_secs();
+            match oldest.filter(|_| p.stalled) {
+                Some((offset, _)) => warn!(
+                    oldest_unresolved_offset = offset,
+                    stuck_seconds = seconds,
+                    "partition stalled: its committable offset has not moved for {seconds} s while records wait (partition.stall.timeout.ms is {} ms)",
+                    threshold.as_millis()
+                ),
+                None => info!("partition flows again: its committable offset moved"),
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.ctx.metrics.forget_progress(&self.labels);
     }
 }
 

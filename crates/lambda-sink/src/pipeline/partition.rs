@@ -251,7 +251,7 @@ impl Schedule {
         record: SourceRecord,
         at: Instant,
     ) -> Result<(), Halt> {
-        self.committer.track(record.offset);
+        self.committer.track(record.offset, record.timestamp);
         let lane = queue.lane(record.key.as_deref());
         let item = self.decoder.prepare(record).await?;
         queue.push(lane, Queued { item, at });

@@ -196,5 +196,6 @@ pub(super) fn service(v: &Values, report: &mut Report) -> Option<ServiceConfig> 
     Some(ServiceConfig {
         http_listener: http_listener?,
         shutdown_timeout: millis(v.int("shutdown.timeout.ms")?),
+        stall_timeout: millis(v.int("partition.stall.timeout.ms")?),
     })
 }

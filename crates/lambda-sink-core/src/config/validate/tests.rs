@@ -135,6 +135,7 @@ fn minimal_config_gets_table_defaults() {
         Some("127.0.0.1:8083".parse().unwrap())
     );
     assert_eq!(c.service.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(c.service.stall_timeout, Duration::from_secs(300));
 }
 
 #[test]
