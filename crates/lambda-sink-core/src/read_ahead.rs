@@ -11,8 +11,6 @@
 //! than the few-partition bound and never less than a floor that keeps a
 //! partition fed.
 
-use crate::config::Subscription;
-
 /// librdkafka's prefetch per partition with few partitions: 2 MiB of record
 /// bytes (`queued.max.messages.kbytes`) …
 pub const MAX_PREFETCH_KBYTES: usize = 2048;
@@ -87,39 +85,16 @@ impl Default for ReadAhead {
     }
 }
 
-/// How many partitions each of `tasks` tasks is expected to own: the
-/// subscribed topics' partitions in `topics` (name, partition count)
-/// shared out evenly, rounded up; at least one. A listed topic that does not
-/// exist yet counts as one partition (what auto-creation gives by default).
-pub fn partitions_per_task<'a>(
-    subscription: &Subscription,
-    topics: impl IntoIterator<Item = (&'a str, usize)>,
-    tasks: usize,
-) -> usize {
-    let existing: Vec<(&str, usize)> = topics.into_iter().collect();
-    let total: usize = match subscription {
-        Subscription::Topics(listed) => listed
-            .iter()
-            .map(|t| {
-                existing
-                    .iter()
-                    .find(|(name, _)| *name == t.as_str())
-                    .map_or(1, |(_, n)| *n)
-            })
-            .sum(),
-        Subscription::Pattern(_) => existing
-            .iter()
-            .filter(|(name, _)| subscription.includes(name))
-            .map(|(_, n)| n)
-            .sum(),
-    };
-    total.div_ceil(tasks.max(1)).max(1)
+/// How many partitions each of `tasks` tasks is expected to own when
+/// `partitions` are subscribed to: shared out evenly, rounded up; at least
+/// one.
+pub fn partitions_per_task(partitions: usize, tasks: usize) -> usize {
+    partitions.div_ceil(tasks.max(1)).max(1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TopicName;
 
     #[test]
     fn bounds_shrink_with_the_partitions_between_a_floor_and_the_few_partition_bounds() {
@@ -169,35 +144,22 @@ mod tests {
         assert!(1_000 * many.prefetch_records <= 2 * 8 * few.prefetch_records);
     }
 
-    fn topics(names: &[&str]) -> Subscription {
-        Subscription::Topics(
-            names
-                .iter()
-                .map(|n| TopicName::parse(n).expect("a topic name"))
-                .collect(),
-        )
-    }
-
     #[test]
     fn partitions_are_shared_out_over_the_tasks() {
-        let cluster = [("a", 12), ("b", 1000), ("a-dlq", 3), ("c", 5)];
+        // (partitions, tasks) → each task's
         let cases = [
-            (topics(&["a"]), 1, 12),
-            (topics(&["a"]), 5, 3),
-            (topics(&["a", "b"]), 4, 253),
-            (topics(&["missing"]), 1, 1),
-            (topics(&["a", "missing"]), 1, 13),
-            (Subscription::Pattern("a|c".into()), 1, 17),
-            (Subscription::Pattern("a.*".into()), 3, 5),
-            (Subscription::Pattern("none".into()), 2, 1),
-            (topics(&["a"]), 100, 1),
-            (topics(&["a"]), 0, 12),
+            ((12, 1), 12),
+            ((12, 5), 3),
+            ((1012, 4), 253),
+            ((0, 2), 1),
+            ((12, 100), 1),
+            ((12, 0), 12),
         ];
-        for (subscription, tasks, want) in cases {
+        for ((partitions, tasks), want) in cases {
             assert_eq!(
-                partitions_per_task(&subscription, cluster, tasks),
+                partitions_per_task(partitions, tasks),
                 want,
-                "{subscription:?} over {tasks} tasks"
+                "{partitions} over {tasks}"
             );
         }
     }

@@ -84,6 +84,29 @@ impl Subscription {
             Self::Pattern(p) => full_match(p).is_ok_and(|re| re.is_match(topic)),
         }
     }
+
+    /// The partitions subscribed to among `topics` (name, partition
+    /// count). A listed topic that does not exist yet counts as one
+    /// partition (what auto-creation gives by default).
+    pub fn partitions<'a>(&self, topics: impl IntoIterator<Item = (&'a str, usize)>) -> usize {
+        let existing: Vec<(&str, usize)> = topics.into_iter().collect();
+        match self {
+            Self::Topics(listed) => listed
+                .iter()
+                .map(|t| {
+                    existing
+                        .iter()
+                        .find(|(name, _)| *name == t.as_str())
+                        .map_or(1, |(_, n)| *n)
+                })
+                .sum(),
+            Self::Pattern(_) => existing
+                .iter()
+                .filter(|(name, _)| self.includes(name))
+                .map(|(_, n)| n)
+                .sum(),
+        }
+    }
 }
 
 /// The regex anchored for a full match, as Kafka's `topics.regex` is applied.
@@ -394,4 +417,35 @@ pub struct ServiceConfig {
     pub shutdown_timeout: Duration,
     /// `partition.stall.timeout.ms`.
     pub stall_timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topics(names: &[&str]) -> Subscription {
+        Subscription::Topics(
+            names
+                .iter()
+                .map(|n| TopicName::parse(n).expect("a topic name"))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_subscribed_partitions_are_counted_from_the_cluster() {
+        let cluster = [("a", 12), ("b", 1000), ("a-dlq", 3), ("c", 5)];
+        let cases = [
+            (topics(&["a"]), 12),
+            (topics(&["a", "b"]), 1012),
+            (topics(&["missing"]), 1),
+            (topics(&["a", "missing"]), 13),
+            (Subscription::Pattern("a|c".into()), 17),
+            (Subscription::Pattern("a.*".into()), 15),
+            (Subscription::Pattern("none".into()), 0),
+        ];
+        for (subscription, want) in cases {
+            assert_eq!(subscription.partitions(cluster), want, "{subscription:?}");
+        }
+    }
 }

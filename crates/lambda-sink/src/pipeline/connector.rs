@@ -139,11 +139,10 @@ pub async fn run(
 /// partitions it is expected to own when it starts (the subscribed topics'
 /// partitions over `tasks.max`).
 fn read_ahead(config: &Config, cluster: &ClusterView) -> ReadAhead {
-    let partitions = partitions_per_task(
-        &config.subscription,
-        cluster.topics.iter().map(|(name, n)| (name.as_str(), *n)),
-        config.tasks_max,
-    );
+    let subscribed = config
+        .subscription
+        .partitions(cluster.topics.iter().map(|(name, n)| (name.as_str(), *n)));
+    let partitions = partitions_per_task(subscribed, config.tasks_max);
     let read_ahead = ReadAhead::for_partitions(
         partitions,
         config.max_buffered_per_partition,
