@@ -8,6 +8,8 @@
 //! through the form (an inline validation error first), watches it run, pauses and resumes it, reads
 //! the DLQ (a planted `<script>` record shown as text) and redrives a
 //! record after fixing the cause. Then this test checks the function got it.
+//! `tests/console/stall.js` watches a partition whose function hangs show
+//! as stalled, and clear.
 //!
 //! `LAMBDA_SINK_SCREENSHOTS=docs/console` keeps the screenshots there
 //! (1280×800, one per page).
@@ -198,4 +200,78 @@ async fn the_console_in_headless_chromium() {
             file.display()
         );
     }
+}
+
+/// A partition whose function hangs shows as stalled in the console (the
+/// connectors page and the connector's page), and clears when it answers:
+/// `tests/console/stall.js` in real headless Chromium.
+#[tokio::test]
+async fn a_stalled_partition_shows_in_the_console() {
+    let s = Services::from_env();
+    let (topic, function, name) = (
+        unique("console-stall"),
+        unique("console-stall-fn"),
+        unique("console-stalled"),
+    );
+    s.create_topic(&topic, 1).await.unwrap();
+    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let props = s.worker_properties(&unique("console-stall-cluster"), &[]);
+    let worker = Connector::serve(Path::new(BIN), &props, &[]).unwrap();
+    let url = worker.api_url().await;
+    let config = json!({
+        "connector.class": "io.confluent.connect.aws.lambda.AwsLambdaSinkConnector",
+        "topics": topic,
+        "aws.lambda.function.name": function,
+        "aws.lambda.batch.size": "1",
+        "partition.stall.timeout.ms": "1000",
+    });
+    let created = reqwest::Client::new()
+        .post(format!("{url}/connectors"))
+        .json(&json!({ "name": name, "config": config }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    // The function hangs on the first record for 12 s; two more wait behind it.
+    let mut hung = vec![Produce::text(
+        0,
+        "slow",
+        &json!({ "sleep_ms": 12_000 }).to_string(),
+    )];
+    hung.extend((0..2).map(|i| Produce::text(0, "k", &json!({ "i": i }).to_string())));
+    s.produce(&topic, &hung).await.unwrap();
+
+    let node_path = std::env::var("LAMBDA_SINK_BROWSER_NODE_PATH")
+        .expect("LAMBDA_SINK_BROWSER_NODE_PATH (scripts/services.sh env)");
+    let shots = std::env::var("LAMBDA_SINK_SCREENSHOTS").ok();
+    let scratch = tempfile::tempdir().unwrap();
+    let shots_dir = shots.unwrap_or_else(|| scratch.path().display().to_string());
+    std::fs::create_dir_all(&shots_dir).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console/stall.js");
+    let run = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("NODE_PATH", &node_path)
+        .env("CONSOLE_URL", &url)
+        .env("CONSOLE_NAME", &name)
+        .env("CONSOLE_TOPIC", &topic)
+        .env("CONSOLE_SCREENSHOTS", &shots_dir)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser test finished")
+        .expect("node (the machine's Node.js)");
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && transcript.lines().last() == Some("done"),
+        "the browser test failed:\n{transcript}\n{}\nworker log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        worker.log()
+    );
+    let file = Path::new(&shots_dir).join("console-stalled.png");
+    assert!(
+        std::fs::metadata(&file).unwrap().len() > 10_000,
+        "{} is a real screenshot",
+        file.display()
+    );
 }

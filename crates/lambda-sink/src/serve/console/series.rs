@@ -39,6 +39,28 @@ pub struct Sample {
     pub throttles: f64,
     /// Retries so far, all reasons.
     pub retries: f64,
+    /// Lag in time and stalls by `topic-partition`.
+    pub partitions: BTreeMap<String, Behind>,
+}
+
+/// A partition's lag in time and stall, as its worker last set them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Behind {
+    /// Age of its oldest record not yet resolved, in seconds.
+    pub seconds: f64,
+    /// How long its committable offset has stood still while records wait.
+    pub stuck_seconds: f64,
+    /// Whether it is stalled (`partition.stall.timeout.ms`).
+    pub stalled: bool,
+}
+
+/// `topic-partition` of a sample's labels.
+fn partition_key(labels: &BTreeMap<&str, String>) -> String {
+    format!(
+        "{}-{}",
+        labels.get("topic").map_or("", String::as_str),
+        labels.get("partition").map_or("", String::as_str)
+    )
 }
 
 /// `name{labels} value` → (name, labels, value).
@@ -79,12 +101,25 @@ pub fn sample(text: &str, at: u64) -> Sample {
                 *s.resolved.entry(outcome).or_insert(0.0) += value;
             }
             "lambda_sink_consumer_lag" => {
-                let key = format!(
-                    "{}-{}",
-                    labels.get("topic").map_or("", String::as_str),
-                    labels.get("partition").map_or("", String::as_str)
-                );
-                s.lag.insert(key, value);
+                s.lag.insert(partition_key(&labels), value);
+            }
+            "lambda_sink_partition_oldest_unresolved_age_seconds" => {
+                s.partitions
+                    .entry(partition_key(&labels))
+                    .or_default()
+                    .seconds = value;
+            }
+            "lambda_sink_partition_stuck_seconds" => {
+                s.partitions
+                    .entry(partition_key(&labels))
+                    .or_default()
+                    .stuck_seconds = value;
+            }
+            "lambda_sink_partition_stalled" => {
+                s.partitions
+                    .entry(partition_key(&labels))
+                    .or_default()
+                    .stalled = value >= 1.0;
             }
             "lambda_sink_invocation_duration_seconds_bucket" => {
                 let le = labels.get("le").map_or("+Inf", String::as_str);
@@ -168,19 +203,39 @@ pub fn plot(samples: &VecDeque<Sample>) -> Value {
                 "limit": b.limit,
                 "throttles_per_s": rate(a.throttles, b.throttles),
                 "retries_per_s": rate(a.retries, b.retries),
+                "lag_seconds": lag_seconds(b),
             })
         })
         .collect();
     let totals = samples.back().map(|s| {
+        let stalled: Vec<Value> = s
+            .partitions
+            .iter()
+            .filter(|(_, b)| b.stalled)
+            .map(|(partition, b)| {
+                json!({
+                    "partition": partition,
+                    "stuck_seconds": b.stuck_seconds,
+                    "lag_seconds": b.seconds,
+                })
+            })
+            .collect();
         json!({
             "consumed": s.consumed,
             "resolved": s.resolved,
             "lag": s.lag.values().sum::<f64>(),
+            "lag_seconds": lag_seconds(s),
+            "stalled": stalled,
             "throttles": s.throttles,
             "retries": s.retries,
         })
     });
     json!({ "interval_ms": INTERVAL.as_millis(), "points": points, "totals": totals })
+}
+
+/// How far behind in time the connector's furthest-behind partition is.
+fn lag_seconds(s: &Sample) -> f64 {
+    s.partitions.values().map(|b| b.seconds).fold(0.0, f64::max)
 }
 
 /// Every hosted connector's ring.
@@ -217,6 +272,7 @@ impl Series {
 mod tests {
     use super::*;
     use crate::metrics::{OutcomeLabel, PartitionLabels, TypeLabel};
+    use lambda_sink_core::progress::Progress;
 
     fn take(m: &Metrics, at: u64) -> Sample {
         sample(&m.encode(), at)
@@ -265,6 +321,36 @@ mod tests {
         }
         assert_eq!(p["totals"]["lag"], 7.0);
         assert!(quantile(&[], &[], 0.5).is_none());
+        assert_eq!(p["totals"]["stalled"], json!([]));
+        assert_eq!(p["totals"]["lag_seconds"], 0.0);
+    }
+
+    #[test]
+    fn lag_in_time_and_stalled_partitions_come_from_the_exposition() {
+        let m = Metrics::new();
+        let labels = |p: &str| PartitionLabels {
+            topic: "t".into(),
+            partition: p.into(),
+        };
+        let progress = |seconds: f64, stuck: u64, stalled: bool| Progress {
+            oldest_unresolved_age: seconds,
+            stuck_for: Duration::from_secs(stuck),
+            stalled,
+        };
+        m.progress(&labels("0"), &progress(42.5, 30, true));
+        m.progress(&labels("1"), &progress(3.0, 0, false));
+        let ring: VecDeque<Sample> = [take(&m, 1_000), take(&m, 3_000)].into_iter().collect();
+        let p = plot(&ring);
+        assert_eq!(p["points"][0]["lag_seconds"], 42.5);
+        assert_eq!(p["totals"]["lag_seconds"], 42.5);
+        assert_eq!(
+            p["totals"]["stalled"],
+            json!([{ "partition": "t-0", "stuck_seconds": 30.0, "lag_seconds": 42.5 }])
+        );
+        // A partition that moves again is no longer listed.
+        m.progress(&labels("0"), &progress(0.0, 0, false));
+        let ring: VecDeque<Sample> = [take(&m, 5_000)].into_iter().collect();
+        assert_eq!(plot(&ring)["totals"]["stalled"], json!([]));
     }
 
     /// The bounds of the invocation-duration bucket `seconds` falls in.

@@ -73,6 +73,13 @@ function errorsOf(totals) {
   const r = (totals && totals.resolved) || {};
   return (r.function_error || 0) + (r.invocation_error || 0) + (r.dlq || 0);
 }
+// Seconds shown with one decimal below a minute, whole above.
+function seconds(s) { return (s < 60 ? s.toFixed(1) : String(Math.round(s))) + " s"; }
+function stalledBadge(totals) {
+  return totals && totals.stalled && totals.stalled.length
+    ? el("span", { class: "state stalled", "data-testid": "stalled", title: totals.stalled.map((p) => p.partition).join(", "), text: "STALLED" })
+    : "";
+}
 function lastRate(plot) {
   const p = plot.points[plot.points.length - 1];
   return p ? p.consumed_per_s : 0;
@@ -113,12 +120,12 @@ function connectorsPage() {
   show(
     el("div", { class: "bar" }, el("h1", { text: "Connectors" }), el("a", { class: "button", href: "#/new" }, "New connector")),
     el("table", { "data-testid": "connectors" },
-      el("thead", {}, el("tr", {}, ["Name", "State", "Tasks", "Worker", "Records/s", "Lag", "Errors", ""].map((h) => el("th", { text: h })))),
+      el("thead", {}, el("tr", {}, ["Name", "State", "Tasks", "Worker", "Records/s", "Lag", "Behind", "Errors", ""].map((h) => el("th", { text: h })))),
       body));
   every(async () => {
     let all;
     try { all = await api("GET", "/connectors?expand=status&expand=info"); }
-    catch (e) { body.replaceChildren(el("tr", {}, el("td", { colspan: 8, text: e.message }))); return; }
+    catch (e) { body.replaceChildren(el("tr", {}, el("td", { colspan: 9, text: e.message }))); return; }
     const names = Object.keys(all).sort();
     const rows = await Promise.all(names.map(async (name) => {
       const s = all[name].status;
@@ -128,15 +135,16 @@ function connectorsPage() {
       const running = tasks.filter((t) => t === "RUNNING").length;
       return el("tr", { "data-connector": name },
         el("td", {}, el("a", { href: "#/connector/" + path(name), text: name })),
-        el("td", {}, badge(s.connector.state)),
+        el("td", {}, badge(s.connector.state), " ", stalledBadge(plot.totals)),
         el("td", { text: tasks.length ? running + "/" + tasks.length + " running" : "none" }),
         el("td", { text: s.connector.worker_id }),
         el("td", { "data-testid": "rate", text: lastRate(plot).toFixed(1) }),
         el("td", { "data-testid": "lag", text: plot.totals ? String(plot.totals.lag) : "–" }),
+        el("td", { "data-testid": "behind", text: plot.totals ? seconds(plot.totals.lag_seconds) : "–" }),
         el("td", { "data-testid": "errors", text: String(errorsOf(plot.totals)) }),
         el("td", {}, actions(name, s.connector.state)));
     }));
-    body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, text: "No connectors yet." }))]));
+    body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 9, text: "No connectors yet." }))]));
   });
 }
 
@@ -446,9 +454,10 @@ function detailPage(name) {
   const tasks = el("tbody");
   const charts = el("div", { class: "plots" });
   const totals = el("p", { class: "muted", "data-testid": "totals" });
+  const stalls = el("div");
   show(
     el("p", {}, el("a", { href: "#/", text: "← Connectors" })),
-    head, totals,
+    head, totals, stalls,
     el("p", {}, el("a", { href: "#/edit/" + path(name), "data-testid": "edit" }, "Edit configuration"), " · ",
       el("a", { href: "#/connector/" + path(name) + "/dlq", "data-testid": "dlq-link" }, "Dead letter queue")),
     el("table", {}, el("thead", {}, el("tr", {}, ["Task", "State", "Worker", "Trace"].map((h) => el("th", { text: h })))), tasks),
@@ -467,7 +476,9 @@ function detailPage(name) {
       el("td", { text: String(t.id) }), el("td", {}, badge(t.state)), el("td", { text: t.worker_id }),
       el("td", {}, t.trace ? el("pre", { class: "trace", text: t.trace }) : ""))));
     const t = plot.totals;
-    totals.textContent = t ? "Consumed " + t.consumed + " · lag " + t.lag + " · errors " + errorsOf(t) + " · throttles " + t.throttles + " · retries " + t.retries : "No samples yet.";
+    totals.textContent = t ? "Consumed " + t.consumed + " · lag " + t.lag + " · behind " + seconds(t.lag_seconds) + " · errors " + errorsOf(t) + " · throttles " + t.throttles + " · retries " + t.retries : "No samples yet.";
+    stalls.replaceChildren(...(t && t.stalled.length ? [el("p", { class: "error", "data-testid": "stalled-partitions" },
+      stalledBadge(t), " " + t.stalled.map((p) => p.partition + ": offset stuck " + seconds(p.stuck_seconds) + ", " + seconds(p.lag_seconds) + " behind").join(" · "))] : []));
     charts.replaceChildren(...plots(plot));
   });
 }
