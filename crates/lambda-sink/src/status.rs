@@ -3,7 +3,7 @@
 //! `tasks[].{id, state, worker_id, trace}`, `type: "sink"` (plus `id`, the
 //! connector id, an extension `lambda-sink status` shows).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use lambda_sink_core::connect::status::State;
@@ -20,6 +20,8 @@ struct Inner {
     worker_id: String,
     /// Topics a task was assigned a partition of.
     topics: BTreeSet<String>,
+    /// Stalled partitions (`topic-partition`) by task id.
+    stalled: BTreeMap<usize, BTreeSet<String>>,
 }
 
 /// Shared by the pipeline (which updates it) and the HTTP endpoint.
@@ -51,6 +53,7 @@ impl ServiceStatus {
                 ids,
                 worker_id: host,
                 topics: BTreeSet::new(),
+                stalled: BTreeMap::new(),
             }),
         }
     }
@@ -134,6 +137,7 @@ impl ServiceStatus {
                     id: Some(id),
                     state,
                     trace: trace(state),
+                    stalled: stalled_of(&inner, id),
                 })
                 .collect()
         };
@@ -142,6 +146,18 @@ impl ServiceStatus {
             trace: trace(inner.state),
             tasks,
             topics: inner.topics.iter().cloned().collect(),
+        }
+    }
+
+    /// Partition `partition` (`topic-partition`) of task `task` stalled,
+    /// or moves again.
+    pub fn stall(&self, task: usize, partition: &str, stalled: bool) {
+        let mut inner = self.lock();
+        let of_task = inner.stalled.entry(task).or_default();
+        if stalled {
+            of_task.insert(partition.to_string());
+        } else {
+            of_task.remove(partition);
         }
     }
 
@@ -177,6 +193,10 @@ impl ServiceStatus {
                 if let Value::String(t) = trace(*state) {
                     task["trace"] = json!(t);
                 }
+                let stalled = stalled_of(&inner, *id);
+                if !stalled.is_empty() {
+                    task["stalled_partitions"] = json!(stalled);
+                }
                 task
             })
             .collect();
@@ -188,6 +208,15 @@ impl ServiceStatus {
             "type": "sink",
         })
     }
+}
+
+/// Task `task`'s stalled partitions, in order.
+fn stalled_of(inner: &Inner, task: usize) -> Vec<String> {
+    inner
+        .stalled
+        .get(&task)
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -225,5 +254,24 @@ mod tests {
             s.report().tasks.is_empty(),
             "a stopped connector has no tasks"
         );
+    }
+
+    #[test]
+    fn stalled_partitions_show_on_their_task_until_they_move() {
+        let s = ServiceStatus::of_tasks("orders", "orders", vec![3, 5]);
+        s.running();
+        s.stall(5, "t-0", true);
+        s.stall(5, "t-2", true);
+        let shown = s.to_json();
+        assert!(shown["tasks"][0].get("stalled_partitions").is_none());
+        assert_eq!(
+            shown["tasks"][1]["stalled_partitions"],
+            json!(["t-0", "t-2"])
+        );
+        assert_eq!(s.report().tasks[1].stalled, vec!["t-0", "t-2"]);
+        s.stall(5, "t-0", false);
+        s.stall(5, "t-2", false);
+        assert!(s.to_json()["tasks"][1].get("stalled_partitions").is_none());
+        assert!(s.report().tasks[1].stalled.is_empty());
     }
 }

@@ -232,14 +232,30 @@ async fn a_stalled_partition_shows_in_the_console() {
         .await
         .unwrap();
     assert_eq!(created.status().as_u16(), 201);
-    // The function hangs on the first record for 12 s; two more wait behind it.
+    // The function hangs on the first record for 15 s; two more wait behind it.
     let mut hung = vec![Produce::text(
         0,
         "slow",
-        &json!({ "sleep_ms": 12_000 }).to_string(),
+        &json!({ "sleep_ms": 15_000 }).to_string(),
     )];
     hung.extend((0..2).map(|i| Produce::text(0, "k", &json!({ "i": i }).to_string())));
     s.produce(&topic, &hung).await.unwrap();
+    // The cluster's status names the stalled partition on its task.
+    wait_until(
+        Duration::from_secs(60),
+        "the status names the stall",
+        || async {
+            let status: serde_json::Value = reqwest::get(format!("{url}/connectors/{name}/status"))
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (status["tasks"][0]["stalled_partitions"] == json!([format!("{topic}-0")]))
+                .then_some(())
+        },
+    )
+    .await;
 
     let node_path = std::env::var("LAMBDA_SINK_BROWSER_NODE_PATH")
         .expect("LAMBDA_SINK_BROWSER_NODE_PATH (scripts/services.sh env)");

@@ -193,6 +193,15 @@ async fn a_hung_partition_is_reported_stalled_until_it_moves() {
     })
     .await;
     assert!(gauge(&stalled, "partition_stuck_seconds", 0) >= Some(2.0));
+    let status = || async {
+        let (_, body) = get(&format!("{url}/status")).await;
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    assert_eq!(
+        status().await["tasks"][0]["stalled_partitions"],
+        json!([format!("{topic}-0")]),
+        "the status names the stalled partition"
+    );
     assert!(gauge(&stalled, "partition_oldest_unresolved_age_seconds", 0) >= Some(2.0));
     // The other partition flows meanwhile.
     let flowing: Vec<Produce> = (0..20)
@@ -230,6 +239,11 @@ async fn a_hung_partition_is_reported_stalled_until_it_moves() {
         done.then_some(())
     })
     .await;
+    assert!(
+        status().await["tasks"][0]
+            .get("stalled_partitions")
+            .is_none()
+    );
     c.stop_cleanly().await;
     let log = c.log();
     let warned: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();

@@ -61,6 +61,11 @@ pub struct TaskReport {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// Its partitions (`topic-partition`) stalled now
+    /// (`partition.stall.timeout.ms`); shown as `stalled_partitions`, an
+    /// extension of Connect's task status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stalled: Vec<String>,
 }
 
 /// A connector's state on one instance.
@@ -182,7 +187,7 @@ fn state_json(state: State, worker_id: &str, trace: Option<String>) -> Value {
     v
 }
 
-/// A task's `{"id", "state", "worker_id"[, "trace"]}`.
+/// A task's `{"id", "state", "worker_id"[, "trace"][, "stalled_partitions"]}`.
 pub fn task_json(task: &ClusterTask<'_>) -> Value {
     let mut v = json!({ "id": task.id });
     let state = state_json(
@@ -192,6 +197,9 @@ pub fn task_json(task: &ClusterTask<'_>) -> Value {
     );
     if let (Some(v), Value::Object(state)) = (v.as_object_mut(), state) {
         v.extend(state);
+    }
+    if !task.report.stalled.is_empty() {
+        v["stalled_partitions"] = json!(task.report.stalled);
     }
     v
 }
@@ -281,6 +289,7 @@ mod tests {
                 id: Some(id),
                 state: s,
                 trace: (s == State::Failed).then(|| format!("boom on {worker}")),
+                stalled: Vec::new(),
             })
             .collect();
         InstanceReport {
@@ -296,6 +305,27 @@ mod tests {
             )]
             .into(),
         }
+    }
+
+    #[test]
+    fn a_task_shows_its_stalled_partitions_only_when_it_has_some() {
+        let mut live = [report("a:1", State::Running, &[(0, State::Running)])];
+        let shown = |live: &[InstanceReport]| task_state("c", 0, 1, live, "x:0").expect("task 0");
+        assert!(shown(&live).get("stalled_partitions").is_none());
+        if let Some(c) = live[0].connectors.get_mut("c") {
+            c.tasks[0].stalled = vec!["t-3".into()];
+        }
+        assert_eq!(shown(&live)["stalled_partitions"], json!(["t-3"]));
+        // Through the status topic and back.
+        let text = serde_json::to_string(&live[0]).expect("encoded");
+        let back: InstanceReport = serde_json::from_str(&text).expect("decoded");
+        assert_eq!(
+            back.connectors["c"].tasks[0].stalled,
+            vec!["t-3".to_string()]
+        );
+        let quiet = serde_json::to_string(&report("b:2", State::Running, &[(0, State::Running)]))
+            .expect("encoded");
+        assert!(!quiet.contains("stalled"), "{quiet}");
     }
 
     #[test]

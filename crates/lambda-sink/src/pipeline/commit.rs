@@ -75,12 +75,13 @@ pub(super) struct Committer {
 }
 
 impl Committer {
-    /// The committer of `tp` (held under `lease`) storing into `store`, and
-    /// its commit loop, to run beside the worker; `in_flight` batches may
-    /// resolve at once.
+    /// The committer of `tp` (held under `lease` by task `task`) storing
+    /// into `store`, and its commit loop, to run beside the worker;
+    /// `in_flight` batches may resolve at once.
     pub(super) fn start(
         tp: TopicPartition,
         lease: Lease,
+        task: usize,
         ctx: &Arc<Context>,
         store: Arc<dyn Offsets>,
         in_flight: usize,
@@ -93,7 +94,8 @@ impl Committer {
             pending,
             with_outcomes: store.with_outcomes(),
         };
-        let committing = commit_loop(tp, lease, ledger, pending_rx, store, ctx.clone());
+        let watch = Watch::new(&tp, task, ctx.clone());
+        let committing = commit_loop(tp, lease, ledger, pending_rx, store, watch);
         (committer, committing)
     }
 
@@ -153,13 +155,13 @@ async fn commit_loop(
     ledger: Ledger,
     mut pending: mpsc::Receiver<Pending>,
     store: Arc<dyn Offsets>,
-    ctx: Arc<Context>,
+    mut watch: Watch,
 ) {
+    let ctx = watch.ctx.clone();
     let mut waiting = FuturesUnordered::new();
     // Exactly-once: outcome records by input offset, until committable.
     let mut held: BTreeMap<i64, Vec<OutcomeRecord>> = BTreeMap::new();
     let mut open = true;
-    let mut watch = Watch::new(&tp, ctx.clone());
     let mut tick = tokio::time::interval(WATCH_INTERVAL);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -215,16 +217,21 @@ async fn commit_loop(
 /// with the loop) and whether it is stalled.
 struct Watch {
     ctx: Arc<Context>,
+    task: usize,
     labels: PartitionLabels,
+    /// `topic-partition`, as the status shows it.
+    partition: String,
     /// When the committable offset last moved, or nothing last waited.
     moved_at: Instant,
     stalled: bool,
 }
 
 impl Watch {
-    fn new(tp: &TopicPartition, ctx: Arc<Context>) -> Self {
+    fn new(tp: &TopicPartition, task: usize, ctx: Arc<Context>) -> Self {
         Self {
             ctx,
+            task,
+            partition: format!("{}-{}", tp.topic, tp.partition),
             labels: PartitionLabels {
                 topic: tp.topic.to_string(),
                 partition: tp.partition.to_string(),
@@ -263,6 +270,7 @@ impl Watch {
         self.ctx.metrics.progress(&self.labels, &p);
         if p.stalled != self.stalled {
             self.stalled = p.stalled;
+            self.ctx.status.stall(self.task, &self.partition, p.stalled);
             let seconds = p.stuck_for.as_secs();
             match oldest.filter(|_| p.stalled) {
                 Some((offset, _)) => warn!(
@@ -280,6 +288,9 @@ impl Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         self.ctx.metrics.forget_progress(&self.labels);
+        if self.stalled {
+            self.ctx.status.stall(self.task, &self.partition, false);
+        }
     }
 }
 

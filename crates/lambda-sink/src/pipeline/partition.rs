@@ -129,7 +129,7 @@ impl Worker {
             topic = %tp.topic,
             partition = tp.partition
         );
-        let (committer, committing) = Committer::start(tp.clone(), lease, &ctx, store, slots);
+        let (committer, committing) = Committer::start(tp.clone(), lease, task, &ctx, store, slots);
         let router = Router::new(ctx.clone(), tp.clone(), task, committer.clone());
         let schedule = Schedule {
             decoder: Decoder::new(ctx.clone(), stop.clone(), limits),

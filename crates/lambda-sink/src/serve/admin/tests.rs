@@ -178,6 +178,7 @@ impl World {
                         id: Some(id),
                         state,
                         trace: None,
+                        stalled: Vec::new(),
                     })
                     .collect(),
                 topics: Vec::new(),
