@@ -9,7 +9,8 @@
 #     certificate for mutual TLS (openssl);
 #   * a Python venv with ministack (Lambda emulator), awscli and confluent-kafka;
 #   * Debian's chromium (apt) and playwright-core (npm, scripts/browser's
-#     lock file) for the web console's browser tests;
+#     lock file) for the web console's browser tests, and Debian's
+#     prometheus (apt) for promtool, which tests deploy/'s alert rules;
 #   * the test Lambda function (zip), built from this repo.
 # The downloads run side by side with the function's build. Idempotent: a
 # second run only rebuilds what changed. Cold: about 2 minutes plus the build.
@@ -83,11 +84,13 @@ install_venv() {
     touch "$VENV/.complete"
 }
 
-install_chromium() {
-    local sudo=()
+# One apt-get for every Debian package (apt takes one lock at a time).
+install_debian_packages() {
+    local sudo=() packages=(chromium chromium-driver prometheus)
     ((EUID == 0)) || sudo=(sudo)
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q chromium chromium-driver ||
-        { "${sudo[@]}" apt-get update -q && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q chromium chromium-driver; }
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${packages[@]}" ||
+        { "${sudo[@]}" apt-get update -q &&
+            DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${packages[@]}"; }
 }
 
 install_browser_deps() {
@@ -128,10 +131,10 @@ else
     background python-tools install_venv
 fi
 
-if [[ -x $CHROMIUM ]]; then
-    log "chromium: installed at $CHROMIUM"
+if [[ -x $CHROMIUM && -x $PROMTOOL ]]; then
+    log "chromium and promtool: installed at $CHROMIUM, $PROMTOOL"
 else
-    background chromium install_chromium
+    background debian-packages install_debian_packages
 fi
 if [[ -d $BROWSER_DEPS/node_modules/playwright-core ]]; then
     log "playwright-core: cached at $BROWSER_DEPS"

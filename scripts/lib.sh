@@ -41,6 +41,7 @@ PYTHON=$VENV/bin/python
 # The console's browser tests: Debian's Chromium, and playwright-core (npm)
 # keyed by its lock file's hash.
 CHROMIUM=${LAMBDA_SINK_CHROMIUM:-/usr/bin/chromium}
+PROMTOOL=/usr/bin/promtool
 BROWSER_DEPS=$CACHE/browser-$(sha256sum "$REPO/scripts/browser/package-lock.json" | cut -c1-12)
 FUNCTION_ZIP=$REPO/target/test-function/function.zip
 

@@ -22,6 +22,9 @@ cargo fmt --all -- --check
 log "no import circle between modules (and the guard can fail)"
 python3 scripts/tools/test_module_cycles.py
 python3 scripts/tools/module_cycles.py
+log "the Prometheus alert rules (promtool)"
+"$PROMTOOL" check rules deploy/prometheus/lambda-sink-alerts.yml
+"$PROMTOOL" test rules deploy/prometheus/lambda-sink-alerts.test.yml
 log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 log "cargo test"
