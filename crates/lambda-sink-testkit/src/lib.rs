@@ -13,6 +13,8 @@
 //!   what the function logged, and [`wait_until`] (polling, never sleeping).
 //! * [`connector`]: a lambda-sink process under test; [`verify`]: the
 //!   zero-loss verifier.
+//! * [`prometheus`]: a real Prometheus scraping lambda-sink and evaluating
+//!   the shipped alert rules.
 
 #![allow(
     clippy::too_many_lines,
@@ -24,6 +26,7 @@ pub mod broker;
 pub mod connector;
 pub mod fake_lambda;
 pub mod kafka;
+pub mod prometheus;
 pub mod proxy;
 pub mod registry;
 pub mod verify;

@@ -1,7 +1,8 @@
 //! What operators rely on: `/health`, `/status` and `/metrics` of a running
-//! instance (values that move), `lambda-sink status`, an assumed IAM role, an
-//! authenticating HTTPS proxy, and secrets that never appear in logs or APIs.
-//! (Kafka authentication is in `auth.rs`.)
+//! instance (values that move), lag in time and stalled partitions (with
+//! the shipped alert rules on a real Prometheus), `lambda-sink status`, an
+//! assumed IAM role, an authenticating HTTPS proxy, and secrets that never
+//! appear in logs or APIs. (Kafka authentication is in `auth.rs`.)
 
 use std::path::Path;
 use std::process::Command;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::prometheus::Prometheus;
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::{Services, metric, proxy, unique, wait_until};
 use serde_json::{Value, json};
@@ -495,4 +497,85 @@ async fn no_secret_appears_in_logs_or_apis_even_at_trace_level() {
             assert!(!text.contains(secret), "{secret} appeared in the {what}");
         }
     }
+}
+
+/// The shipped alert rules on a real Prometheus scraping a running
+/// instance: a function hanging on one partition fires
+/// `LambdaSinkPartitionStalled` for that partition alone while the other
+/// flows, and the alert clears once the function answers.
+#[tokio::test]
+async fn prometheus_fires_the_stalled_partition_alert_while_it_lasts() {
+    let s = Services::from_env();
+    let w = world!("alert")
+        .partitions(2)
+        .function_timeout(40)
+        .on(s.clone())
+        .create()
+        .await;
+    let (topic, name, function) = (&w.topic, &w.name, &w.function);
+    let config = s.connector_config(
+        name,
+        topic,
+        function,
+        &[
+            ("http.listener", "127.0.0.1:0"),
+            ("partition.stall.timeout.ms", "1000"),
+            ("aws.lambda.batch.size", "1"),
+        ],
+    );
+    let hung = [Produce::text(
+        0,
+        "slow",
+        &json!({ "sleep_ms": 20_000 }).to_string(),
+    )];
+    s.produce(topic, &hung).await.unwrap();
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let url = c.http_url().await;
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/prometheus/lambda-sink-alerts.yml");
+    let prometheus = Prometheus::start(&[url.trim_start_matches("http://")], &[&rules])
+        .await
+        .unwrap();
+    let stalled = || async {
+        prometheus
+            .firing("LambdaSinkPartitionStalled")
+            .await
+            .unwrap()
+    };
+    let fired = wait_until(MINUTE, "the stalled-partition alert firing", || async {
+        let firing = stalled().await;
+        (!firing.is_empty()).then_some(firing)
+    })
+    .await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(
+        (fired[0]["topic"].as_str(), fired[0]["partition"].as_str()),
+        (topic.as_str(), "0")
+    );
+    // The other partition flows meanwhile, and does not fire.
+    let flowing: Vec<Produce> = (0..10)
+        .map(|i| Produce::text(1, "k", &json!({ "i": i }).to_string()))
+        .collect();
+    s.produce(topic, &flowing).await.unwrap();
+    wait_until(
+        MINUTE,
+        "partition 1's records resolved, as Prometheus sees",
+        || async {
+            let resolved = prometheus
+                .query(r#"sum(lambda_sink_records_resolved_total{outcome="success"})"#)
+                .await
+                .unwrap();
+            (resolved.first().map(|(_, v)| *v) == Some(10.0)).then_some(())
+        },
+    )
+    .await;
+    let firing = stalled().await;
+    assert_eq!(firing.len(), 1, "only partition 0: {firing:?}");
+    assert_eq!(firing[0]["partition"], "0");
+    // Once the function answers, the alert clears.
+    wait_until(MINUTE, "the alert cleared", || async {
+        stalled().await.is_empty().then_some(())
+    })
+    .await;
+    c.stop_cleanly().await;
 }
