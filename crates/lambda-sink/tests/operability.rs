@@ -579,3 +579,94 @@ async fn prometheus_fires_the_stalled_partition_alert_while_it_lasts() {
     .await;
     c.stop_cleanly().await;
 }
+
+/// Every query of the shipped Grafana dashboard (`deploy/grafana`), run on
+/// a real Prometheus scraping an instance that has just drained records,
+/// returns data. The one allowed exception is a query reading a metric
+/// `/metrics` declares but has no series of yet (retries, when nothing was
+/// retried); a misspelled metric is not declared, so it fails.
+#[tokio::test]
+async fn every_dashboard_query_returns_data_on_a_real_prometheus() {
+    let s = Services::from_env();
+    let w = world!("dash")
+        .partitions(2)
+        .function_timeout(10)
+        .on(s.clone())
+        .create()
+        .await;
+    let (topic, name, function) = (&w.topic, &w.name, &w.function);
+    let config = s.connector_config(
+        name,
+        topic,
+        function,
+        &[
+            ("http.listener", "127.0.0.1:0"),
+            ("consumer.override.statistics.interval.ms", "1000"),
+        ],
+    );
+    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let url = c.http_url().await;
+    let prometheus = Prometheus::start(&[url.trim_start_matches("http://")], &[])
+        .await
+        .unwrap();
+    s.produce(topic, &records(2_000, 2)).await.unwrap();
+    wait_until(
+        MINUTE,
+        "2,000 records resolved, as Prometheus sees",
+        || async {
+            let resolved = prometheus
+                .query("sum(lambda_sink_records_resolved_total)")
+                .await
+                .unwrap();
+            (resolved.first().map(|(_, v)| *v) == Some(2_000.0)).then_some(())
+        },
+    )
+    .await;
+    // A rate needs samples: five scrapes of every series since it appeared.
+    wait_until(MINUTE, "five scrapes of the records' series", || async {
+        let scrapes = prometheus
+            .query("min(count_over_time(lambda_sink_records_consumed_total[1m]))")
+            .await
+            .unwrap();
+        (scrapes.first().map(|(_, v)| *v) >= Some(5.0)).then_some(())
+    })
+    .await;
+    let (_, exposition) = get(&format!("{url}/metrics")).await;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy/grafana/lambda-sink-dashboard.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$connector", ".*")
+                .replace("$__rate_interval", "1m");
+            let samples = prometheus.query(&expr).await.unwrap();
+            if samples.is_empty() {
+                // A metric of ours (declared in /metrics) with no series yet.
+                let declared_but_empty = |metric: &str| {
+                    let family = ["_total", "_bucket", "_sum", "_count"]
+                        .iter()
+                        .find_map(|suffix| metric.strip_suffix(suffix))
+                        .unwrap_or(metric);
+                    exposition.contains(&format!("# TYPE {family} "))
+                        && !exposition.lines().any(|l| l.starts_with(metric))
+                };
+                let absent = expr
+                    .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                    .filter(|word| word.starts_with("lambda_sink_"))
+                    .any(declared_but_empty);
+                assert!(
+                    absent,
+                    "{}: `{expr}` returned nothing, and reads no metric that /metrics declares without series",
+                    panel["title"]
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 13, "every panel's every query");
+    c.stop_cleanly().await;
+}
