@@ -104,6 +104,8 @@ pub struct Metrics {
     pub in_flight_limit: Gauge,
     /// Partitions held back because their buffer is full.
     pub full_partitions: Gauge,
+    /// 1 while the connector is FAILED on this instance.
+    pub connector_failed: Gauge,
     /// Consumer lag per partition (librdkafka statistics).
     pub consumer_lag: Family<PartitionLabels, Gauge>,
     /// Committed offset per partition (librdkafka statistics).
@@ -152,6 +154,7 @@ impl Metrics {
             in_flight: Gauge::default(),
             in_flight_limit: Gauge::default(),
             full_partitions: Gauge::default(),
+            connector_failed: Gauge::default(),
             consumer_lag: Family::default(),
             committed_offset: Family::default(),
             oldest_unresolved_age: Family::default(),
@@ -231,6 +234,11 @@ impl Metrics {
                 "in_flight_limit",
                 "Most invocations allowed in flight now: aws.lambda.max.in.flight, lowered while Lambda throttles (aws.lambda.adaptive.concurrency)",
                 Box::new(self.in_flight_limit.clone()),
+            ),
+            (
+                "connector_failed",
+                "1 while the connector is FAILED on this instance (its trace is in the status)",
+                Box::new(self.connector_failed.clone()),
             ),
             (
                 "full_partitions",

@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use prometheus_client::metrics::gauge::Gauge;
+
 pub use lambda_sink_core::connect::status::State;
 use lambda_sink_core::connect::status::{ConnectorReport, TaskReport};
 use serde_json::{Value, json};
@@ -29,6 +31,8 @@ pub struct ServiceStatus {
     name: String,
     id: String,
     inner: Mutex<Inner>,
+    /// 1 while FAILED (`lambda_sink_connector_failed`), when attached.
+    failed_gauge: Option<Gauge>,
 }
 
 impl ServiceStatus {
@@ -55,6 +59,7 @@ impl ServiceStatus {
                 topics: BTreeSet::new(),
                 stalled: BTreeMap::new(),
             }),
+            failed_gauge: None,
         }
     }
 
@@ -93,6 +98,21 @@ impl ServiceStatus {
         inner.state = State::Failed;
         inner.trace = Some(trace.to_string());
         inner.tasks.fill(State::Failed);
+        self.gauge(State::Failed);
+    }
+
+    /// Reports whether the connector is FAILED to `gauge` (1 or 0) from now.
+    #[must_use]
+    pub fn failures_to(mut self, gauge: Gauge) -> Self {
+        gauge.set(i64::from(self.lock().state == State::Failed));
+        self.failed_gauge = Some(gauge);
+        self
+    }
+
+    fn gauge(&self, state: State) {
+        if let Some(g) = &self.failed_gauge {
+            g.set(i64::from(state == State::Failed));
+        }
     }
 
     /// A state set from outside the pipeline (`serve`: paused, stopped,
@@ -103,6 +123,7 @@ impl ServiceStatus {
         inner.trace = None;
         inner.stopping = false;
         inner.tasks.fill(state);
+        self.gauge(state);
     }
 
     /// A task was assigned a partition of `topic`.
@@ -273,5 +294,18 @@ mod tests {
         s.stall(5, "t-2", false);
         assert!(s.to_json()["tasks"][1].get("stalled_partitions").is_none());
         assert!(s.report().tasks[1].stalled.is_empty());
+    }
+
+    #[test]
+    fn an_attached_gauge_follows_failure() {
+        let gauge = Gauge::default();
+        let s = ServiceStatus::new("orders", "orders", 1).failures_to(gauge.clone());
+        assert_eq!(gauge.get(), 0);
+        s.running();
+        assert_eq!(gauge.get(), 0);
+        s.failed("boom");
+        assert_eq!(gauge.get(), 1);
+        s.set(State::Restarting);
+        assert_eq!(gauge.get(), 0);
     }
 }

@@ -1440,6 +1440,16 @@ async fn https_listener_with_a_bearer_token() {
     assert!(!worker.log().contains("t0k3n"), "the token is never logged");
 }
 
+/// `lambda_sink_connector_failed` of connector `name` in the worker's
+/// `/metrics` at `url`.
+async fn failed_gauge(url: &str, name: &str) -> Option<f64> {
+    let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+    lambda_sink_testkit::metric(
+        &text,
+        &format!("lambda_sink_connector_failed{{connector=\"{name}\"}}"),
+    )
+}
+
 #[tokio::test]
 async fn a_failing_connector_never_stops_the_others() {
     let w = Cluster::new("serve-iso", 1).await;
@@ -1477,6 +1487,12 @@ async fn a_failing_connector_never_stops_the_others() {
         .get(&format!("/connectors/{broken}/tasks/0/status"))
         .await;
     assert_eq!((code, task["state"].clone()), (200, json!("FAILED")));
+    let metrics = format!("{}/metrics", worker.api_url().await);
+    assert_eq!(
+        failed_gauge(&metrics, &broken).await,
+        Some(1.0),
+        "the failure in /metrics"
+    );
     // The other one carried on.
     w.wait_seen(&w.function, 10).await;
     w.committed_to_end(&healthy).await;
@@ -1510,6 +1526,12 @@ async fn a_failing_connector_never_stops_the_others() {
     api.wait_state(&broken, "RUNNING").await;
     w.wait_seen(&w.function, 20).await;
     w.committed_to_end(&broken).await;
+    assert_eq!(
+        failed_gauge(&metrics, &broken).await,
+        Some(0.0),
+        "cleared once it runs"
+    );
+    assert_eq!(failed_gauge(&metrics, &healthy).await, Some(0.0));
 }
 
 #[tokio::test]

@@ -53,13 +53,12 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
         config_file::print_problems(&mut stderr, &problems, &[])?;
         return Ok(exit::CONFIG);
     }
+    let metrics = Arc::new(Metrics::new());
+    let status = ServiceStatus::new(&config.name, config.connector_id.as_str(), config.tasks_max)
+        .failures_to(metrics.connector_failed.clone());
     let telemetry = pipeline::Telemetry {
-        metrics: Arc::new(Metrics::new()),
-        status: Arc::new(ServiceStatus::new(
-            &config.name,
-            config.connector_id.as_str(),
-            config.tasks_max,
-        )),
+        metrics,
+        status: Arc::new(status),
     };
     let http_stop = CancellationToken::new();
     if let Some(addr) = config.service.http_listener {

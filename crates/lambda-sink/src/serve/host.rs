@@ -208,7 +208,8 @@ impl Supervised {
 
     /// A status of `tasks` on this worker.
     fn status(&self, id: &str, tasks: &BTreeSet<usize>) -> ServiceStatus {
-        let status = ServiceStatus::of_tasks(&self.name, id, tasks.iter().copied().collect());
+        let status = ServiceStatus::of_tasks(&self.name, id, tasks.iter().copied().collect())
+            .failures_to(self.metrics.connector_failed.clone());
         status.set_worker_id(&self.worker.worker_id);
         status
     }
