@@ -8,40 +8,32 @@
 //! [`OffsetTracker`]) as it takes it, in offset order; batches resolve in
 //! any order (`aws.lambda.ordering` `key` and `none`), and only the
 //! contiguous watermark is stored, never past an unresolved record.
-//!
-//! The commit loop also watches the partition's progress ([`Watch`]): every
-//! second it sets the partition's lag in time and how long the committable
-//! offset has stood still while records waited, and logs when that passes
-//! `partition.stall.timeout.ms` (stalled) and when it moves again.
+//! Every second the commit loop hands the partition's ledger to its
+//! [`Watch`] (lag in time, stalls).
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, try_join_all};
 use futures::stream::{FuturesUnordered, StreamExt};
 use lambda_sink_core::offsets::OffsetTracker;
-use lambda_sink_core::progress::progress;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use lambda_sink_core::route::Outcome;
 use lambda_sink_core::transaction::Lease;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
-use tracing::{debug, info, warn};
+use tokio::time::MissedTickBehavior;
+use tracing::{debug, warn};
 
 use super::context::{Context, Halt};
 use super::ports::Offsets;
+use super::watch::{WATCH_INTERVAL, Watch};
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
-use crate::metrics::PartitionLabels;
 use crate::sync::lock;
 
 /// Most batches whose outcomes may await acknowledgement at once, per
 /// partition, beyond its batches in flight.
 const PENDING_BATCHES: usize = 4;
-
-/// How often a partition's progress is looked at.
-const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A partition's consumed records until their offsets are committable:
 /// tracked by the worker, resolved by the commit loop.
@@ -95,7 +87,7 @@ impl Committer {
             with_outcomes: store.with_outcomes(),
         };
         let watch = Watch::new(&tp, task, ctx.clone());
-        let committing = commit_loop(tp, lease, ledger, pending_rx, store, watch);
+        let committing = commit_loop(tp, lease, ledger, pending_rx, store, ctx.clone(), watch);
         (committer, committing)
     }
 
@@ -148,16 +140,16 @@ impl Committer {
 /// stored); exactly-once with the outcome records of every record below
 /// it, released in offset order, so a transaction never holds an outcome
 /// whose offset it does not commit, nor commits an offset whose outcome it
-/// does not hold.
+/// does not hold. Every [`WATCH_INTERVAL`] it shows `watch` the ledger.
 async fn commit_loop(
     tp: TopicPartition,
     lease: Lease,
     ledger: Ledger,
     mut pending: mpsc::Receiver<Pending>,
     store: Arc<dyn Offsets>,
+    ctx: Arc<Context>,
     mut watch: Watch,
 ) {
-    let ctx = watch.ctx.clone();
     let mut waiting = FuturesUnordered::new();
     // Exactly-once: outcome records by input offset, until committable.
     let mut held: BTreeMap<i64, Vec<OutcomeRecord>> = BTreeMap::new();
@@ -194,7 +186,11 @@ async fn commit_loop(
                 }
             },
             _ = tick.tick() => {
-                watch.observe(&ledger);
+                let (waiting, oldest) = {
+                    let tracker = lock(&ledger);
+                    (tracker.pending() > 0, tracker.oldest_unresolved())
+                };
+                watch.observe(waiting, oldest);
                 continue;
             }
         };
@@ -209,87 +205,6 @@ async fn commit_loop(
             .collect();
         if let Err(e) = store.store(&tp, lease, next, released).await {
             debug!(error = %e, next, "offset not stored (partition no longer held)");
-        }
-    }
-}
-
-/// A partition's progress as its commit loop watches it: its gauges (gone
-/// with the loop) and whether it is stalled.
-struct Watch {
-    ctx: Arc<Context>,
-    task: usize,
-    labels: PartitionLabels,
-    /// `topic-partition`, as the status shows it.
-    partition: String,
-    /// When the committable offset last moved, or nothing last waited.
-    moved_at: Instant,
-    stalled: bool,
-}
-
-impl Watch {
-    fn new(tp: &TopicPartition, task: usize, ctx: Arc<Context>) -> Self {
-        Self {
-            ctx,
-            task,
-            partition: format!("{}-{}", tp.topic, tp.partition),
-            labels: PartitionLabels {
-                topic: tp.topic.to_string(),
-                partition: tp.partition.to_string(),
-            },
-            moved_at: Instant::now(),
-            stalled: false,
-        }
-    }
-
-    /// The committable offset advanced.
-    fn moved(&mut self) {
-        self.moved_at = Instant::now();
-    }
-
-    /// Sets the partition's gauges from its ledger now; logs a stall
-    /// starting or ending.
-    fn observe(&mut self, ledger: &Ledger) {
-        let (waiting, oldest) = {
-            let tracker = lock(ledger);
-            (tracker.pending() > 0, tracker.oldest_unresolved())
-        };
-        if !waiting {
-            self.moved();
-        }
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let threshold = self.ctx.config.service.stall_timeout;
-        let p = progress(
-            now_ms,
-            oldest.and_then(|(_, ts)| ts),
-            waiting,
-            self.moved_at.elapsed(),
-            threshold,
-        );
-        self.ctx.metrics.progress(&self.labels, &p);
-        if p.stalled != self.stalled {
-            self.stalled = p.stalled;
-            self.ctx.status.stall(self.task, &self.partition, p.stalled);
-            let seconds = p.stuck_for.as_secs();
-            match oldest.filter(|_| p.stalled) {
-                Some((offset, _)) => warn!(
-                    oldest_unresolved_offset = offset,
-                    stuck_seconds = seconds,
-                    "partition stalled: its committable offset has not moved for {seconds} s while records wait (partition.stall.timeout.ms is {} ms)",
-                    threshold.as_millis()
-                ),
-                None => info!("partition flows again: its committable offset moved"),
-            }
-        }
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        self.ctx.metrics.forget_progress(&self.labels);
-        if self.stalled {
-            self.ctx.status.stall(self.task, &self.partition, false);
         }
     }
 }

@@ -19,13 +19,16 @@
 //! by `shutdown.timeout.ms`), their outcomes are acknowledged, offsets are
 //! stored and committed, then the partitions are released.
 //!
-//! Memory is bounded per partition by `max.poll.records` buffered records
-//! (the consumer hands a partition more only while it has room), the
+//! Memory is bounded per partition by the task's read-ahead (records
+//! buffered, at most `max.poll.records`, and librdkafka's prefetch: a
+//! task's budget shared out over its partitions, `lambda_sink_core::read_ahead`;
+//! the consumer hands a partition more only while it has room), the
 //! worker's look-ahead (`aws.lambda.batch.size ×
 //! aws.lambda.max.in.flight.per.partition` decoded records, one batch in
-//! `partition` mode) and librdkafka's prefetch for the partition
-//! (`queued.max.messages.kbytes` and `queued.min.messages`), and overall by
-//! `aws.lambda.max.in.flight` requests.
+//! `partition` mode), and overall by `aws.lambda.max.in.flight` requests.
+//!
+//! Each partition's commit loop also watches its progress ([`watch`]): lag
+//! in time, and stalls.
 
 mod commit;
 mod connector;
@@ -41,6 +44,7 @@ mod route;
 mod task;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 pub use connector::{RunError, run};
 pub use context::Telemetry;

@@ -1,0 +1,99 @@
+//! A partition's progress as its commit loop watches it ([`Watch`]): every
+//! [`WATCH_INTERVAL`] it sets the partition's lag in time (the age of its
+//! oldest unresolved record) and how long its committable offset has stood
+//! still while records waited, marks the partition stalled past
+//! `partition.stall.timeout.ms` (metric, status, a WARN) and clears it when
+//! the offset moves. The rule is the core's `progress`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_sink_core::progress::progress;
+use lambda_sink_core::record::TopicPartition;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::context::Context;
+use crate::metrics::PartitionLabels;
+
+/// How often a partition's progress is looked at.
+pub(super) const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A partition's progress as its commit loop watches it: its gauges (gone
+/// with the loop) and whether it is stalled.
+pub(super) struct Watch {
+    ctx: Arc<Context>,
+    task: usize,
+    labels: PartitionLabels,
+    /// `topic-partition`, as the status shows it.
+    partition: String,
+    /// When the committable offset last moved, or nothing last waited.
+    moved_at: Instant,
+    stalled: bool,
+}
+
+impl Watch {
+    /// The watch of `tp`, run by task `task`.
+    pub(super) fn new(tp: &TopicPartition, task: usize, ctx: Arc<Context>) -> Self {
+        Self {
+            ctx,
+            task,
+            partition: format!("{}-{}", tp.topic, tp.partition),
+            labels: PartitionLabels {
+                topic: tp.topic.to_string(),
+                partition: tp.partition.to_string(),
+            },
+            moved_at: Instant::now(),
+            stalled: false,
+        }
+    }
+
+    /// The committable offset advanced.
+    pub(super) fn moved(&mut self) {
+        self.moved_at = Instant::now();
+    }
+
+    /// Sets the partition's gauges now, from whether records `waiting`
+    /// and the `oldest` unresolved one (offset, timestamp); logs a stall
+    /// starting or ending.
+    pub(super) fn observe(&mut self, waiting: bool, oldest: Option<(i64, Option<i64>)>) {
+        if !waiting {
+            self.moved();
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let threshold = self.ctx.config.service.stall_timeout;
+        let p = progress(
+            now_ms,
+            oldest.and_then(|(_, ts)| ts),
+            waiting,
+            self.moved_at.elapsed(),
+            threshold,
+        );
+        self.ctx.metrics.progress(&self.labels, &p);
+        if p.stalled != self.stalled {
+            self.stalled = p.stalled;
+            self.ctx.status.stall(self.task, &self.partition, p.stalled);
+            let seconds = p.stuck_for.as_secs();
+            match oldest.filter(|_| p.stalled) {
+                Some((offset, _)) => warn!(
+                    oldest_unresolved_offset = offset,
+                    stuck_seconds = seconds,
+                    "partition stalled: its committable offset has not moved for {seconds} s while records wait (partition.stall.timeout.ms is {} ms)",
+                    threshold.as_millis()
+                ),
+                None => info!("partition flows again: its committable offset moved"),
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.ctx.metrics.forget_progress(&self.labels);
+        if self.stalled {
+            self.ctx.status.stall(self.task, &self.partition, false);
+        }
+    }
+}
