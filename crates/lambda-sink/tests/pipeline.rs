@@ -104,10 +104,7 @@ async fn many_partitions_read_little_ahead_and_still_deliver_records_larger_than
             |i| json!({ "i": i, "pad": "x".repeat(if i % 3 == 0 { 150_000 } else { 10 }) }),
         )
         .await;
-    let mut c = w.start(&[
-        ("aws.lambda.batch.size", "5"),
-        ("reporter.result.topic.name", ""),
-    ]);
+    let mut c = w.start(&[("aws.lambda.batch.size", "5")]);
     c.wait_for_log("each partition's read-ahead", MINUTE).await;
     let log = c.log();
     let sized = log
@@ -124,11 +121,32 @@ async fn many_partitions_read_little_ahead_and_still_deliver_records_larger_than
     }
     let committed = w.drained(MINUTE, &[&c]).await;
     assert_eq!(committed, vec![3; 400]);
+    // One result per record, each record once (independent of the
+    // function's log).
+    let results = w.wait_outcomes("success", produced.len(), MINUTE).await;
+    let positions: BTreeSet<(i64, i64)> = results
+        .iter()
+        .map(|r| {
+            (
+                r.header("input_record_partition").parse().unwrap(),
+                r.header("input_record_offset").parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(results.len(), produced.len(), "one result per record");
+    assert_eq!(
+        positions,
+        (0..400)
+            .flat_map(|p| (0..3).map(move |o| (p, o)))
+            .collect::<BTreeSet<_>>()
+    );
     c.stop_cleanly().await;
     let log = c.log();
     let warned: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
     assert_eq!(warned, Vec::<&str>::new(), "nothing went wrong");
-    let seen = w.seen().await;
+    // The function's log lines (150 KB each for the large records) reach
+    // the emulator's log store after the invocations answer: wait for them.
+    let seen = w.wait_seen(produced.len(), MINUTE).await;
     assert_eq!(seen.len(), produced.len(), "every record once");
     for (p, offsets) in by_partition(&seen) {
         assert_eq!(offsets, vec![0, 1, 2], "partition {p} in order");
