@@ -18,7 +18,7 @@ pub struct Prometheus {
     child: Child,
     url: String,
     client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// A sample's labels.
@@ -69,7 +69,7 @@ impl Prometheus {
             child,
             url: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
-            _dir: dir,
+            dir,
         };
         let ready = try_wait_until(Duration::from_secs(60), || async {
             let r = prometheus
@@ -91,7 +91,7 @@ impl Prometheus {
 
     /// Its log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
     }
 
     async fn api(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {

@@ -14,7 +14,7 @@
 //! `LAMBDA_SINK_SCREENSHOTS=docs/console` keeps the screenshots there
 //! (1280×800, one per page).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -27,6 +27,53 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
 /// How long the test function sleeps for each batch of the good records.
 const SLEEP_MS: u64 = 1000;
+
+/// A browser script's run: `node tests/console/<script>` with playwright-core
+/// on its path, and where its screenshots go (`LAMBDA_SINK_SCREENSHOTS`, or
+/// a scratch directory kept as long as this).
+struct Browser {
+    shots: PathBuf,
+    _scratch: tempfile::TempDir,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let scratch = tempfile::tempdir().unwrap();
+        let shots = std::env::var("LAMBDA_SINK_SCREENSHOTS")
+            .map_or_else(|_| scratch.path().to_path_buf(), PathBuf::from);
+        std::fs::create_dir_all(&shots).unwrap();
+        Self {
+            shots,
+            _scratch: scratch,
+        }
+    }
+
+    /// `node` running `script` against the console at `url`.
+    fn script(&self, script: &str, url: &str) -> tokio::process::Command {
+        let node_path = std::env::var("LAMBDA_SINK_BROWSER_NODE_PATH")
+            .expect("LAMBDA_SINK_BROWSER_NODE_PATH (scripts/services.sh env)");
+        let mut node = tokio::process::Command::new("node");
+        node.arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/console")
+                .join(script),
+        )
+        .env("NODE_PATH", node_path)
+        .env("CONSOLE_URL", url)
+        .env("CONSOLE_SCREENSHOTS", &self.shots);
+        node
+    }
+
+    /// The script took a real screenshot of `page`.
+    fn assert_screenshot(&self, page: &str) {
+        let file = self.shots.join(format!("{page}.png"));
+        assert!(
+            std::fs::metadata(&file).unwrap().len() > 10_000,
+            "{} is a real screenshot",
+            file.display()
+        );
+    }
+}
 
 /// What the script asks for: good records, bad ones, and a planted one.
 fn records() -> Vec<Produce> {
@@ -114,26 +161,15 @@ async fn the_console_in_headless_chromium() {
         Connector::serve(Path::new(BIN), &props, &[("CONSOLE_TEST_TOKEN", &token)]).unwrap();
     let url = worker.api_url().await;
 
-    let node_path = std::env::var("LAMBDA_SINK_BROWSER_NODE_PATH")
-        .expect("LAMBDA_SINK_BROWSER_NODE_PATH (scripts/services.sh env)");
-    let shots = std::env::var("LAMBDA_SINK_SCREENSHOTS").ok();
-    let scratch = tempfile::tempdir().unwrap();
-    let shots_dir = shots
-        .clone()
-        .unwrap_or_else(|| scratch.path().display().to_string());
-    std::fs::create_dir_all(&shots_dir).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console/console.js");
-    let mut child = tokio::process::Command::new("node")
-        .arg(&script)
-        .env("NODE_PATH", &node_path)
-        .env("CONSOLE_URL", &url)
+    let browser = Browser::new();
+    let mut child = browser
+        .script("console.js", &url)
         .env("CONSOLE_TOPIC", &topic)
         .env("CONSOLE_SLEEP_MS", SLEEP_MS.to_string())
         .env("CONSOLE_OUTCOME_TOPIC", &outcome)
         .env("CONSOLE_FUNCTION", &function)
         .env("CONSOLE_NAME", &name)
         .env("CONSOLE_TOKEN", &token)
-        .env("CONSOLE_SCREENSHOTS", &shots_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -193,12 +229,7 @@ async fn the_console_in_headless_chromium() {
         "console-dlq",
         "console-edit",
     ] {
-        let file = Path::new(&shots_dir).join(format!("{page}.png"));
-        assert!(
-            std::fs::metadata(&file).unwrap().len() > 10_000,
-            "{} is a real screenshot",
-            file.display()
-        );
+        browser.assert_screenshot(page);
     }
 }
 
@@ -257,20 +288,11 @@ async fn a_stalled_partition_shows_in_the_console() {
     )
     .await;
 
-    let node_path = std::env::var("LAMBDA_SINK_BROWSER_NODE_PATH")
-        .expect("LAMBDA_SINK_BROWSER_NODE_PATH (scripts/services.sh env)");
-    let shots = std::env::var("LAMBDA_SINK_SCREENSHOTS").ok();
-    let scratch = tempfile::tempdir().unwrap();
-    let shots_dir = shots.unwrap_or_else(|| scratch.path().display().to_string());
-    std::fs::create_dir_all(&shots_dir).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console/stall.js");
-    let run = tokio::process::Command::new("node")
-        .arg(&script)
-        .env("NODE_PATH", &node_path)
-        .env("CONSOLE_URL", &url)
+    let browser = Browser::new();
+    let run = browser
+        .script("stall.js", &url)
         .env("CONSOLE_NAME", &name)
         .env("CONSOLE_TOPIC", &topic)
-        .env("CONSOLE_SCREENSHOTS", &shots_dir)
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(180), run)
@@ -284,10 +306,5 @@ async fn a_stalled_partition_shows_in_the_console() {
         String::from_utf8_lossy(&out.stderr),
         worker.log()
     );
-    let file = Path::new(&shots_dir).join("console-stalled.png");
-    assert!(
-        std::fs::metadata(&file).unwrap().len() > 10_000,
-        "{} is a real screenshot",
-        file.display()
-    );
+    browser.assert_screenshot("console-stalled");
 }

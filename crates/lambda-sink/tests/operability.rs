@@ -36,6 +36,18 @@ fn records(n: usize, partitions: i32) -> Vec<Produce> {
         .collect()
 }
 
+/// `n` records `{"i": i}` on partition `partition`.
+fn on_partition(partition: i32, n: usize) -> Vec<Produce> {
+    (0..n)
+        .map(|i| Produce::text(partition, "k", &json!({ "i": i }).to_string()))
+        .collect()
+}
+
+/// A record on partition 0 the test function sleeps `ms` on.
+fn hanging(ms: u64) -> Produce {
+    Produce::text(0, "slow", &json!({ "sleep_ms": ms }).to_string())
+}
+
 #[tokio::test]
 async fn health_status_and_metrics_of_a_running_instance() {
     let s = Services::from_env();
@@ -155,32 +167,20 @@ async fn health_status_and_metrics_of_a_running_instance() {
 /// clear once the function answers.
 #[tokio::test]
 async fn a_hung_partition_is_reported_stalled_until_it_moves() {
-    let s = Services::from_env();
     let w = world!("stall")
         .partitions(2)
         .function_timeout(30)
-        .on(s.clone())
         .create()
         .await;
-    let (topic, name, function) = (&w.topic, &w.name, &w.function);
-    let config = s.connector_config(
-        name,
-        topic,
-        function,
-        &[
-            ("http.listener", "127.0.0.1:0"),
-            ("partition.stall.timeout.ms", "2000"),
-            ("aws.lambda.batch.size", "1"),
-        ],
-    );
-    let mut hung = vec![Produce::text(
-        0,
-        "slow",
-        &json!({ "sleep_ms": 15_000 }).to_string(),
-    )];
-    hung.extend(records(4, 1));
+    let (s, topic) = (&w.s, &w.topic);
+    let mut hung = vec![hanging(15_000)];
+    hung.extend(on_partition(0, 4));
     s.produce(topic, &hung).await.unwrap();
-    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let mut c = w.start(&[
+        ("http.listener", "127.0.0.1:0"),
+        ("partition.stall.timeout.ms", "2000"),
+        ("aws.lambda.batch.size", "1"),
+    ]);
     let url = c.http_url().await;
     let scrape = || async { get(&format!("{url}/metrics")).await.1 };
     let gauge = |text: &str, name: &str, partition: i32| {
@@ -206,10 +206,7 @@ async fn a_hung_partition_is_reported_stalled_until_it_moves() {
     );
     assert!(gauge(&stalled, "partition_oldest_unresolved_age_seconds", 0) >= Some(2.0));
     // The other partition flows meanwhile.
-    let flowing: Vec<Produce> = (0..20)
-        .map(|i| Produce::text(1, "k", &json!({ "i": i }).to_string()))
-        .collect();
-    s.produce(topic, &flowing).await.unwrap();
+    s.produce(topic, &on_partition(1, 20)).await.unwrap();
     let meanwhile = wait_until(MINUTE, "partition 1's records resolved", || async {
         let text = scrape().await;
         let done = metric(
@@ -505,31 +502,18 @@ async fn no_secret_appears_in_logs_or_apis_even_at_trace_level() {
 /// flows, and the alert clears once the function answers.
 #[tokio::test]
 async fn prometheus_fires_the_stalled_partition_alert_while_it_lasts() {
-    let s = Services::from_env();
     let w = world!("alert")
         .partitions(2)
         .function_timeout(40)
-        .on(s.clone())
         .create()
         .await;
-    let (topic, name, function) = (&w.topic, &w.name, &w.function);
-    let config = s.connector_config(
-        name,
-        topic,
-        function,
-        &[
-            ("http.listener", "127.0.0.1:0"),
-            ("partition.stall.timeout.ms", "1000"),
-            ("aws.lambda.batch.size", "1"),
-        ],
-    );
-    let hung = [Produce::text(
-        0,
-        "slow",
-        &json!({ "sleep_ms": 20_000 }).to_string(),
-    )];
-    s.produce(topic, &hung).await.unwrap();
-    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let (s, topic) = (&w.s, &w.topic);
+    s.produce(topic, &[hanging(20_000)]).await.unwrap();
+    let mut c = w.start(&[
+        ("http.listener", "127.0.0.1:0"),
+        ("partition.stall.timeout.ms", "1000"),
+        ("aws.lambda.batch.size", "1"),
+    ]);
     let url = c.http_url().await;
     let rules = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../deploy/prometheus/lambda-sink-alerts.yml");
@@ -553,10 +537,7 @@ async fn prometheus_fires_the_stalled_partition_alert_while_it_lasts() {
         (topic.as_str(), "0")
     );
     // The other partition flows meanwhile, and does not fire.
-    let flowing: Vec<Produce> = (0..10)
-        .map(|i| Produce::text(1, "k", &json!({ "i": i }).to_string()))
-        .collect();
-    s.produce(topic, &flowing).await.unwrap();
+    s.produce(topic, &on_partition(1, 10)).await.unwrap();
     wait_until(
         MINUTE,
         "partition 1's records resolved, as Prometheus sees",
@@ -587,24 +568,16 @@ async fn prometheus_fires_the_stalled_partition_alert_while_it_lasts() {
 /// retried); a misspelled metric is not declared, so it fails.
 #[tokio::test]
 async fn every_dashboard_query_returns_data_on_a_real_prometheus() {
-    let s = Services::from_env();
     let w = world!("dash")
         .partitions(2)
         .function_timeout(10)
-        .on(s.clone())
         .create()
         .await;
-    let (topic, name, function) = (&w.topic, &w.name, &w.function);
-    let config = s.connector_config(
-        name,
-        topic,
-        function,
-        &[
-            ("http.listener", "127.0.0.1:0"),
-            ("consumer.override.statistics.interval.ms", "1000"),
-        ],
-    );
-    let mut c = Connector::start(Path::new(BIN), &config, &[]).unwrap();
+    let (s, topic) = (&w.s, &w.topic);
+    let mut c = w.start(&[
+        ("http.listener", "127.0.0.1:0"),
+        ("consumer.override.statistics.interval.ms", "1000"),
+    ]);
     let url = c.http_url().await;
     let prometheus = Prometheus::start(&[url.trim_start_matches("http://")], &[])
         .await

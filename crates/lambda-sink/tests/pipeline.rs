@@ -121,36 +121,32 @@ async fn many_partitions_read_little_ahead_and_still_deliver_records_larger_than
     }
     let committed = w.drained(MINUTE, &[&c]).await;
     assert_eq!(committed, vec![3; 400]);
-    // One result per record, each record once (independent of the
-    // function's log).
+    // One result per record, each record once, in offset order per
+    // partition (the result topic has one partition, written in invocation
+    // order). The results, not the function's log: the emulator's log store
+    // loses some of the large records' 150 KB lines under load (seen: 1,200
+    // results, log lines still missing a minute later).
     let results = w.wait_outcomes("success", produced.len(), MINUTE).await;
-    let positions: BTreeSet<(i64, i64)> = results
-        .iter()
-        .map(|r| {
-            (
-                r.header("input_record_partition").parse().unwrap(),
-                r.header("input_record_offset").parse().unwrap(),
-            )
-        })
-        .collect();
+    let mut by_input: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for r in &results {
+        by_input
+            .entry(r.header("input_record_partition").parse().unwrap())
+            .or_default()
+            .push(r.header("input_record_offset").parse().unwrap());
+    }
     assert_eq!(results.len(), produced.len(), "one result per record");
-    assert_eq!(
-        positions,
-        (0..400)
-            .flat_map(|p| (0..3).map(move |o| (p, o)))
-            .collect::<BTreeSet<_>>()
-    );
+    assert_eq!(by_input.len(), 400, "every partition");
+    for (p, offsets) in by_input {
+        assert_eq!(
+            offsets,
+            vec![0, 1, 2],
+            "partition {p}: each record once, in order"
+        );
+    }
     c.stop_cleanly().await;
     let log = c.log();
     let warned: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
     assert_eq!(warned, Vec::<&str>::new(), "nothing went wrong");
-    // The function's log lines (150 KB each for the large records) reach
-    // the emulator's log store after the invocations answer: wait for them.
-    let seen = w.wait_seen(produced.len(), MINUTE).await;
-    assert_eq!(seen.len(), produced.len(), "every record once");
-    for (p, offsets) in by_partition(&seen) {
-        assert_eq!(offsets, vec![0, 1, 2], "partition {p} in order");
-    }
 }
 
 #[tokio::test]

@@ -164,6 +164,14 @@ impl Cluster {
         .await
     }
 
+    /// Waits until consumer group `group` has `n` members.
+    async fn wait_members(&self, group: &str, n: usize) {
+        wait_until(MINUTE, &format!("{n} members of {group}"), || async {
+            (self.s.group_members(group).await.unwrap() == n).then_some(())
+        })
+        .await;
+    }
+
     async fn committed_to_end(&self, name: &str) -> Vec<i64> {
         self.s
             .wait_committed_to_end(
@@ -937,18 +945,12 @@ async fn tasks_max_is_the_connectors_total_across_workers() {
         .collect();
     assert_eq!(listed, [&json!(0), &json!(1), &json!(2)]);
     // Three consumers share the data topic, not three per worker.
-    wait_until(MINUTE, "three members", || async {
-        (w.s.group_members(&group).await.unwrap() == 3).then_some(())
-    })
-    .await;
+    w.wait_members(&group, 3).await;
 
     // A third worker: tasks move to it, they do not multiply.
     let c = w.worker(&worker);
     wait_placed(&api_a, &name, &[&a, &b, &c], MINUTE).await;
-    wait_until(MINUTE, "still three members", || async {
-        (w.s.group_members(&group).await.unwrap() == 3).then_some(())
-    })
-    .await;
+    w.wait_members(&group, 3).await;
 
     // Kill B mid-stream: its task runs elsewhere within the placement
     // session (6 s) plus a start, and no record is lost.
@@ -1037,10 +1039,7 @@ async fn exactly_once_holds_when_a_task_moves_off_a_dead_worker() {
     })
     .await;
     // Both tasks' consumers hold partitions of the data topic.
-    wait_until(MINUTE, "two members", || async {
-        (w.s.group_members(&group).await.unwrap() == 2).then_some(())
-    })
-    .await;
+    w.wait_members(&group, 2).await;
 
     // B dies mid-stream, its transaction open: A takes its task (same
     // id, same transactional id), which fences B's and aborts what it

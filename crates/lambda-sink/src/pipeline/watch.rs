@@ -25,8 +25,6 @@ pub(super) struct Watch {
     ctx: Arc<Context>,
     task: usize,
     labels: PartitionLabels,
-    /// `topic-partition`, as the status shows it.
-    partition: String,
     /// When the committable offset last moved, or nothing last waited.
     moved_at: Instant,
     stalled: bool,
@@ -38,7 +36,6 @@ impl Watch {
         Self {
             ctx,
             task,
-            partition: format!("{}-{}", tp.topic, tp.partition),
             labels: PartitionLabels {
                 topic: tp.topic.to_string(),
                 partition: tp.partition.to_string(),
@@ -46,6 +43,11 @@ impl Watch {
             moved_at: Instant::now(),
             stalled: false,
         }
+    }
+
+    /// `topic-partition`, as the status shows it.
+    fn partition(&self) -> String {
+        format!("{}-{}", self.labels.topic, self.labels.partition)
     }
 
     /// The committable offset advanced.
@@ -74,7 +76,9 @@ impl Watch {
         self.ctx.metrics.progress(&self.labels, &p);
         if p.stalled != self.stalled {
             self.stalled = p.stalled;
-            self.ctx.status.stall(self.task, &self.partition, p.stalled);
+            self.ctx
+                .status
+                .stall(self.task, &self.partition(), p.stalled);
             let seconds = p.stuck_for.as_secs();
             match oldest.filter(|_| p.stalled) {
                 Some((offset, _)) => warn!(
@@ -93,7 +97,7 @@ impl Drop for Watch {
     fn drop(&mut self) {
         self.ctx.metrics.forget_progress(&self.labels);
         if self.stalled {
-            self.ctx.status.stall(self.task, &self.partition, false);
+            self.ctx.status.stall(self.task, &self.partition(), false);
         }
     }
 }

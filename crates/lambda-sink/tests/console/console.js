@@ -8,7 +8,7 @@
 const assert = require("node:assert/strict");
 const readline = require("node:readline");
 const path = require("node:path");
-const { chromium } = require("playwright-core");
+const { openPage } = require("./browser");
 
 const URL = process.env.CONSOLE_URL;
 const TOPIC = process.env.CONSOLE_TOPIC;
@@ -36,16 +36,7 @@ async function shot(page, name, centred) {
 }
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.LAMBDA_SINK_CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.setDefaultTimeout(TIMEOUT);
-  const problems = [];
-  page.on("pageerror", (e) => problems.push("page error: " + e.message));
-  page.on("console", (m) => { if (m.type() === "error") problems.push("console error: " + m.text()); });
+  const { browser, page, problems } = await openPage(TIMEOUT);
 
   step("sign in: the worker wants its bearer token");
   await page.goto(URL + "/console#/");

@@ -9,7 +9,7 @@
 
 const assert = require("node:assert/strict");
 const path = require("node:path");
-const { chromium } = require("playwright-core");
+const { openPage } = require("./browser");
 
 const URL = process.env.CONSOLE_URL;
 const NAME = process.env.CONSOLE_NAME;
@@ -20,16 +20,7 @@ const TIMEOUT = 60_000;
 function step(text) { console.log("step " + text); }
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.LAMBDA_SINK_CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.setDefaultTimeout(TIMEOUT);
-  const problems = [];
-  page.on("pageerror", (e) => problems.push("page error: " + e.message));
-  page.on("console", (m) => { if (m.type() === "error") problems.push("console error: " + m.text()); });
+  const { browser, page, problems } = await openPage(TIMEOUT);
 
   step("the connectors page marks the connector stalled");
   await page.goto(URL + "/console#/");
