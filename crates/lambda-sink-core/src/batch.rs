@@ -102,6 +102,34 @@ where
     body
 }
 
+/// Writes `traceparent` into the trace slot of each element of `body`, a
+/// request built by [`request_body`] or [`framed_body`] with `open` from
+/// elements of `lens` bytes rendered with
+/// [`TRACEPARENT_SLOT`](crate::trace::TRACEPARENT_SLOT) as their
+/// `traceparent` (the last member of the element's innermost object, which
+/// closes the element with `"}}`). Elements without the slot are left as
+/// they are; so is everything when `traceparent` is not a slot's length.
+pub fn fill_trace_slots(body: &mut [u8], open: usize, lens: &[usize], traceparent: &str) {
+    use crate::trace::TRACEPARENT_SLOT;
+    let slot = TRACEPARENT_SLOT.as_bytes();
+    if traceparent.len() != slot.len() {
+        return;
+    }
+    let mut start = open;
+    for len in lens {
+        let end = start + len;
+        // `…"<slot>"}}` ends the element.
+        if let Some(at) = end.checked_sub(slot.len() + 3)
+            && at >= start
+            && body.get(at + slot.len()..end) == Some(b"\"}}".as_slice())
+            && body.get(at..at + slot.len()) == Some(slot)
+        {
+            body[at..at + slot.len()].copy_from_slice(traceparent.as_bytes());
+        }
+        start = end + 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +222,46 @@ mod tests {
             }
             prop_assert_eq!(seen, expected);
         }
+    }
+
+    #[test]
+    fn trace_slots_are_filled_in_place() {
+        use crate::trace::TRACEPARENT_SLOT;
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let slotted =
+            |n: u8| format!(r#"{{"payload":{{"n":{n},"traceparent":"{TRACEPARENT_SLOT}"}}}}"#);
+        let plain = r#"{"payload":{"n":9}}"#.to_string();
+        // The slot's text elsewhere than at the end is not a slot.
+        let quoted = format!(r#"{{"payload":{{"value":"{TRACEPARENT_SLOT}","n":8}}}}"#);
+        let cases: [(&[String], &[u8], &[u8]); 3] = [
+            (&[slotted(1), slotted(2)], b"[", b"]"),
+            (&[plain.clone(), slotted(3), quoted.clone()], b"[", b"]"),
+            (&[slotted(4)], br#"{"records":["#, b"]}"),
+        ];
+        for (elements, open, close) in cases {
+            let lens: Vec<usize> = elements.iter().map(String::len).collect();
+            let mut body = framed_body(open, elements.iter().map(String::as_bytes), close);
+            fill_trace_slots(&mut body, open.len(), &lens, tp);
+            let want: Vec<String> = elements
+                .iter()
+                .map(|e| {
+                    if e.ends_with(&format!("{TRACEPARENT_SLOT}\"}}}}")) {
+                        e.replace(TRACEPARENT_SLOT, tp)
+                    } else {
+                        e.clone()
+                    }
+                })
+                .collect();
+            let want = framed_body(open, want.iter().map(String::as_bytes), close);
+            assert_eq!(
+                String::from_utf8(body).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
+        // A traceparent of another length changes nothing.
+        let lens = [slotted(1).len()];
+        let mut body = request_body([slotted(1).as_bytes()]);
+        fill_trace_slots(&mut body, 1, &lens, "00-short");
+        assert_eq!(body, request_body([slotted(1).as_bytes()]));
     }
 }

@@ -53,6 +53,10 @@ pub struct Settings<'a> {
     pub limits: BatchLimits,
     /// `aws.lambda.max.payload.bytes`, for the message.
     pub max_payload_bytes: usize,
+    /// With OpenTelemetry tracing on, the element's `traceparent` is the
+    /// invocation's, not the record's: every element keeps a slot for it
+    /// ([`trace::TRACEPARENT_SLOT`]), filled at invoke time.
+    pub trace_slot: bool,
 }
 
 impl Settings<'_> {
@@ -135,6 +139,8 @@ pub fn element(
         // An ESM record carries its headers, traceparent included.
         traceparent: if settings.esm.is_some() {
             None
+        } else if settings.trace_slot {
+            Some(trace::TRACEPARENT_SLOT)
         } else {
             trace::traceparent(record)
         },
@@ -279,6 +285,7 @@ mod tests {
                 max_bytes: 6 * 1024 * 1024,
             },
             max_payload_bytes: 6 * 1024 * 1024,
+            trace_slot: false,
         }
     }
 
@@ -382,6 +389,7 @@ mod tests {
                         max_bytes: 64,
                     },
                     max_payload_bytes: 64,
+                    trace_slot: false,
                     ..base
                 },
                 &shipped_rec,
@@ -419,6 +427,31 @@ mod tests {
         };
         let event = text(&element(&esm, &rec, &part("\"k\""), &part("{}")));
         assert!(!event.contains("\"traceparent\":\"00-"), "{event}");
+        // Tracing on: every element ends with the slot the invocation's
+        // context is written into, the record's own context or not.
+        let slotted = Settings {
+            trace_slot: true,
+            ..settings
+        };
+        let untraced = SourceRecord {
+            headers: Vec::new(),
+            ..rec.clone()
+        };
+        for r in [&rec, &untraced] {
+            let got = text(&element(&slotted, r, &part("\"k\""), &part("{}")));
+            let end = format!("\"traceparent\":\"{}\"}}}}", trace::TRACEPARENT_SLOT);
+            assert!(got.ends_with(&end), "{got}");
+        }
+        let event = text(&element(
+            &Settings {
+                trace_slot: true,
+                ..esm
+            },
+            &rec,
+            &part("\"k\""),
+            &part("{}"),
+        ));
+        assert!(!event.contains(trace::TRACEPARENT_SLOT), "{event}");
         assert_eq!(settings.converter(), RecordConverter::NativeJson);
         assert_eq!(
             Settings {

@@ -1,7 +1,9 @@
 //! What a payload element carries so a function can dedupe and trace: the
-//! idempotency key (`aws.lambda.idempotency.key`) and the record's W3C
-//! `traceparent`, with the X-Ray form of it for the invocation's
-//! `X-Amzn-Trace-Id` header.
+//! idempotency key (`aws.lambda.idempotency.key`) and a W3C `traceparent` —
+//! the record's, or with OpenTelemetry tracing on the invocation's, written
+//! into a slot the element keeps for it — and what the invocation request
+//! carries of its trace ([`Carrier`]: `X-Amzn-Trace-Id` in X-Ray form, and
+//! the client context).
 
 use crate::record::SourceRecord;
 use crate::{Invalid, invalid};
@@ -123,6 +125,72 @@ pub fn xray_trace_id(traceparent: &str) -> Option<String> {
     ))
 }
 
+/// The `traceparent` an element is rendered with when the invocation's
+/// context is filled in later ([`crate::batch::fill_trace_slots`]): a
+/// placeholder of a real one's length, so batch sizes are exact.
+pub const TRACEPARENT_SLOT: &str = "00-00000000000000000000000000000000-0000000000000000-00";
+
+/// The record's `tracestate` header, when it has one that is text.
+pub fn tracestate(record: &SourceRecord) -> Option<&str> {
+    let (_, value) = record
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("tracestate"))?;
+    std::str::from_utf8(value.as_deref()?)
+        .ok()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// What an invocation request carries of its trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Carrier {
+    /// The `X-Amzn-Trace-Id` header.
+    pub xray: Option<String>,
+    /// The `X-Amz-Client-Context` header: base64 of
+    /// `{"custom":{"traceparent":…,"tracestate":…}}`, where OpenTelemetry's
+    /// Lambda instrumentations look for a caller's context.
+    pub client_context: Option<String>,
+}
+
+/// Lambda's limit on the client context (base64 bytes).
+const CLIENT_CONTEXT_MAX: usize = 3583;
+
+impl Carrier {
+    /// Tracing off: the X-Ray form of the first traced record's
+    /// `traceparent`, nothing else.
+    pub fn of_records<'a>(mut records: impl Iterator<Item = &'a SourceRecord>) -> Self {
+        Self {
+            xray: records.find_map(traceparent).and_then(xray_trace_id),
+            client_context: None,
+        }
+    }
+
+    /// Tracing on: the invocation span's context (`traceparent`, a valid
+    /// one, and its `tracestate`) as X-Ray id and client context. A
+    /// `tracestate` that would take the client context over Lambda's limit
+    /// is left out.
+    pub fn of_span(traceparent: &str, tracestate: Option<&str>) -> Self {
+        use base64::Engine as _;
+        let encode = |custom: serde_json::Value| {
+            base64::engine::general_purpose::STANDARD
+                .encode(serde_json::json!({ "custom": custom }).to_string())
+        };
+        let mut client_context = encode(serde_json::json!({ "traceparent": traceparent }));
+        if let Some(state) = tracestate.filter(|s| !s.is_empty()) {
+            let with_state =
+                encode(serde_json::json!({ "traceparent": traceparent, "tracestate": state }));
+            if with_state.len() <= CLIENT_CONTEXT_MAX {
+                client_context = with_state;
+            }
+        }
+        Self {
+            xray: xray_trace_id(traceparent),
+            client_context: Some(client_context),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +256,48 @@ mod tests {
             );
         }
         assert_eq!(traceparent(&record(vec![])), None);
+    }
+
+    #[test]
+    fn what_an_invocation_carries() {
+        use base64::Engine as _;
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let decoded = |carrier: &Carrier| -> serde_json::Value {
+            let text = base64::engine::general_purpose::STANDARD
+                .decode(carrier.client_context.as_deref().unwrap())
+                .unwrap();
+            serde_json::from_slice(&text).unwrap()
+        };
+        // Tracing off: the first traced record's context, no client context.
+        let records = [record(vec![]), record(vec![("traceparent", tp)])];
+        assert_eq!(
+            Carrier::of_records(records.iter()),
+            Carrier {
+                xray: xray_trace_id(tp),
+                client_context: None
+            }
+        );
+        assert_eq!(
+            Carrier::of_records([record(vec![])].iter()),
+            Carrier::default()
+        );
+        // Tracing on: the span's context both ways, its tracestate when it fits.
+        let on = Carrier::of_span(tp, Some("vendor=1"));
+        assert_eq!(on.xray, xray_trace_id(tp));
+        assert_eq!(
+            decoded(&on),
+            serde_json::json!({"custom": {"traceparent": tp, "tracestate": "vendor=1"}})
+        );
+        let long = format!("v={}", "x".repeat(3000));
+        assert_eq!(
+            decoded(&Carrier::of_span(tp, Some(&long))),
+            serde_json::json!({"custom": {"traceparent": tp}})
+        );
+        assert_eq!(TRACEPARENT_SLOT.len(), tp.len());
+        assert_eq!(
+            tracestate(&record(vec![("TraceState", " a=1 ")])),
+            Some("a=1")
+        );
+        assert_eq!(tracestate(&record(vec![("tracestate", "")])), None);
     }
 }
