@@ -16,6 +16,7 @@ use lambda_sink::lambda::invoke::Invoker;
 use lambda_sink_core::codec::{DataFormat, RecordConverter};
 use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::record::SourceRecord;
+use lambda_sink_core::trace::Carrier;
 use lambda_sink_core::{batch, codec, payload};
 use lambda_sink_testkit::{fake_lambda, unique};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -154,7 +155,7 @@ impl Built {
     async fn invoke(&self, function: &FunctionRef, body: Vec<u8>) -> anyhow::Result<()> {
         match self {
             Self::Invoker(invoker) => invoker
-                .invoke(function, InvocationType::Sync, body, None)
+                .invoke(function, InvocationType::Sync, body, &Carrier::default())
                 .await
                 .map(drop)
                 .map_err(|e| anyhow::anyhow!("invoking the fake endpoint: {e:?}")),

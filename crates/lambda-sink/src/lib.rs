@@ -13,7 +13,7 @@
 //! * [`pipeline`] — the connector at run time;
 //! * [`registry`] — the Schema Registry client and schema cache;
 //! * [`http`], [`status`], [`metrics`] — `/health`, `/status`, `/metrics`;
-//! * [`telemetry`] — logging;
+//! * [`telemetry`] — logging; [`otel`] — OpenTelemetry traces;
 //! * `sync` — a mutex lock that survives poisoning;
 //! * [`serve`] — `lambda-sink serve`: many connectors, the Kafka Connect REST API,
 //!   state kept in Kafka.
@@ -28,6 +28,7 @@ pub mod http;
 pub mod kafka;
 pub mod lambda;
 pub mod metrics;
+pub mod otel;
 pub mod pipeline;
 pub mod registry;
 pub mod serve;

@@ -59,6 +59,7 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
     let telemetry = pipeline::Telemetry {
         metrics,
         status: Arc::new(status),
+        tracer: crate::otel::tracer(),
     };
     let http_stop = CancellationToken::new();
     if let Some(addr) = config.service.http_listener {

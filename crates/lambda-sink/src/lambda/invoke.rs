@@ -25,6 +25,7 @@ use aws_smithy_types::byte_stream::ByteStream;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::failure::{InvokeFailure, Transport};
 pub use lambda_sink_core::route::Invoked;
+use lambda_sink_core::trace::Carrier;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::credentials::CachedCredentials;
@@ -112,7 +113,8 @@ impl Invoker {
         self.inner.credentials.identity().await.map(drop)
     }
 
-    /// Sends one request, with `trace` as its `X-Amzn-Trace-Id` header.
+    /// Sends one request carrying `trace` (`X-Amzn-Trace-Id`,
+    /// `X-Amz-Client-Context`).
     ///
     /// # Errors
     /// Every failure without a Lambda response, and every error response.
@@ -121,7 +123,7 @@ impl Invoker {
         function: &FunctionRef,
         kind: InvocationType,
         body: Vec<u8>,
-        trace: Option<&str>,
+        trace: &Carrier,
     ) -> Result<Invoked, InvokeFailure> {
         let inner = &self.inner;
         match tokio::time::timeout(inner.timeout, inner.send(function, kind, body, trace)).await {
@@ -143,7 +145,7 @@ impl Inner {
         function: &FunctionRef,
         kind: InvocationType,
         body: Vec<u8>,
-        trace: Option<&str>,
+        trace: &Carrier,
     ) -> Result<Invoked, InvokeFailure> {
         let identity = self
             .credentials
@@ -157,8 +159,11 @@ impl Inner {
             .header("content-type", "application/octet-stream")
             .header("x-amz-invocation-type", invocation_type(kind))
             .header("user-agent", &self.user_agent);
-        if let Some(trace) = trace {
-            request = request.header("x-amzn-trace-id", trace);
+        if let Some(xray) = &trace.xray {
+            request = request.header("x-amzn-trace-id", xray);
+        }
+        if let Some(context) = &trace.client_context {
+            request = request.header("x-amz-client-context", context);
         }
         let mut request = request
             .body(())
@@ -488,7 +493,10 @@ mod tests {
                 &function,
                 InvocationType::Sync,
                 body.clone(),
-                Some("Root=1-5759e988-bd862e3fe1be46a994272793"),
+                &Carrier {
+                    xray: Some("Root=1-5759e988-bd862e3fe1be46a994272793".into()),
+                    client_context: Some("eyJjdXN0b20iOnt9fQ==".into()),
+                },
             )
             .await
             .unwrap();
@@ -511,10 +519,15 @@ mod tests {
             header("x-amzn-trace-id"),
             Some("Root=1-5759e988-bd862e3fe1be46a994272793")
         );
+        assert_eq!(header("x-amz-client-context"), Some("eyJjdXN0b20iOnt9fQ=="));
         let auth = header("authorization").unwrap();
         assert!(
             !auth.contains("x-amzn-trace-id") && !auth.contains("user-agent"),
             "hop-changed headers unsigned: {auth}"
+        );
+        assert!(
+            auth.contains("x-amz-client-context"),
+            "the client context is signed, as the SDK signs it: {auth}"
         );
     }
 

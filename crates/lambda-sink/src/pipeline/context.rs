@@ -15,6 +15,7 @@ use tracing::error;
 use super::limit::Limiter;
 use super::ports::{Lambda, Outcomes, Schemas};
 use crate::metrics::Metrics;
+use crate::otel::Tracer;
 use crate::status::ServiceStatus;
 use crate::sync::lock;
 
@@ -25,6 +26,8 @@ pub struct Telemetry {
     pub metrics: Arc<Metrics>,
     /// Connector and task states.
     pub status: Arc<ServiceStatus>,
+    /// Spans of each invocation, when OpenTelemetry traces are on.
+    pub tracer: Option<Tracer>,
 }
 
 /// Why a worker stopped taking records.
@@ -54,6 +57,7 @@ pub(crate) struct Context {
     abandoned: AtomicBool,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) status: Arc<ServiceStatus>,
+    pub(crate) tracer: Option<Tracer>,
 }
 
 impl Context {
@@ -82,6 +86,7 @@ impl Context {
             abandoned: AtomicBool::new(false),
             metrics: telemetry.metrics,
             status: telemetry.status,
+            tracer: telemetry.tracer,
         }
     }
 

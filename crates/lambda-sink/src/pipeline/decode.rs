@@ -93,6 +93,7 @@ impl Decoder {
             idempotency_key: &config.lambda.idempotency_key,
             limits: self.limits,
             max_payload_bytes: config.lambda.max_payload_bytes,
+            trace_slot: self.ctx.tracer.is_some(),
         }
     }
 

@@ -18,7 +18,7 @@ use lambda_sink_core::route::{
     self, AfterFailure, Finished, FunctionFailure, Invoked, Resolution, Write,
     after_function_failure,
 };
-use lambda_sink_core::trace;
+use lambda_sink_core::trace::Carrier;
 use std::sync::Arc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +28,7 @@ use super::context::{Context, Halt};
 use super::limit::Permit;
 use super::route::{Router, log_resolved_error};
 use crate::metrics::{ResultLabel, TypeLabel};
+use crate::otel::{AttemptSpan, BatchTrace};
 
 /// Records with their rendered payload elements.
 type Rendered = Vec<(SourceRecord, Vec<u8>)>;
@@ -119,6 +120,15 @@ fn named(records: &[SourceRecord], items: bool) -> Option<i64> {
         [first, ..] if items => Some(first.offset),
         _ => None,
     }
+}
+
+/// How a batch's invocation is traced.
+enum Trace {
+    /// Traces off: every attempt carries this (the first traced record's
+    /// context as `X-Amzn-Trace-Id`).
+    Records(Carrier),
+    /// Traces on: a span per attempt, whose context the attempt carries.
+    Spans(BatchTrace),
 }
 
 /// What came of one invocation attempt.
@@ -220,12 +230,21 @@ impl Invoker {
             return Ok(Vec::new());
         }
         let range = offset_range(batch.iter().map(|(r, _)| r));
-        // Built for each attempt rather than kept: the SDK takes the body
-        // as an owned Vec, so one copy per attempt is the least there is.
+        // Built for each attempt rather than kept: the connector takes the
+        // body as an owned Vec, so one copy per attempt is the least there
+        // is. With traces on, the attempt's context goes into the elements'
+        // trace slots as they are copied.
         let elements = || batch.iter().map(|(_, e)| e.as_slice());
-        let body = || match &self.envelope {
+        let body = |traceparent: Option<&str>| match &self.envelope {
             Some(envelope) => envelope.wrap(elements()),
-            None => batch::request_body(elements()),
+            None => {
+                let mut body = batch::request_body(elements());
+                if let Some(traceparent) = traceparent {
+                    let lens: Vec<usize> = batch.iter().map(|(_, e)| e.len()).collect();
+                    batch::fill_trace_slots(&mut body, 1, &lens, traceparent);
+                }
+                body
+            }
         };
         let bytes = batch::request_len(batch.len(), batch.iter().map(|(_, e)| e.len()).sum())
             + self.envelope.as_ref().map_or(0, Envelope::overhead);
@@ -233,13 +252,14 @@ impl Invoker {
         let metrics = &self.ctx.metrics;
         metrics.batch_records.observe(batch.len() as f64);
         metrics.batch_bytes.observe(bytes as f64);
-        // One trace per request: the first traced record's.
-        let trace = batch
-            .iter()
-            .find_map(|(r, _)| trace::traceparent(r))
-            .and_then(trace::xray_trace_id);
+        let records = batch.iter().map(|(r, _)| r);
+        let mut trace = match &self.ctx.tracer {
+            Some(tracer) => Trace::Spans(tracer.batch(function, &self.tp, records, bytes, retries)),
+            // One trace per request: the first traced record's.
+            None => Trace::Records(Carrier::of_records(records)),
+        };
         let finished = match self
-            .invoke_with_retry(function, body, trace.as_deref(), permit)
+            .invoke_with_retry(function, body, &mut trace, permit)
             .await
         {
             Attempt::Done(invoked) => Ok(invoked),
@@ -252,6 +272,10 @@ impl Invoker {
                 )));
             }
             Attempt::Cancelled => return Err(Halt::Stopped),
+        };
+        let _span = match &trace {
+            Trace::Spans(spans) => Some(spans.after("write outcomes")),
+            Trace::Records(_) => None,
         };
         self.after_answer(function, batch, retries, finished).await
     }
@@ -466,8 +490,8 @@ impl Invoker {
     async fn invoke_with_retry(
         &self,
         function: &FunctionRef,
-        body: impl Fn() -> Vec<u8>,
-        trace: Option<&str>,
+        body: impl Fn(Option<&str>) -> Vec<u8>,
+        trace: &mut Trace,
         mut permit: Option<Permit>,
     ) -> Attempt {
         let lambda = &self.ctx.config.lambda;
@@ -479,8 +503,20 @@ impl Invoker {
         let started = Instant::now();
         let mut attempt: u32 = 0;
         loop {
-            let once = self.invoke_once(function, body(), trace, permit.take());
-            let (failure, reason) = match once.await {
+            let once = match trace {
+                Trace::Records(carrier) => {
+                    self.invoke_once(function, body(None), carrier, permit.take(), None)
+                        .await
+                }
+                Trace::Spans(spans) => {
+                    let span = spans.attempt(attempt);
+                    let body = body(Some(span.traceparent()));
+                    let carrier = span.carrier();
+                    self.invoke_once(function, body, &carrier, permit.take(), Some(span))
+                        .await
+                }
+            };
+            let (failure, reason) = match once {
                 Once::Over(over) => return over,
                 Once::Retry(failure, reason) => (failure, reason),
             };
@@ -522,8 +558,9 @@ impl Invoker {
         &self,
         function: &FunctionRef,
         body: Vec<u8>,
-        trace: Option<&str>,
+        trace: &Carrier,
         permit: Option<Permit>,
+        span: Option<AttemptSpan>,
     ) -> Once {
         let permit = match permit {
             Some(p) => p,
@@ -546,24 +583,30 @@ impl Invoker {
                 r#type: lambda.invocation_type.as_str(),
             })
             .observe(started.elapsed().as_secs_f64());
-        let counted = |result: &'static str| {
+        let ended = |result: &'static str, invoked: Option<&Invoked>, failure: Option<&str>| {
             metrics
                 .invocations
                 .get_or_create(&ResultLabel { result })
                 .inc();
+            if let Some(span) = span {
+                let function_error = invoked.and_then(|i| i.function_error.as_deref());
+                span.end(result, function_error, failure);
+            }
         };
         let failure = match result {
             Ok(invoked) => {
                 permit.answered();
-                counted(if invoked.function_error.is_some() {
+                let result = if invoked.function_error.is_some() {
                     "function_error"
                 } else {
                     "success"
-                });
+                };
+                ended(result, Some(&invoked), None);
                 return Once::Over(Attempt::Done(invoked));
             }
             Err(f) => f,
         };
+        let counted = |result| ended(result, None, Some(&failure.message));
         match failure.disposition() {
             Disposition::Split => {
                 counted("too_large");

@@ -16,6 +16,7 @@ use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::failure::InvokeFailure;
 use lambda_sink_core::record::TopicPartition;
 use lambda_sink_core::route::Invoked;
+use lambda_sink_core::trace::Carrier;
 use lambda_sink_core::transaction::Lease;
 
 use crate::kafka::consumer::OffsetStore;
@@ -25,15 +26,15 @@ use crate::lambda::invoke::Invoker;
 use crate::registry::{Registry, RegistryError};
 use rdkafka::error::KafkaError;
 
-/// Invokes a function: one request, no retries (the pipeline owns them).
-/// `trace` is the request's `X-Amzn-Trace-Id`, when a record carries one.
+/// Invokes a function: one request, no retries (the pipeline owns them),
+/// carrying `trace` (its `X-Amzn-Trace-Id` and client context).
 pub(crate) trait Lambda: Send + Sync + 'static {
     fn invoke<'a>(
         &'a self,
         function: &'a FunctionRef,
         kind: InvocationType,
         body: Vec<u8>,
-        trace: Option<&'a str>,
+        trace: &'a Carrier,
     ) -> BoxFuture<'a, Result<Invoked, InvokeFailure>>;
 }
 
@@ -111,7 +112,7 @@ impl Lambda for Invoker {
         function: &'a FunctionRef,
         kind: InvocationType,
         body: Vec<u8>,
-        trace: Option<&'a str>,
+        trace: &'a Carrier,
     ) -> BoxFuture<'a, Result<Invoked, InvokeFailure>> {
         Box::pin(Invoker::invoke(self, function, kind, body, trace))
     }

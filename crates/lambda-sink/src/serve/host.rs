@@ -327,6 +327,7 @@ async fn run(
     let telemetry = Telemetry {
         metrics: s.metrics.clone(),
         status: status.clone(),
+        tracer: crate::otel::tracer(),
     };
     let span = tracing::info_span!("connector", name = %status.name());
     let ids: Vec<usize> = tasks.iter().copied().collect();

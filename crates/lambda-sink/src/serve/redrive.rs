@@ -244,6 +244,7 @@ async fn redrive(
     let telemetry = Telemetry {
         metrics: metrics.clone(),
         status: Arc::new(ServiceStatus::new(name, config.connector_id.as_str(), 0)),
+        tracer: crate::otel::tracer(),
     };
     if !records.is_empty() {
         pipeline::replay(

@@ -507,7 +507,7 @@ async fn a_records_traceparent_becomes_the_requests_x_ray_trace_id() {
         .calls
         .borrow()
         .iter()
-        .map(|c| c.trace.clone())
+        .map(|c| c.trace.xray.clone())
         .collect();
     assert_eq!(
         traces,
@@ -548,4 +548,90 @@ async fn key_mode_cuts_full_batches_when_the_in_flight_limit_binds() {
         "short batches before the end: {sizes:?} (tail {tail:?})"
     );
     assert!(shared_keys_in_flight(&lock(&h.lambda.spans)).is_empty());
+}
+
+/// With traces on, each attempt is a client span linked to the batch's
+/// traced records' producers, its context in every element's
+/// `traceparent` and in the request's X-Ray header and client context; the
+/// outcome write is the last attempt's child.
+#[tokio::test(start_paused = true)]
+async fn each_attempt_is_a_span_whose_context_the_request_carries() {
+    use lambda_sink_core::trace::Carrier;
+    use opentelemetry::trace::SpanKind;
+    use opentelemetry_sdk::trace::{InMemorySpanExporterBuilder, SdkTracerProvider};
+    let exporter = InMemorySpanExporterBuilder::new().build();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let mut setup = Setup::new(
+        &[("aws.lambda.batch.size", "3")],
+        |n, call: &Call| match n {
+            0 => Answer::After(MS, failure(429, "TooManyRequestsException")),
+            _ => echo(n, call),
+        },
+    );
+    setup.tracer = Some(crate::otel::Tracer::of(&provider));
+    let h = setup.start();
+    let producer = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut traced = record(0, 1, "{}");
+    traced
+        .headers
+        .push(("traceparent".into(), Some(producer.as_bytes().to_vec())));
+    h.deliver([record(0, 0, "{}"), traced, record(0, 2, "{}")]);
+    h.stored(0, 3).await;
+    let spans = exporter.get_finished_spans().unwrap();
+    let attempts: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name.starts_with("invoke "))
+        .collect();
+    let calls = h.lambda.calls.borrow().clone();
+    assert_eq!((attempts.len(), calls.len()), (2, 2), "{spans:#?}");
+    for (n, (span, call)) in attempts.iter().zip(&calls).enumerate() {
+        let context = &span.span_context;
+        let traceparent = format!("00-{}-{}-01", context.trace_id(), context.span_id());
+        assert_eq!(span.span_kind, SpanKind::Client);
+        assert_eq!(
+            call.traceparents,
+            vec![Some(traceparent.clone()); 3],
+            "attempt {n}: every element carries the attempt's context"
+        );
+        assert_eq!(call.trace, Carrier::of_span(&traceparent, Some("")));
+        let links: Vec<String> = span
+            .links
+            .iter()
+            .map(|l| format!("{}-{}", l.span_context.trace_id(), l.span_context.span_id()))
+            .collect();
+        assert_eq!(links, ["4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"]);
+        let attribute = |key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(attribute("lambda_sink.attempt"), Some(n.to_string()));
+        assert_eq!(
+            attribute("messaging.batch.message_count").as_deref(),
+            Some("3")
+        );
+        let result = if n == 0 { "retryable_error" } else { "success" };
+        assert_eq!(attribute("lambda_sink.result").as_deref(), Some(result));
+    }
+    assert_ne!(
+        attempts[0].span_context.trace_id(),
+        attempts[1].span_context.trace_id(),
+        "each attempt begins a trace of its own, linked to the producers"
+    );
+    let outcomes: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "write outcomes")
+        .collect();
+    assert_eq!(outcomes.len(), 1, "{spans:#?}");
+    assert_eq!(
+        outcomes[0].parent_span_id,
+        attempts[1].span_context.span_id()
+    );
+    assert_eq!(
+        outcomes[0].span_context.trace_id(),
+        attempts[1].span_context.trace_id()
+    );
 }

@@ -14,6 +14,7 @@ use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::failure::InvokeFailure;
 use lambda_sink_core::record::TopicPartition;
 use lambda_sink_core::route::Invoked;
+use lambda_sink_core::trace::Carrier;
 use lambda_sink_core::transaction::Lease;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -28,8 +29,10 @@ use crate::sync::lock;
 pub(super) struct Call {
     pub(super) offsets: Vec<i64>,
     pub(super) keys: Vec<Option<String>>,
-    /// The request's `X-Amzn-Trace-Id`.
-    pub(super) trace: Option<String>,
+    /// What the request carried of its trace.
+    pub(super) trace: Carrier,
+    /// Each element's `traceparent`.
+    pub(super) traceparents: Vec<Option<String>>,
 }
 
 /// A call as it ran, in virtual time.
@@ -71,7 +74,7 @@ impl Lambda for FakeLambda {
         _function: &'a FunctionRef,
         _kind: InvocationType,
         body: Vec<u8>,
-        trace: Option<&'a str>,
+        trace: &'a Carrier,
     ) -> BoxFuture<'a, Result<Invoked, InvokeFailure>> {
         let elements: Vec<serde_json::Value> =
             serde_json::from_slice(&body).expect("the request body is a JSON array");
@@ -88,7 +91,11 @@ impl Lambda for FakeLambda {
                 .iter()
                 .map(|e| e["payload"]["key"].as_str().map(str::to_string))
                 .collect(),
-            trace: trace.map(str::to_string),
+            traceparents: elements
+                .iter()
+                .map(|e| e["payload"]["traceparent"].as_str().map(str::to_string))
+                .collect(),
+            trace: trace.clone(),
         };
         let mut n = 0;
         self.calls.send_modify(|calls| {

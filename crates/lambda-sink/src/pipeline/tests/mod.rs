@@ -75,6 +75,8 @@ struct Setup {
     audit: bool,
     /// The offset store stands for exactly-once transactions.
     transactional: bool,
+    /// OpenTelemetry traces on.
+    tracer: Option<crate::otel::Tracer>,
 }
 
 impl Setup {
@@ -89,6 +91,7 @@ impl Setup {
             schemas: None,
             audit: false,
             transactional: false,
+            tracer: None,
         }
     }
 
@@ -118,6 +121,7 @@ impl Setup {
         let telemetry = Telemetry {
             metrics: Arc::new(Metrics::new()),
             status: Arc::new(ServiceStatus::new("component", "component", 1)),
+            tracer: self.tracer,
         };
         let ctx = Arc::new(Context::new(
             self.config,
