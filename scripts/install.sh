@@ -11,9 +11,11 @@
 #   * Debian's chromium (apt) and playwright-core (npm, scripts/browser's
 #     lock file) for the web console's browser tests, and Debian's
 #     prometheus (apt) for promtool, which tests deploy/'s alert rules;
+#   * Jaeger $JAEGER_VERSION (an OpenTelemetry receiver for the trace tests),
+#     built with Go from its module (the Go module proxy);
 #   * the test Lambda function (zip), built from this repo.
 # The downloads run side by side with the function's build. Idempotent: a
-# second run only rebuilds what changed. Cold: about 2 minutes plus the build.
+# second run only rebuilds what changed. Cold: about 5 minutes (Jaeger's Go build) beside the function's build.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 mkdir -p "$CACHE"
@@ -101,6 +103,19 @@ install_browser_deps() {
     rm -rf "$BROWSER_DEPS" && mv "$partial" "$BROWSER_DEPS"
 }
 
+install_jaeger() {
+    local go partial=${JAEGER%/*}.partial
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    [[ -x $go ]] || die "Go is needed to build Jaeger, the trace tests' OpenTelemetry receiver"
+    rm -rf "$partial" && mkdir -p "$partial" "$work/jaeger"
+    cd "$work/jaeger"
+    export GOMODCACHE=$GO_CACHE/mod GOCACHE=$GO_CACHE/build GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
+    "$go" mod init lambda-sink-jaeger
+    "$go" get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
+    "$go" build -trimpath -ldflags='-s -w' -o "$partial/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+    rm -rf "${JAEGER%/*}" && mv "$partial" "${JAEGER%/*}"
+}
+
 # Each missing piece installs in the background, its output in a file.
 pids=() names=()
 background() {
@@ -135,6 +150,11 @@ if [[ -x $CHROMIUM && -x $PROMTOOL ]]; then
     log "chromium and promtool: installed at $CHROMIUM, $PROMTOOL"
 else
     background debian-packages install_debian_packages
+fi
+if [[ -x $JAEGER ]]; then
+    log "jaeger $JAEGER_VERSION: cached at $JAEGER"
+else
+    background "jaeger-$JAEGER_VERSION" install_jaeger
 fi
 if [[ -d $BROWSER_DEPS/node_modules/playwright-core ]]; then
     log "playwright-core: cached at $BROWSER_DEPS"

@@ -30,6 +30,12 @@ KAFKA_HOME=$CACHE/kafka-$KAFKA_VERSION
 # Apicurio Registry's runnable Quarkus distribution (needs Java 21 or newer).
 APICURIO_VERSION=3.3.3
 APICURIO_HOME=$CACHE/apicurio-registry-$APICURIO_VERSION
+# Jaeger v2 — the OpenTelemetry Collector with Jaeger's storage and query —
+# the tests' OTLP receiver, built from its Go module through the Go module
+# proxy (its v1.x module tags carry the v2 binary); Go's caches stay here too.
+JAEGER_VERSION=v1.75.0
+JAEGER=$CACHE/jaeger-$JAEGER_VERSION/jaeger
+GO_CACHE=$CACHE/go
 # Test TLS material: a CA, the broker's certificate, a client certificate.
 TLS_DIR=$CACHE/tls-v1
 # Maven's downloads stay in the cache too.
@@ -97,5 +103,6 @@ export LAMBDA_SINK_PYTHON=$PYTHON
 export LAMBDA_SINK_CHROMIUM=$CHROMIUM
 export LAMBDA_SINK_BROWSER_NODE_PATH=$BROWSER_DEPS/node_modules
 export LAMBDA_SINK_BROKER_SCRIPT=$REPO/scripts/broker.sh
+export LAMBDA_SINK_JAEGER=$JAEGER
 ENV
 }

@@ -25,6 +25,7 @@
 pub mod broker;
 pub mod connector;
 pub mod fake_lambda;
+pub mod jaeger;
 pub mod kafka;
 pub mod prometheus;
 pub mod proxy;

@@ -1,6 +1,7 @@
 //! What operators rely on: `/health`, `/status` and `/metrics` of a running
 //! instance (values that move), lag in time and stalled partitions (with
-//! the shipped alert rules on a real Prometheus), `lambda-sink status`, an
+//! the shipped alert rules on a real Prometheus), traces in a real
+//! OpenTelemetry receiver, `lambda-sink status`, an
 //! assumed IAM role, an authenticating HTTPS proxy, and secrets that never
 //! appear in logs or APIs. (Kafka authentication is in `auth.rs`.)
 
@@ -10,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
+use lambda_sink_testkit::jaeger::Jaeger;
 use lambda_sink_testkit::kafka::Produce;
 use lambda_sink_testkit::prometheus::Prometheus;
 use lambda_sink_testkit::world;
@@ -642,4 +644,158 @@ async fn every_dashboard_query_returns_data_on_a_real_prometheus() {
     }
     assert_eq!(checked, 13, "every panel's every query");
     c.stop_cleanly().await;
+}
+
+/// A span of a Jaeger trace, as the test looks at it.
+#[derive(Debug)]
+struct Seen {
+    service: String,
+    name: String,
+    span_id: String,
+    /// (reference type, trace id, span id)
+    references: Vec<(String, String, String)>,
+    tags: Value,
+}
+
+/// Trace and span ids without leading zeros (Jaeger's query API trims them).
+fn id(text: &str) -> String {
+    text.trim_start_matches('0').to_string()
+}
+
+impl Seen {
+    fn of(span: &Value) -> Self {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        Self {
+            service: text(&span["service"]),
+            name: text(&span["operationName"]),
+            span_id: id(&text(&span["spanID"])),
+            references: span["references"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    (
+                        text(&r["refType"]),
+                        id(&text(&r["traceID"])),
+                        id(&text(&r["spanID"])),
+                    )
+                })
+                .collect(),
+            tags: span["tags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| (text(&t["key"]), t["value"].clone()))
+                .collect::<serde_json::Map<String, Value>>()
+                .into(),
+        }
+    }
+}
+
+/// A traced producer's record and an untraced one, invoked in one batch
+/// through a traced function, land in a real OpenTelemetry receiver
+/// (Jaeger) as: the producer's trace; the invocation's span, linked to the
+/// producer's span (and to nothing else); the function's span, the
+/// invocation span's child, continued from the payload's `traceparent`;
+/// and the outcome write, its child too. Nothing warns, and the stop
+/// (which exports the last spans) exits 0.
+#[tokio::test]
+async fn a_traced_record_links_its_producer_to_the_invocation_the_function_continues() {
+    let jaeger = Jaeger::start().await.unwrap();
+    let endpoint = jaeger.otlp_endpoint();
+    let function_env = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())];
+    let w = world!("traces")
+        .partitions(1)
+        .env(&function_env)
+        .create()
+        .await;
+    let producer = jaeger.producer_span("orders-service").await.unwrap();
+    let (producer_trace, producer_span) = (id(&producer[3..35]), id(&producer[36..52]));
+    let mut traced = Produce::text(0, "k0", r#"{"n": 0}"#);
+    traced
+        .headers
+        .push(("traceparent".into(), producer.as_bytes().to_vec()));
+    let plain = Produce::text(0, "k1", r#"{"n": 1}"#);
+    w.s.produce(&w.topic, &[traced, plain]).await.unwrap();
+    let config = w.config(&[("aws.lambda.batch.size", "2")]);
+    let mut c = Connector::start(
+        &w.bin,
+        &config,
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)],
+    )
+    .unwrap();
+    w.drained(MINUTE, &[&c]).await;
+    c.stop_cleanly().await;
+    let log = c.log();
+    assert!(!log.contains(" WARN "), "no warning:\n{log}");
+    assert!(log.contains("OpenTelemetry traces on"), "{log}");
+    // The function saw the invocation span's context in both elements.
+    let seen = w.function_records().await;
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let traceparent = seen[0]["traceparent"].as_str().unwrap().to_string();
+    assert_eq!(
+        seen[1]["traceparent"],
+        json!(traceparent),
+        "one context per request"
+    );
+    assert_ne!(
+        traceparent, producer,
+        "the invocation's context, not the producer's"
+    );
+    let (trace, invoke) = (id(&traceparent[3..35]), id(&traceparent[36..52]));
+    let spans = wait_until(MINUTE, "the invocation's trace in Jaeger", || async {
+        let spans = jaeger.spans(&trace).await.ok()?;
+        (spans.len() >= 3).then_some(spans)
+    })
+    .await;
+    let spans: Vec<Seen> = spans.iter().map(Seen::of).collect();
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let named = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no span {name}: {spans:#?}"))
+    };
+    let invocation = named(&format!("invoke {}", w.function));
+    assert_eq!(invocation.service, "lambda-sink");
+    assert_eq!(
+        invocation.span_id, invoke,
+        "the context the function got is the invocation span's"
+    );
+    assert_eq!(
+        invocation.references,
+        [(
+            "FOLLOWS_FROM".to_string(),
+            producer_trace.clone(),
+            producer_span.clone()
+        )],
+        "linked to the traced record's producer, and only to it"
+    );
+    for (key, want) in [
+        ("faas.invoked_name", json!(w.function)),
+        ("messaging.destination.name", json!(w.topic)),
+        ("messaging.batch.message_count", json!(2)),
+        ("lambda_sink.offset.first", json!(0)),
+        ("lambda_sink.offset.last", json!(1)),
+        ("lambda_sink.attempt", json!(0)),
+        ("lambda_sink.result", json!("success")),
+        ("span.kind", json!("client")),
+    ] {
+        assert_eq!(invocation.tags[key], want, "{key}: {invocation:#?}");
+    }
+    let child = |name: &str, service: &str| {
+        let span = named(name);
+        assert_eq!(span.service, service);
+        assert_eq!(
+            span.references,
+            [("CHILD_OF".to_string(), trace.clone(), invoke.clone())],
+            "{name} is the invocation span's child"
+        );
+    };
+    child("handle batch", "test-function");
+    child("write outcomes", "lambda-sink");
+    // The producer's own trace is there, for the link to lead somewhere.
+    let producer_spans = jaeger.spans(&producer_trace).await.unwrap();
+    assert_eq!(producer_spans.len(), 1, "{producer_spans:?}");
+    assert_eq!(producer_spans[0]["service"], json!("orders-service"));
 }

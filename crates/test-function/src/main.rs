@@ -21,12 +21,17 @@
 //! response-mapping tests: `object` returns one object for the whole batch,
 //! `short` returns one element fewer than there are records.
 //!
+//! With `OTEL_EXPORTER_OTLP_ENDPOINT` in its environment it exports a span
+//! per invocation, the child of the first record's `traceparent`
+//! ([`traced`]).
+//!
 //! An event of AWS's Kafka event source mapping (an object with
 //! `eventSource`) goes to [`esm::handle`] instead.
 
 #![warn(clippy::unwrap_used, clippy::too_many_lines)]
 
 mod esm;
+mod traced;
 
 use std::time::Duration;
 
@@ -83,6 +88,7 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         }));
     }
     log.write();
+    traced::span(&records, &event.context.request_id).await;
     if sleep_ms > 0 {
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
     }

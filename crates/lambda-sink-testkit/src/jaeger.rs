@@ -1,0 +1,221 @@
+//! A real OpenTelemetry receiver for tests: Jaeger v2 (the OpenTelemetry
+//! Collector with Jaeger's storage and query, built from its Go module by
+//! `scripts/install.sh`), receiving OTLP/gRPC into memory and read through
+//! its query API. And a producer's span exported to it, as a traced
+//! producer would. Stopped when dropped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use opentelemetry::trace::{Span as _, SpanKind, Tracer as _, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use serde_json::Value;
+
+use crate::try_wait_until;
+
+/// A running Jaeger.
+pub struct Jaeger {
+    child: Child,
+    otlp_port: u16,
+    query: String,
+    client: reqwest::Client,
+    dir: tempfile::TempDir,
+}
+
+/// A free port on the loopback, found by binding and letting go of it.
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl Jaeger {
+    /// Starts Jaeger with an OTLP/gRPC receiver and in-memory storage on
+    /// free loopback ports; waits until its query API answers.
+    ///
+    /// # Errors
+    /// When it cannot start or is not ready within a minute.
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let (otlp_port, query_port, grpc_port) = (free_port()?, free_port()?, free_port()?);
+        let config = format!(
+            "service:
+  extensions: [jaeger_storage, jaeger_query]
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  jaeger_storage:
+    backends:
+      memory:
+        memory:
+          max_traces: 100000
+  jaeger_query:
+    storage:
+      traces: memory
+    http:
+      endpoint: 127.0.0.1:{query_port}
+    grpc:
+      endpoint: 127.0.0.1:{grpc_port}
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{otlp_port}
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memory
+"
+        );
+        let config_path = dir.path().join("jaeger.yaml");
+        std::fs::write(&config_path, config)?;
+        let binary = std::env::var("LAMBDA_SINK_JAEGER")
+            .context("LAMBDA_SINK_JAEGER is not set: run the tests through scripts/test.sh, or eval \"$(scripts/services.sh env)\"")?;
+        let log = std::fs::File::create(dir.path().join("jaeger.log"))?;
+        let child = Command::new(&binary)
+            .arg("--config")
+            .arg(&config_path)
+            .current_dir(dir.path())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("starting {binary} (scripts/install.sh builds it)"))?;
+        let jaeger = Self {
+            child,
+            otlp_port,
+            query: format!("http://127.0.0.1:{query_port}"),
+            client: reqwest::Client::new(),
+            dir,
+        };
+        let ready = try_wait_until(Duration::from_secs(60), || async {
+            let r = jaeger
+                .client
+                .get(format!("{}/api/services", jaeger.query))
+                .send()
+                .await
+                .ok()?;
+            let otlp = std::net::TcpStream::connect(("127.0.0.1", jaeger.otlp_port)).is_ok();
+            (r.status().is_success() && otlp).then_some(())
+        })
+        .await;
+        anyhow::ensure!(
+            ready.is_some(),
+            "Jaeger was not ready within a minute:\n{}",
+            jaeger.log()
+        );
+        Ok(jaeger)
+    }
+
+    /// The OTLP/gRPC endpoint, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub fn otlp_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.otlp_port)
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("jaeger.log")).unwrap_or_default()
+    }
+
+    /// The spans Jaeger holds of trace `trace_id` (32 hex digits), in its
+    /// query API's JSON (`spanID`, `operationName`, `references`, `tags`,
+    /// and `service` added from the trace's processes); empty when it holds
+    /// none.
+    ///
+    /// # Errors
+    /// When Jaeger does not answer.
+    pub async fn spans(&self, trace_id: &str) -> anyhow::Result<Vec<Value>> {
+        let response = self
+            .client
+            .get(format!("{}/api/traces/{trace_id}", self.query))
+            .send()
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(Vec::new());
+        }
+        let body: Value = response.error_for_status()?.json().await?;
+        let Some(trace) = body["data"].get(0) else {
+            return Ok(Vec::new());
+        };
+        let spans = trace["spans"].as_array().cloned().unwrap_or_default();
+        Ok(spans
+            .into_iter()
+            .map(|mut span| {
+                let process = span["processID"].as_str().unwrap_or_default().to_string();
+                span["service"] = trace["processes"][&process]["serviceName"].clone();
+                span
+            })
+            .collect())
+    }
+
+    /// The services Jaeger has spans of.
+    ///
+    /// # Errors
+    /// When Jaeger does not answer.
+    pub async fn services(&self) -> anyhow::Result<Vec<String>> {
+        let body: Value = self
+            .client
+            .get(format!("{}/api/services", self.query))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(serde_json::from_value(body["data"].clone()).unwrap_or_default())
+    }
+
+    /// Exports a producer span of service `service` to this Jaeger, as a
+    /// traced producer does before it sends a record; its W3C
+    /// `traceparent`, for the record's header.
+    ///
+    /// # Errors
+    /// When the span cannot be exported.
+    pub async fn producer_span(&self, service: &str) -> anyhow::Result<String> {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(self.otlp_endpoint())
+            .build()?;
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter)
+            .with_resource(
+                Resource::builder()
+                    .with_service_name(service.to_string())
+                    .build(),
+            )
+            .build();
+        let tracer = provider.tracer("lambda-sink-testkit");
+        let mut span = tracer
+            .span_builder("send orders")
+            .with_kind(SpanKind::Producer)
+            .start(&tracer);
+        let context = span.span_context().clone();
+        let traceparent = format!(
+            "00-{}-{}-{:02x}",
+            context.trace_id(),
+            context.span_id(),
+            context.trace_flags().to_u8()
+        );
+        // The simple processor exports as the span ends, blocking.
+        tokio::task::spawn_blocking(move || {
+            span.end();
+            provider.shutdown()
+        })
+        .await??;
+        Ok(traceparent)
+    }
+}
+
+impl Drop for Jaeger {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
