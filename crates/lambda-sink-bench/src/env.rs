@@ -125,8 +125,20 @@ impl Env {
         binary: &std::path::Path,
         config: &Value,
     ) -> anyhow::Result<Connector> {
+        self.start_binary_in(binary, config, &[])
+    }
+
+    /// [`Self::start_binary`] with `vars` added to its environment.
+    pub(crate) fn start_binary_in(
+        &self,
+        binary: &std::path::Path,
+        config: &Value,
+        vars: &[(&str, &str)],
+    ) -> anyhow::Result<Connector> {
         // Info, the default level: per-batch debug lines would be measured too.
-        Connector::start(binary, config, &[("RUST_LOG", "info")])
+        let mut all = vec![("RUST_LOG", "info")];
+        all.extend_from_slice(vars);
+        Connector::start(binary, config, &all)
     }
 }
 

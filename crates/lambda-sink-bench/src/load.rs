@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::future::try_join_all;
 use rdkafka::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::env::Env;
@@ -85,6 +86,16 @@ pub fn producer(bootstrap: &str, linger_ms: u32) -> anyhow::Result<FutureProduce
 /// Creates the dataset's topic and fills it, spreading records round-robin
 /// over the partitions.
 pub async fn preload(env: &Env, d: &Dataset) -> anyhow::Result<()> {
+    preload_traced(env, d, |_| None).await
+}
+
+/// [`preload`], record `i` with the `traceparent` header `traceparent(i)`
+/// when it gives one.
+pub async fn preload_traced(
+    env: &Env,
+    d: &Dataset,
+    traceparent: impl Fn(usize) -> Option<String>,
+) -> anyhow::Result<()> {
     env.services.create_topic(&d.topic, env.partitions).await?;
     let producer = producer(&env.services.bootstrap, 5)?;
     let partitions = usize::try_from(env.partitions)?;
@@ -95,15 +106,20 @@ pub async fn preload(env: &Env, d: &Dataset) -> anyhow::Result<()> {
             let partition = i32::try_from(i % partitions).unwrap_or(0);
             let producer = &producer;
             let topic = &d.topic;
+            let traceparent = traceparent(i);
             async move {
+                let mut record = FutureRecord::to(topic)
+                    .partition(partition)
+                    .key(&key)
+                    .payload(&value);
+                if let Some(traceparent) = &traceparent {
+                    record = record.headers(OwnedHeaders::new().insert(Header {
+                        key: "traceparent",
+                        value: Some(traceparent),
+                    }));
+                }
                 producer
-                    .send(
-                        FutureRecord::to(topic)
-                            .partition(partition)
-                            .key(&key)
-                            .payload(&value),
-                        Duration::from_secs(60),
-                    )
+                    .send(record, Duration::from_secs(60))
                     .await
                     .map_err(|(e, _)| anyhow::anyhow!("producing to {topic}: {e}"))
             }

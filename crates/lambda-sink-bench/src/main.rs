@@ -66,6 +66,11 @@ struct Args {
     /// connectors, and a 3-worker cluster losing and restarting workers.
     #[arg(long)]
     scale_only: bool,
+    /// Measure only what OpenTelemetry traces cost: the small-record topic
+    /// drained with traces off and on (exported to a real Jaeger, every
+    /// record traced by its producer), side by side in each round.
+    #[arg(long)]
+    traces_only: bool,
     /// Seconds each latency-regime run lasts at its bound (sizes its data).
     #[arg(long, default_value_t = 4.0)]
     regime_seconds: f64,
@@ -107,6 +112,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.scale_only {
         return lambda_sink_bench::scale::measure(&env).await;
+    }
+    if args.traces_only {
+        return traces_only(&args, &env, &datasets[0]).await;
     }
     for d in &datasets {
         eprintln!("preloading {} records of ~{} B", d.records, d.value_bytes);
@@ -403,6 +411,47 @@ async fn outcomes_only(args: &Args, env: &env::Env, d: &Dataset) -> anyhow::Resu
         "{}",
         report::outcomes(&results, d, OUTCOME_BATCH, &DELIVERIES)
     );
+    write_results(&args.out, &results)
+}
+
+/// `--traces-only`: drains `d` (every record with a producer's
+/// `traceparent`) with traces off and on, side by side in each round.
+async fn traces_only(args: &Args, env: &env::Env, d: &Dataset) -> anyhow::Result<()> {
+    let jaeger = lambda_sink_testkit::jaeger::Jaeger::start().await?;
+    // Every record its own producer span (the producer's trace, a span
+    // each): a batch links to all of its records.
+    let producer = jaeger.producer_span("bench-producer").await?;
+    let trace = &producer[3..35];
+    eprintln!(
+        "preloading {} traced records of ~{} B",
+        d.records, d.value_bytes
+    );
+    load::preload_traced(env, d, |i| Some(format!("00-{trace}-{:016x}-01", i + 1))).await?;
+    let endpoint = jaeger.otlp_endpoint();
+    let traced = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_SERVICE_NAME", "lambda-sink-bench"),
+    ];
+    let mut results = Results::default();
+    for round in 1..=args.runs {
+        eprintln!("round {round} of {}", args.runs);
+        for batch in [20, 100] {
+            let off = sink::drain_in(env, &env.binary, d, batch, &[]).await?;
+            results.add(&format!("traces/off/{batch}"), &off);
+            let on = sink::drain_in(env, &env.binary, d, batch, &traced).await?;
+            results.add(&format!("traces/on/{batch}"), &on);
+        }
+    }
+    anyhow::ensure!(
+        jaeger
+            .services()
+            .await?
+            .iter()
+            .any(|s| s == "lambda-sink-bench"),
+        "no span of the traced runs reached Jaeger:\n{}",
+        jaeger.log()
+    );
+    println!("{}", report::traces(&results, d));
     write_results(&args.out, &results)
 }
 

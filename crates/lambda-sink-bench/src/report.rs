@@ -306,6 +306,34 @@ pub fn baseline(r: &Results, datasets: &[Dataset], bound: &LatencyBound) -> Stri
     out
 }
 
+/// `--traces-only`: draining with OpenTelemetry traces off and on, side by
+/// side.
+pub fn traces(r: &Results, d: &Dataset) -> String {
+    let mut out = format!(
+        "### OpenTelemetry traces off and on ({} traced records × ~{} B, medians)\n\n\
+         | batch | off rec/s | on rec/s | on ÷ off | off µs/rec | on µs/rec | on ÷ off | off peak MB | on peak MB |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+        fmt_int(d.records as f64),
+        d.value_bytes
+    );
+    for batch in [20, 100] {
+        let (off, on) = (format!("traces/off/{batch}"), format!("traces/on/{batch}"));
+        let _ = writeln!(
+            out,
+            "| {batch} | {} | {} | **{:.2}** | {:.2} | {:.2} | **{:.2}** | {:.0} | {:.0} |",
+            fmt_int(r.median(&off, "records_per_s")),
+            fmt_int(r.median(&on, "records_per_s")),
+            r.median(&on, "records_per_s") / r.median(&off, "records_per_s"),
+            r.median(&off, "cpu_us_per_record"),
+            r.median(&on, "cpu_us_per_record"),
+            r.median(&on, "cpu_us_per_record") / r.median(&off, "cpu_us_per_record"),
+            r.median(&off, "peak_rss_mb"),
+            r.median(&on, "peak_rss_mb"),
+        );
+    }
+    out
+}
+
 /// The outcome-delivery comparison (`sink::outcomes`): at-least-once and
 /// exactly-once side by side, medians.
 pub fn outcomes(r: &Results, d: &Dataset, batch: usize, deliveries: &[Delivery]) -> String {

@@ -101,11 +101,23 @@ pub async fn drain_with(
     d: &Dataset,
     batch: usize,
 ) -> anyhow::Result<Sample> {
+    drain_in(env, binary, d, batch, &[]).await
+}
+
+/// [`drain_with`], the process's environment added to with `vars` (say,
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`).
+pub async fn drain_in(
+    env: &Env,
+    binary: &std::path::Path,
+    d: &Dataset,
+    batch: usize,
+    vars: &[(&str, &str)],
+) -> anyhow::Result<Sample> {
     let fake = fake_lambda::start_dedicated(2)?;
     let name = unique(&format!("bench-{}-{batch}", d.name));
     let config = env.config(&name, &d.topic, "fixed-drain", &fake.url(), batch, &[]);
     let started = Instant::now();
-    let c = env.start_binary(binary, &config)?;
+    let c = env.start_binary_in(binary, &config, vars)?;
     let spent = received(env, &fake, d.records, &c).await?;
     let (cpu, peak) = c.resources().context("reading /proc")?;
     let first = fake
