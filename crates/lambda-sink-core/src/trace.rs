@@ -88,27 +88,25 @@ pub fn traceparent(record: &SourceRecord) -> Option<&str> {
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("traceparent"))?;
     let text = std::str::from_utf8(value.as_deref()?).ok()?.trim();
-    let parts: Vec<&str> = text.split('-').collect();
-    let hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    // `vv-<32>-<16>-ff`: fixed positions, checked without allocating (this
+    // runs for every record).
+    let bytes = text.as_bytes();
+    let hex = |range: std::ops::Range<usize>| {
+        bytes[range]
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
     };
-    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
-    match parts.as_slice() {
-        [version, trace, parent, flags]
-            if hex(version, 2)
-                && *version != "ff"
-                && hex(trace, 32)
-                && nonzero(trace)
-                && hex(parent, 16)
-                && nonzero(parent)
-                && hex(flags, 2) =>
-        {
-            Some(text)
-        }
-        _ => None,
-    }
+    let nonzero = |range: std::ops::Range<usize>| bytes[range].iter().any(|&b| b != b'0');
+    let valid = bytes.len() == 55
+        && [2, 35, 52].iter().all(|&i| bytes[i] == b'-')
+        && hex(0..2)
+        && &bytes[0..2] != b"ff"
+        && hex(3..35)
+        && nonzero(3..35)
+        && hex(36..52)
+        && nonzero(36..52)
+        && hex(53..55);
+    valid.then_some(text)
 }
 
 /// The X-Ray `X-Amzn-Trace-Id` of a valid `traceparent`: the same trace
@@ -247,6 +245,8 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736x00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
             "not a traceparent",
         ] {
             assert_eq!(
