@@ -35,6 +35,8 @@
 //!   is stalled;
 //!   [`transaction`] — what exactly-once transactions hold and the invariant
 //!   every commit keeps.
+//! * [`journal`] — a connector's event log: its bounded ring, queries, and
+//!   throttling episodes.
 
 #![warn(clippy::unwrap_used, clippy::too_many_lines)]
 
@@ -50,6 +52,7 @@ pub mod esm;
 pub mod event_filter;
 pub mod failure;
 pub mod invalid;
+pub mod journal;
 pub mod offsets;
 pub mod outcome;
 pub mod payload;
