@@ -1,13 +1,14 @@
 //! `/health` and `/metrics`, served the same way by every process
 //! ([`observability`] over what it reports, [`Observed`]), and the endpoint
-//! of `run` on `http.listener`: those two and `GET /status` (Kafka
-//! Connect's status JSON). `serve` adds them to its REST API.
+//! of `run` on `http.listener`: those two, `GET /status` (Kafka Connect's
+//! status JSON) and `GET /events` (the connector's event log; [`events`]
+//! answers it for `serve` too). `serve` adds them to its REST API.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,8 +16,10 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Fault, OrFault};
+use crate::events::Events;
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
+use lambda_sink_core::journal::Query as JournalQuery;
 
 /// The media type of prometheus-client's exposition.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -55,6 +58,7 @@ async fn metrics<S: Observed>(State(s): State<S>) -> Response {
 struct Shared {
     status: Arc<ServiceStatus>,
     metrics: Arc<Metrics>,
+    events: Arc<Events>,
 }
 
 /// Binds `addr` and serves until `stop` is cancelled; returns the bound
@@ -66,6 +70,7 @@ pub async fn serve(
     addr: SocketAddr,
     status: Arc<ServiceStatus>,
     metrics: Arc<Metrics>,
+    events: Arc<Events>,
     stop: CancellationToken,
 ) -> Result<SocketAddr, Error> {
     let listener = tokio::net::TcpListener::bind(addr).await.or_fault_with(Fault::Setup, || {
@@ -76,7 +81,12 @@ pub async fn serve(
         .or_fault(Fault::Internal, "reading the bound address")?;
     let app = observability()
         .route("/status", get(status_json))
-        .with_state(Shared { status, metrics });
+        .route("/events", get(events_json))
+        .with_state(Shared {
+            status,
+            metrics,
+            events,
+        });
     tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
         if let Err(e) = serve.await {
@@ -103,4 +113,29 @@ impl Observed for Shared {
 
 async fn status_json(State(s): State<Shared>) -> Response {
     axum::Json(s.status.to_json()).into_response()
+}
+
+async fn events_json(
+    State(s): State<Shared>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    match events(&s.events, &params) {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(message) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error_code": 400, "message": message })),
+        )
+            .into_response(),
+    }
+}
+
+/// The answer to `GET …/events?level=&since=&until=&limit=`:
+/// `{"events": [...]}`, oldest first; or why the query is wrong.
+///
+/// # Errors
+/// A parameter that does not parse, for the 400 answer.
+pub fn events(log: &Events, params: &[(String, String)]) -> Result<Value, String> {
+    let query = JournalQuery::parse(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| e.to_string())?;
+    Ok(serde_json::json!({ "events": log.query(&query) }))
 }

@@ -8,6 +8,7 @@
 //! * [`commands`] — one module per subcommand;
 //! * [`config_file`] — loading a config file and reporting its problems;
 //! * [`error`] — the adapters' error: what failed and whose move it is;
+//! * [`events`] — a connector's event log;
 //! * [`kafka`] — librdkafka clients built from the validated config;
 //! * [`lambda`] — the AWS SDK client, region resolution, invocation;
 //! * [`pipeline`] — the connector at run time;
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod commands;
 pub mod config_file;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod kafka;
 pub mod lambda;

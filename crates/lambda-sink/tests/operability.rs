@@ -139,6 +139,45 @@ async fn health_status_and_metrics_of_a_running_instance() {
     );
     assert!(!metrics.contains("offset=\""), "no offset labels");
 
+    // The event log: the run's start and its partitions, as JSON with
+    // their fields; nothing above info in a clean run; a bad filter is a
+    // 400 that names it.
+    let events = |query: &'static str| {
+        let url = url.clone();
+        async move {
+            let (code, body) = get(&format!("{url}/events{query}")).await;
+            (code, serde_json::from_str::<Value>(&body).unwrap())
+        }
+    };
+    let (code, log) = events("").await;
+    assert_eq!(code, 200, "{log}");
+    let started = &log["events"][0];
+    assert_eq!(
+        (&started["event"], &started["level"]),
+        (&json!("tasks_started"), &json!("info")),
+        "{log}"
+    );
+    assert!(started["at"].as_i64().unwrap() > 1_700_000_000_000);
+    let assigned: Vec<&Value> = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "partitions_assigned")
+        .collect();
+    assert_eq!(assigned.len(), 1, "{log}");
+    assert_eq!(assigned[0]["task"], json!(0));
+    assert!(
+        assigned[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{topic}[0]")),
+        "{log}"
+    );
+    assert_eq!(events("?level=warn").await.1, json!({"events": []}));
+    let (code, bad) = events("?limit=0").await;
+    assert_eq!(code, 400);
+    assert!(bad["message"].as_str().unwrap().contains("limit"), "{bad}");
+
     let out = Command::new(BIN)
         .args(["status", "--url", &url])
         .output()

@@ -709,7 +709,11 @@ async fn a_socket_timeout_is_retried_then_reported_as_an_invocation_error() {
         fake.stats.invocations.load(Ordering::SeqCst) >= 2,
         "the timeout was retried"
     );
-    assert!(c.log().contains("reason=timeout"), "{}", c.log());
+    assert!(
+        c.log().contains("invocation failed (timeout,"),
+        "{}",
+        c.log()
+    );
 }
 
 #[tokio::test]

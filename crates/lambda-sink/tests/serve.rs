@@ -376,6 +376,76 @@ async fn lifecycle_through_the_connect_api() {
     w.wait_seen(&second, 4).await;
     assert_eq!(w.committed_to_end(&name).await, vec![17, 17]);
 
+    // The connector's event log on this worker tells all this, in order,
+    // and nothing above info.
+    let (code, log) = api.get(&path("events")).await;
+    assert_eq!(code, 200, "{log}");
+    assert_eq!(log["worker"], json!(worker_id));
+    let events = log["events"].as_array().unwrap();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    let story = [
+        "tasks_placed",
+        "tasks_started",
+        "partitions_assigned",
+        "partitions_revoked",
+        "tasks_stopped",
+        "paused",
+        "resumed",
+        "tasks_started",
+        "stopped",
+        "resumed",
+        "restarting",
+        "config_changed",
+        "tasks_started",
+    ];
+    let mut told = story.iter().peekable();
+    for kind in &kinds {
+        if told.peek() == Some(&kind) {
+            told.next();
+        }
+    }
+    assert_eq!(told.next(), None, "{kinds:?} tells {story:?} in order");
+    let changed = events
+        .iter()
+        .find(|e| e["event"] == "config_changed")
+        .unwrap();
+    assert!(
+        changed["message"]
+            .as_str()
+            .unwrap()
+            .contains("aws.lambda.function.name"),
+        "{changed}"
+    );
+    let assigned = events
+        .iter()
+        .find(|e| e["event"] == "partitions_assigned")
+        .unwrap();
+    assert_eq!(
+        (assigned["level"].clone(), assigned["task"].clone()),
+        (json!("info"), json!(0))
+    );
+    assert_eq!(
+        api.get(&path("events?level=warn")).await.1["events"],
+        json!([])
+    );
+    let last = events.last().unwrap()["at"].as_i64().unwrap();
+    let (_, recent) = api.get(&path(&format!("events?since={last}"))).await;
+    assert!(
+        recent["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["at"].as_i64().unwrap() >= last)
+    );
+    let (code, bad) = api.get(&path("events?level=debug")).await;
+    assert_eq!(code, 400);
+    assert!(bad["message"].as_str().unwrap().contains("level"), "{bad}");
+    let (code, _) = api.get("/connectors/no-such-connector/events").await;
+    assert_eq!(code, 404);
+
     // Delete: gone at once, the group follows, outcome topics stay.
     assert_eq!(
         api.call(Method::DELETE, &format!("/connectors/{name}"), None)

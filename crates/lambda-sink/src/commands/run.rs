@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::info;
 
 use crate::kafka::producer::Producers;
 use crate::lambda::{self, RegionSources};
@@ -60,6 +60,7 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
         metrics,
         status: Arc::new(status),
         tracer: crate::otel::tracer(),
+        events: Arc::default(),
     };
     let http_stop = CancellationToken::new();
     if let Some(addr) = config.service.http_listener {
@@ -67,6 +68,7 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
             addr,
             telemetry.status.clone(),
             telemetry.metrics.clone(),
+            telemetry.events.clone(),
             http_stop.clone(),
         )
         .await
@@ -78,7 +80,7 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
             }
         };
         telemetry.status.set_http_port(bound.port());
-        info!(address = %bound, "HTTP endpoint: /health /status /metrics");
+        info!(address = %bound, "HTTP endpoint: /health /status /metrics /events");
     }
     // `run` is one process running every task; several copies share the
     // partitions through the connector's consumer group.
@@ -86,14 +88,11 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
     let outcome = pipeline::run(config, &tasks, shutdown, telemetry, &Producers::Own).await;
     // The endpoint answered (503) during the drain; it ends with the run.
     http_stop.cancel();
+    // The run logged how it ended (its last event).
     match outcome {
-        Ok(()) => {
-            info!("lambda-sink stopped cleanly: everything in flight was resolved and committed");
-            Ok(exit::OK)
-        }
+        Ok(()) => Ok(exit::OK),
         Err(pipeline::RunError::Start(e)) => Err(e.into()),
         Err(e) => {
-            error!("lambda-sink stopped: {e}");
             eprintln!("error: {e}");
             Ok(exit::RUNTIME)
         }

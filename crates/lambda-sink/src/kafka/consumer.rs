@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use lambda_sink_core::config::{ClientRole, Config};
 use lambda_sink_core::disposition::{Disposition, RetryReason};
+use lambda_sink_core::journal::{Event, Level};
 use lambda_sink_core::read_ahead::ReadAhead;
 use lambda_sink_core::record::{SourceRecord, TimestampType, TopicPartition};
 use rdkafka::consumer::base_consumer::PartitionQueue;
@@ -41,6 +42,7 @@ use tracing::{debug, error, info, warn};
 
 use super::client_config;
 use super::diagnostics::ClientEvents;
+use crate::events::Events;
 use crate::metrics::{Metrics, PartitionLabels};
 
 /// What the pipeline offers the consumer.
@@ -238,6 +240,8 @@ pub struct TaskContext {
     changes: Mutex<Vec<QueueChange>>,
     /// librdkafka's log lines and errors, folded.
     events: ClientEvents,
+    /// The connector's event log: rebalances and commit failures.
+    journal: Arc<Events>,
 }
 
 impl ClientContext for TaskContext {
@@ -292,11 +296,25 @@ impl ConsumerContext for TaskContext {
             return;
         };
         if consumer.assignment_lost() {
-            warn!(task = self.task, partitions = %names(&partitions), "partitions lost (the group session expired): their uncommitted work will be redone");
+            self.journal.record(
+                Event::new(
+                    Level::Warn,
+                    "partitions_lost",
+                    format!("partitions lost (the group session expired): {}; their uncommitted work will be redone", names(&partitions)),
+                )
+                .task(self.task),
+            );
             handler.drain(&partitions, Release::Lost);
             return;
         }
-        info!(task = self.task, partitions = %names(&partitions), "partitions revoked: draining");
+        self.journal.record(
+            Event::new(
+                Level::Info,
+                "partitions_revoked",
+                format!("partitions revoked: {}; draining", names(&partitions)),
+            )
+            .task(self.task),
+        );
         // Runs on the poll thread: blocking here holds the rebalance until the
         // drain is done, so the next owner starts after our last commit.
         handler.drain(&partitions, Release::Revoked);
@@ -308,7 +326,14 @@ impl ConsumerContext for TaskContext {
             Rebalance::Assign(tpl) => {
                 let partitions = tp_list(tpl);
                 if !partitions.is_empty() {
-                    info!(task = self.task, partitions = %names(&partitions), "partitions assigned");
+                    self.journal.record(
+                        Event::new(
+                            Level::Info,
+                            "partitions_assigned",
+                            format!("partitions assigned: {}", names(&partitions)),
+                        )
+                        .task(self.task),
+                    );
                 }
                 // A partition paused before it was revoked (only records that
                 // reached the consumer queue are paused) may come back paused.
@@ -317,7 +342,14 @@ impl ConsumerContext for TaskContext {
                 }
             }
             Rebalance::Revoke(_) => {}
-            Rebalance::Error(e) => warn!(task = self.task, error = %e, "rebalance error"),
+            Rebalance::Error(e) => self.journal.record(
+                Event::new(
+                    Level::Warn,
+                    "rebalance_failed",
+                    format!("rebalance error: {e}"),
+                )
+                .task(self.task),
+            ),
         }
     }
 
@@ -325,9 +357,14 @@ impl ConsumerContext for TaskContext {
         match result {
             Ok(()) => debug!(task = self.task, offsets = ?offsets_of(offsets), "offsets committed"),
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(e) => {
-                warn!(task = self.task, error = %e, "offset commit failed; it is retried with the next commit")
-            }
+            Err(e) => self.journal.record(
+                Event::new(
+                    Level::Warn,
+                    "commit_failed",
+                    format!("offset commit failed: {e}; it is retried with the next commit"),
+                )
+                .task(self.task),
+            ),
         }
     }
 }
@@ -360,9 +397,14 @@ fn commit(consumer: &BaseConsumer<TaskContext>, task: usize, why: &str) {
         Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
             debug!(task, why, "committed stored offsets");
         }
-        Err(e) => {
-            warn!(task, why, error = %e, "synchronous commit failed; uncommitted records will be processed again")
-        }
+        Err(e) => consumer.context().journal.record(
+            Event::new(
+                Level::Warn,
+                "commit_failed",
+                format!("synchronous commit ({why}) failed: {e}; uncommitted records will be processed again"),
+            )
+            .task(task),
+        ),
     }
 }
 
@@ -408,6 +450,7 @@ impl TaskConsumer {
         task: usize,
         read_ahead: ReadAhead,
         metrics: Arc<Metrics>,
+        journal: Arc<Events>,
     ) -> KafkaResult<Self> {
         let mut props = config
             .kafka
@@ -438,6 +481,7 @@ impl TaskConsumer {
             consumer: OnceLock::new(),
             changes: Mutex::new(Vec::new()),
             events: ClientEvents::new(&props),
+            journal,
         };
         let mut consumer: BaseConsumer<TaskContext> =
             client_config(&props).create_with_context(context)?;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_sink_core::config::{ClientRole, Config};
+use lambda_sink_core::journal::{Event, Level};
 use lambda_sink_core::read_ahead::{ReadAhead, partitions_per_task};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -67,6 +68,29 @@ pub async fn run(
     telemetry: Telemetry,
     producers: &Producers,
 ) -> Result<(), RunError> {
+    let events = telemetry.events.clone();
+    let result = run_tasks(config, tasks, shutdown, telemetry, producers).await;
+    events.record(match &result {
+        Ok(()) => Event::new(
+            Level::Info,
+            "tasks_stopped",
+            "stopped: everything in flight was resolved and committed",
+        ),
+        Err(e @ RunError::Abandoned) => {
+            Event::new(Level::Warn, "tasks_stopped", format!("stopped: {e}"))
+        }
+        Err(e) => Event::new(Level::Error, "failed", e.to_string()),
+    });
+    result
+}
+
+async fn run_tasks(
+    config: Config,
+    tasks: &[usize],
+    shutdown: CancellationToken,
+    telemetry: Telemetry,
+    producers: &Producers,
+) -> Result<(), RunError> {
     let stop = shutdown.child_token();
     let Some((ctx, producer, cluster)) = start(config, stop.clone(), telemetry, producers).await?
     else {
@@ -85,17 +109,23 @@ pub async fn run(
     let mut exactly_once = exactly_once.into_iter();
     let mut threads = Vec::with_capacity(tasks.len());
     for &task in tasks {
-        let consumer = TaskConsumer::new(&ctx.config, task, read_ahead, ctx.metrics.clone())
-            .or_fault_with(Fault::Setup, || {
-                format!("creating the consumer of task {task}")
-            })?;
+        let consumer = TaskConsumer::new(
+            &ctx.config,
+            task,
+            read_ahead,
+            ctx.metrics.clone(),
+            ctx.events.clone(),
+        )
+        .or_fault_with(Fault::Setup, || {
+            format!("creating the consumer of task {task}")
+        })?;
         let store: Arc<dyn Offsets> = match exactly_once.next() {
             Some((initialised, bounds)) => {
                 let failing = ctx.clone();
                 Arc::new(initialised.start(
                     consumer.group_metadata(),
                     bounds,
-                    ctx.metrics.clone(),
+                    (ctx.metrics.clone(), ctx.events.clone()),
                     Arc::new(move |reason| failing.fail(reason)),
                 ))
             }
@@ -121,12 +151,15 @@ pub async fn run(
         stopping.cancelled().await;
         status.stopping();
     });
-    info!(
-        connector = %ctx.config.connector_id,
-        group = %ctx.config.connector_id.group_id(),
-        tasks = ?tasks,
-        "lambda-sink running"
-    );
+    ctx.events.record(Event::new(
+        Level::Info,
+        "tasks_started",
+        format!(
+            "lambda-sink running: connector {}, tasks {tasks:?}, group {}",
+            ctx.config.connector_id,
+            ctx.config.connector_id.group_id()
+        ),
+    ));
     for t in threads {
         if let Err(e) = t.await {
             ctx.fail(format!("a consumer task ended abnormally: {e}"));

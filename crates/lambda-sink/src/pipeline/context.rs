@@ -14,6 +14,7 @@ use tracing::error;
 
 use super::limit::Limiter;
 use super::ports::{Lambda, Outcomes, Schemas};
+use crate::events::Events;
 use crate::metrics::Metrics;
 use crate::otel::Tracer;
 use crate::status::ServiceStatus;
@@ -28,6 +29,8 @@ pub struct Telemetry {
     pub status: Arc<ServiceStatus>,
     /// Spans of each invocation, when OpenTelemetry traces are on.
     pub tracer: Option<Tracer>,
+    /// The connector's event log.
+    pub events: Arc<Events>,
 }
 
 /// Why a worker stopped taking records.
@@ -58,6 +61,7 @@ pub(crate) struct Context {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) status: Arc<ServiceStatus>,
     pub(crate) tracer: Option<Tracer>,
+    pub(crate) events: Arc<Events>,
 }
 
 impl Context {
@@ -87,6 +91,7 @@ impl Context {
             metrics: telemetry.metrics,
             status: telemetry.status,
             tracer: telemetry.tracer,
+            events: telemetry.events,
         }
     }
 

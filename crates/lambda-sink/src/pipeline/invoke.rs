@@ -29,6 +29,7 @@ use super::limit::Permit;
 use super::route::{Router, log_resolved_error};
 use crate::metrics::{ResultLabel, TypeLabel};
 use crate::otel::{AttemptSpan, BatchTrace};
+use lambda_sink_core::journal::{Event, Level};
 
 /// Records with their rendered payload elements.
 type Rendered = Vec<(SourceRecord, Vec<u8>)>;
@@ -178,6 +179,15 @@ impl Invoker {
         }
     }
 
+    /// Records an event of this partition's `offsets`.
+    fn event(&self, level: Level, event: &'static str, offsets: &str, message: String) {
+        self.ctx.events.record(
+            Event::new(level, event, message)
+                .partition(&self.tp.topic, self.tp.partition)
+                .offsets(offsets),
+        );
+    }
+
     /// Where records that are not invoked are resolved.
     pub(super) fn router(&self) -> &Router {
         &self.router
@@ -259,7 +269,7 @@ impl Invoker {
             None => Trace::Records(Carrier::of_records(records)),
         };
         let finished = match self
-            .invoke_with_retry(function, body, &mut trace, permit)
+            .invoke_with_retry(function, &range, body, &mut trace, permit)
             .await
         {
             Attempt::Done(invoked) => Ok(invoked),
@@ -293,7 +303,15 @@ impl Invoker {
         let (expired, fresh) = split_expired(batch, max_age);
         if !expired.is_empty() {
             let records: Vec<SourceRecord> = expired.into_iter().map(|(r, _)| r).collect();
-            warn!(offsets = %offset_range(records.iter()), max_age_ms = max_age.as_millis(), "records older than aws.lambda.max.record.age.ms are not invoked");
+            self.event(
+                Level::Warn,
+                "expired",
+                &offset_range(records.iter()),
+                format!(
+                    "records older than aws.lambda.max.record.age.ms ({} ms) are not invoked",
+                    max_age.as_millis()
+                ),
+            );
             let resolution =
                 route::route(records.len(), Finished::Expired(max_age), &self.ctx.policy);
             let resolution = with_context(resolution, function, 0, &records, None);
@@ -377,7 +395,12 @@ impl Invoker {
             AfterFailure::Bisect => {
                 // Splitting does not use up a retry, as in ESM.
                 let second = failed.split_off(failed.len() / 2);
-                debug!(offsets = %failed_range, "function error: bisecting the batch");
+                self.event(
+                    Level::Info,
+                    "bisected",
+                    &failed_range,
+                    "function error: bisecting the batch".into(),
+                );
                 metrics.bisections.inc();
                 Ok(vec![
                     Work {
@@ -391,13 +414,7 @@ impl Invoker {
                 ])
             }
             AfterFailure::Retry => {
-                let delay = self.retry_delay(retries);
-                warn!(offsets = %failed_range, attempt = retries + 1, retry_in_ms = delay.as_millis(), "{}; retrying (aws.lambda.function.error.max.retries)", failure.describe());
-                tokio::select! {
-                    biased;
-                    () = self.stop.cancelled() => return Err(Halt::Stopped),
-                    () = tokio::time::sleep(delay) => {}
-                }
+                self.wait_to_retry(retries, &failed_range, &failure).await?;
                 Ok(vec![Work {
                     batch: failed,
                     retries: retries.saturating_add(1),
@@ -409,6 +426,33 @@ impl Invoker {
                     .await?;
                 Ok(Vec::new())
             }
+        }
+    }
+
+    /// Waits before retrying the function's failure of `range` (retry
+    /// `retries + 1`), said in the event log; a stop ends the wait.
+    async fn wait_to_retry(
+        &self,
+        retries: u32,
+        range: &str,
+        failure: &Failure,
+    ) -> Result<(), Halt> {
+        let delay = self.retry_delay(retries);
+        self.event(
+            Level::Warn,
+            "retrying",
+            range,
+            format!(
+                "{}; retry {} in {} ms (aws.lambda.function.error.max.retries)",
+                failure.describe(),
+                retries + 1,
+                delay.as_millis()
+            ),
+        );
+        tokio::select! {
+            biased;
+            () = self.stop.cancelled() => Err(Halt::Stopped),
+            () = tokio::time::sleep(delay) => Ok(()),
         }
     }
 
@@ -438,7 +482,12 @@ impl Invoker {
             Failure::Malformed(reason) => Finished::BadItemFailures(invoked, reason),
         };
         if !matches!(failure, Failure::Error) {
-            warn!(offsets = %offset_range(records.iter()), retries, "{}", failure.describe());
+            self.event(
+                Level::Warn,
+                "function_failed",
+                &offset_range(records.iter()),
+                format!("{} (after {retries} retries)", failure.describe()),
+            );
         }
         let culprit = match failure {
             Failure::Error => named(&records, false),
@@ -490,6 +539,7 @@ impl Invoker {
     async fn invoke_with_retry(
         &self,
         function: &FunctionRef,
+        range: &str,
         body: impl Fn(Option<&str>) -> Vec<u8>,
         trace: &mut Trace,
         mut permit: Option<Permit>,
@@ -526,23 +576,45 @@ impl Invoker {
                 failure.retry_after,
                 rand::random::<f64>(),
             ) else {
-                warn!(
-                    reason = %reason.as_str(),
-                    attempts = attempt + 1,
-                    error = %failure.message,
-                    "giving up after aws.lambda.retry.timeout.ms"
+                self.event(
+                    Level::Warn,
+                    "gave_up",
+                    range,
+                    format!(
+                        "giving up after aws.lambda.retry.timeout.ms: {} attempts, the last {} ({})",
+                        attempt + 1,
+                        reason.as_str(),
+                        failure.message
+                    ),
                 );
                 return Attempt::GaveUp(failure);
             };
             self.ctx.metrics.retried(reason.as_str());
-            warn!(
-                reason = %reason.as_str(),
-                attempt = attempt + 1,
-                retry_in_ms = delay.as_millis(),
-                error_type = %failure.error_type(),
-                error = %failure.message,
-                "invocation failed; retrying"
-            );
+            if reason == RetryReason::Throttled {
+                // An episode of throttling is two events (its start and
+                // end); each throttled call is a line of the log only.
+                warn!(
+                    reason = %reason.as_str(),
+                    attempt = attempt + 1,
+                    retry_in_ms = delay.as_millis(),
+                    error = %failure.message,
+                    "invocation failed; retrying"
+                );
+            } else {
+                self.event(
+                    Level::Warn,
+                    "retrying",
+                    range,
+                    format!(
+                        "invocation failed ({}, {}: {}); retry {} in {} ms",
+                        reason.as_str(),
+                        failure.error_type(),
+                        failure.message,
+                        attempt + 1,
+                        delay.as_millis()
+                    ),
+                );
+            }
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return Attempt::Cancelled,
@@ -623,6 +695,7 @@ impl Invoker {
                 if reason == RetryReason::Throttled {
                     metrics.throttles.inc();
                     permit.throttled();
+                    self.ctx.events.throttled(self.ctx.in_flight.limit());
                 }
                 // Other failures say nothing about the function's capacity.
                 Once::Retry(failure, reason)

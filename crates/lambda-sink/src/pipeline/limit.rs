@@ -80,7 +80,6 @@ impl Limiter {
     }
 
     /// The limit now.
-    #[cfg(test)]
     pub(crate) fn limit(&self) -> usize {
         lock(&self.state).aimd.limit()
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use lambda_sink_core::dead_letter::{self, DeadLetter};
 use lambda_sink_core::failure::InvokeFailure;
+use lambda_sink_core::journal::{Event, Level};
 use lambda_sink_core::outcome::{self, ResultValue};
 use lambda_sink_core::record::{SourceRecord, TopicPartition, offset_range};
 use lambda_sink_core::route::{self, Invoked, Outcome, Resolution, Stop, Write};
@@ -106,7 +107,21 @@ impl Router {
         let name: Arc<str> = Arc::from(dlq.topic.name.as_str());
         let mut outcomes = Vec::with_capacity(records.len());
         for record in &records {
-            warn!(offset = record.offset, stage = %dead.stage.as_str(), error = %dead.message, "record sent to the dead letter queue");
+            self.ctx.events.record(
+                Event::new(
+                    Level::Warn,
+                    "dead_letter",
+                    format!(
+                        "record sent to the dead letter queue {} ({}): {}",
+                        dlq.topic.name,
+                        dead.stage.as_str(),
+                        dead.message
+                    ),
+                )
+                .task(self.task)
+                .partition(&self.tp.topic, self.tp.partition)
+                .offsets(record.offset),
+            );
             let mut headers = record.headers.clone();
             if dlq.context_headers {
                 let connector = config.name.as_str();

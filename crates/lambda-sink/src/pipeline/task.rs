@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use lambda_sink_core::journal::{Event, Level};
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use lambda_sink_core::transaction::Lease;
 use prometheus_client::metrics::counter::Counter;
@@ -15,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::context::Context;
 use super::inbox::Inbox;
@@ -198,10 +199,17 @@ impl RecordHandler for TaskHandler {
                     h.join.abort();
                     let _ = h.join.await;
                     complete = false;
-                    warn!(
-                        partition = %tp,
-                        timeout_ms = timeout.as_millis(),
-                        "in-flight work did not finish within shutdown.timeout.ms: abandoned, it is not committed and will be redone"
+                    self.ctx.events.record(
+                        Event::new(
+                            Level::Warn,
+                            "abandoned",
+                            format!(
+                                "in-flight work did not finish within shutdown.timeout.ms ({} ms): abandoned, it is not committed and will be redone",
+                                timeout.as_millis()
+                            ),
+                        )
+                        .task(self.task)
+                        .partition(&tp.topic, tp.partition),
                     );
                 }
             }
@@ -210,11 +218,11 @@ impl RecordHandler for TaskHandler {
             let flushed = match tokio::time::timeout_at(deadline, self.store.flush()).await {
                 Ok(Ok(())) => true,
                 Ok(Err(e)) => {
-                    warn!(error = %e, "the final transaction did not commit: its records will be redone");
+                    self.ctx.events.record(Event::new(Level::Warn, "abandoned", format!("the final transaction did not commit: {e}; its records will be redone")).task(self.task));
                     false
                 }
                 Err(_) => {
-                    warn!(timeout_ms = timeout.as_millis(), "the final transaction did not commit within shutdown.timeout.ms: its records will be redone");
+                    self.ctx.events.record(Event::new(Level::Warn, "abandoned", format!("the final transaction did not commit within shutdown.timeout.ms ({} ms): its records will be redone", timeout.as_millis())).task(self.task));
                     false
                 }
             };

@@ -2,16 +2,17 @@
 //! [`WATCH_INTERVAL`] it sets the partition's lag in time (the age of its
 //! oldest unresolved record) and how long its committable offset has stood
 //! still while records waited, marks the partition stalled past
-//! `partition.stall.timeout.ms` (metric, status, a WARN) and clears it when
-//! the offset moves. The rule is the core's `progress`.
+//! `partition.stall.timeout.ms` (metric, status, an event) and clears it
+//! when the offset moves; and lets a throttling episode end. The rule is
+//! the core's `progress`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use lambda_sink_core::journal::{Event, Level};
 use lambda_sink_core::progress::progress;
 use lambda_sink_core::record::TopicPartition;
 use tokio::time::Instant;
-use tracing::{info, warn};
 
 use super::context::Context;
 use crate::metrics::PartitionLabels;
@@ -24,6 +25,7 @@ pub(super) const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 pub(super) struct Watch {
     ctx: Arc<Context>,
     task: usize,
+    tp: TopicPartition,
     labels: PartitionLabels,
     /// When the committable offset last moved, or nothing last waited.
     moved_at: Instant,
@@ -36,6 +38,7 @@ impl Watch {
         Self {
             ctx,
             task,
+            tp: tp.clone(),
             labels: PartitionLabels {
                 topic: tp.topic.to_string(),
                 partition: tp.partition.to_string(),
@@ -80,16 +83,30 @@ impl Watch {
                 .status
                 .stall(self.task, &self.partition(), p.stalled);
             let seconds = p.stuck_for.as_secs();
-            match oldest.filter(|_| p.stalled) {
-                Some((offset, _)) => warn!(
-                    oldest_unresolved_offset = offset,
-                    stuck_seconds = seconds,
-                    "partition stalled: its committable offset has not moved for {seconds} s while records wait (partition.stall.timeout.ms is {} ms)",
-                    threshold.as_millis()
+            let event = match oldest.filter(|_| p.stalled) {
+                Some((offset, _)) => Event::new(
+                    Level::Warn,
+                    "partition_stalled",
+                    format!(
+                        "partition stalled: its committable offset has not moved for {seconds} s while records wait, the oldest unresolved at offset {offset} (partition.stall.timeout.ms is {} ms)",
+                        threshold.as_millis()
+                    ),
+                )
+                .offsets(offset),
+                None => Event::new(
+                    Level::Info,
+                    "partition_flows",
+                    "partition flows again: its committable offset moved",
                 ),
-                None => info!("partition flows again: its committable offset moved"),
-            }
+            };
+            self.ctx.events.record(
+                event
+                    .task(self.task)
+                    .partition(&self.tp.topic, self.tp.partition),
+            );
         }
+        // The connector's throttling episode ends on a clock too.
+        self.ctx.events.tick(self.ctx.in_flight.limit());
     }
 }
 

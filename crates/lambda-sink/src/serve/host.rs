@@ -21,14 +21,16 @@ use lambda_sink_core::connect::infos::invalid_message;
 use lambda_sink_core::connect::placement::{
     Owned, SlotTopics, Slots, in_flight_share, slot_topic, tasks_max,
 };
-use lambda_sink_core::connect::records::{ClusterState, ConnectorEntry, TargetState};
+use lambda_sink_core::connect::records::{ClusterState, ConnectorEntry, Props, TargetState};
 use lambda_sink_core::connect::status::{State, report_key};
+use lambda_sink_core::journal::{Event, Level};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info, warn};
 
 use super::hosted::Hosted;
 use super::node::Node;
+use crate::events::Events;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, RunError, Telemetry};
 use crate::status::ServiceStatus;
@@ -139,18 +141,20 @@ fn start(
     let (desired, rx) = watch::channel(Some(entry));
     let status = Arc::new(Mutex::new(Arc::new(ServiceStatus::new(name, name, 0))));
     let metrics = Arc::new(Metrics::new());
+    let events = Arc::new(Events::default());
     let (w, n, s) = (worker.clone(), name.to_string(), status.clone());
-    let m = metrics.clone();
+    let (m, e) = (metrics.clone(), events.clone());
     let join = tokio::spawn(async move {
         if let Some(p) = predecessor {
             let _ = p.await;
         }
-        supervise(w, n, rx, s, m).await;
+        supervise(w, n, rx, s, (m, e)).await;
     });
     Hosted {
         desired,
         status,
         metrics,
+        events,
         join,
     }
 }
@@ -198,6 +202,7 @@ struct Supervised {
     placed: watch::Receiver<Owned>,
     slot: Arc<Mutex<Arc<ServiceStatus>>>,
     metrics: Arc<Metrics>,
+    events: Arc<Events>,
 }
 
 impl Supervised {
@@ -224,7 +229,7 @@ async fn supervise(
     name: String,
     desired: watch::Receiver<Option<ConnectorEntry>>,
     slot: Arc<Mutex<Arc<ServiceStatus>>>,
-    metrics: Arc<Metrics>,
+    (metrics, events): (Arc<Metrics>, Arc<Events>),
 ) {
     let placed = worker.placement.owned();
     let mut s = Supervised {
@@ -234,7 +239,9 @@ async fn supervise(
         placed,
         slot,
         metrics,
+        events,
     };
+    let mut last: Option<(TargetState, BTreeSet<usize>)> = None;
     // The group to delete when the connector is deleted.
     let mut group: Option<(KafkaConfig, ConnectorId)> =
         ConnectorId::sanitize(&s.name).map(|id| (s.worker.config.kafka.clone(), id));
@@ -244,6 +251,8 @@ async fn supervise(
     loop {
         let mut failed = false;
         let tasks = placed_here(&mut s.placed, &s.name);
+        lifecycle(&s.events, last.as_ref(), seen.target, &tasks);
+        last = Some((seen.target, tasks.clone()));
         match seen.target {
             _ if tasks.is_empty() => s.publish(Arc::new(s.status(&s.name, &tasks))),
             TargetState::Paused | TargetState::Stopped => {
@@ -257,6 +266,11 @@ async fn supervise(
             }
             TargetState::Started => match config_of(&s.worker, &seen).await {
                 Err(trace) => {
+                    s.events.record(Event::new(
+                        Level::Error,
+                        "failed",
+                        format!("the configuration cannot run: {}", trace.reason()),
+                    ));
                     let status = s.status(&s.name, &tasks);
                     status.failed(trace.reason());
                     s.publish(Arc::new(status));
@@ -328,6 +342,7 @@ async fn run(
         metrics: s.metrics.clone(),
         status: status.clone(),
         tracer: crate::otel::tracer(),
+        events: s.events.clone(),
     };
     let span = tracing::info_span!("connector", name = %status.name());
     let ids: Vec<usize> = tasks.iter().copied().collect();
@@ -345,6 +360,15 @@ async fn run(
             changed = s.desired.changed() => {
                 let current = s.desired.borrow().clone();
                 if changed.is_err() || needs_restart(seen, current.as_ref(), false, &worker.worker_id) {
+                    if let Some(next) = current.as_ref().filter(|n| n.config != seen.config) {
+                        s.events.record(Event::new(
+                            Level::Info,
+                            "config_changed",
+                            format!("the configuration changed ({}): restarting", changed_keys(&seen.config, &next.config)),
+                        ));
+                    } else if current.as_ref().is_some_and(|n| n.restart.seq != seen.restart.seq) {
+                        s.events.record(Event::new(Level::Info, "restarting", "a restart was requested"));
+                    }
                     restart(&status);
                     break pipeline.await;
                 }
@@ -375,6 +399,51 @@ async fn run(
             true
         }
     }
+}
+
+/// Records what changed between runs: the target state (paused, stopped,
+/// resumed) and the tasks placed on this worker.
+fn lifecycle(
+    events: &Events,
+    last: Option<&(TargetState, BTreeSet<usize>)>,
+    target: TargetState,
+    tasks: &BTreeSet<usize>,
+) {
+    let (was, had) = match last {
+        Some((was, had)) => (Some(*was), Some(had)),
+        None => (None, None),
+    };
+    if had != Some(tasks) {
+        events.record(Event::new(
+            Level::Info,
+            "tasks_placed",
+            format!("tasks placed on this worker: {tasks:?}"),
+        ));
+    }
+    let change = match (was, target) {
+        (Some(w), t) if w == t => None,
+        (_, TargetState::Paused) => Some(("paused", "paused: its tasks stop consuming")),
+        (_, TargetState::Stopped) => Some(("stopped", "stopped: its tasks are shut down")),
+        (Some(_), TargetState::Started) => Some(("resumed", "resumed")),
+        (None, TargetState::Started) => None,
+    };
+    if let Some((event, message)) = change {
+        events.record(Event::new(Level::Info, event, message));
+    }
+}
+
+/// The keys whose values differ between `old` and `new`, for the event
+/// log (names only: values may be secrets).
+fn changed_keys(old: &Props, new: &Props) -> String {
+    let keys: Vec<&str> = old
+        .keys()
+        .chain(new.keys())
+        .filter(|k| old.get(*k) != new.get(*k))
+        .map(String::as_str)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    keys.join(", ")
 }
 
 /// A deleted connector: this worker left its group; the last one out

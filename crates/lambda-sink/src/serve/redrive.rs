@@ -245,6 +245,7 @@ async fn redrive(
         metrics: metrics.clone(),
         status: Arc::new(ServiceStatus::new(name, config.connector_id.as_str(), 0)),
         tracer: crate::otel::tracer(),
+        events: Arc::default(),
     };
     if !records.is_empty() {
         pipeline::replay(

@@ -217,6 +217,25 @@ async function shot(page, name, centred) {
   await page.waitForFunction(() => /redrove 1 of 1: \{"success":1\}/.test(document.querySelector('[data-testid="redrive-report"]')?.textContent || ""));
   console.log("redriven dlq-offset " + offset);
 
+  step("the event log: what happened, newest first, filtered by level");
+  await page.goto(URL + "/console#/connector/" + encodeURIComponent(NAME));
+  const events = page.getByTestId("events");
+  await events.waitFor();
+  const told = ["tasks_started", "partitions_assigned", "dead_letter", "paused", "resumed", "config_changed"];
+  await page.waitForFunction((kinds) => kinds.every((k) => document.querySelector(`[data-testid="events"] li[data-event="${k}"]`)), told);
+  const order = await events.locator("li").evaluateAll((items) => items.map((li) => li.dataset.event));
+  const newest = (k) => order.indexOf(k);
+  assert.ok(newest("config_changed") < newest("resumed") && newest("resumed") < newest("paused") && newest("paused") < order.lastIndexOf("tasks_started"),
+    "newest first: " + order.join(", "));
+  assert.match(await events.locator('li[data-event="dead_letter"]').first().textContent(), /^\d\d:\d\d:\d\dWARNdead_letter record sent to the dead letter queue .* — task 0 · .*-0 · offsets \d+$/);
+  await shot(page, "console-events", events);
+  await page.getByTestId("events-level").selectOption("warn");
+  await page.waitForFunction(() => {
+    const items = [...document.querySelectorAll('[data-testid="events"] li')];
+    return items.length > 0 && items.every((li) => li.dataset.level !== "info");
+  });
+  assert.ok(await events.locator('li[data-event="dead_letter"]').count() > 0, "the dead letters stay");
+
   if (SHOTS) { // the detail page once it has some history
     await page.goto(URL + "/console#/connector/" + encodeURIComponent(NAME));
     await page.waitForFunction(() => (document.querySelector('[data-testid="plot-throughput"] polyline')?.getAttribute("points") || "").trim().split(" ").length >= 8);

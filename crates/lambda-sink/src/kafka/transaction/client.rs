@@ -19,6 +19,7 @@ use tracing::info;
 use super::port::{Class, Txn, TxnError};
 use super::transactor::{Fail, Transactions};
 use crate::error::{Error, Fault, OrFault};
+use crate::events::Events;
 use crate::kafka::consumer::GroupMetadata;
 use crate::kafka::polled::{Delivery, PolledProducer};
 use crate::kafka::producer::{OutcomeRecord, permanent_delivery_error};
@@ -78,7 +79,7 @@ impl Initialised {
         self,
         group: GroupMetadata,
         bounds: Bounds,
-        metrics: Arc<Metrics>,
+        telemetry: (Arc<Metrics>, Arc<Events>),
         fail: Fail,
     ) -> Transactions {
         let id = self.id.to_string();
@@ -88,7 +89,7 @@ impl Initialised {
             id: self.id,
             group,
         };
-        Transactions::start(txn, id, bounds, metrics, fail)
+        Transactions::start(txn, id, bounds, telemetry, fail)
     }
 }
 

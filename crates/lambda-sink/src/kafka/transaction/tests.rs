@@ -370,7 +370,7 @@ impl Run {
                 interval: Duration::from_millis(50),
                 max_records: 40,
             },
-            metrics.clone(),
+            (metrics.clone(), Arc::default()),
             Arc::new(move |reason| failed.lock().unwrap().push(reason)),
         );
         let partitions = (0..PARTITIONS)

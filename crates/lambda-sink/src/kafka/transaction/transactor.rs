@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use lambda_sink_core::config::Transactions as Bounds;
+use lambda_sink_core::journal::{Event as Logged, Level};
 use lambda_sink_core::record::TopicPartition;
 use lambda_sink_core::retry::Backoff;
 use lambda_sink_core::transaction::{self as txn, Admission, Content, Lease, Leases, Release};
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::port::{Class, Txn, TxnError};
+use crate::events::Events;
 use crate::kafka::producer::OutcomeRecord;
 use crate::metrics::{Metrics, ResultLabel};
 
@@ -73,13 +75,14 @@ enum Control {
 }
 
 impl Transactions {
-    /// Starts the transactor of `txn` (transactional id `id`); `fail` stops
-    /// the connector on a failure no retry heals.
+    /// Starts the transactor of `txn` (transactional id `id`), counting in
+    /// `metrics` and logging aborts to `events`; `fail` stops the connector
+    /// on a failure no retry heals.
     pub(crate) fn start<T: Txn>(
         txn: T,
         id: String,
         bounds: Bounds,
-        metrics: Arc<Metrics>,
+        (metrics, events): (Arc<Metrics>, Arc<Events>),
         fail: Fail,
     ) -> Self {
         let (releases, releases_rx) = mpsc::channel(RELEASE_QUEUE);
@@ -89,6 +92,7 @@ impl Transactions {
             id,
             bounds,
             metrics,
+            events,
             fail,
             phase: Phase::Idle,
             leases: Leases::default(),
@@ -197,6 +201,7 @@ struct Transactor<T: Txn> {
     id: String,
     bounds: Bounds,
     metrics: Arc<Metrics>,
+    events: Arc<Events>,
     fail: Fail,
     phase: Phase,
     leases: Leases,
@@ -560,6 +565,16 @@ impl<T: Txn> Transactor<T> {
             .transactions
             .get_or_create(&ResultLabel { result: "aborted" })
             .inc();
+        self.events.record(Logged::new(
+            Level::Warn,
+            "transaction_aborted",
+            format!(
+                "exactly-once transaction {} aborted: its {} outcome records over {} partitions are written again",
+                self.id,
+                self.current.records().len(),
+                self.current.offsets().len()
+            ),
+        ));
         let queued = std::mem::take(&mut self.queued);
         self.current.append(queued);
         self.deliveries.clear();

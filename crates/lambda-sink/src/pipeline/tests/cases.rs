@@ -635,3 +635,64 @@ async fn each_attempt_is_a_span_whose_context_the_request_carries() {
         attempts[1].span_context.trace_id()
     );
 }
+
+/// The event log tells what happened without a line per throttled call: a
+/// throttling episode is an event when it starts and one when it has been
+/// quiet long enough, with what it came to; a dead letter names its task,
+/// partition and offset.
+#[tokio::test(start_paused = true)]
+async fn the_event_log_tells_a_throttling_episode_and_a_dead_letter() {
+    use lambda_sink_core::journal::{Level, QUIET_MS, Query};
+    let h = Setup::new(&[], |n, call: &Call| {
+        if n == 0 {
+            Answer::After(MS, failure(429, "TooManyRequestsException"))
+        } else if call.offsets.len() > 1 || call.offsets == [2] {
+            Answer::After(MS, failure(413, "RequestTooLargeException"))
+        } else {
+            echo(n, call)
+        }
+    })
+    .start();
+    h.deliver((0..4).map(|o| record(0, o, "{}")));
+    h.stored(0, 4).await;
+    let events = |level| {
+        h.ctx.events.query(&Query {
+            level,
+            ..Query::default()
+        })
+    };
+    let warned = events(Level::Warn);
+    let kinds: Vec<&str> = warned.iter().map(|e| e.event).collect();
+    assert_eq!(kinds, ["throttling_started", "dead_letter"], "{warned:#?}");
+    let dead = &warned[1];
+    assert_eq!(
+        (
+            dead.task,
+            dead.topic.as_deref(),
+            dead.partition,
+            dead.offsets.as_deref()
+        ),
+        (Some(0), Some(TOPIC), Some(0), Some("2"))
+    );
+    assert!(
+        !events(Level::Info)
+            .iter()
+            .any(|e| e.event == "throttling_ended"),
+        "not over while recent"
+    );
+    // The quiet time passes (the paused clock moves on).
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(QUIET_MS).unwrap() + 1_000,
+    ))
+    .await;
+    let ended: Vec<_> = events(Level::Info)
+        .into_iter()
+        .filter(|e| e.event == "throttling_ended")
+        .collect();
+    assert_eq!(ended.len(), 1, "{ended:#?}");
+    assert!(
+        ended[0].message.contains("1 throttled invocations"),
+        "{}",
+        ended[0].message
+    );
+}

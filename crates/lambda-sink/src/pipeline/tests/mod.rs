@@ -122,6 +122,7 @@ impl Setup {
             metrics: Arc::new(Metrics::new()),
             status: Arc::new(ServiceStatus::new("component", "component", 1)),
             tracer: self.tracer,
+            events: Arc::default(),
         };
         let ctx = Arc::new(Context::new(
             self.config,

@@ -34,6 +34,7 @@ pub(super) fn routes() -> Router<Arc<Node>> {
             get(config).put(put_config).patch(patch_config),
         )
         .route("/connectors/{name}/status", get(status))
+        .route("/connectors/{name}/events", get(events))
         .route("/connectors/{name}/tasks", get(tasks))
         .route("/connectors/{name}/tasks-config", get(tasks_config))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
@@ -234,6 +235,21 @@ async fn status(State(w): Shared, Path(name): Path<String>) -> ApiResult<Respons
         .admin
         .entry(&name, || format!("No status found for connector {name}"))?;
     Ok(axum::Json(status_json(&w, &name, &e)).into_response())
+}
+
+/// The connector's event log on this worker (an extension):
+/// `{"worker": <id>, "events": [...]}`, filtered by `level`, `since`,
+/// `until` and `limit`.
+async fn events(
+    State(w): Shared,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> ApiResult<Response> {
+    w.admin.connector(&name)?;
+    let log = w.host.events(&name).unwrap_or_default();
+    let mut body = crate::http::events(&log, &params).map_err(ApiError::bad_request)?;
+    body["worker"] = json!(w.worker_id);
+    Ok(axum::Json(body).into_response())
 }
 
 /// A task's config as Connect shows it: the connector's, plus the class.

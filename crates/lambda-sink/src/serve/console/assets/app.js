@@ -448,6 +448,22 @@ function plots(plot) {
   ];
 }
 
+// ── The connector's event log, as a timeline (newest on top) ────────────
+function timeline(answer) {
+  const events = (answer && answer.events) || [];
+  if (!events.length) return el("p", { class: "muted", "data-testid": "events-empty", text: "No events at this level." });
+  return el("ol", { class: "timeline", "data-testid": "events" }, events.slice().reverse().map((e) => {
+    const where = [e.task === undefined ? null : "task " + e.task,
+      e.topic === undefined ? null : e.topic + "-" + e.partition,
+      e.offsets === undefined ? null : "offsets " + e.offsets].filter(Boolean).join(" · ");
+    return el("li", { class: "level-" + e.level, "data-event": e.event, "data-level": e.level },
+      el("time", { datetime: new Date(e.at).toISOString(), title: new Date(e.at).toString(), text: clock(e.at) }),
+      el("span", { class: "level " + e.level, text: e.level.toUpperCase() }),
+      el("b", { text: e.event }), " ", el("span", { "data-testid": "event-message", text: e.message }),
+      where ? el("span", { class: "muted", text: " — " + where }) : null);
+  }));
+}
+
 // ── Connector detail page ───────────────────────────────────────────────
 function detailPage(name) {
   const head = el("div", { class: "bar" });
@@ -455,6 +471,9 @@ function detailPage(name) {
   const charts = el("div", { class: "plots" });
   const totals = el("p", { class: "muted", "data-testid": "totals" });
   const stalls = el("div");
+  const events = el("div");
+  const level = el("select", { "data-testid": "events-level", "aria-label": "Lowest level shown" },
+    ["info", "warn", "error"].map((l) => el("option", { value: l, text: l + " and above" })));
   show(
     el("p", {}, el("a", { href: "#/", text: "← Connectors" })),
     head, totals, stalls,
@@ -462,14 +481,17 @@ function detailPage(name) {
       el("a", { href: "#/connector/" + path(name) + "/dlq", "data-testid": "dlq-link" }, "Dead letter queue")),
     el("table", {}, el("thead", {}, el("tr", {}, ["Task", "State", "Worker", "Trace"].map((h) => el("th", { text: h })))), tasks),
     charts,
+    el("section", { class: "events" }, el("h2", {}, "Events on this worker ", level), events),
     el("details", { class: "prometheus" }, el("summary", { text: "Long-term monitoring: scrape /metrics into Prometheus" }),
       el("pre", { text: "scrape_configs:\n  - job_name: lambda-sink\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['" + location.host + "']\n# every sample carries connector=\"" + name + "\"; e.g. in Grafana:\n# sum by (outcome) (rate(lambda_sink_records_resolved_total{connector=\"" + name + "\"}[1m]))" })));
   every(async () => {
-    let status, plot;
+    let status, plot, log;
     try {
       status = await api("GET", "/connectors/" + path(name) + "/status");
       plot = await api("GET", "/console/api/connectors/" + path(name) + "/series");
+      log = await api("GET", "/connectors/" + path(name) + "/events?limit=200&level=" + level.value);
     } catch (e) { head.replaceChildren(el("h1", { text: name }), el("span", { class: "error", text: e.message })); return; }
+    events.replaceChildren(timeline(log));
     head.replaceChildren(el("h1", { text: name }), badge(status.connector.state), actions(name, status.connector.state));
     if (status.connector.trace) head.append(el("pre", { class: "trace", "data-testid": "trace", text: status.connector.trace }));
     tasks.replaceChildren(...status.tasks.map((t) => el("tr", {},
