@@ -6,14 +6,15 @@
 //! episode begins and ends ([`Throttling`]), so a flood of 429s is two
 //! events, not thousands.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Invalid, invalid};
 
 /// How much an event matters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Something happened as it should (started, partitions assigned).
@@ -40,32 +41,36 @@ impl Level {
 }
 
 /// One event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
-    /// Its number in the connector's log on this worker, from 1.
+    /// Its number in the journal that holds it, from 1.
+    #[serde(default)]
     pub seq: u64,
     /// When, in milliseconds since the epoch.
     pub at: i64,
     /// How much it matters.
     pub level: Level,
-    /// What happened, one word (`started`, `partitions_assigned`,
-    /// `throttling_started`, `dead_letters`, …; docs/operations.md lists
+    /// What happened, one word (`tasks_started`, `partitions_assigned`,
+    /// `throttling_started`, `dead_letter`, …; docs/operations.md lists
     /// them all).
-    pub event: &'static str,
+    pub event: Cow<'static, str>,
     /// What happened, for people.
     pub message: String,
     /// The task it happened in, when one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<usize>,
     /// The topic it happened to, when one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
     /// The partition it happened to, when one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<i32>,
     /// The offsets it concerns (`first..=last`), when any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offsets: Option<String>,
+    /// The worker it happened on (`serve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 impl Event {
@@ -76,12 +81,13 @@ impl Event {
             seq: 0,
             at: 0,
             level,
-            event,
+            event: Cow::Borrowed(event),
             message: message.into(),
             task: None,
             topic: None,
             partition: None,
             offsets: None,
+            worker: None,
         }
     }
 

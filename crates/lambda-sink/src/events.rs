@@ -1,11 +1,12 @@
 //! A connector's event log at run time ([`Events`]): each event is kept in
-//! the connector's bounded journal on this worker (the newest [`KEPT`]) and
+//! the connector's bounded journal in this process (the newest [`KEPT`]),
 //! logged with the same fields (`event`, `task`, `topic`, `partition`,
-//! `offsets`; in JSON logs, as keys). Throttles become episodes: one event
-//! when Lambda starts throttling, one when it has stopped. The rules are
-//! the core's [`journal`](lambda_sink_core::journal).
+//! `offsets`; in JSON logs, as keys) and, on a `serve` worker, published to
+//! the cluster's events topic. Throttles become episodes: one event when
+//! Lambda starts throttling, one when it has stopped. The rules are the
+//! core's [`journal`](lambda_sink_core::journal).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lambda_sink_core::journal::{Episode, Event, Journal, Level, Query, Throttling};
@@ -17,6 +18,10 @@ use crate::sync::lock;
 /// Events kept per connector.
 pub const KEPT: usize = 1_000;
 
+/// Where a connector's events go besides its journal (`serve`: the
+/// cluster's events topic).
+pub type Publish = Arc<dyn Fn(&Event) + Send + Sync>;
+
 /// One connector's event log; share it (`Arc`) between its runs, so a
 /// restart keeps what came before.
 pub struct Events {
@@ -24,6 +29,7 @@ pub struct Events {
     throttling: Mutex<Throttling>,
     /// The clock episodes are timed by (tokio's: virtual in tests).
     origin: Instant,
+    publish: Option<Publish>,
 }
 
 impl Default for Events {
@@ -32,6 +38,7 @@ impl Default for Events {
             journal: Mutex::new(Journal::new(KEPT)),
             throttling: Mutex::new(Throttling::default()),
             origin: Instant::now(),
+            publish: None,
         }
     }
 }
@@ -46,7 +53,7 @@ fn now_ms() -> i64 {
 macro_rules! log {
     ($level:ident, $e:expr) => {
         tracing::$level!(
-            event = $e.event,
+            event = &*$e.event,
             task = $e.task,
             topic = $e.topic.as_deref(),
             partition = $e.partition,
@@ -58,13 +65,24 @@ macro_rules! log {
 }
 
 impl Events {
-    /// Records `event` now, and logs it.
+    /// A log whose events are also given to `publish`.
+    pub fn published(publish: Publish) -> Self {
+        Self {
+            publish: Some(publish),
+            ..Self::default()
+        }
+    }
+
+    /// Records `event` now, logs it, and publishes it.
     pub fn record(&self, mut event: Event) {
         event.at = now_ms();
         match event.level {
             Level::Info => log!(info, event),
             Level::Warn => log!(warn, event),
             Level::Error => log!(error, event),
+        }
+        if let Some(publish) = &self.publish {
+            publish(&event);
         }
         lock(&self.journal).push(event);
     }

@@ -19,7 +19,7 @@ use crate::error::{Error, Fault, OrFault};
 use crate::events::Events;
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
-use lambda_sink_core::journal::Query as JournalQuery;
+use lambda_sink_core::journal::{Event, Query as JournalQuery};
 
 /// The media type of prometheus-client's exposition.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -119,7 +119,7 @@ async fn events_json(
     State(s): State<Shared>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    match events(&s.events, &params) {
+    match events(&params, |query| s.events.query(query)) {
         Ok(body) => axum::Json(body).into_response(),
         Err(message) => (
             StatusCode::BAD_REQUEST,
@@ -130,12 +130,16 @@ async fn events_json(
 }
 
 /// The answer to `GET …/events?level=&since=&until=&limit=`:
-/// `{"events": [...]}`, oldest first; or why the query is wrong.
+/// `{"events": [...]}` of what `read` finds for the query, oldest first;
+/// or why the query is wrong.
 ///
 /// # Errors
 /// A parameter that does not parse, for the 400 answer.
-pub fn events(log: &Events, params: &[(String, String)]) -> Result<Value, String> {
+pub fn events(
+    params: &[(String, String)],
+    read: impl FnOnce(&JournalQuery) -> Vec<Event>,
+) -> Result<Value, String> {
     let query = JournalQuery::parse(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| e.to_string())?;
-    Ok(serde_json::json!({ "events": log.query(&query) }))
+    Ok(serde_json::json!({ "events": read(&query) }))
 }

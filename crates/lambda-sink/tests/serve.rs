@@ -376,16 +376,9 @@ async fn lifecycle_through_the_connect_api() {
     w.wait_seen(&second, 4).await;
     assert_eq!(w.committed_to_end(&name).await, vec![17, 17]);
 
-    // The connector's event log on this worker tells all this, in order,
-    // and nothing above info.
-    let (code, log) = api.get(&path("events")).await;
-    assert_eq!(code, 200, "{log}");
-    assert_eq!(log["worker"], json!(worker_id));
-    let events = log["events"].as_array().unwrap();
-    let kinds: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    // The connector's event log tells all this, in order, and nothing
+    // above info. (Through the events topic: every worker reads every
+    // worker's events back.)
     let story = [
         "tasks_placed",
         "tasks_started",
@@ -401,13 +394,26 @@ async fn lifecycle_through_the_connect_api() {
         "config_changed",
         "tasks_started",
     ];
-    let mut told = story.iter().peekable();
-    for kind in &kinds {
-        if told.peek() == Some(&kind) {
-            told.next();
+    let tells = |events: &[Value]| {
+        let mut told = story.iter().peekable();
+        for e in events {
+            if told.peek().is_some_and(|k| e["event"] == **k) {
+                told.next();
+            }
         }
-    }
-    assert_eq!(told.next(), None, "{kinds:?} tells {story:?} in order");
+        told.next().is_none()
+    };
+    let log = wait_until(MINUTE, "the whole story in the event log", || async {
+        let (code, log) = api.get(&path("events")).await;
+        assert_eq!(code, 200, "{log}");
+        tells(log["events"].as_array().unwrap()).then_some(log)
+    })
+    .await;
+    let events = log["events"].as_array().unwrap();
+    assert!(
+        events.iter().all(|e| e["worker"] == json!(worker_id)),
+        "{log}"
+    );
     let changed = events
         .iter()
         .find(|e| e["event"] == "config_changed")
@@ -1019,6 +1025,7 @@ async fn tasks_max_is_the_connectors_total_across_workers() {
 
     // A third worker: tasks move to it, they do not multiply.
     let c = w.worker(&worker);
+    let mut ran_tasks = vec![a.api_url().await, b.api_url().await, c.api_url().await];
     wait_placed(&api_a, &name, &[&a, &b, &c], MINUTE).await;
     w.wait_members(&group, 3).await;
 
@@ -1082,6 +1089,31 @@ async fn tasks_max_is_the_connectors_total_across_workers() {
     wait_placed(&api_a2, &name, &[&a2, &b2], MINUTE).await;
     w.produce(600, 12).await;
     w.s.wait_committed_to_end(&group, &w.topic, 6, MINUTE).await;
+
+    // The event log outlives the workers that wrote it, and any worker
+    // answers for all of them: what A, B (killed) and C told before they
+    // went, and what A2 and B2 told since.
+    ran_tasks.extend([a2.api_url().await, b2.api_url().await]);
+    let ran_tasks: Vec<String> = ran_tasks
+        .iter()
+        .map(|url| url.trim_start_matches("http://").to_string())
+        .collect();
+    wait_until(MINUTE, "every worker's tasks_started on B2", || async {
+        let (_, log) = api_b2
+            .get(&format!("/connectors/{name}/events?limit=1000"))
+            .await;
+        let started: Vec<&str> = log["events"]
+            .as_array()?
+            .iter()
+            .filter(|e| e["event"] == "tasks_started")
+            .filter_map(|e| e["worker"].as_str())
+            .collect();
+        ran_tasks
+            .iter()
+            .all(|w| started.contains(&w.as_str()))
+            .then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -807,7 +807,7 @@ pub static PROPERTIES: &[Property] = &[
         Low,
         Lambda,
         true,
-        "Adds `idempotencyKey` to each payload element (inside `payload`, or to the ESM record), so a function can dedupe redelivered records (Powertools' idempotency utility): `offset` (`<topic>/<partition>/<offset>`, the same on every redelivery), `header:<name>` (that header's value) or `field:<name>` (that top-level field of a JSON value); `none` adds nothing. A record's W3C `traceparent` header is always passed on: as the `traceparent` field of Confluent's element, and as the invocation's `X-Amzn-Trace-Id` (the first traced record of the batch)."
+        "Adds `idempotencyKey` to each payload element (inside `payload`, or to the ESM record), so a function can dedupe redelivered records (Powertools' idempotency utility): `offset` (`<topic>/<partition>/<offset>`, the same on every redelivery), `header:<name>` (that header's value) or `field:<name>` (that top-level field of a JSON value); `none` adds nothing. A record's W3C `traceparent` header is always passed on: as the `traceparent` field of Confluent's element, and as the invocation's `X-Amzn-Trace-Id` (the first traced record of the batch) — with OpenTelemetry traces on, the invocation span's context instead (docs/operations.md, \"Traces\")."
     ),
     prop!(
         "aws.lambda.on.failure",

@@ -56,6 +56,10 @@ pub struct WorkerConfig {
     pub config_topic: String,
     /// `status.storage.topic`.
     pub status_topic: String,
+    /// `events.storage.topic`.
+    pub events_topic: String,
+    /// `events.storage.retention.ms`.
+    pub events_retention: Duration,
     /// `config.storage.replication.factor` / `status.storage.replication.factor`
     /// (-1: the broker's default).
     pub replication: (i32, i32),
@@ -141,6 +145,23 @@ pub static WORKER_PROPERTIES: &[Property] = &[
         DefaultValue::Value("-1"),
         Importance::Low,
         "Replication factor of the status topic when created.",
+    ),
+    worker(
+        "events.storage.topic",
+        Kind::String,
+        DefaultValue::Derived("<group.id>-events"),
+        Importance::Low,
+        "Single-partition topic every worker writes its connectors' events to and reads: any worker answers GET /connectors/{name}/events for the whole cluster, and events survive restarts.",
+    ),
+    worker(
+        "events.storage.retention.ms",
+        Kind::Int {
+            min: 60_000,
+            max: i64::MAX,
+        },
+        DefaultValue::Value("604800000"),
+        Importance::Low,
+        "How long the events topic keeps events (retention.ms when the worker creates it).",
     ),
     worker(
         "offset.storage.topic",
@@ -320,6 +341,12 @@ pub fn validate_worker(
     let status_topic = w
         .text("status.storage.topic")
         .unwrap_or_else(|| format!("{group_id}-status"));
+    let events_topic = w
+        .text("events.storage.topic")
+        .unwrap_or_else(|| format!("{group_id}-events"));
+    let events_retention = w
+        .number("events.storage.retention.ms")
+        .unwrap_or(604_800_000);
     let replication = (
         w.number("config.storage.replication.factor").unwrap_or(-1),
         w.number("status.storage.replication.factor").unwrap_or(-1),
@@ -339,6 +366,8 @@ pub fn validate_worker(
             group_id,
             config_topic,
             status_topic,
+            events_topic,
+            events_retention: Duration::from_millis(events_retention.unsigned_abs()),
             replication: (
                 i32::try_from(replication.0).unwrap_or(-1),
                 i32::try_from(replication.1).unwrap_or(-1),
@@ -553,6 +582,8 @@ mod tests {
         assert_eq!(w.group_id, "lambda-sink");
         assert_eq!(w.config_topic, "lambda-sink-configs");
         assert_eq!(w.status_topic, "lambda-sink-status");
+        assert_eq!(w.events_topic, "lambda-sink-events");
+        assert_eq!(w.events_retention, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(w.listener.to_string(), "127.0.0.1:8083");
         assert_eq!((w.replication, w.max_body), ((-1, -1), 1 << 20));
         assert_eq!(w.heartbeat, Duration::from_secs(5));

@@ -141,20 +141,23 @@ fn start(
     let (desired, rx) = watch::channel(Some(entry));
     let status = Arc::new(Mutex::new(Arc::new(ServiceStatus::new(name, name, 0))));
     let metrics = Arc::new(Metrics::new());
-    let events = Arc::new(Events::default());
+    // Its event log, kept across its runs here and published to the
+    // cluster's events topic.
+    let events = Arc::new(Events::published(
+        worker.events.publisher(name, &worker.worker_id),
+    ));
     let (w, n, s) = (worker.clone(), name.to_string(), status.clone());
-    let (m, e) = (metrics.clone(), events.clone());
+    let m = metrics.clone();
     let join = tokio::spawn(async move {
         if let Some(p) = predecessor {
             let _ = p.await;
         }
-        supervise(w, n, rx, s, (m, e)).await;
+        supervise(w, n, rx, s, (m, events)).await;
     });
     Hosted {
         desired,
         status,
         metrics,
-        events,
         join,
     }
 }

@@ -8,6 +8,8 @@
 //! * [`console`] — the web console and its live plots;
 //! * [`store`] — a compacted topic as a replicated log (read to the end at
 //!   start, read-your-writes);
+//! * `journal` — every connector's events from every worker, through the
+//!   events topic;
 //! * `hosted` — the connectors this worker runs; `host` — one supervisor
 //!   each, following its config and target state, and the status reporter;
 //! * `placement` — where this worker's tasks run: the workers' consumer
@@ -32,6 +34,7 @@ mod cluster;
 pub mod console;
 mod host;
 mod hosted;
+mod journal;
 pub(crate) mod node;
 pub mod offsets;
 mod placement;

@@ -10,6 +10,7 @@ use super::admin::Admin;
 use super::cluster::{ConfigTopic, StatusTopic};
 use super::console::series::Series;
 use super::hosted::Host;
+use super::journal::ClusterEvents;
 use super::placement::Placement;
 use crate::kafka::producer::Producers;
 use lambda_sink_core::config::worker::WorkerConfig;
@@ -40,4 +41,6 @@ pub struct Node {
     pub series: Series,
     /// The outcome producers its connectors share.
     pub producers: Producers,
+    /// Every connector's events, from every worker.
+    pub events: ClusterEvents,
 }

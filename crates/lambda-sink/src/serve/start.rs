@@ -11,6 +11,7 @@ use super::cluster::{ConfigTopic, StatusTopic};
 use super::console;
 use super::console::series::Series;
 use super::hosted::Host;
+use super::journal::ClusterEvents;
 use super::node::Node;
 use super::offsets::KafkaGroups;
 use super::placement::Placement;
@@ -86,14 +87,31 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
 
 /// Creates the config and status topics, or checks their shape.
 async fn ensure_topics(config: &WorkerConfig) -> Result<(), Error> {
-    for (name, replication, purpose) in [
-        (&config.config_topic, config.replication.0, "config topic"),
-        (&config.status_topic, config.replication.1, "status topic"),
+    for (name, replication, purpose, retention) in [
+        (
+            &config.config_topic,
+            config.replication.0,
+            "config topic",
+            None,
+        ),
+        (
+            &config.status_topic,
+            config.replication.1,
+            "status topic",
+            None,
+        ),
+        (
+            &config.events_topic,
+            config.replication.1,
+            "events topic",
+            Some(config.events_retention),
+        ),
     ] {
         let spec = store::TopicSpec {
             name,
             replication,
             purpose,
+            retention,
         };
         store::ensure_topic(&config.kafka, &spec).await?;
     }
@@ -145,6 +163,7 @@ async fn node(
         )
         .await?,
     );
+    let events = ClusterEvents::open(&config.kafka, &config.events_topic, reader.clone()).await?;
     let producers = Producers::shared();
     let ports = Ports {
         log: configs.clone(),
@@ -175,6 +194,7 @@ async fn node(
         shutdown: shutdown.clone(),
         series: Series::default(),
         producers,
+        events,
     })
 }
 

@@ -36,12 +36,27 @@ pub struct TopicSpec<'a> {
     pub replication: i32,
     /// What it is for, in error messages.
     pub purpose: &'a str,
+    /// `None`: compacted (state); `Some`: records deleted after this long
+    /// (a log of events).
+    pub retention: Option<Duration>,
 }
 
-/// Creates `spec` as a single-partition compacted topic unless it exists;
-/// an existing one must have one partition and `cleanup.policy=compact`
-/// (a deleting topic would lose connectors; several partitions would lose
-/// the order of writes).
+impl TopicSpec<'_> {
+    /// The cleanup policy it is created with and must have.
+    fn policy(&self) -> &'static str {
+        if self.retention.is_some() {
+            "delete"
+        } else {
+            "compact"
+        }
+    }
+}
+
+/// Creates `spec` as a single-partition topic unless it exists: compacted
+/// for state, deleting after its retention for events. An existing one
+/// must have one partition (several would lose the order of writes) and,
+/// for state, `cleanup.policy=compact` (a deleting topic would lose
+/// connectors).
 ///
 /// # Errors
 /// When it cannot be created or is not shaped as required.
@@ -51,8 +66,12 @@ pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> Result<(
             .create()
             .map_err(failed("creating the Kafka admin client"))?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let topic = NewTopic::new(spec.name, 1, TopicReplication::Fixed(spec.replication))
-        .set("cleanup.policy", "compact");
+    let retention = spec.retention.map(|r| r.as_millis().to_string());
+    let mut topic = NewTopic::new(spec.name, 1, TopicReplication::Fixed(spec.replication))
+        .set("cleanup.policy", spec.policy());
+    if let Some(ms) = &retention {
+        topic = topic.set("retention.ms", ms);
+    }
     let created = admin
         .create_topics([&topic], &options)
         .await
@@ -67,8 +86,10 @@ pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> Result<(
             return Err(Error::new(
                 fault_of(Some(code)),
                 format!(
-                    "cannot create the {} {}: {code}; create it yourself (1 partition, cleanup.policy=compact) or allow this principal to create topics",
-                    spec.purpose, spec.name
+                    "cannot create the {} {}: {code}; create it yourself (1 partition, cleanup.policy={}) or allow this principal to create topics",
+                    spec.purpose,
+                    spec.name,
+                    spec.policy()
                 ),
             ));
         }
@@ -99,8 +120,20 @@ pub async fn ensure_topic(kafka: &KafkaConfig, spec: &TopicSpec<'_>) -> Result<(
             spec.purpose, spec.name
         )));
     }
+    if spec.retention.is_some() {
+        return Ok(());
+    }
+    check_compacted(&admin, &options, spec).await
+}
+
+/// A state topic must be compacted.
+async fn check_compacted(
+    admin: &AdminClient<DefaultClientContext>,
+    options: &AdminOptions,
+    spec: &TopicSpec<'_>,
+) -> Result<(), Error> {
     let configs = admin
-        .describe_configs([&ResourceSpecifier::Topic(spec.name)], &options)
+        .describe_configs([&ResourceSpecifier::Topic(spec.name)], options)
         .await
         .map_err(failed(format!(
             "reading the configuration of {}",
@@ -139,9 +172,30 @@ impl TopicLog {
     pub async fn open(
         kafka: &KafkaConfig,
         topic: &str,
-        mut apply: impl FnMut(&str, Option<&[u8]>) + Send + 'static,
+        apply: impl FnMut(&str, Option<&[u8]>) + Send + 'static,
         stop: CancellationToken,
     ) -> Result<Self, Error> {
+        let (log, end) = Self::follow(kafka, topic, apply, stop).await?;
+        log.read_to(end).await.map_err(|e| {
+            e.within(format!(
+                "reading {topic} to its end at start (offset {end})"
+            ))
+        })?;
+        Ok(log)
+    }
+
+    /// [`Self::open`] without waiting to have read what existed at the
+    /// start (a log nothing at start depends on); with the offset that
+    /// would have been waited for.
+    ///
+    /// # Errors
+    /// When the clients cannot be created or the topic cannot be read.
+    pub async fn follow(
+        kafka: &KafkaConfig,
+        topic: &str,
+        mut apply: impl FnMut(&str, Option<&[u8]>) + Send + 'static,
+        stop: CancellationToken,
+    ) -> Result<(Self, i64), Error> {
         let mut props = client_config(&kafka.client_properties(ClientRole::Admin));
         props
             .set("group.id", format!("lambda-sink-reader-{topic}"))
@@ -201,12 +255,7 @@ impl TopicLog {
             producer,
             position,
         };
-        log.read_to(end).await.map_err(|e| {
-            e.within(format!(
-                "reading {topic} to its end at start (offset {end})"
-            ))
-        })?;
-        Ok(log)
+        Ok((log, end))
     }
 
     /// Waits until every record before `offset` was applied.

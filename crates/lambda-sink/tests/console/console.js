@@ -227,7 +227,7 @@ async function shot(page, name, centred) {
   const newest = (k) => order.indexOf(k);
   assert.ok(newest("config_changed") < newest("resumed") && newest("resumed") < newest("paused") && newest("paused") < order.lastIndexOf("tasks_started"),
     "newest first: " + order.join(", "));
-  assert.match(await events.locator('li[data-event="dead_letter"]').first().textContent(), /^\d\d:\d\d:\d\dWARNdead_letter record sent to the dead letter queue .* — task 0 · .*-0 · offsets \d+$/);
+  assert.match(await events.locator('li[data-event="dead_letter"]').first().textContent(), /^\d\d:\d\d:\d\dWARNdead_letter record sent to the dead letter queue .* — task 0 · .*-0 · offsets \d+ · on 127\.0\.0\.1:\d+$/);
   await shot(page, "console-events", events);
   await page.getByTestId("events-level").selectOption("warn");
   await page.waitForFunction(() => {

@@ -662,7 +662,7 @@ async fn the_event_log_tells_a_throttling_episode_and_a_dead_letter() {
         })
     };
     let warned = events(Level::Warn);
-    let kinds: Vec<&str> = warned.iter().map(|e| e.event).collect();
+    let kinds: Vec<&str> = warned.iter().map(|e| e.event.as_ref()).collect();
     assert_eq!(kinds, ["throttling_started", "dead_letter"], "{warned:#?}");
     let dead = &warned[1];
     assert_eq!(

@@ -237,18 +237,16 @@ async fn status(State(w): Shared, Path(name): Path<String>) -> ApiResult<Respons
     Ok(axum::Json(status_json(&w, &name, &e)).into_response())
 }
 
-/// The connector's event log on this worker (an extension):
-/// `{"worker": <id>, "events": [...]}`, filtered by `level`, `since`,
-/// `until` and `limit`.
+/// The connector's event log, every worker's (an extension):
+/// `{"events": [...]}`, filtered by `level`, `since`, `until` and `limit`.
 async fn events(
     State(w): Shared,
     Path(name): Path<String>,
     Query(params): Params,
 ) -> ApiResult<Response> {
     w.admin.connector(&name)?;
-    let log = w.host.events(&name).unwrap_or_default();
-    let mut body = crate::http::events(&log, &params).map_err(ApiError::bad_request)?;
-    body["worker"] = json!(w.worker_id);
+    let body = crate::http::events(&params, |query| w.events.query(&name, query))
+        .map_err(ApiError::bad_request)?;
     Ok(axum::Json(body).into_response())
 }
 

@@ -455,7 +455,8 @@ function timeline(answer) {
   return el("ol", { class: "timeline", "data-testid": "events" }, events.slice().reverse().map((e) => {
     const where = [e.task === undefined ? null : "task " + e.task,
       e.topic === undefined ? null : e.topic + "-" + e.partition,
-      e.offsets === undefined ? null : "offsets " + e.offsets].filter(Boolean).join(" · ");
+      e.offsets === undefined ? null : "offsets " + e.offsets,
+      e.worker === undefined ? null : "on " + e.worker].filter(Boolean).join(" · ");
     return el("li", { class: "level-" + e.level, "data-event": e.event, "data-level": e.level },
       el("time", { datetime: new Date(e.at).toISOString(), title: new Date(e.at).toString(), text: clock(e.at) }),
       el("span", { class: "level " + e.level, text: e.level.toUpperCase() }),
@@ -481,7 +482,7 @@ function detailPage(name) {
       el("a", { href: "#/connector/" + path(name) + "/dlq", "data-testid": "dlq-link" }, "Dead letter queue")),
     el("table", {}, el("thead", {}, el("tr", {}, ["Task", "State", "Worker", "Trace"].map((h) => el("th", { text: h })))), tasks),
     charts,
-    el("section", { class: "events" }, el("h2", {}, "Events on this worker ", level), events),
+    el("section", { class: "events" }, el("h2", {}, "Events ", level), events),
     el("details", { class: "prometheus" }, el("summary", { text: "Long-term monitoring: scrape /metrics into Prometheus" }),
       el("pre", { text: "scrape_configs:\n  - job_name: lambda-sink\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['" + location.host + "']\n# every sample carries connector=\"" + name + "\"; e.g. in Grafana:\n# sum by (outcome) (rate(lambda_sink_records_resolved_total{connector=\"" + name + "\"}[1m]))" })));
   every(async () => {
