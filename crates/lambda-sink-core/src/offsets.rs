@@ -17,6 +17,8 @@ pub struct OffsetTracker {
     /// Next offset to consume after the resolved prefix; `None` until the
     /// first record is resolved.
     committable: Option<i64>,
+    /// The last record tracked: its offset and timestamp.
+    last: Option<(i64, Option<i64>)>,
 }
 
 /// A tracker was given offsets out of order or unknown: a bug upstream.
@@ -63,6 +65,7 @@ impl OffsetTracker {
             Some(last) if offset <= last => Err(TrackError::NotIncreasing { offset, last }),
             _ => {
                 self.pending.push_back((offset, false, timestamp));
+                self.last = Some((offset, timestamp));
                 Ok(())
             }
         }
@@ -103,6 +106,12 @@ impl OffsetTracker {
     /// The oldest record not yet resolved: its offset and timestamp.
     pub fn oldest_unresolved(&self) -> Option<(i64, Option<i64>)> {
         self.pending.front().map(|&(o, _, ts)| (o, ts))
+    }
+
+    /// The offset and timestamp of the last record tracked, resolved or
+    /// not.
+    pub fn last_tracked(&self) -> Option<(i64, Option<i64>)> {
+        self.last
     }
 }
 

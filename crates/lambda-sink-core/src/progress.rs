@@ -1,7 +1,8 @@
 //! How far behind a partition is in time, and whether it is stalled: the
-//! age of its oldest record not yet resolved, and how long its committable
-//! offset has not moved while records waited. A partition with nothing
-//! waiting is never stalled, however long ago it last moved.
+//! age of its oldest record not yet resolved, the age of the next record
+//! not yet taken, and how long its committable offset has not moved while
+//! records waited. A partition with nothing waiting is never stalled,
+//! however long ago it last moved.
 
 use std::time::Duration;
 
@@ -43,9 +44,56 @@ pub fn progress(
     }
 }
 
+/// Seconds the next record not yet taken has waited, at most: records
+/// wait past the last one taken (`last_taken`: its offset and timestamp)
+/// when the partition's end (`end`: the offset the next record written
+/// gets, as of the consumer's last statistics) is beyond it, and the next
+/// of them was written no earlier than it (timestamps in offset order); so
+/// in a backlog this is about the next record's age. 0 when nothing waits
+/// (as far as the statistics know), nothing was taken yet, or the last
+/// taken record has no timestamp.
+pub fn next_record_age(
+    now_ms: i64,
+    last_taken: Option<(i64, Option<i64>)>,
+    end: Option<i64>,
+) -> f64 {
+    match (last_taken, end) {
+        (Some((offset, Some(ts))), Some(end)) if end > offset + 1 => {
+            #[allow(clippy::cast_precision_loss)] // milliseconds far below 2^52
+            let age = now_ms.saturating_sub(ts).max(0) as f64 / 1000.0;
+            age
+        }
+        _ => 0.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_record_waits_only_when_the_end_is_past_the_last_taken() {
+        // (last taken, end) → seconds, at now = 10 s
+        let cases = [
+            ((Some((41, Some(4_000))), Some(100)), 6.0),
+            // The end is the record after the last taken: nothing waits.
+            ((Some((41, Some(4_000))), Some(42)), 0.0),
+            // Statistics older than what was taken since.
+            ((Some((41, Some(4_000))), Some(30)), 0.0),
+            ((Some((41, None)), Some(100)), 0.0),
+            ((None, Some(100)), 0.0),
+            ((Some((41, Some(4_000))), None), 0.0),
+            // A timestamp from a producer's clock ahead of ours.
+            ((Some((41, Some(12_000))), Some(100)), 0.0),
+        ];
+        for ((last, end), want) in cases {
+            assert_eq!(
+                next_record_age(10_000, last, end),
+                want,
+                "{last:?} end {end:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_partition_is_stalled_only_while_records_wait_past_the_threshold() {

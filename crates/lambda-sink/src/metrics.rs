@@ -112,6 +112,11 @@ pub struct Metrics {
     pub committed_offset: Family<PartitionLabels, Gauge>,
     /// Age of each partition's oldest record not yet resolved.
     pub oldest_unresolved_age: Family<PartitionLabels, Gauge<f64, AtomicU64>>,
+    /// Seconds the next record of each partition not yet taken has waited.
+    pub next_record_age: Family<PartitionLabels, Gauge<f64, AtomicU64>>,
+    /// Each partition's high watermark as of the last statistics (not
+    /// exposed: what [`Self::partition_end`] reads).
+    pub end_offset: Family<PartitionLabels, Gauge>,
     /// How long each partition's committable offset has not moved while
     /// records waited.
     pub stuck_seconds: Family<PartitionLabels, Gauge<f64, AtomicU64>>,
@@ -158,6 +163,8 @@ impl Metrics {
             consumer_lag: Family::default(),
             committed_offset: Family::default(),
             oldest_unresolved_age: Family::default(),
+            next_record_age: Family::default(),
+            end_offset: Family::default(),
             stuck_seconds: Family::default(),
             stalled: Family::default(),
             registry: Mutex::new(Registry::default()),
@@ -269,6 +276,11 @@ impl Metrics {
                 Box::new(self.oldest_unresolved_age.clone()),
             ),
             (
+                "partition_next_record_age_seconds",
+                "Seconds the partition's next record not yet taken has waited since it was written, at most (the last taken record's age while the partition's high watermark, as of the last consumer statistics, is past it); 0 when nothing waits",
+                Box::new(self.next_record_age.clone()),
+            ),
+            (
                 "partition_stuck_seconds",
                 "Seconds the partition's committable offset has not moved while its records wait; 0 while it moves or nothing waits",
                 Box::new(self.stuck_seconds.clone()),
@@ -310,23 +322,39 @@ impl Metrics {
         };
         self.consumer_lag.remove(&labels);
         self.committed_offset.remove(&labels);
+        self.end_offset.remove(&labels);
         self.forget_progress(&labels);
     }
 
     /// Sets a partition's progress gauges.
-    pub fn progress(&self, labels: &PartitionLabels, p: &lambda_sink_core::progress::Progress) {
+    pub fn progress(
+        &self,
+        labels: &PartitionLabels,
+        p: &lambda_sink_core::progress::Progress,
+        next_record_age: f64,
+    ) {
         self.oldest_unresolved_age
             .get_or_create(labels)
             .set(p.oldest_unresolved_age);
+        self.next_record_age
+            .get_or_create(labels)
+            .set(next_record_age);
         self.stuck_seconds
             .get_or_create(labels)
             .set(p.stuck_for.as_secs_f64());
         self.stalled.get_or_create(labels).set(i64::from(p.stalled));
     }
 
+    /// The offset a partition's next written record gets (its high
+    /// watermark) as of the consumer's last statistics; `None` before any.
+    pub fn partition_end(&self, labels: &PartitionLabels) -> Option<i64> {
+        Some(self.end_offset.get(labels)?.get())
+    }
+
     /// Forgets a partition's progress gauges (its worker ended).
     pub fn forget_progress(&self, labels: &PartitionLabels) {
         self.oldest_unresolved_age.remove(labels);
+        self.next_record_age.remove(labels);
         self.stuck_seconds.remove(labels);
         self.stalled.remove(labels);
     }

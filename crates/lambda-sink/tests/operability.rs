@@ -246,6 +246,14 @@ async fn a_hung_partition_is_reported_stalled_until_it_moves() {
         "the status names the stalled partition"
     );
     assert!(gauge(&stalled, "partition_oldest_unresolved_age_seconds", 0) >= Some(2.0));
+    // Behind the hung record (batch 1: the worker takes one record at a
+    // time), the next four wait untaken: the age of the next one grows
+    // too, once the consumer's statistics know the partition's end.
+    wait_until(MINUTE, "partition 0's next record waiting", || async {
+        let text = scrape().await;
+        (gauge(&text, "partition_next_record_age_seconds", 0) >= Some(2.0)).then_some(())
+    })
+    .await;
     // The other partition flows meanwhile.
     s.produce(topic, &on_partition(1, 20)).await.unwrap();
     let meanwhile = wait_until(MINUTE, "partition 1's records resolved", || async {
@@ -275,7 +283,8 @@ async fn a_hung_partition_is_reported_stalled_until_it_moves() {
         ) == Some(25.0)
             && gauge(&text, "partition_stalled", 0) == Some(0.0)
             && gauge(&text, "partition_stuck_seconds", 0) == Some(0.0)
-            && gauge(&text, "partition_oldest_unresolved_age_seconds", 0) == Some(0.0);
+            && gauge(&text, "partition_oldest_unresolved_age_seconds", 0) == Some(0.0)
+            && gauge(&text, "partition_next_record_age_seconds", 0) == Some(0.0);
         done.then_some(())
     })
     .await;

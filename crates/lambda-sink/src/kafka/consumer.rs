@@ -254,17 +254,28 @@ impl ClientContext for TaskContext {
     }
 
     /// librdkafka's periodic statistics (`statistics.interval.ms`): consumer
-    /// lag and committed offset of every partition this task consumes.
+    /// lag, committed offset and high watermark of every partition this
+    /// task consumes.
     fn stats(&self, statistics: Statistics) {
         for (topic, t) in &statistics.topics {
             for (partition, p) in &t.partitions {
-                if *partition < 0 || p.consumer_lag < 0 {
+                if *partition < 0 {
                     continue;
                 }
                 let labels = PartitionLabels {
                     topic: topic.clone(),
                     partition: partition.to_string(),
                 };
+                // Known once the partition is fetched, commits or not.
+                if p.hi_offset >= 0 && p.fetch_state == "active" {
+                    self.metrics
+                        .end_offset
+                        .get_or_create(&labels)
+                        .set(p.hi_offset);
+                }
+                if p.consumer_lag < 0 {
+                    continue;
+                }
                 self.metrics
                     .consumer_lag
                     .get_or_create(&labels)

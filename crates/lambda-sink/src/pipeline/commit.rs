@@ -186,11 +186,11 @@ async fn commit_loop(
                 }
             },
             _ = tick.tick() => {
-                let (waiting, oldest) = {
+                let (waiting, oldest, last) = {
                     let tracker = lock(&ledger);
-                    (tracker.pending() > 0, tracker.oldest_unresolved())
+                    (tracker.pending() > 0, tracker.oldest_unresolved(), tracker.last_tracked())
                 };
-                watch.observe(waiting, oldest);
+                watch.observe(waiting, oldest, last);
                 continue;
             }
         };

@@ -1,6 +1,7 @@
 //! A partition's progress as its commit loop watches it ([`Watch`]): every
 //! [`WATCH_INTERVAL`] it sets the partition's lag in time (the age of its
-//! oldest unresolved record) and how long its committable offset has stood
+//! oldest unresolved record, and of the next record not yet taken) and how
+//! long its committable offset has stood
 //! still while records waited, marks the partition stalled past
 //! `partition.stall.timeout.ms` (metric, status, an event) and clears it
 //! when the offset moves; and lets a throttling episode end. The rule is
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_sink_core::journal::{Event, Level};
-use lambda_sink_core::progress::progress;
+use lambda_sink_core::progress::{next_record_age, progress};
 use lambda_sink_core::record::TopicPartition;
 use tokio::time::Instant;
 
@@ -58,10 +59,15 @@ impl Watch {
         self.moved_at = Instant::now();
     }
 
-    /// Sets the partition's gauges now, from whether records `waiting`
-    /// and the `oldest` unresolved one (offset, timestamp); logs a stall
-    /// starting or ending.
-    pub(super) fn observe(&mut self, waiting: bool, oldest: Option<(i64, Option<i64>)>) {
+    /// Sets the partition's gauges now, from whether records `waiting`,
+    /// the `oldest` unresolved one and the `last` one taken (offset,
+    /// timestamp); logs a stall starting or ending.
+    pub(super) fn observe(
+        &mut self,
+        waiting: bool,
+        oldest: Option<(i64, Option<i64>)>,
+        last: Option<(i64, Option<i64>)>,
+    ) {
         if !waiting {
             self.moved();
         }
@@ -76,7 +82,8 @@ impl Watch {
             self.moved_at.elapsed(),
             threshold,
         );
-        self.ctx.metrics.progress(&self.labels, &p);
+        let next = next_record_age(now_ms, last, self.ctx.metrics.partition_end(&self.labels));
+        self.ctx.metrics.progress(&self.labels, &p, next);
         if p.stalled != self.stalled {
             self.stalled = p.stalled;
             self.ctx

@@ -337,8 +337,8 @@ mod tests {
             stuck_for: Duration::from_secs(stuck),
             stalled,
         };
-        m.progress(&labels("0"), &progress(42.5, 30, true));
-        m.progress(&labels("1"), &progress(3.0, 0, false));
+        m.progress(&labels("0"), &progress(42.5, 30, true), 0.0);
+        m.progress(&labels("1"), &progress(3.0, 0, false), 0.0);
         let ring: VecDeque<Sample> = [take(&m, 1_000), take(&m, 3_000)].into_iter().collect();
         let p = plot(&ring);
         assert_eq!(p["points"][0]["lag_seconds"], 42.5);
@@ -348,7 +348,7 @@ mod tests {
             json!([{ "partition": "t-0", "stuck_seconds": 30.0, "lag_seconds": 42.5 }])
         );
         // A partition that moves again is no longer listed.
-        m.progress(&labels("0"), &progress(0.0, 0, false));
+        m.progress(&labels("0"), &progress(0.0, 0, false), 0.0);
         let ring: VecDeque<Sample> = [take(&m, 5_000)].into_iter().collect();
         assert_eq!(plot(&ring)["totals"]["stalled"], json!([]));
     }
