@@ -104,17 +104,8 @@ async fn main() -> anyhow::Result<()> {
         Dataset::new("small", 100, args.small),
         Dataset::new("large", 1_000, args.large),
     ];
-    if args.outcomes_only {
-        return outcomes_only(&args, &env, &datasets[0]).await;
-    }
-    if args.regimes_only {
-        return regimes_only(&args, &env).await;
-    }
-    if args.scale_only {
-        return lambda_sink_bench::scale::measure(&env).await;
-    }
-    if args.traces_only {
-        return traces_only(&args, &env, &datasets[0]).await;
+    if let Some(done) = one_measurement(&args, &env, &datasets[0]).await {
+        return done;
     }
     for d in &datasets {
         eprintln!("preloading {} records of ~{} B", d.records, d.value_bytes);
@@ -412,6 +403,27 @@ async fn outcomes_only(args: &Args, env: &env::Env, d: &Dataset) -> anyhow::Resu
         report::outcomes(&results, d, OUTCOME_BATCH, &DELIVERIES)
     );
     write_results(&args.out, &results)
+}
+
+/// `--outcomes-only`, `--regimes-only`, `--scale-only`, `--traces-only`:
+/// that measurement alone (`small`: the small-record dataset); `None`
+/// for the full run.
+async fn one_measurement(
+    args: &Args,
+    env: &env::Env,
+    small: &Dataset,
+) -> Option<anyhow::Result<()>> {
+    Some(if args.outcomes_only {
+        outcomes_only(args, env, small).await
+    } else if args.regimes_only {
+        regimes_only(args, env).await
+    } else if args.scale_only {
+        lambda_sink_bench::scale::measure(env).await
+    } else if args.traces_only {
+        traces_only(args, env, small).await
+    } else {
+        return None;
+    })
 }
 
 /// `--traces-only`: drains `d` (every record with a producer's
