@@ -142,17 +142,29 @@ exporters:
             return Ok(Vec::new());
         }
         let body: Value = response.error_for_status()?.json().await?;
-        let Some(trace) = body["data"].get(0) else {
-            return Ok(Vec::new());
-        };
-        let spans = trace["spans"].as_array().cloned().unwrap_or_default();
-        Ok(spans
+        Ok(body["data"].get(0).map(spans_of).unwrap_or_default())
+    }
+
+    /// The spans of the (up to 100) latest traces of service `service`, as
+    /// [`Self::spans`] gives them.
+    ///
+    /// # Errors
+    /// When Jaeger does not answer.
+    pub async fn spans_of_service(&self, service: &str) -> anyhow::Result<Vec<Value>> {
+        let body: Value = self
+            .client
+            .get(format!("{}/api/traces", self.query))
+            .query(&[("service", service), ("limit", "100")])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(body["data"]
+            .as_array()
             .into_iter()
-            .map(|mut span| {
-                let process = span["processID"].as_str().unwrap_or_default().to_string();
-                span["service"] = trace["processes"][&process]["serviceName"].clone();
-                span
-            })
+            .flatten()
+            .flat_map(spans_of)
             .collect())
     }
 
@@ -211,6 +223,19 @@ exporters:
         .await??;
         Ok(traceparent)
     }
+}
+
+/// A trace's spans, each with its process's `service` added.
+fn spans_of(trace: &Value) -> Vec<Value> {
+    let spans = trace["spans"].as_array().cloned().unwrap_or_default();
+    spans
+        .into_iter()
+        .map(|mut span| {
+            let process = span["processID"].as_str().unwrap_or_default().to_string();
+            span["service"] = trace["processes"][&process]["serviceName"].clone();
+            span
+        })
+        .collect()
 }
 
 impl Drop for Jaeger {

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use lambda_sink::{cli::Cli, commands, exit, otel, telemetry};
+use lambda_sink::{cli::Cli, commands, exit, telemetry};
 use tokio_util::sync::CancellationToken;
 
 /// mimalloc instead of glibc's allocator: every record allocates on one
@@ -30,27 +30,15 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let traces = match otel::Traces::from_env() {
-            Ok(traces) => traces,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(exit::CONFIG);
-            }
-        };
         let shutdown = CancellationToken::new();
         tokio::spawn(signals(shutdown.clone()));
-        let code = match commands::dispatch(cli.command, shutdown).await {
+        match commands::dispatch(cli.command, shutdown).await {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 eprintln!("error: {e:#}");
                 ExitCode::from(exit::RUNTIME)
             }
-        };
-        if let Some(traces) = traces {
-            // The last spans go out before the process does.
-            let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
         }
-        code
     })
 }
 

@@ -1,16 +1,19 @@
-//! OpenTelemetry traces: whether the `OTEL_*` environment asks for them (off
-//! by default), the tracer provider exporting over OTLP/gRPC, and the spans
-//! of a batch's invocation — one per attempt, linked to each record's
-//! producer context — with the context an invocation carries.
+//! OpenTelemetry traces: whether the settings ask for them (off by
+//! default), the tracer provider exporting over OTLP/gRPC, and the spans of
+//! a batch's invocation — one per attempt, linked to each record's producer
+//! context — with the context an invocation carries.
 //!
-//! The environment is OpenTelemetry's own: `OTEL_TRACES_EXPORTER=otlp` or an
-//! OTLP endpoint (`OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`) switches traces
-//! on; `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
+//! The settings are OpenTelemetry's own: the `OTEL_*` environment, and on
+//! `serve` the worker file's `otel.*` properties (the names OpenTelemetry's
+//! Java autoconfigure gives them), which win. `OTEL_TRACES_EXPORTER=otlp`
+//! or an OTLP endpoint (`OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`) switches
+//! traces on; `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
 //! `OTEL_TRACES_SAMPLER[_ARG]`, `OTEL_EXPORTER_OTLP_[TRACES_]HEADERS` and
 //! `…_TIMEOUT` are read by the SDK; `OTEL_SDK_DISABLED=true` switches them
 //! off. Nothing here runs per record when traces are off.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use lambda_sink_core::config::FunctionRef;
@@ -21,8 +24,9 @@ use opentelemetry::trace::{
     TraceState, Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider};
 
 use crate::error::{Error, Fault, OrFault};
 
@@ -65,45 +69,174 @@ pub fn wanted(env: impl Fn(&str) -> Option<String>) -> Result<bool, String> {
     }
 }
 
+/// A sampler, as `OTEL_TRACES_SAMPLER` names it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SamplerSpec {
+    /// `always_on`.
+    AlwaysOn,
+    /// `always_off`.
+    AlwaysOff,
+    /// `traceidratio` with its ratio.
+    Ratio(f64),
+    /// `parentbased_always_on`, the SDK's default.
+    ParentBasedOn,
+    /// `parentbased_always_off`.
+    ParentBasedOff,
+    /// `parentbased_traceidratio` with its ratio.
+    ParentBasedRatio(f64),
+}
+
+impl SamplerSpec {
+    /// `name` with `arg` (the ratio of the ratio samplers, 1 when absent).
+    ///
+    /// # Errors
+    /// An unknown name, or an argument that is not a ratio from 0 to 1.
+    pub fn parse(name: &str, arg: Option<&str>) -> Result<Self, String> {
+        let ratio = || match arg {
+            None => Ok(1.0),
+            Some(text) => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| {
+                    format!("otel.traces.sampler.arg={text} is not a ratio from 0 to 1")
+                }),
+        };
+        Ok(match name.trim() {
+            "always_on" => Self::AlwaysOn,
+            "always_off" => Self::AlwaysOff,
+            "traceidratio" => Self::Ratio(ratio()?),
+            "parentbased_always_on" => Self::ParentBasedOn,
+            "parentbased_always_off" => Self::ParentBasedOff,
+            "parentbased_traceidratio" => Self::ParentBasedRatio(ratio()?),
+            other => {
+                return Err(format!(
+                    "otel.traces.sampler={other} is not one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio"
+                ));
+            }
+        })
+    }
+
+    fn sampler(self) -> Sampler {
+        match self {
+            Self::AlwaysOn => Sampler::AlwaysOn,
+            Self::AlwaysOff => Sampler::AlwaysOff,
+            Self::Ratio(r) => Sampler::TraceIdRatioBased(r),
+            Self::ParentBasedOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+            Self::ParentBasedOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+            Self::ParentBasedRatio(r) => {
+                Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
+            }
+        }
+    }
+}
+
+/// How traces are exported, when they are on: what a worker file sets
+/// beside what the SDK reads from the environment itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// The receiver (else the SDK's: the environment's, or
+    /// `http://localhost:4317`).
+    pub endpoint: Option<String>,
+    /// The service the spans belong to.
+    pub service_name: String,
+    /// The sampler (else the SDK's: the environment's, or
+    /// `parentbased_always_on`).
+    pub sampler: Option<SamplerSpec>,
+}
+
+impl Settings {
+    /// Whether `file` (a worker file's `otel.*` properties) over `env` asks
+    /// for traces, and how; `None`: off.
+    ///
+    /// # Errors
+    /// An exporter, protocol or sampler lambda-sink does not know, saying
+    /// which and what to set.
+    pub fn read(
+        file: &BTreeMap<String, String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, String> {
+        // OTEL_TRACES_SAMPLER_ARG ↔ otel.traces.sampler.arg
+        let dotted = |name: &str| name.to_ascii_lowercase().replace('_', ".");
+        let setting = |name: &str| file.get(&dotted(name)).cloned().or_else(|| env(name));
+        if !wanted(setting)? {
+            return Ok(None);
+        }
+        let sampler = file
+            .get("otel.traces.sampler")
+            .map(|name| {
+                SamplerSpec::parse(
+                    name,
+                    file.get("otel.traces.sampler.arg").map(String::as_str),
+                )
+            })
+            .transpose()?;
+        Ok(Some(Self {
+            endpoint: file.get("otel.exporter.otlp.endpoint").cloned(),
+            service_name: setting("OTEL_SERVICE_NAME").unwrap_or_else(|| "lambda-sink".into()),
+            sampler,
+        }))
+    }
+}
+
 /// The process's tracer provider while traces are on.
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
 /// The tracer provider, while it runs; shut it down to flush the last spans.
 pub struct Traces(SdkTracerProvider);
 
+/// Starts traces as `file` (a worker file's `otel.*` properties) and the
+/// environment say, when they ask for them. Call inside the async runtime.
+///
+/// # Errors
+/// Settings lambda-sink does not know, or an exporter that cannot be built
+/// (a malformed endpoint).
+pub fn start(file: &BTreeMap<String, String>) -> Result<Option<Traces>, Error> {
+    match Settings::read(file, |name| std::env::var(name).ok()).map_err(Error::setup)? {
+        Some(settings) => Traces::start(&settings).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Exports what is left of `traces` and stops them (off the runtime: the
+/// SDK's shutdown blocks).
+pub async fn finish(traces: Option<Traces>) {
+    if let Some(traces) = traces {
+        let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    }
+}
+
 impl Traces {
-    /// Starts exporting traces when the environment asks for them (see the
-    /// module's documentation). Call inside the async runtime.
+    /// Starts exporting traces as `settings` say.
     ///
     /// # Errors
-    /// An unsupported exporter or protocol, or an exporter that cannot be
-    /// built (a malformed endpoint).
-    pub fn from_env() -> Result<Option<Self>, Error> {
-        if !wanted(|name| std::env::var(name).ok()).map_err(Error::setup)? {
-            return Ok(None);
+    /// An exporter that cannot be built (a malformed endpoint).
+    pub fn start(settings: &Settings) -> Result<Self, Error> {
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+        if let Some(endpoint) = &settings.endpoint {
+            exporter = exporter.with_endpoint(endpoint);
         }
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .build()
-            .or_fault_with(Fault::Setup, || {
-                "the OTLP trace exporter (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)".to_string()
-            })?;
-        let mut resource = Resource::builder();
-        if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
-            resource = resource.with_service_name("lambda-sink");
-        }
-        let resource = resource
+        let exporter = exporter.build().or_fault_with(Fault::Setup, || {
+            "the OTLP trace exporter (otel.exporter.otlp.endpoint, OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT)".to_string()
+        })?;
+        let resource = Resource::builder()
+            .with_service_name(settings.service_name.clone())
             .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
             .build();
-        let provider = SdkTracerProvider::builder()
+        let mut provider = SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
-            .with_resource(resource)
-            .build();
+            .with_resource(resource);
+        if let Some(sampler) = settings.sampler {
+            provider = provider.with_sampler(sampler.sampler());
+        }
+        let provider = provider.build();
         let _ = PROVIDER.set(provider.clone());
         tracing::info!(
+            service = %settings.service_name,
             "OpenTelemetry traces on: a span per invocation attempt, exported over OTLP/gRPC"
         );
-        Ok(Some(Self(provider)))
+        Ok(Self(provider))
     }
 
     /// Exports what is left and stops. Blocks up to the exporter's timeout.
@@ -383,5 +516,82 @@ mod tests {
                 (got, want) => panic!("{vars:?}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_worker_file_s_settings_win_over_the_environment() {
+        let file = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect()
+        };
+        let env = |name: &str| match name {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://env:4317".to_string()),
+            "OTEL_SERVICE_NAME" => Some("from-env".to_string()),
+            _ => None,
+        };
+        let none = |_: &str| None;
+        let on = |endpoint: Option<&str>, service: &str, sampler| {
+            Ok(Some(Settings {
+                endpoint: endpoint.map(str::to_string),
+                service_name: service.to_string(),
+                sampler,
+            }))
+        };
+        type Case = (
+            BTreeMap<String, String>,
+            bool,
+            Result<Option<Settings>, String>,
+        );
+        let cases: [Case; 6] = [
+            (file(&[]), false, Ok(None)),
+            // The environment alone: the SDK reads its endpoint itself.
+            (file(&[]), true, on(None, "from-env", None)),
+            (
+                file(&[("otel.exporter.otlp.endpoint", "http://file:4317")]),
+                false,
+                on(Some("http://file:4317"), "lambda-sink", None),
+            ),
+            (
+                file(&[
+                    ("otel.service.name", "orders"),
+                    ("otel.traces.sampler", "traceidratio"),
+                    ("otel.traces.sampler.arg", "0.25"),
+                ]),
+                true,
+                on(None, "orders", Some(SamplerSpec::Ratio(0.25))),
+            ),
+            (file(&[("otel.traces.exporter", "none")]), true, Ok(None)),
+            (
+                file(&[
+                    ("otel.traces.exporter", "otlp"),
+                    ("otel.traces.sampler", "sometimes"),
+                ]),
+                false,
+                Err("otel.traces.sampler=sometimes is not one of".into()),
+            ),
+        ];
+        for (given, with_env, want) in cases {
+            let got = if with_env {
+                Settings::read(&given, env)
+            } else {
+                Settings::read(&given, none)
+            };
+            match (&got, &want) {
+                (Err(got), Err(want)) => {
+                    assert!(got.starts_with(want.as_str()), "{given:?}: {got}")
+                }
+                _ => assert_eq!(got, want, "{given:?} env {with_env}"),
+            }
+        }
+        let ratio = |arg| SamplerSpec::parse("parentbased_traceidratio", arg);
+        assert_eq!(ratio(None), Ok(SamplerSpec::ParentBasedRatio(1.0)));
+        assert_eq!(ratio(Some(" 0.5 ")), Ok(SamplerSpec::ParentBasedRatio(0.5)));
+        assert!(
+            ratio(Some("2"))
+                .unwrap_err()
+                .contains("not a ratio from 0 to 1")
+        );
     }
 }

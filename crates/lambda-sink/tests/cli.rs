@@ -368,3 +368,47 @@ fn the_kubernetes_serve_example_parses() {
         .collect();
     assert_eq!(embedded, lines);
 }
+
+/// OpenTelemetry settings lambda-sink does not know stop the start with
+/// exit 2 and say what to set: a worker file's sampler (`serve --check`
+/// reads them too) and the environment's exporter for `run`.
+#[test]
+fn unknown_opentelemetry_settings_exit_2_naming_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let worker = write(
+        dir.path(),
+        "worker.properties",
+        "kafka.bootstrap.servers=127.0.0.1:9092\notel.exporter.otlp.endpoint=http://127.0.0.1:4317\notel.traces.sampler=sometimes\n",
+    );
+    let out = lambda_sink(&["serve", "--check", "--config", &worker]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("otel.traces.sampler=sometimes is not one of always_on"),
+        "{}",
+        text(&out)
+    );
+    let good = write(
+        dir.path(),
+        "good.properties",
+        "kafka.bootstrap.servers=127.0.0.1:9092\notel.traces.sampler=traceidratio\notel.traces.sampler.arg=0.1\n",
+    );
+    let out = lambda_sink(&["serve", "--check", "--config", &good]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let connector = write(
+        dir.path(),
+        "c.json",
+        r#"{"name": "c", "topics": "t", "kafka.bootstrap.servers": "127.0.0.1:1",
+            "aws.lambda.function.name": "f", "aws.lambda.region": "us-east-1"}"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_lambda-sink"))
+        .args(["run", "--config", &connector])
+        .env("OTEL_TRACES_EXPORTER", "zipkin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("OTEL_TRACES_EXPORTER=zipkin is not supported"),
+        "{}",
+        text(&out)
+    );
+}

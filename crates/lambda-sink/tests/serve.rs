@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
+use lambda_sink_testkit::jaeger::Jaeger;
 use lambda_sink_testkit::kafka::Produce;
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::world::World;
@@ -1707,6 +1708,41 @@ async fn connectors_on_a_worker_share_one_outcome_producer() {
     wait_until(MINUTE, "the outcome producer ended", || async {
         (producers() == own).then_some(())
     })
+    .await;
+    worker.stop_cleanly().await;
+}
+
+/// A worker file's OpenTelemetry settings (the names OpenTelemetry's Java
+/// autoconfigure gives them) send its connectors' invocation spans to the
+/// receiver it names, under the service it names — a real Jaeger here.
+#[tokio::test]
+async fn a_worker_file_sends_its_connectors_spans_where_it_says() {
+    let jaeger = Jaeger::start().await.unwrap();
+    let w = Cluster::new("serve-traces", 1).await;
+    let service = unique("orders-sink");
+    let endpoint = jaeger.otlp_endpoint();
+    let mut worker = w.worker(&[
+        ("otel.exporter.otlp.endpoint", &endpoint),
+        ("otel.service.name", &service),
+    ]);
+    let api = Api::new(&worker.api_url().await);
+    let name = unique("traced");
+    created(&api, &name, &w.connector(&[])).await;
+    api.wait_state(&name, "RUNNING").await;
+    w.produce(0, 3).await;
+    w.wait_seen(&w.function, 3).await;
+    let invoke = format!("invoke {}", w.function);
+    wait_until(
+        MINUTE,
+        "the connector's spans under the file's service",
+        || async {
+            let spans = jaeger.spans_of_service(&service).await.ok()?;
+            spans
+                .iter()
+                .any(|s| s["operationName"] == invoke && s["service"] == json!(service))
+                .then_some(())
+        },
+    )
     .await;
     worker.stop_cleanly().await;
 }

@@ -12,6 +12,7 @@
 //! not repeat them. The stored configs stay exactly as submitted. Every
 //! problem is reported at once, as for a connector.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -60,6 +61,9 @@ pub struct WorkerConfig {
     pub events_topic: String,
     /// `events.storage.retention.ms`.
     pub events_retention: Duration,
+    /// The `otel.*` properties given (OpenTelemetry's settings, as its
+    /// Java autoconfigure names them).
+    pub otel: BTreeMap<String, String>,
     /// `config.storage.replication.factor` / `status.storage.replication.factor`
     /// (-1: the broker's default).
     pub replication: (i32, i32),
@@ -162,6 +166,41 @@ pub static WORKER_PROPERTIES: &[Property] = &[
         DefaultValue::Value("604800000"),
         Importance::Low,
         "How long the events topic keeps events (retention.ms when the worker creates it).",
+    ),
+    worker(
+        "otel.traces.exporter",
+        Kind::String,
+        DefaultValue::None,
+        Importance::Low,
+        "As OTEL_TRACES_EXPORTER (the file wins over the environment): otlp exports a span per invocation attempt, none keeps traces off (docs/operations.md, Traces).",
+    ),
+    worker(
+        "otel.exporter.otlp.endpoint",
+        Kind::String,
+        DefaultValue::None,
+        Importance::Low,
+        "As OTEL_EXPORTER_OTLP_ENDPOINT: the OTLP/gRPC receiver, e.g. http://127.0.0.1:4317; setting it switches traces on.",
+    ),
+    worker(
+        "otel.service.name",
+        Kind::String,
+        DefaultValue::Value("lambda-sink"),
+        Importance::Low,
+        "As OTEL_SERVICE_NAME: the service the spans belong to.",
+    ),
+    worker(
+        "otel.traces.sampler",
+        Kind::String,
+        DefaultValue::Value("parentbased_always_on"),
+        Importance::Low,
+        "As OTEL_TRACES_SAMPLER: always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio.",
+    ),
+    worker(
+        "otel.traces.sampler.arg",
+        Kind::String,
+        DefaultValue::None,
+        Importance::Low,
+        "As OTEL_TRACES_SAMPLER_ARG: the ratio (0 to 1) of the traceidratio samplers.",
     ),
     worker(
         "offset.storage.topic",
@@ -347,6 +386,10 @@ pub fn validate_worker(
     let events_retention = w
         .number("events.storage.retention.ms")
         .unwrap_or(604_800_000);
+    let otel: BTreeMap<String, String> = OTEL
+        .iter()
+        .filter_map(|key| Some((key.to_string(), w.text(key)?)))
+        .collect();
     let replication = (
         w.number("config.storage.replication.factor").unwrap_or(-1),
         w.number("status.storage.replication.factor").unwrap_or(-1),
@@ -368,6 +411,7 @@ pub fn validate_worker(
             status_topic,
             events_topic,
             events_retention: Duration::from_millis(events_retention.unsigned_abs()),
+            otel,
             replication: (
                 i32::try_from(replication.0).unwrap_or(-1),
                 i32::try_from(replication.1).unwrap_or(-1),
@@ -386,6 +430,15 @@ pub fn validate_worker(
         _ => Err(problems),
     }
 }
+
+/// The OpenTelemetry settings a worker file may hold.
+const OTEL: [&str; 5] = [
+    "otel.traces.exporter",
+    "otel.exporter.otlp.endpoint",
+    "otel.service.name",
+    "otel.traces.sampler",
+    "otel.traces.sampler.arg",
+];
 
 /// Keys and values, in file order.
 type Pairs = Vec<(String, String)>;
@@ -591,6 +644,32 @@ mod tests {
         assert!(w.auth.is_none() && w.tls.is_none());
         assert_eq!(w.defaults.len(), 2);
         assert_eq!(w.kafka.bootstrap_servers, ["localhost:9092"]);
+        assert!(w.otel.is_empty(), "only the otel.* properties given");
+    }
+
+    #[test]
+    fn opentelemetry_settings_are_the_worker_s_own() {
+        let w = parse_pairs(&[
+            ("kafka.bootstrap.servers", "localhost:9092"),
+            ("otel.exporter.otlp.endpoint", "http://127.0.0.1:4317"),
+            ("otel.service.name", "orders-sink"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            w.otel.into_iter().collect::<Vec<_>>(),
+            [
+                (
+                    "otel.exporter.otlp.endpoint".to_string(),
+                    "http://127.0.0.1:4317".to_string()
+                ),
+                ("otel.service.name".to_string(), "orders-sink".to_string()),
+            ]
+        );
+        assert!(
+            w.defaults.iter().all(|(k, _)| !k.starts_with("otel.")),
+            "not connector defaults: {:?}",
+            w.defaults
+        );
     }
 
     #[test]

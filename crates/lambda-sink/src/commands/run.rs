@@ -12,7 +12,7 @@ use crate::kafka::producer::Producers;
 use crate::lambda::{self, RegionSources};
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
-use crate::{config_file, exit, http, kafka, pipeline};
+use crate::{config_file, exit, http, kafka, otel, pipeline};
 
 /// Runs the connector described by the file at `path`.
 ///
@@ -53,6 +53,14 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
         config_file::print_problems(&mut stderr, &problems, &[])?;
         return Ok(exit::CONFIG);
     }
+    // OpenTelemetry: the environment's settings (`serve` adds its file's).
+    let traces = match otel::start(&std::collections::BTreeMap::new()) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::CONFIG);
+        }
+    };
     let metrics = Arc::new(Metrics::new());
     let status = ServiceStatus::new(&config.name, config.connector_id.as_str(), config.tasks_max)
         .failures_to(metrics.connector_failed.clone());
@@ -88,6 +96,8 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
     let outcome = pipeline::run(config, &tasks, shutdown, telemetry, &Producers::Own).await;
     // The endpoint answered (503) during the drain; it ends with the run.
     http_stop.cancel();
+    // The last spans go out before the process does.
+    otel::finish(traces).await;
     // The run logged how it ended (its last event).
     match outcome {
         Ok(()) => Ok(exit::OK),

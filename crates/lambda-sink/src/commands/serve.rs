@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use lambda_sink_core::config::worker::validate_worker;
 
-use crate::{config_file, exit, serve};
+use crate::{config_file, exit, otel, serve};
 
 /// Flags that override the worker file.
 pub(super) struct Overrides {
@@ -62,6 +62,11 @@ pub(super) async fn serve(
             return Ok(exit::CONFIG);
         }
     };
+    // OpenTelemetry: the worker file's otel.* over the environment.
+    if let Err(e) = otel::Settings::read(&config.otel, |name| std::env::var(name).ok()) {
+        eprintln!("error: {e}");
+        return Ok(exit::CONFIG);
+    }
     if overrides.check {
         println!(
             "the worker configuration is valid: cluster {}, listener {}, {} connector default(s)",
@@ -71,6 +76,16 @@ pub(super) async fn serve(
         );
         return Ok(exit::OK);
     }
-    serve::run(config, shutdown).await?;
+    let traces = match otel::start(&config.otel) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::CONFIG);
+        }
+    };
+    let served = serve::run(config, shutdown).await;
+    // The last spans go out before the process does.
+    otel::finish(traces).await;
+    served?;
     Ok(exit::OK)
 }
