@@ -46,7 +46,7 @@ impl PrivateBroker {
     /// When the broker cannot be started or a topic created (a test failure).
     pub async fn start_with(topics: &[(&str, i32)], properties: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (port, controller) = free_ports();
+        let [port, controller] = crate::free_ports();
         let broker = Self { port, dir };
         let mut init = vec!["init".to_string(), port.to_string(), controller.to_string()];
         if !properties.is_empty() {
@@ -132,14 +132,6 @@ fn run(mut cmd: Command) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Two free ports (both held while the second is chosen, so they differ).
-fn free_ports() -> (u16, u16) {
-    let a = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-    let b = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-    let port = |l: &std::net::TcpListener| l.local_addr().expect("local address").port();
-    (port(&a), port(&b))
 }
 
 impl Drop for PrivateBroker {

@@ -25,13 +25,6 @@ pub struct Jaeger {
     dir: tempfile::TempDir,
 }
 
-/// A free port on the loopback, found by binding and letting go of it.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 impl Jaeger {
     /// Starts Jaeger with an OTLP/gRPC receiver and in-memory storage on
     /// free loopback ports; waits until its query API answers.
@@ -40,7 +33,7 @@ impl Jaeger {
     /// When it cannot start or is not ready within a minute.
     pub async fn start() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let (otlp_port, query_port, grpc_port) = (free_port()?, free_port()?, free_port()?);
+        let [otlp_port, query_port, grpc_port] = crate::free_ports();
         let config = format!(
             "service:
   extensions: [jaeger_storage, jaeger_query]

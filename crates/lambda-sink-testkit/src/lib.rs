@@ -419,3 +419,15 @@ where
         delay = (delay * 2).min(Duration::from_millis(500));
     }
 }
+
+/// `N` distinct free ports on the loopback (all held while the next is
+/// chosen, so they differ), for a server started right after.
+///
+/// # Panics
+/// When the loopback has no free port.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("a bound address").port())
+}

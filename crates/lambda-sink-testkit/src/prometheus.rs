@@ -46,10 +46,7 @@ impl Prometheus {
         );
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config)?;
-        // A free port, found by binding and letting go of it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let [port] = crate::free_ports();
         let binary = std::env::var("LAMBDA_SINK_PROMETHEUS")
             .unwrap_or_else(|_| "/usr/bin/prometheus".into());
         let log = std::fs::File::create(dir.path().join("prometheus.log"))?;

@@ -777,19 +777,23 @@ async fn a_traced_record_links_its_producer_to_the_invocation_the_function_conti
     let log = c.log();
     assert!(!log.contains(" WARN "), "no warning:\n{log}");
     assert!(log.contains("OpenTelemetry traces on"), "{log}");
-    // The function saw the invocation span's context in both elements.
+    // Every element carries its invocation span's context, the traced
+    // record's not its producer's. (The two records usually share a
+    // request; they may not, if the first was taken before the second
+    // arrived.)
     let seen = w.function_records().await;
     assert_eq!(seen.len(), 2, "{seen:?}");
-    let traceparent = seen[0]["traceparent"].as_str().unwrap().to_string();
-    assert_eq!(
-        seen[1]["traceparent"],
-        json!(traceparent),
-        "one context per request"
-    );
+    let context_of = |offset: i64| {
+        let record = seen.iter().find(|r| r["offset"] == json!(offset)).unwrap();
+        record["traceparent"].as_str().unwrap().to_string()
+    };
+    let traceparent = context_of(0);
     assert_ne!(
         traceparent, producer,
         "the invocation's context, not the producer's"
     );
+    let together = context_of(1) == traceparent;
+    let batched = if together { 2 } else { 1 };
     let (trace, invoke) = (id(&traceparent[3..35]), id(&traceparent[36..52]));
     let spans = wait_until(MINUTE, "the invocation's trace in Jaeger", || async {
         let spans = jaeger.spans(&trace).await.ok()?;
@@ -822,9 +826,9 @@ async fn a_traced_record_links_its_producer_to_the_invocation_the_function_conti
     for (key, want) in [
         ("faas.invoked_name", json!(w.function)),
         ("messaging.destination.name", json!(w.topic)),
-        ("messaging.batch.message_count", json!(2)),
+        ("messaging.batch.message_count", json!(batched)),
         ("lambda_sink.offset.first", json!(0)),
-        ("lambda_sink.offset.last", json!(1)),
+        ("lambda_sink.offset.last", json!(batched - 1)),
         ("lambda_sink.attempt", json!(0)),
         ("lambda_sink.result", json!("success")),
         ("span.kind", json!("client")),

@@ -307,24 +307,18 @@ impl ConsumerContext for TaskContext {
             return;
         };
         if consumer.assignment_lost() {
-            self.journal.record(
-                Event::new(
-                    Level::Warn,
-                    "partitions_lost",
-                    format!("partitions lost (the group session expired): {}; their uncommitted work will be redone", names(&partitions)),
-                )
-                .task(self.task),
+            self.event(
+                Level::Warn,
+                "partitions_lost",
+                format!("partitions lost (the group session expired): {}; their uncommitted work will be redone", names(&partitions)),
             );
             handler.drain(&partitions, Release::Lost);
             return;
         }
-        self.journal.record(
-            Event::new(
-                Level::Info,
-                "partitions_revoked",
-                format!("partitions revoked: {}; draining", names(&partitions)),
-            )
-            .task(self.task),
+        self.event(
+            Level::Info,
+            "partitions_revoked",
+            format!("partitions revoked: {}; draining", names(&partitions)),
         );
         // Runs on the poll thread: blocking here holds the rebalance until the
         // drain is done, so the next owner starts after our last commit.
@@ -337,13 +331,10 @@ impl ConsumerContext for TaskContext {
             Rebalance::Assign(tpl) => {
                 let partitions = tp_list(tpl);
                 if !partitions.is_empty() {
-                    self.journal.record(
-                        Event::new(
-                            Level::Info,
-                            "partitions_assigned",
-                            format!("partitions assigned: {}", names(&partitions)),
-                        )
-                        .task(self.task),
+                    self.event(
+                        Level::Info,
+                        "partitions_assigned",
+                        format!("partitions assigned: {}", names(&partitions)),
                     );
                 }
                 // A partition paused before it was revoked (only records that
@@ -353,13 +344,10 @@ impl ConsumerContext for TaskContext {
                 }
             }
             Rebalance::Revoke(_) => {}
-            Rebalance::Error(e) => self.journal.record(
-                Event::new(
-                    Level::Warn,
-                    "rebalance_failed",
-                    format!("rebalance error: {e}"),
-                )
-                .task(self.task),
+            Rebalance::Error(e) => self.event(
+                Level::Warn,
+                "rebalance_failed",
+                format!("rebalance error: {e}"),
             ),
         }
     }
@@ -368,19 +356,22 @@ impl ConsumerContext for TaskContext {
         match result {
             Ok(()) => debug!(task = self.task, offsets = ?offsets_of(offsets), "offsets committed"),
             Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(e) => self.journal.record(
-                Event::new(
-                    Level::Warn,
-                    "commit_failed",
-                    format!("offset commit failed: {e}; it is retried with the next commit"),
-                )
-                .task(self.task),
+            Err(e) => self.event(
+                Level::Warn,
+                "commit_failed",
+                format!("offset commit failed: {e}; it is retried with the next commit"),
             ),
         }
     }
 }
 
 impl TaskContext {
+    /// Records an event of this task in the connector's log.
+    fn event(&self, level: Level, event: &'static str, message: String) {
+        self.journal
+            .record(Event::new(level, event, message).task(self.task));
+    }
+
     /// Gives each partition about to be assigned its own queue. Done before
     /// the assignment, so no record of it ever reaches the consumer queue
     /// (librdkafka keeps an application's forwarding when it starts
@@ -408,13 +399,10 @@ fn commit(consumer: &BaseConsumer<TaskContext>, task: usize, why: &str) {
         Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
             debug!(task, why, "committed stored offsets");
         }
-        Err(e) => consumer.context().journal.record(
-            Event::new(
-                Level::Warn,
-                "commit_failed",
-                format!("synchronous commit ({why}) failed: {e}; uncommitted records will be processed again"),
-            )
-            .task(task),
+        Err(e) => consumer.context().event(
+            Level::Warn,
+            "commit_failed",
+            format!("synchronous commit ({why}) failed: {e}; uncommitted records will be processed again"),
         ),
     }
 }
