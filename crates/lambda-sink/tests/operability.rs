@@ -851,3 +851,49 @@ async fn a_traced_record_links_its_producer_to_the_invocation_the_function_conti
     assert_eq!(producer_spans.len(), 1, "{producer_spans:?}");
     assert_eq!(producer_spans[0]["service"], json!("orders-service"));
 }
+
+/// JSON logs (`LAMBDA_SINK_LOG_FORMAT=json`) carry each event's fields as
+/// keys, the same the event log serves.
+#[tokio::test]
+async fn json_logs_carry_the_event_fields() {
+    let w = world!("jsonlog").partitions(1).create().await;
+    w.s.produce(&w.topic, &on_partition(0, 2)).await.unwrap();
+    let mut c = Connector::start(
+        Path::new(BIN),
+        &w.config(&[]),
+        &[("LAMBDA_SINK_LOG_FORMAT", "json")],
+    )
+    .unwrap();
+    w.drained(MINUTE, &[&c]).await;
+    c.stop_cleanly().await;
+    let lines: Vec<Value> = c
+        .log()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let event = |kind: &str| {
+        lines
+            .iter()
+            .find(|l| l["event"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} line in {lines:#?}"))
+    };
+    let assigned = event("partitions_assigned");
+    assert_eq!(
+        (&assigned["level"], &assigned["task"]),
+        (&json!("INFO"), &json!(0)),
+        "{assigned}"
+    );
+    assert!(
+        assigned["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{}[0]", w.topic)),
+        "{assigned}"
+    );
+    assert_eq!(event("tasks_stopped")["level"], json!("INFO"));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"] != "WARN" && l["level"] != "ERROR")
+    );
+}
