@@ -5,6 +5,7 @@
 //! cluster, and the events outlive the worker that wrote them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lambda_sink_core::config::KafkaConfig;
@@ -20,11 +21,38 @@ use crate::sync::lock;
 
 type Journals = Arc<Mutex<HashMap<String, Journal>>>;
 
+/// Events waiting to be written, at most: beyond, an event stays in this
+/// worker's own log and its log line only (counted, and said once in a
+/// while), so a storm of events cannot grow the worker's memory.
+const OUTBOX: usize = 10_000;
+
 /// Every connector's events, from every worker.
 pub struct ClusterEvents {
     journals: Journals,
     /// Events to write, by connector.
-    outbox: mpsc::UnboundedSender<(String, Vec<u8>)>,
+    outbox: mpsc::Sender<(String, Vec<u8>)>,
+    /// Events not written because the outbox was full.
+    dropped: Arc<AtomicU64>,
+}
+
+/// Writes what the outbox holds, everything waiting at once (Kafka
+/// acknowledges them together), until every publisher is gone.
+async fn write(log: TopicLog, topic: String, mut outbox: mpsc::Receiver<(String, Vec<u8>)>) {
+    let mut waiting = Vec::new();
+    while outbox.recv_many(&mut waiting, OUTBOX).await > 0 {
+        let writes = waiting
+            .iter()
+            .map(|(connector, value)| log.send(connector, Some(value)));
+        let failed = futures::future::join_all(writes)
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect::<Vec<_>>();
+        if let Some(e) = failed.first() {
+            warn!(topic = %topic, events = failed.len(), error = %e, "events were not written to the events topic (they stay in this worker's log)");
+        }
+        waiting.clear();
+    }
 }
 
 impl ClusterEvents {
@@ -57,22 +85,20 @@ impl ClusterEvents {
             stop,
         )
         .await?;
-        let (outbox, mut sending) = mpsc::unbounded_channel::<(String, Vec<u8>)>();
-        let name = topic.to_string();
-        tokio::spawn(async move {
-            while let Some((connector, value)) = sending.recv().await {
-                if let Err(e) = log.send(&connector, Some(&value)).await {
-                    warn!(topic = %name, connector = %connector, error = %e, "an event was not written to the events topic (it stays in this worker's log)");
-                }
-            }
-        });
-        Ok(Self { journals, outbox })
+        let (outbox, sending) = mpsc::channel::<(String, Vec<u8>)>(OUTBOX);
+        tokio::spawn(write(log, topic.to_string(), sending));
+        Ok(Self {
+            journals,
+            outbox,
+            dropped: Arc::default(),
+        })
     }
 
     /// What publishes the events of `connector` on worker `worker_id`.
     pub fn publisher(&self, connector: &str, worker_id: &str) -> Publish {
-        let (outbox, connector, worker) = (
+        let (outbox, dropped, connector, worker) = (
             self.outbox.clone(),
+            self.dropped.clone(),
             connector.to_string(),
             worker_id.to_string(),
         );
@@ -81,9 +107,17 @@ impl ClusterEvents {
                 worker: Some(worker.clone()),
                 ..event.clone()
             };
-            if let Ok(value) = serde_json::to_vec(&event) {
-                // The writer stops only with the worker.
-                let _ = outbox.send((connector.clone(), value));
+            let Ok(value) = serde_json::to_vec(&event) else {
+                return;
+            };
+            if outbox.try_send((connector.clone(), value)).is_err() {
+                let n = dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_power_of_two() {
+                    warn!(
+                        dropped = n,
+                        "the events topic is not keeping up: events stay in this worker's log only"
+                    );
+                }
             }
         })
     }
