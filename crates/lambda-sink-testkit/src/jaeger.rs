@@ -4,9 +4,6 @@
 //! its query API. And a producer's span exported to it, as a traced
 //! producer would. Stopped when dropped.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use anyhow::Context as _;
 use opentelemetry::trace::{Span as _, SpanKind, Tracer as _, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig as _;
@@ -14,15 +11,14 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::Value;
 
-use crate::try_wait_until;
+use crate::daemon::Daemon;
 
 /// A running Jaeger.
 pub struct Jaeger {
-    child: Child,
+    daemon: Daemon,
     otlp_port: u16,
     query: String,
     client: reqwest::Client,
-    dir: tempfile::TempDir,
 }
 
 impl Jaeger {
@@ -73,38 +69,31 @@ exporters:
         std::fs::write(&config_path, config)?;
         let binary = std::env::var("LAMBDA_SINK_JAEGER")
             .context("LAMBDA_SINK_JAEGER is not set: run the tests through scripts/test.sh, or eval \"$(scripts/services.sh env)\"")?;
-        let log = std::fs::File::create(dir.path().join("jaeger.log"))?;
-        let child = Command::new(&binary)
-            .arg("--config")
-            .arg(&config_path)
-            .current_dir(dir.path())
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .with_context(|| format!("starting {binary} (scripts/install.sh builds it)"))?;
+        let args = ["--config".to_string(), config_path.display().to_string()];
         let jaeger = Self {
-            child,
+            daemon: Daemon::spawn(
+                "jaeger",
+                &binary,
+                &args,
+                dir,
+                "scripts/install.sh builds it",
+            )?,
             otlp_port,
             query: format!("http://127.0.0.1:{query_port}"),
             client: reqwest::Client::new(),
-            dir,
         };
-        let ready = try_wait_until(Duration::from_secs(60), || async {
-            let r = jaeger
-                .client
-                .get(format!("{}/api/services", jaeger.query))
-                .send()
-                .await
-                .ok()?;
-            let otlp = std::net::TcpStream::connect(("127.0.0.1", jaeger.otlp_port)).is_ok();
-            (r.status().is_success() && otlp).then_some(())
-        })
-        .await;
-        anyhow::ensure!(
-            ready.is_some(),
-            "Jaeger was not ready within a minute:\n{}",
-            jaeger.log()
-        );
+        jaeger
+            .daemon
+            .wait_ready(|| async {
+                let answers = jaeger
+                    .client
+                    .get(format!("{}/api/services", jaeger.query))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                answers && std::net::TcpStream::connect(("127.0.0.1", jaeger.otlp_port)).is_ok()
+            })
+            .await?;
         Ok(jaeger)
     }
 
@@ -115,7 +104,7 @@ exporters:
 
     /// Its log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("jaeger.log")).unwrap_or_default()
+        self.daemon.log()
     }
 
     /// The spans Jaeger holds of trace `trace_id` (32 hex digits), in its
@@ -229,11 +218,4 @@ fn spans_of(trace: &Value) -> Vec<Value> {
             span
         })
         .collect()
-}
-
-impl Drop for Jaeger {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

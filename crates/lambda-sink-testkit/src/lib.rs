@@ -14,7 +14,8 @@
 //! * [`connector`]: a lambda-sink process under test; [`verify`]: the
 //!   zero-loss verifier.
 //! * [`prometheus`]: a real Prometheus scraping lambda-sink and evaluating
-//!   the shipped alert rules.
+//!   the shipped alert rules; [`jaeger`]: a real OpenTelemetry receiver;
+//!   both run as a [`daemon`].
 
 #![allow(
     clippy::too_many_lines,
@@ -24,6 +25,7 @@
 
 pub mod broker;
 pub mod connector;
+pub mod daemon;
 pub mod fake_lambda;
 pub mod jaeger;
 pub mod kafka;

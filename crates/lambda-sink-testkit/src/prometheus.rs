@@ -3,22 +3,17 @@
 //! given rule files every second, and is read through its HTTP API
 //! (instant queries, alerts). Stopped when dropped.
 
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use anyhow::Context;
-use serde_json::Value;
-
-use crate::try_wait_until;
+use crate::daemon::Daemon;
 
 /// A running Prometheus.
 pub struct Prometheus {
-    child: Child,
+    daemon: Daemon,
     url: String,
     client: reqwest::Client,
-    dir: tempfile::TempDir,
 }
 
 /// A sample's labels.
@@ -49,46 +44,40 @@ impl Prometheus {
         let [port] = crate::free_ports();
         let binary = std::env::var("LAMBDA_SINK_PROMETHEUS")
             .unwrap_or_else(|_| "/usr/bin/prometheus".into());
-        let log = std::fs::File::create(dir.path().join("prometheus.log"))?;
-        let child = Command::new(&binary)
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .with_context(|| format!("starting {binary} (scripts/install.sh installs it)"))?;
+        let args = [
+            format!("--config.file={}", config_path.display()),
+            format!("--storage.tsdb.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--log.level=warn".to_string(),
+        ];
         let prometheus = Self {
-            child,
+            daemon: Daemon::spawn(
+                "prometheus",
+                &binary,
+                &args,
+                dir,
+                "scripts/install.sh installs it",
+            )?,
             url: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
-            dir,
         };
-        let ready = try_wait_until(Duration::from_secs(60), || async {
-            let r = prometheus
-                .client
-                .get(format!("{}/-/ready", prometheus.url))
-                .send()
-                .await
-                .ok()?;
-            r.status().is_success().then_some(())
-        })
-        .await;
-        anyhow::ensure!(
-            ready.is_some(),
-            "Prometheus was not ready within a minute:\n{}",
-            prometheus.log()
-        );
+        prometheus
+            .daemon
+            .wait_ready(|| async {
+                prometheus
+                    .client
+                    .get(format!("{}/-/ready", prometheus.url))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+            .await?;
         Ok(prometheus)
     }
 
     /// Its log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+        self.daemon.log()
     }
 
     async fn api(&self, path: &str, query: &[(&str, &str)]) -> anyhow::Result<Value> {
@@ -133,12 +122,5 @@ impl Prometheus {
             .filter(|a| a["state"] == "firing" && a["labels"]["alertname"] == name)
             .filter_map(|a| serde_json::from_value(a["labels"].clone()).ok())
             .collect())
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
