@@ -7,12 +7,12 @@
 //! core's [`journal`](lambda_sink_core::journal).
 
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use lambda_sink_core::journal::{Episode, Event, Journal, Level, Query, Throttling};
 
 use tokio::time::Instant;
 
+use crate::clock::epoch_ms;
 use crate::sync::lock;
 
 /// Events kept per connector.
@@ -43,12 +43,6 @@ impl Default for Events {
     }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// Logs `e` at `$level` with its fields.
 macro_rules! log {
     ($level:ident, $e:expr) => {
@@ -75,7 +69,7 @@ impl Events {
 
     /// Records `event` now, logs it, and publishes it.
     pub fn record(&self, mut event: Event) {
-        event.at = now_ms();
+        event.at = epoch_ms();
         match event.level {
             Level::Info => log!(info, event),
             Level::Warn => log!(warn, event),

@@ -15,13 +15,14 @@
 //! * [`registry`] — the Schema Registry client and schema cache;
 //! * [`http`], [`status`], [`metrics`] — `/health`, `/status`, `/metrics`;
 //! * [`telemetry`] — logging; [`otel`] — OpenTelemetry traces;
-//! * `sync` — a mutex lock that survives poisoning;
+//! * `sync` — a mutex lock that survives poisoning; `clock` — epoch milliseconds;
 //! * [`serve`] — `lambda-sink serve`: many connectors, the Kafka Connect REST API,
 //!   state kept in Kafka.
 
 #![warn(clippy::unwrap_used, clippy::too_many_lines)]
 
 pub mod cli;
+mod clock;
 pub mod commands;
 pub mod config_file;
 pub mod error;

@@ -27,6 +27,7 @@ use tracing::{debug, warn};
 use super::context::{Context, Halt};
 use super::limit::Permit;
 use super::route::{Router, log_resolved_error};
+use crate::clock::epoch_ms;
 use crate::metrics::{ResultLabel, TypeLabel};
 use crate::otel::{AttemptSpan, BatchTrace};
 use lambda_sink_core::journal::{Event, Level};
@@ -72,10 +73,7 @@ impl Failure {
 /// Splits off the records older than `max_age` (by their timestamp), each
 /// part in offset order.
 fn split_expired(batch: Rendered, max_age: std::time::Duration) -> (Rendered, Rendered) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let oldest = now.saturating_sub(i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX));
+    let oldest = epoch_ms().saturating_sub(i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX));
     let expired = |r: &SourceRecord| r.timestamp.is_some_and(|t| t < oldest);
     // The usual case: nothing expired, the batch kept as it is.
     if !batch.iter().any(|(r, _)| expired(r)) {

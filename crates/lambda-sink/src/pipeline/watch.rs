@@ -16,6 +16,7 @@ use lambda_sink_core::record::TopicPartition;
 use tokio::time::Instant;
 
 use super::context::Context;
+use crate::clock::epoch_ms;
 use crate::metrics::PartitionLabels;
 
 /// How often a partition's progress is looked at.
@@ -71,9 +72,7 @@ impl Watch {
         if !waiting {
             self.moved();
         }
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let now_ms = epoch_ms();
         let threshold = self.ctx.config.service.stall_timeout;
         let p = progress(
             now_ms,

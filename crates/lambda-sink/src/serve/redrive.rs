@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use lambda_sink_core::config::{ClientRole, Config};
@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::admin::{Admin, AdminError, Redriver};
+use crate::clock::epoch_ms;
 use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
 use crate::kafka::failed;
@@ -205,12 +206,6 @@ fn original(mut record: SourceRecord) -> Option<SourceRecord> {
     Some(record)
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// Redrives `request` of `name`'s DLQ through `config`'s pipeline and
 /// records it; the report.
 ///
@@ -260,7 +255,7 @@ async fn redrive(
     }
     let report = json!({
         "dlq_topic": topic,
-        "at": now_ms(),
+        "at": epoch_ms(),
         "worker_id": worker.worker_id,
         "read": read_count,
         "redriven": redriven,

@@ -6,10 +6,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::clock::epoch_ms;
 use crate::metrics::Metrics;
 use crate::sync::lock;
 
@@ -247,9 +248,7 @@ pub struct Series {
 impl Series {
     /// Takes one sample of each connector; forgets connectors not listed.
     pub fn record(&self, connectors: &[(String, Arc<Metrics>)]) {
-        let at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let at = epoch_ms().unsigned_abs();
         let mut rings = lock(&self.rings);
         rings.retain(|name, _| connectors.iter().any(|(n, _)| n == name));
         for (name, metrics) in connectors {
