@@ -109,7 +109,12 @@ where
 /// `traceparent` (the last member of the element's innermost object, which
 /// closes the element with `"}}`). Elements without the slot are left as
 /// they are; so is everything when `traceparent` is not a slot's length.
-pub fn fill_trace_slots(body: &mut [u8], open: usize, lens: &[usize], traceparent: &str) {
+pub fn fill_trace_slots(
+    body: &mut [u8],
+    open: usize,
+    lens: impl IntoIterator<Item = usize>,
+    traceparent: &str,
+) {
     use crate::trace::TRACEPARENT_SLOT;
     let slot = TRACEPARENT_SLOT.as_bytes();
     if traceparent.len() != slot.len() {
@@ -241,7 +246,7 @@ mod tests {
         for (elements, open, close) in cases {
             let lens: Vec<usize> = elements.iter().map(String::len).collect();
             let mut body = framed_body(open, elements.iter().map(String::as_bytes), close);
-            fill_trace_slots(&mut body, open.len(), &lens, tp);
+            fill_trace_slots(&mut body, open.len(), lens, tp);
             let want: Vec<String> = elements
                 .iter()
                 .map(|e| {
@@ -261,7 +266,7 @@ mod tests {
         // A traceparent of another length changes nothing.
         let lens = [slotted(1).len()];
         let mut body = request_body([slotted(1).as_bytes()]);
-        fill_trace_slots(&mut body, 1, &lens, "00-short");
+        fill_trace_slots(&mut body, 1, lens, "00-short");
         assert_eq!(body, request_body([slotted(1).as_bytes()]));
     }
 }

@@ -13,7 +13,7 @@
 //! off. Nothing here runs per record when traces are off.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 
 use lambda_sink_core::config::FunctionRef;
@@ -268,11 +268,14 @@ impl Tracer {
         &self,
         function: &FunctionRef,
         tp: &TopicPartition,
-        records: impl Iterator<Item = &'a SourceRecord> + Clone,
+        records: impl Iterator<Item = &'a SourceRecord>,
         bytes: usize,
         retries: u32,
     ) -> BatchTrace {
         let mut links: Vec<Link> = Vec::new();
+        // Distinct producer contexts: a set, as a batch may hold thousands
+        // of records.
+        let mut seen = HashSet::new();
         let mut dropped = 0_i64;
         let (mut count, mut first, mut last) = (0_i64, None, None);
         for record in records {
@@ -282,11 +285,7 @@ impl Tracer {
             let Some(context) = producer_context(record) else {
                 continue;
             };
-            let seen = links.iter().any(|l| {
-                l.span_context.trace_id() == context.trace_id()
-                    && l.span_context.span_id() == context.span_id()
-            });
-            if seen {
+            if !seen.insert((context.trace_id(), context.span_id())) {
                 continue;
             }
             if links.len() < MAX_LINKS {
@@ -337,11 +336,11 @@ impl Tracer {
 
 /// A record's producer context, from its `traceparent` and `tracestate`.
 fn producer_context(record: &SourceRecord) -> Option<SpanContext> {
+    // Valid, so `00-<32>-<16>-<2>` at fixed positions.
     let parent = trace::traceparent(record)?;
-    let mut parts = parent.split('-').skip(1);
-    let trace_id = TraceId::from_hex(parts.next()?).ok()?;
-    let span_id = SpanId::from_hex(parts.next()?).ok()?;
-    let flags = u8::from_str_radix(parts.next()?, 16).ok()?;
+    let trace_id = TraceId::from_hex(parent.get(3..35)?).ok()?;
+    let span_id = SpanId::from_hex(parent.get(36..52)?).ok()?;
+    let flags = u8::from_str_radix(parent.get(53..55)?, 16).ok()?;
     let state = trace::tracestate(record)
         .and_then(|s| s.parse::<TraceState>().ok())
         .unwrap_or_default();

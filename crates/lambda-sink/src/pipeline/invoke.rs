@@ -248,8 +248,8 @@ impl Invoker {
             None => {
                 let mut body = batch::request_body(elements());
                 if let Some(traceparent) = traceparent {
-                    let lens: Vec<usize> = batch.iter().map(|(_, e)| e.len()).collect();
-                    batch::fill_trace_slots(&mut body, 1, &lens, traceparent);
+                    let lens = batch.iter().map(|(_, e)| e.len());
+                    batch::fill_trace_slots(&mut body, 1, lens, traceparent);
                 }
                 body
             }
