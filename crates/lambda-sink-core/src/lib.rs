@@ -29,7 +29,8 @@
 //!   vocabulary.
 //! * [`route`] — which outcome a batch gets; [`outcome`] — the result and
 //!   error records written for it; [`dead_letter`] — records that cannot be
-//!   processed.
+//!   processed; [`park`] — parked keys (`aws.lambda.on.key.failure=park`)
+//!   and the parked topic's records.
 //! * [`offsets`] — which offset of a partition may be committed;
 //!   [`progress`] — how far behind in time a partition is, and whether it
 //!   is stalled;
@@ -55,6 +56,7 @@ pub mod invalid;
 pub mod journal;
 pub mod offsets;
 pub mod outcome;
+pub mod park;
 pub mod payload;
 pub mod problem;
 pub mod progress;

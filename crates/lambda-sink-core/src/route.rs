@@ -41,6 +41,9 @@ pub enum Outcome {
     DeadLetter,
     /// Dropped by a transform (`transforms=`): never invoked, committed.
     Filtered,
+    /// Its key is parked (`aws.lambda.on.key.failure=park`): written to
+    /// the parked topic and committed; resolved again when released.
+    Parked,
 }
 
 impl Outcome {
@@ -54,6 +57,7 @@ impl Outcome {
             Self::InvocationError => "invocation_error",
             Self::DeadLetter => "dlq",
             Self::Filtered => "filtered",
+            Self::Parked => "parked",
         }
     }
 }

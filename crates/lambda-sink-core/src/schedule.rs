@@ -21,9 +21,13 @@
 //! partition one batch carries several records of a key rather than the
 //! key's later records waiting for it.
 //!
+//! A lane may be *parked* ([`Scheduler::park`], `aws.lambda.on.key.failure`):
+//! its queued records are never invoked, but taken whole, alone, as a batch
+//! for the parked topic ([`Taken::parked`]) as soon as the lane is not held.
+//!
 //! Lanes are 64-bit hashes of the key bytes: two keys that collide share a
 //! lane, which costs concurrency, never order. Memory is the queued records
-//! plus one entry per lane held by a batch in flight.
+//! plus one entry per lane held by a batch in flight or parked.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -35,7 +39,7 @@ use crate::config::Ordering;
 pub type Lane = u64;
 
 /// The lane of a record with `key` under `ordering`; `None` = unordered.
-fn lane(ordering: Ordering, key: Option<&[u8]>) -> Option<Lane> {
+pub fn lane(ordering: Ordering, key: Option<&[u8]>) -> Option<Lane> {
     match (ordering, key) {
         (Ordering::Partition, _) => Some(0),
         (Ordering::Key, Some(key)) => {
@@ -57,6 +61,8 @@ pub struct Taken<T> {
     pub items: Vec<T>,
     /// The distinct lanes of `items`.
     pub lanes: Vec<Lane>,
+    /// The records of a parked lane, for the parked topic.
+    pub parked: bool,
 }
 
 /// What the next batch would be, without taking it.
@@ -70,6 +76,8 @@ pub struct Plan {
     pub full: bool,
     /// Queue position of its first item (the oldest eligible record).
     pub first: usize,
+    /// It holds a parked lane's records, for the parked topic.
+    pub parked: bool,
 }
 
 /// A partition's queued records, in offset order, and the lanes held by
@@ -79,6 +87,7 @@ pub struct Scheduler<T> {
     ordering: Ordering,
     queue: VecDeque<(Option<Lane>, T)>,
     held: HashSet<Lane>,
+    parked: HashSet<Lane>,
 }
 
 impl<T: Element> Scheduler<T> {
@@ -88,7 +97,18 @@ impl<T: Element> Scheduler<T> {
             ordering,
             queue: VecDeque::new(),
             held: HashSet::new(),
+            parked: HashSet::new(),
         }
+    }
+
+    /// Parks `lane`: its records go to the parked topic from now on.
+    pub fn park(&mut self, lane: Lane) {
+        self.parked.insert(lane);
+    }
+
+    /// Lets a parked `lane` flow again.
+    pub fn unpark(&mut self, lane: Lane) {
+        self.parked.remove(&lane);
     }
 
     /// The lane of a record with `key`, for [`push`](Self::push).
@@ -128,6 +148,7 @@ impl<T: Element> Scheduler<T> {
         let mut taken = Taken {
             items: Vec::with_capacity(plan.items),
             lanes: Vec::new(),
+            parked: plan.parked,
         };
         if plan.items == 0 {
             return taken;
@@ -165,6 +186,7 @@ impl<T: Element> Scheduler<T> {
             items: 0,
             full: false,
             first: 0,
+            parked: false,
         };
         // Eligible records grouped by lane, lanes in order of first sight;
         // an unordered record is a group of its own.
@@ -186,6 +208,20 @@ impl<T: Element> Scheduler<T> {
         let mut chosen = Vec::new();
         let mut bytes = 0;
         'groups: for indices in &groups {
+            let parked = indices
+                .first()
+                .and_then(|&i| self.queue[i].0)
+                .is_some_and(|l| self.parked.contains(&l));
+            if parked {
+                if chosen.is_empty() {
+                    // A parked lane's records go alone, all of them.
+                    chosen.clone_from(indices);
+                    plan.parked = true;
+                    plan.full = true;
+                    break 'groups;
+                }
+                continue 'groups;
+            }
             for &index in indices {
                 let Some(len) = self.queue[index].1.element_len() else {
                     if chosen.is_empty() {
@@ -281,6 +317,72 @@ mod tests {
         assert!(s.take(LIMITS).items.is_empty());
         s.release(&first.lanes);
         assert_eq!(offsets(&s.take(LIMITS)), [3]);
+    }
+
+    #[test]
+    fn a_parked_key_is_taken_alone_for_the_parked_topic_and_never_invoked() {
+        let key = |k: u8| Some(lane(Ordering::Key, Some(&[k])).unwrap());
+        // Keys: a b a b a c, batch size 3.
+        let mut s = scheduler(
+            Ordering::Key,
+            &[
+                Some(b'a'),
+                Some(b'b'),
+                Some(b'a'),
+                Some(b'b'),
+                Some(b'a'),
+                Some(b'c'),
+            ],
+        );
+        let first = s.take(LIMITS);
+        assert_eq!(offsets(&first), [0, 2, 4]);
+        assert!(!first.parked);
+        // `a` failed for good and is parked before its batch lets it go.
+        s.park(key(b'a').unwrap());
+        s.release(&first.lanes);
+        s.push(
+            key(b'a'),
+            Rec {
+                offset: 6,
+                key: Some(b'a'),
+                dead: false,
+            },
+        );
+        s.push(
+            key(b'a'),
+            Rec {
+                offset: 7,
+                key: Some(b'a'),
+                dead: true,
+            },
+        );
+        // The oldest eligible record is b's: an ordinary batch, a's records
+        // passed over rather than mixed in.
+        let plan = s.plan(LIMITS);
+        assert!(!plan.parked);
+        let b = s.take(LIMITS);
+        assert_eq!(offsets(&b), [1, 3, 5]);
+        // Then a's queued records, all of them (a dead letter too), alone.
+        let plan = s.plan(LIMITS);
+        assert!(plan.parked && plan.full);
+        let parked = s.take(LIMITS);
+        assert_eq!(offsets(&parked), [6, 7]);
+        assert!(parked.parked);
+        assert_eq!(parked.lanes, vec![key(b'a').unwrap()]);
+        // Held while written: a's next record waits for it.
+        s.push(
+            key(b'a'),
+            Rec {
+                offset: 8,
+                key: Some(b'a'),
+                dead: false,
+            },
+        );
+        assert_eq!(s.plan(LIMITS).items, 0);
+        s.release(&parked.lanes);
+        s.unpark(key(b'a').unwrap());
+        let flows = s.take(LIMITS);
+        assert_eq!((offsets(&flows), flows.parked), (vec![8], false));
     }
 
     #[test]

@@ -104,6 +104,17 @@ spelled_enum! {
 }
 
 spelled_enum! {
+    /// `aws.lambda.on.key.failure`: what a record that failed for good does
+    /// to its key.
+    OnKeyFailure {
+        /// It is resolved as `aws.lambda.on.failure` says; the key flows on.
+        Resolve = "resolve",
+        /// The key is parked until it succeeds or gives up.
+        Park = "park",
+    }
+}
+
+spelled_enum! {
     /// `aws.lambda.ordering`: which records of a partition may be in flight together.
     Ordering {
         /// One batch of a partition in flight at a time, in offset order.

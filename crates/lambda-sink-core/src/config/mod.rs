@@ -24,12 +24,12 @@ pub mod worker;
 pub use client::ClientRole;
 pub use enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
-    ErrorsTolerance, EsmRecordFormat, InvocationType, KafkaAuthMode, OnFailure, Ordering,
-    PayloadFormat, ReporterValueFormat,
+    ErrorsTolerance, EsmRecordFormat, InvocationType, KafkaAuthMode, OnFailure, OnKeyFailure,
+    Ordering, PayloadFormat, ReporterValueFormat,
 };
 pub use model::{
     AssumeRole, AwsConfig, AwsCredentials, ClientProperties, ClientValue, Config, Dlq,
-    ErrorsConfig, KafkaAuth, KafkaConfig, LambdaConfig, OutputTopic, Proxy, ReporterConfig,
+    ErrorsConfig, KafkaAuth, KafkaConfig, LambdaConfig, OutputTopic, Park, Proxy, ReporterConfig,
     ReporterTopic, Routing, SchemaRegistryConfig, ServiceConfig, Subscription, Transactions,
 };
 pub use names::{ConnectorId, FunctionRef, TopicName};

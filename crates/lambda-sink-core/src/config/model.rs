@@ -63,6 +63,9 @@ impl Config {
         if let Some(t) = &self.errors.dlq {
             out.push(("dead letter queue", &t.topic));
         }
+        if let Some(p) = &self.errors.park {
+            out.push(("parked records", &p.topic));
+        }
         out
     }
 }
@@ -348,6 +351,8 @@ pub struct OutputTopic {
     pub partitions: i32,
     /// Replication factor when created; `None` = min(3, brokers).
     pub replication_factor: Option<i16>,
+    /// Created with `cleanup.policy=compact` (and must have it).
+    pub compacted: bool,
 }
 
 /// A result or error topic.
@@ -397,6 +402,26 @@ pub struct ErrorsConfig {
     pub tolerance: ErrorsTolerance,
     /// The DLQ; present exactly when the tolerance is `all`.
     pub dlq: Option<Dlq>,
+    /// Parked keys (`aws.lambda.on.key.failure=park`).
+    pub park: Option<Park>,
+}
+
+/// Parking keys whose records failed for good
+/// (`aws.lambda.on.key.failure=park`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Park {
+    /// `aws.lambda.park.topic.name` (compacted).
+    pub topic: OutputTopic,
+    /// `aws.lambda.park.retry.backoff.ms`.
+    pub backoff: Duration,
+    /// `aws.lambda.park.retry.backoff.max.ms`.
+    pub backoff_max: Duration,
+    /// `aws.lambda.park.max.attempts`; `None` retries until it succeeds.
+    pub max_attempts: Option<u32>,
+    /// `aws.lambda.park.max.keys` (per task).
+    pub max_keys: usize,
+    /// `aws.lambda.park.max.records` (per task).
+    pub max_records: usize,
 }
 
 /// The dead letter queue.

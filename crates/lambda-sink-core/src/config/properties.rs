@@ -12,8 +12,8 @@
 
 use super::enums::{
     AuthenticationMethod, AutoOffsetReset, BehaviorOnError, ConfigurationMode, ConnectorClass,
-    ErrorsTolerance, EsmRecordFormat, InvocationType, KafkaAuthMode, OnFailure, Ordering,
-    PayloadFormat, ReporterValueFormat,
+    ErrorsTolerance, EsmRecordFormat, InvocationType, KafkaAuthMode, OnFailure, OnKeyFailure,
+    Ordering, PayloadFormat, ReporterValueFormat,
 };
 use crate::codec::{DataFormat, DecimalFormat, RecordConverter};
 
@@ -818,6 +818,86 @@ pub static PROPERTIES: &[Property] = &[
         Lambda,
         true,
         "Where records go whose batch failed for good (a function error after `aws.lambda.function.error.max.retries`, an invocation that kept failing, a record older than `aws.lambda.max.record.age.ms`). `error`: `behavior.on.error` decides. `dlq`: the dead letter queue (`errors.tolerance=all`, the default), like ESM's on-failure destination, with its context as headers: `lambda.requestContext.condition` (`RetryAttemptsExhausted` or `RecordAgeExceeded`), `lambda.requestContext.approximateInvokeCount`, `lambda.requestContext.functionArn` (the function as configured), `lambda.responseContext.statusCode`, `lambda.responseContext.functionError`, the records that failed together (`lambda.kafkaBatchInfo.batchSize`, `.firstRecordOffset`, `.lastRecordOffset`) and, when the function named it, `lambda-sink.failedRecordOffset`, next to the `__connect.errors.*` headers."
+    ),
+    prop!(
+        "aws.lambda.on.key.failure",
+        one_of(OnKeyFailure::NAMES),
+        Value("resolve"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "With `aws.lambda.ordering=key`: what a record that failed for good (as `aws.lambda.on.failure` describes) does to its key. `resolve`: it is resolved as `aws.lambda.on.failure` and `behavior.on.error` say, and the key's next records flow. `park`: the key is parked — the record and every later record of its key are written, in offset order, to `aws.lambda.park.topic.name` and committed past, while every other key keeps flowing; the key is retried with backoff (`aws.lambda.park.retry.*`), and when it succeeds its parked records are invoked in order before its new ones; after `aws.lambda.park.max.attempts` they are resolved as `resolve` would have. Records without a key, and records older than `aws.lambda.max.record.age.ms`, are never parked. Not with `reporter.exactly.once` yet (docs/guarantees.md, \"Parked keys\")."
+    ),
+    prop!(
+        "aws.lambda.park.topic.name",
+        Kind::String,
+        Value("parked-${connector}"),
+        No,
+        Low,
+        Lambda,
+        true,
+        "With `aws.lambda.on.key.failure=park`: the compacted topic holding parked records until their key is released (created with 1 partition and `cleanup.policy=compact`; an existing topic must be compacted). `${connector}` is replaced by the connector id. It must not be an input topic."
+    ),
+    prop!(
+        "aws.lambda.park.topic.replication.factor",
+        int(1, i16::MAX as i64),
+        Derived("min(3, number of brokers)"),
+        No,
+        Low,
+        Lambda,
+        true,
+        "Replication factor of the parked topic when lambda-sink creates it."
+    ),
+    prop!(
+        "aws.lambda.park.retry.backoff.ms",
+        int(1, INT_MAX),
+        Value("30000"),
+        No,
+        Low,
+        Lambda,
+        true,
+        "How long a parked key waits before its first automatic retry; each failed retry doubles the wait (with jitter), up to `aws.lambda.park.retry.backoff.max.ms`."
+    ),
+    prop!(
+        "aws.lambda.park.retry.backoff.max.ms",
+        int(1, INT_MAX),
+        Value("900000"),
+        No,
+        Low,
+        Lambda,
+        true,
+        "The longest wait between automatic retries of a parked key."
+    ),
+    prop!(
+        "aws.lambda.park.max.attempts",
+        int(-1, 1_000_000),
+        Value("10"),
+        No,
+        Medium,
+        Lambda,
+        true,
+        "Automatic retries of a parked key. If the last fails too, its parked records are resolved as `aws.lambda.on.key.failure=resolve` would have (the DLQ with `aws.lambda.on.failure=dlq`, else `behavior.on.error`) and the key is released; `-1` retries until it succeeds. Counted by the partition's current owner (a partition that moves starts counting again)."
+    ),
+    prop!(
+        "aws.lambda.park.max.keys",
+        int(1, 1_000_000),
+        Value("1000"),
+        No,
+        Low,
+        Lambda,
+        true,
+        "Most keys one task keeps parked. A key that fails for good beyond it is not parked: its record is resolved as `aws.lambda.on.key.failure=resolve` would have, and a `park_full` event says so."
+    ),
+    prop!(
+        "aws.lambda.park.max.records",
+        int(1, INT_MAX),
+        Value("100000"),
+        No,
+        Low,
+        Lambda,
+        true,
+        "Most records one task keeps parked. A record of a parked key beyond it cannot be parked, nor invoked ahead of the parked ones: the connector stops with an error naming this property, nothing of the record committed."
     ),
     prop!(
         "aws.lambda.function.error.max.retries",

@@ -257,6 +257,12 @@ fn no_output_is_an_input(
                 .dlq
                 .iter()
                 .map(|d| ("errors.deadletterqueue.topic.name", &d.topic)),
+        )
+        .chain(
+            errors
+                .park
+                .iter()
+                .map(|p| ("aws.lambda.park.topic.name", &p.topic)),
         );
     for (property, topic) in topics {
         if sub.includes(topic.name.as_str()) {

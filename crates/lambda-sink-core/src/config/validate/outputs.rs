@@ -4,10 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::super::enums::{BehaviorOnError, ErrorsTolerance, InvocationType, ReporterValueFormat};
+use super::super::enums::{
+    BehaviorOnError, ErrorsTolerance, InvocationType, OnKeyFailure, Ordering, ReporterValueFormat,
+};
 use super::super::model::{
-    Dlq, ErrorsConfig, LambdaConfig, OutputTopic, ReporterConfig, ReporterTopic, ServiceConfig,
-    Transactions,
+    Dlq, ErrorsConfig, LambdaConfig, OutputTopic, Park, ReporterConfig, ReporterTopic,
+    ServiceConfig, Transactions,
 };
 use super::super::names::{ConnectorId, TopicName};
 use super::super::properties::PassThrough;
@@ -60,6 +62,34 @@ pub(super) fn outputs(
     let result = reporter("result", !is_async, report);
     let error = reporter("error", !is_async && logs_errors, report);
 
+    let (tolerance, dlq) = dead_letter_queue(v, id, report);
+    let transactions = transactions(v, report);
+    let exactly_once = matches!(transactions, Some(Some(_)));
+    let errors = ErrorsConfig {
+        tolerance: tolerance?,
+        dlq: dlq?,
+        park: park(v, id, lambda, exactly_once, report)?,
+    };
+    ok.then_some((
+        ReporterConfig {
+            result,
+            error,
+            transactions: transactions?,
+        },
+        errors,
+    ))
+}
+
+/// `errors.tolerance` and the dead letter queue it asks for.
+#[allow(
+    clippy::type_complexity,
+    reason = "each part None when invalid, as the builder reads them"
+)]
+fn dead_letter_queue(
+    v: &Values,
+    id: Option<&ConnectorId>,
+    report: &mut Report,
+) -> (Option<ErrorsTolerance>, Option<Option<Dlq>>) {
     let tolerance = v.choice("errors.tolerance", ErrorsTolerance::from_canonical);
     let context_headers = v.bool("errors.deadletterqueue.context.headers.enable");
     let dlq_topic = output_topic(
@@ -88,19 +118,90 @@ pub(super) fn outputs(
         (Some(ErrorsTolerance::None), Some(_)) => Some(None),
         _ => None,
     };
-    let errors = ErrorsConfig {
-        tolerance: tolerance?,
-        dlq: dlq?,
+    (tolerance, dlq)
+}
+
+/// The park settings read when `aws.lambda.on.key.failure=park`.
+const PARK_SETTINGS: [&str; 7] = [
+    "aws.lambda.park.topic.name",
+    "aws.lambda.park.topic.replication.factor",
+    "aws.lambda.park.retry.backoff.ms",
+    "aws.lambda.park.retry.backoff.max.ms",
+    "aws.lambda.park.max.attempts",
+    "aws.lambda.park.max.keys",
+    "aws.lambda.park.max.records",
+];
+
+/// `aws.lambda.on.key.failure` with `aws.lambda.park.*`: `Some(None)` when
+/// keys are not parked.
+fn park(
+    v: &Values,
+    id: Option<&ConnectorId>,
+    lambda: Option<&LambdaConfig>,
+    exactly_once: bool,
+    report: &mut Report,
+) -> Option<Option<Park>> {
+    const P: &str = "aws.lambda.on.key.failure";
+    if v.choice(P, OnKeyFailure::from_canonical)? == OnKeyFailure::Resolve {
+        for p in PARK_SETTINGS.into_iter().filter(|p| v.is_set(p)) {
+            report.warn(p, "has no effect unless aws.lambda.on.key.failure=park");
+        }
+        return Some(None);
+    }
+    if lambda.is_some_and(|l| l.ordering != Ordering::Key) {
+        report.error(
+            P,
+            "park needs aws.lambda.ordering=key: only keys invoked apart from each other can be parked apart; set aws.lambda.ordering=key",
+        );
+        return None;
+    }
+    if exactly_once {
+        report.error(
+            P,
+            "park does not work with reporter.exactly.once=true yet: a released key's outcomes would not be in a transaction; use one or the other",
+        );
+        return None;
+    }
+    let topic = output_topic(v, id, [PARK_SETTINGS[0], "", PARK_SETTINGS[1]], report)?;
+    let Some(topic) = topic else {
+        report.error(
+            PARK_SETTINGS[0],
+            "is blank while aws.lambda.on.key.failure=park: parked records need a topic; name one, or set aws.lambda.on.key.failure=resolve",
+        );
+        return None;
     };
-    let transactions = transactions(v, report);
-    ok.then_some((
-        ReporterConfig {
-            result,
-            error,
-            transactions: transactions?,
+    let backoff = millis(v.int(PARK_SETTINGS[2])?);
+    let backoff_max = millis(v.int(PARK_SETTINGS[3])?);
+    if backoff_max < backoff {
+        report.error(
+            PARK_SETTINGS[3],
+            format!(
+                "({} ms) is below aws.lambda.park.retry.backoff.ms ({} ms); the longest wait cannot be shorter than the first",
+                backoff_max.as_millis(),
+                backoff.as_millis()
+            ),
+        );
+        return None;
+    }
+    let max_attempts = v.int(PARK_SETTINGS[4])?;
+    if max_attempts == 0 {
+        report.error(
+            PARK_SETTINGS[4],
+            "0 would never retry a parked key; use the retries to make (at least 1), or -1 to retry until it succeeds",
+        );
+        return None;
+    }
+    Some(Some(Park {
+        topic: OutputTopic {
+            compacted: true,
+            ..topic
         },
-        errors,
-    ))
+        backoff,
+        backoff_max,
+        max_attempts: u32::try_from(max_attempts).ok(),
+        max_keys: usize::try_from(v.int(PARK_SETTINGS[5])?).ok()?,
+        max_records: usize::try_from(v.int(PARK_SETTINGS[6])?).ok()?,
+    }))
 }
 
 /// `reporter.exactly.once` with `reporter.transaction.*`, checked against the producer's own
@@ -163,6 +264,7 @@ pub(super) fn output_topic(
             name,
             partitions: partitions?,
             replication_factor,
+            compacted: false,
         })),
         Err(e) => {
             report.error(name_p, e);

@@ -840,6 +840,64 @@ fn dead_letter_queue() {
 }
 
 #[test]
+fn parking_keys() {
+    const PARK: (&str, &str) = ("aws.lambda.on.key.failure", "park");
+    const KEY: (&str, &str) = ("aws.lambda.ordering", "key");
+    assert_eq!(config(&[]).errors.park, None);
+    let c = config(&[PARK, KEY]);
+    let park = c.errors.park.clone().expect("parking");
+    assert_eq!(park.topic.name.as_str(), "parked-orders-sink");
+    assert!(park.topic.compacted);
+    assert_eq!(park.topic.partitions, 1);
+    assert_eq!(park.backoff, std::time::Duration::from_secs(30));
+    assert_eq!(park.backoff_max, std::time::Duration::from_secs(900));
+    assert_eq!(park.max_attempts, Some(10));
+    assert_eq!((park.max_keys, park.max_records), (1000, 100_000));
+    assert!(
+        c.output_topics()
+            .iter()
+            .any(|(what, t)| *what == "parked records" && t.name.as_str() == "parked-orders-sink")
+    );
+    let forever = config(&[PARK, KEY, ("aws.lambda.park.max.attempts", "-1")]);
+    assert_eq!(forever.errors.park.unwrap().max_attempts, None);
+    assert_error(
+        &[PARK],
+        "aws.lambda.on.key.failure: park needs aws.lambda.ordering=key: only keys invoked apart from each other can be parked apart; set aws.lambda.ordering=key",
+    );
+    assert_error(
+        &[PARK, KEY, ("reporter.exactly.once", "true")],
+        "aws.lambda.on.key.failure: park does not work with reporter.exactly.once=true yet: a released key's outcomes would not be in a transaction; use one or the other",
+    );
+    assert_error(
+        &[PARK, KEY, ("aws.lambda.park.topic.name", " ")],
+        "aws.lambda.park.topic.name: is blank while aws.lambda.on.key.failure=park: parked records need a topic; name one, or set aws.lambda.on.key.failure=resolve",
+    );
+    assert_error(
+        &[PARK, KEY, ("aws.lambda.park.topic.name", "orders")],
+        "aws.lambda.park.topic.name: \"orders\" is also an input topic: the connector would consume its own output; choose another name",
+    );
+    assert_error(
+        &[
+            PARK,
+            KEY,
+            ("aws.lambda.park.retry.backoff.ms", "5000"),
+            ("aws.lambda.park.retry.backoff.max.ms", "1000"),
+        ],
+        "aws.lambda.park.retry.backoff.max.ms: (1000 ms) is below aws.lambda.park.retry.backoff.ms (5000 ms); the longest wait cannot be shorter than the first",
+    );
+    assert_error(
+        &[PARK, KEY, ("aws.lambda.park.max.attempts", "0")],
+        "aws.lambda.park.max.attempts: 0 would never retry a parked key; use the retries to make (at least 1), or -1 to retry until it succeeds",
+    );
+    assert!(
+        warnings(&[("aws.lambda.park.max.keys", "5")])
+            .iter()
+            .any(|w| w
+                == "aws.lambda.park.max.keys: has no effect unless aws.lambda.on.key.failure=park")
+    );
+}
+
+#[test]
 fn http_listener() {
     assert_eq!(
         config(&[("http.listener", "none")]).service.http_listener,
