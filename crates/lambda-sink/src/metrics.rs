@@ -106,6 +106,13 @@ pub struct Metrics {
     pub full_partitions: Gauge,
     /// 1 while the connector is FAILED on this instance.
     pub connector_failed: Gauge,
+    /// Keys parked by this instance (`aws.lambda.on.key.failure=park`).
+    pub parked_keys: Gauge,
+    /// Records parked by this instance.
+    pub parked_records: Gauge,
+    /// Releases of parked keys' records, by result (`released`, `failed`,
+    /// `gave_up`).
+    pub park_releases: Family<ResultLabel, Counter>,
     /// Consumer lag per partition (librdkafka statistics).
     pub consumer_lag: Family<PartitionLabels, Gauge>,
     /// Committed offset per partition (librdkafka statistics).
@@ -160,6 +167,9 @@ impl Metrics {
             in_flight_limit: Gauge::default(),
             full_partitions: Gauge::default(),
             connector_failed: Gauge::default(),
+            parked_keys: Gauge::default(),
+            parked_records: Gauge::default(),
+            park_releases: Family::default(),
             consumer_lag: Family::default(),
             committed_offset: Family::default(),
             oldest_unresolved_age: Family::default(),
@@ -189,7 +199,7 @@ impl Metrics {
             ),
             (
                 "records_resolved",
-                "Records whose outcome is decided, by outcome (success, function_error, invocation_error, ignored, dlq, accepted)",
+                "Records whose outcome is decided, by outcome (success, function_error, invocation_error, ignored, dlq, accepted, filtered, parked)",
                 Box::new(self.records_resolved.clone()),
             ),
             (
@@ -253,8 +263,30 @@ impl Metrics {
                 Box::new(self.full_partitions.clone()),
             ),
         ];
+        table.extend(self.park_table());
         table.extend(self.partition_table());
         table
+    }
+
+    /// The metrics of parked keys (`aws.lambda.on.key.failure=park`).
+    fn park_table(&self) -> Vec<(&'static str, &'static str, Box<dyn Metric>)> {
+        vec![
+            (
+                "parked_keys",
+                "Keys parked after a record of theirs failed for good (aws.lambda.on.key.failure=park), on this instance",
+                Box::new(self.parked_keys.clone()),
+            ),
+            (
+                "parked_records",
+                "Records of parked keys waiting in the parked topic, on this instance",
+                Box::new(self.parked_records.clone()),
+            ),
+            (
+                "park_releases",
+                "Releases of a parked key's records, by result: released (invoked and resolved), failed (failed again, still parked), gave_up (resolved as failed after aws.lambda.park.max.attempts)",
+                Box::new(self.park_releases.clone()),
+            ),
+        ]
     }
 
     /// The metrics labelled by partition.

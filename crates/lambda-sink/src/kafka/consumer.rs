@@ -60,6 +60,10 @@ pub trait RecordHandler: Send + Sync + 'static {
     fn drain(&self, partitions: &[TopicPartition], why: Release);
     /// Partitions currently held (with a worker).
     fn partitions(&self) -> Vec<TopicPartition>;
+    /// `partitions` were assigned (a worker normally starts with a
+    /// partition's first record; one with work of its own, such as parked
+    /// keys to retry, starts now).
+    fn assigned(&self, _partitions: &[TopicPartition]) {}
     /// The consumer cannot go on (e.g. no offset and `auto.offset.reset=none`).
     fn fail(&self, reason: String);
 }
@@ -336,6 +340,9 @@ impl ConsumerContext for TaskContext {
                         "partitions_assigned",
                         format!("partitions assigned: {}", names(&partitions)),
                     );
+                    if let Some(handler) = self.handler.get() {
+                        handler.assigned(&partitions);
+                    }
                 }
                 // A partition paused before it was revoked (only records that
                 // reached the consumer queue are paused) may come back paused.

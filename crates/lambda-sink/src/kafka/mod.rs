@@ -7,6 +7,7 @@
 //! * [`producer`]: outcome records, sent until acknowledged;
 //! * [`transaction`]: outcome records and offsets in one transaction per
 //!   task (`reporter.exactly.once`);
+//! * [`parked`]: reading the parked topic (`aws.lambda.on.key.failure`);
 //! * [`diagnostics`]: librdkafka's log lines and errors, folded, and the
 //!   refusals (credentials, TLS) that retrying does not heal;
 //! * here: client configs, property checks, the cluster probe and topic
@@ -14,6 +15,7 @@
 
 pub mod consumer;
 pub mod diagnostics;
+pub mod parked;
 pub mod polled;
 pub mod producer;
 pub mod transaction;
@@ -25,7 +27,7 @@ use lambda_sink_core::Problem;
 use lambda_sink_core::config::{ClientProperties, ClientRole, Config, KafkaAuth, KafkaConfig};
 use lambda_sink_core::disposition::{Disposed, Disposition, RetryReason};
 use lambda_sink_core::retry::Backoff;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, Producer};
@@ -273,12 +275,15 @@ pub async fn await_cluster(kafka: &KafkaConfig) -> Result<ClusterView, Error> {
     }
 }
 
-/// Creates the result, error and DLQ topics that `cluster` does not have
-/// yet, with their configured partitions and replication factor (default
-/// min(3, brokers)). Existing topics are used as they are.
+/// Creates the result, error, DLQ and parked topics that `cluster` does
+/// not have yet, with their configured partitions and replication factor
+/// (default min(3, brokers)), compacted where they must be. Existing topics
+/// are used as they are, but one that must be compacted and is not is an
+/// error: records would be deleted while still needed.
 ///
 /// # Errors
-/// When the cluster refuses to create a topic (e.g. not authorized).
+/// When the cluster refuses to create a topic (e.g. not authorized), or an
+/// existing topic that must be compacted is not.
 pub async fn create_output_topics(config: &Config, cluster: &ClusterView) -> Result<(), Error> {
     let wanted = config.output_topics();
     let missing: Vec<NewTopic<'_>> = wanted
@@ -289,21 +294,40 @@ pub async fn create_output_topics(config: &Config, cluster: &ClusterView) -> Res
                 || i32::try_from(cluster.brokers.clamp(1, 3)).unwrap_or(1),
                 i32::from,
             );
-            NewTopic::new(t.name.as_str(), t.partitions, TopicReplication::Fixed(rf))
+            let topic = NewTopic::new(t.name.as_str(), t.partitions, TopicReplication::Fixed(rf));
+            if t.compacted {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
         })
         .collect();
-    if missing.is_empty() {
+    let compacted: Vec<_> = wanted
+        .iter()
+        .filter(|(_, t)| t.compacted && cluster.topics.contains_key(t.name.as_str()))
+        .collect();
+    if missing.is_empty() && compacted.is_empty() {
         return Ok(());
     }
     let admin: AdminClient<DefaultClientContext> =
         client_config(&config.kafka.client_properties(ClientRole::Admin))
             .create()
             .or_fault(Fault::Setup, "creating the Kafka admin client")?;
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for (what, t) in compacted {
+        let policy = cleanup_policy(&admin, &options, t.name.as_str()).await?;
+        if !is_compacted(&policy) {
+            return Err(Error::setup(format!(
+                "the {what} topic {} has cleanup.policy={policy}; it must be compact, or records would be deleted while still needed",
+                t.name
+            )));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
     let results = admin
-        .create_topics(
-            &missing,
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-        )
+        .create_topics(&missing, &options)
         .await
         .map_err(failed("creating output topics"))?;
     for result in results {
@@ -323,6 +347,33 @@ pub async fn create_output_topics(config: &Config, cluster: &ClusterView) -> Res
         }
     }
     Ok(())
+}
+
+/// The `cleanup.policy` of `topic` (empty if Kafka does not say).
+///
+/// # Errors
+/// When its configuration cannot be read.
+pub(crate) async fn cleanup_policy(
+    admin: &AdminClient<DefaultClientContext>,
+    options: &AdminOptions,
+    topic: &str,
+) -> Result<String, Error> {
+    let configs = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], options)
+        .await
+        .map_err(failed(format!("reading the configuration of {topic}")))?;
+    Ok(match configs.into_iter().next() {
+        Some(Ok(resource)) => resource
+            .get("cleanup.policy")
+            .and_then(|e| e.value.clone())
+            .unwrap_or_default(),
+        _ => String::new(),
+    })
+}
+
+/// Whether a `cleanup.policy` keeps every key's latest record forever.
+pub(crate) fn is_compacted(policy: &str) -> bool {
+    policy.contains("compact") && !policy.contains("delete")
 }
 
 /// Turns a failed Kafka call into an [`Error`] saying what was being done,

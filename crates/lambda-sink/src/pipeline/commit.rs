@@ -134,6 +134,29 @@ impl Committer {
     }
 }
 
+impl Committer {
+    /// Delivers the outcome records of records resolved long ago (parked
+    /// records being released, whose input offsets were committed when
+    /// they were parked): sent now, and returned from once Kafka has
+    /// acknowledged them all. Nothing is tracked or stored.
+    pub(super) async fn deliver(
+        &self,
+        records: &[SourceRecord],
+        outcome: Outcome,
+        outcomes: Vec<OutcomeRecord>,
+    ) -> Result<(), Halt> {
+        self.ctx.metrics.resolved(outcome, records.len());
+        let deliveries: Vec<_> = outcomes
+            .into_iter()
+            .map(|o| self.ctx.outcomes.send(o))
+            .collect();
+        try_join_all(deliveries)
+            .await
+            .map(|_| ())
+            .map_err(|e| Halt::Failed(e.to_string()))
+    }
+}
+
 /// Stores the committable offset as it advances: at-least-once once each
 /// batch's outcomes are acknowledged (an outcome that cannot be written
 /// stops the connector, and neither its records nor any after them are

@@ -15,11 +15,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use super::context::{Context, Telemetry};
-use super::ports::{Offsets, Schemas};
+use super::ports::{Offsets, ParkedStore, Schemas};
 use super::task::TaskHandler;
 use crate::error::{Error, Fault, OrFault};
 use crate::kafka::ClusterView;
 use crate::kafka::consumer::{RecordHandler, TaskConsumer};
+use crate::kafka::parked::ParkedReader;
 use crate::kafka::producer::{OutcomeProducer, Producers};
 use crate::kafka::transaction::Initialised;
 use crate::lambda::invoke::Invoker;
@@ -229,11 +230,15 @@ pub(super) async fn start(
             (registry, cluster)
         }
     };
+    let parked = config.errors.park.as_ref().map(|p| {
+        Arc::new(ParkedReader::new(&config.kafka, p.topic.name.as_str())) as Arc<dyn ParkedStore>
+    });
     let ctx = Arc::new(Context::new(
         config,
         Arc::new(invoker),
         Arc::new(producer.clone()),
         registry.map(|r| Arc::new(r) as Arc<dyn Schemas>),
+        parked,
         stop,
         telemetry,
     ));

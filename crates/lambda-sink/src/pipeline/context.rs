@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::error;
 
 use super::limit::Limiter;
-use super::ports::{Lambda, Outcomes, Schemas};
+use super::parking::Parking;
+use super::ports::{Lambda, Outcomes, ParkedStore, Schemas};
 use crate::events::Events;
 use crate::metrics::Metrics;
 use crate::otel::Tracer;
@@ -62,6 +63,8 @@ pub(crate) struct Context {
     pub(crate) status: Arc<ServiceStatus>,
     pub(crate) tracer: Option<Tracer>,
     pub(crate) events: Arc<Events>,
+    /// Present when keys are parked (`aws.lambda.on.key.failure=park`).
+    pub(crate) parking: Option<Parking>,
 }
 
 impl Context {
@@ -70,10 +73,18 @@ impl Context {
         lambda: Arc<dyn Lambda>,
         outcomes: Arc<dyn Outcomes>,
         schemas: Option<Arc<dyn Schemas>>,
+        parked: Option<Arc<dyn ParkedStore>>,
         stop: CancellationToken,
         telemetry: Telemetry,
     ) -> Self {
+        let parking = config
+            .errors
+            .park
+            .as_ref()
+            .zip(parked)
+            .map(|(park, store)| Parking::new(park, store, telemetry.metrics.clone()));
         Self {
+            parking,
             policy: Policy::of(&config),
             in_flight: Arc::new(Limiter::new(
                 config.lambda.max_in_flight,

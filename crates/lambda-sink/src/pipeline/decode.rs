@@ -47,6 +47,15 @@ impl Item {
     pub(super) fn invokes(&self) -> bool {
         matches!(self, Self::Ready { .. })
     }
+
+    /// The input record it was made from.
+    pub(super) fn into_record(self) -> SourceRecord {
+        match self {
+            Self::Ready { record, .. } | Self::Dead { record, .. } | Self::Filtered { record } => {
+                record
+            }
+        }
+    }
 }
 
 impl BatchElement for Item {

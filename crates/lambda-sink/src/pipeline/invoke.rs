@@ -7,6 +7,7 @@
 //! bisection, retries, the maximum record age — and the request's trace.
 
 use lambda_sink_core::batch;
+use lambda_sink_core::config::Ordering;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::dead_letter::{DeadLetter, FailedBatch};
 use lambda_sink_core::disposition::{Disposed, Disposition, RetryReason};
@@ -18,6 +19,7 @@ use lambda_sink_core::route::{
     self, AfterFailure, Finished, FunctionFailure, Invoked, Resolution, Write,
     after_function_failure,
 };
+use lambda_sink_core::schedule::{self, Lane};
 use lambda_sink_core::trace::Carrier;
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -40,6 +42,21 @@ type Rendered = Vec<(SourceRecord, Vec<u8>)>;
 struct Work {
     batch: Rendered,
     retries: u32,
+}
+
+/// Records that failed for good, handed back instead of resolved when the
+/// connector parks keys (`aws.lambda.on.key.failure=park`): the worker
+/// parks their keys, or resolves them as `resolution` says.
+pub(super) struct Failed {
+    /// The records, in offset order.
+    pub(super) records: Vec<SourceRecord>,
+    /// How they would be resolved without parking.
+    pub(super) resolution: Resolution,
+    /// Why they failed, for the operator.
+    pub(super) reason: String,
+    /// They were invoked; `false`: they were held back because an earlier
+    /// record of their key failed in the same batch.
+    pub(super) invoked: bool,
 }
 
 /// How the function failed (part of) an answered batch.
@@ -121,6 +138,46 @@ fn named(records: &[SourceRecord], items: bool) -> Option<i64> {
     }
 }
 
+/// An answered batch the function failed for good: the answer, how it
+/// failed, and what came of the invocation.
+struct Failing<'a> {
+    invoked: &'a Invoked,
+    failure: &'a Failure,
+    finished: &'a Result<Invoked, InvokeFailure>,
+}
+
+/// `batch` without the records of keys that failed for good earlier in
+/// the batch: those are added to `failed`, uninvoked, with their key's
+/// resolution.
+fn hold_back(batch: Rendered, failed: &mut Vec<Failed>) -> Rendered {
+    let lane = |r: &SourceRecord| schedule::lane(Ordering::Key, r.key.as_deref());
+    let failing: Vec<(Lane, Resolution)> = failed
+        .iter()
+        .flat_map(|f| {
+            f.records
+                .iter()
+                .filter_map(lane)
+                .map(|l| (l, f.resolution.clone()))
+        })
+        .collect();
+    let mut kept = Vec::with_capacity(batch.len());
+    for (record, element) in batch {
+        let Some((_, resolution)) =
+            lane(&record).and_then(|l| failing.iter().find(|(f, _)| *f == l))
+        else {
+            kept.push((record, element));
+            continue;
+        };
+        failed.push(Failed {
+            records: vec![record],
+            resolution: resolution.clone(),
+            reason: "an earlier record of its key failed".into(),
+            invoked: false,
+        });
+    }
+    kept
+}
+
 /// How a batch's invocation is traced.
 enum Trace {
     /// Traces off: every attempt carries this (the first traced record's
@@ -158,6 +215,9 @@ pub(super) struct Invoker {
     /// `aws.lambda.payload.format=esm`.
     envelope: Option<Envelope>,
     router: Router,
+    /// Records that fail for good are handed back ([`Failed`]) rather than
+    /// resolved: the connector parks keys.
+    hands_back: bool,
 }
 
 impl Invoker {
@@ -169,6 +229,7 @@ impl Invoker {
         router: Router,
     ) -> Self {
         Self {
+            hands_back: ctx.parking.is_some(),
             ctx,
             tp,
             stop,
@@ -197,11 +258,15 @@ impl Invoker {
     /// the first record a partial batch response reports) is bisected and
     /// retried as configured before it is resolved as failed. `permit`, when
     /// given, is the in-flight slot its first invocation goes with.
+    ///
+    /// When the connector parks keys, records that fail for good are
+    /// handed back instead, and so is every later record of their keys in
+    /// the batch, uninvoked (a key's records never pass its failed one).
     pub(super) async fn process(
         &self,
         batch: Rendered,
         mut permit: Option<Permit>,
-    ) -> Result<(), Halt> {
+    ) -> Result<Vec<Failed>, Halt> {
         let Some(function) = self
             .ctx
             .config
@@ -217,11 +282,43 @@ impl Invoker {
         };
         // A stack keeps halves in order: the first half is processed first.
         let mut work = vec![Work { batch, retries: 0 }];
-        while let Some(next) = work.pop() {
-            let then = self.step(&function, next, permit.take()).await?;
+        let mut failed = Vec::new();
+        while let Some(mut next) = work.pop() {
+            if !failed.is_empty() {
+                next.batch = hold_back(next.batch, &mut failed);
+                if next.batch.is_empty() {
+                    continue;
+                }
+            }
+            let then = self
+                .step(&function, next, permit.take(), &mut failed)
+                .await?;
             work.extend(then.into_iter().rev());
         }
-        Ok(())
+        Ok(failed)
+    }
+
+    /// Resolves records that failed for good as `resolution` says, or hands
+    /// them back when the connector parks keys.
+    async fn failed_for_good(
+        &self,
+        records: Vec<SourceRecord>,
+        resolution: Resolution,
+        reason: String,
+        outcome: &Result<Invoked, InvokeFailure>,
+        failed: &mut Vec<Failed>,
+    ) -> Result<(), Halt> {
+        if self.hands_back {
+            failed.push(Failed {
+                records,
+                resolution,
+                reason,
+                invoked: true,
+            });
+            return Ok(());
+        }
+        log_resolved_error(&records, &resolution, outcome);
+        self.router.apply(records, resolution).await
     }
 
     /// One batch: what is too old resolved, the rest invoked and resolved;
@@ -231,6 +328,7 @@ impl Invoker {
         function: &FunctionRef,
         work: Work,
         permit: Option<Permit>,
+        failed: &mut Vec<Failed>,
     ) -> Result<Vec<Work>, Halt> {
         let Work { batch, retries } = work;
         let batch = self.drop_expired(function, batch).await?;
@@ -285,7 +383,8 @@ impl Invoker {
             Trace::Spans(spans) => Some(spans.after("write outcomes")),
             Trace::Records(_) => None,
         };
-        self.after_answer(function, batch, retries, finished).await
+        self.after_answer(function, batch, retries, finished, failed)
+            .await
     }
 
     /// Resolves the records older than `aws.lambda.max.record.age.ms`
@@ -353,6 +452,7 @@ impl Invoker {
         mut batch: Rendered,
         retries: u32,
         finished: Result<Invoked, InvokeFailure>,
+        failed_records: &mut Vec<Failed>,
     ) -> Result<Vec<Work>, Halt> {
         let policy = &self.ctx.policy;
         let failure = match &finished {
@@ -361,16 +461,8 @@ impl Invoker {
         };
         let (Ok(invoked), Some((first, failure))) = (&finished, failure) else {
             let records: Vec<SourceRecord> = batch.into_iter().map(|(r, _)| r).collect();
-            let resolution = match &finished {
-                Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
-                Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
-            };
-            // An answer with a function error failed the records; an
-            // invocation that never got one failed none of them.
-            let culprit = finished.as_ref().ok().and_then(|_| named(&records, false));
-            let resolution = with_context(resolution, function, retries + 1, &records, culprit);
-            log_resolved_error(&records, &resolution, &finished);
-            self.router.apply(records, resolution).await?;
+            self.resolve_whole(function, records, retries, &finished, failed_records)
+                .await?;
             return Ok(Vec::new());
         };
         // The records before the first failed one succeeded.
@@ -420,9 +512,46 @@ impl Invoker {
             }
             AfterFailure::Resolve => {
                 let records: Vec<SourceRecord> = failed.into_iter().map(|(r, _)| r).collect();
-                self.resolve_failed(function, records, retries, invoked, &failure, &finished)
+                let failing = Failing {
+                    invoked,
+                    failure: &failure,
+                    finished: &finished,
+                };
+                self.resolve_failed(function, records, retries, failing, failed_records)
                     .await?;
                 Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Resolves a batch that succeeded, or whose invocation gave up (its
+    /// retries ran out: failed for good).
+    async fn resolve_whole(
+        &self,
+        function: &FunctionRef,
+        records: Vec<SourceRecord>,
+        retries: u32,
+        finished: &Result<Invoked, InvokeFailure>,
+        failed: &mut Vec<Failed>,
+    ) -> Result<(), Halt> {
+        let policy = &self.ctx.policy;
+        let resolution = match finished {
+            Ok(invoked) => route::route(records.len(), Finished::Answered(invoked), policy),
+            Err(failure) => route::route(records.len(), Finished::GaveUp(failure), policy),
+        };
+        // An answer with a function error failed the records; an
+        // invocation that never got one failed none of them.
+        let culprit = finished.as_ref().ok().and_then(|_| named(&records, false));
+        let resolution = with_context(resolution, function, retries + 1, &records, culprit);
+        match finished {
+            Err(failure) => {
+                let reason = format!("{}: {}", failure.error_type(), failure.message);
+                self.failed_for_good(records, resolution, reason, finished, failed)
+                    .await
+            }
+            Ok(_) => {
+                log_resolved_error(&records, &resolution, finished);
+                self.router.apply(records, resolution).await
             }
         }
     }
@@ -470,10 +599,14 @@ impl Invoker {
         function: &FunctionRef,
         records: Vec<SourceRecord>,
         retries: u32,
-        invoked: &Invoked,
-        failure: &Failure,
-        finished: &Result<Invoked, InvokeFailure>,
+        failing: Failing<'_>,
+        failed: &mut Vec<Failed>,
     ) -> Result<(), Halt> {
+        let Failing {
+            invoked,
+            failure,
+            finished,
+        } = failing;
         let how = match failure {
             Failure::Error => Finished::Answered(invoked),
             Failure::Items => Finished::ItemsFailed(invoked),
@@ -499,8 +632,9 @@ impl Invoker {
             &records,
             culprit,
         );
-        log_resolved_error(&records, &resolution, finished);
-        self.router.apply(records, resolution).await
+        let reason = format!("{} (after {retries} retries)", failure.describe());
+        self.failed_for_good(records, resolution, reason, finished, failed)
+            .await
     }
 
     /// Whether the function failed records of an answered batch, and from

@@ -29,6 +29,11 @@
 //!
 //! Each partition's commit loop also watches its progress ([`watch`]): lag
 //! in time, and stalls.
+//!
+//! With `aws.lambda.on.key.failure=park` a key whose record failed for good
+//! is parked ([`park`]): its records go to the parked topic while the
+//! partition's other keys flow, and come back, in order, once a retry
+//! succeeds.
 
 mod commit;
 mod connector;
@@ -37,6 +42,8 @@ mod decode;
 mod inbox;
 mod invoke;
 mod limit;
+mod park;
+mod parking;
 mod partition;
 mod ports;
 mod replay;

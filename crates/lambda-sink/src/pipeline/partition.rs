@@ -15,12 +15,19 @@
 //! queues at most that many batches' worth of records ahead
 //! (`batch.size × max.in.flight.per.partition`), beyond the partition's
 //! bounded channel.
+//!
+//! With `aws.lambda.on.key.failure=park` the loop also owns the partition's
+//! parked keys ([`park`](super::park)): rebuilt from the parked topic
+//! before the first batch, a key parked by a batch before the batch lets
+//! its lane go, a parked key's queued records written to the parked topic,
+//! and a parked key's releases started when due, as batches of their own.
 
 use std::sync::Arc;
 
 use lambda_sink_core::batch::{BatchLimits, Element};
 use lambda_sink_core::config::PayloadFormat;
 use lambda_sink_core::esm::Envelope;
+use lambda_sink_core::park::{AfterRelease, Parked, Release};
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
 use lambda_sink_core::schedule::{Lane, Plan, Scheduler, Taken};
 use lambda_sink_core::transaction::Lease;
@@ -35,13 +42,17 @@ use super::decode::{Decoder, Item};
 use super::inbox::Inbox;
 use super::invoke::Invoker;
 use super::limit::Permit;
+use super::park::{self, NewlyParked, ReleaseEnd};
+use super::parking::Parking;
 use super::ports::Offsets;
-use super::route::Router;
+use super::route::{Mode, Router};
+use crate::clock::Ticking;
+use lambda_sink_core::journal::{Event, Level};
 
 /// Whether the batch `plan` describes goes to the function (and so needs an
 /// in-flight slot).
 fn invokes(queue: &Scheduler<Queued>, plan: Plan) -> bool {
-    plan.items > 0 && queue.get(plan.first).is_some_and(|q| q.item.invokes())
+    plan.items > 0 && !plan.parked && queue.get(plan.first).is_some_and(|q| q.item.invokes())
 }
 
 /// A queued item and when it arrived (for `aws.lambda.linger.ms`).
@@ -57,7 +68,15 @@ impl Element for Queued {
 }
 
 /// What a batch's task hands back: the lanes it held and how it ended.
-type Finished = (Vec<Lane>, Result<(), Halt>);
+type Finished = (Vec<Lane>, Result<Done, Halt>);
+
+/// How a batch's task ended, as far as the scheduling loop must know.
+enum Done {
+    /// Its records are resolved, or parked; these keys are parked now.
+    Resolved(Vec<NewlyParked>),
+    /// A release of a parked key ended.
+    Released(ReleaseEnd),
+}
 
 /// What came of a batch's task, as the scheduling loop sees it.
 type Joined = Result<Finished, tokio::task::JoinError>;
@@ -130,20 +149,26 @@ impl Worker {
             partition = tp.partition
         );
         let (committer, committing) = Committer::start(tp.clone(), lease, task, &ctx, store, slots);
-        let router = Router::new(ctx.clone(), tp.clone(), task, committer.clone());
+        let invoker = |mode| {
+            let router = Router::new(ctx.clone(), tp.clone(), task, committer.clone(), mode);
+            Arc::new(Invoker::new(
+                ctx.clone(),
+                tp.clone(),
+                stop.clone(),
+                envelope.clone(),
+                router,
+            ))
+        };
         let schedule = Schedule {
             decoder: Decoder::new(ctx.clone(), stop.clone(), limits),
-            invoker: Arc::new(Invoker::new(
-                ctx.clone(),
-                tp,
-                stop.clone(),
-                envelope,
-                router,
-            )),
-            committer,
+            invoker: invoker(Mode::Commit),
+            releaser: ctx.parking.is_some().then(|| invoker(Mode::Release)),
+            committer: committer.clone(),
             limits,
-            ctx,
-            stop,
+            tp: tp.clone(),
+            ctx: ctx.clone(),
+            stop: stop.clone(),
+            clock: Ticking::start(),
         };
         tokio::join!(
             schedule.run(inbox).instrument(span.clone()),
@@ -159,20 +184,48 @@ struct Schedule {
     ctx: Arc<Context>,
     stop: CancellationToken,
     limits: BatchLimits,
+    tp: TopicPartition,
     decoder: Decoder,
     invoker: Arc<Invoker>,
+    /// Releases parked keys' records (`aws.lambda.on.key.failure=park`).
+    releaser: Option<Arc<Invoker>>,
     committer: Committer,
+    /// When parked keys are due.
+    clock: Ticking,
 }
 
 impl Schedule {
+    /// Runs the scheduling loop, with the partition's parked keys rebuilt
+    /// first when keys are parked (and their count given back after).
+    async fn run(self, inbox: Inbox) {
+        let mut queue: Scheduler<Queued> = Scheduler::new(self.ctx.config.lambda.ordering);
+        let Some(parking) = &self.ctx.parking else {
+            self.schedule(inbox, queue, &mut Parked::default()).await;
+            return;
+        };
+        let mut parked =
+            match park::rebuild(&self.ctx, parking, &self.tp, self.clock.now_ms()).await {
+                Ok(parked) => parked,
+                Err(halt) => {
+                    self.halted(halt);
+                    return;
+                }
+            };
+        for (lane, _) in parked.keys() {
+            queue.park(*lane);
+        }
+        self.schedule(inbox, queue, &mut parked).await;
+        parking.free(parked.keys().count(), parked.records());
+    }
+
     /// The scheduling loop: queue delivered records, start every batch the
-    /// scheduler allows, and on a stop or failure (which stops the
-    /// connector at once) wait for the batches in flight.
-    async fn run(self, mut inbox: Inbox) {
+    /// scheduler allows and every release of a parked key that is due, and
+    /// on a stop or failure (which stops the connector at once) wait for
+    /// the batches in flight.
+    async fn schedule(&self, mut inbox: Inbox, mut queue: Scheduler<Queued>, parked: &mut Parked) {
         let lambda = &self.ctx.config.lambda;
         let (slots, linger) = (lambda.max_in_flight_per_partition, lambda.linger);
         let ahead = self.limits.max_records.saturating_mul(slots);
-        let mut queue: Scheduler<Queued> = Scheduler::new(lambda.ordering);
         let mut running: JoinSet<Finished> = JoinSet::new();
         let mut open = true;
         let mut stopping = false;
@@ -207,10 +260,27 @@ impl Schedule {
                     held = permit;
                     break;
                 }
+                if taken.parked {
+                    held = permit;
+                    if let Err(halt) = self.start_parked(&mut running, taken, parked) {
+                        stopping |= self.halted(halt);
+                    }
+                    continue;
+                }
                 self.start(&mut running, taken, permit);
             }
             // A slot nothing could use now goes back to the others.
             drop(held.take());
+            let release_at = match stopping {
+                true => None,
+                false => match self.start_due_releases(&mut running, parked, slots).await {
+                    Ok(at) => at,
+                    Err(halt) => {
+                        stopping |= self.halted(halt);
+                        None
+                    }
+                },
+            };
             if running.is_empty() && (stopping || (!open && queue.is_empty())) {
                 return;
             }
@@ -220,28 +290,45 @@ impl Schedule {
                 () = self.stop.cancelled(), if !stopping => stopping = true,
                 permit = self.ctx.in_flight.acquire(), if waiting => held = Some(permit),
                 Some(done) = running.join_next(), if !running.is_empty() => {
-                    if let Err(halt) = self.finished(&mut queue, done) {
+                    if let Err(halt) = self.finished(&mut queue, parked, done) {
                         stopping |= self.halted(halt);
                     }
                 }
                 () = sleep_until(linger_until), if linger_until.is_some() => {}
+                () = sleep_until(release_at), if release_at.is_some() => {}
                 record = inbox.recv(), if room => match record {
                     Some(record) => {
-                        // Records taken together arrived together: one clock read.
-                        let now = Instant::now();
-                        let mut next = Some(record);
-                        while let Some(record) = next {
-                            if let Err(halt) = self.enqueue(&mut queue, record, now).await {
-                                stopping |= self.halted(halt);
-                                break;
-                            }
-                            next = if queue.len() < ahead { inbox.try_recv() } else { None };
+                        if let Err(halt) = self.take_in(&mut queue, record, &mut inbox, ahead).await {
+                            stopping |= self.halted(halt);
                         }
                     }
                     None => open = false,
                 },
             }
         }
+    }
+
+    /// Queues `record` and the records that arrived with it, while the
+    /// queue holds fewer than `ahead`.
+    async fn take_in(
+        &self,
+        queue: &mut Scheduler<Queued>,
+        record: SourceRecord,
+        inbox: &mut Inbox,
+        ahead: usize,
+    ) -> Result<(), Halt> {
+        // Records taken together arrived together: one clock read.
+        let now = Instant::now();
+        let mut next = Some(record);
+        while let Some(record) = next {
+            self.enqueue(queue, record, now).await?;
+            next = if queue.len() < ahead {
+                inbox.try_recv()
+            } else {
+                None
+            };
+        }
+        Ok(())
     }
 
     /// Decodes a record and queues it in its lane, tracking its offset.
@@ -258,15 +345,187 @@ impl Schedule {
         Ok(())
     }
 
-    /// Frees a finished batch's lanes; its halt, if it ended in one.
-    fn finished(&self, queue: &mut Scheduler<Queued>, done: Joined) -> Result<(), Halt> {
-        match done {
-            Ok((lanes, result)) => {
-                queue.release(&lanes);
-                result
+    /// Takes in a finished batch — parks the keys it parked, or what a
+    /// release did — then frees its lanes; its halt, if it ended in one.
+    fn finished(
+        &self,
+        queue: &mut Scheduler<Queued>,
+        parked: &mut Parked,
+        done: Joined,
+    ) -> Result<(), Halt> {
+        let (lanes, result) =
+            done.map_err(|e| Halt::Failed(format!("a batch ended abnormally: {e}")))?;
+        let result = match (result, &self.ctx.parking) {
+            (Ok(Done::Resolved(newly)), Some(parking)) => {
+                for n in newly {
+                    // Parked before the batch lets the lane go: the key's
+                    // next records can only go to the parked topic.
+                    let now = self.clock.now_ms();
+                    parked.park(n.lane, n.records, &n.reason, now, &parking.policy);
+                    queue.park(n.lane);
+                }
+                Ok(())
             }
-            Err(e) => Err(Halt::Failed(format!("a batch ended abnormally: {e}"))),
+            (Ok(Done::Released(end)), Some(parking)) => {
+                self.released(queue, parked, parking, end);
+                Ok(())
+            }
+            (Ok(_), None) => Ok(()),
+            (Err(halt), _) => Err(halt),
+        };
+        queue.release(&lanes);
+        result
+    }
+
+    /// Takes in how a release of a parked key ended: the key flows again
+    /// once none of its records is parked, or waits for its next retry.
+    fn released(
+        &self,
+        queue: &mut Scheduler<Queued>,
+        parked: &mut Parked,
+        parking: &Parking,
+        end: ReleaseEnd,
+    ) {
+        let key = park::key_text(parked.get(end.lane).map(|k| k.key.as_slice()));
+        let failed = end.failed.clone();
+        let after = parked.finish_release(
+            end.lane,
+            &end.resolved,
+            end.failed,
+            end.last,
+            self.clock.now_ms(),
+            &parking.policy,
+            rand::random::<f64>(),
+        );
+        parking.free(
+            usize::from(after == AfterRelease::Unparked),
+            end.resolved.len(),
+        );
+        let event = |level, name, message: String| {
+            self.ctx.events.record(
+                Event::new(level, name, message).partition(&self.tp.topic, self.tp.partition),
+            );
+        };
+        match (after, failed) {
+            (AfterRelease::Unparked, _) => {
+                queue.unpark(end.lane);
+                event(
+                    Level::Info,
+                    "key_released",
+                    format!(
+                        "key {key} released: its parked records are resolved, in order; it flows again"
+                    ),
+                );
+            }
+            (AfterRelease::RetryAt(at), Some(reason)) => event(
+                Level::Warn,
+                "key_retry_failed",
+                format!(
+                    "key {key} failed again and stays parked ({reason}); next retry in {} ms",
+                    at.saturating_sub(self.clock.now_ms()).max(0)
+                ),
+            ),
+            (AfterRelease::More, Some(reason)) => event(
+                Level::Warn,
+                "key_gave_up",
+                format!(
+                    "key {key} failed its last retry (aws.lambda.park.max.attempts): its parked records are resolved as failed ({reason})"
+                ),
+            ),
+            _ => {}
         }
+    }
+
+    /// Writes a parked key's queued records (`taken`) to the parked topic,
+    /// behind its earlier parked records, on a task of its own.
+    fn start_parked(
+        &self,
+        running: &mut JoinSet<Finished>,
+        taken: Taken<Queued>,
+        parked: &mut Parked,
+    ) -> Result<(), Halt> {
+        let Some(parking) = &self.ctx.parking else {
+            return Err(Halt::Failed("a parked key while parking is off".into()));
+        };
+        let Taken { items, lanes, .. } = taken;
+        let Some(&lane) = lanes.first() else {
+            return Ok(());
+        };
+        let (again, new): (Vec<SourceRecord>, Vec<SourceRecord>) = items
+            .into_iter()
+            .map(|q| q.item.into_record())
+            .partition(|r| parked.holds(lane, r.offset));
+        park::admit_more(parking, &self.tp, &new)?;
+        let reason = parked
+            .get(lane)
+            .map(|k| k.last_error.clone())
+            .unwrap_or_default();
+        parked.park(
+            lane,
+            new.clone(),
+            &reason,
+            self.clock.now_ms(),
+            &parking.policy,
+        );
+        let invoker = self.invoker.clone();
+        let job = async move {
+            let result = invoker.router().park(&new, &again, &reason).await;
+            (lanes, result.map(|()| Done::Resolved(Vec::new())))
+        };
+        running.spawn(job.instrument(Span::current()));
+        Ok(())
+    }
+
+    /// Starts the releases of parked keys that are due, within the
+    /// partition's `slots`; when the next one is due, if none can start now.
+    async fn start_due_releases(
+        &self,
+        running: &mut JoinSet<Finished>,
+        parked: &mut Parked,
+        slots: usize,
+    ) -> Result<Option<Instant>, Halt> {
+        let Some(parking) = &self.ctx.parking else {
+            return Ok(None);
+        };
+        while running.len() < slots {
+            let now = self.clock.now_ms();
+            let Some(release) = parked.start_release(now, self.limits.max_records, &parking.policy)
+            else {
+                return Ok(parked.next_due().map(|due| self.clock.instant(due)));
+            };
+            self.start_release(running, release, parked).await?;
+        }
+        Ok(None)
+    }
+
+    /// Starts `release` of a parked key's records on a task of its own
+    /// (decoded again: the worker decodes in its loop).
+    async fn start_release(
+        &self,
+        running: &mut JoinSet<Finished>,
+        release: Release,
+        parked: &Parked,
+    ) -> Result<(), Halt> {
+        let Some(releaser) = self.releaser.clone() else {
+            return Err(Halt::Failed("a release while parking is off".into()));
+        };
+        let mut items = Vec::with_capacity(release.records.len());
+        if !release.skip {
+            for record in &release.records {
+                items.push(self.decoder.prepare(record.clone()).await?);
+            }
+        }
+        let last_error = parked
+            .get(release.lane)
+            .map(|k| k.last_error.clone())
+            .unwrap_or_default();
+        let ctx = self.ctx.clone();
+        let job = async move {
+            let end = park::release(&ctx, &releaser, release, items, last_error).await;
+            (Vec::new(), end.map(Done::Released))
+        };
+        running.spawn(job.instrument(Span::current()));
+        Ok(())
     }
 
     /// Takes in a halt; returns `true` (the loop stops). A failure stops the
@@ -282,9 +541,11 @@ impl Schedule {
     /// invocation goes with `permit`.
     fn start(&self, running: &mut JoinSet<Finished>, taken: Taken<Queued>, permit: Option<Permit>) {
         let invoker = self.invoker.clone();
-        let Taken { items, lanes } = taken;
+        let (ctx, tp) = (self.ctx.clone(), self.tp.clone());
+        let Taken { items, lanes, .. } = taken;
         let job = async move {
             // The scheduler takes a dead letter or a filtered record alone.
+            let mut parked_now = Vec::new();
             let mut batch = Vec::with_capacity(items.len());
             let mut alone = None;
             for q in items {
@@ -302,9 +563,17 @@ impl Schedule {
                     drop(permit);
                     invoker.router().filtered(record).await
                 }
-                _ => invoker.process(batch, permit).await,
+                _ => match invoker.process(batch, permit).await {
+                    Ok(failed) if failed.is_empty() => Ok(()),
+                    Ok(failed) => park::park_failed(&ctx, invoker.router(), &tp, failed)
+                        .await
+                        .map(|newly| {
+                            parked_now = newly;
+                        }),
+                    Err(halt) => Err(halt),
+                },
             };
-            (lanes, result)
+            (lanes, result.map(|()| Done::Resolved(parked_now)))
         };
         running.spawn(job.instrument(Span::current()));
     }

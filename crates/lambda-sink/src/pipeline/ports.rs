@@ -1,7 +1,8 @@
-//! The pipeline's seams: the four services a partition worker talks to —
+//! The pipeline's seams: the services a partition worker talks to —
 //! Lambda, the outcome producer, the offset store (at-least-once) or the
-//! task's transactions (exactly-once), and the Schema Registry — as small
-//! traits, with the real adapters in a few lines each.
+//! task's transactions (exactly-once), the Schema Registry, and the parked
+//! topic (`aws.lambda.on.key.failure=park`) — as small traits, with the
+//! real adapters in a few lines each.
 //!
 //! The component tests (`pipeline::tests`) run the real workers against
 //! scripted implementations of these traits; everything else uses the
@@ -19,7 +20,9 @@ use lambda_sink_core::route::Invoked;
 use lambda_sink_core::trace::Carrier;
 use lambda_sink_core::transaction::Lease;
 
+use crate::error::Error;
 use crate::kafka::consumer::OffsetStore;
+use crate::kafka::parked::{Entries, ParkedReader};
 use crate::kafka::producer::{OutcomeProducer, OutcomeRecord, ProduceError};
 use crate::kafka::transaction::{NotCommitted, Transactions};
 use crate::lambda::invoke::Invoker;
@@ -101,6 +104,12 @@ pub(crate) trait Offsets: Send + Sync + 'static {
     }
 }
 
+/// Reads a partition's entries of the parked topic (written through
+/// [`Outcomes`]).
+pub(crate) trait ParkedStore: Send + Sync + 'static {
+    fn load(&self, tp: &TopicPartition) -> BoxFuture<'_, Result<Entries, Error>>;
+}
+
 /// Looks up writer schemas.
 pub(crate) trait Schemas: Send + Sync + 'static {
     fn schema(&self, schema: SchemaRef) -> BoxFuture<'_, Result<Arc<Compiled>, RegistryError>>;
@@ -159,6 +168,17 @@ impl Offsets for Transactions {
 
     fn forget(&self, leases: Vec<(TopicPartition, Lease)>) -> BoxFuture<'_, ()> {
         Box::pin(Transactions::forget(self, leases))
+    }
+}
+
+impl ParkedStore for ParkedReader {
+    fn load(&self, tp: &TopicPartition) -> BoxFuture<'_, Result<Entries, Error>> {
+        let (reader, tp) = (self.clone(), tp.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || reader.read(&tp))
+                .await
+                .map_err(|e| Error::unavailable(format!("reading the parked topic: {e}")))?
+        })
     }
 }
 

@@ -2,7 +2,8 @@
 //! the same partition workers as a run: decode, batch, invoke, outcome
 //! topics, and the DLQ again for a record that fails again. Nothing is
 //! committed: the records' input offsets were committed when they were
-//! dead-lettered.
+//! dead-lettered. Keys are never parked here
+//! (`aws.lambda.on.key.failure`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,13 +47,16 @@ impl Offsets for NoCommit {
 /// As [`super::run`]: it could not start, or it failed (for example
 /// `behavior.on.error=fail` tripped again).
 pub async fn replay(
-    config: Config,
+    mut config: Config,
     records: Vec<SourceRecord>,
     stop: CancellationToken,
     telemetry: Telemetry,
     producers: &Producers,
 ) -> Result<(), RunError> {
     let stop = stop.child_token();
+    // A replayed record that fails again is resolved (to the DLQ again),
+    // never parked: a parked key belongs to the partition's running owner.
+    config.errors.park = None;
     let Some((ctx, producer, _)) = start(config, stop.clone(), telemetry, producers).await? else {
         return Ok(());
     };

@@ -2,7 +2,11 @@
 //! [`route`](lambda_sink_core::route)) with the [`Router`]: the result,
 //! error and dead letter records Kafka receives, with Confluent's headers,
 //! handed to the [`Committer`] with the records they resolve; or the
-//! message the connector stops with.
+//! message the connector stops with. With `aws.lambda.on.key.failure=park`
+//! it also writes parked records to the parked topic, and a releasing
+//! router ([`Mode::Release`]) resolves parked records: their outcomes and
+//! the parked topic's releases are delivered directly, their input offsets
+//! having been committed when they were parked.
 
 use std::sync::Arc;
 
@@ -10,13 +14,25 @@ use lambda_sink_core::dead_letter::{self, DeadLetter};
 use lambda_sink_core::failure::InvokeFailure;
 use lambda_sink_core::journal::{Event, Level};
 use lambda_sink_core::outcome::{self, ResultValue};
+use lambda_sink_core::park;
 use lambda_sink_core::record::{SourceRecord, TopicPartition, offset_range};
 use lambda_sink_core::route::{self, Invoked, Outcome, Resolution, Stop, Write};
 use tracing::warn;
 
 use super::commit::Committer;
 use super::context::{Context, Halt};
+use crate::clock::epoch_ms;
 use crate::kafka::producer::OutcomeRecord;
+
+/// What a router's resolved records are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Records taken from the partition: resolved into the committer.
+    Commit,
+    /// Parked records being released: their outcomes delivered, their
+    /// parked entries released.
+    Release,
+}
 
 /// A partition's router: what its resolved records become.
 pub(super) struct Router {
@@ -24,6 +40,7 @@ pub(super) struct Router {
     tp: TopicPartition,
     task: usize,
     committer: Committer,
+    mode: Mode,
 }
 
 impl Router {
@@ -33,13 +50,74 @@ impl Router {
         tp: TopicPartition,
         task: usize,
         committer: Committer,
+        mode: Mode,
     ) -> Self {
         Self {
             ctx,
             tp,
             task,
             committer,
+            mode,
         }
+    }
+
+    /// Hands resolved `records` and their outcome records on: to the
+    /// committer, or (releasing) delivered with the parked topic's release
+    /// of each record.
+    async fn resolve(
+        &self,
+        records: &[SourceRecord],
+        outcome: Outcome,
+        mut outcomes: Vec<OutcomeRecord>,
+    ) -> Result<(), Halt> {
+        match (self.mode, &self.ctx.parking) {
+            (Mode::Release, Some(parking)) => {
+                outcomes.extend(records.iter().map(|r| OutcomeRecord {
+                    topic: parking.topic.clone(),
+                    key: Some(park::entry_key(&self.tp, r.offset)),
+                    value: None,
+                    headers: Vec::new(),
+                    timestamp: None,
+                }));
+                self.committer.deliver(records, outcome, outcomes).await
+            }
+            _ => self.committer.resolve(records, outcome, outcomes).await,
+        }
+    }
+
+    /// Parks `records` (of keys that failed for good, or of parked keys)
+    /// for `reason`: each is written to the parked topic and resolved as
+    /// `parked`, so the input offset moves past it. `again`: records parked
+    /// before (consumed again after a crash), only resolved.
+    pub(super) async fn park(
+        &self,
+        records: &[SourceRecord],
+        again: &[SourceRecord],
+        reason: &str,
+    ) -> Result<(), Halt> {
+        let Some(parking) = &self.ctx.parking else {
+            return Err(Halt::Failed("parking a key while parking is off".into()));
+        };
+        let now = epoch_ms();
+        let outcomes = records
+            .iter()
+            .map(|r| OutcomeRecord {
+                topic: parking.topic.clone(),
+                key: Some(park::entry_key(&self.tp, r.offset)),
+                value: Some(park::encode(r, reason, now)),
+                headers: Vec::new(),
+                timestamp: None,
+            })
+            .collect();
+        self.committer
+            .resolve(records, Outcome::Parked, outcomes)
+            .await?;
+        if again.is_empty() {
+            return Ok(());
+        }
+        self.committer
+            .resolve(again, Outcome::Parked, Vec::new())
+            .await
     }
 
     /// Writes what `resolution` says for `records` and hands them to the
@@ -89,7 +167,7 @@ impl Router {
             }
             _ => Vec::new(),
         };
-        self.committer.resolve(&records, outcome, outcomes).await
+        self.resolve(&records, outcome, outcomes).await
     }
 
     /// Sends records to the DLQ (original key, value, headers, timestamp,
@@ -137,9 +215,7 @@ impl Router {
                 timestamp: record.timestamp,
             });
         }
-        self.committer
-            .resolve(&records, Outcome::DeadLetter, outcomes)
-            .await
+        self.resolve(&records, Outcome::DeadLetter, outcomes).await
     }
 
     /// A record that cannot be processed: to the DLQ, or stop without one.

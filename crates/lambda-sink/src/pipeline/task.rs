@@ -142,6 +142,18 @@ impl RecordHandler for TaskHandler {
         }
     }
 
+    fn assigned(&self, partitions: &[TopicPartition]) {
+        // Parked keys are retried whether or not new records arrive.
+        if self.ctx.parking.is_none() {
+            return;
+        }
+        let mut held = lock(&self.partitions);
+        for tp in partitions {
+            held.entry(tp.clone())
+                .or_insert_with_key(|tp| self.start_partition(tp.clone()));
+        }
+    }
+
     fn buffered(&self, tp: &TopicPartition) -> usize {
         lock(&self.partitions)
             .get(tp)

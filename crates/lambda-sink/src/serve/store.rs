@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_sink_core::config::{ClientRole, ClientValue, KafkaConfig};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -23,7 +23,7 @@ use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
 use crate::kafka::polled::PolledProducer;
 use crate::kafka::producer::OutcomeRecord;
-use crate::kafka::{failed, fault_of};
+use crate::kafka::{cleanup_policy, failed, fault_of, is_compacted};
 
 /// How long a write waits for Kafka and for reading itself back.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -132,24 +132,12 @@ async fn check_compacted(
     options: &AdminOptions,
     spec: &TopicSpec<'_>,
 ) -> Result<(), Error> {
-    let configs = admin
-        .describe_configs([&ResourceSpecifier::Topic(spec.name)], options)
-        .await
-        .map_err(failed(format!(
-            "reading the configuration of {}",
-            spec.name
-        )))?;
-    if let Some(Ok(resource)) = configs.into_iter().next() {
-        let policy = resource
-            .get("cleanup.policy")
-            .and_then(|e| e.value.clone())
-            .unwrap_or_default();
-        if !policy.contains("compact") || policy.contains("delete") {
-            return Err(Error::setup(format!(
-                "the {} {} has cleanup.policy={policy}; it must be compact, or connectors would be lost when old records are deleted",
-                spec.purpose, spec.name
-            )));
-        }
+    let policy = cleanup_policy(admin, options, spec.name).await?;
+    if !is_compacted(&policy) {
+        return Err(Error::setup(format!(
+            "the {} {} has cleanup.policy={policy}; it must be compact, or connectors would be lost when old records are deleted",
+            spec.purpose, spec.name
+        )));
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use lambda_sink_core::codec::schema::Compiled;
 use lambda_sink_core::codec::wire::SchemaRef;
 use lambda_sink_core::config::{FunctionRef, InvocationType};
 use lambda_sink_core::failure::InvokeFailure;
+use lambda_sink_core::park;
 use lambda_sink_core::record::TopicPartition;
 use lambda_sink_core::route::Invoked;
 use lambda_sink_core::trace::Carrier;
@@ -19,7 +20,9 @@ use lambda_sink_core::transaction::Lease;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::super::ports::{Lambda, NotStored, Offsets, Outcomes, Schemas};
+use super::super::ports::{Lambda, NotStored, Offsets, Outcomes, ParkedStore, Schemas};
+use crate::error::Error;
+use crate::kafka::parked::Entries;
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
 use crate::registry::RegistryError;
 use crate::sync::lock;
@@ -210,12 +213,40 @@ pub(super) struct FakeOffsets {
     pub(super) violations: Mutex<Vec<String>>,
 }
 
-/// The input offset an outcome record names.
+/// The input offset an outcome record names (a parked record's, by its
+/// parked topic key).
 pub(super) fn input_offset(r: &OutcomeRecord) -> Option<i64> {
+    if r.topic.starts_with("parked-") {
+        r.value.as_ref()?;
+        return park::parse_entry_key(r.key.as_deref()?)
+            .ok()
+            .map(|(_, o)| o);
+    }
     r.headers
         .iter()
         .find(|(k, _)| k == "input_record_offset")
         .and_then(|(_, v)| std::str::from_utf8(v.as_deref()?).ok()?.parse().ok())
+}
+
+/// The parked topic, as the fake outcome producer received it.
+pub(super) struct FakeParked {
+    pub(super) outcomes: Arc<FakeOutcomes>,
+    pub(super) topic: String,
+}
+
+impl ParkedStore for FakeParked {
+    fn load(&self, tp: &TopicPartition) -> BoxFuture<'_, Result<Entries, Error>> {
+        let entries = lock(&self.outcomes.sent)
+            .iter()
+            .filter(|r| *r.topic == *self.topic)
+            .filter_map(|r| {
+                let (of, offset) = park::parse_entry_key(r.key.as_deref()?).ok()?;
+                let entry = r.value.as_deref().map(park::decode).transpose().ok()?;
+                (of == *tp).then_some((offset, entry))
+            })
+            .collect();
+        Box::pin(async move { Ok(entries) })
+    }
 }
 
 impl Offsets for FakeOffsets {

@@ -9,6 +9,7 @@
 
 mod cases;
 mod fakes;
+mod parking;
 mod properties;
 
 use std::collections::HashMap;
@@ -25,14 +26,14 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::context::{Context, Telemetry};
-use super::ports::Schemas;
+use super::ports::{ParkedStore, Schemas};
 use super::task::TaskHandler;
 use crate::kafka::consumer::{RecordHandler, Release, Wake};
 use crate::kafka::producer::OutcomeRecord;
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
 use crate::sync::lock;
-use fakes::{Answer, Call, FakeLambda, FakeOffsets, FakeOutcomes, FakeSchemas, Script};
+use fakes::{Answer, Call, FakeLambda, FakeOffsets, FakeOutcomes, FakeParked, FakeSchemas, Script};
 
 /// The topic every case consumes.
 const TOPIC: &str = "orders";
@@ -77,6 +78,9 @@ struct Setup {
     transactional: bool,
     /// OpenTelemetry traces on.
     tracer: Option<crate::otel::Tracer>,
+    /// The outcome records of an earlier run, parked topic and all (a
+    /// restart); a new, empty one when `None`.
+    outcomes: Option<Arc<FakeOutcomes>>,
 }
 
 impl Setup {
@@ -92,6 +96,7 @@ impl Setup {
             audit: false,
             transactional: false,
             tracer: None,
+            outcomes: None,
         }
     }
 
@@ -104,10 +109,18 @@ impl Setup {
             throttled: AtomicUsize::new(0),
             spans: Arc::default(),
         });
-        let outcomes = Arc::new(FakeOutcomes {
-            sent: Mutex::new(Vec::new()),
-            count: watch::channel(0).0,
-            refuse: self.refuse,
+        let outcomes = self.outcomes.unwrap_or_else(|| {
+            Arc::new(FakeOutcomes {
+                sent: Mutex::new(Vec::new()),
+                count: watch::channel(0).0,
+                refuse: self.refuse,
+            })
+        });
+        let parked = self.config.errors.park.as_ref().map(|p| {
+            Arc::new(FakeParked {
+                outcomes: outcomes.clone(),
+                topic: p.topic.name.to_string(),
+            }) as Arc<dyn ParkedStore>
         });
         let (stored, offsets) = watch::channel(HashMap::new());
         let offsets_store = Arc::new(FakeOffsets {
@@ -129,6 +142,7 @@ impl Setup {
             lambda.clone(),
             outcomes.clone(),
             self.schemas.map(|s| s as Arc<dyn Schemas>),
+            parked,
             stop.clone(),
             telemetry,
         ));
