@@ -11,8 +11,10 @@
 //!   `result` is `{"sum": a + b}` when the value has numbers `a` and `b` (the
 //!   reference function of Confluent's documentation), else `{"echo": value}`;
 //! * fails the invocation (an `Unhandled` function error) when any record's
-//!   value has `"fail": true`, and sleeps `sleep_ms` milliseconds when a value
-//!   asks for it (the longest request in the batch wins).
+//!   value has `"fail": true`, or `"fail_until"` (epoch milliseconds) still
+//!   in the future — a record that fails for a while, then recovers — and
+//!   sleeps `sleep_ms` milliseconds when a value asks for it (the longest
+//!   request in the batch wins).
 //!
 //! Values are read as JSON objects, or as strings holding JSON (escaped JSON
 //! converter) or `{fail=true}` text (Confluent's default converter).
@@ -163,8 +165,15 @@ fn controls(value: &Value) -> Controls {
         },
         _ => None,
     };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let failing_still = object
+        .get("fail_until")
+        .and_then(Value::as_u64)
+        .is_some_and(|until| now_ms < until);
     Controls {
-        fail: object.get("fail").and_then(Value::as_bool).unwrap_or(false),
+        fail: object.get("fail").and_then(Value::as_bool).unwrap_or(false) || failing_still,
         sleep_ms: object.get("sleep_ms").and_then(Value::as_u64).unwrap_or(0),
         sum,
     }
@@ -181,6 +190,8 @@ mod tests {
         assert!(controls(&json!("{fail=true}")).fail);
         assert!(!controls(&json!("plain")).fail);
         assert_eq!(controls(&json!({"sleep_ms": 250})).sleep_ms, 250);
+        assert!(controls(&json!({"fail_until": u64::MAX})).fail);
+        assert!(!controls(&json!({"fail_until": 1})).fail);
         assert_eq!(controls(&json!({"a": 1, "b": 1})).sum, Some(json!(2)));
         assert_eq!(controls(&json!({"a": 1.5, "b": 1})).sum, Some(json!(2.5)));
         assert_eq!(controls(&json!({"a": "1", "b": 1})).sum, None);

@@ -159,11 +159,17 @@ impl Worker {
                 router,
             ))
         };
+        let (invoker, releaser) = (
+            invoker(Mode::Commit),
+            ctx.parking.is_some().then(|| invoker(Mode::Release)),
+        );
+        // The commit loop ends once every clone of the committer is gone:
+        // the schedule holds the last.
         let schedule = Schedule {
             decoder: Decoder::new(ctx.clone(), stop.clone(), limits),
-            invoker: invoker(Mode::Commit),
-            releaser: ctx.parking.is_some().then(|| invoker(Mode::Release)),
-            committer: committer.clone(),
+            invoker,
+            releaser,
+            committer,
             limits,
             tp: tp.clone(),
             ctx: ctx.clone(),

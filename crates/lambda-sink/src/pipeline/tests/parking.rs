@@ -213,6 +213,9 @@ async fn a_failing_key_is_parked_while_the_others_flow_then_released_in_order() 
     let warned = h.events(Level::Warn);
     assert!(warned.contains(&"key_parked".to_string()), "{warned:?}");
     assert!(h.events(Level::Info).contains(&"key_released".to_string()));
+    // A graceful stop finishes everything (nothing abandoned).
+    h.drain(Release::Shutdown).await;
+    assert!(!h.ctx.abandoned(), "a graceful stop abandoned work");
     assert_eq!(h.failure(), None);
 }
 

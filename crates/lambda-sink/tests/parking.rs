@@ -1,0 +1,205 @@
+//! Parked keys (`aws.lambda.on.key.failure=park`) end to end, against the
+//! real broker and the real Lambda emulator running the test function: a
+//! few keys whose records fail for a while (`fail_until`) are parked while
+//! every other key flows and the group commits to the end; lambda-sink is
+//! killed (kill -9) twice while they are parked; once the function
+//! recovers, every record has its outcome, each key's in offset order, and
+//! the parked topic is empty again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_sink_testkit::kafka::{Isolation, Record};
+use lambda_sink_testkit::wait_until;
+use lambda_sink_testkit::world;
+use lambda_sink_testkit::world::World;
+use serde_json::json;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const RECORDS: usize = 600;
+const KEYS: usize = 30;
+/// Keys whose records fail until the function recovers.
+const POISONED: [usize; 2] = [3, 17];
+/// How long the poisoned keys fail.
+const SICK: Duration = Duration::from_secs(25);
+
+fn now_ms() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// Parking on, failing keys isolated by bisection, retried every second
+/// or two until they succeed.
+fn parking(w: &World) -> Vec<(&'static str, String)> {
+    vec![
+        ("aws.lambda.ordering", "key".into()),
+        ("aws.lambda.on.key.failure", "park".into()),
+        ("aws.lambda.bisect.on.function.error", "true".into()),
+        ("aws.lambda.batch.size", "10".into()),
+        ("aws.lambda.park.retry.backoff.ms", "1000".into()),
+        ("aws.lambda.park.retry.backoff.max.ms", "2000".into()),
+        ("aws.lambda.park.max.attempts", "-1".into()),
+        ("aws.lambda.park.topic.name", format!("parked-{}", w.name)),
+        ("behavior.on.error", "log".into()),
+        // A killed member's partitions move on within seconds.
+        ("consumer.override.session.timeout.ms", "6000".into()),
+        ("consumer.override.heartbeat.interval.ms", "1000".into()),
+    ]
+}
+
+fn start(w: &World) -> lambda_sink_testkit::connector::Connector {
+    let props = parking(w);
+    let extra: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    w.start(&extra)
+}
+
+/// A world of `RECORDS` records over `KEYS` keys; with `fail_until`, the
+/// poisoned keys' records fail until then.
+async fn world(prefix: &str, fail_until: Option<u64>) -> World {
+    let w = world!(prefix)
+        .partitions(2)
+        .function_timeout(30)
+        .create()
+        .await;
+    w.produce_keyed(0..RECORDS, KEYS, |i| {
+        match fail_until {
+            Some(until) if POISONED.contains(&(i % KEYS)) => json!({ "i": i, "fail_until": until }),
+            _ => json!({ "i": i }),
+        }
+        .to_string()
+    })
+    .await;
+    w
+}
+
+/// The key of each input record, by (partition, offset).
+async fn keys_of(w: &World) -> BTreeMap<(i32, i64), String> {
+    w.s.read_to_end(&w.topic, Isolation::Committed, MINUTE)
+        .await
+        .expect("the input topic")
+        .into_iter()
+        .map(|r| {
+            let key = String::from_utf8(r.key.clone().unwrap()).unwrap();
+            ((r.partition, r.offset), key)
+        })
+        .collect()
+}
+
+fn input_of(r: &Record) -> (i32, i64) {
+    (
+        r.header("input_record_partition").parse().unwrap(),
+        r.header("input_record_offset").parse().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn poisoned_keys_park_while_the_others_flow_and_come_back_in_order_after_kill_9() {
+    // The same records without failures: how fast the connector drains.
+    let healthy = world("park-base", None).await;
+    let started = Instant::now();
+    let mut c = start(&healthy);
+    healthy.drained(MINUTE, &[&c]).await;
+    let baseline = started.elapsed();
+    c.stop_cleanly().await;
+
+    let until = now_ms() + u64::try_from(SICK.as_millis()).unwrap();
+    let w = world("park", Some(until)).await;
+    let started = Instant::now();
+    let mut first = start(&w);
+    // Every other key flows and the group commits to the end while the
+    // poisoned keys are parked (they still fail).
+    w.drained(MINUTE, &[&first]).await;
+    let drained = started.elapsed();
+    assert!(
+        now_ms() < until,
+        "the partitions were held until the poisoned keys recovered ({drained:?}):\n{}",
+        first.log()
+    );
+    let ratio = baseline.as_secs_f64() / drained.as_secs_f64();
+    println!(
+        "PARK-RESULT {}",
+        json!({
+            "records": RECORDS,
+            "keys": KEYS,
+            "poisoned_keys": POISONED.len(),
+            "drain_without_failures_s": baseline.as_secs_f64(),
+            "drain_with_parked_keys_s": drained.as_secs_f64(),
+            "throughput_ratio": ratio,
+        })
+    );
+    assert!(
+        ratio >= 0.5,
+        "throughput {ratio:.2} of the run without failures"
+    );
+    first.wait_for_log("key_parked", MINUTE).await;
+    // kill -9 twice while the keys are parked: each next owner rebuilds
+    // them from the parked topic.
+    first.kill9();
+    let mut second = start(&w);
+    second.wait_for_log("keys_parked", MINUTE).await;
+    second.kill9();
+    assert!(
+        now_ms() < until,
+        "the keys recovered before the second kill"
+    );
+    let mut last = start(&w);
+    // Once the function recovers, every record has its outcome.
+    let keys = keys_of(&w).await;
+    let success = format!("success-{}", w.name);
+    let outcomes = wait_until(2 * MINUTE, "an outcome for every record", || async {
+        let read =
+            w.s.read_to_end(&success, Isolation::Committed, MINUTE)
+                .await
+                .ok()?;
+        let distinct: BTreeSet<(i32, i64)> = read.iter().map(input_of).collect();
+        (distinct.len() == RECORDS).then_some(read)
+    })
+    .await;
+    last.wait_for_log("key_released", MINUTE).await;
+    last.stop_cleanly().await;
+    // Each key's records succeeded in offset order (a record may succeed
+    // again after a kill: at-least-once).
+    let mut order: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for r in &outcomes {
+        let at = input_of(r);
+        let offsets = order.entry(keys[&at].as_str()).or_default();
+        if !offsets.contains(&at.1) {
+            offsets.push(at.1);
+        }
+    }
+    for (key, offsets) in &order {
+        assert!(
+            offsets.windows(2).all(|p| p[0] < p[1]),
+            "key {key} out of order: {offsets:?}"
+        );
+    }
+    let v = w.verify().await;
+    assert_eq!(
+        (v.lost_count, v.without_outcome_count),
+        (0, 0),
+        "{}",
+        v.summary()
+    );
+    assert!(v.committed_to_end, "{}", v.summary());
+    // Nothing is left parked: each parked record's latest entry is its release.
+    let parked =
+        w.s.read_to_end(&format!("parked-{}", w.name), Isolation::Committed, MINUTE)
+            .await
+            .expect("the parked topic");
+    assert!(!parked.is_empty(), "nothing was ever parked");
+    let mut latest: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
+    for r in &parked {
+        latest.insert(r.key.clone().unwrap(), r.value.is_some());
+    }
+    let still: Vec<String> = latest
+        .iter()
+        .filter(|(_, parked)| **parked)
+        .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    assert!(still.is_empty(), "still parked: {still:?}");
+}
