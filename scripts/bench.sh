@@ -6,6 +6,7 @@
 #   scripts/bench.sh                       3 rounds, 1M × 100 B and 200k × 1 KB (~10 min)
 #   scripts/bench.sh --set KEY=VALUE       a connector property for every lambda-sink run
 #   scripts/bench.sh --traces-only         OpenTelemetry traces off and on, side by side (a real Jaeger)
+#   scripts/bench.sh --parking-only        healthy keys while 1 % / 10 % of keys keep failing: parked, stalled (fail), out of order (log)
 #   scripts/bench.sh --runs 1 --small 100000 --large 20000 --latency-seconds 3   (a quick look)
 # Prints the Markdown tables; raw samples and medians go to target/bench/results.json.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

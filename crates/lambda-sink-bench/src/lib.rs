@@ -11,7 +11,8 @@
 //! drain behind an endpoint that answers after 10, 50 and 200 ms. Rounds repeat; the table shows medians.
 //!
 //! `--scale-only` measures `serve` with many connectors and a cluster of
-//! workers instead (`scale`).
+//! workers instead (`scale`); `--parking-only` the healthy keys' throughput
+//! while some keys keep failing (`parking`).
 //!
 //! Run it through `scripts/bench.sh`, which builds everything in release mode.
 
@@ -20,6 +21,7 @@
 pub mod ceilings;
 pub mod env;
 pub mod load;
+pub mod parking;
 pub mod regime;
 pub mod report;
 pub mod scale;

@@ -30,6 +30,9 @@ pub struct Dataset {
     /// Distinct keys (`None`: every record its own), each always in the
     /// same partition, as Kafka's partitioner would place it.
     pub keys: Option<usize>,
+    /// Every this many keys, one whose records carry `"poison":true` (the
+    /// fake endpoint's `poison` function fails them on every attempt).
+    pub poison_every: Option<usize>,
 }
 
 impl Dataset {
@@ -41,7 +44,25 @@ impl Dataset {
             value_bytes,
             records,
             keys: None,
+            poison_every: None,
         }
+    }
+
+    /// The same, with every `n`-th key's records poisoned.
+    pub fn with_poison_every(mut self, n: usize) -> Self {
+        self.poison_every = Some(n.max(1));
+        self
+    }
+
+    /// Whether record `i`'s key is poisoned.
+    pub fn poisoned(&self, i: usize) -> bool {
+        let key = self.keys.map_or(i, |k| i % k.max(1));
+        self.poison_every.is_some_and(|n| key.is_multiple_of(n))
+    }
+
+    /// Records whose key is not poisoned.
+    pub fn healthy_records(&self) -> usize {
+        (0..self.records).filter(|&i| !self.poisoned(i)).count()
     }
 
     /// The same, in `topic`.
@@ -58,7 +79,12 @@ impl Dataset {
 
     /// The value of record `i`: a JSON object of about `value_bytes`.
     pub fn value(&self, i: usize) -> String {
-        let head = format!(r#"{{"id":{i},"name":"user-{i}","active":true,"pad":""#);
+        let poison = if self.poisoned(i) {
+            r#""poison":true,"#
+        } else {
+            ""
+        };
+        let head = format!(r#"{{{poison}"id":{i},"name":"user-{i}","active":true,"pad":""#);
         let pad = self.value_bytes.saturating_sub(head.len() + 2);
         format!("{head}{}\"}}", "x".repeat(pad))
     }

@@ -71,6 +71,11 @@ struct Args {
     /// record traced by its producer), side by side in each round.
     #[arg(long)]
     traces_only: bool,
+    /// Measure only the healthy keys' throughput while 1 % or 10 % of the
+    /// keys keep failing: `key` ordering parking them, against `partition`
+    /// ordering with `behavior.on.error=fail` and `log`.
+    #[arg(long)]
+    parking_only: bool,
     /// Seconds each latency-regime run lasts at its bound (sizes its data).
     #[arg(long, default_value_t = 4.0)]
     regime_seconds: f64,
@@ -421,6 +426,8 @@ async fn one_measurement(
         lambda_sink_bench::scale::measure(env).await
     } else if args.traces_only {
         traces_only(args, env, small).await
+    } else if args.parking_only {
+        parking_only(args, env).await
     } else {
         return None;
     })
@@ -464,6 +471,19 @@ async fn traces_only(args: &Args, env: &env::Env, d: &Dataset) -> anyhow::Result
         jaeger.log()
     );
     println!("{}", report::traces(&results, d));
+    write_results(&args.out, &results)
+}
+
+/// `--parking-only`: preloads the parking topics and measures every case
+/// in each round.
+async fn parking_only(args: &Args, env: &env::Env) -> anyhow::Result<()> {
+    let topics = lambda_sink_bench::parking::Topics::preload(env).await?;
+    let mut results = Results::default();
+    for round in 1..=args.runs {
+        eprintln!("round {round} of {}", args.runs);
+        topics.measure(env, &mut results).await?;
+    }
+    println!("{}", lambda_sink_bench::parking::table(&results));
     write_results(&args.out, &results)
 }
 

@@ -19,7 +19,10 @@
 //! * `timed` — record when each record arrived, next to the microsecond
 //!   wall-clock time in its value's `sent_us` field (which identifies it);
 //! * `tracked` — count every record's (partition, offset), so a test can
-//!   tell a missing record from a duplicate.
+//!   tell a missing record from a duplicate;
+//! * `poison` — a function error (`X-Amz-Function-Error: Unhandled`) for a
+//!   request holding a record whose value has `"poison":true`: a record
+//!   that fails however often it is retried.
 //!
 //! Counters of invocations and records, and the times of the first and last
 //! request, are shared with the caller. [`start`] serves on the caller's
@@ -50,6 +53,11 @@ pub struct Stats {
     pub throttled_records: AtomicU64,
     /// Elements in all request bodies.
     pub records: AtomicU64,
+    /// Elements of requests answered without an error or a function error.
+    pub ok_records: AtomicU64,
+    /// When the last of those was answered, in nanoseconds after
+    /// `first_request`.
+    pub last_ok_ns: AtomicU64,
     /// Requests answered with an error status.
     pub errors: AtomicU64,
     /// Requests being handled right now.
@@ -70,6 +78,18 @@ impl Stats {
     /// The time between the first and the last request.
     pub fn active(&self) -> Duration {
         Duration::from_nanos(self.last_request_ns.load(Ordering::SeqCst))
+    }
+
+    /// The time between the first request and the last successful answer.
+    pub fn active_ok(&self) -> Duration {
+        Duration::from_nanos(self.last_ok_ns.load(Ordering::SeqCst))
+    }
+
+    fn answered_ok(&self, elements: u64) {
+        self.ok_records.fetch_add(elements, Ordering::Relaxed);
+        let first = *self.first_request.get_or_init(Instant::now);
+        let ns = u64::try_from(first.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_ok_ns.fetch_max(ns, Ordering::SeqCst);
     }
 
     fn arrived(&self) {
@@ -288,6 +308,9 @@ fn error(status: StatusCode, error_type: &str, stats: &Stats) -> Response {
         .into_response()
 }
 
+/// What a `poison` function fails on.
+const POISON: &[u8] = br#""poison":true"#;
+
 async fn invoke(
     State(stats): State<Arc<Stats>>,
     Path(name): Path<String>,
@@ -343,9 +366,18 @@ async fn invoke(
     if let Some(ms) = number("slow").filter(|&ms| ms > 0) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+    if tokens.contains(&"poison") && body.windows(POISON.len()).any(|w| w == POISON) {
+        return (
+            StatusCode::OK,
+            [("X-Amz-Function-Error", "Unhandled")],
+            r#"{"errorMessage":"poisoned record"}"#,
+        )
+            .into_response();
+    }
     let event = headers
         .get("x-amz-invocation-type")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"Event"));
+    stats.answered_ok(elements);
     if event {
         return StatusCode::ACCEPTED.into_response();
     }

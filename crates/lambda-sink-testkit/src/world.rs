@@ -310,6 +310,55 @@ impl World {
             .expect("read the outcome topic")
     }
 
+    /// Keys whose records did not first succeed in offset order: each key
+    /// (`key: offsets`, in the order of their first result in
+    /// `success-<name>`, as committed) whose offsets of a partition go
+    /// back. A record may succeed again later (at-least-once): only its
+    /// first result counts.
+    ///
+    /// # Panics
+    /// When the input or the success topic cannot be read.
+    pub async fn keys_out_of_order(&self, timeout: Duration) -> Vec<String> {
+        let keys: BTreeMap<(i32, i64), String> = self
+            .s
+            .read_to_end(&self.topic, Isolation::Committed, timeout)
+            .await
+            .expect("read the input topic")
+            .into_iter()
+            .map(|r| {
+                let key = r.key.as_deref().map(String::from_utf8_lossy);
+                (
+                    (r.partition, r.offset),
+                    key.unwrap_or_default().into_owned(),
+                )
+            })
+            .collect();
+        let results = self
+            .outcomes("success", Isolation::Committed, timeout)
+            .await;
+        let mut order: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for r in &results {
+            let (Ok(partition), Ok(offset)) = (
+                r.header("input_record_partition").parse::<i32>(),
+                r.header("input_record_offset").parse::<i64>(),
+            ) else {
+                continue;
+            };
+            let Some(key) = keys.get(&(partition, offset)).filter(|k| !k.is_empty()) else {
+                continue;
+            };
+            let offsets = order.entry(key.as_str()).or_default();
+            if !offsets.contains(&offset) {
+                offsets.push(offset);
+            }
+        }
+        order
+            .into_iter()
+            .filter(|(_, offsets)| offsets.windows(2).any(|w| w[0] > w[1]))
+            .map(|(key, offsets)| format!("{key}: {offsets:?}"))
+            .collect()
+    }
+
     /// The run, for the verifier.
     pub fn run(&self) -> Run<'_> {
         Run {

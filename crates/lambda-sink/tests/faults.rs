@@ -440,6 +440,84 @@ async fn kill_9_with_a_member_joining_and_leaving_duplicates_no_outcome_exactly_
     Delivery::ExactlyOnce.check(&v);
 }
 
+/// Poisoned keys under kill -9 and a rebalance
+/// (`aws.lambda.on.key.failure=park`): two of forty keys fail until a
+/// moment well after the kills; members are killed at random moments and,
+/// in between, one joins and leaves by SIGTERM, so parked keys move between
+/// owners and are rebuilt from the parked topic. Once the function
+/// recovers every record has its outcome and each key's records first
+/// succeeded in offset order.
+#[tokio::test]
+async fn poisoned_keys_under_kill_9_and_a_rebalance_lose_nothing_and_keep_key_order() {
+    let started = Instant::now();
+    let records = scale(2_000, 12_000);
+    let kills = scale(2, 6);
+    let w = world!("f-park")
+        .partitions(4)
+        .function_timeout(30)
+        .create()
+        .await;
+    let sick_ms = u64::try_from(records).unwrap_or(0) * 5 + 15_000;
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
+        + sick_ms;
+    w.produce_keyed(0..records, 40, |i| {
+        if [7, 23].contains(&(i % 40)) {
+            json!({ "i": i, "fail_until": until }).to_string()
+        } else {
+            json!({ "i": i }).to_string()
+        }
+    })
+    .await;
+    let mut extra = ordering("key");
+    extra.extend([
+        ("aws.lambda.batch.size", "20"),
+        ("aws.lambda.on.key.failure", "park"),
+        ("aws.lambda.bisect.on.function.error", "true"),
+        ("aws.lambda.park.retry.backoff.ms", "1000"),
+        ("aws.lambda.park.retry.backoff.max.ms", "3000"),
+        ("aws.lambda.park.max.attempts", "-1"),
+        ("behavior.on.error", "log"),
+    ]);
+    let assigned = Duration::from_secs(60);
+    for k in 0..kills {
+        let mut c = start(&w, &extra);
+        c.wait_for_log("partitions assigned", assigned).await;
+        if k == kills / 2 {
+            let mut second = start(&w, &extra);
+            second.wait_for_log("partitions assigned", assigned).await;
+            tokio::time::sleep(random_ms(500, 2_000)).await;
+            assert_eq!(second.stop().await, Some(0), "{}", second.log());
+        }
+        tokio::time::sleep(random_ms(200, 1_500)).await;
+        c.kill9();
+    }
+    let mut last = start(&w, &extra);
+    let v = wait_until(
+        patience(records) + Duration::from_millis(sick_ms),
+        "an outcome for every record",
+        || async {
+            let v = w.verify().await;
+            (v.without_outcome_count == 0 && v.committed_to_end).then_some(v)
+        },
+    )
+    .await;
+    last.stop_cleanly().await;
+    let out_of_order = w.keys_out_of_order(Duration::from_secs(60)).await;
+    report(
+        "poisoned keys (2 of 40 parked) under kill -9 and a member joining and leaving (aws.lambda.ordering=key)",
+        &v,
+        started,
+        json!({ "restarts": kills, "keys_out_of_order": out_of_order.len() }),
+    );
+    assert_nothing_lost(&v, true);
+    assert!(
+        out_of_order.is_empty(),
+        "keys out of order: {out_of_order:?}"
+    );
+}
+
 scenarios! {
     members_killed_and_added_while_records_flow_lose_nothing => members_killed_and_added("partition", Delivery::AtLeastOnce);
     members_killed_and_added_while_records_flow_lose_nothing_in_key_mode => members_killed_and_added("key", Delivery::AtLeastOnce);
