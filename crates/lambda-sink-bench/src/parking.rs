@@ -149,7 +149,7 @@ async fn run(env: &Env, d: &Dataset, case: Case) -> anyhow::Result<Sample> {
     let mut exited = false;
     while fake.stats.ok_records.load(Ordering::SeqCst) < healthy && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        if c.wait(Duration::ZERO).await.is_some() {
+        if c.exited() {
             exited = true;
             break;
         }

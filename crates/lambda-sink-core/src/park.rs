@@ -146,6 +146,74 @@ pub fn decode(value: &[u8]) -> Result<ParkedRecord, Invalid> {
     })
 }
 
+/// A parked key as an operator sees it: read from the parked topic, so
+/// the same from every worker and across restarts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ParkedKeyInfo {
+    /// The input topic.
+    pub topic: String,
+    /// The input partition.
+    pub partition: i32,
+    /// The key as text, when it is UTF-8.
+    pub key: Option<String>,
+    /// The key's bytes in base64.
+    pub key_base64: String,
+    /// Its first parked record's offset.
+    pub first_offset: i64,
+    /// Its last parked record's offset.
+    pub last_offset: i64,
+    /// Its parked records.
+    pub records: usize,
+    /// When its first record was parked (epoch ms).
+    pub parked_at: i64,
+    /// Why it was parked.
+    pub reason: String,
+}
+
+/// The keys parked now, from the parked topic's entries of every partition
+/// in the order read (a later entry of a place replaces an earlier one,
+/// `None` being a release): oldest first.
+pub fn summarize(
+    entries: impl IntoIterator<Item = (TopicPartition, i64, Option<ParkedRecord>)>,
+) -> Vec<ParkedKeyInfo> {
+    let mut latest: BTreeMap<(TopicPartition, i64), Option<ParkedRecord>> = BTreeMap::new();
+    for (tp, offset, entry) in entries {
+        latest.insert((tp, offset), entry);
+    }
+    let mut keys: BTreeMap<(TopicPartition, Vec<u8>), ParkedKeyInfo> = BTreeMap::new();
+    for ((tp, offset), p) in latest {
+        let Some(p) = p else { continue };
+        let key = p.record.key.clone().unwrap_or_default();
+        keys.entry((tp.clone(), key.clone()))
+            .and_modify(|k| {
+                k.last_offset = offset;
+                k.records += 1;
+                k.parked_at = k.parked_at.min(p.parked_at);
+            })
+            .or_insert_with(|| ParkedKeyInfo {
+                topic: tp.topic.to_string(),
+                partition: tp.partition,
+                key: String::from_utf8(key.clone()).ok(),
+                key_base64: B64.encode(&key),
+                first_offset: offset,
+                last_offset: offset,
+                records: 1,
+                parked_at: p.parked_at,
+                reason: p.reason.clone(),
+            });
+    }
+    let mut out: Vec<ParkedKeyInfo> = keys.into_values().collect();
+    out.sort_by(|a, b| {
+        (a.parked_at, &a.topic, a.partition, a.first_offset).cmp(&(
+            b.parked_at,
+            &b.topic,
+            b.partition,
+            b.first_offset,
+        ))
+    });
+    out
+}
+
 /// How parked keys are retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -685,6 +753,63 @@ mod tests {
         assert!(p.expedite(a, 6, false));
         let r = p.start_release(6, 10, &POLICY).unwrap();
         assert_eq!((r.lane, r.last, r.skip), (a, false, false));
+    }
+
+    #[test]
+    fn an_operator_sees_each_parked_key_once_oldest_first() {
+        let parked = |r: SourceRecord, at| {
+            let tp = TopicPartition::of(&r);
+            let offset = r.offset;
+            (
+                tp,
+                offset,
+                Some(ParkedRecord {
+                    record: r,
+                    reason: format!("boom {at}"),
+                    parked_at: at,
+                }),
+            )
+        };
+        let mut binary = rec(9, "x");
+        binary.key = Some(vec![0xff, 0x00]);
+        let mut other = rec(2, "a");
+        other.partition = 4;
+        let entries = vec![
+            parked(rec(5, "b"), 70),
+            parked(rec(1, "a"), 50),
+            parked(rec(3, "a"), 60),
+            parked(rec(7, "a"), 80),
+            (tp(), 7, None),
+            parked(binary, 90),
+            parked(other, 40),
+            parked(rec(8, "c"), 95),
+            (tp(), 8, None),
+        ];
+        let summary = summarize(entries);
+        let rows: Vec<_> = summary
+            .iter()
+            .map(|k| {
+                (
+                    k.partition,
+                    k.key.as_deref(),
+                    k.key_base64.as_str(),
+                    k.first_offset,
+                    k.last_offset,
+                    k.records,
+                    k.parked_at,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (4, Some("a"), "YQ==", 2, 2, 1, 40),
+                (3, Some("a"), "YQ==", 1, 3, 2, 50),
+                (3, Some("b"), "Yg==", 5, 5, 1, 70),
+                (3, None, "/wA=", 9, 9, 1, 90),
+            ]
+        );
+        assert_eq!(summary[1].reason, "boom 50");
     }
 
     #[test]

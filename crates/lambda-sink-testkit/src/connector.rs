@@ -147,6 +147,11 @@ impl Connector {
         let _ = self.child.wait();
     }
 
+    /// Whether the process has exited (without waiting or killing it).
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
+    }
+
     /// Waits for the process to exit; its exit code (`None`: killed by a
     /// signal, or still running after `timeout`, which also kills it).
     pub async fn wait(&mut self, timeout: Duration) -> Option<i32> {

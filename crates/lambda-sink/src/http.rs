@@ -1,8 +1,9 @@
 //! `/health` and `/metrics`, served the same way by every process
 //! ([`observability`] over what it reports, [`Observed`]), and the endpoint
 //! of `run` on `http.listener`: those two, `GET /status` (Kafka Connect's
-//! status JSON) and `GET /events` (the connector's event log; [`events`]
-//! answers it for `serve` too). `serve` adds them to its REST API.
+//! status JSON), `GET /events` (the connector's event log; [`events`]
+//! answers it for `serve` too) and `GET /parked` (its parked keys;
+//! [`parked`], likewise). `serve` adds them to its REST API.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,11 +16,15 @@ use axum::routing::get;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::epoch_ms;
 use crate::error::{Error, Fault, OrFault};
 use crate::events::Events;
+use crate::kafka::parked::ParkedReader;
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
+use lambda_sink_core::config::Config;
 use lambda_sink_core::journal::{Event, Query as JournalQuery};
+use lambda_sink_core::park;
 
 /// The media type of prometheus-client's exposition.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -59,6 +64,35 @@ struct Shared {
     status: Arc<ServiceStatus>,
     metrics: Arc<Metrics>,
     events: Arc<Events>,
+    parked: Option<ParkedReader>,
+}
+
+/// What `run`'s endpoint shows besides its status: the connector's event
+/// log and, when it parks keys, its parked topic.
+pub struct Shown {
+    /// The event log.
+    pub events: Arc<Events>,
+    /// The parked topic's reader (`aws.lambda.on.key.failure=park`).
+    pub parked: Option<ParkedReader>,
+}
+
+impl Shown {
+    /// What `config`'s endpoint shows, with its event log `events`.
+    pub fn of(config: &Config, events: Arc<Events>) -> Self {
+        Self {
+            events,
+            parked: parked_reader(config),
+        }
+    }
+}
+
+/// The reader of `config`'s parked topic, when it parks keys.
+pub fn parked_reader(config: &Config) -> Option<ParkedReader> {
+    config
+        .errors
+        .park
+        .as_ref()
+        .map(|p| ParkedReader::new(&config.kafka, p.topic.name.as_str()))
 }
 
 /// Binds `addr` and serves until `stop` is cancelled; returns the bound
@@ -70,7 +104,7 @@ pub async fn serve(
     addr: SocketAddr,
     status: Arc<ServiceStatus>,
     metrics: Arc<Metrics>,
-    events: Arc<Events>,
+    shown: Shown,
     stop: CancellationToken,
 ) -> Result<SocketAddr, Error> {
     let listener = tokio::net::TcpListener::bind(addr).await.or_fault_with(Fault::Setup, || {
@@ -82,10 +116,12 @@ pub async fn serve(
     let app = observability()
         .route("/status", get(status_json))
         .route("/events", get(events_json))
+        .route("/parked", get(parked_json))
         .with_state(Shared {
             status,
             metrics,
-            events,
+            events: shown.events,
+            parked: shown.parked,
         });
     tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
@@ -127,6 +163,46 @@ async fn events_json(
         )
             .into_response(),
     }
+}
+
+async fn parked_json(State(s): State<Shared>) -> Response {
+    match parked(s.parked).await {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(serde_json::json!({ "error_code": 500, "message": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+/// The answer to `GET …/parked`: `{"parking": true, "parked": [...]}`, each
+/// parked key once (`topic`, `partition`, `key` as text when it is UTF-8,
+/// `key_base64`, `first_offset`, `last_offset`, `records`, `parked_at`,
+/// `age_ms`, `reason`), oldest first, as the parked topic holds them — the
+/// same on every worker; `{"parking": false, "parked": []}` without
+/// `reader` (the connector does not park keys).
+///
+/// # Errors
+/// When the parked topic cannot be read.
+pub async fn parked(reader: Option<ParkedReader>) -> Result<Value, Error> {
+    let Some(reader) = reader else {
+        return Ok(serde_json::json!({ "parking": false, "parked": [] }));
+    };
+    let entries = tokio::task::spawn_blocking(move || reader.read_all())
+        .await
+        .or_fault(Fault::Internal, "reading the parked topic")??;
+    let now = epoch_ms();
+    let keys: Vec<Value> = park::summarize(entries)
+        .into_iter()
+        .map(|k| {
+            let age = now.saturating_sub(k.parked_at).max(0);
+            let mut v = serde_json::to_value(k).unwrap_or_default();
+            v["age_ms"] = age.into();
+            v
+        })
+        .collect();
+    Ok(serde_json::json!({ "parking": true, "parked": keys }))
 }
 
 /// The answer to `GET …/events?level=&since=&until=&limit=`:

@@ -49,7 +49,17 @@ fn parking(w: &World) -> Vec<(&'static str, String)> {
         // A killed member's partitions move on within seconds.
         ("consumer.override.session.timeout.ms", "6000".into()),
         ("consumer.override.heartbeat.interval.ms", "1000".into()),
+        ("http.listener", "127.0.0.1:0".into()),
     ]
+}
+
+/// `GET /parked` of a running connector.
+async fn parked_keys(c: &lambda_sink_testkit::connector::Connector) -> serde_json::Value {
+    let r = reqwest::get(format!("{}/parked", c.http_url().await))
+        .await
+        .expect("GET /parked");
+    assert_eq!(r.status().as_u16(), 200);
+    r.json().await.expect("JSON")
 }
 
 fn start(w: &World) -> lambda_sink_testkit::connector::Connector {
@@ -124,6 +134,36 @@ async fn poisoned_keys_park_while_the_others_flow_and_come_back_in_order_after_k
         "throughput {ratio:.2} of the run without failures"
     );
     first.wait_for_log("key_parked", MINUTE).await;
+    // The operator's view: each poisoned key once, all its records parked.
+    let per_key = RECORDS / KEYS;
+    let view = wait_until(
+        MINUTE,
+        "both keys listed with all their records",
+        || async {
+            let view = parked_keys(&first).await;
+            let keys = view["parked"].as_array()?;
+            let complete =
+                keys.len() == POISONED.len() && keys.iter().all(|k| k["records"] == json!(per_key));
+            complete.then_some(view)
+        },
+    )
+    .await;
+    assert_eq!(view["parking"], json!(true));
+    let mut listed: Vec<&str> = view["parked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ["k17", "k3"]);
+    for k in view["parked"].as_array().unwrap() {
+        assert!(
+            k["reason"].as_str().unwrap().contains("function error"),
+            "{k}"
+        );
+        assert!(k["age_ms"].as_i64().unwrap() >= 0 && k["first_offset"].as_i64().unwrap() >= 0);
+    }
     // kill -9 twice while the keys are parked: each next owner rebuilds
     // them from the parked topic.
     first.kill9();
@@ -147,6 +187,13 @@ async fn poisoned_keys_park_while_the_others_flow_and_come_back_in_order_after_k
     })
     .await;
     last.wait_for_log("key_released", MINUTE).await;
+    wait_until(MINUTE, "no key listed as parked", || async {
+        parked_keys(&last).await["parked"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            .then_some(())
+    })
+    .await;
     last.stop_cleanly().await;
     // Each key's records first succeeded in offset order.
     let out_of_order = w.keys_out_of_order(MINUTE).await;

@@ -1746,3 +1746,66 @@ async fn a_worker_file_sends_its_connectors_spans_where_it_says() {
     .await;
     worker.stop_cleanly().await;
 }
+
+/// `GET /connectors/{name}/parked` answers from the parked topic, the same
+/// on every worker: a key whose records always fail, parked with all its
+/// records while the others were committed; 404 for an unknown connector,
+/// `"parking": false` for a connector that does not park keys.
+#[tokio::test]
+async fn any_worker_lists_a_connectors_parked_keys() {
+    let c = Cluster::new("serve-parked", 2).await;
+    let mut first = c.worker(&[]);
+    let mut second = c.worker(&[]);
+    let (api, other) = (
+        Api::new(&first.api_url().await),
+        Api::new(&second.api_url().await),
+    );
+    c.w.produce_keyed(0..40, 4, |i| {
+        if i % 4 == 1 {
+            json!({ "i": i, "fail": true }).to_string()
+        } else {
+            json!({ "i": i }).to_string()
+        }
+    })
+    .await;
+    let name = unique("parks");
+    created(
+        &api,
+        &name,
+        &c.connector(&[
+            ("aws.lambda.ordering", "key"),
+            ("aws.lambda.on.key.failure", "park"),
+            ("aws.lambda.bisect.on.function.error", "true"),
+            ("aws.lambda.park.retry.backoff.ms", "60000"),
+            ("behavior.on.error", "log"),
+        ]),
+    )
+    .await;
+    for a in [&api, &other] {
+        let view = wait_until(MINUTE, "k1 listed with its 10 records", || async {
+            let (code, view) = a.get(&format!("/connectors/{name}/parked")).await;
+            assert_eq!(code, 200, "{view}");
+            let keys = view["parked"].as_array()?;
+            (keys.len() == 1 && keys[0]["records"] == json!(10)).then_some(view)
+        })
+        .await;
+        let key = &view["parked"][0];
+        assert_eq!(
+            (
+                view["parking"].clone(),
+                key["key"].clone(),
+                key["key_base64"].clone()
+            ),
+            (json!(true), json!("k1"), json!("azE="))
+        );
+    }
+    let plain = unique("plain");
+    created(&api, &plain, &c.connector(&[])).await;
+    assert_eq!(
+        api.get(&format!("/connectors/{plain}/parked")).await,
+        (200, json!({ "parking": false, "parked": [] }))
+    );
+    assert_eq!(api.get("/connectors/no-such-connector/parked").await.0, 404);
+    assert_eq!(second.stop().await, Some(0), "{}", second.log());
+    assert_eq!(first.stop().await, Some(0), "{}", first.log());
+}

@@ -76,7 +76,7 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
             addr,
             telemetry.status.clone(),
             telemetry.metrics.clone(),
-            telemetry.events.clone(),
+            http::Shown::of(&config, telemetry.events.clone()),
             http_stop.clone(),
         )
         .await
@@ -88,7 +88,7 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
             }
         };
         telemetry.status.set_http_port(bound.port());
-        info!(address = %bound, "HTTP endpoint: /health /status /metrics /events");
+        info!(address = %bound, "HTTP endpoint: /health /status /metrics /events /parked");
     }
     // `run` is one process running every task; several copies share the
     // partitions through the connector's consumer group.

@@ -25,6 +25,9 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// parked record, `None` a release.
 pub type Entries = Vec<(i64, Option<ParkedRecord>)>;
 
+/// The parked topic's entries of every input partition.
+pub type AllEntries = Vec<(TopicPartition, i64, Option<ParkedRecord>)>;
+
 /// Reads a connector's parked topic.
 #[derive(Clone)]
 pub struct ParkedReader {
@@ -48,6 +51,23 @@ impl ParkedReader {
     /// When the topic cannot be read to its end in time, or holds an entry
     /// that is not a parked record (nothing of it may be guessed).
     pub fn read(&self, tp: &TopicPartition) -> Result<Entries, Error> {
+        Ok(self
+            .scan(|of| of == tp)?
+            .into_iter()
+            .map(|(_, offset, entry)| (offset, entry))
+            .collect())
+    }
+
+    /// Every entry, in the order written (see [`Self::read`]).
+    ///
+    /// # Errors
+    /// As [`Self::read`].
+    pub fn read_all(&self) -> Result<AllEntries, Error> {
+        self.scan(|_| true)
+    }
+
+    /// The entries of the input partitions `wanted` keeps.
+    fn scan(&self, wanted: impl Fn(&TopicPartition) -> bool) -> Result<AllEntries, Error> {
         let topic = self.topic.as_str();
         let mut props = client_config(&self.props);
         props
@@ -87,7 +107,7 @@ impl ParkedReader {
                     ),
                 )
             })?;
-            if &of != tp {
+            if !wanted(&of) {
                 continue;
             }
             let entry = match m.payload() {
@@ -96,13 +116,13 @@ impl ParkedReader {
                     Error::new(
                         Fault::Setup,
                         format!(
-                            "the parked topic {topic} holds an entry for {tp} offset {offset} that cannot be read: {}",
+                            "the parked topic {topic} holds an entry for {of} offset {offset} that cannot be read: {}",
                             e.reason()
                         ),
                     )
                 })?),
             };
-            entries.push((offset, entry));
+            entries.push((of, offset, entry));
         }
         Ok(entries)
     }

@@ -24,7 +24,7 @@
 
 use std::sync::Arc;
 
-use lambda_sink_core::batch::{BatchLimits, Element};
+use lambda_sink_core::batch::{BatchLimits, Element, request_len};
 use lambda_sink_core::config::PayloadFormat;
 use lambda_sink_core::esm::Envelope;
 use lambda_sink_core::park::{AfterRelease, Parked, Release};
@@ -517,8 +517,20 @@ impl Schedule {
         };
         let mut items = Vec::with_capacity(release.records.len());
         if !release.skip {
+            let mut bytes = 0;
             for record in &release.records {
-                items.push(self.decoder.prepare(record.clone()).await?);
+                let item = self.decoder.prepare(record.clone()).await?;
+                // Within the request limit, as any batch: the records that
+                // do not fit stay parked for the release right after.
+                if let Some(len) = item.element_len() {
+                    if !items.is_empty()
+                        && request_len(items.len() + 1, bytes + len) > self.limits.max_bytes
+                    {
+                        break;
+                    }
+                    bytes += len;
+                }
+                items.push(item);
             }
         }
         let last_error = parked

@@ -469,6 +469,23 @@ impl Admin {
             .await
     }
 
+    /// Connector `name`'s parked keys, as its parked topic holds them
+    /// ([`crate::http::parked`]).
+    ///
+    /// # Errors
+    /// `NotFound`; `Unavailable` when the parked topic cannot be read.
+    pub async fn parked(&self, name: &str) -> Result<Value, AdminError> {
+        let entry = self.connector(name)?;
+        let config = self.validated(&entry).await?;
+        let reader =
+            config.errors.park.as_ref().map(|p| {
+                crate::kafka::parked::ParkedReader::new(&config.kafka, p.topic.name.as_str())
+            });
+        crate::http::parked(reader)
+            .await
+            .map_err(|e| AdminError::Unavailable(e.to_string()))
+    }
+
     /// Records what DLQ redrives of connector `name` did so far (its
     /// cursor and history).
     ///

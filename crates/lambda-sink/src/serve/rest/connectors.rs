@@ -35,6 +35,7 @@ pub(super) fn routes() -> Router<Arc<Node>> {
         )
         .route("/connectors/{name}/status", get(status))
         .route("/connectors/{name}/events", get(events))
+        .route("/connectors/{name}/parked", get(parked))
         .route("/connectors/{name}/tasks", get(tasks))
         .route("/connectors/{name}/tasks-config", get(tasks_config))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
@@ -248,6 +249,10 @@ async fn events(
     let body = crate::http::events(&params, |query| w.events.query(&name, query))
         .map_err(ApiError::bad_request)?;
     Ok(axum::Json(body).into_response())
+}
+
+async fn parked(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response> {
+    Ok(axum::Json(w.admin.parked(&name).await?).into_response())
 }
 
 /// A task's config as Connect shows it: the connector's, plus the class.
