@@ -120,11 +120,7 @@ impl Committer {
                 .collect();
             Durable::WithOffsets(tagged)
         } else {
-            let deliveries: Vec<_> = outcomes
-                .into_iter()
-                .map(|o| self.ctx.outcomes.send(o))
-                .collect();
-            Durable::Acknowledged(try_join_all(deliveries).map(|r| r.map(|_| ())).boxed())
+            Durable::Acknowledged(self.send_all(outcomes).boxed())
         };
         let offsets = records.iter().map(|r| r.offset).collect();
         self.pending
@@ -132,9 +128,7 @@ impl Committer {
             .await
             .map_err(|_| Halt::Stopped)
     }
-}
 
-impl Committer {
     /// Delivers the outcome records of records resolved long ago (parked
     /// records being released, whose input offsets were committed when
     /// they were parked): sent now, and returned from once Kafka has
@@ -146,14 +140,22 @@ impl Committer {
         outcomes: Vec<OutcomeRecord>,
     ) -> Result<(), Halt> {
         self.ctx.metrics.resolved(outcome, records.len());
+        self.send_all(outcomes)
+            .await
+            .map_err(|e| Halt::Failed(e.to_string()))
+    }
+
+    /// Sends `outcomes` in order (each is enqueued at once); done when
+    /// Kafka has acknowledged them all.
+    fn send_all(
+        &self,
+        outcomes: Vec<OutcomeRecord>,
+    ) -> impl Future<Output = Result<(), ProduceError>> + use<> {
         let deliveries: Vec<_> = outcomes
             .into_iter()
             .map(|o| self.ctx.outcomes.send(o))
             .collect();
-        try_join_all(deliveries)
-            .await
-            .map(|_| ())
-            .map_err(|e| Halt::Failed(e.to_string()))
+        try_join_all(deliveries).map(|r| r.map(|_| ()))
     }
 }
 

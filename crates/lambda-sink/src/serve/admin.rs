@@ -477,11 +477,7 @@ impl Admin {
     pub async fn parked(&self, name: &str) -> Result<Value, AdminError> {
         let entry = self.connector(name)?;
         let config = self.validated(&entry).await?;
-        let reader =
-            config.errors.park.as_ref().map(|p| {
-                crate::kafka::parked::ParkedReader::new(&config.kafka, p.topic.name.as_str())
-            });
-        crate::http::parked(reader)
+        crate::http::parked(crate::http::parked_reader(&config))
             .await
             .map_err(|e| AdminError::Unavailable(e.to_string()))
     }

@@ -121,6 +121,16 @@ impl Harness {
         by_key
     }
 
+    /// The offsets of key "a" (every third record of [`abc`]) in the
+    /// success topic, in the order written.
+    fn successes_of_a(&self) -> Vec<i64> {
+        self.sent("success-component")
+            .iter()
+            .filter_map(fakes::input_offset)
+            .filter(|o| o % 3 == 0)
+            .collect()
+    }
+
     fn events(&self, level: Level) -> Vec<String> {
         self.ctx
             .events
@@ -193,14 +203,8 @@ async fn a_failing_key_is_parked_while_the_others_flow_then_released_in_order() 
         .map(|(_, o)| *o)
         .collect();
     assert_eq!(after, of_key(0, 30));
-    let a_successes: Vec<i64> = h
-        .sent("success-component")
-        .iter()
-        .filter_map(fakes::input_offset)
-        .filter(|o| o % 3 == 0)
-        .collect();
     assert_eq!(
-        a_successes,
+        h.successes_of_a(),
         of_key(0, 30),
         "a's outcomes, once each, in order"
     );
@@ -252,14 +256,8 @@ async fn a_parked_key_stays_parked_across_a_restart_and_keeps_its_order() {
     second
         .until("released", |h| h.parked_now().is_empty())
         .await;
-    let released: Vec<i64> = second
-        .sent("success-component")
-        .iter()
-        .filter_map(fakes::input_offset)
-        .filter(|o| o % 3 == 0)
-        .collect();
     assert_eq!(
-        released,
+        second.successes_of_a(),
         of_key(0, 15),
         "a's records, in order, after the restart"
     );
