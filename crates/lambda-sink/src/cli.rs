@@ -176,6 +176,12 @@ pub enum ConnectCommand {
         #[command(subcommand)]
         command: ConnectOffsets,
     },
+    /// A connector's parked keys (`aws.lambda.on.key.failure=park`): Topic |
+    /// Partition | Key | Records | First Offset | Parked For | Reason.
+    Parked {
+        /// Connector name.
+        name: String,
+    },
 }
 
 /// `connect plugin` subcommands.

@@ -1799,8 +1799,40 @@ async fn any_worker_lists_a_connectors_parked_keys() {
             (json!(true), json!("k1"), json!("azE="))
         );
     }
+    // The CLI's table of them.
+    let url = first.api_url().await;
+    let (code, out) = run(
+        Path::new(BIN),
+        &["connect", "--url", url.as_str(), "parked", name.as_str()],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}");
+    let row: Vec<&str> = out
+        .lines()
+        .find(|l| l.contains(" k1 "))
+        .unwrap_or_else(|| panic!("no row of k1:\n{out}"))
+        .split(" | ")
+        .map(str::trim)
+        .collect();
+    assert_eq!((row[1], row[2], row[3]), ("1", "k1", "10"), "{out}");
+    assert!(row[6].contains("function error"), "{out}");
     let plain = unique("plain");
     created(&api, &plain, &c.connector(&[])).await;
+    let (code, out) = run(
+        Path::new(BIN),
+        &["connect", "--url", url.as_str(), "parked", plain.as_str()],
+        &[],
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (
+            0,
+            format!(
+                "Connector \"{plain}\" does not park keys (aws.lambda.on.key.failure=resolve)."
+            )
+            .as_str()
+        )
+    );
     assert_eq!(
         api.get(&format!("/connectors/{plain}/parked")).await,
         (200, json!({ "parking": false, "parked": [] }))

@@ -138,6 +138,7 @@ pub(super) async fn connect(
                     to_offset,
                 },
         } => redrive(&api, json, &name, partition, from_offset, to_offset).await?,
+        ConnectCommand::Parked { name } => parked(&api, json, &name).await?,
         ConnectCommand::Dlq {
             command: ConnectDlq::History { name },
         } => {
@@ -314,6 +315,51 @@ async fn offsets(api: &Api, json: bool, name: &str) -> anyhow::Result<()> {
             })
             .collect();
         table(&["Topic", "Partition", "Offset"], &rows)
+    });
+    Ok(())
+}
+
+async fn parked(api: &Api, json: bool, name: &str) -> anyhow::Result<()> {
+    let path = format!("/connectors/{}/parked", segment(name));
+    let parked = api.call(Method::GET, &path, None).await?;
+    show(json, &parked, |parked| {
+        if parked["parking"] == json!(false) {
+            return format!(
+                "Connector \"{name}\" does not park keys (aws.lambda.on.key.failure=resolve)."
+            );
+        }
+        let rows: Vec<Vec<String>> = parked["parked"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|k| {
+                let key = k["key"].as_str().map_or_else(
+                    || format!("base64:{}", text(&k["key_base64"])),
+                    str::to_string,
+                );
+                vec![
+                    text(&k["topic"]),
+                    k["partition"].to_string(),
+                    key,
+                    k["records"].to_string(),
+                    k["first_offset"].to_string(),
+                    format!("{} s", k["age_ms"].as_i64().unwrap_or(0) / 1000),
+                    text(&k["reason"]),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "Topic",
+                "Partition",
+                "Key",
+                "Records",
+                "First Offset",
+                "Parked For",
+                "Reason",
+            ],
+            &rows,
+        )
     });
     Ok(())
 }
