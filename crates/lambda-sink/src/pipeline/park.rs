@@ -27,14 +27,17 @@ use super::decode::Item;
 use super::invoke::{Failed, Invoker};
 use super::parking::Parking;
 use super::route::{Router, log_resolved_error};
+use crate::error::Fault;
 
 /// The lane of a record's key (`None`: no key, never parked).
 pub(super) fn lane_of(record: &SourceRecord) -> Option<Lane> {
     schedule::lane(Ordering::Key, record.key.as_deref())
 }
 
-/// The parked set of `tp` as the parked topic holds it, read again until
-/// it can be (a stop ends the wait); counted against the bounds.
+/// The parked set of `tp` as the parked topic holds it, read again while
+/// Kafka is unavailable (a stop ends the wait); counted against the
+/// bounds. A topic that holds what cannot be a parked record stops the
+/// connector.
 pub(super) async fn rebuild(
     ctx: &Context,
     parking: &Parking,
@@ -46,6 +49,13 @@ pub(super) async fn rebuild(
     let entries = loop {
         match parking.store.load(tp).await {
             Ok(entries) => break entries,
+            // A record lambda-sink did not write, or cannot read: nothing
+            // of the partition may run past what it does not know.
+            Err(e) if e.fault() == Fault::Setup => {
+                return Err(Halt::Failed(format!(
+                    "{tp}: its parked keys cannot be rebuilt: {e}"
+                )));
+            }
             Err(e) => {
                 let delay = backoff.delay_forever(attempt, rand::random::<f64>());
                 warn!(partition = %tp, error = %e, retry_in_ms = delay.as_millis(), "cannot read the parked topic yet; retrying");

@@ -236,15 +236,21 @@ pub(super) struct FakeParked {
 
 impl ParkedStore for FakeParked {
     fn load(&self, tp: &TopicPartition) -> BoxFuture<'_, Result<Entries, Error>> {
-        let entries = lock(&self.outcomes.sent)
+        let mut entries = Vec::new();
+        for r in lock(&self.outcomes.sent)
             .iter()
             .filter(|r| *r.topic == *self.topic)
-            .filter_map(|r| {
-                let (of, offset) = park::parse_entry_key(r.key.as_deref()?).ok()?;
-                let entry = r.value.as_deref().map(park::decode).transpose().ok()?;
-                (of == *tp).then_some((offset, entry))
-            })
-            .collect();
+        {
+            let Some(Ok((of, offset))) = r.key.as_deref().map(park::parse_entry_key) else {
+                continue;
+            };
+            // As the real reader: an entry that cannot be read is an error.
+            match r.value.as_deref().map(park::decode).transpose() {
+                Ok(entry) if of == *tp => entries.push((offset, entry)),
+                Ok(_) => {}
+                Err(e) => return Box::pin(async move { Err(Error::setup(e.reason())) }),
+            }
+        }
         Box::pin(async move { Ok(entries) })
     }
 }

@@ -265,6 +265,43 @@ async fn a_parked_key_stays_parked_across_a_restart_and_keeps_its_order() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_parked_topic_that_cannot_be_read_stops_the_connector_before_anything_runs() {
+    let sick = Arc::new(AtomicBool::new(true));
+    let first = setup(&[], sick.clone(), a_fails).start();
+    first.deliver(abc(0, 3));
+    first.stored(0, 3).await;
+    first.stop.cancel();
+    first.idle().await;
+    // Someone else's record in the parked topic.
+    crate::pipeline::ports::Outcomes::send(
+        first.outcomes.as_ref(),
+        OutcomeRecord {
+            topic: Arc::from(PARKED),
+            key: Some(b"orders/0/7".to_vec()),
+            value: Some(b"not a parked record".to_vec()),
+            headers: Vec::new(),
+            timestamp: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut again = setup(&[], sick, a_fails);
+    again.outcomes = Some(first.outcomes.clone());
+    let second = again.start();
+    second.deliver(abc(3, 6));
+    let reason = second.failed().await;
+    assert!(
+        reason.contains("orders[0]: its parked keys cannot be rebuilt: not a parked record"),
+        "{reason}"
+    );
+    assert!(
+        second.calls().is_empty(),
+        "invoked before its parked keys were known"
+    );
+    assert_eq!(second.offset(0), None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_key_that_keeps_failing_is_given_up_and_resolved_as_failed() {
     // Records of "a" below offset 10 always fail.
     fn early_a_fails(key: &str, offset: i64) -> bool {
