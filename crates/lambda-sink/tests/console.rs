@@ -308,3 +308,90 @@ async fn a_stalled_partition_shows_in_the_console() {
     );
     browser.assert_screenshot("console-stalled");
 }
+
+/// A connector's parked keys on its page (`aws.lambda.on.key.failure=park`):
+/// `tests/console/parked.js` in real headless Chromium.
+#[tokio::test]
+async fn parked_keys_show_on_the_connectors_page() {
+    let s = Services::from_env();
+    let (topic, function, name, plain) = (
+        unique("console-parked"),
+        unique("console-parked-fn"),
+        unique("console-parks"),
+        unique("console-plain"),
+    );
+    s.create_topic(&topic, 1).await.unwrap();
+    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let props = s.worker_properties(&unique("console-parked-cluster"), &[]);
+    let mut worker = Connector::serve(Path::new(BIN), &props, &[]).unwrap();
+    let url = worker.api_url().await;
+    let client = reqwest::Client::new();
+    for (connector, extra) in [
+        (
+            &name,
+            json!({
+                "aws.lambda.ordering": "key",
+                "aws.lambda.on.key.failure": "park",
+                "aws.lambda.bisect.on.function.error": "true",
+                "aws.lambda.park.retry.backoff.ms": "600000",
+                "aws.lambda.park.retry.backoff.max.ms": "600000",
+                "behavior.on.error": "log",
+            }),
+        ),
+        (&plain, json!({ "behavior.on.error": "log" })),
+    ] {
+        let mut config = json!({
+            "connector.class": "io.confluent.connect.aws.lambda.AwsLambdaSinkConnector",
+            "topics": topic,
+            "aws.lambda.function.name": function,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        let created = client
+            .post(format!("{url}/connectors"))
+            .json(&json!({ "name": connector, "config": config }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status().as_u16(), 201);
+    }
+    // Key "poisoned" always fails; key "k" does not.
+    let mut records: Vec<Produce> = (0..3)
+        .map(|i| Produce::text(0, "poisoned", &json!({ "i": i, "fail": true }).to_string()))
+        .collect();
+    records.extend((0..2).map(|i| Produce::text(0, "k", &json!({ "i": i }).to_string())));
+    s.produce(&topic, &records).await.unwrap();
+    wait_until(Duration::from_secs(60), "the key parked", || async {
+        let parked: serde_json::Value = reqwest::get(format!("{url}/connectors/{name}/parked"))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (parked["parked"][0]["records"] == json!(3)).then_some(())
+    })
+    .await;
+
+    let browser = Browser::new();
+    let run = browser
+        .script("parked.js", &url)
+        .env("CONSOLE_NAME", &name)
+        .env("CONSOLE_PLAIN", &plain)
+        .env("CONSOLE_TOPIC", &topic)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser test finished")
+        .expect("node (the machine's Node.js)");
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && transcript.lines().last() == Some("done"),
+        "the browser test failed:\n{transcript}\n{}\nworker log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        worker.log()
+    );
+    browser.assert_screenshot("console-parked");
+    assert_eq!(worker.stop().await, Some(0), "{}", worker.log());
+}

@@ -1,7 +1,9 @@
 //! Parked keys (`aws.lambda.on.key.failure=park`) end to end, against the
 //! real broker and the real Lambda emulator running the test function: a
 //! few keys whose records fail for a while (`fail_until`) are parked while
-//! every other key flows and the group commits to the end; lambda-sink is
+//! every other key flows and the group commits to the end (before they
+//! recover; the drain time against the same records without failures is
+//! printed as `PARK-RESULT`); lambda-sink is
 //! killed (kill -9) twice while they are parked; once the function
 //! recovers, every record has its outcome, each key's in offset order, and
 //! the parked topic is empty again.
@@ -129,10 +131,9 @@ async fn poisoned_keys_park_while_the_others_flow_and_come_back_in_order_after_k
             "throughput_ratio": ratio,
         })
     );
-    assert!(
-        ratio >= 0.5,
-        "throughput {ratio:.2} of the run without failures"
-    );
+    // The figure is printed, not asserted: speed is the benchmark's
+    // (BENCHMARKS.md, "Parked keys"); what this test asserts is that the
+    // group committed to the end while the poisoned keys still failed.
     first.wait_for_log("key_parked", MINUTE).await;
     // The operator's view: each poisoned key once, all its records parked.
     let per_key = RECORDS / KEYS;

@@ -465,6 +465,21 @@ function timeline(answer) {
   }));
 }
 
+// ── Parked keys (aws.lambda.on.key.failure=park) ────────────────────────
+function parkedTable(answer) {
+  const keys = (answer && answer.parked) || [];
+  if (!keys.length) return el("p", { class: "muted", "data-testid": "parked-empty", text: "No key is parked." });
+  return el("table", { "data-testid": "parked" },
+    el("thead", {}, el("tr", {}, ["Key", "Partition", "Records", "Offsets", "Parked for", "Why"].map((h) => el("th", { text: h })))),
+    el("tbody", {}, keys.map((k) => el("tr", { "data-key": k.key === null ? k.key_base64 : k.key },
+      el("td", {}, k.key === null ? el("code", { title: "base64", text: k.key_base64 }) : el("code", { text: k.key })),
+      el("td", { text: k.topic + "-" + k.partition }),
+      el("td", { text: String(k.records) }),
+      el("td", { text: k.first_offset === k.last_offset ? String(k.first_offset) : k.first_offset + "–" + k.last_offset }),
+      el("td", { text: seconds(k.age_ms / 1000) }),
+      el("td", { class: "reason", text: k.reason })))));
+}
+
 // ── Connector detail page ───────────────────────────────────────────────
 function detailPage(name) {
   const head = el("div", { class: "bar" });
@@ -472,6 +487,11 @@ function detailPage(name) {
   const charts = el("div", { class: "plots" });
   const totals = el("p", { class: "muted", "data-testid": "totals" });
   const stalls = el("div");
+  const parked = el("div");
+  // Shown once the connector is known to park keys; read every fifth
+  // refresh (the parked topic is read whole each time).
+  const parking = el("section", { class: "parked", hidden: true }, el("h2", { text: "Parked keys" }), parked);
+  let refreshes = 0;
   const events = el("div");
   const level = el("select", { "data-testid": "events-level", "aria-label": "Lowest level shown" },
     ["info", "warn", "error"].map((l) => el("option", { value: l, text: l + " and above" })));
@@ -481,7 +501,7 @@ function detailPage(name) {
     el("p", {}, el("a", { href: "#/edit/" + path(name), "data-testid": "edit" }, "Edit configuration"), " · ",
       el("a", { href: "#/connector/" + path(name) + "/dlq", "data-testid": "dlq-link" }, "Dead letter queue")),
     el("table", {}, el("thead", {}, el("tr", {}, ["Task", "State", "Worker", "Trace"].map((h) => el("th", { text: h })))), tasks),
-    charts,
+    charts, parking,
     el("section", { class: "events" }, el("h2", {}, "Events ", level), events),
     el("details", { class: "prometheus" }, el("summary", { text: "Long-term monitoring: scrape /metrics into Prometheus" }),
       el("pre", { text: "scrape_configs:\n  - job_name: lambda-sink\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['" + location.host + "']\n# every sample carries connector=\"" + name + "\"; e.g. in Grafana:\n# sum by (outcome) (rate(lambda_sink_records_resolved_total{connector=\"" + name + "\"}[1m]))" })));
@@ -493,6 +513,14 @@ function detailPage(name) {
       log = await api("GET", "/connectors/" + path(name) + "/events?limit=200&level=" + level.value);
     } catch (e) { head.replaceChildren(el("h1", { text: name }), el("span", { class: "error", text: e.message })); return; }
     events.replaceChildren(timeline(log));
+    if (refreshes++ % 5 === 0) {
+      try {
+        const keys = await api("GET", "/connectors/" + path(name) + "/parked");
+        parking.hidden = !keys.parking;
+        parking.dataset.loaded = "true";
+        parked.replaceChildren(parkedTable(keys));
+      } catch (e) { parked.replaceChildren(el("p", { class: "error", text: e.message })); }
+    }
     head.replaceChildren(el("h1", { text: name }), badge(status.connector.state), actions(name, status.connector.state));
     if (status.connector.trace) head.append(el("pre", { class: "trace", "data-testid": "trace", text: status.connector.trace }));
     tasks.replaceChildren(...status.tasks.map((t) => el("tr", {},

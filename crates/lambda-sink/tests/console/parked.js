@@ -1,0 +1,56 @@
+// Parked keys in the web console, in real headless Chromium (Debian's)
+// driven by playwright-core; run by tests/console.rs, which owns the
+// worker, a connector parking failed keys (aws.lambda.on.key.failure=park)
+// with one key whose records always fail, and a connector that does not
+// park keys. The first's page lists the key with its records, partition,
+// offsets, age and reason; the second's shows no parked-keys section.
+// Prints "done" at the end; exits non-zero (with the reason) on the first
+// failed check.
+"use strict";
+
+const assert = require("node:assert/strict");
+const path = require("node:path");
+const { openPage } = require("./browser");
+
+const URL = process.env.CONSOLE_URL;
+const NAME = process.env.CONSOLE_NAME;
+const PLAIN = process.env.CONSOLE_PLAIN;
+const TOPIC = process.env.CONSOLE_TOPIC;
+const SHOTS = process.env.CONSOLE_SCREENSHOTS; // a directory, or unset
+const TIMEOUT = 60_000;
+
+function step(text) { console.log("step " + text); }
+
+(async () => {
+  const { browser, page, problems } = await openPage(TIMEOUT);
+
+  step("the parking connector's page lists its parked key");
+  await page.goto(URL + "/console#/connector/" + encodeURIComponent(NAME));
+  const row = page.locator('[data-testid="parked"] tr[data-key="poisoned"]');
+  await row.waitFor();
+  const cells = await row.locator("td").allTextContents();
+  assert.equal(cells[0], "poisoned");
+  assert.equal(cells[1], TOPIC + "-0");
+  assert.equal(cells[2], "3", "all three of its records");
+  assert.equal(cells[3], "0–2");
+  assert.match(cells[4], /^\d+(\.\d)? s$/, "how long it has been parked: " + cells[4]);
+  assert.match(cells[5], /function error/, "why: " + cells[5]);
+  assert.equal(await page.locator('[data-testid="parked"] tbody tr').count(), 1, "only the failing key");
+  if (SHOTS) {
+    await row.evaluate((n) => n.scrollIntoView({ block: "center" }));
+    await page.screenshot({ path: path.join(SHOTS, "console-parked.png"), fullPage: false });
+  }
+
+  step("a connector that does not park keys shows no such section");
+  await page.goto(URL + "/console#/connector/" + encodeURIComponent(PLAIN));
+  await page.locator("section.parked[data-loaded]").waitFor({ state: "attached" });
+  assert.equal(await page.locator("section.parked").isHidden(), true, "no parked-keys section");
+
+  // (Chromium asks for /favicon.ico, which the console has not: a 404.)
+  assert.deepEqual(problems.filter((p) => !/status of 404/.test(p)), [], "no page or console errors");
+  await browser.close();
+  console.log("done");
+})().catch((e) => {
+  console.error(e && e.stack ? e.stack : String(e));
+  process.exit(1);
+});
