@@ -122,17 +122,19 @@ pub(super) async fn park_failed(
     // when the bound leaves room for few).
     let mut keys: Vec<(Lane, KeyFailure)> = Vec::new();
     for f in failed {
-        let (keyed, unkeyed): (Vec<_>, Vec<_>) =
-            f.records.into_iter().partition(|r| lane_of(r).is_some());
-        if !unkeyed.is_empty() {
-            router.apply(unkeyed, f.resolution.clone()).await?;
-        }
-        for r in keyed {
-            let Some(lane) = lane_of(&r) else { continue };
+        let mut unkeyed = Vec::new();
+        for r in f.records {
+            let Some(lane) = lane_of(&r) else {
+                unkeyed.push(r);
+                continue;
+            };
             match keys.iter_mut().find(|(l, _)| *l == lane) {
                 Some((_, (records, _, _))) => records.push(r),
                 None => keys.push((lane, (vec![r], f.resolution.clone(), f.reason.clone()))),
             }
+        }
+        if !unkeyed.is_empty() {
+            router.apply(unkeyed, f.resolution).await?;
         }
     }
     let mut parked = Vec::with_capacity(keys.len());

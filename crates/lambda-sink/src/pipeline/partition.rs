@@ -509,7 +509,7 @@ impl Schedule {
     async fn start_release(
         &self,
         running: &mut JoinSet<Finished>,
-        release: Release,
+        mut release: Release,
         parked: &Parked,
     ) -> Result<(), Halt> {
         let Some(releaser) = self.releaser.clone() else {
@@ -517,9 +517,12 @@ impl Schedule {
         };
         let mut items = Vec::with_capacity(release.records.len());
         if !release.skip {
+            // Decoded into the items the release invokes; a skip resolves
+            // the records themselves.
+            let records = std::mem::take(&mut release.records);
             let mut bytes = 0;
-            for record in &release.records {
-                let item = self.decoder.prepare(record.clone()).await?;
+            for record in records {
+                let item = self.decoder.prepare(record).await?;
                 // Within the request limit, as any batch: the records that
                 // do not fit stay parked for the release right after.
                 if let Some(len) = item.element_len() {
