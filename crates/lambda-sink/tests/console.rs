@@ -65,6 +65,25 @@ impl Browser {
     }
 
     /// The script took a real screenshot of `page`.
+    /// Runs `script` against the console at `url` with `env` until it ends
+    /// (within 3 minutes) and asserts it printed "done" last and exited 0,
+    /// showing its transcript and `worker`'s log otherwise.
+    async fn run_to_done(&self, script: &str, url: &str, env: &[(&str, &str)], worker: &Connector) {
+        let mut command = self.script(script, url);
+        command.envs(env.iter().copied()).kill_on_drop(true);
+        let out = tokio::time::timeout(Duration::from_secs(180), command.output())
+            .await
+            .expect("the browser test finished")
+            .expect("node (the machine's Node.js)");
+        let transcript = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && transcript.lines().last() == Some("done"),
+            "the browser test failed:\n{transcript}\n{}\nworker log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            worker.log()
+        );
+    }
+
     fn assert_screenshot(&self, page: &str) {
         let file = self.shots.join(format!("{page}.png"));
         assert!(
@@ -73,6 +92,26 @@ impl Browser {
             file.display()
         );
     }
+}
+
+/// Creates connector `name` reading `topic` into `function` through the
+/// worker API at `url`, with `extra` properties.
+async fn create(url: &str, name: &str, topic: &str, function: &str, extra: &[(&str, &str)]) {
+    let mut config = json!({
+        "connector.class": "io.confluent.connect.aws.lambda.AwsLambdaSinkConnector",
+        "topics": topic,
+        "aws.lambda.function.name": function,
+    });
+    for (k, v) in extra {
+        config[*k] = json!(v);
+    }
+    let created = reqwest::Client::new()
+        .post(format!("{url}/connectors"))
+        .json(&json!({ "name": name, "config": config }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
 }
 
 /// What the script asks for: good records, bad ones, and a planted one.
@@ -249,20 +288,17 @@ async fn a_stalled_partition_shows_in_the_console() {
     let props = s.worker_properties(&unique("console-stall-cluster"), &[]);
     let worker = Connector::serve(Path::new(BIN), &props, &[]).unwrap();
     let url = worker.api_url().await;
-    let config = json!({
-        "connector.class": "io.confluent.connect.aws.lambda.AwsLambdaSinkConnector",
-        "topics": topic,
-        "aws.lambda.function.name": function,
-        "aws.lambda.batch.size": "1",
-        "partition.stall.timeout.ms": "1000",
-    });
-    let created = reqwest::Client::new()
-        .post(format!("{url}/connectors"))
-        .json(&json!({ "name": name, "config": config }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
+    create(
+        &url,
+        &name,
+        &topic,
+        &function,
+        &[
+            ("aws.lambda.batch.size", "1"),
+            ("partition.stall.timeout.ms", "1000"),
+        ],
+    )
+    .await;
     // The function hangs on the first record for 15 s; two more wait behind it.
     let mut hung = vec![Produce::text(
         0,
@@ -289,23 +325,8 @@ async fn a_stalled_partition_shows_in_the_console() {
     .await;
 
     let browser = Browser::new();
-    let run = browser
-        .script("stall.js", &url)
-        .env("CONSOLE_NAME", &name)
-        .env("CONSOLE_TOPIC", &topic)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(180), run)
-        .await
-        .expect("the browser test finished")
-        .expect("node (the machine's Node.js)");
-    let transcript = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && transcript.lines().last() == Some("done"),
-        "the browser test failed:\n{transcript}\n{}\nworker log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        worker.log()
-    );
+    let env = [("CONSOLE_NAME", name.as_str()), ("CONSOLE_TOPIC", &topic)];
+    browser.run_to_done("stall.js", &url, &env, &worker).await;
     browser.assert_screenshot("console-stalled");
 }
 
@@ -325,37 +346,23 @@ async fn parked_keys_show_on_the_connectors_page() {
     let props = s.worker_properties(&unique("console-parked-cluster"), &[]);
     let mut worker = Connector::serve(Path::new(BIN), &props, &[]).unwrap();
     let url = worker.api_url().await;
-    let client = reqwest::Client::new();
-    for (connector, extra) in [
-        (
-            &name,
-            json!({
-                "aws.lambda.ordering": "key",
-                "aws.lambda.on.key.failure": "park",
-                "aws.lambda.bisect.on.function.error": "true",
-                "aws.lambda.park.retry.backoff.ms": "600000",
-                "aws.lambda.park.retry.backoff.max.ms": "600000",
-                "behavior.on.error": "log",
-            }),
-        ),
-        (&plain, json!({ "behavior.on.error": "log" })),
-    ] {
-        let mut config = json!({
-            "connector.class": "io.confluent.connect.aws.lambda.AwsLambdaSinkConnector",
-            "topics": topic,
-            "aws.lambda.function.name": function,
-        });
-        for (k, v) in extra.as_object().unwrap() {
-            config[k] = v.clone();
-        }
-        let created = client
-            .post(format!("{url}/connectors"))
-            .json(&json!({ "name": connector, "config": config }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status().as_u16(), 201);
-    }
+    let parking = [
+        ("aws.lambda.ordering", "key"),
+        ("aws.lambda.on.key.failure", "park"),
+        ("aws.lambda.bisect.on.function.error", "true"),
+        ("aws.lambda.park.retry.backoff.ms", "600000"),
+        ("aws.lambda.park.retry.backoff.max.ms", "600000"),
+        ("behavior.on.error", "log"),
+    ];
+    create(&url, &name, &topic, &function, &parking).await;
+    create(
+        &url,
+        &plain,
+        &topic,
+        &function,
+        &[("behavior.on.error", "log")],
+    )
+    .await;
     // Key "poisoned" always fails; key "k" does not.
     let mut records: Vec<Produce> = (0..3)
         .map(|i| Produce::text(0, "poisoned", &json!({ "i": i, "fail": true }).to_string()))
@@ -374,24 +381,12 @@ async fn parked_keys_show_on_the_connectors_page() {
     .await;
 
     let browser = Browser::new();
-    let run = browser
-        .script("parked.js", &url)
-        .env("CONSOLE_NAME", &name)
-        .env("CONSOLE_PLAIN", &plain)
-        .env("CONSOLE_TOPIC", &topic)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(180), run)
-        .await
-        .expect("the browser test finished")
-        .expect("node (the machine's Node.js)");
-    let transcript = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && transcript.lines().last() == Some("done"),
-        "the browser test failed:\n{transcript}\n{}\nworker log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        worker.log()
-    );
+    let env = [
+        ("CONSOLE_NAME", name.as_str()),
+        ("CONSOLE_PLAIN", &plain),
+        ("CONSOLE_TOPIC", &topic),
+    ];
+    browser.run_to_done("parked.js", &url, &env, &worker).await;
     browser.assert_screenshot("console-parked");
     assert_eq!(worker.stop().await, Some(0), "{}", worker.log());
 }

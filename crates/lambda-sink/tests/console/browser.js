@@ -19,4 +19,24 @@ async function openPage(timeoutMs) {
   return { browser, page, problems };
 }
 
-module.exports = { openPage };
+function step(text) { console.log("step " + text); }
+
+// Runs a script's checks (`checks(page)`) on a fresh page: afterwards no
+// page or console error may have happened (but the 404 of /favicon.ico,
+// which the console has not), then it prints "done"; on the first failed
+// check it prints the reason and exits non-zero.
+function run(timeoutMs, checks) {
+  (async () => {
+    const { browser, page, problems } = await openPage(timeoutMs);
+    await checks(page);
+    require("node:assert/strict").deepEqual(
+      problems.filter((p) => !/status of 404/.test(p)), [], "no page or console errors");
+    await browser.close();
+    console.log("done");
+  })().catch((e) => {
+    console.error(e && e.stack ? e.stack : String(e));
+    process.exit(1);
+  });
+}
+
+module.exports = { openPage, run, step };
