@@ -235,6 +235,28 @@ pub enum ConnectOffsets {
         /// Connector name.
         name: String,
     },
+    /// Move the connector in time while it runs (no stop needed): its
+    /// tasks drain and commit, the new positions are committed, and they
+    /// continue from there.
+    Move {
+        /// Connector name.
+        name: String,
+        /// Each partition to its first record at or after this time
+        /// (epoch milliseconds or RFC 3339, 2026-12-07T01:00:00Z).
+        #[arg(
+            long,
+            required_unless_present = "to_offset",
+            conflicts_with = "to_offset"
+        )]
+        to_time: Option<String>,
+        /// With --to-time: only this topic (repeatable; default: all).
+        #[arg(long, requires = "to_time")]
+        topic: Vec<String>,
+        /// A partition to this offset, as TOPIC:PARTITION=OFFSET
+        /// (repeatable).
+        #[arg(long, value_name = "TOPIC:PARTITION=OFFSET")]
+        to_offset: Vec<String>,
+    },
 }
 
 /// Output of `connect` commands.

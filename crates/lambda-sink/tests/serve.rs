@@ -1841,3 +1841,135 @@ async fn any_worker_lists_a_connectors_parked_keys() {
     assert_eq!(second.stop().await, Some(0), "{}", second.log());
     assert_eq!(first.stop().await, Some(0), "{}", first.log());
 }
+
+#[tokio::test]
+async fn a_running_connector_moves_to_a_time_without_being_stopped() {
+    let c = Cluster::new("serve-move", 2).await;
+    let mut first = c.worker(&[]);
+    let mut second = c.worker(&[]);
+    let api = Api::new(&first.api_url().await);
+    // 8 old records at t0 and 6 newer ones at t1, over both partitions.
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let (t0, t1) = (now - 120_000, now - 60_000);
+    let records: Vec<Produce> = (0..14_i32)
+        .map(|i| Produce {
+            timestamp: Some(if i < 8 { t0 } else { t1 }),
+            ..Produce::text(i % 2, &format!("k{i}"), &json!({ "i": i }).to_string())
+        })
+        .collect();
+    c.s.produce(&c.topic, &records).await.unwrap();
+    let name = unique("moves");
+    created(&api, &name, &c.connector(&[("tasks.max", "2")])).await;
+    c.wait_seen(&c.function, 14).await;
+    c.committed_to_end(&name).await;
+
+    // Back to t1 while it runs: each partition to its first newer record.
+    let path = format!("/connectors/{name}/offsets/move");
+    let (code, moved) = api
+        .call(Method::POST, &path, Some(&json!({ "timestamp": t1 })))
+        .await;
+    assert_eq!(
+        (code, moved["state"].clone()),
+        (200, json!("done")),
+        "{moved}"
+    );
+    let positions: Vec<(i64, i64)> = moved["offsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["partition"]["kafka_partition"].as_i64().unwrap(),
+                o["offset"]["kafka_offset"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(positions, vec![(0, 4), (1, 4)], "{moved}");
+    // The newer records again, the older ones not; everything committed.
+    let seen = c.wait_seen(&c.function, 20).await;
+    let count = |p: i64, o: i64| seen.iter().filter(|s| **s == (p, o)).count();
+    for p in 0..2 {
+        for o in 0..7 {
+            assert_eq!(count(p, o), if o < 4 { 1 } else { 2 }, "{p}-{o}: {seen:?}");
+        }
+    }
+    c.committed_to_end(&name).await;
+    api.wait_state(&name, "RUNNING").await;
+    let (_, latest) = api.get(&path).await;
+    assert_eq!(latest, moved);
+    // Its story: moving and moved, never stopped.
+    let log = wait_until(MINUTE, "the move in the event log", || async {
+        let (_, log) = api.get(&format!("/connectors/{name}/events")).await;
+        let events: Vec<String> = log["events"]
+            .as_array()?
+            .iter()
+            .filter_map(|e| e["event"].as_str().map(String::from))
+            .collect();
+        (events.iter().any(|e| e == "moving") && events.iter().any(|e| e == "moved"))
+            .then_some(events)
+    })
+    .await;
+    assert!(
+        !log.iter().any(|e| e == "stopped" || e == "move_failed"),
+        "{log:?}"
+    );
+
+    // The CLI: one partition back to its start.
+    let url = first.api_url().await;
+    let to = format!("{}:1=0", c.topic);
+    let (code, out) = run(
+        Path::new(BIN),
+        &[
+            "connect",
+            "--url",
+            &url,
+            "offsets",
+            "move",
+            &name,
+            "--to-offset",
+            &to,
+        ],
+        &[],
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (
+            0,
+            format!("Moved connector \"{name}\": {}-1 to 0.", c.topic).as_str()
+        )
+    );
+    let seen = c.wait_seen(&c.function, 27).await;
+    assert_eq!(seen.iter().filter(|s| **s == (1, 0)).count(), 2);
+    c.committed_to_end(&name).await;
+
+    // What is wrong is said.
+    for (body, wanted) in [
+        (json!({}), "a move needs timestamp"),
+        (
+            json!({ "timestamp": t1, "topics": ["elsewhere"] }),
+            "topic elsewhere is not one the connector consumes",
+        ),
+    ] {
+        let (code, e) = api.call(Method::POST, &path, Some(&body)).await;
+        assert_eq!(code, 400, "{e}");
+        assert!(e["message"].as_str().unwrap().contains(wanted), "{e}");
+    }
+    assert_eq!(
+        api.call(
+            Method::POST,
+            "/connectors/nobody/offsets/move",
+            Some(&json!({"timestamp": 1}))
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(second.stop().await, Some(0), "{}", second.log());
+    assert_eq!(first.stop().await, Some(0), "{}", first.log());
+}

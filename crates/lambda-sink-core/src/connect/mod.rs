@@ -10,11 +10,12 @@
 //! * [`placement`] — where a connector's tasks run: slot topics, the
 //!   tasks an assignment stands for, each worker's share of concurrency;
 //! * [`offsets`], [`redrive`] — what the offsets and DLQ redrive
-//!   endpoints take;
+//!   endpoints take; [`moves`] — moving a running connector in time;
 //! * [`submit`] — the rules for a submitted connector config: string
 //!   values, the name, merge patches, hidden secrets, identical configs.
 
 pub mod infos;
+pub mod moves;
 pub mod offsets;
 pub mod placement;
 pub mod records;

@@ -10,6 +10,7 @@
 //! ignores Connect's task, commit and session-key records, which a sink
 //! with no coordinator does not need.
 
+use super::moves::Move;
 use crate::{Invalid, invalid};
 use std::collections::BTreeMap;
 
@@ -95,6 +96,14 @@ pub enum ConfigRecord {
         /// The record, as written.
         value: Option<Value>,
     },
+    /// The connector's latest move in time (lambda-sink's own key,
+    /// [`super::moves`]); `None` removes it.
+    Move {
+        /// Connector name.
+        name: String,
+        /// The move.
+        value: Option<Move>,
+    },
     /// A record lambda-sink does not use (task configs, commits, session
     /// keys, exactly-once fencing, loggers) or a tombstone of one.
     Ignored,
@@ -106,6 +115,7 @@ const RESTART: &str = "restart-connector-";
 const TOPICS_RESET: &str = "topics-reset-";
 const WORKER: &str = "lambda.sink.worker.id";
 const REDRIVES: &str = "redrives-";
+const MOVE: &str = "move-";
 
 impl ConfigRecord {
     /// Parses a record read from the config topic.
@@ -156,6 +166,17 @@ impl ConfigRecord {
             return Ok(Self::Redrives {
                 name: name.into(),
                 value: json,
+            });
+        }
+        if let Some(name) = key.strip_prefix(MOVE) {
+            let value = json
+                .as_ref()
+                .map(Move::from_json)
+                .transpose()
+                .map_err(|e| invalid!("config record {key:?}: {e}"))?;
+            return Ok(Self::Move {
+                name: name.into(),
+                value,
             });
         }
         if let Some(name) = key.strip_prefix(TOPICS_RESET) {
@@ -218,6 +239,9 @@ impl ConfigRecord {
             }
             Self::TopicsReset { name } => (format!("{TOPICS_RESET}{name}"), Some(json!({}))),
             Self::Redrives { name, value } => (format!("{REDRIVES}{name}"), value.clone()),
+            Self::Move { name, value } => {
+                (format!("{MOVE}{name}"), value.as_ref().map(Move::to_json))
+            }
             Self::Ignored => (String::new(), None),
         };
         (key, value.map(|v| v.to_string().into_bytes()))
@@ -250,6 +274,15 @@ pub struct ConnectorEntry {
     pub topics_resets: u64,
     /// What was redriven from its DLQ.
     pub redrives: Option<Value>,
+    /// Its latest move in time.
+    pub moved: Option<Move>,
+}
+
+impl ConnectorEntry {
+    /// Whether a move is pending: its tasks stay stopped until it ends.
+    pub fn moving(&self) -> bool {
+        self.moved.as_ref().is_some_and(Move::pending)
+    }
 }
 
 /// Every connector of the cluster, folded from the config topic in order.
@@ -285,6 +318,7 @@ impl ClusterState {
                         restart: Restart::default(),
                         topics_resets: 0,
                         redrives: None,
+                        moved: None,
                     });
             }
             ConfigRecord::TargetState { name, state } => {
@@ -312,6 +346,11 @@ impl ClusterState {
             ConfigRecord::Redrives { name, value } => {
                 if let Some(e) = self.connectors.get_mut(&name) {
                     e.redrives = value;
+                }
+            }
+            ConfigRecord::Move { name, value } => {
+                if let Some(e) = self.connectors.get_mut(&name) {
+                    e.moved = value;
                 }
             }
             ConfigRecord::TopicsReset { name } => {

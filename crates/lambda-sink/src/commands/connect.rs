@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use lambda_sink_core::config::{self, ConnectorId};
+use lambda_sink_core::connect::moves;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -129,6 +130,15 @@ pub(super) async fn connect(
             let answer = api.call(Method::DELETE, &path, None).await?;
             println!("{}", text(&answer["message"]));
         }
+        ConnectCommand::Offsets {
+            command:
+                ConnectOffsets::Move {
+                    name,
+                    to_time,
+                    topic,
+                    to_offset,
+                },
+        } => move_offsets(&api, json, &name, to_time.as_deref(), topic, &to_offset).await?,
         ConnectCommand::Dlq {
             command:
                 ConnectDlq::Redrive {
@@ -315,6 +325,56 @@ async fn offsets(api: &Api, json: bool, name: &str) -> anyhow::Result<()> {
             })
             .collect();
         table(&["Topic", "Partition", "Offset"], &rows)
+    });
+    Ok(())
+}
+
+async fn move_offsets(
+    api: &Api,
+    json: bool,
+    name: &str,
+    to_time: Option<&str>,
+    topics: Vec<String>,
+    to_offsets: &[String],
+) -> anyhow::Result<()> {
+    let body = match to_time {
+        Some(t) => {
+            let mut body = json!({ "timestamp": moves::parse_time(t)? });
+            if !topics.is_empty() {
+                body["topics"] = json!(topics);
+            }
+            body
+        }
+        None => {
+            let offsets = to_offsets
+                .iter()
+                .map(|p| moves::parse_position(p).map(|o| o.to_json()))
+                .collect::<Result<Vec<_>, _>>()?;
+            json!({ "offsets": offsets })
+        }
+    };
+    let path = format!("/connectors/{}/offsets/move", segment(name));
+    let answer = api.call(Method::POST, &path, Some(&body)).await?;
+    show(json, &answer, |m| {
+        let to: Vec<String> = m["offsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| {
+                format!(
+                    "{}-{} to {}",
+                    text(&o["partition"]["kafka_topic"]),
+                    o["partition"]["kafka_partition"],
+                    o["offset"]["kafka_offset"]
+                )
+            })
+            .collect();
+        let how = if m["state"] == "done" {
+            "Moved"
+        } else {
+            "Moving (its tasks are still draining; see GET .../offsets/move)"
+        };
+        format!("{how} connector \"{name}\": {}.\n", to.join(", "))
     });
     Ok(())
 }

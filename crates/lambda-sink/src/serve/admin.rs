@@ -6,7 +6,8 @@
 //!
 //! It also owns the rules of a connector's consumer-group offsets (KIP-875:
 //! read any time, altered or reset only once the connector is STOPPED on
-//! every worker) and of a DLQ redrive (one at a time per worker).
+//! every worker; moved while it runs, [`Admin::request_move`]) and of a
+//! DLQ redrive (one at a time per worker).
 //!
 //! The state is the config topic's, through the [`ConfigLog`] trait (the
 //! Kafka topic in production, a map in the in-process tests); the tasks'
@@ -21,6 +22,7 @@ use futures::future::BoxFuture;
 use lambda_sink_core::Problem;
 use lambda_sink_core::config::{Config, ConnectorId, RawConfig, RawEntry, Validation, validate};
 use lambda_sink_core::connect::infos::invalid_message;
+use lambda_sink_core::connect::moves::{self, Found, Move, State as MoveState, Target};
 use lambda_sink_core::connect::offsets::PartitionOffset;
 use lambda_sink_core::connect::records::{
     ClusterState, ConfigRecord, ConnectorEntry, Props, TargetState,
@@ -87,6 +89,14 @@ pub(crate) trait Groups: Send + Sync + 'static {
         config: &'a Config,
         offsets: Vec<PartitionOffset>,
     ) -> BoxFuture<'a, Result<(), AdminError>>;
+    /// Each partition of the connector's topics (only `topics`, when
+    /// given): its first offset at or after `timestamp`, and its end.
+    fn at_time<'a>(
+        &'a self,
+        config: &'a Config,
+        timestamp: i64,
+        topics: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<Vec<Found>, AdminError>>;
     /// Deletes the group (its offsets; `Conflict` while a member remains).
     fn reset<'a>(&'a self, config: &'a Config) -> BoxFuture<'a, Result<(), AdminError>>;
 }
@@ -566,6 +576,125 @@ impl Admin {
     pub async fn reset_offsets(&self, name: &str) -> Result<(), AdminError> {
         let config = self.stopped(name).await?;
         self.groups.reset(&config).await
+    }
+
+    /// Moves running connector `name` to `request`'s positions
+    /// ([`moves`]): a timestamp is resolved to offsets now, and the move
+    /// is written pending, which stops the connector's tasks on every
+    /// worker until [`Self::complete_move`] commits the positions. The
+    /// move as written.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` while another move is pending; `Invalid`
+    /// for a topic the connector does not consume or no partition to
+    /// move; `Unavailable`.
+    pub async fn request_move(
+        &self,
+        name: &str,
+        request: moves::Request,
+        worker_id: &str,
+        now: i64,
+    ) -> Result<Move, AdminError> {
+        let entry = self.connector(name)?;
+        if let Some(m) = entry.moved.as_ref().filter(|m| m.pending()) {
+            return Err(AdminError::Conflict(format!(
+                "connector {name} is already moving (move {}); see GET /connectors/{name}/offsets/move",
+                m.id
+            )));
+        }
+        let config = self.validated(&entry).await?;
+        let foreign = |topic: &str| {
+            AdminError::Invalid(format!("topic {topic} is not one the connector consumes"))
+        };
+        let (timestamp, offsets) = match request.target {
+            Target::Offsets(offsets) => {
+                if let Some(o) = offsets
+                    .iter()
+                    .find(|o| !config.subscription.includes(&o.topic))
+                {
+                    return Err(foreign(&o.topic));
+                }
+                (None, offsets)
+            }
+            Target::Timestamp(at) => {
+                if let Some(t) = request
+                    .topics
+                    .iter()
+                    .flatten()
+                    .find(|t| !config.subscription.includes(t))
+                {
+                    return Err(foreign(t));
+                }
+                let found = self.groups.at_time(&config, at, request.topics).await?;
+                (Some(at), moves::positions(&found))
+            }
+        };
+        if offsets.is_empty() {
+            return Err(AdminError::Invalid(format!(
+                "connector {name} has no partition to move (its topics have none yet)"
+            )));
+        }
+        let m = Move {
+            id: format!("{now}-{worker_id}"),
+            worker: worker_id.to_string(),
+            requested_at: now,
+            timestamp,
+            offsets,
+            state: MoveState::Pending,
+            finished_at: None,
+            error: None,
+        };
+        self.log
+            .write(ConfigRecord::Move {
+                name: name.to_string(),
+                value: Some(m.clone()),
+            })
+            .await?;
+        Ok(m)
+    }
+
+    /// Completes connector `name`'s pending move when `worker_id` is the
+    /// worker to ([`moves::coordinator`]): commits its positions once
+    /// every task has left the connector's group, and ends it (failed,
+    /// with the reason, when the positions cannot be committed). Whether
+    /// the move is still pending.
+    ///
+    /// # Errors
+    /// `Unavailable` when Kafka cannot be asked (tried again later).
+    pub async fn complete_move(
+        &self,
+        name: &str,
+        worker_id: &str,
+        now: i64,
+    ) -> Result<bool, AdminError> {
+        let Some(entry) = self.state().get(name).cloned() else {
+            return Ok(false);
+        };
+        let Some(m) = entry.moved.as_ref().filter(|m| m.pending()) else {
+            return Ok(false);
+        };
+        let live = self.live_reports();
+        let live: Vec<&str> = live.iter().map(|r| r.worker_id.as_str()).collect();
+        if moves::coordinator(&m.worker, &live) != Some(worker_id) {
+            return Ok(true);
+        }
+        let ended = match self.validated(&entry).await {
+            Err(e) => m.ended(MoveState::Failed, now, Some(e.to_string())),
+            Ok(config) => match self.groups.alter(&config, m.offsets.clone()).await {
+                Ok(()) => m.ended(MoveState::Done, now, None),
+                // Tasks still draining, or Kafka away: later.
+                Err(AdminError::Conflict(_)) => return Ok(true),
+                Err(e @ AdminError::Unavailable(_)) => return Err(e),
+                Err(e) => m.ended(MoveState::Failed, now, Some(e.to_string())),
+            },
+        };
+        self.log
+            .write(ConfigRecord::Move {
+                name: name.to_string(),
+                value: Some(ended),
+            })
+            .await?;
+        Ok(false)
     }
 
     /// Redrives `request` of connector `name`'s dead letters; the report.

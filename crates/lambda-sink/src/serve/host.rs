@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use lambda_sink_core::config::{Config, ConnectorId, KafkaConfig};
 use lambda_sink_core::connect::infos::invalid_message;
+use lambda_sink_core::connect::moves::{Move, State as MoveState};
 use lambda_sink_core::connect::placement::{
     Owned, SlotTopics, Slots, in_flight_share, slot_topic, tasks_max,
 };
@@ -174,6 +175,7 @@ fn needs_restart(
     let r = &new.restart;
     new.config != old.config
         || new.target != old.target
+        || new.moving() != old.moving()
         || (r.seq != old.restart.seq
             && (failed || !r.only_failed)
             && r.worker.as_deref().is_none_or(|w| w == worker_id))
@@ -251,13 +253,24 @@ async fn supervise(
     let Some(mut seen) = s.desired.borrow_and_update().clone() else {
         return;
     };
+    let mut was_moving = seen.moving();
     loop {
         let mut failed = false;
         let tasks = placed_here(&mut s.placed, &s.name);
         lifecycle(&s.events, last.as_ref(), seen.target, &tasks);
+        if was_moving && !seen.moving() && !tasks.is_empty() {
+            record_move(&s.events, seen.moved.as_ref());
+        }
+        was_moving = seen.moving();
         last = Some((seen.target, tasks.clone()));
         match seen.target {
             _ if tasks.is_empty() => s.publish(Arc::new(s.status(&s.name, &tasks))),
+            // Stopped (drained and committed) until the move ends.
+            _ if seen.moving() => {
+                let status = s.status(&s.name, &tasks);
+                status.set(State::Restarting);
+                s.publish(Arc::new(status));
+            }
             TargetState::Paused | TargetState::Stopped => {
                 let status = s.status(&s.name, &tasks);
                 status.set(if seen.target == TargetState::Paused {
@@ -369,6 +382,12 @@ async fn run(
                             "config_changed",
                             format!("the configuration changed ({}): restarting", changed_keys(&seen.config, &next.config)),
                         ));
+                    } else if let Some(m) = current.as_ref().and_then(|n| n.moved.as_ref()).filter(|m| m.pending()) {
+                        s.events.record(Event::new(
+                            Level::Info,
+                            "moving",
+                            format!("moving to new offsets (move {}): its tasks drain, commit and stop until the positions are set", m.id),
+                        ));
                     } else if current.as_ref().is_some_and(|n| n.restart.seq != seen.restart.seq) {
                         s.events.record(Event::new(Level::Info, "restarting", "a restart was requested"));
                     }
@@ -433,6 +452,36 @@ fn lifecycle(
     if let Some((event, message)) = change {
         events.record(Event::new(Level::Info, event, message));
     }
+}
+
+/// Records how a move the tasks here stopped for ended.
+fn record_move(events: &Events, ended: Option<&Move>) {
+    let Some(m) = ended else { return };
+    let event = match m.state {
+        MoveState::Failed => Event::new(
+            Level::Warn,
+            "move_failed",
+            format!(
+                "move {} failed ({}); the tasks continue from where they stopped",
+                m.id,
+                m.error.as_deref().unwrap_or("no reason given")
+            ),
+        ),
+        _ => Event::new(
+            Level::Info,
+            "moved",
+            format!(
+                "moved (move {}): the tasks continue from {}",
+                m.id,
+                m.offsets
+                    .iter()
+                    .map(|o| format!("{}-{}@{}", o.topic, o.partition, o.offset))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    };
+    events.record(event);
 }
 
 /// The keys whose values differ between `old` and `new`, for the event

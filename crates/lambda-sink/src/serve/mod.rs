@@ -17,11 +17,13 @@
 //! * `node` — what a running worker shares; `start` — starting and
 //!   stopping it;
 //! * [`offsets`] — a connector's consumer group: committed offsets, alter,
-//!   reset, delete;
+//!   reset, delete, offsets for a time; `moves` — completing moves of
+//!   running connectors;
 //! * [`redrive`] — replaying dead letters through their connector;
 //! * [`rest`] — the HTTP API.
 //!
-//! There is no leader and no coordinator of our own. The config topic
+//! There is no leader and no coordinator of our own (a move in time is
+//! completed by the worker that took it, else by the least live one). The config topic
 //! orders every write; each worker folds it into the same
 //! `ClusterState` and supervises every connector it lists. Kafka's group
 //! protocol places the `tasks.max` tasks of each connector over the live
@@ -35,6 +37,7 @@ pub mod console;
 mod host;
 mod hosted;
 mod journal;
+mod moves;
 pub(crate) mod node;
 pub mod offsets;
 mod placement;

@@ -1,12 +1,13 @@
 //! A connector's consumer group `connect-<id>`, which holds a sink's
 //! offsets (as in Kafka Connect): reading the committed offsets, altering
-//! them, resetting them by deleting the group, and deleting the group
-//! after the connector is deleted.
+//! them, resetting them by deleting the group, deleting the group after
+//! the connector is deleted, and finding the offsets for a time (a move).
 
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use lambda_sink_core::config::{ClientRole, Config, ConnectorId, KafkaConfig, Subscription};
+use lambda_sink_core::connect::moves::Found;
 use lambda_sink_core::connect::offsets::PartitionOffset;
 use lambda_sink_core::read_ahead::ReadAhead;
 use rdkafka::admin::{AdminClient, AdminOptions};
@@ -97,6 +98,58 @@ pub async fn committed(
     })
     .await
     .or_fault(Fault::Internal, "the offsets reader ended abnormally")?
+}
+
+/// For each partition of the subscribed topics (only `topics`, when
+/// given): the first offset at or after `timestamp`, and its end.
+///
+/// # Errors
+/// When Kafka cannot be asked.
+pub async fn at_time(
+    kafka: &KafkaConfig,
+    id: &ConnectorId,
+    subscription: &Subscription,
+    timestamp: i64,
+    topics: Option<Vec<String>>,
+) -> Result<Vec<Found>, Error> {
+    let (kafka, id, subscription) = (kafka.clone(), id.clone(), subscription.clone());
+    tokio::task::spawn_blocking(move || {
+        let c = consumer(&kafka, &id)?;
+        let all = partitions(&c, &subscription)?;
+        let mut list = TopicPartitionList::new();
+        for e in all.elements() {
+            if topics
+                .as_ref()
+                .is_none_or(|t| t.iter().any(|t| t == e.topic()))
+            {
+                list.add_partition_offset(e.topic(), e.partition(), Offset::Offset(timestamp))
+                    .map_err(failed("building the time lookup"))?;
+            }
+        }
+        let times = c
+            .offsets_for_times(list, TIMEOUT)
+            .map_err(failed("looking up the offsets for the time"))?;
+        times
+            .elements()
+            .iter()
+            .map(|e| {
+                let (_, end) = c
+                    .fetch_watermarks(e.topic(), e.partition(), TIMEOUT)
+                    .map_err(failed("reading a partition's end"))?;
+                Ok(Found {
+                    topic: e.topic().to_string(),
+                    partition: e.partition(),
+                    at: match e.offset() {
+                        Offset::Offset(o) => Some(o),
+                        _ => None,
+                    },
+                    end,
+                })
+            })
+            .collect()
+    })
+    .await
+    .or_fault(Fault::Internal, "the time lookup ended abnormally")?
 }
 
 /// Commits `offsets` for the connector's group, which must be empty.
@@ -214,6 +267,25 @@ impl Groups for KafkaGroups {
             alter(&config.kafka, &config.connector_id, offsets)
                 .await
                 .map_err(group_error)
+        })
+    }
+
+    fn at_time<'a>(
+        &'a self,
+        config: &'a Config,
+        timestamp: i64,
+        topics: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<Vec<Found>, AdminError>> {
+        Box::pin(async move {
+            at_time(
+                &config.kafka,
+                &config.connector_id,
+                &config.subscription,
+                timestamp,
+                topics,
+            )
+            .await
+            .map_err(|e| AdminError::Unavailable(format!("{e:#}")))
         })
     }
 

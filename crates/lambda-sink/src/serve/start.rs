@@ -12,6 +12,7 @@ use super::console;
 use super::console::series::Series;
 use super::hosted::Host;
 use super::journal::ClusterEvents;
+use super::moves;
 use super::node::Node;
 use super::offsets::KafkaGroups;
 use super::placement::Placement;
@@ -51,6 +52,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     };
     let sampler = tokio::spawn(sample(worker.clone()));
     let reconciling = tokio::spawn(host::reconcile(worker.clone()));
+    let moving = tokio::spawn(moves::complete(worker.clone()));
     let (reported, done) = tokio::sync::oneshot::channel();
     let reporting = tokio::spawn(host::report(worker.clone(), done));
     let http_stop = CancellationToken::new();
@@ -81,6 +83,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     http_stop.cancel();
     let _ = serving.await;
     let _ = sampler.await;
+    let _ = moving.await;
     tracing::info!("lambda-sink worker stopped: every connector drained");
     Ok(())
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use lambda_sink_core::config::Config;
 use lambda_sink_core::connect::infos::HIDDEN;
+use lambda_sink_core::connect::moves::{self, Found, State as MoveState, Target};
 use lambda_sink_core::connect::offsets::PartitionOffset;
 use lambda_sink_core::connect::records::{ClusterState, ConfigRecord, ConnectorEntry, TargetState};
 use lambda_sink_core::connect::redrive::Request;
@@ -68,6 +69,9 @@ struct FakeGroups {
     offsets: Mutex<Vec<PartitionOffset>>,
     busy: Mutex<bool>,
     reset: Mutex<usize>,
+    /// What a time lookup finds, and the lookups asked for.
+    found: Mutex<Vec<Found>>,
+    looked_up: Mutex<Vec<(i64, Option<Vec<String>>)>>,
 }
 
 impl Groups for FakeGroups {
@@ -91,6 +95,17 @@ impl Groups for FakeGroups {
             Ok(())
         };
         Box::pin(async move { result })
+    }
+
+    fn at_time<'a>(
+        &'a self,
+        _config: &'a Config,
+        timestamp: i64,
+        topics: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<Vec<Found>, AdminError>> {
+        lock(&self.looked_up).push((timestamp, topics));
+        let found = lock(&self.found).clone();
+        Box::pin(async move { Ok(found) })
     }
 
     fn reset<'a>(&'a self, _config: &'a Config) -> BoxFuture<'a, Result<(), AdminError>> {
@@ -511,6 +526,135 @@ async fn offsets_are_read_any_time_and_changed_only_once_stopped_everywhere() {
         w.admin.offsets("x").await,
         Err(AdminError::NotFound("Connector x not found".into()))
     );
+}
+
+#[tokio::test]
+async fn a_running_connector_moves_once_its_tasks_left_the_group() {
+    let w = World::new();
+    w.created("u").await;
+    *lock(&w.groups.found) = vec![
+        Found {
+            topic: "orders".into(),
+            partition: 1,
+            at: None,
+            end: 40,
+        },
+        Found {
+            topic: "orders".into(),
+            partition: 0,
+            at: Some(7),
+            end: 9,
+        },
+    ];
+    let to_time = |topics: Option<Vec<String>>| moves::Request {
+        target: Target::Timestamp(1_000),
+        topics,
+    };
+    // Not stopped, and no STOPPED needed.
+    let m = w
+        .admin
+        .request_move("u", to_time(Some(vec!["orders".into()])), "w1:8083", 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        *lock(&w.groups.looked_up),
+        vec![(1_000, Some(vec!["orders".to_string()]))]
+    );
+    let wanted = vec![
+        PartitionOffset {
+            topic: "orders".into(),
+            partition: 0,
+            offset: 7,
+        },
+        PartitionOffset {
+            topic: "orders".into(),
+            partition: 1,
+            offset: 40,
+        },
+    ];
+    assert_eq!(
+        (m.id.as_str(), m.timestamp, &m.offsets, m.state),
+        ("5-w1:8083", Some(1_000), &wanted, MoveState::Pending)
+    );
+    assert!(w.admin.connector("u").unwrap().moving());
+    // One move at a time.
+    assert!(matches!(
+        w.admin.request_move("u", to_time(None), "w1:8083", 6).await,
+        Err(AdminError::Conflict(_))
+    ));
+    // Only the worker that took it completes it while it lives.
+    w.report("w1:8083", "u", State::Restarting, &[0]);
+    w.report("w2:8083", "u", State::Restarting, &[1]);
+    assert_eq!(w.admin.complete_move("u", "w2:8083", 9).await, Ok(true));
+    // Its tasks still in the group: later.
+    *lock(&w.groups.busy) = true;
+    assert_eq!(w.admin.complete_move("u", "w1:8083", 9).await, Ok(true));
+    assert!(lock(&w.groups.offsets).is_empty());
+    *lock(&w.groups.busy) = false;
+    assert_eq!(w.admin.complete_move("u", "w1:8083", 10).await, Ok(false));
+    assert_eq!(*lock(&w.groups.offsets), wanted);
+    let done = w.admin.connector("u").unwrap().moved.unwrap();
+    assert_eq!(
+        (done.state, done.finished_at, done.offsets),
+        (MoveState::Done, Some(10), wanted)
+    );
+    // Nothing pending: nothing to do.
+    assert_eq!(w.admin.complete_move("u", "w1:8083", 11).await, Ok(false));
+
+    // A move outlives the worker that took it: the least live one ends it.
+    w.admin
+        .request_move("u", to_time(None), "gone:8083", 12)
+        .await
+        .unwrap();
+    assert_eq!(w.admin.complete_move("u", "w2:8083", 13).await, Ok(true));
+    assert_eq!(w.admin.complete_move("u", "w1:8083", 13).await, Ok(false));
+    assert!(!w.admin.connector("u").unwrap().moving());
+}
+
+#[tokio::test]
+async fn a_move_is_refused_for_topics_it_does_not_consume_or_without_partitions() {
+    let w = World::new();
+    w.created("u").await;
+    let to_time = |topics: Option<Vec<String>>| moves::Request {
+        target: Target::Timestamp(1_000),
+        topics,
+    };
+    let offsets = moves::Request {
+        target: Target::Offsets(vec![PartitionOffset {
+            topic: "payments".into(),
+            partition: 0,
+            offset: 1,
+        }]),
+        topics: None,
+    };
+    let m = invalid(
+        w.admin
+            .request_move("u", offsets, "w1:8083", 14)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(m, "topic payments is not one the connector consumes");
+    let m = invalid(
+        w.admin
+            .request_move("u", to_time(Some(vec!["payments".into()])), "w1:8083", 14)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(m, "topic payments is not one the connector consumes");
+    lock(&w.groups.found).clear();
+    let m = invalid(
+        w.admin
+            .request_move("u", to_time(None), "w1:8083", 14)
+            .await
+            .unwrap_err(),
+    );
+    assert!(m.contains("no partition to move"), "{m}");
+    assert!(matches!(
+        w.admin
+            .request_move("x", to_time(None), "w1:8083", 14)
+            .await,
+        Err(AdminError::NotFound(_))
+    ));
 }
 
 #[tokio::test]

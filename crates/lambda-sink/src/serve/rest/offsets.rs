@@ -1,5 +1,6 @@
 //! `/connectors/{c}/offsets` (KIP-875's sink shape: GET always, PATCH and
-//! DELETE only once the connector is STOPPED on every worker) and
+//! DELETE only once the connector is STOPPED on every worker),
+//! `/connectors/{c}/offsets/move` (moving a running connector in time) and
 //! `/connectors/{c}/dlq/redrive`: the requests' JSON to and from the
 //! [`Admin`](crate::serve::admin::Admin), which owns the rules.
 
@@ -8,11 +9,17 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use lambda_sink_core::connect::moves;
 use lambda_sink_core::connect::offsets::PartitionOffset;
+use lambda_sink_core::connect::records::ClusterState;
 use lambda_sink_core::connect::redrive::Request;
 use serde_json::{Value, json};
+use std::time::Duration;
+
+use crate::clock::epoch_ms;
 
 use super::error::{ApiError, ApiResult, parse_body};
 use crate::serve::node::Node;
@@ -24,6 +31,10 @@ pub(super) fn routes() -> Router<Arc<Node>> {
         .route(
             "/connectors/{name}/offsets",
             get(get_offsets).patch(alter_offsets).delete(reset_offsets),
+        )
+        .route(
+            "/connectors/{name}/offsets/move",
+            get(latest_move).post(move_offsets),
         )
         .route(
             "/connectors/{name}/dlq/redrive",
@@ -67,6 +78,64 @@ async fn reset_offsets(State(w): Shared, Path(name): Path<String>) -> ApiResult<
         json!({ "message": "The offsets for this connector have been reset successfully" }),
     )
     .into_response())
+}
+
+/// How long a move request waits for the move to end before it answers
+/// 202 (the move goes on; `GET` follows it).
+const MOVE_WAIT: Duration = Duration::from_secs(30);
+
+/// Moves the running connector: 200 with the move once it is done, 202
+/// while its tasks still drain, the reason when it failed.
+async fn move_offsets(
+    State(w): Shared,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    w.admin.connector(&name)?;
+    let request = moves::Request::parse(&parse_body(&body)?).map_err(ApiError::bad_request)?;
+    let mut cluster = w.configs.watch();
+    let asked = w
+        .admin
+        .request_move(&name, request, &w.worker_id, epoch_ms())
+        .await?;
+    let ended = |s: &ClusterState| {
+        s.get(&name)
+            .and_then(|e| e.moved.clone())
+            .filter(|m| m.id == asked.id && !m.pending())
+    };
+    let waited = tokio::time::timeout(MOVE_WAIT, async {
+        loop {
+            if let Some(m) = ended(&cluster.borrow_and_update()) {
+                return Some(m);
+            }
+            if cluster.changed().await.is_err() {
+                return None;
+            }
+        }
+    })
+    .await;
+    match waited {
+        Ok(Some(m)) if m.state == moves::State::Failed => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "move {} failed: {}; the connector continues from where it stopped",
+                m.id,
+                m.error.as_deref().unwrap_or("no reason given")
+            ),
+        )),
+        Ok(Some(m)) => Ok(axum::Json(m.to_json()).into_response()),
+        _ => Ok((StatusCode::ACCEPTED, axum::Json(asked.to_json())).into_response()),
+    }
+}
+
+/// The connector's latest move.
+async fn latest_move(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response> {
+    match w.admin.connector(&name)?.moved {
+        Some(m) => Ok(axum::Json(m.to_json()).into_response()),
+        None => Err(ApiError::not_found(format!(
+            "Connector {name} has not been moved"
+        ))),
+    }
 }
 
 /// What was redriven so far: the cursor per DLQ partition and the latest
