@@ -43,12 +43,24 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     let worker_id = worker_id(&config, bound);
     let insecure = !bound.ip().is_loopback() && config.auth.is_none();
     let tls = config.tls.clone();
-    let reader = shutdown.child_token();
+    // The state topics are read until every connector drained and the
+    // last status was written (not cancelled with `shutdown`: the drain
+    // writes status records, which are read back).
+    let reader = CancellationToken::new();
     // A stop while the topics are read to their end is a clean stop.
     let worker = tokio::select! {
         biased;
-        () = shutdown.cancelled() => return Ok(()),
-        node = node(config, worker_id, &reader, &shutdown) => Arc::new(node?),
+        () = shutdown.cancelled() => {
+            reader.cancel();
+            return Ok(());
+        }
+        node = node(config, worker_id, &reader, &shutdown) => match node {
+            Ok(node) => Arc::new(node),
+            Err(e) => {
+                reader.cancel();
+                return Err(e);
+            }
+        },
     };
     let sampler = tokio::spawn(sample(worker.clone()));
     let reconciling = tokio::spawn(host::reconcile(worker.clone()));
