@@ -176,11 +176,56 @@ pub enum ConnectCommand {
         #[command(subcommand)]
         command: ConnectOffsets,
     },
+    /// Replay jobs: re-invoke a time range of a topic through a running
+    /// connector's function, beside its own flow.
+    Replay {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConnectReplay,
+    },
     /// A connector's parked keys (`aws.lambda.on.key.failure=park`): Topic |
     /// Partition | Key | Records | First Offset | Parked For | Reason.
     Parked {
         /// Connector name.
         name: String,
+    },
+}
+
+/// `connect replay` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConnectReplay {
+    /// Start a replay job; prints its id and how many records it covers.
+    Start {
+        /// Connector name.
+        name: String,
+        /// From this time (epoch milliseconds or RFC 3339), inclusive.
+        #[arg(long)]
+        from: String,
+        /// To this time, exclusive (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// The topic (default: the connector's only topic).
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only this partition (repeatable).
+        #[arg(long)]
+        partition: Vec<i32>,
+        /// Only keys (as text) matching this regular expression.
+        #[arg(long)]
+        key_pattern: Option<String>,
+    },
+    /// The connector's latest replay jobs: Id | State | Topic | Read |
+    /// Total | Skipped | Outcomes.
+    List {
+        /// Connector name.
+        name: String,
+    },
+    /// Stop a running replay job.
+    Cancel {
+        /// Connector name.
+        name: String,
+        /// The job's id.
+        id: String,
     },
 }
 

@@ -165,6 +165,24 @@ impl Cluster {
         .await
     }
 
+    /// Waits until connector `name`'s group is stable with `n` members
+    /// (a consumer still joining would hold a move until Kafka drops it).
+    async fn wait_stable(&self, name: &str, n: usize) {
+        let group = format!("connect-{name}");
+        wait_until(
+            MINUTE,
+            &format!("{group} stable with {n} members"),
+            || async {
+                self.s
+                    .group_stable_with(&group, n)
+                    .await
+                    .unwrap()
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
     /// Waits until consumer group `group` has `n` members.
     async fn wait_members(&self, group: &str, n: usize) {
         wait_until(MINUTE, &format!("{n} members of {group}"), || async {
@@ -1863,9 +1881,11 @@ async fn a_running_connector_moves_to_a_time_without_being_stopped() {
             ..Produce::text(i % 2, &format!("k{i}"), &json!({ "i": i }).to_string())
         })
         .collect();
-    c.s.produce(&c.topic, &records).await.unwrap();
     let name = unique("moves");
     created(&api, &name, &c.connector(&[("tasks.max", "2")])).await;
+    // Both tasks in the group first: a rebalance later would re-deliver.
+    c.wait_stable(&name, 2).await;
+    c.s.produce(&c.topic, &records).await.unwrap();
     c.wait_seen(&c.function, 14).await;
     c.committed_to_end(&name).await;
 
@@ -1877,7 +1897,9 @@ async fn a_running_connector_moves_to_a_time_without_being_stopped() {
     assert_eq!(
         (code, moved["state"].clone()),
         (200, json!("done")),
-        "{moved}"
+        "{moved}\n{}\n{}",
+        first.log(),
+        second.log()
     );
     let positions: Vec<(i64, i64)> = moved["offsets"]
         .as_array()
@@ -1920,6 +1942,11 @@ async fn a_running_connector_moves_to_a_time_without_being_stopped() {
         "{log:?}"
     );
 
+    // Both tasks back in the group (a move waits for the group to empty,
+    // and a task still joining holds it until Kafka drops the join:
+    // docs/connect-api.md).
+    c.wait_stable(&name, 2).await;
+
     // The CLI: one partition back to its start.
     let url = first.api_url().await;
     let to = format!("{}:1=0", c.topic);
@@ -1942,7 +1969,10 @@ async fn a_running_connector_moves_to_a_time_without_being_stopped() {
         (
             0,
             format!("Moved connector \"{name}\": {}-1 to 0.", c.topic).as_str()
-        )
+        ),
+        "{}\n{}",
+        first.log(),
+        second.log()
     );
     let seen = c.wait_seen(&c.function, 27).await;
     assert_eq!(seen.iter().filter(|s| **s == (1, 0)).count(), 2);
@@ -1972,4 +2002,193 @@ async fn a_running_connector_moves_to_a_time_without_being_stopped() {
     );
     assert_eq!(second.stop().await, Some(0), "{}", second.log());
     assert_eq!(first.stop().await, Some(0), "{}", first.log());
+    for log in [first.log(), second.log()] {
+        assert!(!log.contains(" WARN "), "no warning:\n{log}");
+    }
+}
+
+/// Epoch milliseconds now.
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_replay_job_reinvokes_a_time_range_beside_the_running_connector() {
+    let c = Cluster::new("serve-replay", 2).await;
+    let mut worker = c.worker(&[]);
+    let api = Api::new(&worker.api_url().await);
+    let url = worker.api_url().await;
+    // 10 records at each of t0, t1 and t2; keys k0..k9.
+    let now = now_ms();
+    let (t0, t1, t2) = (now - 180_000, now - 120_000, now - 60_000);
+    let records: Vec<Produce> = (0..30_i32)
+        .map(|i| Produce {
+            timestamp: Some([t0, t1, t2][usize::try_from(i / 10).unwrap()]),
+            ..Produce::text(
+                i % 2,
+                &format!("k{}", i % 10),
+                &json!({ "i": i }).to_string(),
+            )
+        })
+        .collect();
+    c.s.produce(&c.topic, &records).await.unwrap();
+    let name = unique("replays");
+    created(&api, &name, &c.connector(&[("aws.lambda.batch.size", "1")])).await;
+    c.wait_seen(&c.function, 30).await;
+    let committed = c.committed_to_end(&name).await;
+
+    // Keys k0..k4 of [t1, t2): records 10..14, on a side group.
+    let path = format!("/connectors/{name}/replays");
+    let (code, job) = api
+        .call(
+            Method::POST,
+            &path,
+            Some(&json!({ "from": t1, "to": t2, "key_pattern": "^k[0-4]$" })),
+        )
+        .await;
+    assert_eq!(
+        (code, job["state"].clone(), job["total"].clone()),
+        (202, json!("running"), json!(10)),
+        "{job}"
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    let done = wait_until(MINUTE, "the replay job done", || async {
+        let (code, job) = api.get(&format!("{path}/{id}")).await;
+        assert_eq!(code, 200, "{job}");
+        (job["state"] != "running").then_some(job)
+    })
+    .await;
+    assert_eq!(
+        (
+            done["state"].clone(),
+            done["read"].clone(),
+            done["skipped"].clone(),
+            done["outcomes"].clone()
+        ),
+        (json!("done"), json!(10), json!(5), json!({ "success": 5 })),
+        "{done}"
+    );
+    // Records i = 10..14 (partition i % 2, offset i / 2) invoked again.
+    let seen = c.wait_seen(&c.function, 35).await;
+    for i in 0..30_i64 {
+        let n = seen.iter().filter(|s| **s == (i % 2, i / 2)).count();
+        assert_eq!(
+            n,
+            if (10..15).contains(&i) { 2 } else { 1 },
+            "record {i}: {seen:?}"
+        );
+    }
+    // Their results carry the job's id; the connector's own do not.
+    let results =
+        c.s.read_topic(&format!("success-{name}"), 35, MINUTE)
+            .await
+            .unwrap();
+    let tagged = results
+        .iter()
+        .filter(|r| r.header("lambda-sink.replay") == id)
+        .count();
+    assert_eq!((results.len(), tagged), (35, 5));
+    // The connector's group never moved, and its flow goes on.
+    assert_eq!(c.committed_to_end(&name).await, committed);
+    c.produce(30, 2).await;
+    c.wait_seen(&c.function, 37).await;
+
+    // A cancelled job: slow records the stopped connector leaves alone.
+    assert_eq!(
+        api.call(Method::PUT, &format!("/connectors/{name}/stop"), None)
+            .await
+            .0,
+        204
+    );
+    api.wait_state(&name, "STOPPED").await;
+    let t3 = now_ms();
+    let slow: Vec<Produce> = (0..20)
+        .map(|i| Produce {
+            timestamp: Some(t3),
+            ..Produce::text(
+                0,
+                "slow",
+                &json!({ "i": 100 + i, "sleep_ms": 1000 }).to_string(),
+            )
+        })
+        .collect();
+    c.s.produce(&c.topic, &slow).await.unwrap();
+    let (code, job) = api
+        .call(
+            Method::POST,
+            &path,
+            Some(&json!({ "from": t3, "partitions": [0] })),
+        )
+        .await;
+    assert_eq!((code, job["total"].clone()), (202, json!(20)), "{job}");
+    let slow_id = job["id"].as_str().unwrap().to_string();
+    // One job at a time.
+    let (code, e) = api
+        .call(Method::POST, &path, Some(&json!({ "from": t3 })))
+        .await;
+    assert_eq!(code, 409, "{e}");
+    let (code, out) = run(
+        Path::new(BIN),
+        &[
+            "connect", "--url", &url, "replay", "cancel", &name, &slow_id,
+        ],
+        &[],
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (0, format!("replay job {slow_id} is asked to stop").as_str())
+    );
+    let cancelled = wait_until(MINUTE, "the slow job cancelled", || async {
+        let (_, job) = api.get(&format!("{path}/{slow_id}")).await;
+        (job["state"] != "running").then_some(job)
+    })
+    .await;
+    assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
+    let replayed = cancelled["outcomes"]["success"].as_u64().unwrap_or(0);
+    assert!(replayed < 20, "{cancelled}");
+    let (_, out) = run(
+        Path::new(BIN),
+        &["connect", "--url", &url, "replay", "list", &name],
+        &[],
+    );
+    let row = |id: &str| {
+        out.lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("no row of {id}:\n{out}"))
+            .split(" | ")
+            .map(|c| c.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        &row(&id)[1..6],
+        ["done", c.topic.as_str(), "10", "10", "5"],
+        "{out}"
+    );
+    assert_eq!(row(&slow_id)[1], "cancelled", "{out}");
+    // Said what is wrong.
+    for (body, wanted) in [
+        (json!({}), "needs from"),
+        (
+            json!({ "from": t0, "topic": "elsewhere" }),
+            "not one the connector consumes",
+        ),
+        (
+            json!({ "from": t0, "partitions": [7] }),
+            "has no partition 7",
+        ),
+    ] {
+        let (code, e) = api.call(Method::POST, &path, Some(&body)).await;
+        assert_eq!(code, 400, "{body}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(wanted), "{e}");
+    }
+    assert_eq!(api.get(&format!("{path}/nope")).await.0, 404);
+    assert_eq!(worker.stop().await, Some(0), "{}", worker.log());
+    let log = worker.log();
+    assert!(!log.contains(" WARN "), "no warning:\n{log}");
 }

@@ -11,6 +11,7 @@
 //!   tasks an assignment stands for, each worker's share of concurrency;
 //! * [`offsets`], [`redrive`] — what the offsets and DLQ redrive
 //!   endpoints take; [`moves`] — moving a running connector in time;
+//!   [`replays`] — replay jobs beside a running connector;
 //! * [`submit`] — the rules for a submitted connector config: string
 //!   values, the name, merge patches, hidden secrets, identical configs.
 
@@ -20,6 +21,7 @@ pub mod offsets;
 pub mod placement;
 pub mod records;
 pub mod redrive;
+pub mod replays;
 pub mod status;
 pub mod submit;
 

@@ -11,6 +11,7 @@
 //! with no coordinator does not need.
 
 use super::moves::Move;
+use super::replays::{Job, parse_jobs};
 use crate::{Invalid, invalid};
 use std::collections::BTreeMap;
 
@@ -104,6 +105,21 @@ pub enum ConfigRecord {
         /// The move.
         value: Option<Move>,
     },
+    /// The connector's replay jobs (lambda-sink's own key,
+    /// [`super::replays`]); `None` removes them.
+    Replays {
+        /// Connector name.
+        name: String,
+        /// The jobs, oldest first.
+        jobs: Option<Vec<Job>>,
+    },
+    /// The replay job asked to stop (lambda-sink's own key).
+    ReplayCancel {
+        /// Connector name.
+        name: String,
+        /// The job's id; `None` removes the request.
+        id: Option<String>,
+    },
     /// A record lambda-sink does not use (task configs, commits, session
     /// keys, exactly-once fencing, loggers) or a tombstone of one.
     Ignored,
@@ -116,6 +132,8 @@ const TOPICS_RESET: &str = "topics-reset-";
 const WORKER: &str = "lambda.sink.worker.id";
 const REDRIVES: &str = "redrives-";
 const MOVE: &str = "move-";
+const REPLAYS: &str = "replays-";
+const REPLAY_CANCEL: &str = "replay-cancel-";
 
 impl ConfigRecord {
     /// Parses a record read from the config topic.
@@ -162,22 +180,8 @@ impl ConfigRecord {
                 state,
             });
         }
-        if let Some(name) = key.strip_prefix(REDRIVES) {
-            return Ok(Self::Redrives {
-                name: name.into(),
-                value: json,
-            });
-        }
-        if let Some(name) = key.strip_prefix(MOVE) {
-            let value = json
-                .as_ref()
-                .map(Move::from_json)
-                .transpose()
-                .map_err(|e| invalid!("config record {key:?}: {e}"))?;
-            return Ok(Self::Move {
-                name: name.into(),
-                value,
-            });
+        if let Some(own) = Self::parse_own(key, json.as_ref()) {
+            return own;
         }
         if let Some(name) = key.strip_prefix(TOPICS_RESET) {
             return Ok(match json {
@@ -203,6 +207,47 @@ impl ConfigRecord {
             });
         }
         Ok(Self::Ignored)
+    }
+
+    /// A record of one of lambda-sink's own keys (redrives, moves, replay
+    /// jobs), or `None` for any other key.
+    fn parse_own(key: &str, json: Option<&Value>) -> Option<Result<Self, Invalid>> {
+        if let Some(name) = key.strip_prefix(REDRIVES) {
+            return Some(Ok(Self::Redrives {
+                name: name.into(),
+                value: json.cloned(),
+            }));
+        }
+        if let Some(name) = key.strip_prefix(REPLAY_CANCEL) {
+            return Some(Ok(Self::ReplayCancel {
+                name: name.into(),
+                id: json
+                    .and_then(|j| j.get("id"))
+                    .and_then(Value::as_str)
+                    .map(String::from),
+            }));
+        }
+        let read = |e: Invalid| invalid!("config record {key:?}: {e}");
+        if let Some(name) = key.strip_prefix(REPLAYS) {
+            return Some(json.map(parse_jobs).transpose().map_err(read).map(|jobs| {
+                Self::Replays {
+                    name: name.into(),
+                    jobs,
+                }
+            }));
+        }
+        if let Some(name) = key.strip_prefix(MOVE) {
+            return Some(
+                json.map(Move::from_json)
+                    .transpose()
+                    .map_err(read)
+                    .map(|value| Self::Move {
+                        name: name.into(),
+                        value,
+                    }),
+            );
+        }
+        None
     }
 
     /// The record's key and value (`None`: a tombstone).
@@ -242,6 +287,16 @@ impl ConfigRecord {
             Self::Move { name, value } => {
                 (format!("{MOVE}{name}"), value.as_ref().map(Move::to_json))
             }
+            Self::Replays { name, jobs } => (
+                format!("{REPLAYS}{name}"),
+                jobs.as_ref().map(|jobs| {
+                    json!({ "jobs": jobs.iter().map(|j| j.to_json(true)).collect::<Vec<_>>() })
+                }),
+            ),
+            Self::ReplayCancel { name, id } => (
+                format!("{REPLAY_CANCEL}{name}"),
+                id.as_ref().map(|id| json!({ "id": id })),
+            ),
             Self::Ignored => (String::new(), None),
         };
         (key, value.map(|v| v.to_string().into_bytes()))
@@ -276,6 +331,10 @@ pub struct ConnectorEntry {
     pub redrives: Option<Value>,
     /// Its latest move in time.
     pub moved: Option<Move>,
+    /// Its latest replay jobs, oldest first.
+    pub replays: Vec<Job>,
+    /// The replay job asked to stop.
+    pub cancel_replay: Option<String>,
 }
 
 impl ConnectorEntry {
@@ -319,6 +378,8 @@ impl ClusterState {
                         topics_resets: 0,
                         redrives: None,
                         moved: None,
+                        replays: Vec::new(),
+                        cancel_replay: None,
                     });
             }
             ConfigRecord::TargetState { name, state } => {
@@ -346,6 +407,16 @@ impl ClusterState {
             ConfigRecord::Redrives { name, value } => {
                 if let Some(e) = self.connectors.get_mut(&name) {
                     e.redrives = value;
+                }
+            }
+            ConfigRecord::Replays { name, jobs } => {
+                if let Some(e) = self.connectors.get_mut(&name) {
+                    e.replays = jobs.unwrap_or_default();
+                }
+            }
+            ConfigRecord::ReplayCancel { name, id } => {
+                if let Some(e) = self.connectors.get_mut(&name) {
+                    e.cancel_replay = id;
                 }
             }
             ConfigRecord::Move { name, value } => {

@@ -9,7 +9,9 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::table::table;
-use crate::cli::{ConnectCommand, ConnectDlq, ConnectOffsets, ConnectOutput, ConnectPlugin};
+use crate::cli::{
+    ConnectCommand, ConnectDlq, ConnectOffsets, ConnectOutput, ConnectPlugin, ConnectReplay,
+};
 use crate::exit;
 
 /// A worker's API at `url`.
@@ -149,6 +151,7 @@ pub(super) async fn connect(
                 },
         } => redrive(&api, json, &name, partition, from_offset, to_offset).await?,
         ConnectCommand::Parked { name } => parked(&api, json, &name).await?,
+        ConnectCommand::Replay { command } => replay(&api, json, command).await?,
         ConnectCommand::Dlq {
             command: ConnectDlq::History { name },
         } => {
@@ -376,6 +379,83 @@ async fn move_offsets(
         };
         format!("{how} connector \"{name}\": {}.\n", to.join(", "))
     });
+    Ok(())
+}
+
+async fn replay(api: &Api, json: bool, command: ConnectReplay) -> anyhow::Result<()> {
+    match command {
+        ConnectReplay::Start {
+            name,
+            from,
+            to,
+            topic,
+            partition,
+            key_pattern,
+        } => {
+            let mut body = json!({ "from": moves::parse_time(&from)? });
+            if let Some(t) = to {
+                body["to"] = json!(moves::parse_time(&t)?);
+            }
+            if let Some(t) = topic {
+                body["topic"] = json!(t);
+            }
+            if !partition.is_empty() {
+                body["partitions"] = json!(partition);
+            }
+            if let Some(p) = key_pattern {
+                body["key_pattern"] = json!(p);
+            }
+            let path = format!("/connectors/{}/replays", segment(&name));
+            let job = api.call(Method::POST, &path, Some(&body)).await?;
+            show(json, &job, |job| {
+                format!(
+                    "Started replay job {} of connector \"{name}\": {} record(s) of {}.\n",
+                    text(&job["id"]),
+                    job["total"],
+                    text(&job["topic"])
+                )
+            });
+        }
+        ConnectReplay::List { name } => {
+            let path = format!("/connectors/{}/replays", segment(&name));
+            let jobs = api.call(Method::GET, &path, None).await?;
+            show(json, &jobs, |jobs| {
+                let rows: Vec<Vec<String>> = jobs["replays"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|j| {
+                        let outcomes: Vec<String> = j["outcomes"]
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .map(|(k, v)| format!("{k} {v}"))
+                            .collect();
+                        vec![
+                            text(&j["id"]),
+                            text(&j["state"]),
+                            text(&j["topic"]),
+                            j["read"].to_string(),
+                            j["total"].to_string(),
+                            j["skipped"].to_string(),
+                            outcomes.join(", "),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &[
+                        "Id", "State", "Topic", "Read", "Total", "Skipped", "Outcomes",
+                    ],
+                    &rows,
+                )
+            });
+        }
+        ConnectReplay::Cancel { name, id } => {
+            let path = format!("/connectors/{}/replays/{}", segment(&name), segment(&id));
+            let answer = api.call(Method::DELETE, &path, None).await?;
+            println!("{}", text(&answer["message"]));
+        }
+    }
     Ok(())
 }
 

@@ -755,7 +755,10 @@ impl Poller<'_> {
 }
 
 /// `m` as an owned record; `topics` interns topic names.
-fn owned(topics: &mut HashMap<String, Arc<str>>, m: &BorrowedMessage<'_>) -> SourceRecord {
+pub(crate) fn owned(
+    topics: &mut HashMap<String, Arc<str>>,
+    m: &BorrowedMessage<'_>,
+) -> SourceRecord {
     let topic = match topics.get(m.topic()) {
         Some(t) => t.clone(),
         None => {

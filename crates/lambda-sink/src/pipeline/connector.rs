@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
 use super::context::{Context, Telemetry};
-use super::ports::{Offsets, ParkedStore, Schemas};
+use super::ports::{Offsets, Outcomes, ParkedStore, Schemas, Tagged};
 use super::task::TaskHandler;
 use crate::error::{Error, Fault, OrFault};
 use crate::kafka::ClusterView;
@@ -93,7 +93,8 @@ async fn run_tasks(
     producers: &Producers,
 ) -> Result<(), RunError> {
     let stop = shutdown.child_token();
-    let Some((ctx, producer, cluster)) = start(config, stop.clone(), telemetry, producers).await?
+    let Some((ctx, producer, cluster)) =
+        start(config, stop.clone(), telemetry, producers, None).await?
     else {
         return Ok(());
     };
@@ -204,6 +205,7 @@ pub(super) async fn start(
     stop: CancellationToken,
     telemetry: Telemetry,
     producers: &Producers,
+    tag: Option<(String, Vec<u8>)>,
 ) -> Result<Option<Started>, RunError> {
     let sdk = lambda::sdk_config(&config.aws, config.lambda.socket_timeout).await?;
     let invoker = lambda::invoker(&sdk, &config.aws, config.lambda.socket_timeout).await?;
@@ -233,10 +235,17 @@ pub(super) async fn start(
     let parked = config.errors.park.as_ref().map(|p| {
         Arc::new(ParkedReader::new(&config.kafka, p.topic.name.as_str())) as Arc<dyn ParkedStore>
     });
+    let mut outcomes: Arc<dyn Outcomes> = Arc::new(producer.clone());
+    if let Some(header) = tag {
+        outcomes = Arc::new(Tagged {
+            inner: outcomes,
+            header,
+        });
+    }
     let ctx = Arc::new(Context::new(
         config,
         Arc::new(invoker),
-        Arc::new(producer.clone()),
+        outcomes,
         registry.map(|r| Arc::new(r) as Arc<dyn Schemas>),
         parked,
         stop,

@@ -133,6 +133,21 @@ impl Outcomes for OutcomeProducer {
     }
 }
 
+/// Outcome records with one more header each (a replay job's
+/// [`lambda_sink_core::connect::replays::HEADER`]).
+pub(crate) struct Tagged {
+    pub(crate) inner: Arc<dyn Outcomes>,
+    pub(crate) header: (String, Vec<u8>),
+}
+
+impl Outcomes for Tagged {
+    fn send(&self, mut record: OutcomeRecord) -> BoxFuture<'static, Result<(), ProduceError>> {
+        let (key, value) = &self.header;
+        record.headers.push((key.clone(), Some(value.clone())));
+        self.inner.send(record)
+    }
+}
+
 impl Offsets for OffsetStore {
     fn store(
         &self,

@@ -1,8 +1,9 @@
-//! Replaying records that were already consumed (a DLQ redrive) through
-//! the same partition workers as a run: decode, batch, invoke, outcome
-//! topics, and the DLQ again for a record that fails again. Nothing is
-//! committed: the records' input offsets were committed when they were
-//! dead-lettered. Keys are never parked here
+//! Replaying records that were already consumed (a DLQ redrive, a replay
+//! job) through the same partition workers as a run: decode, batch,
+//! invoke, outcome topics, and the DLQ again for a record that fails
+//! again. Nothing is committed: the records' input offsets were committed
+//! already (a redrive's when they were dead-lettered; a replay job keeps
+//! its own progress). Keys are never parked here
 //! (`aws.lambda.on.key.failure`).
 
 use std::collections::BTreeMap;
@@ -39,8 +40,8 @@ impl Offsets for NoCommit {
 }
 
 /// Replays `records` through `config`'s pipeline (its outcome producer
-/// from `producers`) and returns once every one has an outcome (or the
-/// replay failed). Records of one partition must be in increasing offset
+/// from `producers`; `tag`: a header every outcome record carries) and
+/// returns once every one has an outcome (or the replay failed). Records of one partition must be in increasing offset
 /// order.
 ///
 /// # Errors
@@ -52,12 +53,14 @@ pub async fn replay(
     stop: CancellationToken,
     telemetry: Telemetry,
     producers: &Producers,
+    tag: Option<(String, Vec<u8>)>,
 ) -> Result<(), RunError> {
     let stop = stop.child_token();
     // A replayed record that fails again is resolved (to the DLQ again),
     // never parked: a parked key belongs to the partition's running owner.
     config.errors.park = None;
-    let Some((ctx, producer, _)) = start(config, stop.clone(), telemetry, producers).await? else {
+    let Some((ctx, producer, _)) = start(config, stop.clone(), telemetry, producers, tag).await?
+    else {
         return Ok(());
     };
     let mut by_partition: BTreeMap<TopicPartition, Vec<SourceRecord>> = BTreeMap::new();

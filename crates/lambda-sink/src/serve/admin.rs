@@ -6,8 +6,9 @@
 //!
 //! It also owns the rules of a connector's consumer-group offsets (KIP-875:
 //! read any time, altered or reset only once the connector is STOPPED on
-//! every worker; moved while it runs, [`Admin::request_move`]) and of a
-//! DLQ redrive (one at a time per worker).
+//! every worker; moved while it runs, [`Admin::request_move`]), of a DLQ
+//! redrive (one at a time per worker) and of replay jobs (one running per
+//! connector, [`Admin::begin_replay`]).
 //!
 //! The state is the config topic's, through the [`ConfigLog`] trait (the
 //! Kafka topic in production, a map in the in-process tests); the tasks'
@@ -20,7 +21,9 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use lambda_sink_core::Problem;
-use lambda_sink_core::config::{Config, ConnectorId, RawConfig, RawEntry, Validation, validate};
+use lambda_sink_core::config::{
+    Config, ConnectorId, RawConfig, RawEntry, Subscription, Validation, validate,
+};
 use lambda_sink_core::connect::infos::invalid_message;
 use lambda_sink_core::connect::moves::{self, Found, Move, State as MoveState, Target};
 use lambda_sink_core::connect::offsets::PartitionOffset;
@@ -28,6 +31,7 @@ use lambda_sink_core::connect::records::{
     ClusterState, ConfigRecord, ConnectorEntry, Props, TargetState,
 };
 use lambda_sink_core::connect::redrive::Request;
+use lambda_sink_core::connect::replays::{self, Job, State as ReplayState};
 use lambda_sink_core::connect::status::{InstanceReport, State as Run, cluster_tasks};
 use lambda_sink_core::connect::submit;
 use serde_json::Value;
@@ -113,6 +117,18 @@ pub(crate) trait Redriver: Send + Sync + 'static {
         config: Config,
         request: Request,
     ) -> BoxFuture<'a, Result<Value, AdminError>>;
+}
+
+/// What [`Admin::complete_move`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MoveProgress {
+    /// No move is pending.
+    Nothing,
+    /// A move is pending: its tasks are still leaving the group, or
+    /// another worker completes it.
+    Waiting,
+    /// This worker ended it, as shown.
+    Ended(Move),
 }
 
 /// The administration of the cluster's connectors.
@@ -397,13 +413,30 @@ impl Admin {
     /// `NotFound`.
     pub async fn delete(&self, name: &str) -> Result<(), AdminError> {
         let e = self.connector(name)?;
-        if e.redrives.is_some() {
-            self.log
-                .write(ConfigRecord::Redrives {
-                    name: name.to_string(),
-                    value: None,
-                })
-                .await?;
+        // Its own records go first (tombstones, for compaction).
+        let name_ = || name.to_string();
+        let own = [
+            e.redrives.is_some().then(|| ConfigRecord::Redrives {
+                name: name_(),
+                value: None,
+            }),
+            e.moved.is_some().then(|| ConfigRecord::Move {
+                name: name_(),
+                value: None,
+            }),
+            (!e.replays.is_empty()).then(|| ConfigRecord::Replays {
+                name: name_(),
+                jobs: None,
+            }),
+            e.cancel_replay
+                .is_some()
+                .then(|| ConfigRecord::ReplayCancel {
+                    name: name_(),
+                    id: None,
+                }),
+        ];
+        for record in own.into_iter().flatten() {
+            self.log.write(record).await?;
         }
         self.log
             .write(ConfigRecord::Connector {
@@ -656,8 +689,7 @@ impl Admin {
     /// Completes connector `name`'s pending move when `worker_id` is the
     /// worker to ([`moves::coordinator`]): commits its positions once
     /// every task has left the connector's group, and ends it (failed,
-    /// with the reason, when the positions cannot be committed). Whether
-    /// the move is still pending.
+    /// with the reason, when the positions cannot be committed).
     ///
     /// # Errors
     /// `Unavailable` when Kafka cannot be asked (tried again later).
@@ -666,24 +698,24 @@ impl Admin {
         name: &str,
         worker_id: &str,
         now: i64,
-    ) -> Result<bool, AdminError> {
+    ) -> Result<MoveProgress, AdminError> {
         let Some(entry) = self.state().get(name).cloned() else {
-            return Ok(false);
+            return Ok(MoveProgress::Nothing);
         };
         let Some(m) = entry.moved.as_ref().filter(|m| m.pending()) else {
-            return Ok(false);
+            return Ok(MoveProgress::Nothing);
         };
         let live = self.live_reports();
         let live: Vec<&str> = live.iter().map(|r| r.worker_id.as_str()).collect();
         if moves::coordinator(&m.worker, &live) != Some(worker_id) {
-            return Ok(true);
+            return Ok(MoveProgress::Waiting);
         }
         let ended = match self.validated(&entry).await {
             Err(e) => m.ended(MoveState::Failed, now, Some(e.to_string())),
             Ok(config) => match self.groups.alter(&config, m.offsets.clone()).await {
                 Ok(()) => m.ended(MoveState::Done, now, None),
                 // Tasks still draining, or Kafka away: later.
-                Err(AdminError::Conflict(_)) => return Ok(true),
+                Err(AdminError::Conflict(_)) => return Ok(MoveProgress::Waiting),
                 Err(e @ AdminError::Unavailable(_)) => return Err(e),
                 Err(e) => m.ended(MoveState::Failed, now, Some(e.to_string())),
             },
@@ -691,10 +723,153 @@ impl Admin {
         self.log
             .write(ConfigRecord::Move {
                 name: name.to_string(),
-                value: Some(ended),
+                value: Some(ended.clone()),
             })
             .await?;
-        Ok(false)
+        Ok(MoveProgress::Ended(ended))
+    }
+
+    /// The ids of the live workers.
+    fn live_workers(&self) -> Vec<String> {
+        self.live_reports()
+            .into_iter()
+            .map(|r| r.worker_id)
+            .collect()
+    }
+
+    /// Starts a replay job of connector `name` on worker `worker_id`
+    /// ([`replays`]): the topic and partitions are checked, the times
+    /// resolved to offset ranges now, and the job written `running`. The
+    /// job, and the connector's config to run it with.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` while another job of the connector runs on
+    /// a live worker; `Invalid` for a topic it does not consume (or none
+    /// given when it consumes several) or a partition the topic lacks;
+    /// `Unavailable`.
+    pub async fn begin_replay(
+        &self,
+        name: &str,
+        request: replays::Request,
+        worker_id: &str,
+        now: i64,
+    ) -> Result<(Job, Config), AdminError> {
+        let entry = self.connector(name)?;
+        let live = self.live_workers();
+        if let Some(j) = entry
+            .replays
+            .iter()
+            .find(|j| j.state == ReplayState::Running && live.contains(&j.worker))
+        {
+            return Err(AdminError::Conflict(format!(
+                "replay job {} of connector {name} is still running; wait for it or cancel it (DELETE /connectors/{name}/replays/{})",
+                j.id, j.id
+            )));
+        }
+        let config = self.validated(&entry).await?;
+        let topic = match (request.topic, &config.subscription) {
+            (Some(t), s) if s.includes(&t) => t,
+            (Some(t), _) => {
+                return Err(AdminError::Invalid(format!(
+                    "topic {t} is not one the connector consumes"
+                )));
+            }
+            (None, Subscription::Topics(topics)) if topics.len() == 1 => {
+                topics[0].as_str().to_string()
+            }
+            (None, _) => {
+                return Err(AdminError::Invalid(format!(
+                    "connector {name} consumes more than one topic: give the topic to replay"
+                )));
+            }
+        };
+        let to = request.to.unwrap_or(now);
+        if to <= request.from {
+            return Err(AdminError::Invalid(format!(
+                "from ({}) is not before to ({to})",
+                request.from
+            )));
+        }
+        let one = || Some(vec![topic.clone()]);
+        let starts = self.groups.at_time(&config, request.from, one()).await?;
+        if starts.is_empty() {
+            return Err(AdminError::Invalid(format!(
+                "topic {topic} has no partitions (does it exist?)"
+            )));
+        }
+        let ends = self.groups.at_time(&config, to, one()).await?;
+        let ranges = replays::ranges(&starts, &ends, request.partitions.as_deref())?;
+        let job = Job {
+            id: format!("{now}-{}", worker_id.replace([':', '.', '/'], "_")),
+            worker: worker_id.to_string(),
+            topic,
+            from: request.from,
+            to,
+            key_pattern: request.key_pattern,
+            ranges,
+            state: ReplayState::Running,
+            read: 0,
+            skipped: 0,
+            outcomes: std::collections::BTreeMap::new(),
+            started_at: now,
+            finished_at: None,
+            error: None,
+        };
+        self.record_replay(name, &job).await?;
+        Ok((job, config))
+    }
+
+    /// Records replay job `job` of connector `name` as it stands now.
+    ///
+    /// # Errors
+    /// `NotFound` when the connector is gone; `Unavailable`.
+    pub async fn record_replay(&self, name: &str, job: &Job) -> Result<(), AdminError> {
+        let entry = self.connector(name)?;
+        self.log
+            .write(ConfigRecord::Replays {
+                name: name.to_string(),
+                jobs: Some(replays::with_job(&entry.replays, job)),
+            })
+            .await
+    }
+
+    /// Connector `name`'s replay jobs as the API shows them (a running one
+    /// whose worker is gone is `interrupted`), oldest first.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub fn replays(&self, name: &str) -> Result<Vec<Value>, AdminError> {
+        let entry = self.connector(name)?;
+        let live = self.live_workers();
+        Ok(entry
+            .replays
+            .iter()
+            .map(|j| j.to_json(live.contains(&j.worker)))
+            .collect())
+    }
+
+    /// Asks replay job `id` of connector `name` to stop; its worker stops
+    /// it within a moment and records it `cancelled`.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown job; `Conflict` when it is not running.
+    pub async fn cancel_replay(&self, name: &str, id: &str) -> Result<(), AdminError> {
+        let entry = self.connector(name)?;
+        let job =
+            entry.replays.iter().find(|j| j.id == id).ok_or_else(|| {
+                AdminError::NotFound(format!("Replay job {id} of {name} not found"))
+            })?;
+        if job.state != ReplayState::Running || !self.live_workers().contains(&job.worker) {
+            return Err(AdminError::Conflict(format!(
+                "replay job {id} is not running; there is nothing to cancel"
+            )));
+        }
+        self.log
+            .write(ConfigRecord::ReplayCancel {
+                name: name.to_string(),
+                id: Some(id.to_string()),
+            })
+            .await
     }
 
     /// Redrives `request` of connector `name`'s dead letters; the report.

@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use lambda_sink_core::config::{Config, ConnectorId, KafkaConfig};
 use lambda_sink_core::connect::infos::invalid_message;
-use lambda_sink_core::connect::moves::{Move, State as MoveState};
 use lambda_sink_core::connect::placement::{
     Owned, SlotTopics, Slots, in_flight_share, slot_topic, tasks_max,
 };
@@ -148,17 +147,18 @@ fn start(
         worker.events.publisher(name, &worker.worker_id),
     ));
     let (w, n, s) = (worker.clone(), name.to_string(), status.clone());
-    let m = metrics.clone();
+    let (m, e) = (metrics.clone(), events.clone());
     let join = tokio::spawn(async move {
         if let Some(p) = predecessor {
             let _ = p.await;
         }
-        supervise(w, n, rx, s, (m, events)).await;
+        supervise(w, n, rx, s, (m, e)).await;
     });
     Hosted {
         desired,
         status,
         metrics,
+        events,
         join,
     }
 }
@@ -179,6 +179,16 @@ fn needs_restart(
         || (r.seq != old.restart.seq
             && (failed || !r.only_failed)
             && r.worker.as_deref().is_none_or(|w| w == worker_id))
+}
+
+/// What the tasks stopping for a change to `current` have seen: the move
+/// they stop for, so that its end (which may come before their drain
+/// does) starts them again. The other changes are picked up after the
+/// run, by [`needs_restart`].
+fn stopping_for(seen: &mut ConnectorEntry, current: Option<&ConnectorEntry>) {
+    if let Some(next) = current {
+        seen.moved.clone_from(&next.moved);
+    }
 }
 
 /// The tasks of `name` placed on this worker, marking them seen.
@@ -253,15 +263,10 @@ async fn supervise(
     let Some(mut seen) = s.desired.borrow_and_update().clone() else {
         return;
     };
-    let mut was_moving = seen.moving();
     loop {
         let mut failed = false;
         let tasks = placed_here(&mut s.placed, &s.name);
         lifecycle(&s.events, last.as_ref(), seen.target, &tasks);
-        if was_moving && !seen.moving() && !tasks.is_empty() {
-            record_move(&s.events, seen.moved.as_ref());
-        }
-        was_moving = seen.moving();
         last = Some((seen.target, tasks.clone()));
         match seen.target {
             _ if tasks.is_empty() => s.publish(Arc::new(s.status(&s.name, &tasks))),
@@ -391,6 +396,7 @@ async fn run(
                     } else if current.as_ref().is_some_and(|n| n.restart.seq != seen.restart.seq) {
                         s.events.record(Event::new(Level::Info, "restarting", "a restart was requested"));
                     }
+                    stopping_for(seen, current.as_ref());
                     restart(&status);
                     break pipeline.await;
                 }
@@ -452,36 +458,6 @@ fn lifecycle(
     if let Some((event, message)) = change {
         events.record(Event::new(Level::Info, event, message));
     }
-}
-
-/// Records how a move the tasks here stopped for ended.
-fn record_move(events: &Events, ended: Option<&Move>) {
-    let Some(m) = ended else { return };
-    let event = match m.state {
-        MoveState::Failed => Event::new(
-            Level::Warn,
-            "move_failed",
-            format!(
-                "move {} failed ({}); the tasks continue from where they stopped",
-                m.id,
-                m.error.as_deref().unwrap_or("no reason given")
-            ),
-        ),
-        _ => Event::new(
-            Level::Info,
-            "moved",
-            format!(
-                "moved (move {}): the tasks continue from {}",
-                m.id,
-                m.offsets
-                    .iter()
-                    .map(|o| format!("{}-{}@{}", o.topic, o.partition, o.offset))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ),
-    };
-    events.record(event);
 }
 
 /// The keys whose values differ between `old` and `new`, for the event
@@ -557,5 +533,67 @@ pub(super) async fn report(worker: Arc<Node>, done: tokio::sync::oneshot::Receiv
     }
     if let Err(e) = worker.statuses.send(&key, None).await {
         warn!(error = %e, "cannot remove this worker's status record; it lapses after 3 heartbeats");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_sink_core::connect::moves::{Move, State as MoveState};
+
+    fn entry(target: TargetState, moved: Option<MoveState>) -> ConnectorEntry {
+        ConnectorEntry {
+            config: Props::new(),
+            target,
+            restart: lambda_sink_core::connect::records::Restart::default(),
+            topics_resets: 0,
+            redrives: None,
+            moved: moved.map(|state| Move {
+                id: "1-w".into(),
+                worker: "w".into(),
+                requested_at: 1,
+                timestamp: None,
+                offsets: Vec::new(),
+                state,
+                finished_at: None,
+                error: None,
+            }),
+            replays: Vec::new(),
+            cancel_replay: None,
+        }
+    }
+
+    #[test]
+    fn a_move_stops_the_tasks_and_its_end_starts_them_even_when_it_ends_during_the_drain() {
+        let running = entry(TargetState::Started, None);
+        let pending = entry(TargetState::Started, Some(MoveState::Pending));
+        let done = entry(TargetState::Started, Some(MoveState::Done));
+        let rows = [
+            (&running, &pending, true),
+            (&pending, &done, true),
+            (&pending, &pending, false),
+            (&running, &running, false),
+        ];
+        for (old, new, wanted) in rows {
+            assert_eq!(
+                needs_restart(old, Some(new), false, "w"),
+                wanted,
+                "{old:?} -> {new:?}"
+            );
+        }
+        // Stopped for the move, which ended before the drain did: what the
+        // run saw must still differ from the ended move.
+        let mut seen = running.clone();
+        stopping_for(&mut seen, Some(&pending));
+        assert!(needs_restart(&seen, Some(&done), false, "w"));
+        assert!(
+            !needs_restart(&running, Some(&done), false, "w"),
+            "the case that stalled"
+        );
+        // Other changes still restart after the run.
+        let mut seen = running.clone();
+        let paused = entry(TargetState::Paused, None);
+        stopping_for(&mut seen, Some(&paused));
+        assert!(needs_restart(&seen, Some(&paused), false, "w"));
     }
 }

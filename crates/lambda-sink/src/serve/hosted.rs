@@ -11,6 +11,7 @@ use lambda_sink_core::connect::status::{InstanceReport, State};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::events::Events;
 use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
 use crate::sync::lock;
@@ -20,6 +21,8 @@ pub(super) struct Hosted {
     pub(super) desired: watch::Sender<Option<ConnectorEntry>>,
     pub(super) status: Arc<Mutex<Arc<ServiceStatus>>>,
     pub(super) metrics: Arc<Metrics>,
+    /// Its event log on this worker.
+    pub(super) events: Arc<Events>,
     pub(super) join: JoinHandle<()>,
 }
 
@@ -44,6 +47,11 @@ impl Host {
                 .filter(|(_, r)| !(r.tasks.is_empty() && r.state == State::Unassigned))
                 .collect(),
         }
+    }
+
+    /// Connector `name`'s event log on this worker.
+    pub(super) fn events(&self, name: &str) -> Option<Arc<Events>> {
+        lock(&self.hosted).get(name).map(|h| h.events.clone())
     }
 
     /// Every hosted connector's metrics.

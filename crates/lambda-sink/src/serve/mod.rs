@@ -20,6 +20,7 @@
 //!   reset, delete, offsets for a time; `moves` — completing moves of
 //!   running connectors;
 //! * [`redrive`] — replaying dead letters through their connector;
+//!   `replays` — running replay jobs beside a running connector;
 //! * [`rest`] — the HTTP API.
 //!
 //! There is no leader and no coordinator of our own (a move in time is
@@ -42,6 +43,7 @@ pub(crate) mod node;
 pub mod offsets;
 mod placement;
 pub mod redrive;
+pub(crate) mod replays;
 pub mod rest;
 mod start;
 pub mod store;

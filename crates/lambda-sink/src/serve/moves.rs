@@ -3,13 +3,18 @@
 //! to complete ([`lambda_sink_core::connect::moves::coordinator`]),
 //! commits its positions once the connector's tasks left its group
 //! ([`super::admin::Admin::complete_move`]), trying again every half
-//! second while tasks drain or Kafka is away.
+//! second while tasks drain or Kafka is away; the connector's event log
+//! says how it ended (`moved`, `move_failed`), once, from this worker.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::warn;
 
+use lambda_sink_core::connect::moves::{Move, State};
+use lambda_sink_core::journal::{Event, Level};
+
+use super::admin::MoveProgress;
 use super::node::Node;
 use crate::clock::epoch_ms;
 
@@ -35,7 +40,13 @@ pub(super) async fn complete(worker: Arc<Node>) {
                 .complete_move(name, &worker.worker_id, epoch_ms())
                 .await
             {
-                Ok(still) => again |= still,
+                Ok(MoveProgress::Waiting) => again = true,
+                Ok(MoveProgress::Nothing) => {}
+                Ok(MoveProgress::Ended(m)) => {
+                    if let Some(events) = worker.host.events(name) {
+                        events.record(ended(&m));
+                    }
+                }
                 Err(e) => {
                     again = true;
                     if !warned {
@@ -60,4 +71,33 @@ pub(super) async fn complete(worker: Arc<Node>) {
             () = retry => {}
         }
     }
+}
+
+/// The event of a move this worker ended.
+fn ended(m: &Move) -> Event {
+    if m.state == State::Failed {
+        return Event::new(
+            Level::Warn,
+            "move_failed",
+            format!(
+                "move {} failed ({}); the tasks continue from where they stopped",
+                m.id,
+                m.error.as_deref().unwrap_or("no reason given")
+            ),
+        );
+    }
+    let to: Vec<String> = m
+        .offsets
+        .iter()
+        .map(|o| format!("{}-{}@{}", o.topic, o.partition, o.offset))
+        .collect();
+    Event::new(
+        Level::Info,
+        "moved",
+        format!(
+            "moved (move {}): the tasks continue from {}",
+            m.id,
+            to.join(", ")
+        ),
+    )
 }

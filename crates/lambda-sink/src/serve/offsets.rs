@@ -191,11 +191,19 @@ pub async fn alter(
 /// # Errors
 /// [`GroupError::Busy`] while a member remains; otherwise what Kafka said.
 pub async fn delete_group(kafka: &KafkaConfig, id: &ConnectorId) -> Result<(), GroupError> {
+    delete_named_group(kafka, id.group_id()).await
+}
+
+/// Deletes consumer group `group` (a group that does not exist is
+/// already deleted).
+///
+/// # Errors
+/// [`GroupError::Busy`] while a member remains; otherwise what Kafka said.
+pub async fn delete_named_group(kafka: &KafkaConfig, group: String) -> Result<(), GroupError> {
     let admin: AdminClient<DefaultClientContext> =
         client_config(&kafka.client_properties(ClientRole::Admin))
             .create()
             .map_err(failed("creating the Kafka admin client"))?;
-    let group = id.group_id();
     let results = admin
         .delete_groups(
             &[group.as_str()],

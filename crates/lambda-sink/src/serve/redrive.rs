@@ -249,6 +249,7 @@ async fn redrive(
             worker.shutdown.clone(),
             telemetry,
             &worker.producers,
+            None,
         )
         .await
         .map_err(|e| Error::unavailable(format!("the redrive stopped: {e}")))?;
@@ -330,7 +331,7 @@ fn originals(dead: Vec<SourceRecord>) -> (Vec<SourceRecord>, usize) {
 }
 
 /// How many redriven records got each outcome.
-fn outcomes(metrics: &Metrics) -> serde_json::Map<String, Value> {
+pub(super) fn outcomes(metrics: &Metrics) -> serde_json::Map<String, Value> {
     let mut outcomes = serde_json::Map::new();
     for o in [
         Outcome::Success,

@@ -19,10 +19,11 @@ use lambda_sink_core::connect::moves::{self, Found, State as MoveState, Target};
 use lambda_sink_core::connect::offsets::PartitionOffset;
 use lambda_sink_core::connect::records::{ClusterState, ConfigRecord, ConnectorEntry, TargetState};
 use lambda_sink_core::connect::redrive::Request;
+use lambda_sink_core::connect::replays;
 use lambda_sink_core::connect::status::{ConnectorReport, InstanceReport, State, TaskReport};
 use serde_json::{Value, json};
 
-use super::{Admin, AdminError, ConfigLog, Groups, Ports, Redriver, StatusView};
+use super::{Admin, AdminError, ConfigLog, Groups, MoveProgress, Ports, Redriver, StatusView};
 use crate::sync::lock;
 
 /// The config log: what was written, and the state folded from it.
@@ -585,29 +586,62 @@ async fn a_running_connector_moves_once_its_tasks_left_the_group() {
     // Only the worker that took it completes it while it lives.
     w.report("w1:8083", "u", State::Restarting, &[0]);
     w.report("w2:8083", "u", State::Restarting, &[1]);
-    assert_eq!(w.admin.complete_move("u", "w2:8083", 9).await, Ok(true));
+    assert_eq!(
+        w.admin.complete_move("u", "w2:8083", 9).await,
+        Ok(MoveProgress::Waiting)
+    );
     // Its tasks still in the group: later.
     *lock(&w.groups.busy) = true;
-    assert_eq!(w.admin.complete_move("u", "w1:8083", 9).await, Ok(true));
+    assert_eq!(
+        w.admin.complete_move("u", "w1:8083", 9).await,
+        Ok(MoveProgress::Waiting)
+    );
     assert!(lock(&w.groups.offsets).is_empty());
     *lock(&w.groups.busy) = false;
-    assert_eq!(w.admin.complete_move("u", "w1:8083", 10).await, Ok(false));
+    let Ok(MoveProgress::Ended(ended)) = w.admin.complete_move("u", "w1:8083", 10).await else {
+        panic!("the move ends");
+    };
     assert_eq!(*lock(&w.groups.offsets), wanted);
     let done = w.admin.connector("u").unwrap().moved.unwrap();
+    assert_eq!(ended, done);
     assert_eq!(
         (done.state, done.finished_at, done.offsets),
         (MoveState::Done, Some(10), wanted)
     );
     // Nothing pending: nothing to do.
-    assert_eq!(w.admin.complete_move("u", "w1:8083", 11).await, Ok(false));
+    assert_eq!(
+        w.admin.complete_move("u", "w1:8083", 11).await,
+        Ok(MoveProgress::Nothing)
+    );
+}
 
-    // A move outlives the worker that took it: the least live one ends it.
+#[tokio::test]
+async fn a_move_outlives_the_worker_that_took_it() {
+    let w = World::new();
+    w.created("u").await;
+    let to_time = || moves::Request {
+        target: Target::Offsets(vec![PartitionOffset {
+            topic: "orders".into(),
+            partition: 0,
+            offset: 3,
+        }]),
+        topics: None,
+    };
+    w.report("w1:8083", "u", State::Restarting, &[0]);
+    w.report("w2:8083", "u", State::Restarting, &[1]);
+    // The least live worker ends it.
     w.admin
-        .request_move("u", to_time(None), "gone:8083", 12)
+        .request_move("u", to_time(), "gone:8083", 12)
         .await
         .unwrap();
-    assert_eq!(w.admin.complete_move("u", "w2:8083", 13).await, Ok(true));
-    assert_eq!(w.admin.complete_move("u", "w1:8083", 13).await, Ok(false));
+    assert_eq!(
+        w.admin.complete_move("u", "w2:8083", 13).await,
+        Ok(MoveProgress::Waiting)
+    );
+    assert!(matches!(
+        w.admin.complete_move("u", "w1:8083", 13).await,
+        Ok(MoveProgress::Ended(_))
+    ));
     assert!(!w.admin.connector("u").unwrap().moving());
 }
 
@@ -689,4 +723,119 @@ async fn kafka_away_is_unavailable_and_changes_nothing() {
     let e = w.admin.create("y", valid(), None).await;
     assert!(matches!(e, Err(AdminError::Unavailable(_))), "{e:?}");
     assert!(w.admin.state().get("y").is_none());
+}
+
+#[tokio::test]
+async fn a_replay_job_starts_once_per_connector_and_is_cancelled_while_it_runs() {
+    let w = World::new();
+    w.created("u").await;
+    let found = |at: Option<i64>| {
+        vec![Found {
+            topic: "orders".into(),
+            partition: 0,
+            at,
+            end: 50,
+        }]
+    };
+    *lock(&w.groups.found) = found(Some(10));
+    let request = |body: Value| replays::Request::parse(&body).unwrap();
+    w.report("w1:8083", "u", State::Running, &[0]);
+    let (job, _) = w
+        .admin
+        .begin_replay("u", request(json!({"from": 1_000})), "w1:8083", 2_000)
+        .await
+        .unwrap();
+    // Both times looked up on the only topic; `to` is the request's time.
+    assert_eq!(
+        *lock(&w.groups.looked_up),
+        vec![
+            (1_000, Some(vec!["orders".to_string()])),
+            (2_000, Some(vec!["orders".to_string()]))
+        ]
+    );
+    assert_eq!(
+        (job.id.as_str(), job.topic.as_str(), job.to, job.total()),
+        ("2000-w1_8083", "orders", 2_000, 0)
+    );
+    assert_eq!(w.admin.replays("u").unwrap()[0]["state"], "running");
+    // One at a time while its worker lives.
+    assert!(matches!(
+        w.admin
+            .begin_replay("u", request(json!({"from": 1})), "w1:8083", 3_000)
+            .await,
+        Err(AdminError::Conflict(_))
+    ));
+    w.admin.cancel_replay("u", &job.id).await.unwrap();
+    assert_eq!(
+        w.admin.connector("u").unwrap().cancel_replay.as_deref(),
+        Some(job.id.as_str())
+    );
+    assert!(matches!(
+        w.admin.cancel_replay("u", "nope").await,
+        Err(AdminError::NotFound(_))
+    ));
+    // Its worker gone: shown interrupted, not cancellable, a new one may start.
+    lock(&w.reports.0).clear();
+    w.report("w2:8083", "u", State::Running, &[0]);
+    assert_eq!(w.admin.replays("u").unwrap()[0]["state"], "interrupted");
+    assert!(matches!(
+        w.admin.cancel_replay("u", &job.id).await,
+        Err(AdminError::Conflict(_))
+    ));
+    let mut done = w
+        .admin
+        .begin_replay("u", request(json!({"from": 1})), "w2:8083", 4_000)
+        .await
+        .unwrap()
+        .0;
+    done.state = replays::State::Done;
+    w.admin.record_replay("u", &done).await.unwrap();
+    let shown: Vec<Value> = w.admin.replays("u").unwrap();
+    assert_eq!(
+        shown.iter().map(|j| j["state"].clone()).collect::<Vec<_>>(),
+        vec![json!("interrupted"), json!("done")]
+    );
+    // Refused: a topic it does not consume, a partition it lacks, a window
+    // that ends before it starts.
+    for (body, wanted) in [
+        (
+            json!({"from": 1, "topic": "payments"}),
+            "topic payments is not one the connector consumes",
+        ),
+        (
+            json!({"from": 1, "partitions": [3]}),
+            "the topic has no partition 3",
+        ),
+        (
+            json!({"from": 9_000}),
+            "from (9000) is not before to (5000)",
+        ),
+    ] {
+        let m = invalid(
+            w.admin
+                .begin_replay("u", request(body.clone()), "w2:8083", 5_000)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(m, wanted, "{body}");
+    }
+    lock(&w.groups.found).clear();
+    let m = invalid(
+        w.admin
+            .begin_replay("u", request(json!({"from": 1})), "w2:8083", 5_000)
+            .await
+            .unwrap_err(),
+    );
+    assert!(m.contains("has no partitions"), "{m}");
+    // Deleted: its jobs and its cancel request go too.
+    w.admin.delete("u").await.unwrap();
+    let last: Vec<String> = lock(&w.log.written)
+        .iter()
+        .rev()
+        .take(4)
+        .map(|r| r.encode().0)
+        .collect();
+    for key in ["replays-u", "replay-cancel-u"] {
+        assert!(last.iter().any(|k| k == key), "{key} removed: {last:?}");
+    }
 }

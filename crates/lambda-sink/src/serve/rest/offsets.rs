@@ -1,6 +1,7 @@
 //! `/connectors/{c}/offsets` (KIP-875's sink shape: GET always, PATCH and
 //! DELETE only once the connector is STOPPED on every worker),
-//! `/connectors/{c}/offsets/move` (moving a running connector in time) and
+//! `/connectors/{c}/offsets/move` (moving a running connector in time),
+//! `/connectors/{c}/replays` (replay jobs beside it) and
 //! `/connectors/{c}/dlq/redrive`: the requests' JSON to and from the
 //! [`Admin`](crate::serve::admin::Admin), which owns the rules.
 
@@ -12,10 +13,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use lambda_sink_core::connect::moves;
 use lambda_sink_core::connect::offsets::PartitionOffset;
 use lambda_sink_core::connect::records::ClusterState;
 use lambda_sink_core::connect::redrive::Request;
+use lambda_sink_core::connect::{moves, replays};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -35,6 +36,14 @@ pub(super) fn routes() -> Router<Arc<Node>> {
         .route(
             "/connectors/{name}/offsets/move",
             get(latest_move).post(move_offsets),
+        )
+        .route(
+            "/connectors/{name}/replays",
+            get(list_replays).post(start_replay),
+        )
+        .route(
+            "/connectors/{name}/replays/{id}",
+            get(one_replay).delete(cancel_replay),
         )
         .route(
             "/connectors/{name}/dlq/redrive",
@@ -136,6 +145,50 @@ async fn latest_move(State(w): Shared, Path(name): Path<String>) -> ApiResult<Re
             "Connector {name} has not been moved"
         ))),
     }
+}
+
+/// Starts a replay job on this worker: 202 with the job.
+async fn start_replay(
+    State(w): Shared,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    w.admin.connector(&name)?;
+    let request = replays::Request::parse(&parse_body(&body)?).map_err(ApiError::bad_request)?;
+    let job = crate::serve::replays::start(&w, &name, request).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(job.to_json(true))).into_response())
+}
+
+/// The connector's latest replay jobs, oldest first.
+async fn list_replays(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response> {
+    let jobs = w.admin.replays(&name)?;
+    Ok(axum::Json(json!({ "replays": jobs })).into_response())
+}
+
+/// One replay job and its progress.
+async fn one_replay(
+    State(w): Shared,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    w.admin
+        .replays(&name)?
+        .into_iter()
+        .find(|j| j["id"] == id.as_str())
+        .map(|j| axum::Json(j).into_response())
+        .ok_or_else(|| ApiError::not_found(format!("Replay job {id} of {name} not found")))
+}
+
+/// Asks a running replay job to stop: 202.
+async fn cancel_replay(
+    State(w): Shared,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    w.admin.cancel_replay(&name, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "message": format!("replay job {id} is asked to stop") })),
+    )
+        .into_response())
 }
 
 /// What was redriven so far: the cursor per DLQ partition and the latest

@@ -480,6 +480,70 @@ function parkedTable(answer) {
       el("td", { class: "reason", text: k.reason })))));
 }
 
+// ── Moving in time and replay jobs (serve's own endpoints) ──────────────
+// A datetime-local input's value as epoch milliseconds (the browser's zone).
+function epochOf(input) { return input.value ? new Date(input.value).getTime() : NaN; }
+function replaysTable(name, answer, after, tell) {
+  const jobs = ((answer && answer.replays) || []).slice().reverse();
+  if (!jobs.length) return el("p", { class: "muted", "data-testid": "replays-empty", text: "No replay job yet." });
+  const outcomes = (o) => Object.entries(o || {}).map(([k, v]) => k + " " + v).join(", ");
+  return el("table", { "data-testid": "replays" },
+    el("thead", {}, el("tr", {}, ["Job", "State", "Window", "Keys", "Read", "Skipped", "Outcomes", ""].map((h) => el("th", { text: h })))),
+    el("tbody", {}, jobs.map((j) => el("tr", { "data-job": j.id, "data-state": j.state },
+      el("td", {}, el("code", { text: j.id })),
+      el("td", {}, badge(j.state.toUpperCase())),
+      el("td", { text: j.topic + " " + new Date(j.from).toLocaleString() + " – " + new Date(j.to).toLocaleString() }),
+      el("td", {}, j.key_pattern === null ? el("span", { class: "muted", text: "all" }) : el("code", { text: j.key_pattern })),
+      el("td", { "data-testid": "replay-read", text: j.read + " of " + j.total }),
+      el("td", { text: String(j.skipped) }),
+      el("td", { "data-testid": "replay-outcomes", text: outcomes(j.outcomes) }),
+      el("td", {}, j.state === "running" ? el("button", { type: "button", "data-testid": "cancel-replay", on: { click: async () => {
+        try { await api("DELETE", "/connectors/" + path(name) + "/replays/" + path(j.id)); } catch (e) { tell(e.message); }
+        after();
+      } } }, "Cancel") : "")))));
+}
+function timeTravel(name) {
+  const said = el("p", { class: "muted", "data-testid": "move-result" });
+  const at = el("input", { type: "datetime-local", step: "1", "data-testid": "move-at", "aria-label": "Move to this time" });
+  const from = el("input", { type: "datetime-local", step: "1", "data-testid": "replay-from", "aria-label": "Replay from" });
+  const to = el("input", { type: "datetime-local", step: "1", "data-testid": "replay-to", "aria-label": "Replay to (empty: now)" });
+  const keys = el("input", { type: "text", placeholder: "key pattern (regular expression, optional)", "data-testid": "replay-keys" });
+  const jobs = el("div");
+  const load = async () => {
+    const tell = (m) => { said.textContent = m; };
+    try { jobs.replaceChildren(replaysTable(name, await api("GET", "/connectors/" + path(name) + "/replays"), load, tell)); }
+    catch (e) { jobs.replaceChildren(el("p", { class: "error", text: e.message })); }
+  };
+  const move = async () => {
+    const t = epochOf(at);
+    if (!Number.isFinite(t)) { said.textContent = "Choose a time first."; return; }
+    said.textContent = "Moving: the tasks drain and commit…";
+    try {
+      const m = await api("POST", "/connectors/" + path(name) + "/offsets/move", { timestamp: t });
+      said.textContent = (m.state === "done" ? "Moved: " : "Moving (the tasks are still draining): ")
+        + m.offsets.map((o) => o.partition.kafka_topic + "-" + o.partition.kafka_partition + " to " + o.offset.kafka_offset).join(", ");
+    } catch (e) { said.textContent = e.message; }
+  };
+  const replay = async () => {
+    const body = { from: epochOf(from) };
+    if (!Number.isFinite(body.from)) { said.textContent = "Choose where the replay starts."; return; }
+    if (to.value) body.to = epochOf(to);
+    if (keys.value) body.key_pattern = keys.value;
+    try { const j = await api("POST", "/connectors/" + path(name) + "/replays", body); said.textContent = "Replay job " + j.id + " started: " + j.total + " record(s)."; }
+    catch (e) { said.textContent = e.message; }
+    load();
+  };
+  const section = el("section", { class: "time-travel" }, el("h2", { text: "Move in time, replay" }),
+    el("p", {}, "Move the running connector to ", at, " ",
+      el("button", { type: "button", "data-testid": "move", on: { click: move } }, "Move here"),
+      el("span", { class: "muted", text: " (no stop needed: its tasks drain, commit and continue from the first record at or after that time)" })),
+    el("p", {}, "Replay from ", from, " to ", to, " ", keys, " ",
+      el("button", { type: "button", "data-testid": "replay", on: { click: replay } }, "Start replay"),
+      el("span", { class: "muted", text: " (beside the running connector; outcome records tagged lambda-sink.replay)" })),
+    said, jobs);
+  return { section, load };
+}
+
 // ── Connector detail page ───────────────────────────────────────────────
 function detailPage(name) {
   const head = el("div", { class: "bar" });
@@ -492,6 +556,7 @@ function detailPage(name) {
   // refresh (the parked topic is read whole each time).
   const parking = el("section", { class: "parked", hidden: true }, el("h2", { text: "Parked keys" }), parked);
   let refreshes = 0;
+  const travel = timeTravel(name);
   const events = el("div");
   const level = el("select", { "data-testid": "events-level", "aria-label": "Lowest level shown" },
     ["info", "warn", "error"].map((l) => el("option", { value: l, text: l + " and above" })));
@@ -501,7 +566,7 @@ function detailPage(name) {
     el("p", {}, el("a", { href: "#/edit/" + path(name), "data-testid": "edit" }, "Edit configuration"), " · ",
       el("a", { href: "#/connector/" + path(name) + "/dlq", "data-testid": "dlq-link" }, "Dead letter queue")),
     el("table", {}, el("thead", {}, el("tr", {}, ["Task", "State", "Worker", "Trace"].map((h) => el("th", { text: h })))), tasks),
-    charts, parking,
+    charts, parking, travel.section,
     el("section", { class: "events" }, el("h2", {}, "Events ", level), events),
     el("details", { class: "prometheus" }, el("summary", { text: "Long-term monitoring: scrape /metrics into Prometheus" }),
       el("pre", { text: "scrape_configs:\n  - job_name: lambda-sink\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['" + location.host + "']\n# every sample carries connector=\"" + name + "\"; e.g. in Grafana:\n# sum by (outcome) (rate(lambda_sink_records_resolved_total{connector=\"" + name + "\"}[1m]))" })));
@@ -513,6 +578,7 @@ function detailPage(name) {
       log = await api("GET", "/connectors/" + path(name) + "/events?limit=200&level=" + level.value);
     } catch (e) { head.replaceChildren(el("h1", { text: name }), el("span", { class: "error", text: e.message })); return; }
     events.replaceChildren(timeline(log));
+    travel.load();
     if (refreshes++ % 5 === 0) {
       try {
         const keys = await api("GET", "/connectors/" + path(name) + "/parked");
