@@ -64,7 +64,6 @@ impl Browser {
         node
     }
 
-    /// The script took a real screenshot of `page`.
     /// Runs `script` against the console at `url` with `env` until it ends
     /// (within 3 minutes) and asserts it printed "done" last and exited 0,
     /// showing its transcript and `worker`'s log otherwise.
@@ -84,6 +83,7 @@ impl Browser {
         );
     }
 
+    /// The script took a real screenshot of `page`.
     fn assert_screenshot(&self, page: &str) {
         let file = self.shots.join(format!("{page}.png"));
         assert!(
@@ -388,5 +388,76 @@ async fn parked_keys_show_on_the_connectors_page() {
     ];
     browser.run_to_done("parked.js", &url, &env, &worker).await;
     browser.assert_screenshot("console-parked");
+    assert_eq!(worker.stop().await, Some(0), "{}", worker.log());
+}
+
+#[tokio::test]
+async fn a_connector_is_moved_and_replayed_from_its_page() {
+    let s = Services::from_env();
+    let (topic, function, name) = (
+        unique("console-travel"),
+        unique("console-travel-fn"),
+        unique("console-travels"),
+    );
+    s.create_topic(&topic, 1).await.unwrap();
+    s.deploy_test_function(&function, 30, &[]).await.unwrap();
+    let props = s.worker_properties(&unique("console-travel-cluster"), &[]);
+    let mut worker = Connector::serve(Path::new(BIN), &props, &[]).unwrap();
+    let url = worker.api_url().await;
+    create(&url, &name, &topic, &function, &[]).await;
+    // Offsets 0..2 two minutes ago, 3..4 one minute ago (whole seconds:
+    // the page's time inputs have a second's resolution).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (t0, t1) = (
+        i64::try_from(now - 120).unwrap() * 1000,
+        i64::try_from(now - 60).unwrap() * 1000,
+    );
+    let records: Vec<Produce> = (0..5)
+        .map(|i| Produce {
+            timestamp: Some(if i < 3 { t0 } else { t1 }),
+            ..Produce::text(0, &format!("k{i}"), &json!({ "i": i }).to_string())
+        })
+        .collect();
+    s.produce(&topic, &records).await.unwrap();
+    let seen = |n: usize| {
+        let (s, function) = (&s, &function);
+        async move {
+            wait_until(
+                Duration::from_secs(60),
+                &format!("{n} invocations"),
+                || async {
+                    let records = s.function_records(function).await.ok()?;
+                    let offsets: Vec<i64> = records
+                        .iter()
+                        .filter_map(|r| r["offset"].as_i64())
+                        .collect();
+                    (offsets.len() >= n).then_some(offsets)
+                },
+            )
+            .await
+        }
+    };
+    seen(5).await;
+
+    let browser = Browser::new();
+    let (from, to) = (t0.to_string(), t1.to_string());
+    let env = [
+        ("CONSOLE_NAME", name.as_str()),
+        ("CONSOLE_TOPIC", &topic),
+        ("CONSOLE_FROM", &from),
+        ("CONSOLE_MOVE", &to),
+    ];
+    browser.run_to_done("travel.js", &url, &env, &worker).await;
+    browser.assert_screenshot("console-time-travel");
+    // Each record once, once more by the replay, and 3..4 once more by
+    // the move.
+    let offsets = seen(12).await;
+    for o in 0..5 {
+        let n = offsets.iter().filter(|x| **x == o).count();
+        assert_eq!(n, if o < 3 { 2 } else { 3 }, "offset {o}: {offsets:?}");
+    }
     assert_eq!(worker.stop().await, Some(0), "{}", worker.log());
 }
