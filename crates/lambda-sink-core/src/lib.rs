@@ -30,7 +30,8 @@
 //! * [`route`] — which outcome a batch gets; [`outcome`] — the result and
 //!   error records written for it; [`dead_letter`] — records that cannot be
 //!   processed; [`park`] — parked keys (`aws.lambda.on.key.failure=park`)
-//!   and the parked topic's records.
+//!   and the parked topic's records; [`park_orders`] — an operator's
+//!   retry-now and skip of a parked key.
 //! * [`offsets`] — which offset of a partition may be committed;
 //!   [`progress`] — how far behind in time a partition is, and whether it
 //!   is stalled;
@@ -57,6 +58,7 @@ pub mod journal;
 pub mod offsets;
 pub mod outcome;
 pub mod park;
+pub mod park_orders;
 pub mod payload;
 pub mod problem;
 pub mod progress;

@@ -330,24 +330,6 @@ impl Services {
         .await?
     }
 
-    /// Whether `group` is `Stable` with exactly `members` members: every
-    /// one of them joined, and no rebalance is under way.
-    ///
-    /// # Errors
-    /// When the broker cannot answer.
-    pub async fn group_stable_with(&self, group: &str, members: usize) -> anyhow::Result<bool> {
-        let config = self.kafka_config();
-        let group = group.to_string();
-        tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer = config.create()?;
-            let list = consumer.fetch_group_list(Some(&group), Duration::from_secs(10))?;
-            Ok(list.groups().iter().any(|g| {
-                g.name() == group && g.state() == "Stable" && g.members().len() == members
-            }))
-        })
-        .await?
-    }
-
     /// How many members `group` has now (0 when it is empty or unknown).
     ///
     /// # Errors

@@ -184,10 +184,27 @@ pub enum ConnectCommand {
         command: ConnectReplay,
     },
     /// A connector's parked keys (`aws.lambda.on.key.failure=park`): Topic |
-    /// Partition | Key | Records | First Offset | Parked For | Reason.
+    /// Partition | Key | Records | First Offset | Parked For | Reason; or,
+    /// with --retry or --skip, an order for one of them.
     Parked {
         /// Connector name.
         name: String,
+        /// Retry this parked key now (its text; --base64 for bytes).
+        #[arg(long, value_name = "KEY", conflicts_with = "skip")]
+        retry: Option<String>,
+        /// Skip this parked key: its parked records are resolved as failed
+        /// (DLQ, or as behavior.on.error says) without an invocation.
+        #[arg(long, value_name = "KEY")]
+        skip: Option<String>,
+        /// The key is given in base64.
+        #[arg(long)]
+        base64: bool,
+        /// Only where the key is parked in this topic.
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only where the key is parked in this partition.
+        #[arg(long)]
+        partition: Option<i32>,
     },
 }
 

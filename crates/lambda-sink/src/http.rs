@@ -2,17 +2,20 @@
 //! ([`observability`] over what it reports, [`Observed`]), and the endpoint
 //! of `run` on `http.listener`: those two, `GET /status` (Kafka Connect's
 //! status JSON), `GET /events` (the connector's event log; [`events`]
-//! answers it for `serve` too) and `GET /parked` (its parked keys;
-//! [`parked`], likewise). `serve` adds them to its REST API.
+//! answers it for `serve` too), `GET /parked` (its parked keys;
+//! [`parked`], likewise) and `POST /parked/retry`, `/parked/skip` (an
+//! operator's order for a parked key; [`ordered_places`] finds where it
+//! is parked, for `serve` too). `serve` adds them to its REST API.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +28,9 @@ use crate::status::ServiceStatus;
 use lambda_sink_core::config::Config;
 use lambda_sink_core::journal::{Event, Query as JournalQuery};
 use lambda_sink_core::park;
+use lambda_sink_core::park_orders::KeyRequest;
+
+use crate::pipeline::{Orders, Telemetry};
 
 /// The media type of prometheus-client's exposition.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -65,23 +71,28 @@ struct Shared {
     metrics: Arc<Metrics>,
     events: Arc<Events>,
     parked: Option<ParkedReader>,
+    orders: Orders,
 }
 
 /// What `run`'s endpoint shows besides its status: the connector's event
-/// log and, when it parks keys, its parked topic.
+/// log and, when it parks keys, its parked topic; and where it takes the
+/// operator's orders for parked keys.
 pub struct Shown {
     /// The event log.
     pub events: Arc<Events>,
     /// The parked topic's reader (`aws.lambda.on.key.failure=park`).
     pub parked: Option<ParkedReader>,
+    /// The pipeline's orders for parked keys.
+    pub orders: Orders,
 }
 
 impl Shown {
-    /// What `config`'s endpoint shows, with its event log `events`.
-    pub fn of(config: &Config, events: Arc<Events>) -> Self {
+    /// What `config`'s endpoint shows of its pipeline's `telemetry`.
+    pub fn of(config: &Config, telemetry: &Telemetry) -> Self {
         Self {
-            events,
+            events: telemetry.events.clone(),
             parked: parked_reader(config),
+            orders: telemetry.orders.clone(),
         }
     }
 }
@@ -117,11 +128,14 @@ pub async fn serve(
         .route("/status", get(status_json))
         .route("/events", get(events_json))
         .route("/parked", get(parked_json))
+        .route("/parked/retry", post(retry_key))
+        .route("/parked/skip", post(skip_key))
         .with_state(Shared {
             status,
             metrics,
             events: shown.events,
             parked: shown.parked,
+            orders: shown.orders,
         });
     tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
@@ -203,6 +217,96 @@ pub async fn parked(reader: Option<ParkedReader>) -> Result<Value, Error> {
         })
         .collect();
     Ok(serde_json::json!({ "parking": true, "parked": keys }))
+}
+
+async fn retry_key(State(s): State<Shared>, body: Bytes) -> Response {
+    order_key(&s, &body, false).await
+}
+
+async fn skip_key(State(s): State<Shared>, body: Bytes) -> Response {
+    order_key(&s, &body, true).await
+}
+
+/// `run`'s order for a parked key: 202 once handed to the partition's
+/// worker.
+async fn order_key(s: &Shared, body: &[u8], skip: bool) -> Response {
+    let answer = |code: StatusCode, message: String| {
+        (
+            code,
+            axum::Json(serde_json::json!({ "error_code": code.as_u16(), "message": message })),
+        )
+            .into_response()
+    };
+    let request = match serde_json::from_slice(body)
+        .map_err(|e| format!("the body is not JSON: {e}"))
+        .and_then(|v| KeyRequest::parse(&v).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(message) => return answer(StatusCode::BAD_REQUEST, message),
+    };
+    match ordered_places(s.parked.clone(), &request).await {
+        Ok(places) => {
+            for (topic, partition) in &places {
+                s.orders.give(topic, *partition, request.key.clone(), skip);
+            }
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(order_answer(&request, &places, skip)),
+            )
+                .into_response()
+        }
+        Err(e @ OrderError::NotParked(_)) => answer(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ OrderError::NotParking) => answer(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(OrderError::Unavailable(e)) => answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// Why an order for a parked key cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// The connector does not park keys.
+    #[error("the connector does not park keys (aws.lambda.on.key.failure=resolve)")]
+    NotParking,
+    /// The key is not parked (where the request says).
+    #[error("key {0} is not parked (GET .../parked lists the parked keys)")]
+    NotParked(String),
+    /// The parked topic cannot be read.
+    #[error("{0}")]
+    Unavailable(#[from] Error),
+}
+
+/// Where `request`'s key is parked, as the parked topic says now.
+///
+/// # Errors
+/// [`OrderError`]: not parking, not parked, or the topic unreadable.
+pub async fn ordered_places(
+    reader: Option<ParkedReader>,
+    request: &KeyRequest,
+) -> Result<Vec<(String, i32)>, OrderError> {
+    let Some(reader) = reader else {
+        return Err(OrderError::NotParking);
+    };
+    let entries = tokio::task::spawn_blocking(move || reader.read_all())
+        .await
+        .or_fault(Fault::Internal, "reading the parked topic")??;
+    let places = request.places(&park::summarize(entries));
+    if places.is_empty() {
+        return Err(OrderError::NotParked(request.shown()));
+    }
+    Ok(places)
+}
+
+/// The answer to an order: what was asked of which places.
+pub fn order_answer(request: &KeyRequest, places: &[(String, i32)], skip: bool) -> Value {
+    let what = if skip {
+        "its parked records are resolved as failed, without an invocation"
+    } else {
+        "it is retried now"
+    };
+    serde_json::json!({
+        "message": format!("key {} ordered: {what}", request.shown()),
+        "places": places.iter().map(|(t, p)| serde_json::json!({ "topic": t, "partition": p })).collect::<Vec<_>>(),
+    })
 }
 
 /// The answer to `GET …/events?level=&since=&until=&limit=`:

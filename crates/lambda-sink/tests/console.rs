@@ -388,6 +388,12 @@ async fn parked_keys_show_on_the_connectors_page() {
     ];
     browser.run_to_done("parked.js", &url, &env, &worker).await;
     browser.assert_screenshot("console-parked");
+    // The skip resolved its three records as failed: the error topic.
+    let errors = s
+        .read_topic(&format!("error-{name}"), 3, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(errors.len(), 3);
     assert_eq!(worker.stop().await, Some(0), "{}", worker.log());
 }
 

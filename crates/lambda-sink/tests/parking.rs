@@ -165,6 +165,33 @@ async fn poisoned_keys_park_while_the_others_flow_and_come_back_in_order_after_k
         );
         assert!(k["age_ms"].as_i64().unwrap() >= 0 && k["first_offset"].as_i64().unwrap() >= 0);
     }
+    // Orders name a parked key (the retry itself: tests/serve.rs and the
+    // component tests).
+    let first_url = first.http_url().await;
+    let order = |body: serde_json::Value| {
+        let url = format!("{first_url}/parked/retry");
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST");
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.expect("JSON"),
+            )
+        }
+    };
+    let (code, e) = order(json!({ "key": "k4" })).await;
+    assert_eq!(
+        (code, e["message"].clone()),
+        (
+            404,
+            json!("key k4 is not parked (GET .../parked lists the parked keys)")
+        )
+    );
+    assert_eq!(order(json!({ "keys": ["k3"] })).await.0, 400);
     // kill -9 twice while the keys are parked: each next owner rebuilds
     // them from the parked topic.
     first.kill9();

@@ -12,6 +12,7 @@
 
 use super::moves::Move;
 use super::replays::{Job, parse_jobs};
+use crate::park_orders::KeyOrder;
 use crate::{Invalid, invalid};
 use std::collections::BTreeMap;
 
@@ -120,6 +121,14 @@ pub enum ConfigRecord {
         /// The job's id; `None` removes the request.
         id: Option<String>,
     },
+    /// The latest operator order for one of the connector's parked keys
+    /// (lambda-sink's own key, [`crate::park_orders`]).
+    ParkOrder {
+        /// Connector name.
+        name: String,
+        /// The order; `None` removes it.
+        order: Option<KeyOrder>,
+    },
     /// A record lambda-sink does not use (task configs, commits, session
     /// keys, exactly-once fencing, loggers) or a tombstone of one.
     Ignored,
@@ -134,6 +143,7 @@ const REDRIVES: &str = "redrives-";
 const MOVE: &str = "move-";
 const REPLAYS: &str = "replays-";
 const REPLAY_CANCEL: &str = "replay-cancel-";
+const PARK_ORDER: &str = "park-order-";
 
 impl ConfigRecord {
     /// Parses a record read from the config topic.
@@ -228,6 +238,17 @@ impl ConfigRecord {
             }));
         }
         let read = |e: Invalid| invalid!("config record {key:?}: {e}");
+        if let Some(name) = key.strip_prefix(PARK_ORDER) {
+            return Some(
+                json.map(KeyOrder::from_json)
+                    .transpose()
+                    .map_err(read)
+                    .map(|order| Self::ParkOrder {
+                        name: name.into(),
+                        order,
+                    }),
+            );
+        }
         if let Some(name) = key.strip_prefix(REPLAYS) {
             return Some(json.map(parse_jobs).transpose().map_err(read).map(|jobs| {
                 Self::Replays {
@@ -293,6 +314,10 @@ impl ConfigRecord {
                     json!({ "jobs": jobs.iter().map(|j| j.to_json(true)).collect::<Vec<_>>() })
                 }),
             ),
+            Self::ParkOrder { name, order } => (
+                format!("{PARK_ORDER}{name}"),
+                order.as_ref().map(KeyOrder::to_json),
+            ),
             Self::ReplayCancel { name, id } => (
                 format!("{REPLAY_CANCEL}{name}"),
                 id.as_ref().map(|id| json!({ "id": id })),
@@ -335,9 +360,24 @@ pub struct ConnectorEntry {
     pub replays: Vec<Job>,
     /// The replay job asked to stop.
     pub cancel_replay: Option<String>,
+    /// The latest operator order for one of its parked keys.
+    pub park_order: Option<KeyOrder>,
 }
 
 impl ConnectorEntry {
+    /// Applies one of lambda-sink's own records of this connector.
+    fn apply_own(&mut self, record: ConfigRecord) {
+        match record {
+            ConfigRecord::Redrives { value, .. } => self.redrives = value,
+            ConfigRecord::Replays { jobs, .. } => self.replays = jobs.unwrap_or_default(),
+            ConfigRecord::ParkOrder { order, .. } => self.park_order = order,
+            ConfigRecord::ReplayCancel { id, .. } => self.cancel_replay = id,
+            ConfigRecord::Move { value, .. } => self.moved = value,
+            ConfigRecord::TopicsReset { .. } => self.topics_resets += 1,
+            _ => {}
+        }
+    }
+
     /// Whether a move is pending: its tasks stay stopped until it ends.
     pub fn moving(&self) -> bool {
         self.moved.as_ref().is_some_and(Move::pending)
@@ -380,6 +420,7 @@ impl ClusterState {
                         moved: None,
                         replays: Vec::new(),
                         cancel_replay: None,
+                        park_order: None,
                     });
             }
             ConfigRecord::TargetState { name, state } => {
@@ -404,29 +445,14 @@ impl ClusterState {
                     };
                 }
             }
-            ConfigRecord::Redrives { name, value } => {
-                if let Some(e) = self.connectors.get_mut(&name) {
-                    e.redrives = value;
-                }
-            }
-            ConfigRecord::Replays { name, jobs } => {
-                if let Some(e) = self.connectors.get_mut(&name) {
-                    e.replays = jobs.unwrap_or_default();
-                }
-            }
-            ConfigRecord::ReplayCancel { name, id } => {
-                if let Some(e) = self.connectors.get_mut(&name) {
-                    e.cancel_replay = id;
-                }
-            }
-            ConfigRecord::Move { name, value } => {
-                if let Some(e) = self.connectors.get_mut(&name) {
-                    e.moved = value;
-                }
-            }
-            ConfigRecord::TopicsReset { name } => {
-                if let Some(e) = self.connectors.get_mut(&name) {
-                    e.topics_resets += 1;
+            ConfigRecord::Redrives { ref name, .. }
+            | ConfigRecord::Replays { ref name, .. }
+            | ConfigRecord::ParkOrder { ref name, .. }
+            | ConfigRecord::ReplayCancel { ref name, .. }
+            | ConfigRecord::Move { ref name, .. }
+            | ConfigRecord::TopicsReset { ref name } => {
+                if let Some(e) = self.connectors.get_mut(name) {
+                    e.apply_own(record);
                 }
             }
             ConfigRecord::Ignored => {}

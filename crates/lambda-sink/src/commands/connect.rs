@@ -150,7 +150,7 @@ pub(super) async fn connect(
                     to_offset,
                 },
         } => redrive(&api, json, &name, partition, from_offset, to_offset).await?,
-        ConnectCommand::Parked { name } => parked(&api, json, &name).await?,
+        c @ ConnectCommand::Parked { .. } => parked_command(&api, json, c).await?,
         ConnectCommand::Replay { command } => replay(&api, json, command).await?,
         ConnectCommand::Dlq {
             command: ConnectDlq::History { name },
@@ -456,6 +456,54 @@ async fn replay(api: &Api, json: bool, command: ConnectReplay) -> anyhow::Result
             println!("{}", text(&answer["message"]));
         }
     }
+    Ok(())
+}
+
+/// `connect parked NAME [--retry KEY | --skip KEY]`.
+async fn parked_command(api: &Api, json: bool, command: ConnectCommand) -> anyhow::Result<()> {
+    let ConnectCommand::Parked {
+        name,
+        retry,
+        skip,
+        base64,
+        topic,
+        partition,
+    } = command
+    else {
+        return Ok(());
+    };
+    match (retry, skip) {
+        (Some(key), None) => {
+            order_parked(api, &name, "retry", &key, base64, topic, partition).await
+        }
+        (None, Some(key)) => order_parked(api, &name, "skip", &key, base64, topic, partition).await,
+        _ => parked(api, json, &name).await,
+    }
+}
+
+async fn order_parked(
+    api: &Api,
+    name: &str,
+    what: &str,
+    key: &str,
+    base64: bool,
+    topic: Option<String>,
+    partition: Option<i32>,
+) -> anyhow::Result<()> {
+    let mut body = if base64 {
+        json!({ "key_base64": key })
+    } else {
+        json!({ "key": key })
+    };
+    if let Some(t) = topic {
+        body["topic"] = json!(t);
+    }
+    if let Some(p) = partition {
+        body["partition"] = json!(p);
+    }
+    let path = format!("/connectors/{}/parked/{what}", segment(name));
+    let answer = api.call(Method::POST, &path, Some(&body)).await?;
+    println!("{}", text(&answer["message"]));
     Ok(())
 }
 

@@ -64,19 +64,14 @@ pub(super) async fn run(path: &Path, shutdown: CancellationToken) -> anyhow::Res
     let metrics = Arc::new(Metrics::new());
     let status = ServiceStatus::new(&config.name, config.connector_id.as_str(), config.tasks_max)
         .failures_to(metrics.connector_failed.clone());
-    let telemetry = pipeline::Telemetry {
-        metrics,
-        status: Arc::new(status),
-        tracer: crate::otel::tracer(),
-        events: Arc::default(),
-    };
+    let telemetry = pipeline::Telemetry::of(metrics, Arc::new(status));
     let http_stop = CancellationToken::new();
     if let Some(addr) = config.service.http_listener {
         let bound = match http::serve(
             addr,
             telemetry.status.clone(),
             telemetry.metrics.clone(),
-            http::Shown::of(&config, telemetry.events.clone()),
+            http::Shown::of(&config, &telemetry),
             http_stop.clone(),
         )
         .await

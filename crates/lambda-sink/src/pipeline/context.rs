@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::error;
 
 use super::limit::Limiter;
-use super::parking::Parking;
+use super::parking::{Orders, Parking};
 use super::ports::{Lambda, Outcomes, ParkedStore, Schemas};
 use crate::events::Events;
 use crate::metrics::Metrics;
@@ -21,7 +21,8 @@ use crate::otel::Tracer;
 use crate::status::ServiceStatus;
 use crate::sync::lock;
 
-/// What the pipeline reports to the HTTP endpoint.
+/// What the pipeline reports to the HTTP endpoint (and the orders it
+/// takes from there).
 #[derive(Clone)]
 pub struct Telemetry {
     /// Prometheus metrics.
@@ -32,6 +33,23 @@ pub struct Telemetry {
     pub tracer: Option<Tracer>,
     /// The connector's event log.
     pub events: Arc<Events>,
+    /// The operator's orders for its parked keys (retry now, skip).
+    pub orders: Orders,
+}
+
+impl Telemetry {
+    /// Reporting to `metrics` and `status`, with traces as the process's
+    /// OpenTelemetry settings say, an event log of its own and no orders
+    /// but its own.
+    pub fn of(metrics: Arc<Metrics>, status: Arc<ServiceStatus>) -> Self {
+        Self {
+            metrics,
+            status,
+            tracer: crate::otel::tracer(),
+            events: Arc::default(),
+            orders: Orders::default(),
+        }
+    }
 }
 
 /// Why a worker stopped taking records.
@@ -65,6 +83,8 @@ pub(crate) struct Context {
     pub(crate) events: Arc<Events>,
     /// Present when keys are parked (`aws.lambda.on.key.failure=park`).
     pub(crate) parking: Option<Parking>,
+    /// The operator's orders for parked keys.
+    pub(crate) orders: Orders,
 }
 
 impl Context {
@@ -103,6 +123,7 @@ impl Context {
             status: telemetry.status,
             tracer: telemetry.tracer,
             events: telemetry.events,
+            orders: telemetry.orders,
         }
     }
 

@@ -55,4 +55,5 @@ mod watch;
 
 pub use connector::{RunError, run};
 pub use context::Telemetry;
+pub use parking::Orders;
 pub use replay::replay;

@@ -43,7 +43,7 @@ use super::inbox::Inbox;
 use super::invoke::Invoker;
 use super::limit::Permit;
 use super::park::{self, NewlyParked, ReleaseEnd};
-use super::parking::Parking;
+use super::parking::{Order, Parking};
 use super::ports::Offsets;
 use super::route::{Mode, Router};
 use crate::clock::Ticking;
@@ -228,6 +228,10 @@ impl Schedule {
     /// scheduler allows and every release of a parked key that is due, and
     /// on a stop or failure (which stops the connector at once) wait for
     /// the batches in flight.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one select over every source of work (records, finished batches, lingering, releases due, slots, orders); its arms are easier to check side by side"
+    )]
     async fn schedule(&self, mut inbox: Inbox, mut queue: Scheduler<Queued>, parked: &mut Parked) {
         let lambda = &self.ctx.config.lambda;
         let (slots, linger) = (lambda.max_in_flight_per_partition, lambda.linger);
@@ -237,6 +241,8 @@ impl Schedule {
         let mut stopping = false;
         // An in-flight slot taken while a batch to invoke waited for one.
         let mut held = None;
+        let mut orders = self.ctx.orders.follow();
+        let parking = self.ctx.parking.is_some();
         loop {
             let mut linger_until = None;
             let mut waiting = false;
@@ -302,6 +308,9 @@ impl Schedule {
                 }
                 () = sleep_until(linger_until), if linger_until.is_some() => {}
                 () = sleep_until(release_at), if release_at.is_some() => {}
+                () = orders.changed(), if parking && !stopping => {
+                    self.carry_out(&orders.new_orders(), &queue, parked);
+                }
                 record = inbox.recv(), if room => match record {
                     Some(record) => {
                         if let Err(halt) = self.take_in(&mut queue, record, &mut inbox, ahead).await {
@@ -310,6 +319,39 @@ impl Schedule {
                     }
                     None => open = false,
                 },
+            }
+        }
+    }
+
+    /// Carries out the operator's `orders` for keys parked in this
+    /// partition: each such key is due now (a skip resolves its records
+    /// as failed, without an invocation); the loop starts its release.
+    fn carry_out(&self, orders: &[Order], queue: &Scheduler<Queued>, parked: &mut Parked) {
+        let now = self.clock.now_ms();
+        for order in orders {
+            if order.topic != *self.tp.topic || order.partition != self.tp.partition {
+                continue;
+            }
+            let Some(lane) = queue.lane(Some(&order.key)) else {
+                continue;
+            };
+            if parked.expedite(lane, now, order.skip) {
+                let (event, what) = if order.skip {
+                    (
+                        "key_skip_ordered",
+                        "skipped on request: its parked records are resolved as failed now, without an invocation",
+                    )
+                } else {
+                    ("key_retry_ordered", "retried now on request")
+                };
+                self.ctx.events.record(
+                    Event::new(
+                        Level::Info,
+                        event,
+                        format!("key {} {what}", park::key_text(Some(&order.key))),
+                    )
+                    .partition(&self.tp.topic, self.tp.partition),
+                );
             }
         }
     }

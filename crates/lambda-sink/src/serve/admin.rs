@@ -36,7 +36,9 @@ use lambda_sink_core::connect::status::{InstanceReport, State as Run, cluster_ta
 use lambda_sink_core::connect::submit;
 use serde_json::Value;
 
+use crate::http::OrderError;
 use crate::lambda::{self, RegionSources};
+use lambda_sink_core::park_orders::{KeyOrder, KeyRequest};
 
 /// Why an administrative request was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -434,6 +436,10 @@ impl Admin {
                     name: name_(),
                     id: None,
                 }),
+            e.park_order.is_some().then(|| ConfigRecord::ParkOrder {
+                name: name_(),
+                order: None,
+            }),
         ];
         for record in own.into_iter().flatten() {
             self.log.write(record).await?;
@@ -523,6 +529,45 @@ impl Admin {
         crate::http::parked(crate::http::parked_reader(&config))
             .await
             .map_err(|e| AdminError::Unavailable(e.to_string()))
+    }
+
+    /// Orders connector `name`'s parked key `request` retried now (or,
+    /// with `skip`, its parked records resolved as failed): written for
+    /// every worker, the one holding each place carries it out. The
+    /// answer: what was ordered of which places.
+    ///
+    /// # Errors
+    /// `NotFound` (the connector, or the key not parked); `Invalid` when
+    /// it does not park keys; `Unavailable`.
+    pub async fn order_parked(
+        &self,
+        name: &str,
+        request: &KeyRequest,
+        skip: bool,
+        id: String,
+    ) -> Result<Value, AdminError> {
+        let entry = self.connector(name)?;
+        let config = self.validated(&entry).await?;
+        let places = crate::http::ordered_places(crate::http::parked_reader(&config), request)
+            .await
+            .map_err(|e| match e {
+                OrderError::NotParking => AdminError::Invalid(e.to_string()),
+                OrderError::NotParked(_) => AdminError::NotFound(e.to_string()),
+                OrderError::Unavailable(_) => AdminError::Unavailable(e.to_string()),
+            })?;
+        let order = KeyOrder {
+            id,
+            key: request.key.clone(),
+            places: places.clone(),
+            skip,
+        };
+        self.log
+            .write(ConfigRecord::ParkOrder {
+                name: name.to_string(),
+                order: Some(order),
+            })
+            .await?;
+        Ok(crate::http::order_answer(request, &places, skip))
     }
 
     /// Records what DLQ redrives of connector `name` did so far (its

@@ -32,7 +32,7 @@ use super::hosted::Hosted;
 use super::node::Node;
 use crate::events::Events;
 use crate::metrics::Metrics;
-use crate::pipeline::{self, RunError, Telemetry};
+use crate::pipeline::{self, Orders, RunError, Telemetry};
 use crate::status::ServiceStatus;
 use crate::sync::lock;
 use lambda_sink_core::Invalid;
@@ -146,13 +146,14 @@ fn start(
     let events = Arc::new(Events::published(
         worker.events.publisher(name, &worker.worker_id),
     ));
+    let orders = Orders::default();
     let (w, n, s) = (worker.clone(), name.to_string(), status.clone());
     let (m, e) = (metrics.clone(), events.clone());
     let join = tokio::spawn(async move {
         if let Some(p) = predecessor {
             let _ = p.await;
         }
-        supervise(w, n, rx, s, (m, e)).await;
+        supervise(w, n, rx, s, (m, e, orders)).await;
     });
     Hosted {
         desired,
@@ -218,6 +219,7 @@ struct Supervised {
     slot: Arc<Mutex<Arc<ServiceStatus>>>,
     metrics: Arc<Metrics>,
     events: Arc<Events>,
+    orders: Orders,
 }
 
 impl Supervised {
@@ -244,7 +246,7 @@ async fn supervise(
     name: String,
     desired: watch::Receiver<Option<ConnectorEntry>>,
     slot: Arc<Mutex<Arc<ServiceStatus>>>,
-    (metrics, events): (Arc<Metrics>, Arc<Events>),
+    (metrics, events, orders): (Arc<Metrics>, Arc<Events>, Orders),
 ) {
     let placed = worker.placement.owned();
     let mut s = Supervised {
@@ -255,6 +257,7 @@ async fn supervise(
         slot,
         metrics,
         events,
+        orders,
     };
     let mut last: Option<(TargetState, BTreeSet<usize>)> = None;
     // The group to delete when the connector is deleted.
@@ -364,6 +367,7 @@ async fn run(
         status: status.clone(),
         tracer: crate::otel::tracer(),
         events: s.events.clone(),
+        orders: s.orders.clone(),
     };
     let span = tracing::info_span!("connector", name = %status.name());
     let ids: Vec<usize> = tasks.iter().copied().collect();
@@ -404,6 +408,13 @@ async fn run(
                     if next.topics_resets != seen.topics_resets {
                         status.reset_topics();
                         worker.host.changed.notify_one();
+                    }
+                    if next.park_order != seen.park_order
+                        && let Some(order) = &next.park_order
+                    {
+                        for (topic, partition) in &order.places {
+                            s.orders.give(topic, *partition, order.key.clone(), order.skip);
+                        }
                     }
                     *seen = next;
                 }
@@ -560,6 +571,7 @@ mod tests {
             }),
             replays: Vec::new(),
             cancel_replay: None,
+            park_order: None,
         }
     }
 

@@ -236,12 +236,10 @@ async fn redrive(
     let (records, skipped) = originals(dead);
     let redriven = records.len();
     let metrics = Arc::new(Metrics::new());
-    let telemetry = Telemetry {
-        metrics: metrics.clone(),
-        status: Arc::new(ServiceStatus::new(name, config.connector_id.as_str(), 0)),
-        tracer: crate::otel::tracer(),
-        events: Arc::default(),
-    };
+    let telemetry = Telemetry::of(
+        metrics.clone(),
+        Arc::new(ServiceStatus::new(name, config.connector_id.as_str(), 0)),
+    );
     if !records.is_empty() {
         pipeline::replay(
             config,

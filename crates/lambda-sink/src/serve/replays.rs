@@ -125,12 +125,10 @@ async fn replay(
         .map_err(|e| Error::new(Fault::Setup, e.to_string()))?;
     let reader = Arc::new(Reader::new(config, group, &job.topic, &job.ranges)?);
     let metrics = Arc::new(Metrics::new());
-    let telemetry = Telemetry {
-        metrics: metrics.clone(),
-        status: Arc::new(ServiceStatus::new(name, config.connector_id.as_str(), 0)),
-        tracer: crate::otel::tracer(),
-        events: Arc::default(),
-    };
+    let telemetry = Telemetry::of(
+        metrics.clone(),
+        Arc::new(ServiceStatus::new(name, config.connector_id.as_str(), 0)),
+    );
     let tag = (replays::HEADER.to_string(), job.id.clone().into_bytes());
     while !job.finished_reading() && !cancel.is_cancelled() {
         let (r, ranges) = (reader.clone(), job.ranges.clone());

@@ -3,7 +3,8 @@
 // worker, a connector parking failed keys (aws.lambda.on.key.failure=park)
 // with one key whose records always fail, and a connector that does not
 // park keys. The first's page lists the key with its records, partition,
-// offsets, age and reason; the second's shows no parked-keys section.
+// offsets, age and reason, orders it retried (an event says so) and then
+// skipped (it leaves the list); the second's shows no parked-keys section.
 // (browser.js runs it: "done" at the end, a non-zero exit with the reason
 // on the first failed check.)
 "use strict";
@@ -36,6 +37,16 @@ run(TIMEOUT, async (page) => {
     await row.evaluate((n) => n.scrollIntoView({ block: "center" }));
     await page.screenshot({ path: path.join(SHOTS, "console-parked.png"), fullPage: false });
   }
+
+  step("Retry now is ordered (the key fails again and stays parked)");
+  await row.locator('[data-testid="retry-key"]').click();
+  await page.locator('[data-testid="parked-ordered"]', { hasText: "key poisoned ordered: it is retried now" }).waitFor();
+  await page.locator('[data-event="key_retry_ordered"]').waitFor();
+
+  step("Skip resolves its records without invoking them: the key is no longer listed");
+  await page.locator('[data-testid="parked"] tr[data-key="poisoned"] [data-testid="skip-key"]').click();
+  await page.locator('[data-testid="parked-ordered"]', { hasText: "key poisoned ordered: its parked records are resolved as failed" }).waitFor();
+  await page.locator('[data-testid="parked-empty"]').waitFor();
 
   step("a connector that does not park keys shows no such section");
   await page.goto(URL + "/console#/connector/" + encodeURIComponent(PLAIN));

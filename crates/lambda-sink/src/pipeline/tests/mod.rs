@@ -136,6 +136,7 @@ impl Setup {
             status: Arc::new(ServiceStatus::new("component", "component", 1)),
             tracer: self.tracer,
             events: Arc::default(),
+            orders: crate::pipeline::Orders::default(),
         };
         let ctx = Arc::new(Context::new(
             self.config,

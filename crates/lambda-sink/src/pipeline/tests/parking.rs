@@ -29,7 +29,12 @@ const PARKING: [(&str, &str); 8] = [
 ];
 
 fn setup(extra: &[(&str, &str)], sick: Arc<AtomicBool>, fails: fn(&str, i64) -> bool) -> Setup {
-    let mut props = PARKING.to_vec();
+    // `extra` over the defaults.
+    let mut props: Vec<(&str, &str)> = PARKING
+        .iter()
+        .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
+        .copied()
+        .collect();
     props.extend_from_slice(extra);
     Setup::new(&props, move |_, call: &Call| {
         let failing = sick.load(Ordering::SeqCst)
@@ -577,4 +582,55 @@ mod property {
             check(&keys, &poisoned, &latencies, crash_after_ms)?;
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_operators_order_retries_a_parked_key_now_or_skips_it() {
+    // Retries an hour apart: only an order brings them sooner.
+    let slow = [
+        ("aws.lambda.park.retry.backoff.ms", "3600000"),
+        ("aws.lambda.park.retry.backoff.max.ms", "3600000"),
+    ];
+    let sick = Arc::new(AtomicBool::new(true));
+    let h = setup(&slow, sick.clone(), |key, _| key == "a" || key == "b").start();
+    h.deliver(abc(0, 9));
+    h.stored(0, 9).await;
+    let mut parked = of_key(0, 9);
+    parked.extend(of_key(1, 9));
+    parked.sort_unstable();
+    assert_eq!(h.parked_now(), parked);
+    // An order for another partition, or a key not parked, does nothing.
+    h.ctx.orders.give(TOPIC, 1, b"a".to_vec(), false);
+    h.ctx.orders.give(TOPIC, 0, b"c".to_vec(), false);
+    h.idle().await;
+    assert_eq!(h.parked_now(), parked);
+    // Retried now: with the function well again, a is released, in order,
+    // an hour before its retry was due.
+    sick.store(false, Ordering::SeqCst);
+    h.ctx.orders.give(TOPIC, 0, b"a".to_vec(), false);
+    h.until("a released", |h| h.parked_now() == of_key(1, 9))
+        .await;
+    assert_eq!(h.successes_of_a(), of_key(0, 9));
+    // Skipped: b's records are resolved as failed (the error topic, as
+    // behavior.on.error=log says) without being invoked again.
+    let b_calls = h.invoked_by_key()["b"].len();
+    h.ctx.orders.give(TOPIC, 0, b"b".to_vec(), true);
+    h.until("b released", |h| h.parked_now().is_empty()).await;
+    assert_eq!(
+        h.invoked_by_key()["b"].len(),
+        b_calls,
+        "a skip invokes nothing"
+    );
+    let errors: Vec<i64> = h
+        .sent("error-component")
+        .iter()
+        .filter_map(fakes::input_offset)
+        .collect();
+    assert_eq!(errors, of_key(1, 9));
+    let told = h.events(Level::Info);
+    for event in ["key_retry_ordered", "key_skip_ordered"] {
+        assert!(told.contains(&event.to_string()), "{event}: {told:?}");
+    }
+    h.drain(Release::Shutdown).await;
+    assert_eq!(h.failure(), None);
 }

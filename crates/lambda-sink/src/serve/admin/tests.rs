@@ -729,15 +729,12 @@ async fn kafka_away_is_unavailable_and_changes_nothing() {
 async fn a_replay_job_starts_once_per_connector_and_is_cancelled_while_it_runs() {
     let w = World::new();
     w.created("u").await;
-    let found = |at: Option<i64>| {
-        vec![Found {
-            topic: "orders".into(),
-            partition: 0,
-            at,
-            end: 50,
-        }]
-    };
-    *lock(&w.groups.found) = found(Some(10));
+    *lock(&w.groups.found) = vec![Found {
+        topic: "orders".into(),
+        partition: 0,
+        at: Some(10),
+        end: 50,
+    }];
     let request = |body: Value| replays::Request::parse(&body).unwrap();
     w.report("w1:8083", "u", State::Running, &[0]);
     let (job, _) = w
@@ -795,6 +792,30 @@ async fn a_replay_job_starts_once_per_connector_and_is_cancelled_while_it_runs()
         shown.iter().map(|j| j["state"].clone()).collect::<Vec<_>>(),
         vec![json!("interrupted"), json!("done")]
     );
+    // Deleted: its jobs and its cancel request go too.
+    w.admin.delete("u").await.unwrap();
+    let last: Vec<String> = lock(&w.log.written)
+        .iter()
+        .rev()
+        .take(4)
+        .map(|r| r.encode().0)
+        .collect();
+    for key in ["replays-u", "replay-cancel-u"] {
+        assert!(last.iter().any(|k| k == key), "{key} removed: {last:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_replay_job_is_refused_for_what_the_connector_cannot_replay() {
+    let w = World::new();
+    w.created("u").await;
+    *lock(&w.groups.found) = vec![Found {
+        topic: "orders".into(),
+        partition: 0,
+        at: Some(10),
+        end: 50,
+    }];
+    let request = |body: Value| replays::Request::parse(&body).unwrap();
     // Refused: a topic it does not consume, a partition it lacks, a window
     // that ends before it starts.
     for (body, wanted) in [
@@ -827,15 +848,4 @@ async fn a_replay_job_starts_once_per_connector_and_is_cancelled_while_it_runs()
             .unwrap_err(),
     );
     assert!(m.contains("has no partitions"), "{m}");
-    // Deleted: its jobs and its cancel request go too.
-    w.admin.delete("u").await.unwrap();
-    let last: Vec<String> = lock(&w.log.written)
-        .iter()
-        .rev()
-        .take(4)
-        .map(|r| r.encode().0)
-        .collect();
-    for key in ["replays-u", "replay-cancel-u"] {
-        assert!(last.iter().any(|k| k == key), "{key} removed: {last:?}");
-    }
 }

@@ -16,6 +16,7 @@ use lambda_sink_core::connect::records::{ConnectorEntry, TargetState};
 use lambda_sink_core::connect::status::{
     State as Run, active_topics, connector_state_info, task_state,
 };
+use lambda_sink_core::park_orders::KeyRequest;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ApiResult, parse_body};
@@ -36,6 +37,8 @@ pub(super) fn routes() -> Router<Arc<Node>> {
         .route("/connectors/{name}/status", get(status))
         .route("/connectors/{name}/events", get(events))
         .route("/connectors/{name}/parked", get(parked))
+        .route("/connectors/{name}/parked/retry", post(retry_parked))
+        .route("/connectors/{name}/parked/skip", post(skip_parked))
         .route("/connectors/{name}/tasks", get(tasks))
         .route("/connectors/{name}/tasks-config", get(tasks_config))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
@@ -253,6 +256,31 @@ async fn events(
 
 async fn parked(State(w): Shared, Path(name): Path<String>) -> ApiResult<Response> {
     Ok(axum::Json(w.admin.parked(&name).await?).into_response())
+}
+
+async fn retry_parked(
+    State(w): Shared,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    order_parked(&w, &name, &body, false).await
+}
+
+async fn skip_parked(
+    State(w): Shared,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    order_parked(&w, &name, &body, true).await
+}
+
+/// An operator's order for a parked key: 202 once every worker can see it.
+async fn order_parked(w: &Node, name: &str, body: &[u8], skip: bool) -> ApiResult<Response> {
+    w.admin.connector(name)?;
+    let request = KeyRequest::parse(&parse_body(body)?).map_err(ApiError::bad_request)?;
+    let id = format!("{}-{}", crate::clock::epoch_ms(), w.worker_id);
+    let answer = w.admin.order_parked(name, &request, skip, id).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(answer)).into_response())
 }
 
 /// A task's config as Connect shows it: the connector's, plus the class.

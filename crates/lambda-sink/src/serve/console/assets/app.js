@@ -466,18 +466,23 @@ function timeline(answer) {
 }
 
 // ── Parked keys (aws.lambda.on.key.failure=park) ────────────────────────
-function parkedTable(answer) {
+// `order` sends "retry" or "skip" for a row's key.
+function parkedTable(answer, order) {
   const keys = (answer && answer.parked) || [];
   if (!keys.length) return el("p", { class: "muted", "data-testid": "parked-empty", text: "No key is parked." });
+  const button = (k, what, label, title) => el("button", { type: "button", "data-testid": what + "-key", title,
+    on: { click: () => order(what, { key_base64: k.key_base64, topic: k.topic, partition: k.partition }) } }, label);
   return el("table", { "data-testid": "parked" },
-    el("thead", {}, el("tr", {}, ["Key", "Partition", "Records", "Offsets", "Parked for", "Why"].map((h) => el("th", { text: h })))),
+    el("thead", {}, el("tr", {}, ["Key", "Partition", "Records", "Offsets", "Parked for", "Why", ""].map((h) => el("th", { text: h })))),
     el("tbody", {}, keys.map((k) => el("tr", { "data-key": k.key === null ? k.key_base64 : k.key },
       el("td", {}, k.key === null ? el("code", { title: "base64", text: k.key_base64 }) : el("code", { text: k.key })),
       el("td", { text: k.topic + "-" + k.partition }),
       el("td", { text: String(k.records) }),
       el("td", { text: k.first_offset === k.last_offset ? String(k.first_offset) : k.first_offset + "–" + k.last_offset }),
       el("td", { text: seconds(k.age_ms / 1000) }),
-      el("td", { class: "reason", text: k.reason })))));
+      el("td", { class: "reason", text: k.reason }),
+      el("td", {}, button(k, "retry", "Retry now", "Invoke its parked records now, in order"), " ",
+        button(k, "skip", "Skip", "Resolve its parked records as failed (DLQ, or as behavior.on.error says), without invoking them"))))));
 }
 
 // ── Moving in time and replay jobs (serve's own endpoints) ──────────────
@@ -556,6 +561,21 @@ function detailPage(name) {
   // refresh (the parked topic is read whole each time).
   const parking = el("section", { class: "parked", hidden: true }, el("h2", { text: "Parked keys" }), parked);
   let refreshes = 0;
+  const ordered = el("p", { class: "muted", "data-testid": "parked-ordered" });
+  parking.append(ordered);
+  const order = async (what, body) => {
+    try { ordered.textContent = (await api("POST", "/connectors/" + path(name) + "/parked/" + what, body)).message; }
+    catch (e) { ordered.textContent = e.message; }
+    refreshes = 0; // read the parked topic again at the next refresh
+  };
+  const loadParked = async () => {
+    try {
+      const keys = await api("GET", "/connectors/" + path(name) + "/parked");
+      parking.hidden = !keys.parking;
+      parking.dataset.loaded = "true";
+      parked.replaceChildren(parkedTable(keys, order));
+    } catch (e) { parked.replaceChildren(el("p", { class: "error", text: e.message })); }
+  };
   const travel = timeTravel(name);
   const events = el("div");
   const level = el("select", { "data-testid": "events-level", "aria-label": "Lowest level shown" },
@@ -579,14 +599,7 @@ function detailPage(name) {
     } catch (e) { head.replaceChildren(el("h1", { text: name }), el("span", { class: "error", text: e.message })); return; }
     events.replaceChildren(timeline(log));
     travel.load();
-    if (refreshes++ % 5 === 0) {
-      try {
-        const keys = await api("GET", "/connectors/" + path(name) + "/parked");
-        parking.hidden = !keys.parking;
-        parking.dataset.loaded = "true";
-        parked.replaceChildren(parkedTable(keys));
-      } catch (e) { parked.replaceChildren(el("p", { class: "error", text: e.message })); }
-    }
+    if (refreshes++ % 5 === 0) await loadParked();
     head.replaceChildren(el("h1", { text: name }), badge(status.connector.state), actions(name, status.connector.state));
     if (status.connector.trace) head.append(el("pre", { class: "trace", "data-testid": "trace", text: status.connector.trace }));
     tasks.replaceChildren(...status.tasks.map((t) => el("tr", {},
