@@ -375,6 +375,11 @@ impl Parked {
         self.keys.values().map(|k| k.records.len()).sum()
     }
 
+    /// When its longest-parked key was parked (epoch ms), if any is.
+    pub fn oldest(&self) -> Option<i64> {
+        self.keys.values().map(|k| k.parked_at).min()
+    }
+
     /// Whether a record at `offset` of `lane` is parked already (it was
     /// consumed again after a crash).
     pub fn holds(&self, lane: Lane, offset: i64) -> bool {

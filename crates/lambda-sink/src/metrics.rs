@@ -110,6 +110,9 @@ pub struct Metrics {
     pub parked_keys: Gauge,
     /// Records parked by this instance.
     pub parked_records: Gauge,
+    /// When this instance's longest-parked key was parked (epoch
+    /// seconds; 0 when none is).
+    pub parked_oldest_timestamp: Gauge,
     /// Releases of parked keys' records, by result (`released`, `failed`,
     /// `gave_up`).
     pub park_releases: Family<ResultLabel, Counter>,
@@ -169,6 +172,7 @@ impl Metrics {
             connector_failed: Gauge::default(),
             parked_keys: Gauge::default(),
             parked_records: Gauge::default(),
+            parked_oldest_timestamp: Gauge::default(),
             park_releases: Family::default(),
             consumer_lag: Family::default(),
             committed_offset: Family::default(),
@@ -280,6 +284,11 @@ impl Metrics {
                 "parked_records",
                 "Records of parked keys waiting in the parked topic, on this instance",
                 Box::new(self.parked_records.clone()),
+            ),
+            (
+                "parked_oldest_timestamp_seconds",
+                "When the longest-parked key on this instance was parked, in seconds since the epoch (0 when none is): alert on time() minus it",
+                Box::new(self.parked_oldest_timestamp.clone()),
             ),
             (
                 "park_releases",

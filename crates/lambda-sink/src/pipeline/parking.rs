@@ -5,12 +5,14 @@
 //! operator's orders for parked keys ([`Orders`]: retry now, skip). The
 //! workers' own part is [`park`](super::park).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
 use lambda_sink_core::config::Park;
 use lambda_sink_core::park::{self as rules, Refused, RetryPolicy};
+use lambda_sink_core::record::TopicPartition;
 
 use super::ports::ParkedStore;
 use crate::metrics::{Metrics, ResultLabel};
@@ -27,6 +29,8 @@ pub(crate) struct Parking {
     pub(super) max: (usize, usize),
     /// Keys and records parked now.
     held: Mutex<(usize, usize)>,
+    /// When each partition's longest-parked key was parked (epoch ms).
+    oldest: Mutex<HashMap<TopicPartition, i64>>,
     metrics: Arc<Metrics>,
 }
 
@@ -44,6 +48,7 @@ impl Parking {
             },
             max: (park.max_keys, park.max_records),
             held: Mutex::new((0, 0)),
+            oldest: Mutex::default(),
             metrics,
         }
     }
@@ -82,6 +87,18 @@ impl Parking {
         self.metrics
             .parked_records
             .set(i64::try_from(records).unwrap_or(i64::MAX));
+    }
+
+    /// Notes when `tp`'s longest-parked key was parked (`None`: none is,
+    /// or the partition left this process), for the instance's oldest.
+    pub(super) fn oldest(&self, tp: &TopicPartition, parked_at: Option<i64>) {
+        let mut oldest = lock(&self.oldest);
+        match parked_at {
+            Some(at) => oldest.insert(tp.clone(), at),
+            None => oldest.remove(tp),
+        };
+        let seconds = oldest.values().min().map_or(0, |ms| ms / 1000);
+        self.metrics.parked_oldest_timestamp.set(seconds);
     }
 
     /// Counts a release by `result`.

@@ -220,8 +220,10 @@ impl Schedule {
         for (lane, _) in parked.keys() {
             queue.park(*lane);
         }
+        parking.oldest(&self.tp, parked.oldest());
         self.schedule(inbox, queue, &mut parked).await;
         parking.free(parked.keys().count(), parked.records());
+        parking.oldest(&self.tp, None);
     }
 
     /// The scheduling loop: queue delivered records, start every batch the
@@ -405,6 +407,7 @@ impl Schedule {
             done.map_err(|e| Halt::Failed(format!("a batch ended abnormally: {e}")))?;
         let result = match (result, &self.ctx.parking) {
             (Ok(Done::Resolved(newly)), Some(parking)) => {
+                let parking_more = !newly.is_empty();
                 for n in newly {
                     // Parked before the batch lets the lane go: the key's
                     // next records can only go to the parked topic.
@@ -412,10 +415,14 @@ impl Schedule {
                     parked.park(n.lane, n.records, &n.reason, now, &parking.policy);
                     queue.park(n.lane);
                 }
+                if parking_more {
+                    parking.oldest(&self.tp, parked.oldest());
+                }
                 Ok(())
             }
             (Ok(Done::Released(end)), Some(parking)) => {
                 self.released(queue, parked, parking, end);
+                parking.oldest(&self.tp, parked.oldest());
                 Ok(())
             }
             (Ok(_), None) => Ok(()),

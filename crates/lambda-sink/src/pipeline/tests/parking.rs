@@ -178,6 +178,11 @@ async fn a_failing_key_is_parked_while_the_others_flow_then_released_in_order() 
     );
     assert_eq!(h.ctx.metrics.parked_keys.get(), 1);
     assert_eq!(h.ctx.metrics.parked_records.get(), 10);
+    let parked_at = h.ctx.metrics.parked_oldest_timestamp.get();
+    assert!(
+        parked_at > 1_600_000_000,
+        "the oldest parked key's time: {parked_at}"
+    );
     assert!(
         h.sent("error-component").is_empty(),
         "a parked key is not an error"
@@ -214,6 +219,11 @@ async fn a_failing_key_is_parked_while_the_others_flow_then_released_in_order() 
         "a's outcomes, once each, in order"
     );
     assert_eq!(h.ctx.metrics.parked_records.get(), 0);
+    assert_eq!(
+        h.ctx.metrics.parked_oldest_timestamp.get(),
+        0,
+        "nothing parked"
+    );
     // The key flows again: its next record is invoked, not parked.
     h.deliver([keyed(0, 30, Some("a"), "{}")]);
     h.stored(0, 31).await;
