@@ -10,6 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
+use crate::connect::body;
 use crate::invalid;
 use crate::invalid::Invalid;
 use crate::park::ParkedKeyInfo;
@@ -32,15 +33,12 @@ impl KeyRequest {
     /// # Errors
     /// A message naming the field that is wrong.
     pub fn parse(body: &Value) -> Result<Self, Invalid> {
-        let Some(map) = body.as_object() else {
-            return Err(invalid!("the request must be a JSON object naming the key"));
-        };
-        const FIELDS: [&str; 4] = ["key", "key_base64", "topic", "partition"];
-        if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(invalid!(
-                "unknown field {k:?}; give key (text) or key_base64, and optionally topic and partition"
-            ));
-        }
+        let map = body::object(
+            body,
+            "the request must be a JSON object naming the key",
+            &["key", "key_base64", "topic", "partition"],
+            "give key (text) or key_base64, and optionally topic and partition",
+        )?;
         let key = match (map.get("key"), map.get("key_base64")) {
             (Some(Value::String(k)), None) => k.as_bytes().to_vec(),
             (None, Some(Value::String(k))) => B64
@@ -61,12 +59,7 @@ impl KeyRequest {
         };
         let partition = match map.get("partition") {
             None | Some(Value::Null) => None,
-            Some(p) => Some(
-                p.as_i64()
-                    .and_then(|n| i32::try_from(n).ok())
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| invalid!("partition {p} is not a partition number"))?,
-            ),
+            Some(p) => Some(body::partition(p)?),
         };
         Ok(Self {
             key,

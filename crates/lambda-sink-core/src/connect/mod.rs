@@ -15,6 +15,7 @@
 //! * [`submit`] — the rules for a submitted connector config: string
 //!   values, the name, merge patches, hidden secrets, identical configs.
 
+pub(crate) mod body;
 pub mod infos;
 pub mod moves;
 pub mod offsets;

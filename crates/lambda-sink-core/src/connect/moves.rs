@@ -13,6 +13,7 @@
 
 use serde_json::{Value, json};
 
+use super::body;
 use super::offsets::PartitionOffset;
 use crate::{Invalid, invalid};
 
@@ -43,15 +44,12 @@ impl Request {
     /// # Errors
     /// A message naming the field that is wrong.
     pub fn parse(body: &Value) -> Result<Self, Invalid> {
-        let Some(map) = body.as_object() else {
-            return Err(invalid!("the move request must be a JSON object"));
-        };
-        const FIELDS: [&str; 3] = ["timestamp", "topics", "offsets"];
-        if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(invalid!(
-                "unknown field {k:?}; a move takes timestamp (with topics) or offsets"
-            ));
-        }
+        let map = body::object(
+            body,
+            "the move request must be a JSON object",
+            &["timestamp", "topics", "offsets"],
+            "a move takes timestamp (with topics) or offsets",
+        )?;
         let topics = match map.get("topics") {
             None | Some(Value::Null) => None,
             Some(Value::Array(items)) if !items.is_empty() => Some(

@@ -1,6 +1,7 @@
 //! A DLQ redrive request (`POST /connectors/{name}/dlq/redrive`):
 //! which dead letters to replay through the connector.
 
+use super::body;
 use crate::{Invalid, invalid};
 use serde_json::Value;
 
@@ -26,16 +27,13 @@ impl Request {
     /// # Errors
     /// A message naming the field that is wrong.
     pub fn parse(body: &Value) -> Result<Self, Invalid> {
-        let Some(map) = body.as_object() else {
-            return Err(Invalid::new("the redrive request must be a JSON object"));
-        };
         const FIELDS: [&str; 4] = ["partitions", "from_offset", "to_offset", "max_records"];
-        if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(invalid!(
-                "unknown field {k:?}; a redrive takes {}",
-                FIELDS.join(", ")
-            ));
-        }
+        let map = body::object(
+            body,
+            "the redrive request must be a JSON object",
+            &FIELDS,
+            &format!("a redrive takes {}", FIELDS.join(", ")),
+        )?;
         let offset = |k: &str| -> Result<Option<i64>, Invalid> {
             match map.get(k) {
                 None | Some(Value::Null) => Ok(None),
@@ -46,21 +44,7 @@ impl Request {
                     .ok_or_else(|| invalid!("{k} must be a whole number, 0 or more")),
             }
         };
-        let partitions = match map.get("partitions") {
-            None | Some(Value::Null) => None,
-            Some(Value::Array(items)) => Some(
-                items
-                    .iter()
-                    .map(|p| {
-                        p.as_i64()
-                            .and_then(|n| i32::try_from(n).ok())
-                            .filter(|n| *n >= 0)
-                            .ok_or_else(|| invalid!("partition {p} is not a partition number"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-            Some(other) => return Err(invalid!("partitions must be a list, not {other}")),
-        };
+        let partitions = body::partitions(map, "partitions", true)?;
         let max_records = match map.get("max_records") {
             None | Some(Value::Null) => MAX_RECORDS,
             Some(v) => v

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde_json::{Value, json};
 
+use super::body;
 use super::moves::{Found, parse_time};
 use crate::{Invalid, invalid};
 
@@ -43,16 +44,13 @@ impl Request {
     /// # Errors
     /// A message naming the field that is wrong.
     pub fn parse(body: &Value) -> Result<Self, Invalid> {
-        let Some(map) = body.as_object() else {
-            return Err(invalid!("the replay request must be a JSON object"));
-        };
         const FIELDS: [&str; 5] = ["topic", "from", "to", "partitions", "key_pattern"];
-        if let Some(k) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(invalid!(
-                "unknown field {k:?}; a replay takes {}",
-                FIELDS.join(", ")
-            ));
-        }
+        let map = body::object(
+            body,
+            "the replay request must be a JSON object",
+            &FIELDS,
+            &format!("a replay takes {}", FIELDS.join(", ")),
+        )?;
         let time = |k: &str| -> Result<Option<i64>, Invalid> {
             match map.get(k) {
                 None | Some(Value::Null) => Ok(None),
@@ -75,23 +73,7 @@ impl Request {
             Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
             Some(other) => return Err(invalid!("topic must be a topic name, not {other}")),
         };
-        let partitions = match map.get("partitions") {
-            None | Some(Value::Null) => None,
-            Some(Value::Array(items)) if !items.is_empty() => Some(
-                items
-                    .iter()
-                    .map(|p| {
-                        p.as_i64()
-                            .and_then(|n| i32::try_from(n).ok())
-                            .filter(|n| *n >= 0)
-                            .ok_or_else(|| invalid!("partition {p} is not a partition number"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-            Some(other) => {
-                return Err(invalid!("partitions must be a non-empty list, not {other}"));
-            }
-        };
+        let partitions = body::partitions(map, "partitions", false)?;
         let key_pattern = match map.get("key_pattern") {
             None | Some(Value::Null) => None,
             Some(Value::String(p)) => {
@@ -206,6 +188,9 @@ pub enum State {
     Cancelled,
     /// Stopped by an error (`error` says which).
     Failed,
+    /// Its worker stopped, restarted or died before the end (a new job
+    /// can take the rest, from its ranges' `next_offset`).
+    Interrupted,
 }
 
 impl State {
@@ -215,13 +200,20 @@ impl State {
             Self::Done => "done",
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        [Self::Running, Self::Done, Self::Cancelled, Self::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            Self::Running,
+            Self::Done,
+            Self::Cancelled,
+            Self::Failed,
+            Self::Interrupted,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -276,10 +268,11 @@ impl Job {
     /// job whose worker is gone is shown `interrupted`).
     pub fn to_json(&self, live: bool) -> Value {
         let state = if self.state == State::Running && !live {
-            "interrupted"
+            State::Interrupted
         } else {
-            self.state.as_str()
-        };
+            self.state
+        }
+        .as_str();
         json!({
             "id": self.id,
             "worker_id": self.worker,
@@ -331,8 +324,6 @@ impl Job {
             .collect::<Result<Vec<_>, Invalid>>()?;
         let state = v["state"]
             .as_str()
-            // Stored while running; `interrupted` is only ever shown.
-            .map(|s| if s == "interrupted" { "running" } else { s })
             .and_then(State::parse)
             .ok_or_else(|| invalid!("a replay job has no valid state"))?;
         let outcomes = v["outcomes"]
@@ -509,8 +500,14 @@ mod tests {
         let j = job("a");
         assert_eq!((j.total(), j.finished_reading()), (5, false));
         assert_eq!(Job::from_json(&j.to_json(true)), Ok(j.clone()));
-        assert_eq!(j.to_json(false)["state"], "interrupted");
-        assert_eq!(Job::from_json(&j.to_json(false)), Ok(j.clone()));
+        assert_eq!(
+            j.to_json(false)["state"],
+            "interrupted",
+            "its worker is gone"
+        );
+        let mut stopped = j.clone();
+        stopped.state = State::Interrupted;
+        assert_eq!(Job::from_json(&stopped.to_json(true)), Ok(stopped));
         let stored = json!({ "jobs": [j.to_json(true)] });
         let mut stored = parse_jobs(&stored).expect("jobs");
         let mut moved = j.clone();

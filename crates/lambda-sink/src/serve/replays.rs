@@ -74,14 +74,11 @@ async fn run(worker: Arc<Node>, name: String, mut job: Job, config: Config) {
     watcher.abort();
     let (state, error) = match result {
         Ok(()) if job.finished_reading() => (State::Done, None),
+        _ if worker.shutdown.is_cancelled() => (State::Interrupted, None),
         Ok(()) | Err(_) if cancel.is_cancelled() => (State::Cancelled, None),
         Ok(()) => (State::Failed, Some("stopped before the end".to_string())),
         Err(e) => (State::Failed, Some(format!("{e:#}"))),
     };
-    if worker.shutdown.is_cancelled() && state != State::Done {
-        // The worker is stopping: the job shows as interrupted.
-        return;
-    }
     job.state = state;
     job.error = error;
     job.finished_at = Some(epoch_ms());
@@ -92,6 +89,26 @@ async fn run(worker: Arc<Node>, name: String, mut job: Job, config: Config) {
         warn!(connector = %name, job = %job.id, error = %e, "cannot delete the replay job's side group");
     }
     info!(connector = %name, job = %job.id, state = ?job.state, read = job.read, "replay job ended");
+}
+
+/// Ends the jobs this worker was running when it last stopped without
+/// recording them (killed): none of them runs now.
+pub(super) async fn interrupted(worker: &Node) {
+    let state = worker.admin.state();
+    for (name, entry) in state.connectors() {
+        for job in entry
+            .replays
+            .iter()
+            .filter(|j| j.state == State::Running && j.worker == worker.worker_id)
+        {
+            let mut ended = job.clone();
+            ended.state = State::Interrupted;
+            ended.finished_at = Some(epoch_ms());
+            if let Err(e) = worker.admin.record_replay(name, &ended).await {
+                warn!(connector = %name, job = %job.id, error = %e, "cannot record a replay job this worker left unfinished");
+            }
+        }
+    }
 }
 
 /// Cancels `cancel` once the config topic asks job `id` of `name` to stop.

@@ -17,6 +17,7 @@ use super::node::Node;
 use super::offsets::KafkaGroups;
 use super::placement::Placement;
 use super::redrive::DlqRedriver;
+use super::replays;
 use super::{host, rest, store};
 use crate::error::{Error, Fault, OrFault};
 use crate::kafka::producer::Producers;
@@ -62,6 +63,7 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
             }
         },
     };
+    replays::interrupted(&worker).await;
     let sampler = tokio::spawn(sample(worker.clone()));
     let reconciling = tokio::spawn(host::reconcile(worker.clone()));
     let moving = tokio::spawn(moves::complete(worker.clone()));
