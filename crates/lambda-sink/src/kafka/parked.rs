@@ -15,7 +15,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{client_config, failed};
+use super::{client_config, failed, fault_of};
 use crate::error::{Error, Fault};
 
 /// How long reading the parked topic to its end may take.
@@ -142,9 +142,7 @@ fn assign_all(consumer: &BaseConsumer, topic: &str) -> Result<BTreeSet<i32>, Err
         .filter(|t| t.error().is_none())
         .flat_map(|t| t.partitions().iter().map(|p| p.id()))
     {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p, TIMEOUT)
-            .map_err(failed(format!("reading the end of {topic}")))?;
+        let (low, high) = watermarks(consumer, topic, p)?;
         if high > low {
             assignment
                 .add_partition_offset(topic, p, Offset::Beginning)
@@ -158,4 +156,25 @@ fn assign_all(consumer: &BaseConsumer, topic: &str) -> Result<BTreeSet<i32>, Err
             .map_err(failed(format!("reading {topic}")))?;
     }
     Ok(open)
+}
+
+/// How soon a partition without a leader yet is asked again.
+const LEADERLESS: Duration = Duration::from_millis(200);
+
+/// `topic`-`p`'s low and high watermarks, asked again while Kafka says it
+/// cannot answer yet (a topic just created has no leader for a moment).
+fn watermarks(consumer: &BaseConsumer, topic: &str, p: i32) -> Result<(i64, i64), Error> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match consumer.fetch_watermarks(topic, p, TIMEOUT) {
+            Ok(marks) => return Ok(marks),
+            Err(e)
+                if fault_of(e.rdkafka_error_code()) == Fault::Unavailable
+                    && Instant::now() + LEADERLESS < deadline =>
+            {
+                std::thread::sleep(LEADERLESS);
+            }
+            Err(e) => return Err(failed(format!("reading the end of {topic}"))(e)),
+        }
+    }
 }
