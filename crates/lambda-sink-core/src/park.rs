@@ -73,6 +73,13 @@ struct Stored {
     headers: Vec<(String, Option<String>)>,
     reason: String,
     parked_at: i64,
+    /// Failed retries of its key when written (0 when it was parked).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    attempts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A record read back from the parked topic.
@@ -84,11 +91,27 @@ pub struct ParkedRecord {
     pub reason: String,
     /// When it was parked (epoch ms).
     pub parked_at: i64,
+    /// Failed retries of its key when it was written (its `reason` is the
+    /// last one's error).
+    pub attempts: u32,
 }
 
 /// The parked topic's value for `record`, parked at `parked_at` because of
 /// `reason`.
 pub fn encode(record: &SourceRecord, reason: &str, parked_at: i64) -> Vec<u8> {
+    encode_retried(record, reason, parked_at, 0)
+}
+
+/// The parked topic's value for `record` (the first of its key still
+/// parked) after `attempts` failed retries, the last because of `reason`:
+/// written over its entry, so that the key's retries outlive its
+/// partition's owner and every worker lists them.
+pub fn encode_retried(
+    record: &SourceRecord,
+    reason: &str,
+    parked_at: i64,
+    attempts: u32,
+) -> Vec<u8> {
     let b64 = |b: &Option<Vec<u8>>| b.as_ref().map(|b| B64.encode(b));
     let stored = Stored {
         topic: record.topic.to_string(),
@@ -105,6 +128,7 @@ pub fn encode(record: &SourceRecord, reason: &str, parked_at: i64) -> Vec<u8> {
             .collect(),
         reason: reason.to_string(),
         parked_at,
+        attempts,
     };
     // A struct of strings and numbers always serializes.
     serde_json::to_vec(&stored).unwrap_or_default()
@@ -143,6 +167,7 @@ pub fn decode(value: &[u8]) -> Result<ParkedRecord, Invalid> {
         },
         reason: s.reason,
         parked_at: s.parked_at,
+        attempts: s.attempts,
     })
 }
 
@@ -166,8 +191,10 @@ pub struct ParkedKeyInfo {
     pub records: usize,
     /// When its first record was parked (epoch ms).
     pub parked_at: i64,
-    /// Why it was parked.
+    /// Why it is parked: its last failure (the retry's, after one).
     pub reason: String,
+    /// Its failed retries so far.
+    pub attempts: u32,
 }
 
 /// The keys parked now, from the parked topic's entries of every partition
@@ -189,6 +216,10 @@ pub fn summarize(
                 k.last_offset = offset;
                 k.records += 1;
                 k.parked_at = k.parked_at.min(p.parked_at);
+                if p.attempts > k.attempts {
+                    k.attempts = p.attempts;
+                    k.reason.clone_from(&p.reason);
+                }
             })
             .or_insert_with(|| ParkedKeyInfo {
                 topic: tp.topic.to_string(),
@@ -200,6 +231,7 @@ pub fn summarize(
                 records: 1,
                 parked_at: p.parked_at,
                 reason: p.reason.clone(),
+                attempts: p.attempts,
             });
     }
     let mut out: Vec<ParkedKeyInfo> = keys.into_values().collect();
@@ -300,6 +332,10 @@ pub struct Release {
     pub last: bool,
     /// Skipped by an operator: resolved as failed without an invocation.
     pub skip: bool,
+    /// The key's failed retries before this release.
+    pub attempts: u32,
+    /// When the key was parked (epoch ms).
+    pub parked_at: i64,
 }
 
 /// What follows a release.
@@ -350,6 +386,11 @@ impl Parked {
                 skip: false,
             });
             k.parked_at = k.parked_at.min(p.parked_at);
+            // Retries counted by earlier owners go on counting.
+            if p.attempts > k.attempts {
+                k.attempts = p.attempts;
+                k.last_error.clone_from(&p.reason);
+            }
             k.records.insert(p.record.offset, p.record);
         }
         parked
@@ -446,6 +487,8 @@ impl Parked {
             records: k.records.values().take(max.max(1)).cloned().collect(),
             last,
             skip: k.skip,
+            attempts: k.attempts,
+            parked_at: k.parked_at,
         })
     }
 
@@ -579,8 +622,13 @@ mod tests {
             let back = decode(&encode(&r, "function error: boom", 99)).unwrap();
             assert_eq!(back.record, r);
             assert_eq!(
-                (back.reason.as_str(), back.parked_at),
-                ("function error: boom", 99)
+                (back.reason.as_str(), back.parked_at, back.attempts),
+                ("function error: boom", 99, 0)
+            );
+            let retried = decode(&encode_retried(&r, "timeout", 99, 2)).unwrap();
+            assert_eq!(
+                (retried.record, retried.reason.as_str(), retried.attempts),
+                (r, "timeout", 2)
             );
         }
         assert!(decode(b"{}").is_err());
@@ -772,6 +820,7 @@ mod tests {
                     record: r,
                     reason: format!("boom {at}"),
                     parked_at: at,
+                    attempts: 0,
                 }),
             )
         };
@@ -814,7 +863,30 @@ mod tests {
                 (3, None, "/wA=", 9, 9, 1, 90),
             ]
         );
-        assert_eq!(summary[1].reason, "boom 50");
+        assert_eq!(
+            (summary[1].reason.as_str(), summary[1].attempts),
+            ("boom 50", 0)
+        );
+        // A key's failed retries, as written over its first entry: the
+        // count and the last error.
+        let mut retried = parked(rec(1, "a"), 50);
+        if let Some(p) = retried.2.as_mut() {
+            p.attempts = 3;
+            p.reason = "timeout".into();
+        }
+        let again = summarize(vec![
+            parked(rec(1, "a"), 50),
+            parked(rec(3, "a"), 60),
+            retried,
+        ]);
+        assert_eq!(
+            (
+                again[0].reason.as_str(),
+                again[0].attempts,
+                again[0].records
+            ),
+            ("timeout", 3, 2)
+        );
     }
 
     #[test]
@@ -826,6 +898,7 @@ mod tests {
                     record: r,
                     reason: "boom".into(),
                     parked_at: at,
+                    attempts: 0,
                 }),
             )
         };
@@ -847,5 +920,27 @@ mod tests {
         assert_eq!((a.parked_at, a.due_at, a.attempts), (50, 1_000, 0));
         assert!(!p.contains(lane(b"b").unwrap()) && !p.contains(lane(b"c").unwrap()));
         assert_eq!(p.records(), 2);
+        // Retries an earlier owner counted (written over the key's first
+        // entry) go on counting.
+        let retried = ParkedRecord {
+            record: rec(1, "a"),
+            reason: "timeout".into(),
+            parked_at: 50,
+            attempts: 4,
+        };
+        let p = Parked::rebuild(
+            vec![
+                parked(rec(1, "a"), 50),
+                parked(rec(4, "a"), 70),
+                (1, Some(retried)),
+            ],
+            lane,
+            1_000,
+        );
+        let a = p.get(lane(b"a").unwrap()).unwrap();
+        assert_eq!(
+            (a.attempts, a.last_error.as_str(), a.records.len()),
+            (4, "timeout", 2)
+        );
     }
 }

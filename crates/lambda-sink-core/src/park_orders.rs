@@ -160,6 +160,7 @@ mod tests {
             records: 1,
             parked_at: 0,
             reason: String::new(),
+            attempts: 0,
         }
     }
 

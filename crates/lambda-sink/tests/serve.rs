@@ -1833,8 +1833,12 @@ async fn any_worker_lists_a_connectors_parked_keys() {
         .split(" | ")
         .map(str::trim)
         .collect();
-    assert_eq!((row[1], row[2], row[3]), ("1", "k1", "10"), "{out}");
-    assert!(row[6].contains("function error"), "{out}");
+    assert_eq!(
+        (row[1], row[2], row[3], row[6]),
+        ("1", "k1", "10", "0"),
+        "{out}"
+    );
+    assert!(row[7].contains("function error"), "{out}");
     let plain = unique("plain");
     created(&api, &plain, &c.connector(&[])).await;
     let (code, out) = run(

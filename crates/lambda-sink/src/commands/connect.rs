@@ -532,6 +532,7 @@ async fn parked(api: &Api, json: bool, name: &str) -> anyhow::Result<()> {
                     k["records"].to_string(),
                     k["first_offset"].to_string(),
                     format!("{} s", k["age_ms"].as_i64().unwrap_or(0) / 1000),
+                    k["attempts"].to_string(),
                     text(&k["reason"]),
                 ]
             })
@@ -544,6 +545,7 @@ async fn parked(api: &Api, json: bool, name: &str) -> anyhow::Result<()> {
                 "Records",
                 "First Offset",
                 "Parked For",
+                "Retries",
                 "Reason",
             ],
             &rows,

@@ -295,6 +295,19 @@ pub(super) async fn release(
             _ => {}
         }
     }
+    if let (Some(reason), false) = (&end.failed, release.last)
+        && let Some(first) = release
+            .records
+            .iter()
+            .find(|r| !end.resolved.contains(&r.offset))
+    {
+        // Counted where every owner and every worker reads it.
+        let attempts = release.attempts.saturating_add(1);
+        invoker
+            .router()
+            .retried(first, reason, release.parked_at, attempts)
+            .await?;
+    }
     parking.released(match (&end.failed, release.last) {
         (None, _) => "released",
         (Some(_), false) => "failed",

@@ -558,7 +558,7 @@ impl Schedule {
     async fn start_release(
         &self,
         running: &mut JoinSet<Finished>,
-        mut release: Release,
+        release: Release,
         parked: &Parked,
     ) -> Result<(), Halt> {
         let Some(releaser) = self.releaser.clone() else {
@@ -567,8 +567,9 @@ impl Schedule {
         let mut items = Vec::with_capacity(release.records.len());
         if !release.skip {
             // Decoded into the items the release invokes; a skip resolves
-            // the records themselves.
-            let records = std::mem::take(&mut release.records);
+            // the records themselves. The release keeps them too: a failed
+            // one counts its retry over its first record still parked.
+            let records = release.records.clone();
             let mut bytes = 0;
             for record in records {
                 let item = self.decoder.prepare(record).await?;

@@ -120,6 +120,31 @@ impl Router {
             .await
     }
 
+    /// Writes a parked key's failed retries over the entry of its first
+    /// parked record (`attempts`, the last because of `reason`), once
+    /// Kafka has it: its releases' later tombstones come after it.
+    pub(super) async fn retried(
+        &self,
+        first: &SourceRecord,
+        reason: &str,
+        parked_at: i64,
+        attempts: u32,
+    ) -> Result<(), Halt> {
+        let Some(parking) = &self.ctx.parking else {
+            return Err(Halt::Failed("a parked key while parking is off".into()));
+        };
+        let entry = OutcomeRecord {
+            topic: parking.topic.clone(),
+            key: Some(park::entry_key(&self.tp, first.offset)),
+            value: Some(park::encode_retried(first, reason, parked_at, attempts)),
+            headers: Vec::new(),
+            timestamp: None,
+        };
+        self.committer
+            .deliver(&[], Outcome::Parked, vec![entry])
+            .await
+    }
+
     /// Writes what `resolution` says for `records` and hands them to the
     /// committer, or stops the connector.
     pub(super) async fn apply(

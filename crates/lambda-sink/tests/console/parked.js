@@ -31,17 +31,22 @@ run(TIMEOUT, async (page) => {
   assert.equal(cells[2], "3", "all three of its records");
   assert.equal(cells[3], "0–2");
   assert.match(cells[4], /^\d+(\.\d)? s$/, "how long it has been parked: " + cells[4]);
-  assert.match(cells[5], /function error/, "why: " + cells[5]);
+  assert.equal(cells[5], "0", "no retry yet (ten minutes' backoff)");
+  assert.match(cells[6], /function error/, "why: " + cells[6]);
   assert.equal(await page.locator('[data-testid="parked"] tbody tr').count(), 1, "only the failing key");
   if (SHOTS) {
     await row.evaluate((n) => n.scrollIntoView({ block: "center" }));
     await page.screenshot({ path: path.join(SHOTS, "console-parked.png"), fullPage: false });
   }
 
-  step("Retry now is ordered (the key fails again and stays parked)");
+  step("Retry now is ordered (the key fails again, stays parked, and counts one retry)");
   await row.locator('[data-testid="retry-key"]').click();
   await page.locator('[data-testid="parked-ordered"]', { hasText: "key poisoned ordered: it is retried now" }).waitFor();
   await page.locator('[data-event="key_retry_ordered"]').waitFor();
+  await page.waitForFunction(() => {
+    const cell = document.querySelector('[data-testid="parked"] tr[data-key="poisoned"] td:nth-child(6)');
+    return cell && cell.textContent === "1";
+  }, null, { timeout: TIMEOUT });
 
   step("Skip resolves its records without invoking them: the key is no longer listed");
   await page.locator('[data-testid="parked"] tr[data-key="poisoned"] [data-testid="skip-key"]').click();

@@ -94,17 +94,42 @@ impl Harness {
     }
 
     /// The parked topic as written: each input offset's latest entry
-    /// (`true`: parked, `false`: released), and how many parked entries
-    /// were written in all.
+    /// (`true`: parked, `false`: released), and how many records were
+    /// parked in all (entries rewritten to count a failed retry aside).
     fn parked_topic(&self) -> (BTreeMap<i64, bool>, usize) {
         let mut latest = BTreeMap::new();
         let mut written = 0;
         for r in self.sent(PARKED) {
             let (_, offset) = park::parse_entry_key(r.key.as_deref().unwrap()).unwrap();
             latest.insert(offset, r.value.is_some());
-            written += usize::from(r.value.is_some());
+            // Parks, not a failed retry counted over an entry.
+            let parked = r
+                .value
+                .as_deref()
+                .is_some_and(|v| park::decode(v).is_ok_and(|p| p.attempts == 0));
+            written += usize::from(parked);
         }
         (latest, written)
+    }
+
+    /// The parked topic's latest entry for input offset `offset` (of
+    /// partition 0), which must be a parked record.
+    fn latest_entry(&self, offset: i64) -> park::ParkedRecord {
+        let key = park::entry_key(
+            &TopicPartition {
+                topic: Arc::from(TOPIC),
+                partition: 0,
+            },
+            offset,
+        );
+        let sent = self.sent(PARKED);
+        let value = sent
+            .iter()
+            .rev()
+            .find(|r| r.key.as_deref() == Some(key.as_slice()))
+            .and_then(|r| r.value.as_deref())
+            .expect("a parked entry");
+        park::decode(value).unwrap()
     }
 
     fn parked_now(&self) -> Vec<i64> {
@@ -198,6 +223,11 @@ async fn a_failing_key_is_parked_while_the_others_flow_then_released_in_order() 
     })
     .await;
     assert_eq!(h.parked_now(), of_key(0, 30));
+    // Each failed retry is counted over the key's first entry, for its
+    // next owner and the operator's listing.
+    let first = h.latest_entry(0);
+    assert!(first.attempts >= 2, "{first:?}");
+    assert!(first.reason.contains("function error"), "{first:?}");
     // The function recovers: a's records are invoked in offset order and
     // released, the key flows again.
     let before = h.calls().len();

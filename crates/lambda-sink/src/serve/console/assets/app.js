@@ -473,13 +473,14 @@ function parkedTable(answer, order) {
   const button = (k, what, label, title) => el("button", { type: "button", "data-testid": what + "-key", title,
     on: { click: () => order(what, { key_base64: k.key_base64, topic: k.topic, partition: k.partition }) } }, label);
   return el("table", { "data-testid": "parked" },
-    el("thead", {}, el("tr", {}, ["Key", "Partition", "Records", "Offsets", "Parked for", "Why", ""].map((h) => el("th", { text: h })))),
+    el("thead", {}, el("tr", {}, ["Key", "Partition", "Records", "Offsets", "Parked for", "Retries", "Why (last failure)", ""].map((h) => el("th", { text: h })))),
     el("tbody", {}, keys.map((k) => el("tr", { "data-key": k.key === null ? k.key_base64 : k.key },
       el("td", {}, k.key === null ? el("code", { title: "base64", text: k.key_base64 }) : el("code", { text: k.key })),
       el("td", { text: k.topic + "-" + k.partition }),
       el("td", { text: String(k.records) }),
       el("td", { text: k.first_offset === k.last_offset ? String(k.first_offset) : k.first_offset + "–" + k.last_offset }),
       el("td", { text: seconds(k.age_ms / 1000) }),
+      el("td", { text: String(k.attempts) }),
       el("td", { class: "reason", text: k.reason }),
       el("td", {}, button(k, "retry", "Retry now", "Invoke its parked records now, in order"), " ",
         button(k, "skip", "Skip", "Resolve its parked records as failed (DLQ, or as behavior.on.error says), without invoking them"))))));
