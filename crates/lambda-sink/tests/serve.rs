@@ -2306,3 +2306,49 @@ async fn a_replay_job_reinvokes_a_time_range_beside_the_running_connector() {
     let log = worker.log();
     assert!(!log.contains(" WARN "), "no warning:\n{log}");
 }
+
+#[tokio::test]
+async fn a_replay_job_a_killed_worker_left_running_is_interrupted_when_it_comes_back() {
+    let c = Cluster::new("serve-replay-kill", 1).await;
+    // The same address again: the worker comes back under the same id.
+    let [port] = lambda_sink_testkit::free_ports();
+    let listener = format!("http://127.0.0.1:{port}");
+    let mut worker = c.worker(&[("listeners", &listener)]);
+    let api = Api::new(&worker.api_url().await);
+    let name = unique("interrupted");
+    created(&api, &name, &c.connector(&[("aws.lambda.batch.size", "1")])).await;
+    let t = now_ms();
+    let slow: Vec<Produce> = (0..30)
+        .map(|i| Produce {
+            timestamp: Some(t),
+            ..Produce::text(0, "slow", &json!({ "i": i, "sleep_ms": 1000 }).to_string())
+        })
+        .collect();
+    c.s.produce(&c.topic, &slow).await.unwrap();
+    let path = format!("/connectors/{name}/replays");
+    let (code, job) = api
+        .call(Method::POST, &path, Some(&json!({ "from": t })))
+        .await;
+    assert_eq!(
+        (code, job["state"].clone()),
+        (202, json!("running")),
+        "{job}"
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    worker.kill9();
+    let mut again = c.worker(&[("listeners", &listener)]);
+    let api = Api::new(&again.api_url().await);
+    // Live again under the same id, so not inferred from its absence: the
+    // worker recorded at start that it no longer runs the job.
+    let (code, job) = api.get(&format!("{path}/{id}")).await;
+    assert_eq!(
+        (code, job["state"].clone()),
+        (200, json!("interrupted")),
+        "{job}"
+    );
+    let (code, next) = api
+        .call(Method::POST, &path, Some(&json!({ "from": t })))
+        .await;
+    assert_eq!(code, 202, "a new job may start: {next}");
+    assert_eq!(again.stop().await, Some(0), "{}", again.log());
+}
