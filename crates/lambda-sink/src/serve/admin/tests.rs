@@ -725,8 +725,9 @@ async fn kafka_away_is_unavailable_and_changes_nothing() {
     assert!(w.admin.state().get("y").is_none());
 }
 
-#[tokio::test]
-async fn a_replay_job_starts_once_per_connector_and_is_cancelled_while_it_runs() {
+/// Connector "u" on one partition of "orders", whose time lookups find
+/// offset 10 of 50.
+async fn replaying() -> World {
     let w = World::new();
     w.created("u").await;
     *lock(&w.groups.found) = vec![Found {
@@ -735,6 +736,12 @@ async fn a_replay_job_starts_once_per_connector_and_is_cancelled_while_it_runs()
         at: Some(10),
         end: 50,
     }];
+    w
+}
+
+#[tokio::test]
+async fn a_replay_job_starts_once_per_connector_and_is_cancelled_while_it_runs() {
+    let w = replaying().await;
     let request = |body: Value| replays::Request::parse(&body).unwrap();
     w.report("w1:8083", "u", State::Running, &[0]);
     let (job, _) = w
@@ -807,14 +814,7 @@ async fn a_replay_job_starts_once_per_connector_and_is_cancelled_while_it_runs()
 
 #[tokio::test]
 async fn a_replay_job_is_refused_for_what_the_connector_cannot_replay() {
-    let w = World::new();
-    w.created("u").await;
-    *lock(&w.groups.found) = vec![Found {
-        topic: "orders".into(),
-        partition: 0,
-        at: Some(10),
-        end: 50,
-    }];
+    let w = replaying().await;
     let request = |body: Value| replays::Request::parse(&body).unwrap();
     // Refused: a topic it does not consume, a partition it lacks, a window
     // that ends before it starts.
