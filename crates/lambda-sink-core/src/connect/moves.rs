@@ -292,6 +292,16 @@ impl Move {
     }
 }
 
+/// After how long a move still waiting for its group to empty is told
+/// of, once.
+pub const LONG_WAIT_MS: i64 = 15_000;
+
+/// Whether a move requested at `requested_at` has waited long enough at
+/// `now` for an operator to be told why.
+pub fn waited_long(requested_at: i64, now: i64) -> bool {
+    now.saturating_sub(requested_at) >= LONG_WAIT_MS
+}
+
 /// The worker that completes a pending move taken by `requested_by`:
 /// that worker while it is live, else the live worker with the least id
 /// (so exactly one worker acts, and a move outlives the worker that took
@@ -415,6 +425,19 @@ mod tests {
         assert!(!done.pending());
         assert_eq!(Move::from_json(&done.to_json()), Ok(done));
         assert!(Move::from_json(&json!({"id": "x"})).is_err());
+    }
+
+    #[test]
+    fn a_move_waiting_over_fifteen_seconds_is_told_of() {
+        for (now, wanted) in [
+            (1_000, false),
+            (15_999, false),
+            (16_000, true),
+            (90_000, true),
+            (0, false),
+        ] {
+            assert_eq!(waited_long(1_000, now), wanted, "{now}");
+        }
     }
 
     #[test]

@@ -126,9 +126,12 @@ pub(crate) trait Redriver: Send + Sync + 'static {
 pub enum MoveProgress {
     /// No move is pending.
     Nothing,
-    /// A move is pending: its tasks are still leaving the group, or
-    /// another worker completes it.
+    /// A move is pending that another worker completes.
     Waiting,
+    /// This worker completes the pending move, but the connector's group
+    /// still has members (tasks still draining, or a consumer that was
+    /// joining when its task stopped, until Kafka drops it).
+    Busy(Move),
     /// This worker ended it, as shown.
     Ended(Move),
 }
@@ -760,7 +763,7 @@ impl Admin {
             Ok(config) => match self.groups.alter(&config, m.offsets.clone()).await {
                 Ok(()) => m.ended(MoveState::Done, now, None),
                 // Tasks still draining, or Kafka away: later.
-                Err(AdminError::Conflict(_)) => return Ok(MoveProgress::Waiting),
+                Err(AdminError::Conflict(_)) => return Ok(MoveProgress::Busy(m.clone())),
                 Err(e @ AdminError::Unavailable(_)) => return Err(e),
                 Err(e) => m.ended(MoveState::Failed, now, Some(e.to_string())),
             },

@@ -4,15 +4,16 @@
 //! commits its positions once the connector's tasks left its group
 //! ([`super::admin::Admin::complete_move`]), trying again every half
 //! second while tasks drain or Kafka is away; the connector's event log
-//! says how it ended (`moved`, `move_failed`), once, from this worker.
+//! says how it ended (`moved`, `move_failed`), once, from this worker, and
+//! why a move still waits after 15 s (`move_waiting`).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::warn;
-
-use lambda_sink_core::connect::moves::{Move, State};
+use lambda_sink_core::connect::moves::{self, Move, State};
 use lambda_sink_core::journal::{Event, Level};
+use tracing::warn;
 
 use super::admin::MoveProgress;
 use super::node::Node;
@@ -25,6 +26,8 @@ const AGAIN: Duration = Duration::from_millis(500);
 pub(super) async fn complete(worker: Arc<Node>) {
     let mut cluster = worker.configs.watch();
     let mut warned = false;
+    // The moves whose long wait was told of.
+    let mut told: HashSet<String> = HashSet::new();
     loop {
         let pending: Vec<String> = cluster
             .borrow_and_update()
@@ -41,6 +44,16 @@ pub(super) async fn complete(worker: Arc<Node>) {
                 .await
             {
                 Ok(MoveProgress::Waiting) => again = true,
+                Ok(MoveProgress::Busy(m)) => {
+                    again = true;
+                    let now = epoch_ms();
+                    if moves::waited_long(m.requested_at, now)
+                        && told.insert(m.id.clone())
+                        && let Some(events) = worker.host.events(name)
+                    {
+                        events.record(waiting(&m, now));
+                    }
+                }
                 Ok(MoveProgress::Nothing) => {}
                 Ok(MoveProgress::Ended(m)) => {
                     if let Some(events) = worker.host.events(name) {
@@ -71,6 +84,19 @@ pub(super) async fn complete(worker: Arc<Node>) {
             () = retry => {}
         }
     }
+}
+
+/// The event of a move that has waited long for its group to empty.
+fn waiting(m: &Move, now: i64) -> Event {
+    Event::new(
+        Level::Info,
+        "move_waiting",
+        format!(
+            "move {} has waited {} s for the connector's consumer group to empty: a member is still in it — a task still draining, or a consumer that was joining when its task stopped, which Kafka drops after its session.timeout.ms (45 s by default); the move completes by itself then",
+            m.id,
+            now.saturating_sub(m.requested_at) / 1000
+        ),
+    )
 }
 
 /// The event of a move this worker ended.
