@@ -2352,3 +2352,63 @@ async fn a_replay_job_a_killed_worker_left_running_is_interrupted_when_it_comes_
     assert_eq!(code, 202, "a new job may start: {next}");
     assert_eq!(again.stop().await, Some(0), "{}", again.log());
 }
+
+#[tokio::test]
+async fn an_exactly_once_connectors_dead_letters_are_shown_and_redriven() {
+    // Its DLQ is written in transactions: the topic ends in a commit
+    // marker, which no reader is ever given.
+    let w = Cluster::new("serve-eos-dlq", 1).await;
+    let mut worker = w.worker(&[]);
+    let api = Api::new(&worker.api_url().await);
+    let name = unique("eosdlq");
+    let config = w.connector(&[
+        ("input.data.format", "JSON"),
+        ("errors.tolerance", "all"),
+        ("reporter.exactly.once", "true"),
+    ]);
+    created(&api, &name, &config).await;
+    let records: Vec<Produce> = (0..4)
+        .map(|i| Produce::text(0, &format!("k{i}"), &format!("plain text {i}")))
+        .collect();
+    w.s.produce(&w.topic, &records).await.unwrap();
+    w.committed_to_end(&name).await;
+    let dlq = format!("dlq-{name}");
+    assert_eq!(
+        w.s.read_to_end(
+            &dlq,
+            lambda_sink_testkit::kafka::Isolation::Committed,
+            MINUTE
+        )
+        .await
+        .unwrap()
+        .len(),
+        4
+    );
+    // The console's view reads the dead letters to the topic's end.
+    let (code, view) = api
+        .get(&format!("/console/api/connectors/{name}/dlq?limit=10"))
+        .await;
+    assert_eq!(
+        (code, view["records"].as_array().map(Vec::len)),
+        (200, Some(4)),
+        "{view}"
+    );
+    // And a redrive reads them all (failing again, back to the DLQ).
+    let (code, report) = api
+        .call(
+            Method::POST,
+            &format!("/connectors/{name}/dlq/redrive"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(
+        (
+            code,
+            report["read"].clone(),
+            report["outcomes"]["dlq"].clone()
+        ),
+        (200, json!(4), json!(4)),
+        "{report}"
+    );
+    assert_eq!(worker.stop().await, Some(0), "{}", worker.log());
+}

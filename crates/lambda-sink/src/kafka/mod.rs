@@ -8,6 +8,8 @@
 //! * [`transaction`]: outcome records and offsets in one transaction per
 //!   task (`reporter.exactly.once`);
 //! * [`parked`]: reading the parked topic (`aws.lambda.on.key.failure`);
+//! * [`ranges`]: reading offset ranges of a topic (DLQ redrive and view,
+//!   replay jobs);
 //! * [`diagnostics`]: librdkafka's log lines and errors, folded, and the
 //!   refusals (credentials, TLS) that retrying does not heal;
 //! * here: client configs, property checks, the cluster probe and topic
@@ -18,6 +20,7 @@ pub mod diagnostics;
 pub mod parked;
 pub mod polled;
 pub mod producer;
+pub mod ranges;
 pub mod transaction;
 
 use std::collections::BTreeMap;

@@ -20,8 +20,6 @@ use lambda_sink_core::connect::records::ConnectorEntry;
 use lambda_sink_core::record::SourceRecord;
 use lambda_sink_core::route::Outcome;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +29,7 @@ use crate::error::{Error, Fault, OrFault};
 use crate::kafka::client_config;
 use crate::kafka::failed;
 use crate::kafka::producer::Producers;
+use crate::kafka::ranges::{RangeReader, Span};
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::pipeline::{self, Telemetry};
 use crate::status::ServiceStatus;
@@ -117,68 +116,20 @@ pub type Read = (Vec<SourceRecord>, BTreeMap<i32, i64>);
 
 /// The records of `ranges`, at most `max`.
 fn read(config: &Config, topic: &str, ranges: &[Range], max: usize) -> Result<Read, Error> {
-    let mut props = client_config(&config.kafka.client_properties(ClientRole::Admin));
-    props
-        .set("group.id", "lambda-sink-redrive")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
-    let consumer: BaseConsumer = props.create().map_err(failed("creating the DLQ reader"))?;
-    let mut assignment = TopicPartitionList::new();
-    for r in ranges.iter().filter(|r| r.from < r.to) {
-        assignment
-            .add_partition_offset(topic, r.partition, Offset::Offset(r.from))
-            .map_err(failed("assigning the DLQ"))?;
-    }
-    consumer
-        .assign(&assignment)
-        .map_err(failed("reading the DLQ"))?;
-    let mut next: BTreeMap<i32, i64> = ranges.iter().map(|r| (r.partition, r.from)).collect();
-    let ends: BTreeMap<i32, i64> = ranges.iter().map(|r| (r.partition, r.to)).collect();
-    let mut out = Vec::new();
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    let done = |next: &BTreeMap<i32, i64>| next.iter().all(|(p, n)| *n >= ends[p]);
-    while out.len() < max && !done(&next) {
-        if std::time::Instant::now() >= deadline {
-            return Err(Error::unavailable(format!(
-                "reading the DLQ {topic} timed out"
-            )));
-        }
-        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let m = m.map_err(failed("reading the DLQ"))?;
-        let (p, o) = (m.partition(), m.offset());
-        if o >= ends[&p] {
-            next.insert(p, ends[&p]);
-            consumer
-                .pause(&{
-                    let mut l = TopicPartitionList::new();
-                    l.add_partition(topic, p);
-                    l
-                })
-                .map_err(failed("pausing a finished DLQ partition"))?;
-            continue;
-        }
-        next.insert(p, o + 1);
-        let mut headers = Vec::new();
-        if let Some(h) = m.headers() {
-            for header in h.iter() {
-                headers.push((header.key.to_string(), header.value.map(<[u8]>::to_vec)));
-            }
-        }
-        let record = SourceRecord {
-            topic: Arc::from(topic),
-            partition: p,
-            offset: o,
-            timestamp: m.timestamp().to_millis(),
-            timestamp_type: lambda_sink_core::record::TimestampType::CreateTime,
-            key: m.key().map(<[u8]>::to_vec),
-            value: m.payload().map(<[u8]>::to_vec),
-            headers,
-        };
-        out.push(record);
-    }
-    Ok((out, next))
+    let mut spans: Vec<Span> = ranges
+        .iter()
+        .map(|r| Span {
+            partition: r.partition,
+            next: r.from,
+            to: r.to,
+        })
+        .collect();
+    let reader = RangeReader::new(&config.kafka, "lambda-sink-redrive", topic, &spans)?;
+    let records = reader.read(&mut spans, max)?;
+    Ok((
+        records,
+        spans.iter().map(|s| (s.partition, s.next)).collect(),
+    ))
 }
 
 /// The original record of a dead letter (from its context headers, which

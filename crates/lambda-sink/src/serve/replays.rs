@@ -1,5 +1,6 @@
 //! Running a replay job on this worker: the records of its offset ranges
-//! read a chunk at a time by a consumer of its own side group
+//! read a chunk at a time ([`RangeReader`]) by a consumer of its own side
+//! group
 //! (`connect-<id>-replay-<job>`, never the connector's), the keys that
 //! match invoked through the connector's pipeline with every outcome
 //! record tagged ([`replays::HEADER`]), the progress committed to the side
@@ -9,17 +10,11 @@
 //!
 //! [`Admin`]: super::admin::Admin
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use lambda_sink_core::config::{ClientRole, Config};
+use lambda_sink_core::config::Config;
 use lambda_sink_core::connect::replays::{self, Job, KeyFilter, Range, State};
 use lambda_sink_core::record::SourceRecord;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -28,8 +23,7 @@ use super::node::Node;
 use super::offsets::delete_named_group;
 use crate::clock::epoch_ms;
 use crate::error::{Error, Fault, OrFault};
-use crate::kafka::consumer::owned;
-use crate::kafka::{client_config, failed};
+use crate::kafka::ranges::{RangeReader, Span};
 use crate::metrics::Metrics;
 use crate::pipeline::{self, Telemetry};
 use crate::status::ServiceStatus;
@@ -37,9 +31,6 @@ use crate::status::ServiceStatus;
 /// Records read and invoked per chunk: progress is recorded, and a cancel
 /// noticed, between chunks.
 const CHUNK: usize = 500;
-
-/// How long a read may go without a record before the job fails.
-const QUIET: Duration = Duration::from_secs(30);
 
 /// Starts replay `request` of connector `name` on this worker; the job as
 /// it starts (it runs on in the background).
@@ -140,7 +131,12 @@ async fn replay(
 ) -> Result<(), Error> {
     let keys = KeyFilter::new(job.key_pattern.as_deref())
         .map_err(|e| Error::new(Fault::Setup, e.to_string()))?;
-    let reader = Arc::new(Reader::new(config, group, &job.topic, &job.ranges)?);
+    let reader = Arc::new(RangeReader::new(
+        &config.kafka,
+        group,
+        &job.topic,
+        &spans(&job.ranges),
+    )?);
     let metrics = Arc::new(Metrics::new());
     let telemetry = Telemetry::of(
         metrics.clone(),
@@ -148,10 +144,13 @@ async fn replay(
     );
     let tag = (replays::HEADER.to_string(), job.id.clone().into_bytes());
     while !job.finished_reading() && !cancel.is_cancelled() {
-        let (r, ranges) = (reader.clone(), job.ranges.clone());
-        let (records, ranges) = tokio::task::spawn_blocking(move || r.chunk(ranges))
-            .await
-            .or_fault(Fault::Internal, "the replay reader ended abnormally")??;
+        let (r, mut read_to) = (reader.clone(), spans(&job.ranges));
+        let (records, read_to) = tokio::task::spawn_blocking(move || {
+            r.read(&mut read_to, CHUNK)
+                .map(|records| (records, read_to))
+        })
+        .await
+        .or_fault(Fault::Internal, "the replay reader ended abnormally")??;
         let read = records.len();
         let matching: Vec<SourceRecord> = records
             .into_iter()
@@ -178,11 +177,13 @@ async fn replay(
         if cancel.is_cancelled() {
             break;
         }
-        job.ranges = ranges;
+        for (range, span) in job.ranges.iter_mut().zip(&read_to) {
+            range.next = span.next;
+        }
         job.read += read as u64;
         job.skipped += skipped as u64;
-        let (r, ranges) = (reader.clone(), job.ranges.clone());
-        tokio::task::spawn_blocking(move || r.commit(&ranges))
+        let r = reader.clone();
+        tokio::task::spawn_blocking(move || r.commit(&read_to))
             .await
             .or_fault(Fault::Internal, "the replay reader ended abnormally")??;
         worker
@@ -194,98 +195,14 @@ async fn replay(
     Ok(())
 }
 
-/// A consumer of the job's side group, assigned its ranges.
-struct Reader {
-    consumer: BaseConsumer,
-    topic: String,
-}
-
-impl Reader {
-    fn new(config: &Config, group: &str, topic: &str, ranges: &[Range]) -> Result<Self, Error> {
-        let mut props = client_config(&config.kafka.client_properties(ClientRole::Admin));
-        props
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("auto.offset.reset", "earliest");
-        let consumer: BaseConsumer = props
-            .create()
-            .map_err(failed("creating the replay reader"))?;
-        let mut assignment = TopicPartitionList::new();
-        for r in ranges.iter().filter(|r| r.next < r.to) {
-            assignment
-                .add_partition_offset(topic, r.partition, Offset::Offset(r.next))
-                .map_err(failed("assigning the replay's partitions"))?;
-        }
-        consumer
-            .assign(&assignment)
-            .map_err(failed("assigning the replay's partitions"))?;
-        Ok(Self {
-            consumer,
-            topic: topic.to_string(),
+/// A job's ranges as the reader takes them.
+fn spans(ranges: &[Range]) -> Vec<Span> {
+    ranges
+        .iter()
+        .map(|r| Span {
+            partition: r.partition,
+            next: r.next,
+            to: r.to,
         })
-    }
-
-    /// Pauses partition `p` (its range is read).
-    fn pause(&self, p: i32) -> Result<(), Error> {
-        let mut l = TopicPartitionList::new();
-        l.add_partition(&self.topic, p);
-        self.consumer
-            .pause(&l)
-            .map_err(failed("pausing a finished replay partition"))
-    }
-
-    /// The next records of `ranges` (at most [`CHUNK`]), and the ranges
-    /// moved past them.
-    fn chunk(&self, mut ranges: Vec<Range>) -> Result<(Vec<SourceRecord>, Vec<Range>), Error> {
-        let mut out = Vec::new();
-        let mut topics = HashMap::new();
-        let mut quiet_since = Instant::now();
-        while out.len() < CHUNK && ranges.iter().any(|r| r.next < r.to) {
-            if quiet_since.elapsed() >= QUIET {
-                return Err(Error::unavailable(format!(
-                    "reading {} for the replay: no record for {QUIET:?}",
-                    self.topic
-                )));
-            }
-            let Some(m) = self.consumer.poll(Duration::from_millis(200)) else {
-                continue;
-            };
-            quiet_since = Instant::now();
-            let (p, next) = match m {
-                Ok(m) => (m.partition(), Some(owned(&mut topics, &m))),
-                // The end of a partition before its range's end: the rest
-                // were not records (transaction markers).
-                Err(KafkaError::PartitionEOF(p)) => (p, None),
-                Err(e) => return Err(failed("reading the topic for the replay")(e)),
-            };
-            let Some(range) = ranges.iter_mut().find(|r| r.partition == p) else {
-                continue;
-            };
-            match next {
-                Some(record) if record.offset < range.to => {
-                    range.next = record.offset + 1;
-                    out.push(record);
-                }
-                _ => range.next = range.to,
-            }
-            if range.next >= range.to {
-                self.pause(p)?;
-            }
-        }
-        Ok((out, ranges))
-    }
-
-    /// Commits how far `ranges` got to the side group.
-    fn commit(&self, ranges: &[Range]) -> Result<(), Error> {
-        let mut list = TopicPartitionList::new();
-        for r in ranges {
-            list.add_partition_offset(&self.topic, r.partition, Offset::Offset(r.next))
-                .map_err(failed("building the replay's progress"))?;
-        }
-        self.consumer
-            .commit(&list, CommitMode::Sync)
-            .map_err(failed("committing the replay's progress"))
-    }
+        .collect()
 }
