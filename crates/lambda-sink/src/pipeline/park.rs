@@ -277,6 +277,16 @@ pub(super) async fn release(
             end.resolved
                 .extend(offsets.into_iter().filter(|o| !outcome.parked.contains(o)));
             if let Some(reason) = outcome.reason {
+                if !release.last
+                    && let Some(first) = &outcome.first
+                {
+                    // Counted where every owner and every worker reads it.
+                    let attempts = release.attempts.saturating_add(1);
+                    invoker
+                        .router()
+                        .retried(first, &reason, release.parked_at, attempts)
+                        .await?;
+                }
                 end.failed = Some(reason);
                 break;
             }
@@ -295,19 +305,6 @@ pub(super) async fn release(
             _ => {}
         }
     }
-    if let (Some(reason), false) = (&end.failed, release.last)
-        && let Some(first) = release
-            .records
-            .iter()
-            .find(|r| !end.resolved.contains(&r.offset))
-    {
-        // Counted where every owner and every worker reads it.
-        let attempts = release.attempts.saturating_add(1);
-        invoker
-            .router()
-            .retried(first, reason, release.parked_at, attempts)
-            .await?;
-    }
     parking.released(match (&end.failed, release.last) {
         (None, _) => "released",
         (Some(_), false) => "failed",
@@ -316,10 +313,12 @@ pub(super) async fn release(
     Ok(end)
 }
 
-/// What a released run of records left: the offsets still parked, and why
-/// they failed.
+/// What a released run of records left: the offsets still parked (the
+/// first of them, whose parked entry counts the key's failed retries), and
+/// why they failed.
 struct Settled {
     parked: Vec<i64>,
+    first: Option<SourceRecord>,
     reason: Option<String>,
 }
 
@@ -330,6 +329,7 @@ struct Settled {
 async fn settle(router: &Router, failed: Vec<Failed>, last: bool) -> Result<Settled, Halt> {
     let mut settled = Settled {
         parked: Vec::new(),
+        first: None,
         reason: None,
     };
     for f in failed {
@@ -340,6 +340,14 @@ async fn settle(router: &Router, failed: Vec<Failed>, last: bool) -> Result<Sett
             router.apply(f.records, f.resolution).await?;
         } else {
             settled.parked.extend(f.records.iter().map(|r| r.offset));
+            if let Some(r) = f.records.first()
+                && settled
+                    .first
+                    .as_ref()
+                    .is_none_or(|first| r.offset < first.offset)
+            {
+                settled.first = Some(r.clone());
+            }
         }
     }
     Ok(settled)

@@ -558,7 +558,7 @@ impl Schedule {
     async fn start_release(
         &self,
         running: &mut JoinSet<Finished>,
-        release: Release,
+        mut release: Release,
         parked: &Parked,
     ) -> Result<(), Halt> {
         let Some(releaser) = self.releaser.clone() else {
@@ -567,9 +567,8 @@ impl Schedule {
         let mut items = Vec::with_capacity(release.records.len());
         if !release.skip {
             // Decoded into the items the release invokes; a skip resolves
-            // the records themselves. The release keeps them too: a failed
-            // one counts its retry over its first record still parked.
-            let records = release.records.clone();
+            // the records themselves.
+            let records = std::mem::take(&mut release.records);
             let mut bytes = 0;
             for record in records {
                 let item = self.decoder.prepare(record).await?;

@@ -41,8 +41,8 @@ impl Offsets for NoCommit {
 
 /// Replays `records` through `config`'s pipeline (its outcome producer
 /// from `producers`; `tag`: a header every outcome record carries) and
-/// returns once every one has an outcome (or the replay failed). Records of one partition must be in increasing offset
-/// order.
+/// returns once every one has an outcome (or the replay failed). Records
+/// of one partition must be in increasing offset order.
 ///
 /// # Errors
 /// As [`super::run`]: it could not start, or it failed (for example
