@@ -27,7 +27,6 @@ use crate::metrics::Metrics;
 use crate::status::ServiceStatus;
 use lambda_sink_core::config::Config;
 use lambda_sink_core::journal::{Event, Query as JournalQuery};
-use lambda_sink_core::park;
 use lambda_sink_core::park_orders::KeyRequest;
 
 use crate::pipeline::{Orders, Telemetry};
@@ -203,11 +202,10 @@ pub async fn parked(reader: Option<ParkedReader>) -> Result<Value, Error> {
     let Some(reader) = reader else {
         return Ok(serde_json::json!({ "parking": false, "parked": [] }));
     };
-    let entries = tokio::task::spawn_blocking(move || reader.read_all())
-        .await
-        .or_fault(Fault::Internal, "reading the parked topic")??;
     let now = epoch_ms();
-    let keys: Vec<Value> = park::summarize(entries)
+    let keys: Vec<Value> = reader
+        .keys()
+        .await?
         .into_iter()
         .map(|k| {
             let age = now.saturating_sub(k.parked_at).max(0);
@@ -286,10 +284,7 @@ pub async fn ordered_places(
     let Some(reader) = reader else {
         return Err(OrderError::NotParking);
     };
-    let entries = tokio::task::spawn_blocking(move || reader.read_all())
-        .await
-        .or_fault(Fault::Internal, "reading the parked topic")??;
-    let places = request.places(&park::summarize(entries));
+    let places = request.places(&reader.keys().await?);
     if places.is_empty() {
         return Err(OrderError::NotParked(request.shown()));
     }

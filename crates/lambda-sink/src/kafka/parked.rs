@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use lambda_sink_core::config::{ClientProperties, ClientRole, KafkaConfig};
-use lambda_sink_core::park::{self, ParkedRecord};
+use lambda_sink_core::park::{self, ParkedKeyInfo, ParkedRecord};
 use lambda_sink_core::record::TopicPartition;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -16,7 +16,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{client_config, failed, fault_of};
-use crate::error::{Error, Fault};
+use crate::error::{Error, Fault, OrFault};
 
 /// How long reading the parked topic to its end may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,6 +56,17 @@ impl ParkedReader {
             .into_iter()
             .map(|(_, offset, entry)| (offset, entry))
             .collect())
+    }
+
+    /// The keys parked now, as every worker lists them
+    /// ([`park::summarize`]), read off the runtime.
+    ///
+    /// # Errors
+    /// As [`Self::read`].
+    pub async fn keys(self) -> Result<Vec<ParkedKeyInfo>, Error> {
+        tokio::task::spawn_blocking(move || self.read_all().map(park::summarize))
+            .await
+            .or_fault(Fault::Internal, "reading the parked topic")?
     }
 
     /// Every entry, in the order written (see [`Self::read`]).
