@@ -158,6 +158,19 @@ pub(crate) struct Ports {
     pub(crate) redriver: Arc<dyn Redriver>,
 }
 
+/// `Invalid` naming the first of `topics` that `config` does not consume.
+fn consumed<'a>(
+    config: &Config,
+    mut topics: impl Iterator<Item = &'a str>,
+) -> Result<(), AdminError> {
+    match topics.find(|t| !config.subscription.includes(t)) {
+        Some(t) => Err(AdminError::Invalid(format!(
+            "topic {t} is not one the connector consumes"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Connect's 404 message for a connector.
 fn not_found(name: &str) -> String {
     format!("Connector {name} not found")
@@ -638,15 +651,7 @@ impl Admin {
             ));
         }
         let config = self.stopped(name).await?;
-        if let Some(o) = offsets
-            .iter()
-            .find(|o| !config.subscription.includes(&o.topic))
-        {
-            return Err(AdminError::Invalid(format!(
-                "topic {} is not one the connector consumes",
-                o.topic
-            )));
-        }
+        consumed(&config, offsets.iter().map(|o| o.topic.as_str()))?;
         self.groups.alter(&config, offsets).await
     }
 
@@ -684,28 +689,13 @@ impl Admin {
             )));
         }
         let config = self.validated(&entry).await?;
-        let foreign = |topic: &str| {
-            AdminError::Invalid(format!("topic {topic} is not one the connector consumes"))
-        };
         let (timestamp, offsets) = match request.target {
             Target::Offsets(offsets) => {
-                if let Some(o) = offsets
-                    .iter()
-                    .find(|o| !config.subscription.includes(&o.topic))
-                {
-                    return Err(foreign(&o.topic));
-                }
+                consumed(&config, offsets.iter().map(|o| o.topic.as_str()))?;
                 (None, offsets)
             }
             Target::Timestamp(at) => {
-                if let Some(t) = request
-                    .topics
-                    .iter()
-                    .flatten()
-                    .find(|t| !config.subscription.includes(t))
-                {
-                    return Err(foreign(t));
-                }
+                consumed(&config, request.topics.iter().flatten().map(String::as_str))?;
                 let found = self.groups.at_time(&config, at, request.topics).await?;
                 (Some(at), moves::positions(&found))
             }
@@ -753,8 +743,8 @@ impl Admin {
         let Some(m) = entry.moved.as_ref().filter(|m| m.pending()) else {
             return Ok(MoveProgress::Nothing);
         };
-        let live = self.live_reports();
-        let live: Vec<&str> = live.iter().map(|r| r.worker_id.as_str()).collect();
+        let live = self.live_workers();
+        let live: Vec<&str> = live.iter().map(String::as_str).collect();
         if moves::coordinator(&m.worker, &live) != Some(worker_id) {
             return Ok(MoveProgress::Waiting);
         }
@@ -816,11 +806,9 @@ impl Admin {
         }
         let config = self.validated(&entry).await?;
         let topic = match (request.topic, &config.subscription) {
-            (Some(t), s) if s.includes(&t) => t,
             (Some(t), _) => {
-                return Err(AdminError::Invalid(format!(
-                    "topic {t} is not one the connector consumes"
-                )));
+                consumed(&config, std::iter::once(t.as_str()))?;
+                t
             }
             (None, Subscription::Topics(topics)) if topics.len() == 1 => {
                 topics[0].as_str().to_string()
