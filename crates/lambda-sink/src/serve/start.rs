@@ -44,24 +44,16 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     let worker_id = worker_id(&config, bound);
     let insecure = !bound.ip().is_loopback() && config.auth.is_none();
     let tls = config.tls.clone();
-    // The state topics are read until every connector drained and the
-    // last status was written (not cancelled with `shutdown`: the drain
-    // writes status records, which are read back).
+    // The state topics are read until this returns, however it does: after
+    // every connector drained and the last status was written (not with
+    // `shutdown`: the drain writes status records, which are read back).
     let reader = CancellationToken::new();
+    let _reading = reader.clone().drop_guard();
     // A stop while the topics are read to their end is a clean stop.
     let worker = tokio::select! {
         biased;
-        () = shutdown.cancelled() => {
-            reader.cancel();
-            return Ok(());
-        }
-        node = node(config, worker_id, &reader, &shutdown) => match node {
-            Ok(node) => Arc::new(node),
-            Err(e) => {
-                reader.cancel();
-                return Err(e);
-            }
-        },
+        () = shutdown.cancelled() => return Ok(()),
+        node = node(config, worker_id, &reader, &shutdown) => Arc::new(node?),
     };
     replays::interrupted(&worker).await;
     let sampler = tokio::spawn(sample(worker.clone()));
@@ -93,7 +85,6 @@ pub async fn run(config: WorkerConfig, shutdown: CancellationToken) -> Result<()
     worker.placement.close().await;
     let _ = reported.send(());
     let _ = reporting.await;
-    reader.cancel();
     http_stop.cancel();
     let _ = serving.await;
     let _ = sampler.await;
