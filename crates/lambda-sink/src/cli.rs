@@ -185,8 +185,8 @@ pub enum ConnectCommand {
     },
     /// A connector's parked keys (`aws.lambda.on.key.failure=park`): Topic |
     /// Partition | Key | Records | First Offset | Parked For | Retries |
-    /// Reason (its last failure); or,
-    /// with --retry or --skip, an order for one of them.
+    /// Reason (its last failure); or, with --retry or --skip, an order for
+    /// one of them.
     Parked {
         /// Connector name.
         name: String,

@@ -425,12 +425,6 @@ async fn replay(api: &Api, json: bool, command: ConnectReplay) -> anyhow::Result
                     .into_iter()
                     .flatten()
                     .map(|j| {
-                        let outcomes: Vec<String> = j["outcomes"]
-                            .as_object()
-                            .into_iter()
-                            .flatten()
-                            .map(|(k, v)| format!("{k} {v}"))
-                            .collect();
                         vec![
                             text(&j["id"]),
                             text(&j["state"]),
@@ -438,7 +432,7 @@ async fn replay(api: &Api, json: bool, command: ConnectReplay) -> anyhow::Result
                             j["read"].to_string(),
                             j["total"].to_string(),
                             j["skipped"].to_string(),
-                            outcomes.join(", "),
+                            outcomes(&j["outcomes"]),
                         ]
                     })
                     .collect();
@@ -575,21 +569,16 @@ async fn redrive(
     let path = format!("/connectors/{}/dlq/redrive", segment(name));
     let report = api.call(Method::POST, &path, Some(&body)).await?;
     show(json, &report, |report| {
-        let outcomes: Vec<String> = report["outcomes"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
+        let outcomes = outcomes(&report["outcomes"]);
         format!(
             "Redrove {} record(s) of {} from {} ({}).\n",
             report["redriven"],
             text(&report["read"]),
             text(&report["dlq_topic"]),
             if outcomes.is_empty() {
-                "nothing to redrive".to_string()
+                "nothing to redrive"
             } else {
-                outcomes.join(", ")
+                &outcomes
             }
         )
     });
@@ -611,6 +600,17 @@ async fn lifecycle(
     .await?;
     println!("{done} connector \"{name}\".");
     Ok(())
+}
+
+/// Outcome counts (`{"success": 5, "dlq": 1}`) as `success 5, dlq 1`.
+fn outcomes(counts: &Value) -> String {
+    counts
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A JSON value as table text (`""` for null).
