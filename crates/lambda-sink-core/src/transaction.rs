@@ -10,6 +10,14 @@
 //! a drained or aborted worker hands over late cannot mix with the next
 //! owner's offsets.
 //!
+//! A parked key's release (`aws.lambda.on.key.failure=park`) resolves
+//! records whose offsets were committed when they were parked: its outcome
+//! records go in *late* ([`Leases::admit_late`]), with the offset the
+//! lease released last — or, before its first release, the group's
+//! committed offset the lease began at ([`Leases::begin`]) — so the
+//! transaction that writes them still commits the partition's offset and
+//! is fenced by the group's generation like any other.
+//!
 //! The invariant, checked on every release ([`Leases::admit`]) and again
 //! before a transaction's offsets are sent ([`Content::verify`]): every
 //! outcome record in a transaction belongs to an input record below the
@@ -87,8 +95,8 @@ pub enum Violation {
         /// The offset the transaction commits for the partition.
         next: Option<i64>,
     },
-    /// A transaction would commit an offset not past the one committed.
-    #[error("{tp}: the transaction commits offset {next}, not past {committed} committed before")]
+    /// A transaction would commit an offset behind the one committed.
+    #[error("{tp}: the transaction commits offset {next}, behind {committed} committed before")]
     NotForward {
         /// The partition.
         tp: TopicPartition,
@@ -116,6 +124,21 @@ pub enum Admission {
     Stale,
 }
 
+/// What to do with a late release (outcome records of records below the
+/// offset its lease released: a parked key's release).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Late {
+    /// It goes into the transaction, committing this offset (the one the
+    /// lease released last) for its partition.
+    Take(i64),
+    /// Its lease was let go: drop it (the partition's next owner redoes it).
+    Stale,
+    /// The lease has no offset to commit with yet (the group had none when
+    /// it began, and it released none since): give it again after the
+    /// lease's first release.
+    Unplaced,
+}
+
 /// The leases of a task's partitions, and how far each released and
 /// committed.
 #[derive(Debug, Default)]
@@ -128,8 +151,13 @@ pub struct Leases {
 #[derive(Clone, Copy, Debug)]
 struct Held {
     lease: Lease,
-    /// The last offset released.
+    /// The last offset released (or, `begun`, the group's committed offset
+    /// the lease began at).
     released: i64,
+    /// The lease has released nothing yet: its first release may start
+    /// anywhere, as a lease that did not begin (the consumer may have
+    /// started elsewhere, after an offset reset).
+    begun: bool,
     /// The last offset committed, if any.
     committed: Option<i64>,
 }
@@ -159,6 +187,7 @@ impl Leases {
                     held: h.lease,
                 });
             }
+            Some(h) if h.begun => None,
             Some(h) if *next <= h.released => {
                 return Err(Violation::Backwards {
                     tp: tp.clone(),
@@ -182,13 +211,99 @@ impl Leases {
         }
         self.held
             .entry(tp.clone())
-            .and_modify(|h| h.released = *next)
+            .and_modify(|h| {
+                h.released = *next;
+                h.begun = false;
+            })
             .or_insert(Held {
                 lease: *lease,
                 released: *next,
+                begun: false,
                 committed: None,
             });
         Ok(Admission::Take)
+    }
+
+    /// Records that `lease` begins to hold `tp`, whose group had committed
+    /// `committed` (read once no transaction was pending on it): the
+    /// offset a late release commits with until the lease releases one.
+    ///
+    /// # Errors
+    /// [`Violation::Overlapping`] while an older lease still holds `tp`.
+    pub fn begin(
+        &mut self,
+        tp: &TopicPartition,
+        lease: Lease,
+        committed: Option<i64>,
+    ) -> Result<Admission, Violation> {
+        if self.retired.get(tp).is_some_and(|r| lease <= *r) {
+            return Ok(Admission::Stale);
+        }
+        match self.held.get(tp) {
+            Some(h) if lease < h.lease => Ok(Admission::Stale),
+            Some(h) if lease > h.lease => Err(Violation::Overlapping {
+                tp: tp.clone(),
+                lease,
+                held: h.lease,
+            }),
+            Some(_) => Ok(Admission::Take),
+            None => {
+                if let Some(c) = committed {
+                    self.held.insert(
+                        tp.clone(),
+                        Held {
+                            lease,
+                            released: c,
+                            begun: true,
+                            committed: None,
+                        },
+                    );
+                }
+                Ok(Admission::Take)
+            }
+        }
+    }
+
+    /// Whether a late release of `tp` under `lease` — the outcome records
+    /// of input records at `offsets`, resolved after their offsets were
+    /// committed — may go into a transaction, and the offset it commits
+    /// with.
+    ///
+    /// # Errors
+    /// [`Violation::OutOfRange`] for a record not below the offset the
+    /// lease released (it was not committed: its outcome must come with
+    /// its own offset), [`Violation::Overlapping`] as [`Self::admit`].
+    pub fn admit_late(
+        &self,
+        tp: &TopicPartition,
+        lease: Lease,
+        offsets: impl IntoIterator<Item = i64>,
+    ) -> Result<Late, Violation> {
+        if self.retired.get(tp).is_some_and(|r| lease <= *r) {
+            return Ok(Late::Stale);
+        }
+        let Some(h) = self.held.get(tp) else {
+            return Ok(Late::Unplaced);
+        };
+        if lease < h.lease {
+            return Ok(Late::Stale);
+        }
+        if lease > h.lease {
+            return Err(Violation::Overlapping {
+                tp: tp.clone(),
+                lease,
+                held: h.lease,
+            });
+        }
+        match offsets.into_iter().find(|o| *o >= h.released) {
+            Some(offset) => Err(Violation::OutOfRange {
+                tp: tp.clone(),
+                offset,
+                from: None,
+                next: h.released,
+            }),
+            None => Ok(Late::Take(h.released)),
+        }
     }
 
     /// Lets `lease` of `tp` go: releases under it (or an older one) are
@@ -280,7 +395,8 @@ impl<R> Content<R> {
 
     /// The invariant, before the transaction's offsets are sent: each
     /// record's input offset is below the offset committed for its
-    /// partition, each offset is past the one its lease committed, and each
+    /// partition, no offset is behind the one its lease committed (it is
+    /// the same only for a transaction of late releases), and each
     /// partition is still held.
     ///
     /// # Errors
@@ -293,7 +409,7 @@ impl<R> Content<R> {
                     next: *next,
                 });
             };
-            if let Some(committed) = held.committed.filter(|c| next <= c) {
+            if let Some(committed) = held.committed.filter(|c| next < c) {
                 return Err(Violation::NotForward {
                     tp: tp.clone(),
                     next: *next,
@@ -315,19 +431,36 @@ impl<R> Content<R> {
     }
 }
 
+/// A partition's committed offset as the group holds it, with the metadata
+/// it was committed with (a transaction's [tag](did_commit)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// The next offset to consume.
+    pub offset: i64,
+    /// The commit's metadata.
+    pub metadata: String,
+}
+
 /// Whether a transaction whose commit's outcome is unknown (its producer
 /// failed fatally while committing) committed, from the group's committed
 /// offsets read after its successor initialised (which completes or aborts
-/// it): it did if every partition still held has an offset at least the
-/// one it sent (transactions are atomic, and only this task commits a
-/// partition it holds).
+/// it). Every transaction commits its offsets with a metadata `tag` of its
+/// own: it committed if a partition still held carries that tag
+/// (transactions are atomic, and only this task commits a partition it
+/// holds). The tag, not the offset, decides: a transaction of late
+/// releases commits offsets committed before.
 pub fn did_commit(
     sent: &HashMap<TopicPartition, i64>,
-    committed: &HashMap<TopicPartition, i64>,
+    committed: &HashMap<TopicPartition, Committed>,
     leases: &Leases,
+    tag: &str,
 ) -> bool {
-    let mut held = sent.iter().filter(|(tp, _)| leases.holds(tp)).peekable();
-    held.peek().is_some() && held.all(|(tp, next)| committed.get(tp).is_some_and(|c| c >= next))
+    sent.iter().any(|(tp, next)| {
+        leases.holds(tp)
+            && committed
+                .get(tp)
+                .is_some_and(|c| c.offset == *next && c.metadata == tag)
+    })
 }
 
 #[cfg(test)]
@@ -508,12 +641,19 @@ mod tests {
             Err(Violation::Uncovered { next: None, .. })
         ));
 
-        // Committed: committing the same offsets again would not move
-        // forward.
+        // Committed: the same offsets again are fine (a transaction of late
+        // releases), an earlier one is not.
         leases.committed(content.offsets());
+        assert_eq!(content.verify(&leases), Ok(()));
+        let mut behind: Content<()> = Content::default();
+        behind.offsets.insert(tp(0), 4);
         assert!(matches!(
-            content.verify(&leases),
-            Err(Violation::NotForward { next, committed, .. }) if next == committed
+            behind.verify(&leases),
+            Err(Violation::NotForward {
+                next: 4,
+                committed: 5,
+                ..
+            })
         ));
 
         // A partition let go is not committed.
@@ -524,6 +664,142 @@ mod tests {
             later.verify(&leases),
             Err(Violation::NotHeld { next: 9, .. })
         ));
+    }
+
+    #[test]
+    fn late_releases_commit_with_the_offset_released_or_begun_at() {
+        use Late::{Stale, Take, Unplaced};
+        // (what happened before, the late release's partition, lease and
+        // offsets, what it gets)
+        type Case = (
+            &'static str,
+            fn(&mut Leases),
+            (i32, Lease, &'static [i64]),
+            Result<Late, &'static str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "after a release: its offset",
+                |l| {
+                    l.admit(&release(0, 1, 9, &[8])).unwrap();
+                },
+                (0, 1, &[3, 4]),
+                Ok(Take(9)),
+            ),
+            (
+                "before any release: the committed offset begun at",
+                |l| {
+                    l.begin(&tp(0), 1, Some(7)).unwrap();
+                },
+                (0, 1, &[2]),
+                Ok(Take(7)),
+            ),
+            (
+                "begun without a committed offset, nothing released",
+                |l| {
+                    l.begin(&tp(0), 1, None).unwrap();
+                },
+                (0, 1, &[2]),
+                Ok(Unplaced),
+            ),
+            ("never begun", |_| {}, (0, 1, &[2]), Ok(Unplaced)),
+            (
+                "a record not committed yet",
+                |l| {
+                    l.begin(&tp(0), 1, Some(7)).unwrap();
+                },
+                (0, 1, &[6, 7]),
+                Err("OutOfRange"),
+            ),
+            (
+                "a retired lease",
+                |l| {
+                    l.begin(&tp(0), 1, Some(7)).unwrap();
+                    l.retire(&tp(0), 1);
+                },
+                (0, 1, &[2]),
+                Ok(Stale),
+            ),
+            (
+                "an older lease while a newer holds",
+                |l| {
+                    l.begin(&tp(0), 2, Some(7)).unwrap();
+                },
+                (0, 1, &[2]),
+                Ok(Stale),
+            ),
+            (
+                "a newer lease while an older holds",
+                |l| {
+                    l.begin(&tp(0), 1, Some(7)).unwrap();
+                },
+                (0, 2, &[2]),
+                Err("Overlapping"),
+            ),
+            (
+                "another partition's lease",
+                |l| {
+                    l.begin(&tp(1), 1, Some(7)).unwrap();
+                },
+                (0, 1, &[2]),
+                Ok(Unplaced),
+            ),
+        ];
+        for (name, before, (p, lease, offsets), expected) in cases {
+            let mut leases = Leases::default();
+            before(&mut leases);
+            let got = leases
+                .admit_late(&tp(p), lease, offsets.iter().copied())
+                .map_err(|v| match v {
+                    Violation::OutOfRange { .. } => "OutOfRange",
+                    Violation::Overlapping { .. } => "Overlapping",
+                    _ => "other",
+                });
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_lease_begun_at_a_committed_offset_releases_past_it() {
+        let mut leases = Leases::default();
+        assert_eq!(leases.begin(&tp(0), 1, Some(7)), Ok(Admission::Take));
+        assert_eq!(
+            leases.begin(&tp(0), 1, Some(7)),
+            Ok(Admission::Take),
+            "again: nothing changes"
+        );
+        assert!(matches!(
+            leases.begin(&tp(0), 2, Some(7)),
+            Err(Violation::Overlapping { .. })
+        ));
+        // Its first release starts where the consumer did, as a lease that
+        // did not begin (an offset reset may have moved it); then offsets
+        // only move forward again.
+        assert_eq!(
+            leases.admit(&release(0, 1, 5, &[3, 4])),
+            Ok(Admission::Take)
+        );
+        assert_eq!(leases.admit_late(&tp(0), 1, [2]), Ok(Late::Take(5)));
+        assert!(matches!(
+            leases.admit(&release(0, 1, 5, &[])),
+            Err(Violation::Backwards { .. })
+        ));
+        assert!(matches!(
+            leases.admit(&release(0, 1, 9, &[4])),
+            Err(Violation::OutOfRange { .. })
+        ));
+        assert_eq!(
+            leases.admit(&release(0, 1, 9, &[5, 8])),
+            Ok(Admission::Take)
+        );
+        leases.retire(&tp(0), 1);
+        assert_eq!(leases.begin(&tp(0), 1, Some(9)), Ok(Admission::Stale));
+        assert_eq!(leases.begin(&tp(0), 2, Some(9)), Ok(Admission::Take));
+        assert_eq!(
+            leases.admit_late(&tp(0), 2, [8]),
+            Ok(Late::Take(9)),
+            "the next lease begins where the last committed"
+        );
     }
 
     #[test]
@@ -542,34 +818,48 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_commit_is_judged_by_the_held_partitions() {
+    fn an_unknown_commit_is_judged_by_its_tag_on_the_held_partitions() {
         let mut leases = Leases::default();
         leases.admit(&release(0, 1, 5, &[])).unwrap();
         leases.admit(&release(1, 1, 7, &[])).unwrap();
         let sent: HashMap<_, _> = [(tp(0), 5), (tp(1), 7)].into();
-        let map = |v: &[(i32, i64)]| v.iter().map(|(p, o)| (tp(*p), *o)).collect();
+        let map = |v: &[(i32, i64, &str)]| {
+            v.iter()
+                .map(|(p, o, m)| {
+                    let c = Committed {
+                        offset: *o,
+                        metadata: (*m).to_string(),
+                    };
+                    (tp(*p), c)
+                })
+                .collect()
+        };
         // (committed offsets read back, whether it committed)
         let cases = [
-            (vec![(0, 5), (1, 7)], true),
-            (vec![(0, 2), (1, 3)], false),
+            (vec![(0, 5, "t2"), (1, 7, "t2")], true),
+            (vec![(0, 2, "t1"), (1, 3, "t1")], false),
             (vec![], false),
-            // Mixed: atomic transactions never do this; another member
-            // moved partition 0 on (it was lost): not ours, it aborted.
-            (vec![(0, 9), (1, 3)], false),
+            // The same offsets committed before, by another transaction
+            // (this one held late releases only): it did not commit.
+            (vec![(0, 5, "t1"), (1, 7, "t1")], false),
+            // Another member moved partition 1 on (it was lost): judged by
+            // the other.
+            (vec![(0, 5, "t2"), (1, 9, "x")], true),
+            (vec![(0, 9, "x"), (1, 3, "t1")], false),
         ];
         for (committed, expected) in cases {
             assert_eq!(
-                did_commit(&sent, &map(&committed), &leases),
+                did_commit(&sent, &map(&committed), &leases, "t2"),
                 expected,
                 "{committed:?}"
             );
         }
         // Partition 1 let go: judged by partition 0 alone.
         leases.retire(&tp(1), 1);
-        assert!(did_commit(&sent, &map(&[(0, 5)]), &leases));
+        assert!(did_commit(&sent, &map(&[(0, 5, "t2")]), &leases, "t2"));
         leases.retire(&tp(0), 1);
         assert!(
-            !did_commit(&sent, &map(&[(0, 5)]), &leases),
+            !did_commit(&sent, &map(&[(0, 5, "t2")]), &leases, "t2"),
             "nothing held: nothing to keep"
         );
     }

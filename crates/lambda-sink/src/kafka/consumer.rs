@@ -29,6 +29,7 @@ use lambda_sink_core::disposition::{Disposition, RetryReason};
 use lambda_sink_core::journal::{Event, Level};
 use lambda_sink_core::read_ahead::ReadAhead;
 use lambda_sink_core::record::{SourceRecord, TimestampType, TopicPartition};
+use lambda_sink_core::transaction::Committed;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, ConsumerGroupMetadata, Rebalance,
@@ -191,8 +192,9 @@ impl GroupMetadata {
         Ok(metadata)
     }
 
-    /// The group's committed offsets of `partitions` (stable: once no
-    /// transaction holding offsets of them is in flight). Blocks.
+    /// The group's committed offsets of `partitions`, with their metadata
+    /// (stable: once no transaction holding offsets of them is in flight).
+    /// Blocks.
     ///
     /// # Errors
     /// When the consumer is gone or the broker does not answer in time.
@@ -200,7 +202,7 @@ impl GroupMetadata {
         &self,
         partitions: &[TopicPartition],
         timeout: Duration,
-    ) -> KafkaResult<HashMap<TopicPartition, i64>> {
+    ) -> KafkaResult<HashMap<TopicPartition, Committed>> {
         let consumer = self.consumer.upgrade().ok_or(KafkaError::Canceled)?;
         let mut tpl = TopicPartitionList::new();
         for tp in partitions {
@@ -212,7 +214,10 @@ impl GroupMetadata {
             .filter_map(|tp| {
                 let e = committed.find_partition(&tp.topic, tp.partition)?;
                 match e.offset() {
-                    Offset::Offset(n) => Some((tp.clone(), n)),
+                    Offset::Offset(offset) => {
+                        let metadata = e.metadata().to_string();
+                        Some((tp.clone(), Committed { offset, metadata }))
+                    }
                     _ => None,
                 }
             })

@@ -11,6 +11,7 @@ use futures::FutureExt;
 use futures::future::Map;
 use lambda_sink_core::config::{ClientProperties, ClientValue, Transactions as Bounds};
 use lambda_sink_core::record::TopicPartition;
+use lambda_sink_core::transaction::Committed;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
@@ -124,15 +125,20 @@ impl Txn for KafkaTxn {
         }
     }
 
-    fn send_offsets(&self, offsets: &HashMap<TopicPartition, i64>) -> Result<(), TxnError> {
+    fn send_offsets(
+        &self,
+        offsets: &HashMap<TopicPartition, i64>,
+        tag: &str,
+    ) -> Result<(), TxnError> {
         let group = self
             .group
             .for_offsets(offsets.keys())
             .map_err(|reason| TxnError::new(Class::Abortable, reason.to_string()))?;
         let mut tpl = TopicPartitionList::new();
         for (tp, next) in offsets {
-            tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*next))
-                .map_err(classify)?;
+            let mut p = tpl.add_partition(&tp.topic, tp.partition);
+            p.set_offset(Offset::Offset(*next)).map_err(classify)?;
+            p.set_metadata(tag);
         }
         self.producer
             .producer()
@@ -182,7 +188,7 @@ impl Txn for KafkaTxn {
     fn committed(
         &self,
         partitions: &[TopicPartition],
-    ) -> Result<HashMap<TopicPartition, i64>, TxnError> {
+    ) -> Result<HashMap<TopicPartition, Committed>, TxnError> {
         self.group.committed(partitions, CALL_TIMEOUT).map_err(|e| {
             TxnError::new(
                 Class::Retriable,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use lambda_sink_core::record::TopicPartition;
+use lambda_sink_core::transaction::Committed;
 
 use crate::kafka::producer::OutcomeRecord;
 
@@ -64,8 +65,13 @@ pub(crate) trait Txn: Clone + Send + Sync + 'static {
     fn begin(&self) -> Result<(), TxnError>;
     /// Enqueues `record` in the open transaction.
     fn send(&self, record: &OutcomeRecord) -> Result<Self::Delivery, TxnError>;
-    /// Adds `offsets` to the open transaction, fenced by the group (blocks).
-    fn send_offsets(&self, offsets: &HashMap<TopicPartition, i64>) -> Result<(), TxnError>;
+    /// Adds `offsets` to the open transaction, fenced by the group, each
+    /// committed with `tag` as its metadata (blocks).
+    fn send_offsets(
+        &self,
+        offsets: &HashMap<TopicPartition, i64>,
+        tag: &str,
+    ) -> Result<(), TxnError>;
     /// Commits the open transaction (blocks; resumable after a timeout).
     fn commit(&self) -> Result<(), TxnError>;
     /// Aborts the open transaction (blocks; resumable after a timeout).
@@ -79,5 +85,5 @@ pub(crate) trait Txn: Clone + Send + Sync + 'static {
     fn committed(
         &self,
         partitions: &[TopicPartition],
-    ) -> Result<HashMap<TopicPartition, i64>, TxnError>;
+    ) -> Result<HashMap<TopicPartition, Committed>, TxnError>;
 }

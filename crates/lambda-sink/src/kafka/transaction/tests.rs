@@ -3,13 +3,16 @@
 //! commit or abort without one, a fenced producer can do nothing) and fails
 //! calls at random as librdkafka does: retriable, abortable, fatal before
 //! or after the commit took effect. A random schedule releases records of
-//! three partitions, commits, revokes and loses partitions (their next
-//! owner, the same task under a new lease, starts from the group's stable
-//! committed offset) and hands over stale releases. Whatever the schedule:
+//! three partitions, late releases (a parked key's outcomes, of records
+//! committed before), commits, revokes and loses partitions (their next
+//! owner, the same task under a new lease, begins at the group's stable
+//! committed offset and redoes the late releases that did not commit) and
+//! hands over stale releases. Whatever the schedule:
 //!
 //! * every committed outcome is below the offset its transaction commits
 //!   for its partition, and no committed offset moves backwards;
-//! * no outcome commits twice, and in the end every record has one;
+//! * no outcome commits twice, and in the end every record has one (and
+//!   every parked record its late one);
 //! * the protocol is never broken;
 //! * with no fault and no rebalance, nothing is ever aborted.
 
@@ -24,7 +27,7 @@ use std::time::Duration;
 
 use lambda_sink_core::config::Transactions as Bounds;
 use lambda_sink_core::record::TopicPartition;
-use lambda_sink_core::transaction::Lease;
+use lambda_sink_core::transaction::{Committed, Lease};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -43,6 +46,12 @@ fn tp(p: i32) -> TopicPartition {
     }
 }
 
+/// Every tenth record is parked: its outcome in the parked topic when its
+/// offset commits, and a late one when its key is released.
+fn parked(offset: i64) -> bool {
+    offset % 10 == 7
+}
+
 /// An outcome record naming its input record in its key.
 fn outcome(p: i32, offset: i64) -> OutcomeRecord {
     OutcomeRecord {
@@ -54,10 +63,23 @@ fn outcome(p: i32, offset: i64) -> OutcomeRecord {
     }
 }
 
-fn named(record: &OutcomeRecord) -> (i32, i64) {
+/// A parked record's late outcome (its release).
+fn late(p: i32, offset: i64) -> OutcomeRecord {
+    OutcomeRecord {
+        topic: Arc::from("late-x"),
+        ..outcome(p, offset)
+    }
+}
+
+/// The input record an outcome names, and whether it is a late one.
+fn named(record: &OutcomeRecord) -> (i32, i64, bool) {
     let key = String::from_utf8(record.key.clone().unwrap()).unwrap();
     let (p, o) = key.split_once(':').unwrap();
-    (p.parse().unwrap(), o.parse().unwrap())
+    (
+        p.parse().unwrap(),
+        o.parse().unwrap(),
+        &*record.topic == "late-x",
+    )
 }
 
 /// Where the producer's transaction stands, as the broker sees it.
@@ -73,8 +95,9 @@ enum State {
 
 #[derive(Default)]
 struct Open {
-    records: Vec<(i32, i64)>,
-    offsets: HashMap<i32, i64>,
+    records: Vec<(i32, i64, bool)>,
+    /// Offsets, each with its metadata.
+    offsets: HashMap<i32, (i64, String)>,
 }
 
 /// The fake cluster: one transactional id, its producer epochs, the group's
@@ -87,8 +110,8 @@ struct Cluster {
     /// The current epoch's producer failed fatally.
     fatal: bool,
     open: Option<(State, Open)>,
-    committed_offsets: HashMap<i32, i64>,
-    committed_outcomes: Vec<(i32, i64)>,
+    committed_offsets: HashMap<i32, (i64, String)>,
+    committed_outcomes: Vec<(i32, i64, bool)>,
     /// Partitions the consumer holds (offsets of others are refused).
     assigned: HashSet<i32>,
     /// Commits fail for good (a deleted topic, say).
@@ -113,8 +136,8 @@ impl Cluster {
     /// Makes the open transaction's effects visible, checking the
     /// invariant a `read_committed` reader relies on.
     fn apply(&mut self, txn: &Open) {
-        for (p, o) in &txn.records {
-            if txn.offsets.get(p).is_none_or(|next| o >= next) {
+        for (p, o, _) in &txn.records {
+            if txn.offsets.get(p).is_none_or(|(next, _)| o >= next) {
                 self.violations.push(format!(
                     "the outcome of {p}:{o} committed with offset {:?}",
                     txn.offsets.get(p)
@@ -122,13 +145,13 @@ impl Cluster {
             }
         }
         for (p, next) in &txn.offsets {
-            if self.committed_offsets.get(p).is_some_and(|c| next < c) {
+            if self.committed_offsets.get(p).is_some_and(|c| next.0 < c.0) {
                 self.violations.push(format!(
-                    "partition {p}'s offset moved backwards: {next} after {:?}",
+                    "partition {p}'s offset moved backwards: {next:?} after {:?}",
                     self.committed_offsets.get(p)
                 ));
             }
-            self.committed_offsets.insert(*p, *next);
+            self.committed_offsets.insert(*p, next.clone());
         }
         self.committed_outcomes.extend(&txn.records);
     }
@@ -193,7 +216,11 @@ impl Txn for FakeTxn {
         }
     }
 
-    fn send_offsets(&self, offsets: &HashMap<TopicPartition, i64>) -> Result<(), TxnError> {
+    fn send_offsets(
+        &self,
+        offsets: &HashMap<TopicPartition, i64>,
+        tag: &str,
+    ) -> Result<(), TxnError> {
         let mut c = self.live()?;
         if !matches!(c.open, Some((State::Open, _))) {
             return Err(c.violation("offsets sent without an open transaction".into()));
@@ -225,8 +252,11 @@ impl Txn for FakeTxn {
             });
         }
         let txn = &mut c.open.as_mut().unwrap().1;
-        txn.offsets
-            .extend(offsets.iter().map(|(tp, n)| (tp.partition, *n)));
+        txn.offsets.extend(
+            offsets
+                .iter()
+                .map(|(tp, n)| (tp.partition, (*n, tag.to_string()))),
+        );
         Ok(())
     }
 
@@ -315,11 +345,14 @@ impl Txn for FakeTxn {
     fn committed(
         &self,
         partitions: &[TopicPartition],
-    ) -> Result<HashMap<TopicPartition, i64>, TxnError> {
+    ) -> Result<HashMap<TopicPartition, Committed>, TxnError> {
         let c = self.cluster.lock().unwrap();
         Ok(partitions
             .iter()
-            .filter_map(|tp| Some((tp.clone(), *c.committed_offsets.get(&tp.partition)?)))
+            .filter_map(|tp| {
+                let (offset, metadata) = c.committed_offsets.get(&tp.partition)?.clone();
+                Some((tp.clone(), Committed { offset, metadata }))
+            })
             .collect())
     }
 }
@@ -331,6 +364,9 @@ struct Partition {
     released: i64,
     /// Leases let go, for stale releases.
     retired: Vec<Lease>,
+    /// Parked records whose late outcome the transactor took under this
+    /// lease, or had committed before it began.
+    late: HashSet<i64>,
 }
 
 struct Run {
@@ -378,6 +414,7 @@ impl Run {
                 lease: u64::try_from(p).unwrap() + 1,
                 released: 0,
                 retired: Vec::new(),
+                late: HashSet::new(),
             })
             .collect();
         Self {
@@ -408,6 +445,30 @@ impl Run {
             .expect("the transactor took no release for 10 minutes: it is stuck");
         if taken.is_ok() {
             part.released = next;
+        }
+    }
+
+    /// Partition `p`'s worker releases up to `k` parked keys: the late
+    /// outcomes of parked records below the offset it released.
+    async fn release_late(&mut self, p: i32, k: usize) {
+        let part = &mut self.partitions[usize::try_from(p).unwrap()];
+        let due: Vec<i64> = (0..part.released)
+            .filter(|o| parked(*o) && !part.late.contains(o))
+            .take(k)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let records = due.iter().map(|o| (*o, late(p, *o))).collect();
+        let partition = tp(p);
+        let release = self
+            .transactions
+            .release_late(&partition, part.lease, records);
+        let taken = tokio::time::timeout(Duration::from_secs(600), release)
+            .await
+            .expect("the transactor took no late release for 10 minutes: it is stuck");
+        if taken.is_ok() {
+            part.late.extend(due);
         }
     }
 
@@ -453,23 +514,47 @@ impl Run {
                     .as_ref()
                     .is_some_and(|(_, txn)| txn.offsets.contains_key(&p));
                 if !pending {
-                    break c.committed_offsets.get(&p).copied().unwrap_or(0);
+                    break c.committed_offsets.get(&p).map_or(0, |(o, _)| *o);
                 }
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
         self.cluster.lock().unwrap().assigned.insert(p);
         self.leases += 1;
+        let lease = self.leases;
+        loop {
+            match self.transactions.begin(&tp(p), lease).await {
+                Ok(()) => break,
+                Err(NotCommitted::Failed { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("a new lease did not begin: {e}"),
+            }
+        }
+        // The new owner's parked keys: those whose late outcome did not
+        // commit (the parked topic, read once the lease began).
+        let late = self
+            .cluster
+            .lock()
+            .unwrap()
+            .committed_outcomes
+            .iter()
+            .filter(|(q, _, late)| *q == p && *late)
+            .map(|(_, o, _)| *o)
+            .collect();
         let part = &mut self.partitions[i];
         part.retired.push(old);
-        part.lease = self.leases;
+        part.lease = lease;
         part.released = start;
+        part.late = late;
     }
 
     /// Releases everything left and commits until it sticks.
     async fn finish(&mut self) {
         for p in 0..PARTITIONS {
             self.release(p, RECORDS).await;
+            let parked = (0..RECORDS).filter(|o| parked(*o)).count();
+            self.release_late(p, parked).await;
         }
         for _ in 0..1_000 {
             if self.transactions.commit().await.is_ok() {
@@ -508,11 +593,20 @@ impl Run {
             );
         }
         for p in 0..PARTITIONS {
-            assert_eq!(c.committed_offsets.get(&p), Some(&RECORDS), "seed {seed}");
+            assert_eq!(
+                c.committed_offsets.get(&p).map(|(o, _)| *o),
+                Some(RECORDS),
+                "seed {seed}"
+            );
             for o in 0..RECORDS {
                 assert!(
-                    seen.contains(&(p, o)),
+                    seen.contains(&(p, o, false)),
                     "seed {seed}: no outcome for {p}:{o}"
+                );
+                assert_eq!(
+                    seen.contains(&(p, o, true)),
+                    parked(o),
+                    "seed {seed}: the late outcome of {p}:{o}"
                 );
             }
         }
@@ -536,7 +630,8 @@ fn random_failures_revocations_and_losses_commit_each_outcome_once() {
             for _ in 0..150 {
                 let p = rng.random_range(0..PARTITIONS);
                 match rng.random_range(0..100) {
-                    0..60 => run.release(p, rng.random_range(1..6)).await,
+                    0..52 => run.release(p, rng.random_range(1..6)).await,
+                    52..60 => run.release_late(p, rng.random_range(1..3)).await,
                     60..70 => {
                         let _ = run.transactions.commit().await;
                     }
@@ -561,6 +656,9 @@ fn a_fault_free_run_aborts_nothing() {
             while run.partitions.iter().any(|p| p.released < RECORDS) {
                 let p = rng.random_range(0..PARTITIONS);
                 run.release(p, rng.random_range(1..6)).await;
+                if rng.random_bool(0.2) {
+                    run.release_late(p, 1).await;
+                }
                 if rng.random_bool(0.2) {
                     tokio::time::sleep(Duration::from_millis(rng.random_range(1..80))).await;
                 }

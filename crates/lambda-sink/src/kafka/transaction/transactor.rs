@@ -2,6 +2,7 @@
 //! workers release into, and the transactor that runs them (the lifecycle
 //! and failure handling described in the [parent module](super)).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use lambda_sink_core::config::Transactions as Bounds;
 use lambda_sink_core::journal::{Event as Logged, Level};
 use lambda_sink_core::record::TopicPartition;
 use lambda_sink_core::retry::Backoff;
-use lambda_sink_core::transaction::{self as txn, Admission, Content, Lease, Leases, Release};
+use lambda_sink_core::transaction::{
+    self as txn, Admission, Committed, Content, Late, Lease, Leases, Release,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -45,6 +48,11 @@ pub enum NotCommitted {
         /// What Kafka said, and how it is handled.
         error: String,
     },
+    /// A late release of a partition whose lease has no offset to commit
+    /// with yet (the group had none when it began): given again after the
+    /// partition's first release.
+    #[error("partition {0} has no committed offset to commit a late release with yet")]
+    Unplaced(TopicPartition),
     /// The task's transactions stopped: the connector is stopping, or it
     /// failed for the reason given.
     #[error("{}", .0.as_deref().unwrap_or("the task's transactions have stopped"))]
@@ -56,7 +64,17 @@ pub enum NotCommitted {
 pub struct Transactions {
     releases: mpsc::Sender<Released>,
     control: mpsc::UnboundedSender<Control>,
+    /// Reads the group's committed offsets (blocking), off the transactor:
+    /// a stable fetch may wait for another member's transaction, and the
+    /// task's other partitions must not wait with it.
+    committed: CommittedReader,
 }
+
+/// Reads the group's committed offsets of some partitions, with their
+/// metadata (blocks).
+type CommittedReader = Arc<
+    dyn Fn(&[TopicPartition]) -> Result<HashMap<TopicPartition, Committed>, TxnError> + Send + Sync,
+>;
 
 /// A release on its way to the transactor.
 struct Released {
@@ -64,6 +82,9 @@ struct Released {
     /// Answered once the transactor holds the release (or refused it); a
     /// release whose sender is gone (its worker was aborted) is dropped.
     taken: oneshot::Sender<Result<(), NotCommitted>>,
+    /// A late release: its records' offsets were committed before (a
+    /// parked key's), so it commits the offset its lease released last.
+    late: bool,
 }
 
 enum Control {
@@ -72,6 +93,14 @@ enum Control {
     /// These leases are let go: drop what they released and is not
     /// committed.
     Forget(Vec<(TopicPartition, Lease)>, oneshot::Sender<()>),
+    /// A lease begins at its partition's committed offset (if any) for
+    /// its late releases.
+    Begin(
+        TopicPartition,
+        Lease,
+        Option<i64>,
+        oneshot::Sender<Result<(), NotCommitted>>,
+    ),
 }
 
 impl Transactions {
@@ -87,6 +116,8 @@ impl Transactions {
     ) -> Self {
         let (releases, releases_rx) = mpsc::channel(RELEASE_QUEUE);
         let (control, control_rx) = mpsc::unbounded_channel();
+        let reader = txn.clone();
+        let committed = Arc::new(move |partitions: &[TopicPartition]| reader.committed(partitions));
         let transactor = Transactor {
             txn,
             id,
@@ -104,6 +135,7 @@ impl Transactions {
             failures: 0,
             waiters: Vec::new(),
             stopped: false,
+            sent: 0,
             inbox: Inbox {
                 releases: releases_rx,
                 control: control_rx,
@@ -112,7 +144,11 @@ impl Transactions {
             },
         };
         tokio::spawn(transactor.run());
-        Self { releases, control }
+        Self {
+            releases,
+            control,
+            committed,
+        }
     }
 
     /// Hands `tp`'s outcome records below `next` (in offset order, each with
@@ -130,18 +166,86 @@ impl Transactions {
         next: i64,
         records: Vec<(i64, OutcomeRecord)>,
     ) -> Result<(), NotCommitted> {
-        let (taken, held) = oneshot::channel();
         let release = Release {
             tp: tp.clone(),
             lease,
             next,
             records,
         };
+        self.hand_over(release, false).await
+    }
+
+    /// Hands `tp`'s outcome records of records resolved after their offsets
+    /// were committed (a parked key's release; each with its input record's
+    /// offset), under `lease`, to the open transaction, which commits the
+    /// offset the lease released last with them; returns once the
+    /// transactor holds them. Their order with the lease's other releases
+    /// is the order they are handed over in.
+    ///
+    /// # Errors
+    /// As [`Self::release`], and [`NotCommitted::Unplaced`] when the lease
+    /// has no offset to commit with yet.
+    pub async fn release_late(
+        &self,
+        tp: &TopicPartition,
+        lease: Lease,
+        records: Vec<(i64, OutcomeRecord)>,
+    ) -> Result<(), NotCommitted> {
+        let release = Release {
+            tp: tp.clone(),
+            lease,
+            // Set from the lease when admitted.
+            next: 0,
+            records,
+        };
+        self.hand_over(release, true).await
+    }
+
+    async fn hand_over(
+        &self,
+        release: Release<OutcomeRecord>,
+        late: bool,
+    ) -> Result<(), NotCommitted> {
+        let (taken, held) = oneshot::channel();
         self.releases
-            .send(Released { release, taken })
+            .send(Released {
+                release,
+                taken,
+                late,
+            })
             .await
             .map_err(|_| NotCommitted::Stopped(None))?;
         held.await.unwrap_or(Err(NotCommitted::Stopped(None)))
+    }
+
+    /// Begins `lease` on `tp`: its committed offset is read once no
+    /// transaction holding offsets of it is pending (so what a previous
+    /// owner committed is visible from here on), and late releases commit
+    /// it until the lease releases an offset of its own.
+    ///
+    /// # Errors
+    /// When the offset cannot be read (try again), or the transactor has
+    /// stopped.
+    pub async fn begin(&self, tp: &TopicPartition, lease: Lease) -> Result<(), NotCommitted> {
+        let (read, of) = (self.committed.clone(), [tp.clone()]);
+        let committed = tokio::task::spawn_blocking(move || read(&of))
+            .await
+            .unwrap_or_else(|e| {
+                Err(TxnError::new(
+                    Class::Retriable,
+                    format!("reading the committed offset panicked: {e}"),
+                ))
+            })
+            .map_err(|e| NotCommitted::Failed {
+                step: "reading the committed offset",
+                error: e.to_string(),
+            })?;
+        let offset = committed.get(tp).map(|c| c.offset);
+        let (tx, rx) = oneshot::channel();
+        self.control
+            .send(Control::Begin(tp.clone(), lease, offset, tx))
+            .map_err(|_| NotCommitted::Stopped(None))?;
+        rx.await.unwrap_or(Err(NotCommitted::Stopped(None)))
     }
 
     /// Commits the open transaction now (partitions are being given up).
@@ -222,6 +326,9 @@ struct Transactor<T: Txn> {
     waiters: Vec<oneshot::Sender<Result<(), NotCommitted>>>,
     /// A permanent failure stopped the connector: nothing more is written.
     stopped: bool,
+    /// How many times offsets were sent: the last sent carry
+    /// [`Self::tag`].
+    sent: u64,
     inbox: Inbox,
 }
 
@@ -280,6 +387,9 @@ impl<T: Txn> Transactor<T> {
                 self.forget(&leases).await;
                 let _ = reply.send(());
             }
+            Some(Control::Begin(tp, lease, offset, reply)) => {
+                let _ = reply.send(self.begin(tp, lease, offset).await);
+            }
             None => self.inbox.control_open = false,
         }
     }
@@ -318,13 +428,51 @@ impl<T: Txn> Transactor<T> {
         Some(self.opened.unwrap_or_else(Instant::now) + self.bounds.interval)
     }
 
+    /// Begins `lease` of `tp` at the group's committed `offset`.
+    async fn begin(
+        &mut self,
+        tp: TopicPartition,
+        lease: Lease,
+        offset: Option<i64>,
+    ) -> Result<(), NotCommitted> {
+        match self.leases.begin(&tp, lease, offset) {
+            Ok(Admission::Take) => Ok(()),
+            Ok(Admission::Stale) => Err(NotCommitted::LetGo(tp)),
+            Err(violation) => {
+                self.violated(&violation).await;
+                Err(NotCommitted::Stopped(Some(violation.to_string())))
+            }
+        }
+    }
+
     async fn take(&mut self, released: Released) {
-        let Released { release, taken } = released;
+        let Released {
+            mut release,
+            taken,
+            late,
+        } = released;
         // Its worker was aborted (the partition was lost): not ours to write.
         if taken.is_closed() || self.stopped {
             return;
         }
-        match self.leases.admit(&release) {
+        let admission = if late {
+            let offsets = release.records.iter().map(|(o, _)| *o);
+            match self.leases.admit_late(&release.tp, release.lease, offsets) {
+                Ok(Late::Take(next)) => {
+                    release.next = next;
+                    Ok(Admission::Take)
+                }
+                Ok(Late::Stale) => Ok(Admission::Stale),
+                Ok(Late::Unplaced) => {
+                    let _ = taken.send(Err(NotCommitted::Unplaced(release.tp.clone())));
+                    return;
+                }
+                Err(violation) => Err(violation),
+            }
+        } else {
+            self.leases.admit(&release)
+        };
+        match admission {
             Ok(Admission::Take) => {}
             Ok(Admission::Stale) => {
                 debug!(transactional_id = %self.id, partition = %release.tp, next = release.next, "a release of a partition let go: dropped");
@@ -435,7 +583,12 @@ impl<T: Txn> Transactor<T> {
         }
         if !self.current.offsets().is_empty() {
             let offsets = self.current.offsets().clone();
-            self.call(move |t| t.send_offsets(&offsets)).await?;
+            // This transaction's own tag, so that an unknown commit can be
+            // told (the offsets alone cannot: a transaction of late
+            // releases commits offsets committed before).
+            self.sent += 1;
+            let tag = self.tag();
+            self.call(move |t| t.send_offsets(&offsets, &tag)).await?;
         }
         self.phase = Phase::Committing;
         Ok(())
@@ -606,6 +759,12 @@ impl<T: Txn> Transactor<T> {
         }
     }
 
+    /// The metadata the offsets sent last are committed with: unique per
+    /// transaction (the transactional id is unique per start).
+    fn tag(&self) -> String {
+        format!("{}#{}", self.id, self.sent)
+    }
+
     fn answer(&mut self, result: Result<(), NotCommitted>) {
         for w in self.waiters.drain(..) {
             let _ = w.send(result.clone());
@@ -630,7 +789,7 @@ impl<T: Txn> Transactor<T> {
             .cloned()
             .collect();
         let committed = self.call(move |t| t.committed(&held)).await?;
-        if txn::did_commit(&sent, &committed, &self.leases) {
+        if txn::did_commit(&sent, &committed, &self.leases, &self.tag()) {
             debug!(transactional_id = %self.id, "the transaction whose commit failed had committed");
             self.committed();
         } else {
