@@ -10,25 +10,34 @@
 //! contiguous watermark is stored, never past an unresolved record.
 //! Every second the commit loop hands the partition's ledger to its
 //! [`Watch`] (lag in time, stalls).
+//!
+//! Outcomes of records resolved after their offsets were committed (a
+//! parked key's release) are *delivered* instead: acknowledged by Kafka
+//! (at-least-once), or written in the task's open transaction, which
+//! commits the partition's offset as it stands (exactly-once; the
+//! committer [begins](Committer::begin) its lease first).
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, try_join_all};
 use futures::stream::{FuturesUnordered, StreamExt};
 use lambda_sink_core::offsets::OffsetTracker;
 use lambda_sink_core::record::{SourceRecord, TopicPartition};
+use lambda_sink_core::retry::Backoff;
 use lambda_sink_core::route::Outcome;
 use lambda_sink_core::transaction::Lease;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, warn};
 
 use super::context::{Context, Halt};
-use super::ports::Offsets;
+use super::ports::{NotStored, Offsets};
 use super::watch::{WATCH_INTERVAL, Watch};
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
+use crate::kafka::transaction::NotCommitted;
 use crate::sync::lock;
 
 /// Most batches whose outcomes may await acknowledgement at once, per
@@ -61,9 +70,15 @@ enum Durable {
 #[derive(Clone)]
 pub(super) struct Committer {
     ctx: Arc<Context>,
+    tp: TopicPartition,
+    lease: Lease,
     ledger: Ledger,
     pending: mpsc::Sender<Pending>,
+    store: Arc<dyn Offsets>,
     with_outcomes: bool,
+    /// Whether the commit loop has stored an offset (exactly-once: a late
+    /// release can commit it).
+    stored: watch::Receiver<bool>,
 }
 
 impl Committer {
@@ -80,15 +95,50 @@ impl Committer {
     ) -> (Self, impl Future<Output = ()> + use<>) {
         let (pending, pending_rx) = mpsc::channel(PENDING_BATCHES.max(in_flight));
         let ledger: Ledger = Arc::new(Mutex::new(OffsetTracker::new()));
+        let (stored_tx, stored) = watch::channel(false);
         let committer = Self {
             ctx: ctx.clone(),
+            tp: tp.clone(),
+            lease,
             ledger: ledger.clone(),
             pending,
+            store: store.clone(),
             with_outcomes: store.with_outcomes(),
+            stored,
         };
         let watch = Watch::new(&tp, task, ctx.clone());
-        let committing = commit_loop(tp, lease, ledger, pending_rx, store, ctx.clone(), watch);
+        let committing = commit_loop(
+            tp,
+            lease,
+            ledger,
+            pending_rx,
+            (store, stored_tx),
+            ctx.clone(),
+            watch,
+        );
         (committer, committing)
+    }
+
+    /// Begins the partition's lease before anything is delivered late
+    /// (see [`Offsets::begin`]), asked again while Kafka cannot answer.
+    pub(super) async fn begin(&self) -> Result<(), Halt> {
+        let backoff = Backoff::forever(Duration::from_millis(200), Duration::from_secs(10));
+        let mut attempt = 0;
+        loop {
+            let error = match self.store.begin(&self.tp, self.lease).await {
+                Ok(()) => return Ok(()),
+                Err(NotStored::Transaction(NotCommitted::Failed { error, .. })) => error,
+                Err(e) => return Err(halt(e)),
+            };
+            let delay = backoff.delay_forever(attempt, rand::random::<f64>());
+            warn!(partition = %self.tp, error, retry_in_ms = delay.as_millis(), "cannot read the partition's committed offset yet; retrying");
+            attempt += 1;
+            tokio::select! {
+                biased;
+                () = self.ctx.stop.cancelled() => return Err(Halt::Stopped),
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
     }
 
     /// Tracks a record taken, in offset order, with its timestamp.
@@ -110,15 +160,7 @@ impl Committer {
     ) -> Result<(), Halt> {
         self.ctx.metrics.resolved(outcome, records.len());
         let outcomes = if self.with_outcomes {
-            // One outcome record per input record (extras, if any, go with
-            // the last).
-            let last = records.last().map_or(0, |r| r.offset);
-            let tagged = outcomes
-                .into_iter()
-                .enumerate()
-                .map(|(i, o)| (records.get(i).map_or(last, |r| r.offset), o))
-                .collect();
-            Durable::WithOffsets(tagged)
+            Durable::WithOffsets(tagged(records, outcomes))
         } else {
             Durable::Acknowledged(self.send_all(outcomes).boxed())
         };
@@ -129,20 +171,47 @@ impl Committer {
             .map_err(|_| Halt::Stopped)
     }
 
-    /// Delivers the outcome records of records resolved long ago (parked
+    /// Delivers the outcome records (`outcomes`, each with its input
+    /// record's offset) of `counted` records resolved long ago (parked
     /// records being released, whose input offsets were committed when
-    /// they were parked): sent now, and returned from once Kafka has
-    /// acknowledged them all. Nothing is tracked or stored.
+    /// they were parked), in order: sent now and returned from once Kafka
+    /// has acknowledged them all (at-least-once), or once the task's open
+    /// transaction holds them (exactly-once; before the partition's first
+    /// stored offset, when the group had none, it waits for that one).
+    /// Nothing is tracked.
     pub(super) async fn deliver(
         &self,
-        records: &[SourceRecord],
+        counted: usize,
         outcome: Outcome,
-        outcomes: Vec<OutcomeRecord>,
+        outcomes: Vec<(i64, OutcomeRecord)>,
     ) -> Result<(), Halt> {
-        self.ctx.metrics.resolved(outcome, records.len());
-        self.send_all(outcomes)
-            .await
-            .map_err(|e| Halt::Failed(e.to_string()))
+        self.ctx.metrics.resolved(outcome, counted);
+        if !self.with_outcomes {
+            return self
+                .send_all(outcomes.into_iter().map(|(_, o)| o).collect())
+                .await
+                .map_err(|e| Halt::Failed(e.to_string()));
+        }
+        let mut stored = self.stored.clone();
+        loop {
+            match self
+                .store
+                .store_late(&self.tp, self.lease, outcomes.clone())
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(NotStored::Transaction(NotCommitted::Unplaced(_))) => {
+                    tokio::select! {
+                        biased;
+                        () = self.ctx.stop.cancelled() => return Err(Halt::Stopped),
+                        changed = stored.wait_for(|s| *s) => {
+                            changed.map_err(|_| Halt::Stopped)?;
+                        }
+                    }
+                }
+                Err(e) => return Err(halt(e)),
+            }
+        }
     }
 
     /// Sends `outcomes` in order (each is enqueued at once); done when
@@ -159,6 +228,33 @@ impl Committer {
     }
 }
 
+/// `outcomes` of `records`, each with its input record's offset: one
+/// outcome record per input record (extras, if any, go with the last).
+pub(super) fn tagged(
+    records: &[SourceRecord],
+    outcomes: Vec<OutcomeRecord>,
+) -> Vec<(i64, OutcomeRecord)> {
+    let last = records.last().map_or(0, |r| r.offset);
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| (records.get(i).map_or(last, |r| r.offset), o))
+        .collect()
+}
+
+/// What an offset store's refusal means for the worker: a partition let go
+/// (or a stopping connector) stops it quietly; anything else stops the
+/// connector.
+fn halt(e: NotStored) -> Halt {
+    match e {
+        NotStored::Transaction(NotCommitted::Stopped(Some(reason))) => Halt::Failed(reason),
+        NotStored::Transaction(NotCommitted::LetGo(_) | NotCommitted::Stopped(None)) => {
+            Halt::Stopped
+        }
+        e => Halt::Failed(e.to_string()),
+    }
+}
+
 /// Stores the committable offset as it advances: at-least-once once each
 /// batch's outcomes are acknowledged (an outcome that cannot be written
 /// stops the connector, and neither its records nor any after them are
@@ -171,7 +267,7 @@ async fn commit_loop(
     lease: Lease,
     ledger: Ledger,
     mut pending: mpsc::Receiver<Pending>,
-    store: Arc<dyn Offsets>,
+    (store, stored): (Arc<dyn Offsets>, watch::Sender<bool>),
     ctx: Arc<Context>,
     mut watch: Watch,
 ) {
@@ -228,8 +324,11 @@ async fn commit_loop(
             .into_iter()
             .flat_map(|(offset, records)| records.into_iter().map(move |r| (offset, r)))
             .collect();
-        if let Err(e) = store.store(&tp, lease, next, released).await {
-            debug!(error = %e, next, "offset not stored (partition no longer held)");
+        match store.store(&tp, lease, next, released).await {
+            Ok(()) => {
+                stored.send_replace(true);
+            }
+            Err(e) => debug!(error = %e, next, "offset not stored (partition no longer held)"),
         }
     }
 }

@@ -209,14 +209,21 @@ impl Schedule {
             self.schedule(inbox, queue, &mut Parked::default()).await;
             return;
         };
-        let mut parked =
-            match park::rebuild(&self.ctx, parking, &self.tp, self.clock.now_ms()).await {
-                Ok(parked) => parked,
-                Err(halt) => {
-                    self.halted(halt);
-                    return;
-                }
-            };
+        // Exactly-once, the lease begins first: once the partition's
+        // committed offset is read, the previous owner's last transaction
+        // (its parked topic writes with it) is settled, and the parked
+        // topic read next agrees with the offset consumed from.
+        let rebuilt = match self.committer.begin().await {
+            Ok(()) => park::rebuild(&self.ctx, parking, &self.tp, self.clock.now_ms()).await,
+            Err(halt) => Err(halt),
+        };
+        let mut parked = match rebuilt {
+            Ok(parked) => parked,
+            Err(halt) => {
+                self.halted(halt);
+                return;
+            }
+        };
         for (lane, _) in parked.keys() {
             queue.park(*lane);
         }

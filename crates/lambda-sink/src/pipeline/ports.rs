@@ -90,6 +90,37 @@ pub(crate) trait Offsets: Send + Sync + 'static {
         outcomes: Vec<(i64, OutcomeRecord)>,
     ) -> BoxFuture<'_, Result<(), NotStored>>;
 
+    /// Begins `lease` on `tp` before it resolves anything late (a parked
+    /// key's release): exactly-once, the partition's committed offset is
+    /// read once no transaction on it is pending — a previous owner's last
+    /// transaction, parked topic and all, is settled from here on — and
+    /// late releases commit it until the lease stores an offset.
+    fn begin(&self, _tp: &TopicPartition, _lease: Lease) -> BoxFuture<'_, Result<(), NotStored>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Exactly-once: writes the outcome records of records resolved after
+    /// their offsets were committed (a parked key's release; each with its
+    /// input record's offset) in the transaction that commits the offset
+    /// `lease` stored last.
+    ///
+    /// # Errors
+    /// As [`Self::store`]; [`NotCommitted::Unplaced`] when the lease has
+    /// stored nothing and began without a committed offset.
+    fn store_late(
+        &self,
+        tp: &TopicPartition,
+        _lease: Lease,
+        _outcomes: Vec<(i64, OutcomeRecord)>,
+    ) -> BoxFuture<'_, Result<(), NotStored>> {
+        let tp = tp.clone();
+        Box::pin(async move {
+            Err(NotStored::Transaction(NotCommitted::Stopped(Some(
+                format!("{tp}: late outcome records go to the outcome producer at-least-once"),
+            ))))
+        })
+    }
+
     /// Makes what was stored durable now: partitions are being given up.
     /// (At-least-once the consumer commits stored offsets itself.)
     fn flush(&self) -> BoxFuture<'_, Result<(), NotStored>> {
@@ -175,6 +206,21 @@ impl Offsets for Transactions {
     ) -> BoxFuture<'_, Result<(), NotStored>> {
         let tp = tp.clone();
         Box::pin(async move { Ok(self.release(&tp, lease, next, outcomes).await?) })
+    }
+
+    fn begin(&self, tp: &TopicPartition, lease: Lease) -> BoxFuture<'_, Result<(), NotStored>> {
+        let tp = tp.clone();
+        Box::pin(async move { Ok(Transactions::begin(self, &tp, lease).await?) })
+    }
+
+    fn store_late(
+        &self,
+        tp: &TopicPartition,
+        lease: Lease,
+        outcomes: Vec<(i64, OutcomeRecord)>,
+    ) -> BoxFuture<'_, Result<(), NotStored>> {
+        let tp = tp.clone();
+        Box::pin(async move { Ok(self.release_late(&tp, lease, outcomes).await?) })
     }
 
     fn flush(&self) -> BoxFuture<'_, Result<(), NotStored>> {

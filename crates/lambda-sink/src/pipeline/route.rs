@@ -19,7 +19,7 @@ use lambda_sink_core::record::{SourceRecord, TopicPartition, offset_range};
 use lambda_sink_core::route::{self, Invoked, Outcome, Resolution, Stop, Write};
 use tracing::warn;
 
-use super::commit::Committer;
+use super::commit::{self, Committer};
 use super::context::{Context, Halt};
 use crate::clock::epoch_ms;
 use crate::kafka::producer::OutcomeRecord;
@@ -68,18 +68,24 @@ impl Router {
         &self,
         records: &[SourceRecord],
         outcome: Outcome,
-        mut outcomes: Vec<OutcomeRecord>,
+        outcomes: Vec<OutcomeRecord>,
     ) -> Result<(), Halt> {
         match (self.mode, &self.ctx.parking) {
             (Mode::Release, Some(parking)) => {
-                outcomes.extend(records.iter().map(|r| OutcomeRecord {
-                    topic: parking.topic.clone(),
-                    key: Some(park::entry_key(&self.tp, r.offset)),
-                    value: None,
-                    headers: Vec::new(),
-                    timestamp: None,
+                let mut outcomes = commit::tagged(records, outcomes);
+                outcomes.extend(records.iter().map(|r| {
+                    let tombstone = OutcomeRecord {
+                        topic: parking.topic.clone(),
+                        key: Some(park::entry_key(&self.tp, r.offset)),
+                        value: None,
+                        headers: Vec::new(),
+                        timestamp: None,
+                    };
+                    (r.offset, tombstone)
                 }));
-                self.committer.deliver(records, outcome, outcomes).await
+                self.committer
+                    .deliver(records.len(), outcome, outcomes)
+                    .await
             }
             _ => self.committer.resolve(records, outcome, outcomes).await,
         }
@@ -141,7 +147,7 @@ impl Router {
             timestamp: None,
         };
         self.committer
-            .deliver(&[], Outcome::Parked, vec![entry])
+            .deliver(0, Outcome::Parked, vec![(first.offset, entry)])
             .await
     }
 

@@ -24,6 +24,7 @@ use super::super::ports::{Lambda, NotStored, Offsets, Outcomes, ParkedStore, Sch
 use crate::error::Error;
 use crate::kafka::parked::Entries;
 use crate::kafka::producer::{OutcomeRecord, ProduceError};
+use crate::kafka::transaction::NotCommitted;
 use crate::registry::RegistryError;
 use crate::sync::lock;
 
@@ -187,25 +188,48 @@ impl Outcomes for FakeOutcomes {
                 reason: "refused by the test".into(),
             })
         } else {
-            let mut sent = lock(&self.sent);
-            sent.push(record);
-            self.count.send_replace(sent.len());
+            self.push(record);
             Ok(())
         };
         Box::pin(async move { result })
     }
 }
 
+impl FakeOutcomes {
+    pub(super) fn new(refuse: Vec<String>) -> Arc<Self> {
+        Arc::new(Self {
+            sent: Mutex::new(Vec::new()),
+            count: watch::channel(0).0,
+            refuse,
+        })
+    }
+
+    /// Kafka holds `record` now.
+    fn push(&self, record: OutcomeRecord) {
+        let mut sent = lock(&self.sent);
+        sent.push(record);
+        self.count.send_replace(sent.len());
+    }
+}
+
 /// The offset store: publishes the last stored offset of each partition.
 /// With `audit`, every store first checks that each earlier offset of the
 /// partition has its outcome record sent (each record must have one then).
-/// With `transactional`, it stands for the task's transactions: outcome
-/// records come with the offsets (`released`), and every store checks that
-/// they are exactly those of the records since the previous one.
+/// With `committed`, it stands for the task's transactions, each store
+/// committing at once: outcome records come with the offsets (`released`)
+/// and are then what Kafka holds (`committed`), and every store checks that
+/// they are exactly those of the records since the previous one; late
+/// releases commit with the offset stored last, or the group's
+/// (`group_offset`) the lease began at.
 pub(super) struct FakeOffsets {
     pub(super) stored: watch::Sender<HashMap<i32, i64>>,
     pub(super) audit: Option<Arc<FakeOutcomes>>,
-    pub(super) transactional: bool,
+    pub(super) committed: Option<Arc<FakeOutcomes>>,
+    /// The group's committed offset of every partition when a lease
+    /// begins (exactly-once).
+    pub(super) group_offset: Option<i64>,
+    /// Exactly-once: the offset each partition's lease began at.
+    pub(super) begun: Mutex<HashMap<i32, i64>>,
     /// Exactly-once: each store's offset and the input offsets of the
     /// outcome records released with it.
     pub(super) released: Mutex<Vec<(i32, i64, Vec<i64>)>>,
@@ -257,7 +281,46 @@ impl ParkedStore for FakeParked {
 
 impl Offsets for FakeOffsets {
     fn with_outcomes(&self) -> bool {
-        self.transactional
+        self.committed.is_some()
+    }
+
+    fn begin(&self, tp: &TopicPartition, _lease: Lease) -> BoxFuture<'_, Result<(), NotStored>> {
+        if let Some(offset) = self.group_offset.filter(|_| self.committed.is_some()) {
+            lock(&self.begun).insert(tp.partition, offset);
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn store_late(
+        &self,
+        tp: &TopicPartition,
+        _lease: Lease,
+        outcomes: Vec<(i64, OutcomeRecord)>,
+    ) -> BoxFuture<'_, Result<(), NotStored>> {
+        let Some(committed) = &self.committed else {
+            return Box::pin(async { Err(NotStored::Transaction(NotCommitted::Stopped(None))) });
+        };
+        let placed = self
+            .stored
+            .borrow()
+            .get(&tp.partition)
+            .copied()
+            .or_else(|| lock(&self.begun).get(&tp.partition).copied());
+        let Some(placed) = placed else {
+            let tp = tp.clone();
+            return Box::pin(
+                async move { Err(NotStored::Transaction(NotCommitted::Unplaced(tp))) },
+            );
+        };
+        for (offset, record) in outcomes {
+            if offset >= placed {
+                lock(&self.violations).push(format!(
+                    "a late outcome of offset {offset}, not committed before (at {placed})"
+                ));
+            }
+            committed.push(record);
+        }
+        Box::pin(async { Ok(()) })
     }
 
     fn store(
@@ -267,7 +330,7 @@ impl Offsets for FakeOffsets {
         next: i64,
         outcomes: Vec<(i64, OutcomeRecord)>,
     ) -> BoxFuture<'_, Result<(), NotStored>> {
-        if self.transactional {
+        if let Some(committed) = &self.committed {
             let offsets: Vec<i64> = outcomes.iter().map(|(o, _)| *o).collect();
             let named: Vec<i64> = outcomes
                 .iter()
@@ -283,7 +346,9 @@ impl Offsets for FakeOffsets {
                 .iter()
                 .rev()
                 .find(|(p, _, _)| *p == tp.partition)
-                .map_or(0, |(_, n, _)| *n);
+                .map(|(_, n, _)| *n)
+                .or(self.group_offset)
+                .unwrap_or(0);
             let expected: Vec<i64> = (previous..next).collect();
             if offsets != expected {
                 lock(&self.violations).push(format!(
@@ -291,6 +356,9 @@ impl Offsets for FakeOffsets {
                 ));
             }
             released.push((tp.partition, next, offsets));
+            for (_, record) in outcomes {
+                committed.push(record);
+            }
         } else if let Some(outcomes) = &self.audit {
             let sent: std::collections::HashSet<i64> = lock(&outcomes.sent)
                 .iter()

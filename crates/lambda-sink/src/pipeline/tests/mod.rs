@@ -61,7 +61,11 @@ struct Harness {
     ctx: Arc<Context>,
     handler: Arc<TaskHandler>,
     lambda: Arc<FakeLambda>,
+    /// What the outcome producer was given outside a transaction.
     outcomes: Arc<FakeOutcomes>,
+    /// What Kafka holds, as a `read_committed` reader sees it: `outcomes`,
+    /// or exactly-once what the transactions committed.
+    kafka: Arc<FakeOutcomes>,
     store: Arc<FakeOffsets>,
     offsets: watch::Receiver<HashMap<i32, i64>>,
     stop: CancellationToken,
@@ -76,6 +80,8 @@ struct Setup {
     audit: bool,
     /// The offset store stands for exactly-once transactions.
     transactional: bool,
+    /// Exactly-once: the group's committed offset a lease begins at.
+    group_offset: Option<i64>,
     /// OpenTelemetry traces on.
     tracer: Option<crate::otel::Tracer>,
     /// The outcome records of an earlier run, parked topic and all (a
@@ -95,6 +101,7 @@ impl Setup {
             schemas: None,
             audit: false,
             transactional: false,
+            group_offset: None,
             tracer: None,
             outcomes: None,
         }
@@ -109,16 +116,18 @@ impl Setup {
             throttled: AtomicUsize::new(0),
             spans: Arc::default(),
         });
-        let outcomes = self.outcomes.unwrap_or_else(|| {
-            Arc::new(FakeOutcomes {
-                sent: Mutex::new(Vec::new()),
-                count: watch::channel(0).0,
-                refuse: self.refuse,
-            })
-        });
+        // Exactly-once, what the producer is given outside a transaction
+        // is not what Kafka holds.
+        let kafka = self
+            .outcomes
+            .unwrap_or_else(|| FakeOutcomes::new(self.refuse.clone()));
+        let outcomes = match self.transactional {
+            true => FakeOutcomes::new(self.refuse),
+            false => kafka.clone(),
+        };
         let parked = self.config.errors.park.as_ref().map(|p| {
             Arc::new(FakeParked {
-                outcomes: outcomes.clone(),
+                outcomes: kafka.clone(),
                 topic: p.topic.name.to_string(),
             }) as Arc<dyn ParkedStore>
         });
@@ -126,7 +135,9 @@ impl Setup {
         let offsets_store = Arc::new(FakeOffsets {
             stored,
             audit: self.audit.then(|| outcomes.clone()),
-            transactional: self.transactional,
+            committed: self.transactional.then(|| kafka.clone()),
+            group_offset: self.group_offset,
+            begun: Mutex::default(),
             released: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
         });
@@ -160,6 +171,7 @@ impl Setup {
             handler,
             lambda,
             outcomes,
+            kafka,
             store: offsets_store,
             offsets,
             stop,
@@ -272,19 +284,19 @@ impl Harness {
 
     /// Waits until `n` outcome records have been sent.
     async fn sent_reach(&self, n: usize) {
-        let mut sent = self.outcomes.count.subscribe();
+        let mut sent = self.kafka.count.subscribe();
         let waited = tokio::time::timeout(PATIENCE, sent.wait_for(|c| *c >= n)).await;
         assert!(
             waited.is_ok(),
             "only {} outcome records were sent; calls: {:?}",
-            *self.outcomes.count.borrow(),
+            *self.kafka.count.borrow(),
             self.calls()
         );
     }
 
     /// Outcome records sent to `topic`.
     fn sent(&self, topic: &str) -> Vec<OutcomeRecord> {
-        lock(&self.outcomes.sent)
+        lock(&self.kafka.sent)
             .iter()
             .filter(|r| &*r.topic == topic)
             .cloned()

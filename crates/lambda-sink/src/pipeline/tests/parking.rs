@@ -490,8 +490,16 @@ mod property {
         }
     }
 
+    /// How a run starts: exactly-once or not, and (a restart) what Kafka
+    /// holds and the group's committed offset.
+    struct Run {
+        exactly_once: bool,
+        kafka: Option<Arc<FakeOutcomes>>,
+        group_offset: Option<i64>,
+    }
+
     fn start(
-        outcomes: Option<Arc<FakeOutcomes>>,
+        run: Run,
         failures: &Arc<Mutex<HashMap<String, usize>>>,
         seen: &Seen,
         latencies: &[u32],
@@ -503,11 +511,14 @@ mod property {
             function(failures.clone(), seen.clone(), latencies.to_vec()),
         );
         setup.audit = true;
-        setup.outcomes = outcomes;
+        setup.transactional = run.exactly_once;
+        setup.outcomes = run.kafka;
+        setup.group_offset = run.group_offset;
         setup.start()
     }
 
     fn check(
+        exactly_once: bool,
         keys: &[Option<u8>],
         poisoned: &[(u8, usize)],
         latencies: &[u32],
@@ -531,18 +542,18 @@ mod property {
         let seen: Seen = Arc::default();
         // The first owner, until the crash.
         let first = runtime();
-        let (outcomes, committed, first_spans, violations) = first.block_on(async {
-            let h = start(None, &failures, &seen, latencies);
+        let (kafka, committed, first_spans, violations) = first.block_on(async {
+            let run = Run {
+                exactly_once,
+                kafka: None,
+                group_offset: None,
+            };
+            let h = start(run, &failures, &seen, latencies);
             h.deliver(records.clone());
             tokio::time::sleep(MS * u32::try_from(crash_after_ms).unwrap()).await;
             let spans = lock(&h.lambda.spans).clone();
             let violations = lock(&h.store.violations).clone();
-            (
-                h.outcomes.clone(),
-                h.offset(0).unwrap_or(0),
-                spans,
-                violations,
-            )
+            (h.kafka.clone(), h.offset(0), spans, violations)
         });
         drop(first);
         prop_assert_eq!(violations, Vec::<String>::new());
@@ -553,7 +564,13 @@ mod property {
         // The next owner: from the committed offset and the parked topic.
         let next = runtime();
         next.block_on(async {
-            let h = start(Some(outcomes), &failures, &seen, latencies);
+            let run = Run {
+                exactly_once,
+                kafka: Some(kafka),
+                group_offset: committed,
+            };
+            let h = start(run, &failures, &seen, latencies);
+            let committed = committed.unwrap_or(0);
             h.handler.assigned(&[TopicPartition {
                 topic: Arc::from(TOPIC),
                 partition: 0,
@@ -571,16 +588,31 @@ mod property {
             prop_assert_eq!(lock(&h.store.violations).clone(), Vec::<String>::new());
             let spans = lock(&h.lambda.spans).clone();
             prop_assert_eq!(super::super::cases::shared_keys_in_flight(&spans), vec![]);
-            // Every record succeeded at least once.
-            let succeeded: BTreeSet<i64> = h
-                .sent("success-component")
-                .iter()
-                .filter_map(fakes::input_offset)
-                .collect();
-            prop_assert_eq!(succeeded, (0..n).collect::<BTreeSet<_>>());
-            Ok(())
+            outcome_of_each(&h, n, exactly_once)
         })?;
         per_key_order(&seen)
+    }
+
+    /// Every record succeeded at least once; exactly-once, Kafka holds
+    /// exactly one outcome of each, and nothing bypassed the transactions.
+    fn outcome_of_each(h: &Harness, n: i64, exactly_once: bool) -> Result<(), TestCaseError> {
+        let mut succeeded: Vec<i64> = h
+            .sent("success-component")
+            .iter()
+            .filter_map(fakes::input_offset)
+            .collect();
+        succeeded.sort_unstable();
+        if !exactly_once {
+            succeeded.dedup();
+        }
+        prop_assert_eq!(succeeded, (0..n).collect::<Vec<_>>());
+        let bypassed = lock(&h.outcomes.sent).len();
+        prop_assert!(
+            !exactly_once || bypassed == 0,
+            "{} outcomes bypassed the transactions",
+            bypassed
+        );
+        Ok(())
     }
 
     /// Each key's records succeeded in offset order (a record may succeed
@@ -614,12 +646,13 @@ mod property {
 
         #[test]
         fn parked_keys_keep_their_order_and_lose_nothing_across_a_crash(
+            exactly_once in any::<bool>(),
             keys in prop::collection::vec(prop::option::weighted(0.9, 0u8..6), 1..50),
             poisoned in prop::collection::vec((0u8..6, 1usize..4), 0..3),
             latencies in prop::collection::vec(1u32..40, 1..10),
             crash_after_ms in 0u64..6_000,
         ) {
-            check(&keys, &poisoned, &latencies, crash_after_ms)?;
+            check(exactly_once, &keys, &poisoned, &latencies, crash_after_ms)?;
         }
     }
 }
