@@ -446,9 +446,8 @@ async fn kill_9_with_a_member_joining_and_leaving_duplicates_no_outcome_exactly_
 /// in between, one joins and leaves by SIGTERM, so parked keys move between
 /// owners and are rebuilt from the parked topic. Once the function
 /// recovers every record has its outcome and each key's records first
-/// succeeded in offset order.
-#[tokio::test]
-async fn poisoned_keys_under_kill_9_and_a_rebalance_lose_nothing_and_keep_key_order() {
+/// succeeded in offset order; with exactly-once, once.
+async fn poisoned_keys_under_kill_9_and_a_rebalance(delivery: Delivery) {
     let started = Instant::now();
     let records = scale(2_000, 12_000);
     let kills = scale(2, 6);
@@ -471,6 +470,7 @@ async fn poisoned_keys_under_kill_9_and_a_rebalance_lose_nothing_and_keep_key_or
     })
     .await;
     let mut extra = ordering("key");
+    extra.extend(delivery.properties());
     extra.extend([
         ("aws.lambda.batch.size", "20"),
         ("aws.lambda.on.key.failure", "park"),
@@ -506,16 +506,23 @@ async fn poisoned_keys_under_kill_9_and_a_rebalance_lose_nothing_and_keep_key_or
     last.stop_cleanly().await;
     let out_of_order = w.keys_out_of_order(Duration::from_secs(60)).await;
     report(
-        "poisoned keys (2 of 40 parked) under kill -9 and a member joining and leaving (aws.lambda.ordering=key)",
+        &delivery.title(
+            "poisoned keys (2 of 40 parked) under kill -9 and a member joining and leaving (aws.lambda.ordering=key)".into(),
+        ),
         &v,
         started,
         json!({ "restarts": kills, "keys_out_of_order": out_of_order.len() }),
     );
-    assert_nothing_lost(&v, true);
+    delivery.check(&v);
     assert!(
         out_of_order.is_empty(),
         "keys out of order: {out_of_order:?}"
     );
+}
+
+scenarios! {
+    poisoned_keys_under_kill_9_and_a_rebalance_lose_nothing_and_keep_key_order => poisoned_keys_under_kill_9_and_a_rebalance(Delivery::AtLeastOnce);
+    poisoned_keys_under_kill_9_and_a_rebalance_duplicate_no_outcome_exactly_once => poisoned_keys_under_kill_9_and_a_rebalance(Delivery::ExactlyOnce);
 }
 
 scenarios! {

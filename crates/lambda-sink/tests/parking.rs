@@ -6,15 +6,19 @@
 //! printed as `PARK-RESULT`); lambda-sink is
 //! killed (kill -9) twice while they are parked; once the function
 //! recovers, every record has its outcome, each key's in offset order, and
-//! the parked topic is empty again.
+//! the parked topic is empty again. With `reporter.exactly.once=true` the
+//! same, and a `read_committed` reader sees exactly one outcome of each
+//! record.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::{Isolation, Record};
-use lambda_sink_testkit::wait_until;
+use lambda_sink_testkit::verify::Verdict;
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::world::World;
+use lambda_sink_testkit::{metric, scrape, wait_until};
 use serde_json::json;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -56,7 +60,7 @@ fn parking(w: &World) -> Vec<(&'static str, String)> {
 }
 
 /// `GET /parked` of a running connector.
-async fn parked_keys(c: &lambda_sink_testkit::connector::Connector) -> serde_json::Value {
+async fn parked_keys(c: &Connector) -> serde_json::Value {
     let r = reqwest::get(format!("{}/parked", c.http_url().await))
         .await
         .expect("GET /parked");
@@ -64,9 +68,15 @@ async fn parked_keys(c: &lambda_sink_testkit::connector::Connector) -> serde_jso
     r.json().await.expect("JSON")
 }
 
-fn start(w: &World) -> lambda_sink_testkit::connector::Connector {
+fn start(w: &World) -> Connector {
+    start_with(w, &[])
+}
+
+/// Parking on, and `more`.
+fn start_with(w: &World, more: &[(&str, &str)]) -> Connector {
     let props = parking(w);
-    let extra: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut extra: Vec<(&str, &str)> = props.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    extra.extend_from_slice(more);
     w.start(&extra)
 }
 
@@ -109,7 +119,7 @@ async fn poisoned_keys_park_while_the_others_flow_and_come_back_in_order_after_k
     let until = now_ms() + u64::try_from(SICK.as_millis()).unwrap();
     let w = world("park", Some(until)).await;
     let started = Instant::now();
-    let mut first = start(&w);
+    let first = start(&w);
     // Every other key flows and the group commits to the end while the
     // poisoned keys are parked (they still fail).
     w.drained(MINUTE, &[&first]).await;
@@ -192,17 +202,83 @@ async fn poisoned_keys_park_while_the_others_flow_and_come_back_in_order_after_k
         )
     );
     assert_eq!(order(json!({ "keys": ["k3"] })).await.0, 400);
+    kill_twice_then_recover(&w, first, until, start).await;
+}
+
+#[tokio::test]
+async fn with_exactly_once_each_parked_record_has_one_outcome_after_kill_9() {
+    // Longer sick: each instance after a kill -9 waits out the killed
+    // one's open transaction (transaction.timeout.ms) before it begins.
+    let until = now_ms() + 90_000;
+    let w = world("park-eos", Some(until)).await;
+    let start = |w: &World| start_with(w, &[("reporter.exactly.once", "true")]);
+    let first = start(&w);
+    // The group commits to the end, in transactions, while the poisoned
+    // keys are parked.
+    w.drained(MINUTE, &[&first]).await;
+    let per_key = RECORDS / KEYS;
+    wait_until(
+        MINUTE,
+        "both keys listed with all their records",
+        || async {
+            let view = parked_keys(&first).await;
+            let keys = view["parked"].as_array()?;
+            let complete =
+                keys.len() == POISONED.len() && keys.iter().all(|k| k["records"] == json!(per_key));
+            complete.then_some(())
+        },
+    )
+    .await;
+    assert!(
+        now_ms() < until,
+        "the keys recovered before they were parked"
+    );
+    // So far a clean run: every transaction committed, none aborted.
+    let metrics = scrape(&first.http_url().await).await.expect("metrics");
+    let count = |result: &str| {
+        metric(
+            &metrics,
+            &format!("lambda_sink_transactions_total{{result=\"{result}\"}}"),
+        )
+    };
+    assert!(
+        count("committed").is_some_and(|n| n >= 1.0),
+        "{:?}",
+        count("committed")
+    );
+    assert!(
+        count("aborted").is_none_or(|n| n == 0.0),
+        "transactions aborted in a clean run: {:?}",
+        count("aborted")
+    );
+    let v = kill_twice_then_recover(&w, first, until, start).await;
+    // A read_committed reader sees one outcome of each record, parked and
+    // released ones included, whatever the kills left open.
+    assert_eq!(v.duplicate_outcomes, 0, "{}", v.summary());
+}
+
+/// Kills `first` (kill -9) while the poisoned keys are parked, then the
+/// instance `start` brings up after it; once the function recovers (at
+/// `until`) the last instance releases every key: every record has its
+/// outcome, each key's in offset order, nothing is lost and nothing stays
+/// parked. The verifier's verdict.
+async fn kill_twice_then_recover(
+    w: &World,
+    mut first: Connector,
+    until: u64,
+    start: impl Fn(&World) -> Connector,
+) -> Verdict {
     // kill -9 twice while the keys are parked: each next owner rebuilds
     // them from the parked topic.
     first.kill9();
-    let mut second = start(&w);
+    let mut second = start(w);
     second.wait_for_log("keys_parked", MINUTE).await;
     second.kill9();
     assert!(
         now_ms() < until,
         "the keys recovered before the second kill"
     );
-    let mut last = start(&w);
+    let mut last = start(w);
     // Once the function recovers, every record has its outcome.
     let success = format!("success-{}", w.name);
     wait_until(2 * MINUTE, "an outcome for every record", || async {
@@ -253,4 +329,5 @@ async fn poisoned_keys_park_while_the_others_flow_and_come_back_in_order_after_k
         .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
         .collect();
     assert!(still.is_empty(), "still parked: {still:?}");
+    v
 }

@@ -64,11 +64,10 @@ pub(super) fn outputs(
 
     let (tolerance, dlq) = dead_letter_queue(v, id, report);
     let transactions = transactions(v, report);
-    let exactly_once = matches!(transactions, Some(Some(_)));
     let errors = ErrorsConfig {
         tolerance: tolerance?,
         dlq: dlq?,
-        park: park(v, id, lambda, exactly_once, report)?,
+        park: park(v, id, lambda, report)?,
     };
     ok.then_some((
         ReporterConfig {
@@ -138,7 +137,6 @@ fn park(
     v: &Values,
     id: Option<&ConnectorId>,
     lambda: Option<&LambdaConfig>,
-    exactly_once: bool,
     report: &mut Report,
 ) -> Option<Option<Park>> {
     const P: &str = "aws.lambda.on.key.failure";
@@ -152,13 +150,6 @@ fn park(
         report.error(
             P,
             "park needs aws.lambda.ordering=key: only keys invoked apart from each other can be parked apart; set aws.lambda.ordering=key",
-        );
-        return None;
-    }
-    if exactly_once {
-        report.error(
-            P,
-            "park does not work with reporter.exactly.once=true yet: a released key's outcomes would not be in a transaction; use one or the other",
         );
         return None;
     }
