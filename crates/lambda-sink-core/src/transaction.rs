@@ -133,10 +133,6 @@ pub enum Late {
     Take(i64),
     /// Its lease was let go: drop it (the partition's next owner redoes it).
     Stale,
-    /// The lease has no offset to commit with yet (the group had none when
-    /// it began, and it released none since): give it again after the
-    /// lease's first release.
-    Unplaced,
 }
 
 /// The leases of a task's partitions, and how far each released and
@@ -272,7 +268,9 @@ impl Leases {
     /// # Errors
     /// [`Violation::OutOfRange`] for a record not below the offset the
     /// lease released (it was not committed: its outcome must come with
-    /// its own offset), [`Violation::Overlapping`] as [`Self::admit`].
+    /// its own offset), [`Violation::Uncovered`] when the lease has no
+    /// offset at all (it neither began at a committed one nor released
+    /// one), [`Violation::Overlapping`] as [`Self::admit`].
     pub fn admit_late(
         &self,
         tp: &TopicPartition,
@@ -282,8 +280,15 @@ impl Leases {
         if self.retired.get(tp).is_some_and(|r| lease <= *r) {
             return Ok(Late::Stale);
         }
+        let mut offsets = offsets.into_iter();
         let Some(h) = self.held.get(tp) else {
-            return Ok(Late::Unplaced);
+            // Neither begun at a committed offset nor released one: nothing
+            // of it is committed.
+            return Err(Violation::Uncovered {
+                tp: tp.clone(),
+                offset: offsets.next().unwrap_or_default(),
+                next: None,
+            });
         };
         if lease < h.lease {
             return Ok(Late::Stale);
@@ -295,7 +300,7 @@ impl Leases {
                 held: h.lease,
             });
         }
-        match offsets.into_iter().find(|o| *o >= h.released) {
+        match offsets.find(|o| *o >= h.released) {
             Some(offset) => Err(Violation::OutOfRange {
                 tp: tp.clone(),
                 offset,
@@ -668,7 +673,7 @@ mod tests {
 
     #[test]
     fn late_releases_commit_with_the_offset_released_or_begun_at() {
-        use Late::{Stale, Take, Unplaced};
+        use Late::{Stale, Take};
         // (what happened before, the late release's partition, lease and
         // offsets, what it gets)
         type Case = (
@@ -700,9 +705,9 @@ mod tests {
                     l.begin(&tp(0), 1, None).unwrap();
                 },
                 (0, 1, &[2]),
-                Ok(Unplaced),
+                Err("Uncovered"),
             ),
-            ("never begun", |_| {}, (0, 1, &[2]), Ok(Unplaced)),
+            ("never begun", |_| {}, (0, 1, &[2]), Err("Uncovered")),
             (
                 "a record not committed yet",
                 |l| {
@@ -742,7 +747,7 @@ mod tests {
                     l.begin(&tp(1), 1, Some(7)).unwrap();
                 },
                 (0, 1, &[2]),
-                Ok(Unplaced),
+                Err("Uncovered"),
             ),
         ];
         for (name, before, (p, lease, offsets), expected) in cases {
@@ -753,6 +758,7 @@ mod tests {
                 .map_err(|v| match v {
                     Violation::OutOfRange { .. } => "OutOfRange",
                     Violation::Overlapping { .. } => "Overlapping",
+                    Violation::Uncovered { .. } => "Uncovered",
                     _ => "other",
                 });
             assert_eq!(got, expected, "{name}");

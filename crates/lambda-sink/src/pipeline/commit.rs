@@ -15,7 +15,9 @@
 //! parked key's release) are *delivered* instead: acknowledged by Kafka
 //! (at-least-once), or written in the task's open transaction, which
 //! commits the partition's offset as it stands (exactly-once; the
-//! committer [begins](Committer::begin) its lease first).
+//! committer [begins](Committer::begin) its lease first, and a delivery
+//! waits until the offsets stored cover its records: a record parked a
+//! moment ago may still wait behind an earlier one).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -31,6 +33,7 @@ use lambda_sink_core::route::Outcome;
 use lambda_sink_core::transaction::Lease;
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::context::{Context, Halt};
@@ -70,15 +73,19 @@ enum Durable {
 #[derive(Clone)]
 pub(super) struct Committer {
     ctx: Arc<Context>,
+    /// The worker's stop (revoked, lost, stopping): a delivery waiting
+    /// for its records' offsets gives up.
+    stop: CancellationToken,
     tp: TopicPartition,
     lease: Lease,
     ledger: Ledger,
     pending: mpsc::Sender<Pending>,
     store: Arc<dyn Offsets>,
     with_outcomes: bool,
-    /// Whether the commit loop has stored an offset (exactly-once: a late
-    /// release can commit it).
-    stored: watch::Receiver<bool>,
+    /// How far the partition's offsets are stored: the committed offset
+    /// the lease began at, then each offset the commit loop stored
+    /// (exactly-once: what a late release may cover).
+    stored: watch::Sender<Option<i64>>,
 }
 
 impl Committer {
@@ -86,25 +93,25 @@ impl Committer {
     /// into `store`, and its commit loop, to run beside the worker;
     /// `in_flight` batches may resolve at once.
     pub(super) fn start(
-        tp: TopicPartition,
-        lease: Lease,
-        task: usize,
+        (tp, lease, task): (TopicPartition, Lease, usize),
         ctx: &Arc<Context>,
+        stop: &CancellationToken,
         store: Arc<dyn Offsets>,
         in_flight: usize,
     ) -> (Self, impl Future<Output = ()> + use<>) {
         let (pending, pending_rx) = mpsc::channel(PENDING_BATCHES.max(in_flight));
         let ledger: Ledger = Arc::new(Mutex::new(OffsetTracker::new()));
-        let (stored_tx, stored) = watch::channel(false);
+        let stored = watch::Sender::new(None);
         let committer = Self {
             ctx: ctx.clone(),
+            stop: stop.clone(),
             tp: tp.clone(),
             lease,
             ledger: ledger.clone(),
             pending,
             store: store.clone(),
             with_outcomes: store.with_outcomes(),
-            stored,
+            stored: stored.clone(),
         };
         let watch = Watch::new(&tp, task, ctx.clone());
         let committing = commit_loop(
@@ -112,7 +119,7 @@ impl Committer {
             lease,
             ledger,
             pending_rx,
-            (store, stored_tx),
+            (store, stored),
             ctx.clone(),
             watch,
         );
@@ -126,7 +133,16 @@ impl Committer {
         let mut attempt = 0;
         loop {
             let error = match self.store.begin(&self.tp, self.lease).await {
-                Ok(()) => return Ok(()),
+                Ok(committed) => {
+                    self.stored.send_if_modified(|s| {
+                        let begun = s.is_none() && committed.is_some();
+                        if begun {
+                            *s = committed;
+                        }
+                        begun
+                    });
+                    return Ok(());
+                }
                 Err(NotStored::Transaction(NotCommitted::Failed { error, .. })) => error,
                 Err(e) => return Err(halt(e)),
             };
@@ -135,7 +151,7 @@ impl Committer {
             attempt += 1;
             tokio::select! {
                 biased;
-                () = self.ctx.stop.cancelled() => return Err(Halt::Stopped),
+                () = self.stop.cancelled() => return Err(Halt::Stopped),
                 () = tokio::time::sleep(delay) => {}
             }
         }
@@ -176,9 +192,8 @@ impl Committer {
     /// records being released, whose input offsets were committed when
     /// they were parked), in order: sent now and returned from once Kafka
     /// has acknowledged them all (at-least-once), or once the task's open
-    /// transaction holds them (exactly-once; before the partition's first
-    /// stored offset, when the group had none, it waits for that one).
-    /// Nothing is tracked.
+    /// transaction holds them (exactly-once; first it waits until the
+    /// offsets stored are past every one of them). Nothing is tracked.
     pub(super) async fn deliver(
         &self,
         counted: usize,
@@ -192,26 +207,20 @@ impl Committer {
                 .await
                 .map_err(|e| Halt::Failed(e.to_string()));
         }
-        let mut stored = self.stored.clone();
-        loop {
-            match self
-                .store
-                .store_late(&self.tp, self.lease, outcomes.clone())
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(NotStored::Transaction(NotCommitted::Unplaced(_))) => {
-                    tokio::select! {
-                        biased;
-                        () = self.ctx.stop.cancelled() => return Err(Halt::Stopped),
-                        changed = stored.wait_for(|s| *s) => {
-                            changed.map_err(|_| Halt::Stopped)?;
-                        }
-                    }
+        if let Some(last) = outcomes.iter().map(|(o, _)| *o).max() {
+            let mut stored = self.stored.subscribe();
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Err(Halt::Stopped),
+                covered = stored.wait_for(|s| s.is_some_and(|next| next > last)) => {
+                    covered.map_err(|_| Halt::Stopped)?;
                 }
-                Err(e) => return Err(halt(e)),
             }
         }
+        self.store
+            .store_late(&self.tp, self.lease, outcomes)
+            .await
+            .map_err(halt)
     }
 
     /// Sends `outcomes` in order (each is enqueued at once); done when
@@ -267,7 +276,7 @@ async fn commit_loop(
     lease: Lease,
     ledger: Ledger,
     mut pending: mpsc::Receiver<Pending>,
-    (store, stored): (Arc<dyn Offsets>, watch::Sender<bool>),
+    (store, stored): (Arc<dyn Offsets>, watch::Sender<Option<i64>>),
     ctx: Arc<Context>,
     mut watch: Watch,
 ) {
@@ -326,7 +335,7 @@ async fn commit_loop(
             .collect();
         match store.store(&tp, lease, next, released).await {
             Ok(()) => {
-                stored.send_replace(true);
+                stored.send_replace(Some(next));
             }
             Err(e) => debug!(error = %e, next, "offset not stored (partition no longer held)"),
         }

@@ -148,7 +148,8 @@ impl Worker {
             topic = %tp.topic,
             partition = tp.partition
         );
-        let (committer, committing) = Committer::start(tp.clone(), lease, task, &ctx, store, slots);
+        let (committer, committing) =
+            Committer::start((tp.clone(), lease, task), &ctx, &stop, store, slots);
         let invoker = |mode| {
             let router = Router::new(ctx.clone(), tp.clone(), task, committer.clone(), mode);
             Arc::new(Invoker::new(

@@ -94,9 +94,14 @@ pub(crate) trait Offsets: Send + Sync + 'static {
     /// key's release): exactly-once, the partition's committed offset is
     /// read once no transaction on it is pending — a previous owner's last
     /// transaction, parked topic and all, is settled from here on — and
-    /// late releases commit it until the lease stores an offset.
-    fn begin(&self, _tp: &TopicPartition, _lease: Lease) -> BoxFuture<'_, Result<(), NotStored>> {
-        Box::pin(async { Ok(()) })
+    /// late releases commit it until the lease stores an offset. The
+    /// offset begun at, if any.
+    fn begin(
+        &self,
+        _tp: &TopicPartition,
+        _lease: Lease,
+    ) -> BoxFuture<'_, Result<Option<i64>, NotStored>> {
+        Box::pin(async { Ok(None) })
     }
 
     /// Exactly-once: writes the outcome records of records resolved after
@@ -105,8 +110,8 @@ pub(crate) trait Offsets: Send + Sync + 'static {
     /// `lease` stored last.
     ///
     /// # Errors
-    /// As [`Self::store`]; [`NotCommitted::Unplaced`] when the lease has
-    /// stored nothing and began without a committed offset.
+    /// As [`Self::store`]; a record the offsets stored (or begun at) do
+    /// not cover stops the connector (callers wait until they cover it).
     fn store_late(
         &self,
         tp: &TopicPartition,
@@ -208,7 +213,11 @@ impl Offsets for Transactions {
         Box::pin(async move { Ok(self.release(&tp, lease, next, outcomes).await?) })
     }
 
-    fn begin(&self, tp: &TopicPartition, lease: Lease) -> BoxFuture<'_, Result<(), NotStored>> {
+    fn begin(
+        &self,
+        tp: &TopicPartition,
+        lease: Lease,
+    ) -> BoxFuture<'_, Result<Option<i64>, NotStored>> {
         let tp = tp.clone();
         Box::pin(async move { Ok(Transactions::begin(self, &tp, lease).await?) })
     }

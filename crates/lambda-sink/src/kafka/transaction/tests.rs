@@ -524,7 +524,10 @@ impl Run {
         let lease = self.leases;
         loop {
             match self.transactions.begin(&tp(p), lease).await {
-                Ok(()) => break,
+                Ok(begun) => {
+                    assert_eq!(begun.unwrap_or(0), start, "begun where the consumer starts");
+                    break;
+                }
                 Err(NotCommitted::Failed { .. }) => {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }

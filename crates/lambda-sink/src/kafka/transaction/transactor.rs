@@ -48,11 +48,6 @@ pub enum NotCommitted {
         /// What Kafka said, and how it is handled.
         error: String,
     },
-    /// A late release of a partition whose lease has no offset to commit
-    /// with yet (the group had none when it began): given again after the
-    /// partition's first release.
-    #[error("partition {0} has no committed offset to commit a late release with yet")]
-    Unplaced(TopicPartition),
     /// The task's transactions stopped: the connector is stopping, or it
     /// failed for the reason given.
     #[error("{}", .0.as_deref().unwrap_or("the task's transactions have stopped"))]
@@ -183,8 +178,9 @@ impl Transactions {
     /// is the order they are handed over in.
     ///
     /// # Errors
-    /// As [`Self::release`], and [`NotCommitted::Unplaced`] when the lease
-    /// has no offset to commit with yet.
+    /// As [`Self::release`]. A record not below the offset the lease
+    /// released (or began at) breaks the invariant and stops the
+    /// connector: callers wait until the offsets released cover it.
     pub async fn release_late(
         &self,
         tp: &TopicPartition,
@@ -223,10 +219,16 @@ impl Transactions {
     /// owner committed is visible from here on), and late releases commit
     /// it until the lease releases an offset of its own.
     ///
+    /// The committed offset begun at, if the group has one.
+    ///
     /// # Errors
     /// When the offset cannot be read (try again), or the transactor has
     /// stopped.
-    pub async fn begin(&self, tp: &TopicPartition, lease: Lease) -> Result<(), NotCommitted> {
+    pub async fn begin(
+        &self,
+        tp: &TopicPartition,
+        lease: Lease,
+    ) -> Result<Option<i64>, NotCommitted> {
         let (read, of) = (self.committed.clone(), [tp.clone()]);
         let committed = tokio::task::spawn_blocking(move || read(&of))
             .await
@@ -245,7 +247,8 @@ impl Transactions {
         self.control
             .send(Control::Begin(tp.clone(), lease, offset, tx))
             .map_err(|_| NotCommitted::Stopped(None))?;
-        rx.await.unwrap_or(Err(NotCommitted::Stopped(None)))
+        rx.await.unwrap_or(Err(NotCommitted::Stopped(None)))?;
+        Ok(offset)
     }
 
     /// Commits the open transaction now (partitions are being given up).
@@ -463,10 +466,6 @@ impl<T: Txn> Transactor<T> {
                     Ok(Admission::Take)
                 }
                 Ok(Late::Stale) => Ok(Admission::Stale),
-                Ok(Late::Unplaced) => {
-                    let _ = taken.send(Err(NotCommitted::Unplaced(release.tp.clone())));
-                    return;
-                }
                 Err(violation) => Err(violation),
             }
         } else {

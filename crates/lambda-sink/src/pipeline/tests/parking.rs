@@ -28,15 +28,19 @@ const PARKING: [(&str, &str); 8] = [
     ("behavior.on.error", "log"),
 ];
 
-fn setup(extra: &[(&str, &str)], sick: Arc<AtomicBool>, fails: fn(&str, i64) -> bool) -> Setup {
-    // `extra` over the defaults.
+/// [`PARKING`], with `extra` over it.
+fn parking<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut props: Vec<(&str, &str)> = PARKING
         .iter()
         .filter(|(k, _)| !extra.iter().any(|(e, _)| e == k))
         .copied()
         .collect();
     props.extend_from_slice(extra);
-    Setup::new(&props, move |_, call: &Call| {
+    props
+}
+
+fn setup(extra: &[(&str, &str)], sick: Arc<AtomicBool>, fails: fn(&str, i64) -> bool) -> Setup {
+    Setup::new(&parking(extra), move |_, call: &Call| {
         let failing = sick.load(Ordering::SeqCst)
             && call
                 .keys
@@ -79,7 +83,12 @@ fn abc(from: i64, to: i64) -> Vec<SourceRecord> {
 impl Harness {
     /// Waits (in virtual time) until `done` holds.
     async fn until(&self, what: &str, done: impl Fn(&Self) -> bool) {
-        let waited = tokio::time::timeout(PATIENCE, async {
+        self.until_within(PATIENCE, what, done).await;
+    }
+
+    /// Waits (in virtual time) up to `patience` until `done` holds.
+    async fn until_within(&self, patience: Duration, what: &str, done: impl Fn(&Self) -> bool) {
+        let waited = tokio::time::timeout(patience, async {
             while !done(self) {
                 tokio::time::sleep(10 * MS).await;
             }
@@ -583,7 +592,10 @@ mod property {
             if committed < n {
                 h.stored(0, n).await;
             }
-            h.until("every key released", |h| h.parked_now().is_empty())
+            // Keys fail at most 3 times, retried within 4 s: a minute is
+            // ample (and a case that never releases fails in seconds).
+            let minute = Duration::from_secs(60);
+            h.until_within(minute, "every key released", |h| h.parked_now().is_empty())
                 .await;
             prop_assert_eq!(lock(&h.store.violations).clone(), Vec::<String>::new());
             let spans = lock(&h.lambda.spans).clone();
@@ -655,6 +667,55 @@ mod property {
             check(exactly_once, &keys, &poisoned, &latencies, crash_after_ms)?;
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn exactly_once_a_release_waits_until_its_parked_records_are_committed() {
+    // b succeeds at once, "slow" takes 30 s, a fails once: a is parked
+    // and its retry (after 1 s) succeeds while slow still holds the
+    // partition's offset below a's, so a's parked entry is not committed
+    // yet. Its release must wait for that commit: a transaction may only
+    // carry the late outcome of a record whose offset it covers.
+    let failed = Arc::new(AtomicBool::new(false));
+    let once = failed.clone();
+    let mut setup = Setup::new(
+        &parking(&[("aws.lambda.batch.size", "1")]),
+        move |_, call: &Call| match key_of(call.keys[0].as_deref()).as_str() {
+            "slow" => Answer::After(Duration::from_secs(30), ok("{}")),
+            "a" if !once.swap(true, Ordering::SeqCst) => Answer::After(10 * MS, boom()),
+            _ => Answer::After(10 * MS, ok("{}")),
+        },
+    );
+    setup.transactional = true;
+    let h = setup.start();
+    h.deliver([
+        keyed(0, 0, Some("b"), "{}"),
+        keyed(0, 1, Some("slow"), "{}"),
+        keyed(0, 2, Some("a"), "{}"),
+    ]);
+    // b, a and a's retry answered (slow has not).
+    h.until("a's retry answered", |h| lock(&h.lambda.spans).len() >= 3)
+        .await;
+    h.idle().await;
+    assert!(failed.load(Ordering::SeqCst));
+    assert_eq!(h.offset(0), Some(1), "slow still holds the offset");
+    assert!(
+        h.sent("success-component")
+            .iter()
+            .filter_map(fakes::input_offset)
+            .all(|o| o < 1),
+        "a's outcome committed before its parked entry"
+    );
+    h.stored(0, 3).await;
+    h.until("a released", |h| h.parked_now().is_empty()).await;
+    assert_eq!(lock(&h.store.violations).clone(), Vec::<String>::new());
+    let succeeded: Vec<i64> = h
+        .sent("success-component")
+        .iter()
+        .filter_map(fakes::input_offset)
+        .collect();
+    assert_eq!(succeeded, vec![0, 1, 2], "one outcome each, in this order");
+    assert!(lock(&h.outcomes.sent).is_empty(), "all in transactions");
 }
 
 #[tokio::test(start_paused = true)]
