@@ -68,6 +68,24 @@ async fn parked_keys(c: &Connector) -> serde_json::Value {
     r.json().await.expect("JSON")
 }
 
+/// Waits until `c` lists each poisoned key once with all its records
+/// parked; that listing.
+async fn all_parked(c: &Connector) -> serde_json::Value {
+    let per_key = RECORDS / KEYS;
+    wait_until(
+        MINUTE,
+        "both keys listed with all their records",
+        || async {
+            let view = parked_keys(c).await;
+            let keys = view["parked"].as_array()?;
+            let complete =
+                keys.len() == POISONED.len() && keys.iter().all(|k| k["records"] == json!(per_key));
+            complete.then_some(view)
+        },
+    )
+    .await
+}
+
 fn start(w: &World) -> Connector {
     start_with(w, &[])
 }
@@ -146,19 +164,7 @@ async fn poisoned_keys_park_while_the_others_flow_and_come_back_in_order_after_k
     // group committed to the end while the poisoned keys still failed.
     first.wait_for_log("key_parked", MINUTE).await;
     // The operator's view: each poisoned key once, all its records parked.
-    let per_key = RECORDS / KEYS;
-    let view = wait_until(
-        MINUTE,
-        "both keys listed with all their records",
-        || async {
-            let view = parked_keys(&first).await;
-            let keys = view["parked"].as_array()?;
-            let complete =
-                keys.len() == POISONED.len() && keys.iter().all(|k| k["records"] == json!(per_key));
-            complete.then_some(view)
-        },
-    )
-    .await;
+    let view = all_parked(&first).await;
     assert_eq!(view["parking"], json!(true));
     let mut listed: Vec<&str> = view["parked"]
         .as_array()
@@ -216,19 +222,7 @@ async fn with_exactly_once_each_parked_record_has_one_outcome_after_kill_9() {
     // The group commits to the end, in transactions, while the poisoned
     // keys are parked.
     w.drained(MINUTE, &[&first]).await;
-    let per_key = RECORDS / KEYS;
-    wait_until(
-        MINUTE,
-        "both keys listed with all their records",
-        || async {
-            let view = parked_keys(&first).await;
-            let keys = view["parked"].as_array()?;
-            let complete =
-                keys.len() == POISONED.len() && keys.iter().all(|k| k["records"] == json!(per_key));
-            complete.then_some(())
-        },
-    )
-    .await;
+    all_parked(&first).await;
     assert!(
         now_ms() < until,
         "the keys recovered before they were parked"
