@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::jaeger::Jaeger;
-use lambda_sink_testkit::kafka::Produce;
+use lambda_sink_testkit::kafka::{Isolation, Produce};
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::world::World;
 use lambda_sink_testkit::{Services, unique, wait_until};
@@ -1953,6 +1953,149 @@ async fn any_worker_lists_a_connectors_parked_keys() {
     assert_eq!(code, 400);
     assert_eq!(second.stop().await, Some(0), "{}", second.log());
     assert_eq!(first.stop().await, Some(0), "{}", first.log());
+}
+
+#[tokio::test]
+async fn an_exactly_once_connectors_parked_keys_are_skipped_and_retried_once() {
+    let c = Cluster::new("serve-parked-eos", 1).await;
+    let mut worker = c.worker(&[]);
+    let api = Api::new(&worker.api_url().await);
+    // k1 fails for good; k9 (below) until a moment after it is parked.
+    c.w.produce_keyed(0..40, 4, |i| {
+        if i % 4 == 1 {
+            json!({ "i": i, "fail": true }).to_string()
+        } else {
+            json!({ "i": i }).to_string()
+        }
+    })
+    .await;
+    let name = unique("parks-eos");
+    created(
+        &api,
+        &name,
+        &c.connector(&[
+            ("reporter.exactly.once", "true"),
+            ("aws.lambda.ordering", "key"),
+            ("aws.lambda.on.key.failure", "park"),
+            ("aws.lambda.bisect.on.function.error", "true"),
+            // Retries 10 minutes apart: only an order brings one sooner.
+            ("aws.lambda.park.retry.backoff.ms", "600000"),
+            ("aws.lambda.park.retry.backoff.max.ms", "600000"),
+            ("behavior.on.error", "log"),
+        ]),
+    )
+    .await;
+    let parked = || async {
+        let (_, view) = api.get(&format!("/connectors/{name}/parked")).await;
+        view["parked"].as_array().map(|keys| {
+            keys.iter()
+                .map(|k| (k["key"].clone(), k["records"].clone()))
+                .collect::<Vec<_>>()
+        })
+    };
+    wait_until(MINUTE, "k1 listed with its 10 records", || async {
+        (parked().await? == [(json!("k1"), json!(10))]).then_some(())
+    })
+    .await;
+    // Skipped: its 10 records are resolved as failed, once each, in a
+    // transaction (the error topic as a read_committed reader sees it).
+    let (code, answer) = api
+        .call(
+            Method::POST,
+            &format!("/connectors/{name}/parked/skip"),
+            Some(&json!({ "key": "k1" })),
+        )
+        .await;
+    assert_eq!(code, 202, "{answer}");
+    wait_until(MINUTE, "k1 no longer parked", || async {
+        parked().await?.is_empty().then_some(())
+    })
+    .await;
+    let error_topic = format!("error-{name}");
+    let errors =
+        c.s.read_to_end(&error_topic, Isolation::Committed, MINUTE)
+            .await
+            .unwrap();
+    let mut skipped: Vec<&str> = errors
+        .iter()
+        .map(|r| r.header("input_record_offset"))
+        .collect();
+    skipped.sort_unstable();
+    skipped.dedup();
+    assert_eq!((errors.len(), skipped.len()), (10, 10));
+    // Retried on request once the function takes it: k9's 3 records
+    // succeed once each, after every other record's single outcome.
+    let until = now_ms() + 2_000;
+    let k9: Vec<Produce> = (0..3)
+        .map(|i| {
+            Produce::text(
+                0,
+                "k9",
+                &json!({ "i": 100 + i, "fail_until": until }).to_string(),
+            )
+        })
+        .collect();
+    c.s.produce(&c.topic, &k9).await.unwrap();
+    wait_until(MINUTE, "only k9 parked", || async {
+        (parked().await? == [(json!("k9"), json!(3))]).then_some(())
+    })
+    .await;
+    wait_until(MINUTE, "k9's failures over", || async {
+        (now_ms() > until).then_some(())
+    })
+    .await;
+    let (code, answer) = api
+        .call(
+            Method::POST,
+            &format!("/connectors/{name}/parked/retry"),
+            Some(&json!({ "key": "k9" })),
+        )
+        .await;
+    assert_eq!(code, 202, "{answer}");
+    wait_until(MINUTE, "k9 released", || async {
+        parked().await?.is_empty().then_some(())
+    })
+    .await;
+    let success_topic = format!("success-{name}");
+    let successes = wait_until(MINUTE, "33 outcomes committed", || async {
+        let read =
+            c.s.read_to_end(&success_topic, Isolation::Committed, MINUTE)
+                .await
+                .ok()?;
+        (read.len() >= 33).then_some(read)
+    })
+    .await;
+    let mut offsets: Vec<&str> = successes
+        .iter()
+        .map(|r| r.header("input_record_offset"))
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    assert_eq!(
+        (successes.len(), offsets.len()),
+        (33, 33),
+        "one outcome each"
+    );
+    // Nothing went wrong in the transactions: none aborted.
+    let metrics = reqwest::get(format!("{}/metrics", api.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let transactions = |result: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("lambda_sink_transactions_total{")
+                    && l.contains(&format!("result=\"{result}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert!(transactions("committed") >= 1.0, "{metrics}");
+    assert_eq!(transactions("aborted"), 0.0, "{metrics}");
+    assert_eq!(worker.stop().await, Some(0), "{}", worker.log());
 }
 
 #[tokio::test]
