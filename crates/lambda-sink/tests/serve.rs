@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::jaeger::Jaeger;
-use lambda_sink_testkit::kafka::{Isolation, Produce};
+use lambda_sink_testkit::kafka::{Isolation, Produce, Record};
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::world::World;
 use lambda_sink_testkit::{Services, unique, wait_until};
@@ -1768,6 +1768,77 @@ async fn a_worker_file_sends_its_connectors_spans_where_it_says() {
 /// on every worker: a key whose records always fail, parked with all its
 /// records while the others were committed; 404 for an unknown connector,
 /// `"parking": false` for a connector that does not park keys.
+/// Parking with retries ten minutes apart: only an operator's order
+/// brings one sooner.
+const PARK_ON_ORDER: [(&str, &str); 6] = [
+    ("aws.lambda.ordering", "key"),
+    ("aws.lambda.on.key.failure", "park"),
+    ("aws.lambda.bisect.on.function.error", "true"),
+    ("aws.lambda.park.retry.backoff.ms", "600000"),
+    ("aws.lambda.park.retry.backoff.max.ms", "600000"),
+    ("behavior.on.error", "log"),
+];
+
+/// 40 records of keys k0–k3 in turn; k1's fail for good.
+async fn produce_k1_failing(c: &Cluster) {
+    c.w.produce_keyed(0..40, 4, |i| {
+        if i % 4 == 1 {
+            json!({ "i": i, "fail": true }).to_string()
+        } else {
+            json!({ "i": i }).to_string()
+        }
+    })
+    .await;
+}
+
+/// The keys connector `name` has parked, with their record counts, as
+/// `api` lists them.
+async fn parked_keys(api: &Api, name: &str) -> Option<Vec<(Value, Value)>> {
+    let (_, view) = api.get(&format!("/connectors/{name}/parked")).await;
+    let keys = view["parked"].as_array()?;
+    Some(
+        keys.iter()
+            .map(|k| (k["key"].clone(), k["records"].clone()))
+            .collect(),
+    )
+}
+
+/// Produces three records of key k9 that fail for two seconds, waits until
+/// k9 is the one key parked (all three records), then until the function
+/// would take them.
+async fn k9_parked_then_recovered(c: &Cluster, api: &Api, name: &str) {
+    let until = now_ms() + 2_000;
+    let k9: Vec<Produce> = (0..3)
+        .map(|i| {
+            Produce::text(
+                0,
+                "k9",
+                &json!({ "i": 100 + i, "fail_until": until }).to_string(),
+            )
+        })
+        .collect();
+    c.s.produce(&c.topic, &k9).await.unwrap();
+    wait_until(MINUTE, "only k9 parked", || async {
+        (parked_keys(api, name).await? == [(json!("k9"), json!(3))]).then_some(())
+    })
+    .await;
+    wait_until(MINUTE, "k9's failures over", || async {
+        (now_ms() > until).then_some(())
+    })
+    .await;
+}
+
+/// How many distinct input records `records` are outcomes of.
+fn distinct_inputs(records: &[Record]) -> usize {
+    let mut inputs: Vec<&str> = records
+        .iter()
+        .map(|r| r.header("input_record_offset"))
+        .collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    inputs.len()
+}
+
 #[tokio::test]
 async fn any_worker_lists_a_connectors_parked_keys() {
     let c = Cluster::new("serve-parked", 2).await;
@@ -1777,29 +1848,9 @@ async fn any_worker_lists_a_connectors_parked_keys() {
         Api::new(&first.api_url().await),
         Api::new(&second.api_url().await),
     );
-    c.w.produce_keyed(0..40, 4, |i| {
-        if i % 4 == 1 {
-            json!({ "i": i, "fail": true }).to_string()
-        } else {
-            json!({ "i": i }).to_string()
-        }
-    })
-    .await;
+    produce_k1_failing(&c).await;
     let name = unique("parks");
-    created(
-        &api,
-        &name,
-        &c.connector(&[
-            ("aws.lambda.ordering", "key"),
-            ("aws.lambda.on.key.failure", "park"),
-            ("aws.lambda.bisect.on.function.error", "true"),
-            // Retries 10 minutes apart: only an order brings one sooner.
-            ("aws.lambda.park.retry.backoff.ms", "600000"),
-            ("aws.lambda.park.retry.backoff.max.ms", "600000"),
-            ("behavior.on.error", "log"),
-        ]),
-    )
-    .await;
+    created(&api, &name, &c.connector(&PARK_ON_ORDER)).await;
     for a in [&api, &other] {
         let view = wait_until(MINUTE, "k1 listed with its 10 records", || async {
             let (code, view) = a.get(&format!("/connectors/{name}/parked")).await;
@@ -1889,31 +1940,7 @@ async fn any_worker_lists_a_connectors_parked_keys() {
     // Retried now: key k9 fails until a moment from now, is parked, and is
     // released on request once the function would take it — ten minutes
     // before its retry was due.
-    let until = now_ms() + 2_000;
-    let k9: Vec<Produce> = (0..3)
-        .map(|i| {
-            Produce::text(
-                0,
-                "k9",
-                &json!({ "i": 100 + i, "fail_until": until }).to_string(),
-            )
-        })
-        .collect();
-    c.s.produce(&c.topic, &k9).await.unwrap();
-    wait_until(MINUTE, "only k9 parked", || async {
-        let (_, view) = api.get(&format!("/connectors/{name}/parked")).await;
-        let keys: Vec<Value> = view["parked"]
-            .as_array()?
-            .iter()
-            .map(|k| k["key"].clone())
-            .collect();
-        (keys == [json!("k9")]).then_some(())
-    })
-    .await;
-    wait_until(MINUTE, "k9's failures over", || async {
-        (now_ms() > until).then_some(())
-    })
-    .await;
+    k9_parked_then_recovered(&c, &api, &name).await;
     let retry = format!("/connectors/{name}/parked/retry");
     let (code, answer) = api
         .call(Method::POST, &retry, Some(&json!({ "key": "k9" })))
@@ -1961,38 +1988,12 @@ async fn an_exactly_once_connectors_parked_keys_are_skipped_and_retried_once() {
     let mut worker = c.worker(&[]);
     let api = Api::new(&worker.api_url().await);
     // k1 fails for good; k9 (below) until a moment after it is parked.
-    c.w.produce_keyed(0..40, 4, |i| {
-        if i % 4 == 1 {
-            json!({ "i": i, "fail": true }).to_string()
-        } else {
-            json!({ "i": i }).to_string()
-        }
-    })
-    .await;
+    produce_k1_failing(&c).await;
     let name = unique("parks-eos");
-    created(
-        &api,
-        &name,
-        &c.connector(&[
-            ("reporter.exactly.once", "true"),
-            ("aws.lambda.ordering", "key"),
-            ("aws.lambda.on.key.failure", "park"),
-            ("aws.lambda.bisect.on.function.error", "true"),
-            // Retries 10 minutes apart: only an order brings one sooner.
-            ("aws.lambda.park.retry.backoff.ms", "600000"),
-            ("aws.lambda.park.retry.backoff.max.ms", "600000"),
-            ("behavior.on.error", "log"),
-        ]),
-    )
-    .await;
-    let parked = || async {
-        let (_, view) = api.get(&format!("/connectors/{name}/parked")).await;
-        view["parked"].as_array().map(|keys| {
-            keys.iter()
-                .map(|k| (k["key"].clone(), k["records"].clone()))
-                .collect::<Vec<_>>()
-        })
-    };
+    let mut props = vec![("reporter.exactly.once", "true")];
+    props.extend(PARK_ON_ORDER);
+    created(&api, &name, &c.connector(&props)).await;
+    let parked = || parked_keys(&api, &name);
     wait_until(MINUTE, "k1 listed with its 10 records", || async {
         (parked().await? == [(json!("k1"), json!(10))]).then_some(())
     })
@@ -2016,34 +2017,10 @@ async fn an_exactly_once_connectors_parked_keys_are_skipped_and_retried_once() {
         c.s.read_to_end(&error_topic, Isolation::Committed, MINUTE)
             .await
             .unwrap();
-    let mut skipped: Vec<&str> = errors
-        .iter()
-        .map(|r| r.header("input_record_offset"))
-        .collect();
-    skipped.sort_unstable();
-    skipped.dedup();
-    assert_eq!((errors.len(), skipped.len()), (10, 10));
+    assert_eq!((errors.len(), distinct_inputs(&errors)), (10, 10));
     // Retried on request once the function takes it: k9's 3 records
     // succeed once each, after every other record's single outcome.
-    let until = now_ms() + 2_000;
-    let k9: Vec<Produce> = (0..3)
-        .map(|i| {
-            Produce::text(
-                0,
-                "k9",
-                &json!({ "i": 100 + i, "fail_until": until }).to_string(),
-            )
-        })
-        .collect();
-    c.s.produce(&c.topic, &k9).await.unwrap();
-    wait_until(MINUTE, "only k9 parked", || async {
-        (parked().await? == [(json!("k9"), json!(3))]).then_some(())
-    })
-    .await;
-    wait_until(MINUTE, "k9's failures over", || async {
-        (now_ms() > until).then_some(())
-    })
-    .await;
+    k9_parked_then_recovered(&c, &api, &name).await;
     let (code, answer) = api
         .call(
             Method::POST,
@@ -2065,14 +2042,8 @@ async fn an_exactly_once_connectors_parked_keys_are_skipped_and_retried_once() {
         (read.len() >= 33).then_some(read)
     })
     .await;
-    let mut offsets: Vec<&str> = successes
-        .iter()
-        .map(|r| r.header("input_record_offset"))
-        .collect();
-    offsets.sort_unstable();
-    offsets.dedup();
     assert_eq!(
-        (successes.len(), offsets.len()),
+        (successes.len(), distinct_inputs(&successes)),
         (33, 33),
         "one outcome each"
     );

@@ -81,7 +81,6 @@ pub(super) struct Committer {
     ledger: Ledger,
     pending: mpsc::Sender<Pending>,
     store: Arc<dyn Offsets>,
-    with_outcomes: bool,
     /// How far the partition's offsets are stored: the committed offset
     /// the lease began at, then each offset the commit loop stored
     /// (exactly-once: what a late release may cover).
@@ -110,7 +109,6 @@ impl Committer {
             ledger: ledger.clone(),
             pending,
             store: store.clone(),
-            with_outcomes: store.with_outcomes(),
             stored: stored.clone(),
         };
         let watch = Watch::new(&tp, task, ctx.clone());
@@ -175,7 +173,7 @@ impl Committer {
         outcomes: Vec<OutcomeRecord>,
     ) -> Result<(), Halt> {
         self.ctx.metrics.resolved(outcome, records.len());
-        let outcomes = if self.with_outcomes {
+        let outcomes = if self.store.with_outcomes() {
             Durable::WithOffsets(tagged(records, outcomes))
         } else {
             Durable::Acknowledged(self.send_all(outcomes).boxed())
@@ -201,7 +199,7 @@ impl Committer {
         outcomes: Vec<(i64, OutcomeRecord)>,
     ) -> Result<(), Halt> {
         self.ctx.metrics.resolved(outcome, counted);
-        if !self.with_outcomes {
+        if !self.store.with_outcomes() {
             return self
                 .send_all(outcomes.into_iter().map(|(_, o)| o).collect())
                 .await
