@@ -105,18 +105,14 @@ pub(super) async fn interrupted(worker: &Node) {
 /// Cancels `cancel` once the config topic asks job `id` of `name` to stop.
 async fn watch_cancel(worker: Arc<Node>, name: String, id: String, cancel: CancellationToken) {
     let mut cluster = worker.configs.watch();
-    loop {
-        let asked = cluster
-            .borrow_and_update()
-            .get(&name)
-            .is_none_or(|e| e.cancel_replay.as_deref() == Some(id.as_str()));
-        if asked {
-            cancel.cancel();
-            return;
-        }
-        if cluster.changed().await.is_err() {
-            return;
-        }
+    let asked = cluster
+        .wait_for(|c| {
+            c.get(&name)
+                .is_none_or(|e| e.cancel_replay.as_deref() == Some(id.as_str()))
+        })
+        .await;
+    if asked.is_ok() {
+        cancel.cancel();
     }
 }
 

@@ -112,19 +112,9 @@ async fn move_offsets(
             .and_then(|e| e.moved.clone())
             .filter(|m| m.id == asked.id && !m.pending())
     };
-    let waited = tokio::time::timeout(MOVE_WAIT, async {
-        loop {
-            if let Some(m) = ended(&cluster.borrow_and_update()) {
-                return Some(m);
-            }
-            if cluster.changed().await.is_err() {
-                return None;
-            }
-        }
-    })
-    .await;
-    match waited {
-        Ok(Some(m)) if m.state == moves::State::Failed => Err(ApiError::new(
+    let waited = tokio::time::timeout(MOVE_WAIT, cluster.wait_for(|s| ended(s).is_some())).await;
+    match waited.ok().and_then(Result::ok).and_then(|s| ended(&s)) {
+        Some(m) if m.state == moves::State::Failed => Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!(
                 "move {} failed: {}; the connector continues from where it stopped",
@@ -132,8 +122,8 @@ async fn move_offsets(
                 m.error.as_deref().unwrap_or("no reason given")
             ),
         )),
-        Ok(Some(m)) => Ok(axum::Json(m.to_json()).into_response()),
-        _ => Ok((StatusCode::ACCEPTED, axum::Json(asked.to_json())).into_response()),
+        Some(m) => Ok(axum::Json(m.to_json()).into_response()),
+        None => Ok((StatusCode::ACCEPTED, axum::Json(asked.to_json())).into_response()),
     }
 }
 
