@@ -11,6 +11,9 @@ use serde_json::Value;
 
 use crate::{Services, try_wait_until};
 
+/// How many of its last log lines a process shows when a test fails.
+const LOG_TAIL: usize = 300;
+
 /// A running `lambda-sink run`.
 pub struct Connector {
     child: Child,
@@ -218,9 +221,22 @@ impl Connector {
 
 impl Drop for Connector {
     fn drop(&mut self) {
-        // A test that fails midway must not leave the process running.
+        // A test that fails midway must not leave the process running, and
+        // its failure shows what the process logged (the last lines: a
+        // timed-out wait says what it waited for, the log says why).
         if matches!(self.child.try_wait(), Ok(None)) {
             self.kill9();
+        }
+        if std::thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+            eprintln!(
+                "--- the last {} lines of pid {}'s log ---\n{}",
+                tail.len(),
+                self.child.id(),
+                tail.join("\n")
+            );
         }
     }
 }
