@@ -330,6 +330,36 @@ impl Services {
         .await?
     }
 
+    /// How many partitions each member of `group` holds, once the group is
+    /// `Stable` (a rebalance finished); `None` while it rebalances, is empty
+    /// or unknown. A cooperative rebalance is two rounds, so a test that
+    /// needs the final assignment also checks the counts.
+    ///
+    /// # Errors
+    /// When the broker cannot answer or an assignment is not the consumer
+    /// protocol's.
+    pub async fn group_assignment(&self, group: &str) -> anyhow::Result<Option<Vec<usize>>> {
+        let config = self.kafka_config();
+        let group = group.to_string();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create()?;
+            let list = consumer.fetch_group_list(Some(&group), Duration::from_secs(10))?;
+            let Some(g) = list.groups().iter().find(|g| g.name() == group) else {
+                return Ok(None);
+            };
+            if g.state() != "Stable" || g.members().is_empty() {
+                return Ok(None);
+            }
+            let mut counts = Vec::new();
+            for m in g.members() {
+                counts.push(assigned_partitions(m.assignment().unwrap_or_default())?);
+            }
+            counts.sort_unstable();
+            Ok(Some(counts))
+        })
+        .await?
+    }
+
     /// How many members `group` has now (0 when it is empty or unknown).
     ///
     /// # Errors
@@ -457,4 +487,51 @@ fn transient(e: &KafkaError) -> bool {
         e.rdkafka_error_code(),
         Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
     )
+}
+
+/// How many partitions a consumer protocol assignment lists (version,
+/// then each topic's name and partitions; the user data after is ignored).
+fn assigned_partitions(bytes: &[u8]) -> anyhow::Result<usize> {
+    fn take<const N: usize>(b: &mut &[u8]) -> anyhow::Result<[u8; N]> {
+        let (head, rest) = b
+            .split_first_chunk::<N>()
+            .ok_or_else(|| anyhow::anyhow!("a truncated consumer assignment"))?;
+        *b = rest;
+        Ok(*head)
+    }
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    let mut b = bytes;
+    take::<2>(&mut b)?;
+    let topics = i32::from_be_bytes(take::<4>(&mut b)?);
+    let mut total = 0;
+    for _ in 0..topics.max(0) {
+        let name = usize::try_from(i16::from_be_bytes(take::<2>(&mut b)?).max(0))?;
+        b = b
+            .get(name..)
+            .ok_or_else(|| anyhow::anyhow!("a truncated consumer assignment"))?;
+        let partitions = usize::try_from(i32::from_be_bytes(take::<4>(&mut b)?).max(0))?;
+        b = b
+            .get(partitions * 4..)
+            .ok_or_else(|| anyhow::anyhow!("a truncated consumer assignment"))?;
+        total += partitions;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assigned_partitions;
+
+    #[test]
+    fn assignments() {
+        // Version 1, topic "ab" with partitions 0 and 3, topic "c" with none,
+        // then user data.
+        let mut a = vec![0, 1, 0, 0, 0, 2, 0, 2, b'a', b'b', 0, 0, 0, 2];
+        a.extend([0, 0, 0, 0, 0, 0, 0, 3, 0, 1, b'c', 0, 0, 0, 0, 0xff, 0xff]);
+        assert_eq!(assigned_partitions(&a).unwrap(), 2);
+        assert_eq!(assigned_partitions(&[]).unwrap(), 0);
+        assert!(assigned_partitions(&a[..9]).is_err());
+    }
 }
