@@ -192,16 +192,22 @@ impl Cluster {
 
     /// Waits until connector `name`'s group is stable with one partition
     /// on each of as many tasks as the topic has partitions. A move
-    /// requested while a rebalance is still going catches a stopping
-    /// consumer in it, whose last commit then fails once Kafka drops it
-    /// (docs/connect-api.md): what a test of that race would assert, not
-    /// one of moves.
+    /// requested while a rebalance is still going can leave a joining
+    /// consumer's pending member for Kafka to drop after its session, and
+    /// another task's last commit refused meanwhile (docs/connect-api.md):
+    /// what a test of that race would assert, not one of moves.
     async fn settled(&self, name: &str) {
         let group = format!("connect-{name}");
         let each = vec![1; usize::try_from(self.partitions).unwrap()];
-        wait_until(MINUTE, &format!("{group} settled"), || async {
-            (self.s.group_assignment(&group).await.unwrap().as_ref() == Some(&each)).then_some(())
-        })
+        // Up to the consumers' session timeout (45 s) and then a rebalance.
+        wait_until(
+            Duration::from_secs(120),
+            &format!("{group} settled"),
+            || async {
+                (self.s.group_assignment(&group).await.unwrap().as_ref() == Some(&each))
+                    .then_some(())
+            },
+        )
         .await;
     }
 
