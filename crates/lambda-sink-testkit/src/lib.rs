@@ -91,6 +91,18 @@ impl SecureListeners {
 /// The region tests use against the emulator.
 pub const REGION: &str = "us-east-1";
 
+/// A connector's properties for parking failing keys (key ordering,
+/// bisection, failures logged) with retries ten minutes apart, so only an
+/// operator's order releases a parked key within a test.
+pub const PARK_ON_ORDER: [(&str, &str); 6] = [
+    ("aws.lambda.ordering", "key"),
+    ("aws.lambda.on.key.failure", "park"),
+    ("aws.lambda.bisect.on.function.error", "true"),
+    ("aws.lambda.park.retry.backoff.ms", "600000"),
+    ("aws.lambda.park.retry.backoff.max.ms", "600000"),
+    ("behavior.on.error", "log"),
+];
+
 impl Services {
     /// Reads the addresses from the environment, with the scripts' defaults.
     pub fn from_env() -> Self {
@@ -368,6 +380,17 @@ pub fn metric(text: &str, prefix: &str) -> Option<f64> {
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
+}
+
+/// `lambda_sink_transactions_total` with `result` (`committed`, `aborted`)
+/// in Prometheus text `text`: a `run`'s, or connector `connector`'s on a
+/// `serve` worker. 0 when the counter is absent (nothing counted yet).
+pub fn transactions(text: &str, connector: Option<&str>, result: &str) -> f64 {
+    let labels = match connector {
+        Some(name) => format!("connector=\"{name}\",result=\"{result}\""),
+        None => format!("result=\"{result}\""),
+    };
+    metric(text, &format!("lambda_sink_transactions_total{{{labels}}}")).unwrap_or(0.0)
 }
 
 /// The Prometheus text an instance serves at `<url>/metrics`.

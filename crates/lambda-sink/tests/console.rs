@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use lambda_sink_testkit::connector::Connector;
 use lambda_sink_testkit::kafka::Produce;
-use lambda_sink_testkit::{Services, unique, wait_until};
+use lambda_sink_testkit::{PARK_ON_ORDER, Services, unique, wait_until};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -346,15 +346,7 @@ async fn parked_keys_show_on_the_connectors_page() {
     let props = s.worker_properties(&unique("console-parked-cluster"), &[]);
     let mut worker = Connector::serve(Path::new(BIN), &props, &[]).unwrap();
     let url = worker.api_url().await;
-    let parking = [
-        ("aws.lambda.ordering", "key"),
-        ("aws.lambda.on.key.failure", "park"),
-        ("aws.lambda.bisect.on.function.error", "true"),
-        ("aws.lambda.park.retry.backoff.ms", "600000"),
-        ("aws.lambda.park.retry.backoff.max.ms", "600000"),
-        ("behavior.on.error", "log"),
-    ];
-    create(&url, &name, &topic, &function, &parking).await;
+    create(&url, &name, &topic, &function, &PARK_ON_ORDER).await;
     create(
         &url,
         &plain,

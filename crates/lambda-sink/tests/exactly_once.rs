@@ -18,7 +18,7 @@ use lambda_sink_testkit::kafka::{Isolation, Produce, Record};
 use lambda_sink_testkit::verify::Verdict;
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::world::World;
-use lambda_sink_testkit::{Services, metric, scrape, unique, wait_until};
+use lambda_sink_testkit::{Services, scrape, transactions, unique, wait_until};
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_lambda-sink");
@@ -91,23 +91,11 @@ async fn a_read_committed_reader_sees_each_outcome_once() {
     let v = verified_once(&w).await;
     assert_eq!(v.dead_lettered, 6, "{}", v.summary());
     assert!(v.committed_to_end, "{}", v.summary());
-    let committed = metric(
-        &metrics,
-        "lambda_sink_transactions_total{result=\"committed\"}",
-    );
-    assert!(
-        committed.is_some_and(|n| n >= 1.0),
-        "transactions committed: {committed:?}"
-    );
+    let committed = transactions(&metrics, None, "committed");
+    assert!(committed >= 1.0, "transactions committed: {committed}");
     // A clean run aborts nothing: what is written is what commits.
-    let aborted = metric(
-        &metrics,
-        "lambda_sink_transactions_total{result=\"aborted\"}",
-    );
-    assert!(
-        aborted.is_none_or(|n| n == 0.0),
-        "transactions aborted in a clean run: {aborted:?}"
-    );
+    let aborted = transactions(&metrics, None, "aborted");
+    assert_eq!(aborted, 0.0, "transactions aborted in a clean run");
     for kind in ["success", "error"] {
         let read_committed = w.outcomes(kind, Isolation::Committed, 3 * MINUTE).await;
         let everything = w.outcomes(kind, Isolation::Uncommitted, 3 * MINUTE).await;

@@ -25,7 +25,7 @@ use lambda_sink_testkit::verify::Verdict;
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::world::World;
 use lambda_sink_testkit::{
-    Services, fake_lambda, metric, scrape, try_wait_until, unique, wait_until,
+    Services, fake_lambda, metric, scrape, transactions, try_wait_until, unique, wait_until,
 };
 use serde_json::{Value, json};
 
@@ -262,15 +262,6 @@ fn unexplained_warnings(log: &str) -> Vec<&str> {
         .collect()
 }
 
-/// `lambda_sink_transactions_total{result}` in a scrape.
-fn transactions(metrics: &str, result: &str) -> f64 {
-    metric(
-        metrics,
-        &format!("lambda_sink_transactions_total{{result=\"{result}\"}}"),
-    )
-    .unwrap_or(0.0)
-}
-
 scenarios! {
     a_fault_free_run_aborts_no_transaction_and_stops_with_exit_0_exactly_once => fault_free("partition");
     a_fault_free_run_aborts_no_transaction_and_stops_with_exit_0_exactly_once_in_key_mode => fault_free("key");
@@ -305,8 +296,11 @@ async fn fault_free(mode: &str) {
     let mut c = start(&w, &extra);
     w.drained(patience(first), &[&c]).await;
     let metrics = scrape(&c.http_url().await).await.unwrap();
-    assert!(transactions(&metrics, "committed") >= 1.0, "{metrics}");
-    assert_eq!(transactions(&metrics, "aborted"), 0.0, "{metrics}");
+    assert!(
+        transactions(&metrics, None, "committed") >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(transactions(&metrics, None, "aborted"), 0.0, "{metrics}");
 
     // A slower rest, stopped while its batches are in flight and with
     // several rounds of them left for the successor (key order runs 32 at
@@ -335,9 +329,9 @@ async fn fault_free(mode: &str) {
     let mut successor = start(&w, &extra);
     w.drained(patience(records), &[&successor]).await;
     let metrics = scrape(&successor.http_url().await).await.unwrap();
-    let committed = transactions(&metrics, "committed");
+    let committed = transactions(&metrics, None, "committed");
     assert!(committed >= 2.0, "several transactions: {committed}");
-    assert_eq!(transactions(&metrics, "aborted"), 0.0, "{metrics}");
+    assert_eq!(transactions(&metrics, None, "aborted"), 0.0, "{metrics}");
     successor.stop_cleanly().await;
     let log = successor.log();
     assert_eq!(unexplained_warnings(&log), Vec::<&str>::new(), "{log}");

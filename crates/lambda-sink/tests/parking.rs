@@ -18,7 +18,7 @@ use lambda_sink_testkit::kafka::{Isolation, Record};
 use lambda_sink_testkit::verify::Verdict;
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::world::World;
-use lambda_sink_testkit::{metric, scrape, wait_until};
+use lambda_sink_testkit::{scrape, transactions, wait_until};
 use serde_json::json;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -229,21 +229,12 @@ async fn with_exactly_once_each_parked_record_has_one_outcome_after_kill_9() {
     );
     // So far a clean run: every transaction committed, none aborted.
     let metrics = scrape(&first.http_url().await).await.expect("metrics");
-    let count = |result: &str| {
-        metric(
-            &metrics,
-            &format!("lambda_sink_transactions_total{{result=\"{result}\"}}"),
-        )
-    };
-    assert!(
-        count("committed").is_some_and(|n| n >= 1.0),
-        "{:?}",
-        count("committed")
-    );
-    assert!(
-        count("aborted").is_none_or(|n| n == 0.0),
-        "transactions aborted in a clean run: {:?}",
-        count("aborted")
+    let count = |result| transactions(&metrics, None, result);
+    assert!(count("committed") >= 1.0, "{metrics}");
+    assert_eq!(
+        count("aborted"),
+        0.0,
+        "transactions aborted in a clean run: {metrics}"
     );
     let v = kill_twice_then_recover(&w, first, until, start).await;
     // A read_committed reader sees one outcome of each record, parked and

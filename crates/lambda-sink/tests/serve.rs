@@ -11,7 +11,7 @@ use lambda_sink_testkit::jaeger::Jaeger;
 use lambda_sink_testkit::kafka::{Isolation, Produce, Record};
 use lambda_sink_testkit::world;
 use lambda_sink_testkit::world::World;
-use lambda_sink_testkit::{Services, unique, wait_until};
+use lambda_sink_testkit::{PARK_ON_ORDER, Services, scrape, transactions, unique, wait_until};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -1785,21 +1785,6 @@ async fn a_worker_file_sends_its_connectors_spans_where_it_says() {
     worker.stop_cleanly().await;
 }
 
-/// `GET /connectors/{name}/parked` answers from the parked topic, the same
-/// on every worker: a key whose records always fail, parked with all its
-/// records while the others were committed; 404 for an unknown connector,
-/// `"parking": false` for a connector that does not park keys.
-/// Parking with retries ten minutes apart: only an operator's order
-/// brings one sooner.
-const PARK_ON_ORDER: [(&str, &str); 6] = [
-    ("aws.lambda.ordering", "key"),
-    ("aws.lambda.on.key.failure", "park"),
-    ("aws.lambda.bisect.on.function.error", "true"),
-    ("aws.lambda.park.retry.backoff.ms", "600000"),
-    ("aws.lambda.park.retry.backoff.max.ms", "600000"),
-    ("behavior.on.error", "log"),
-];
-
 /// 40 records of keys k0–k3 in turn; k1's fail for good.
 async fn produce_k1_failing(c: &Cluster) {
     c.w.produce_keyed(0..40, 4, |i| {
@@ -1849,6 +1834,24 @@ async fn k9_parked_then_recovered(c: &Cluster, api: &Api, name: &str) {
     .await;
 }
 
+/// Orders (`skip` or `retry`) connector `name`'s parked key `key` through
+/// `api`, which accepts (202), and waits until no key is parked; the answer.
+async fn ordered_until_none_parked(api: &Api, name: &str, order: &str, key: &str) -> Value {
+    let (code, answer) = api
+        .call(
+            Method::POST,
+            &format!("/connectors/{name}/parked/{order}"),
+            Some(&json!({ "key": key })),
+        )
+        .await;
+    assert_eq!(code, 202, "{answer}");
+    wait_until(MINUTE, &format!("{key} no longer parked"), || async {
+        parked_keys(api, name).await?.is_empty().then_some(())
+    })
+    .await;
+    answer
+}
+
 /// How many distinct input records `records` are outcomes of.
 fn distinct_inputs(records: &[Record]) -> usize {
     let mut inputs: Vec<&str> = records
@@ -1860,6 +1863,10 @@ fn distinct_inputs(records: &[Record]) -> usize {
     inputs.len()
 }
 
+/// `GET /connectors/{name}/parked` answers from the parked topic, the same
+/// on every worker: a key whose records always fail, parked with all its
+/// records while the others were committed; 404 for an unknown connector,
+/// `"parking": false` for a connector that does not park keys.
 #[tokio::test]
 async fn any_worker_lists_a_connectors_parked_keys() {
     let c = Cluster::new("serve-parked", 2).await;
@@ -1962,20 +1969,13 @@ async fn any_worker_lists_a_connectors_parked_keys() {
     // released on request once the function would take it — ten minutes
     // before its retry was due.
     k9_parked_then_recovered(&c, &api, &name).await;
-    let retry = format!("/connectors/{name}/parked/retry");
-    let (code, answer) = api
-        .call(Method::POST, &retry, Some(&json!({ "key": "k9" })))
-        .await;
+    let answer = ordered_until_none_parked(&api, &name, "retry", "k9").await;
     assert_eq!(
-        (code, answer["places"].clone()),
-        (202, json!([{ "topic": c.topic, "partition": 0 }])),
+        answer["places"],
+        json!([{ "topic": c.topic, "partition": 0 }]),
         "{answer}"
     );
-    wait_until(MINUTE, "k9 released", || async {
-        let (_, view) = api.get(&format!("/connectors/{name}/parked")).await;
-        view["parked"].as_array()?.is_empty().then_some(())
-    })
-    .await;
+    let retry = format!("/connectors/{name}/parked/retry");
     // Wrong orders are said so.
     let (code, e) = api
         .call(Method::POST, &retry, Some(&json!({ "key": "k9" })))
@@ -2014,25 +2014,13 @@ async fn an_exactly_once_connectors_parked_keys_are_skipped_and_retried_once() {
     let mut props = vec![("reporter.exactly.once", "true")];
     props.extend(PARK_ON_ORDER);
     created(&api, &name, &c.connector(&props)).await;
-    let parked = || parked_keys(&api, &name);
     wait_until(MINUTE, "k1 listed with its 10 records", || async {
-        (parked().await? == [(json!("k1"), json!(10))]).then_some(())
+        (parked_keys(&api, &name).await? == [(json!("k1"), json!(10))]).then_some(())
     })
     .await;
     // Skipped: its 10 records are resolved as failed, once each, in a
     // transaction (the error topic as a read_committed reader sees it).
-    let (code, answer) = api
-        .call(
-            Method::POST,
-            &format!("/connectors/{name}/parked/skip"),
-            Some(&json!({ "key": "k1" })),
-        )
-        .await;
-    assert_eq!(code, 202, "{answer}");
-    wait_until(MINUTE, "k1 no longer parked", || async {
-        parked().await?.is_empty().then_some(())
-    })
-    .await;
+    ordered_until_none_parked(&api, &name, "skip", "k1").await;
     let error_topic = format!("error-{name}");
     let errors =
         c.s.read_to_end(&error_topic, Isolation::Committed, MINUTE)
@@ -2042,18 +2030,7 @@ async fn an_exactly_once_connectors_parked_keys_are_skipped_and_retried_once() {
     // Retried on request once the function takes it: k9's 3 records
     // succeed once each, after every other record's single outcome.
     k9_parked_then_recovered(&c, &api, &name).await;
-    let (code, answer) = api
-        .call(
-            Method::POST,
-            &format!("/connectors/{name}/parked/retry"),
-            Some(&json!({ "key": "k9" })),
-        )
-        .await;
-    assert_eq!(code, 202, "{answer}");
-    wait_until(MINUTE, "k9 released", || async {
-        parked().await?.is_empty().then_some(())
-    })
-    .await;
+    ordered_until_none_parked(&api, &name, "retry", "k9").await;
     let success_topic = format!("success-{name}");
     let successes = wait_until(MINUTE, "33 outcomes committed", || async {
         let read =
@@ -2069,24 +2046,10 @@ async fn an_exactly_once_connectors_parked_keys_are_skipped_and_retried_once() {
         "one outcome each"
     );
     // Nothing went wrong in the transactions: none aborted.
-    let metrics = reqwest::get(format!("{}/metrics", api.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let transactions = |result: &str| -> f64 {
-        metrics
-            .lines()
-            .filter(|l| {
-                l.starts_with("lambda_sink_transactions_total{")
-                    && l.contains(&format!("result=\"{result}\""))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    assert!(transactions("committed") >= 1.0, "{metrics}");
-    assert_eq!(transactions("aborted"), 0.0, "{metrics}");
+    let metrics = scrape(&api.url).await.unwrap();
+    let count = |result| transactions(&metrics, Some(&name), result);
+    assert!(count("committed") >= 1.0, "{metrics}");
+    assert_eq!(count("aborted"), 0.0, "{metrics}");
     assert_eq!(worker.stop().await, Some(0), "{}", worker.log());
 }
 
