@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::groups::GroupInfo;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -339,25 +340,19 @@ impl Services {
     /// When the broker cannot answer or an assignment is not the consumer
     /// protocol's.
     pub async fn group_assignment(&self, group: &str) -> anyhow::Result<Option<Vec<usize>>> {
-        let config = self.kafka_config();
-        let group = group.to_string();
-        tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer = config.create()?;
-            let list = consumer.fetch_group_list(Some(&group), Duration::from_secs(10))?;
-            let Some(g) = list.groups().iter().find(|g| g.name() == group) else {
+        self.with_group(group, |g| {
+            let Some(g) = g.filter(|g| g.state() == "Stable" && !g.members().is_empty()) else {
                 return Ok(None);
             };
-            if g.state() != "Stable" || g.members().is_empty() {
-                return Ok(None);
-            }
-            let mut counts = Vec::new();
-            for m in g.members() {
-                counts.push(assigned_partitions(m.assignment().unwrap_or_default())?);
-            }
+            let mut counts = g
+                .members()
+                .iter()
+                .map(|m| assigned_partitions(m.assignment().unwrap_or_default()))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             counts.sort_unstable();
             Ok(Some(counts))
         })
-        .await?
+        .await
     }
 
     /// How many members `group` has now (0 when it is empty or unknown).
@@ -365,17 +360,23 @@ impl Services {
     /// # Errors
     /// When the broker cannot answer.
     pub async fn group_members(&self, group: &str) -> anyhow::Result<usize> {
+        self.with_group(group, |g| Ok(g.map_or(0, |g| g.members().len())))
+            .await
+    }
+
+    /// `read` of what the broker says of `group` now (`None` when it does
+    /// not know the group), on a blocking thread.
+    async fn with_group<T: Send + 'static>(
+        &self,
+        group: &str,
+        read: impl FnOnce(Option<&GroupInfo>) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
         let config = self.kafka_config();
         let group = group.to_string();
         tokio::task::spawn_blocking(move || {
             let consumer: BaseConsumer = config.create()?;
             let list = consumer.fetch_group_list(Some(&group), Duration::from_secs(10))?;
-            Ok(list
-                .groups()
-                .iter()
-                .filter(|g| g.name() == group)
-                .map(|g| g.members().len())
-                .sum())
+            read(list.groups().iter().find(|g| g.name() == group))
         })
         .await?
     }
@@ -492,29 +493,28 @@ fn transient(e: &KafkaError) -> bool {
 /// How many partitions a consumer protocol assignment lists (version,
 /// then each topic's name and partitions; the user data after is ignored).
 fn assigned_partitions(bytes: &[u8]) -> anyhow::Result<usize> {
+    fn truncated() -> anyhow::Error {
+        anyhow::anyhow!("a truncated consumer assignment")
+    }
+    fn skip(b: &[u8], n: usize) -> anyhow::Result<&[u8]> {
+        b.get(n..).ok_or_else(truncated)
+    }
     fn take<const N: usize>(b: &mut &[u8]) -> anyhow::Result<[u8; N]> {
-        let (head, rest) = b
-            .split_first_chunk::<N>()
-            .ok_or_else(|| anyhow::anyhow!("a truncated consumer assignment"))?;
+        let (head, rest) = b.split_first_chunk::<N>().ok_or_else(truncated)?;
         *b = rest;
         Ok(*head)
     }
     if bytes.is_empty() {
         return Ok(0);
     }
-    let mut b = bytes;
-    take::<2>(&mut b)?;
+    let mut b = skip(bytes, 2)?;
     let topics = i32::from_be_bytes(take::<4>(&mut b)?);
     let mut total = 0;
     for _ in 0..topics.max(0) {
         let name = usize::try_from(i16::from_be_bytes(take::<2>(&mut b)?).max(0))?;
-        b = b
-            .get(name..)
-            .ok_or_else(|| anyhow::anyhow!("a truncated consumer assignment"))?;
+        b = skip(b, name)?;
         let partitions = usize::try_from(i32::from_be_bytes(take::<4>(&mut b)?).max(0))?;
-        b = b
-            .get(partitions * 4..)
-            .ok_or_else(|| anyhow::anyhow!("a truncated consumer assignment"))?;
+        b = skip(b, partitions * 4)?;
         total += partitions;
     }
     Ok(total)
